@@ -1,0 +1,71 @@
+"""Command line: argument parsing only; each command calls one public function.
+
+Errors the user can fix (:class:`~sasview_nn_plugin.errors.InputError`) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import InputError
+
+
+def _add_grid_args(p: argparse.ArgumentParser) -> None:
+    from .grids import DEFAULT_Q, DEFAULT_R
+
+    g = p.add_argument_group("grids (q in 1/A, radius in A)")
+    g.add_argument("--q-min", type=float, default=DEFAULT_Q[0])
+    g.add_argument("--q-max", type=float, default=DEFAULT_Q[1])
+    g.add_argument("--n-q", type=int, default=DEFAULT_Q[2])
+    g.add_argument("--r-min", type=float, default=DEFAULT_R[0])
+    g.add_argument("--r-max", type=float, default=DEFAULT_R[1])
+    g.add_argument("--n-r", type=int, default=DEFAULT_R[2])
+
+
+def _cmd_simulate(args: argparse.Namespace) -> None:
+    from .grids import QGrid, RadiusGrid
+    from .simulate import SimulationSettings, simulate
+
+    settings = SimulationSettings(
+        q_grid=QGrid(args.q_min, args.q_max, args.n_q),
+        r_grid=RadiusGrid(args.r_min, args.r_max, args.n_r),
+        family=args.family, phi_min=args.phi_min, phi_max=args.phi_max, noise_max=args.noise_max)
+    out = simulate(args.n, args.seed, args.out, settings, progress=not args.quiet)
+    print(f"wrote {args.n} curves to {out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sasview-nn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="generate a training set of sasmodels-exact curves (HDF5)")
+    p.add_argument("--n", type=int, required=True, help="number of curves")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--noise-max", type=float, default=0.03, help="max relative noise per point (default 0.03)")
+    p.add_argument("--phi-min", type=float, default=0.1, help="volume fraction range (default 0.1-0.5)")
+    p.add_argument("--phi-max", type=float, default=0.5)
+    p.add_argument("--family", default="mixed", help="distribution family (default mixed; see docs/physics.md)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_grid_args(p)
+    p.set_defaults(func=_cmd_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except InputError as exc:
+        print(f"sasview-nn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sasview-nn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

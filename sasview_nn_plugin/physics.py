@@ -1,0 +1,194 @@
+r"""Forward model: polydisperse spheres with a Percus-Yevick hard-sphere S(q), decoupling approximation.
+
+Exactly what sasmodels' ``sphere@hardsphere`` computes with an array (number) distribution over
+radius, ``radius_effective_mode=1`` and ``structure_factor_mode=0``:
+
+    I(q) = scale * phi * sum_i w_i F2_i(q) / sum_i w_i V_i * S_PY(q; R_eff, phi) + background
+    F2_i(q) = 1e-4 * (drho * V_i * 3 j1(q R_i) / (q R_i))^2,     R_eff = sum_i w_i R_i / sum_i w_i
+
+Units: q in 1/A, R in A, V in A^3, SLDs in 1e-6/A^2, I in 1/cm (sasmodels' absolute scale).
+The per-radius basis F2_i(q) comes from sasmodels' own ``sphere`` kernel, computed once per grid;
+many curves are then one matrix product.  S(q) is a vectorised numpy port of sasmodels'
+``hardsphere.c`` (double-precision branch), tested equal to the kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import InputError
+
+PHI_MAX = 0.74  # close packing; sasmodels' upper limit for hardsphere volfraction
+DEFAULT_SLD = 1.0  # sasmodels sphere defaults, 1e-6/A^2
+DEFAULT_SLD_SOLVENT = 6.0
+
+
+def check_volume_fraction(phi: np.ndarray | float) -> np.ndarray:
+    """Return phi as an array, raising InputError unless every value is in [0, 0.74)."""
+    phi = np.asarray(phi, dtype=float)
+    if not np.all(np.isfinite(phi)) or np.any(phi < 0) or np.any(phi >= PHI_MAX):
+        bad = phi[~((phi >= 0) & (phi < PHI_MAX))].ravel()[:3]
+        raise InputError(f"volume fraction must be in [0, {PHI_MAX}) (got {bad.tolist()})")
+    return phi
+
+
+@lru_cache(maxsize=4)
+def _kernel_model(name: str):
+    from sasmodels.core import load_model
+
+    return load_model(name, dtype="double", platform="dll")
+
+
+def sasmodels_version() -> str:
+    import sasmodels
+
+    return str(sasmodels.__version__)
+
+
+@dataclass(frozen=True)
+class SphereBasis:
+    """Per-radius form factors on a q grid.
+
+    ``f2[i, j]`` is sasmodels' <F^2> (1e-4 * (drho V F)^2) for radius ``radius[i]`` (A) at
+    ``q[j]`` (1/A); ``volume[i]`` is the sphere volume (A^3).
+    """
+
+    q: np.ndarray
+    radius: np.ndarray
+    f2: np.ndarray
+    volume: np.ndarray
+    sld: float = DEFAULT_SLD
+    sld_solvent: float = DEFAULT_SLD_SOLVENT
+
+
+def sphere_basis(q: np.ndarray, radius: np.ndarray, sld: float = DEFAULT_SLD,
+                 sld_solvent: float = DEFAULT_SLD_SOLVENT) -> SphereBasis:
+    """Evaluate sasmodels' ``sphere`` kernel once per radius on the q grid."""
+    from sasmodels.direct_model import call_Fq
+
+    q = np.ascontiguousarray(q, dtype=float)
+    radius = np.ascontiguousarray(radius, dtype=float)
+    kernel = _kernel_model("sphere").make_kernel([q])
+    try:
+        f2 = np.empty((len(radius), len(q)))
+        volume = np.empty(len(radius))
+        for i, r in enumerate(radius):
+            pars = dict(scale=1.0, background=0.0, sld=sld, sld_solvent=sld_solvent, radius=r)
+            _, f2[i], _, volume[i], _ = call_Fq(kernel, pars)
+    finally:
+        kernel.release()
+    return SphereBasis(q=q, radius=radius, f2=f2, volume=volume, sld=sld, sld_solvent=sld_solvent)
+
+
+def _sincos(q: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sin and cos of ``scale[..., None] * q``.
+
+    On a uniform q grid (the simulator's) the angles form arithmetic series, computed ~4x faster
+    by angle addition over a sqrt(n) x sqrt(n) split (error < 1e-12 absolute for angles < 100).
+    """
+    x = scale * q
+    n = len(q)
+    step = (q[-1] - q[0]) / (n - 1) if n > 1 else 0.0
+    uniform = n > 16 and np.allclose(np.diff(q), step, rtol=1e-9, atol=0)
+    if not uniform or np.max(np.abs(x)) > 100:
+        return np.sin(x), np.cos(x)
+    m = int(np.ceil(np.sqrt(n)))
+    x0, dx = scale[..., 0], scale[..., 0] * step
+    e_lo = np.exp(1j * dx[..., None] * np.arange(m))
+    e_hi = np.exp(1j * (x0 * q[0])[..., None] + 1j * dx[..., None] * np.arange(0, n, m))
+    e = (e_hi[..., :, None] * e_lo[..., None, :]).reshape(*x0.shape, -1)[..., :n]
+    return e.imag, e.real
+
+
+def hardsphere_sq(q: np.ndarray, radius_effective: np.ndarray | float,
+                  volume_fraction: np.ndarray | float) -> np.ndarray:
+    """Percus-Yevick hard-sphere S(q), a vectorised port of sasmodels ``hardsphere.c`` (double).
+
+    ``q`` (1/A) has shape (n_q,); ``radius_effective`` (A) and ``volume_fraction`` broadcast
+    against each other, the result has their shape + (n_q,).  With X = 2 q R_eff and u = 1/X,
+    hardsphere.c's FF regrouped by sin and cos (fewer array passes) is
+    FF = s u (A + 2B + 4G - 24 G u^2) + c (u^2 (2B + 12G - 24 G u^2) - (A + B + G)) + u^2 (24 G u^2 - 2B)
+    and S = 1 / (1 + 24 phi FF u^2).  Equal to the kernel within 1e-10 relative for X >= 0.5
+    (the default grids have X >= 0.72).  For 0.05 <= X < 0.5 both lose digits to cancellation
+    and agree to ~1e-6 (the kernel's own comments say as much); X < 0.05 uses the kernel's Taylor series.
+    """
+    q = np.asarray(q, dtype=float)
+    r, phi = np.broadcast_arrays(np.asarray(radius_effective, dtype=float),
+                                 np.asarray(volume_fraction, dtype=float))
+    r, phi = r[..., None], phi[..., None]
+    d = 1.0 / (1.0 - phi) ** 2
+    a = ((1.0 + 2.0 * phi) * d) ** 2
+    b = -6.0 * phi * ((1.0 + 0.5 * phi) * d) ** 2
+    g = 0.5 * phi * a
+    two_r = np.abs(2.0 * r)
+    x = two_r * np.abs(q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s, c = _sincos(np.abs(q), two_r)
+        u2 = 1.0 / (x * x)
+        t = (24.0 * g) * u2
+        ff = (a + 2.0 * b + 4.0 * g) - t
+        ff *= np.sqrt(u2)
+        ff *= s
+        t2 = (2.0 * b + 12.0 * g) - t
+        t2 *= u2
+        t2 -= a + b + g
+        t2 *= c
+        ff += t2
+        t -= 2.0 * b
+        t *= u2
+        ff += t
+        ff *= u2
+        ff *= 24.0 * phi
+        ff += 1.0
+        sq = np.reciprocal(ff, out=ff)
+    small = x < 0.05
+    if np.any(small):
+        x2 = x * x
+        taylor = 8.0 * a + 6.0 * b + 4.0 * g + (-0.8 * a - b / 1.5 - 0.5 * g
+                                                + (a / 35.0 + 0.0125 * b + 0.02 * g) * x2) * x2
+        sq = np.where(small, 1.0 / (1.0 + phi * taylor), sq)
+        sq = np.where(x < 5e-6, 1.0 / a, sq)
+        sq = np.where(np.abs(r) < 1e-12, 1.0, sq)
+    return sq
+
+
+def number_to_volume(weights: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Volume-weighted distribution (rows sum to 1) from number weights over radius (A)."""
+    v = np.asarray(weights, dtype=float) * np.asarray(radius, dtype=float) ** 3
+    return v / v.sum(axis=-1, keepdims=True)
+
+
+def volume_to_number(weights: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Number-weighted distribution (rows sum to 1) from volume weights over radius (A)."""
+    n = np.asarray(weights, dtype=float) / np.asarray(radius, dtype=float) ** 3
+    return n / n.sum(axis=-1, keepdims=True)
+
+
+def mean_radius(weights: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Weighted mean radius (A) of (rows of) a distribution; R_eff in radius_effective_mode=1."""
+    w = np.asarray(weights, dtype=float)
+    return (w @ np.asarray(radius, dtype=float)) / w.sum(axis=-1)
+
+
+def intensity(basis: SphereBasis, weights: np.ndarray, volume_fraction: np.ndarray | float,
+              scale: np.ndarray | float = 1.0, background: np.ndarray | float = 0.0) -> np.ndarray:
+    """I(q) in 1/cm for number weights over ``basis.radius`` (shape (n_r,) or (N, n_r)).
+
+    ``volume_fraction``, ``scale`` and ``background`` are scalars or length-N arrays.  Equals
+    sasmodels ``sphere@hardsphere`` (decoupling, R_eff = number-mean radius).
+    """
+    w = np.asarray(weights, dtype=float)
+    phi = check_volume_fraction(volume_fraction)
+    if w.ndim not in (1, 2) or w.shape[-1] != len(basis.radius):
+        raise InputError(f"weights must have {len(basis.radius)} columns, one per radius bin (got {w.shape})")
+    if np.any(w < 0) or np.any(w.sum(axis=-1) <= 0):
+        raise InputError("weights must be non-negative with a positive sum")
+    p = w @ basis.f2                     # sum_i w_i F2_i(q)
+    vol = w @ basis.volume               # sum_i w_i V_i
+    r_eff = mean_radius(w, basis.radius)
+    sq = hardsphere_sq(basis.q, r_eff, phi)
+    factor = np.asarray(scale, dtype=float) * phi / vol
+    return factor[..., None] * p * sq + np.asarray(background, dtype=float)[..., None]

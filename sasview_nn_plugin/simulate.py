@@ -1,0 +1,183 @@
+"""Training sets: random distributions -> sasmodels-exact curves -> HDF5, in bounded-memory chunks.
+
+Each chunk of ``CHUNK`` curves draws from its own child of ``SeedSequence(seed)``, so a file is
+reproducible from its seed whatever the machine, and memory stays bounded for N = 10^6.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import distributions, physics
+from .errors import InputError
+from .grids import QGrid, RadiusGrid
+
+CHUNK = 4096
+CONVENTIONS = {
+    "units": "q in 1/Angstrom, radius in Angstrom, SLD in 1e-6/Angstrom^2, intensity in 1/cm",
+    "model": "sasmodels sphere@hardsphere with an array (number) radius distribution",
+    "radius_effective_mode": 1,
+    "radius_effective": "number-mean radius sum_i w_i R_i",
+    "structure_factor_mode": 0,
+    "structure_factor": "Percus-Yevick hard spheres, decoupling approximation",
+    "distribution": "number-weighted bin probabilities at the radius bin centres (rows sum to 1)",
+    "noise": "intensity = intensity_clean * (1 + noise * N(0, 1)), independent per point",
+}
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """What varies between curves, and how.  Ranges are inclusive; units as in CONVENTIONS."""
+
+    q_grid: QGrid = field(default_factory=QGrid)
+    r_grid: RadiusGrid = field(default_factory=RadiusGrid)
+    family: str = "mixed"
+    phi_min: float = 0.1
+    phi_max: float = 0.5
+    noise_max: float = 0.03
+    scale_min: float = 1e-2          # sasmodels scale, log-uniform over [scale_min, scale_max]
+    scale_max: float = 1e2
+    background_probability: float = 0.5
+    background_max: float = 0.02     # flat background up to this fraction of I(q_max)
+    sld: float = physics.DEFAULT_SLD
+    sld_solvent: float = physics.DEFAULT_SLD_SOLVENT
+
+    def __post_init__(self) -> None:
+        physics.check_volume_fraction([self.phi_min, self.phi_max])
+        if self.phi_max < self.phi_min:
+            raise InputError(f"phi range is inverted ({self.phi_min}..{self.phi_max}); swap --phi-min/--phi-max")
+        if not np.isfinite(self.noise_max) or self.noise_max < 0:
+            raise InputError(f"--noise-max must be >= 0 (got {self.noise_max})")
+        if not 0 < self.scale_min <= self.scale_max:
+            raise InputError(f"scale range must be positive and ordered (got {self.scale_min}..{self.scale_max})")
+        if self.background_max < 0 or not 0 <= self.background_probability <= 1:
+            raise InputError("background_max must be >= 0 and background_probability in [0, 1]")
+        if self.family != "mixed" and self.family not in distributions.FAMILIES:
+            raise InputError(f"unknown family {self.family!r}; choose from mixed, {', '.join(distributions.FAMILIES)}")
+
+
+@dataclass
+class CurveSet:
+    """A batch of simulated curves (arrays have N rows)."""
+
+    intensity: np.ndarray
+    intensity_clean: np.ndarray
+    number_distribution: np.ndarray
+    volume_fraction: np.ndarray
+    scale: np.ndarray
+    background: np.ndarray
+    noise: np.ndarray
+
+
+def simulate_batch(rng: np.random.Generator, n: int, basis: physics.SphereBasis,
+                   settings: SimulationSettings) -> CurveSet:
+    """Draw n random samples and compute their curves with the basis (pure apart from rng)."""
+    w = distributions.sample(rng, n, settings.r_grid, settings.family)
+    phi = rng.uniform(settings.phi_min, settings.phi_max, size=n)
+    scale = np.exp(rng.uniform(np.log(settings.scale_min), np.log(settings.scale_max), size=n))
+    clean = physics.intensity(basis, w, phi, scale)
+    has_bkg = rng.random(n) < settings.background_probability
+    bkg = has_bkg * rng.uniform(0.0, settings.background_max, size=n) * clean[:, -1]
+    clean += bkg[:, None]
+    noise = rng.uniform(0.0, settings.noise_max, size=n)
+    noisy = rng.standard_normal(clean.shape, dtype=np.float32)
+    noisy *= noise[:, None]
+    noisy += 1.0
+    noisy *= clean
+    return CurveSet(noisy, clean, w, phi, scale, bkg, noise)
+
+
+def iter_chunks(n: int, seed: int, basis: physics.SphereBasis, settings: SimulationSettings,
+                workers: int | None = None) -> Iterator[tuple[int, int, CurveSet]]:
+    """Yield (first row, end row, CurveSet) for N curves in order, computing chunks on threads.
+
+    Chunk k always uses child k of SeedSequence(seed), so the result does not depend on the
+    number of workers.  At most 2 * workers chunks are in memory at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = workers or os.cpu_count() or 1
+    n_chunks = -(-n // CHUNK)
+    children = np.random.SeedSequence(seed).spawn(n_chunks)
+    window = 2 * workers
+    with ThreadPoolExecutor(workers) as pool:
+        for first in range(0, n_chunks, window):
+            ks = range(first, min(n_chunks, first + window))
+            futures = [pool.submit(simulate_batch, np.random.default_rng(children[k]),
+                                   min(n, (k + 1) * CHUNK) - k * CHUNK, basis, settings) for k in ks]
+            for k, fut in zip(ks, futures, strict=True):
+                yield k * CHUNK, min(n, (k + 1) * CHUNK), fut.result()
+
+
+def _check_output(out: Path) -> None:
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise InputError(f"output path {out} is a directory; give a file name such as {out}/train.h5")
+    if not parent.is_dir():
+        raise InputError(f"output directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"output directory {parent} is not writable; choose another --out")
+
+
+def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSettings | None = None,
+             progress: bool = True) -> Path:
+    """Write N simulated curves to the HDF5 file ``out`` (atomically: temp name, then rename)."""
+    import h5py
+    from tqdm import tqdm
+
+    settings = settings or SimulationSettings()
+    if int(n) != n or n <= 0:
+        raise InputError(f"--n must be a positive integer (got {n})")
+    n = int(n)
+    out = Path(out)
+    _check_output(out)
+    q, radius = settings.q_grid.q, settings.r_grid.radius
+    basis = physics.sphere_basis(q, radius, settings.sld, settings.sld_solvent)
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f["q"], f["radius"] = q, radius
+            rows = min(n, CHUNK)
+            ds = {
+                "intensity": f.create_dataset("intensity", (n, len(q)), "f4", chunks=(min(rows, 1024), len(q))),
+                "intensity_clean": f.create_dataset("intensity_clean", (n, len(q)), "f4",
+                                                    chunks=(min(rows, 1024), len(q))),
+                "number_distribution": f.create_dataset("number_distribution", (n, len(radius)), "f8"),
+            }
+            for name in ("volume_fraction", "scale", "background", "noise"):
+                ds[name] = f.create_dataset(name, (n,), "f8")
+            f.attrs["seed"] = seed
+            f.attrs["n"] = n
+            f.attrs["chunk"] = CHUNK
+            f.attrs["sasmodels_version"] = physics.sasmodels_version()
+            f.attrs["package_version"] = _package_version()
+            for key, value in CONVENTIONS.items():
+                f.attrs[f"convention_{key}"] = value
+            for key, value in asdict(settings).items():
+                if isinstance(value, dict):
+                    for k2, v2 in value.items():
+                        f.attrs[f"{key}_{k2}"] = v2
+                else:
+                    f.attrs[key] = value
+            with tqdm(total=n, unit="curve", desc="simulate", disable=not progress) as bar:
+                for lo, hi, batch in iter_chunks(n, seed, basis, settings):
+                    for name, dset in ds.items():
+                        dset[lo:hi] = getattr(batch, name)
+                    bar.update(hi - lo)
+            f.attrs["complete"] = True
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
