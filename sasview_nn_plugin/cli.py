@@ -35,6 +35,26 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     print(f"wrote {args.n} curves to {out}")
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .train import train
+
+    res = train(args.data, args.out, preset=args.preset, epochs=args.epochs, seed=args.seed,
+                max_curves=args.max_curves, patience=args.patience, verbose=0 if args.quiet else 2)
+    m = res.metrics
+    print(f"wrote {res.path} after {res.epochs_run} epochs ({res.seconds:.0f} s); held-out: median W1 "
+          f"{m['median_w1_number_A']:.2f} A, number-mean radius error {100 * m['median_rel_err_mean_radius_number']:.2f} %")
+
+
+def _cmd_invert(args: argparse.Namespace) -> None:
+    from .batch import invert_files
+
+    results = invert_files(args.files, volume_fraction=args.volume_fraction, q_unit=args.q_unit,
+                           model=args.model, output=args.output, plot=args.plot)
+    for r in results:
+        print(f"{r.source}: mean radius {r.inversion.mean_radius_number:.1f} A (number), "
+              f"{r.inversion.mean_radius_volume:.1f} A (volume) -> {r.json_path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sasview-nn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_grid_args(p)
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("train", help="train a network (needs the [train] extra: TensorFlow)")
+    p.add_argument("--data", required=True, help="HDF5 file from `sasview-nn simulate`")
+    p.add_argument("--out", required=True, help="model file to write (.h5 added if missing)")
+    p.add_argument("--preset", default="default", help="default | he2024 (see docs/model.md)")
+    p.add_argument("--epochs", type=int, default=200, help="maximum epochs (early stopping on validation loss)")
+    p.add_argument("--patience", type=int, default=12, help="early-stopping patience in epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-curves", type=int, default=None, help="use only the first N curves of --data")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("invert", help="invert measured curves into size distributions (numpy only)")
+    p.add_argument("files", nargs="+", help="data files: ASCII (q I [dI [dq]]), CanSAS XML, NXcanSAS")
+    p.add_argument("--volume-fraction", type=float, required=True, help="particle volume fraction, 0 < phi < 0.74")
+    p.add_argument("--q-unit", choices=["A", "nm"], default="A", help="unit of q in the files: 1/A (default) or 1/nm")
+    p.add_argument("--model", default=None, help="shipped model name or model file (default: the shipped default)")
+    p.add_argument("--output", required=True, help="output directory (created if missing)")
+    p.add_argument("--plot", action="store_true", help="also write <stem>.png")
+    p.set_defaults(func=_cmd_invert)
     return parser
 
 

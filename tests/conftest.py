@@ -22,3 +22,28 @@ def default_basis():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny network trained in seconds on a small simulated set (default preset, default grids)."""
+    from sasview_nn_plugin.simulate import simulate
+    from sasview_nn_plugin.train import train
+
+    d = tmp_path_factory.mktemp("tiny")
+    simulate(2000, 11, d / "train.h5", progress=False)
+    res = train(d / "train.h5", d / "tiny", epochs=3, seed=1, verbose=0, plot=False)
+    return res.path
+
+
+@pytest.fixture(scope="session")
+def example_curve():
+    """A sasmodels sphere@hardsphere curve (Schulz R = 40 A, pd 0.1, phi 0.3) on its own q grid."""
+    from sasmodels.core import load_model
+    from sasmodels.direct_model import call_kernel
+
+    q = np.geomspace(0.03, 0.15, 400)
+    model = load_model("sphere@hardsphere", dtype="double", platform="dll")
+    i = call_kernel(model.make_kernel([q]), dict(radius=40.0, radius_pd=0.1, radius_pd_type="schulz",
+                                                 radius_pd_n=60, volfraction=0.3, radius_effective_mode=1))
+    return q, i

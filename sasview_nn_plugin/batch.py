@@ -1,0 +1,65 @@
+"""Inverting files: load, validate, invert, write JSON/CSV (and a figure) per curve.
+
+Every input is loaded and inverted before anything is written, so a bad file in the list
+stops the command with nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+from .invert import Inversion, invert
+from .io import load_curves, write_inversion
+from .modelfile import load_model
+
+
+@dataclass
+class FileResult:
+    source: str
+    stem: str
+    inversion: Inversion
+    json_path: Path | None = None
+    csv_path: Path | None = None
+    plot_path: Path | None = None
+
+
+def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_unit: str = "A",
+                 model: str | None = None, output: str | os.PathLike, plot: bool = False) -> list[FileResult]:
+    """Invert every 1-D curve in ``files``; write ``<stem>.json``, ``<stem>.csv`` (and ``.png``) to output."""
+    nn = load_model(model)
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output {out} exists and is not a directory")
+    results: list[FileResult] = []
+    stems: set[str] = set()
+    for f in files:
+        curves = load_curves(f, q_unit=q_unit)
+        for k, c in enumerate(curves):
+            try:
+                inv = invert(c.q, c.intensity, c.di, volume_fraction=volume_fraction, model=nn)
+            except InputError as exc:
+                raise InputError(f"{f}: {exc}") from None
+            stem = Path(f).stem + (f"_{k}" if len(curves) > 1 else "")
+            while stem in stems:
+                stem += "_"
+            stems.add(stem)
+            results.append(FileResult(str(f), stem, inv))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise InputError(f"output directory {out} is not writable")
+    for r in results:
+        extra = {"input": {"file": r.source, "q_unit": q_unit, "n_points": int(len(r.inversion.q_data)),
+                           "q_min": float(r.inversion.q_data[0]), "q_max": float(r.inversion.q_data[-1]),
+                           "has_dI": r.inversion.di_data is not None}}
+        r.json_path, r.csv_path = write_inversion(r.inversion, out, r.stem, extra)
+        if plot:
+            from .plots import inversion_figure
+
+            r.plot_path = inversion_figure(r.inversion, out / f"{r.stem}.png", title=Path(r.source).name)
+    return results

@@ -1,0 +1,146 @@
+"""Inversion of a measured curve with a trained network: numpy + h5py only, no TensorFlow.
+
+``invert(q, intensity, dI, volume_fraction=phi)`` interpolates the data onto the model's q grid
+(linear in log q - log I), runs the network and returns an :class:`Inversion`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .modelfile import NNModel, load_model
+
+PHI_MAX = 0.74  # same limit as physics.PHI_MAX; repeated to keep sasmodels out of this import path
+
+
+@dataclass
+class ModelCurve:
+    """The sasmodels curve of a distribution on the data's q, with scale and background fitted."""
+
+    q: np.ndarray
+    intensity: np.ndarray
+    scale: float
+    background: float
+    chi2_reduced: float
+
+
+@dataclass
+class Inversion:
+    """Result of an inversion.  Distributions are probabilities per radius bin (each sums to 1)."""
+
+    radius: np.ndarray                 # bin centres, A
+    number_distribution: np.ndarray
+    volume_distribution: np.ndarray
+    mean_radius_number: float          # A
+    mean_radius_volume: float          # A
+    volume_fraction: float
+    model: str
+    q_data: np.ndarray                 # the data as given (1/A)
+    intensity_data: np.ndarray
+    di_data: np.ndarray | None = None
+
+    def model_curve(self, q: np.ndarray | None = None) -> ModelCurve:
+        """sasmodels ``sphere@hardsphere`` I(q) of this distribution at the data's q (or ``q``).
+
+        The network is blind to absolute scale, so scale and a flat background are fitted to the
+        data by weighted non-negative least squares; chi2_reduced uses dI (or unit weights).
+        """
+        return fit_scale_background(self.q_data if q is None else q, self.q_data, self.intensity_data,
+                                    self.di_data, self.radius, self.number_distribution, self.volume_fraction)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (lists of floats)."""
+        return {
+            "radius": self.radius.tolist(),
+            "number_distribution": self.number_distribution.tolist(),
+            "volume_distribution": self.volume_distribution.tolist(),
+            "mean_radius_number": self.mean_radius_number,
+            "mean_radius_volume": self.mean_radius_volume,
+            "volume_fraction": self.volume_fraction,
+            "model": self.model,
+        }
+
+
+def fit_scale_background(q_out, q, intensity, di, radius, weights, phi) -> ModelCurve:
+    """Curve of ``weights`` at ``q_out`` with scale and background fitted (NNLS) to (q, intensity, di)."""
+    from scipy.optimize import nnls
+
+    from . import physics
+
+    basis = physics.sphere_basis(np.asarray(q, float), radius)
+    shape = physics.intensity(basis, weights, phi)
+    sigma = np.ones_like(intensity) if di is None else np.asarray(di, float)
+    a = np.stack([shape / sigma, 1.0 / sigma], axis=1)
+    (scale, bkg), _ = nnls(a, intensity / sigma)
+    chi2 = float(np.sum(((scale * shape + bkg - intensity) / sigma) ** 2) / max(1, len(q) - 2))
+    if q_out is not q:
+        shape = physics.intensity(physics.sphere_basis(np.asarray(q_out, float), radius), weights, phi)
+    return ModelCurve(np.asarray(q_out, float), scale * shape + bkg, float(scale), float(bkg), chi2)
+
+
+def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.ndarray:
+    """Interpolate a curve onto the model's q grid in log-log space; refuse if it does not cover it."""
+    mq = model.q
+    if len(q) == len(mq) and np.allclose(q, mq, rtol=1e-9, atol=0):
+        return intensity
+    tol = 1e-6 * mq[-1]
+    if q[0] > mq[0] + tol or q[-1] < mq[-1] - tol:
+        raise InputError(f"data cover q = {q[0]:.4g}-{q[-1]:.4g} 1/A but model {model.name!r} needs "
+                         f"{mq[0]:.4g}-{mq[-1]:.4g} 1/A; measure or merge data over that range "
+                         "(or, if q is in 1/nm, pass --q-unit nm)")
+    return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
+
+
+def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None) -> None:
+    """Raise InputError naming the first problem with a curve (and how to fix it)."""
+    if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2:
+        raise InputError(f"q and intensity must be 1-D arrays of the same length >= 2 (got {q.shape}, {intensity.shape})")
+    for name, x in (("q", q), ("intensity", intensity)):
+        bad = ~np.isfinite(x)
+        if bad.any():
+            raise InputError(f"{name} has {bad.sum()} NaN/inf values (first at point {np.argmax(bad)}); remove them")
+    if np.any(q <= 0):
+        raise InputError("q must be positive; remove q <= 0 points")
+    dq = np.diff(q)
+    if np.any(dq == 0):
+        raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them")
+    if np.any(dq < 0):
+        raise InputError("q is not sorted in ascending order; sort the points by q")
+    if np.any(intensity <= 0):
+        k = int(np.argmax(intensity <= 0))
+        raise InputError(f"intensity has {int(np.sum(intensity <= 0))} non-positive values (first at q = "
+                         f"{q[k]:.4g}); the inversion works on log I: subtract less background or cut the q range")
+    if di is not None:
+        if di.shape != q.shape or not np.all(np.isfinite(di)) or np.any(di <= 0):
+            raise InputError("dI must be finite and > 0 at every point; fix or drop the uncertainty column "
+                             "(without dI all points are weighted equally)")
+
+
+def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNModel | None = None) -> Inversion:
+    """Invert one SAXS curve into a size distribution.
+
+    q in 1/A (ascending), intensity in any units (absolute scale is not needed), dI optional (used
+    for the model curve's chi^2 only), volume_fraction in (0, 0.74).  ``model``: a shipped name, a
+    path, a loaded :class:`NNModel`, or None for the shipped default.
+    """
+    q = np.asarray(q, dtype=float)
+    intensity = np.asarray(intensity, dtype=float)
+    di = None if dI is None else np.asarray(dI, dtype=float)
+    check_curve(q, intensity, di)
+    phi = float(volume_fraction)
+    if not 0 < phi < PHI_MAX:
+        raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction}); "
+                         "give the sample's particle volume fraction")
+    nn = load_model(model)
+    number = nn.predict(to_model_grid(q, intensity, nn), phi).astype(float)
+    number /= number.sum()
+    r = nn.radius
+    vol = number * r**3
+    mean_v = float(vol @ r / vol.sum())
+    vol /= vol.sum()
+    return Inversion(radius=r, number_distribution=number, volume_distribution=vol,
+                     mean_radius_number=float(number @ r), mean_radius_volume=mean_v,
+                     volume_fraction=phi, model=nn.name, q_data=q, intensity_data=intensity, di_data=di)

@@ -1,0 +1,257 @@
+"""The trained-model file format (HDF5 via h5py) and the numpy forward pass.
+
+A model file carries everything needed to use it: q grid, radius grid, input transform and its
+normalisation, the dense layers, training ranges, versions and held-out metrics.  Reading it
+needs numpy + h5py only.
+
+Input transforms
+- ``log_block``: average blocks of ``block`` neighbouring intensities, take the log, subtract the
+  curve's mean log (so multiplying the intensity by a constant changes nothing), then
+  standardise each feature.  The volume fraction is appended, standardised.
+- ``minmax`` (He et al. 2024): raw intensities min-max scaled per feature over the training set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelFileError
+
+FORMAT = "sasview_nn_plugin.model"
+FORMAT_VERSION = 1
+DEFAULT_MODEL = "default"
+ACTIVATIONS = ("relu", "softmax", "linear")
+
+
+def models_dir() -> Path:
+    """Directory of shipped models: $SASVIEW_NN_MODELS, else the repository's trained_models/."""
+    env = os.environ.get("SASVIEW_NN_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "trained_models"
+
+
+@dataclass
+class NNModel:
+    """A dense network plus everything needed to apply it (arrays in float32 except grids)."""
+
+    q: np.ndarray                      # model q grid, 1/A
+    radius: np.ndarray                 # radius bin centres, A
+    transform: str                     # "log_block" | "minmax"
+    block: int                         # intensities averaged per input feature
+    input_shift: np.ndarray            # feature normalisation: (x - shift) / scale
+    input_scale: np.ndarray
+    phi_shift: float
+    phi_scale: float
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    activations: list[str]
+    info: dict = field(default_factory=dict)   # preset, training ranges, versions, metrics
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self._check()
+        self._fold()
+
+    # -- consistency ---------------------------------------------------------------------------
+    def _check(self) -> None:
+        n_q, n_r = len(self.q), len(self.radius)
+        if self.transform not in ("log_block", "minmax"):
+            raise ModelFileError(f"model {self.name}: unknown input transform {self.transform!r}")
+        if self.block < 1 or n_q % self.block:
+            raise ModelFileError(f"model {self.name}: q grid of {n_q} points is not a multiple of block {self.block}")
+        n_feat = n_q // self.block
+        if self.input_shift.shape != (n_feat,) or self.input_scale.shape != (n_feat,):
+            raise ModelFileError(f"model {self.name}: input normalisation has {self.input_shift.shape} values, "
+                                 f"the q grid needs {n_feat}; the file is for another grid or corrupt")
+        if not self.weights or len(self.weights) != len(self.biases) or len(self.activations) != len(self.weights):
+            raise ModelFileError(f"model {self.name}: layers are incomplete")
+        width = n_feat + 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if w.ndim != 2 or w.shape[0] != width or b.shape != (w.shape[1],):
+                raise ModelFileError(f"model {self.name}: layer {i} has shape {w.shape}, expected ({width}, n)")
+            width = w.shape[1]
+        if width != n_r:
+            raise ModelFileError(f"model {self.name}: network gives {width} outputs but the radius grid has {n_r} "
+                                 "bins; the file is for another grid or corrupt")
+        if any(a not in ACTIVATIONS for a in self.activations):
+            raise ModelFileError(f"model {self.name}: unknown activation in {self.activations}")
+        arrays = [self.input_shift, self.input_scale, *self.weights, *self.biases]
+        if not all(np.all(np.isfinite(a)) for a in arrays) or np.any(self.input_scale == 0):
+            raise ModelFileError(f"model {self.name}: non-finite weights or zero scale; the file is corrupt")
+
+    def _fold(self) -> None:
+        """Fold the input standardisation into the first layer (saves one pass at inference)."""
+        w0 = self.weights[0].astype(np.float64)
+        inv = np.concatenate([1.0 / self.input_scale, [1.0 / self.phi_scale]])
+        shift = np.concatenate([self.input_shift, [self.phi_shift]])
+        self._w0 = (w0 * inv[:, None]).astype(np.float32)
+        self._b0 = (self.biases[0] - (shift * inv) @ w0).astype(np.float32)
+
+    def check_grids(self, q: np.ndarray, radius: np.ndarray | None = None) -> None:
+        """Raise ModelFileError unless q (and radius) equal this model's grids."""
+        if len(q) != len(self.q) or not np.allclose(q, self.q, rtol=1e-9, atol=0):
+            raise ModelFileError(f"model {self.name} expects {len(self.q)} q points over "
+                                 f"{self.q[0]:g}-{self.q[-1]:g} 1/A; the data has {len(q)} over {q[0]:g}-{q[-1]:g}")
+        if radius is not None and (len(radius) != len(self.radius) or not np.allclose(radius, self.radius)):
+            raise ModelFileError(f"model {self.name} predicts on {len(self.radius)} radius bins over "
+                                 f"{self.radius[0]:g}-{self.radius[-1]:g} A, not the requested grid")
+
+    # -- forward pass ----------------------------------------------------------------------------
+    def features(self, intensity: np.ndarray) -> np.ndarray:
+        """Un-normalised input features (N, n_q / block) from intensities on the model grid."""
+        return raw_features(intensity, self.transform, self.block)
+
+    def _layers(self, h: np.ndarray, first_done: bool) -> np.ndarray:
+        for i, act in enumerate(self.activations):
+            if i or not first_done:
+                h = h @ self.weights[i]
+                h += self.biases[i]
+            if act == "relu":
+                np.maximum(h, 0, out=h)
+            elif act == "softmax":
+                h -= h.max(axis=1, keepdims=True)
+                np.exp(h, out=h)
+                h /= h.sum(axis=1, keepdims=True)
+        return h
+
+    def _finish(self, out: np.ndarray) -> np.ndarray:
+        if self.activations[-1] == "softmax":
+            return out
+        out = np.clip(out, 0, None)  # linear output (he2024): clip and renormalise
+        total = out.sum(axis=1, keepdims=True)
+        return np.where(total > 0, out / np.where(total > 0, total, 1), 1.0 / out.shape[1])
+
+    def _predict_block(self, intensity: np.ndarray, phi: np.ndarray) -> np.ndarray:
+        h = self.features(intensity) @ self._w0[:-1]
+        h += phi[:, None] * self._w0[-1]
+        h += self._b0
+        return self._layers(h, first_done=True)
+
+    def predict_normalised(self, x: np.ndarray) -> np.ndarray:
+        """Distributions from already standardised inputs (N, n_features + 1), as Keras sees them."""
+        return self._finish(self._layers(np.asarray(x, dtype=np.float32), first_done=False))
+
+    def predict(self, intensity: np.ndarray, volume_fraction: np.ndarray | float,
+                threads: int | None = None) -> np.ndarray:
+        """Number distributions (N, n_r), rows summing to 1, for curves on the model's q grid.
+
+        ``intensity`` is (n_q,) or (N, n_q), positive; ``volume_fraction`` a scalar or (N,).
+        Large batches are cut into blocks and spread over threads (numpy releases the GIL).
+        """
+        x = np.asarray(intensity)
+        single = x.ndim == 1
+        x = np.atleast_2d(x)
+        phi = np.broadcast_to(np.asarray(volume_fraction, dtype=np.float32), (len(x),))
+        step = 4096
+        if len(x) <= step:
+            out = self._predict_block(x, phi)
+        else:
+            with ThreadPoolExecutor(threads or os.cpu_count()) as pool:
+                parts = pool.map(lambda s: self._predict_block(x[s:s + step], phi[s:s + step]),
+                                 range(0, len(x), step))
+                out = np.concatenate(list(parts))
+        out = self._finish(out)
+        return out[0] if single else out
+
+
+def raw_features(intensity: np.ndarray, transform: str, block: int) -> np.ndarray:
+    """Input features before standardisation, float32 (N, n_q / block); see the module docstring."""
+    full = np.atleast_2d(np.asarray(intensity, dtype=np.float32))
+    if block > 1:
+        x = full[:, 0::block] + full[:, 1::block]
+        for k in range(2, block):
+            x += full[:, k::block]
+        x *= 1.0 / block
+    else:
+        x = full.copy() if transform == "minmax" else full
+    if transform == "log_block":
+        x = np.log(x)
+        x -= x.mean(axis=1, keepdims=True)
+    return x
+
+
+# -- file I/O ------------------------------------------------------------------------------------
+
+def save_model(model: NNModel, path: str | os.PathLike) -> Path:
+    """Write the model to ``path`` (atomically: temp name, then rename)."""
+    import h5py
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["transform"] = model.transform
+            f.attrs["block"] = model.block
+            f.attrs["phi_shift"] = model.phi_shift
+            f.attrs["phi_scale"] = model.phi_scale
+            f.attrs["activations"] = json.dumps(model.activations)
+            f.attrs["info"] = json.dumps(model.info, default=float)
+            f["q"], f["radius"] = model.q, model.radius
+            f["input_shift"], f["input_scale"] = model.input_shift, model.input_scale
+            for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+                f[f"layers/{i}/kernel"], f[f"layers/{i}/bias"] = w, b
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    """A path, or the name of a shipped model (``trained_models/NAME.h5``)."""
+    name = DEFAULT_MODEL if model is None else str(model)
+    p = Path(name)
+    if p.suffix in (".h5", ".hdf5") or p.exists():
+        if not p.is_file():
+            raise ModelFileError(f"model file {p} not found")
+        return p
+    candidate = models_dir() / f"{name}.h5"
+    if not candidate.is_file():
+        known = sorted(x.stem for x in models_dir().glob("*.h5"))
+        raise ModelFileError(f"no model named {name!r} in {models_dir()}; known: {', '.join(known) or 'none'}")
+    return candidate
+
+
+_CACHE: dict[tuple[str, float], NNModel] = {}
+
+
+def load_model(model: str | os.PathLike | NNModel | None = None) -> NNModel:
+    """Load a model by path or shipped name (default: the shipped default); cached per file."""
+    if isinstance(model, NNModel):
+        return model
+    import h5py
+
+    path = resolve_model_path(model)
+    key = (str(path.resolve()), path.stat().st_mtime)
+    if key in _CACHE:
+        return _CACHE[key]
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise ModelFileError(f"{path} is not a sasview_nn_plugin model file (format attribute missing)")
+            if int(f.attrs["format_version"]) > FORMAT_VERSION:
+                raise ModelFileError(f"{path} has format version {f.attrs['format_version']}; "
+                                     "upgrade sasview_nn_plugin to read it")
+            n_layers = len(f["layers"])
+            nn = NNModel(
+                q=f["q"][:].astype(float), radius=f["radius"][:].astype(float),
+                transform=str(f.attrs["transform"]), block=int(f.attrs["block"]),
+                input_shift=f["input_shift"][:].astype(np.float32), input_scale=f["input_scale"][:].astype(np.float32),
+                phi_shift=float(f.attrs["phi_shift"]), phi_scale=float(f.attrs["phi_scale"]),
+                weights=[f[f"layers/{i}/kernel"][:].astype(np.float32) for i in range(n_layers)],
+                biases=[f[f"layers/{i}/bias"][:].astype(np.float32) for i in range(n_layers)],
+                activations=json.loads(f.attrs["activations"]), info=json.loads(f.attrs["info"]),
+                name=path.stem)
+    except ModelFileError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise ModelFileError(f"cannot read model file {path}: {exc}; the file is corrupt or not a model") from None
+    _CACHE[key] = nn
+    return nn

@@ -1,0 +1,73 @@
+"""Figures (matplotlib, Agg backend).  Every function writes a PNG atomically and returns its path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def _figure(*args, **kwargs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def training_curve(history: dict, path: str | os.PathLike, title: str = "") -> Path:
+    """Training and validation loss per epoch (log scale)."""
+    fig, ax = _figure(figsize=(6, 4))
+    for key, style in (("loss", "-"), ("val_loss", "--")):
+        if key in history:
+            ax.plot(np.arange(1, len(history[key]) + 1), history[key], style, label=key.replace("_", " "))
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title or "training")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
+    """Left: number and volume distributions.  Right: data with the model curve of the result."""
+    fig, (a1, a2) = _figure(1, 2, figsize=(11, 4.2))
+    a1.plot(inv.radius, inv.number_distribution, label=f"number (mean {inv.mean_radius_number:.1f} A)")
+    a1.plot(inv.radius, inv.volume_distribution, label=f"volume (mean {inv.mean_radius_volume:.1f} A)")
+    a1.set_xlabel("radius R (A)")
+    a1.set_ylabel("probability per bin")
+    a1.legend()
+    a1.grid(alpha=0.3)
+    a1.set_title(f"size distribution, phi = {inv.volume_fraction:g}")
+    q, i_data = inv.q_data, inv.intensity_data
+    if inv.di_data is not None:
+        a2.errorbar(q, i_data, inv.di_data, fmt=".", ms=2, lw=0.5, color="0.4", label="data")
+    else:
+        a2.plot(q, i_data, ".", ms=2, color="0.4", label="data")
+    fit = inv.model_curve()
+    a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"model of result (chi2_red {fit.chi2_reduced:.2g})")
+    a2.set_xscale("log")
+    a2.set_yscale("log")
+    a2.set_xlabel("q (1/A)")
+    a2.set_ylabel("I(q)")
+    a2.legend()
+    a2.grid(alpha=0.3, which="both")
+    a2.set_title(title)
+    return _save(fig, path)

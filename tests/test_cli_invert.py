@@ -1,0 +1,115 @@
+"""`sasview-nn invert` end to end: every supported format, and bad files refused cleanly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sasview_nn_plugin.io import save_curve
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "sasview_nn_plugin.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("fmt", ["txt", "xml", "h5"])
+def test_every_format(tiny_model, example_curve, tmp_path, fmt):
+    q, i = example_curve
+    data = save_curve(tmp_path / f"curve.{fmt}", q, i, 0.02 * i, 0.05 * q, fmt=fmt, title="t")
+    out = tmp_path / "out"
+    r = run("invert", str(data), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((out / "curve.json").read_text())
+    for key in ("radius", "number_distribution", "volume_distribution", "mean_radius_number",
+                "mean_radius_volume", "volume_fraction", "model", "input"):
+        assert key in rec
+    assert rec["input"]["has_dI"] and rec["input"]["n_points"] == len(q)
+    assert sum(rec["number_distribution"]) == pytest.approx(1)
+    csv = np.loadtxt(out / "curve.csv", delimiter=",", skiprows=1)
+    assert csv.shape == (100, 3)
+    np.testing.assert_allclose(csv[:, 1], rec["number_distribution"], rtol=1e-6)
+
+
+def test_q_in_nm(tiny_model, example_curve, tmp_path):
+    q, i = example_curve
+    a = save_curve(tmp_path / "a.txt", q, i)
+    b = save_curve(tmp_path / "b_nm.txt", q * 10, i)
+    r1 = run("invert", str(a), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "o"))
+    r2 = run("invert", str(b), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "o"),
+             "--q-unit", "nm")
+    assert r1.returncode == 0 and r2.returncode == 0, r2.stderr
+    ja = json.loads((tmp_path / "o" / "a.json").read_text())
+    jb = json.loads((tmp_path / "o" / "b_nm.json").read_text())
+    np.testing.assert_allclose(ja["number_distribution"], jb["number_distribution"], atol=1e-6)
+    r3 = run("invert", str(b), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "p"))
+    assert r3.returncode == 2 and "--q-unit nm" in r3.stderr
+
+
+def _bad_files(tmp_path, q, i):
+    yield "empty", "", "file is empty"
+    yield "garbage", "hello world\nthis is not data\n", "no 1-D data points"
+    yield "binary", bytes(range(256)) * 20, "no 1-D data points"
+    i_nan = i.copy()
+    i_nan[10] = np.nan
+    yield "nan", (q, i_nan), "NaN/inf"
+    i_inf = i.copy()
+    i_inf[5] = np.inf
+    yield "inf", (q, i_inf), "NaN/inf"
+    yield "negative", (q, i - i[200]), "non-positive"
+    yield "bad_di", (q, i, np.where(np.arange(len(q)) == 3, 0.0, 0.02 * i)), "dI must be finite and > 0"
+    yield "unsorted", (q[::-1], i[::-1]), "not sorted"
+    qd = q.copy()
+    qd[7] = qd[6]
+    yield "duplicate", (qd, i), "duplicate"
+    yield "short_range", (np.linspace(0.05, 0.2, 100), np.ones(100)), "needs 0.04-0.105"
+
+
+@pytest.mark.parametrize("case", ["empty", "garbage", "binary", "nan", "inf", "negative", "bad_di", "unsorted",
+                                  "duplicate", "short_range"])
+def test_bad_files(tiny_model, example_curve, tmp_path, case):
+    q, i = example_curve
+    content, message = next((c, m) for name, c, m in _bad_files(tmp_path, q, i) if name == case)
+    path = tmp_path / f"{case}.txt"
+    if isinstance(content, str):
+        path.write_text(content)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        np.savetxt(path, np.column_stack(content))
+    good = save_curve(tmp_path / "good.txt", q, i)
+    out = tmp_path / "out"
+    r = run("invert", str(good), str(path), "--volume-fraction", "0.3", "--model", str(tiny_model),
+            "--output", str(out))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not out.exists()  # nothing written, not even for the good file
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--volume-fraction", "0.8"], "volume fraction"),
+    (["--volume-fraction", "0"], "volume fraction"),
+    (["--volume-fraction", "0.3", "--model", "nonexistent"], "no model named"),
+])
+def test_bad_arguments(tiny_model, example_curve, tmp_path, args, message):
+    q, i = example_curve
+    good = save_curve(tmp_path / "good.txt", q, i)
+    if "--model" not in args:
+        args = [*args, "--model", str(tiny_model)]
+    r = run("invert", str(good), *args, "--output", str(tmp_path / "out"))
+    assert r.returncode == 2 and message in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_plot(tiny_model, example_curve, tmp_path):
+    q, i = example_curve
+    good = save_curve(tmp_path / "good.txt", q, i, 0.01 * i)
+    r = run("invert", str(good), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output",
+            str(tmp_path / "o"), "--plot")
+    assert r.returncode == 0, r.stderr
+    png = (tmp_path / "o" / "good.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000

@@ -1,0 +1,143 @@
+"""Network inference (numpy), model files, and the invert API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from sasview_nn_plugin import invert
+from sasview_nn_plugin.errors import InputError, ModelFileError
+from sasview_nn_plugin.invert import to_model_grid
+from sasview_nn_plugin.modelfile import load_model, save_model
+
+
+def test_numpy_forward_equals_keras(tiny_model, rng):
+    import keras
+
+    nn = load_model(tiny_model)
+    inputs = keras.Input((nn.weights[0].shape[0],))
+    h = inputs
+    for w, act in zip(nn.weights, nn.activations, strict=True):
+        h = keras.layers.Dense(w.shape[1], activation=act)(h)
+    net = keras.Model(inputs, h)
+    net.set_weights([a for w, b in zip(nn.weights, nn.biases, strict=True) for a in (w, b)])
+    # through the raw-intensity path: features + standardisation folded into layer 0
+    from sasview_nn_plugin import physics
+
+    basis = physics.sphere_basis(nn.q, nn.radius)
+    w = rng.random((20, len(nn.radius))) ** 4
+    phi = rng.uniform(0.1, 0.5, 20)
+    curves = physics.intensity(basis, w, phi, 10 ** rng.uniform(-2, 2, 20))
+    x = (nn.features(curves) - nn.input_shift) / nn.input_scale
+    x = np.concatenate([x, ((phi - nn.phi_shift) / nn.phi_scale)[:, None]], axis=1)
+    np.testing.assert_allclose(nn.predict(curves, phi), net.predict(x, verbose=0), atol=1e-5)
+    assert nn.info["held_out_metrics"]["max_abs_numpy_vs_keras"] < 1e-5
+
+
+def test_scale_invariance(tiny_model, example_curve):
+    q, i = example_curve
+    a = invert(q, i, volume_fraction=0.3, model=tiny_model)
+    b = invert(q, 1234.5 * i, volume_fraction=0.3, model=tiny_model)
+    np.testing.assert_allclose(a.number_distribution, b.number_distribution, atol=1e-5)
+
+
+def test_result_is_consistent(tiny_model, example_curve):
+    q, i = example_curve
+    r = invert(q, i, volume_fraction=0.3, model=tiny_model)
+    assert r.number_distribution.sum() == pytest.approx(1) and r.volume_distribution.sum() == pytest.approx(1)
+    assert (r.number_distribution >= 0).all()
+    assert r.mean_radius_number == pytest.approx(r.number_distribution @ r.radius)
+    assert r.mean_radius_volume >= r.mean_radius_number
+    v = r.number_distribution * r.radius**3
+    np.testing.assert_allclose(r.volume_distribution, v / v.sum())
+
+
+def test_grid_interpolation(tiny_model, example_curve):
+    """Data on another grid give the same answer as the same curve on the model grid."""
+    from sasmodels.core import load_model as sm_load
+    from sasmodels.direct_model import call_kernel
+
+    nn = load_model(tiny_model)
+    model = sm_load("sphere@hardsphere", dtype="double", platform="dll")
+    on_grid = call_kernel(model.make_kernel([nn.q]), dict(radius=40.0, radius_pd=0.1, radius_pd_type="schulz",
+                                                          radius_pd_n=60, volfraction=0.3, radius_effective_mode=1))
+    q, i = example_curve
+    interp = to_model_grid(q, i, nn)
+    np.testing.assert_allclose(interp, on_grid, rtol=3e-3)
+    a = invert(q, i, volume_fraction=0.3, model=nn)
+    b = invert(nn.q, on_grid, volume_fraction=0.3, model=nn)
+    assert np.abs(np.cumsum(a.number_distribution - b.number_distribution)).sum() * 0.909 < 0.5
+
+
+@pytest.mark.parametrize("lo,hi", [(0.05, 0.2), (0.01, 0.1)])
+def test_q_range_refused(tiny_model, lo, hi):
+    q = np.linspace(lo, hi, 100)
+    with pytest.raises(InputError, match=r"needs 0.04-0.105 1/A"):
+        invert(q, 1 / q, volume_fraction=0.3, model=tiny_model)
+
+
+@pytest.mark.parametrize("phi", [0.0, -0.1, 0.74, 1.0])
+def test_volume_fraction_refused(tiny_model, example_curve, phi):
+    q, i = example_curve
+    with pytest.raises(InputError, match="volume fraction"):
+        invert(q, i, volume_fraction=phi, model=tiny_model)
+
+
+def test_model_file_round_trip(tiny_model, tmp_path, example_curve):
+    nn = load_model(tiny_model)
+    copy = save_model(nn, tmp_path / "copy.h5")
+    nn2 = load_model(copy)
+    q, i = example_curve
+    a = invert(q, i, volume_fraction=0.3, model=nn)
+    b = invert(q, i, volume_fraction=0.3, model=nn2)
+    np.testing.assert_array_equal(a.number_distribution, b.number_distribution)
+    assert nn2.info == nn.info and nn2.info["training_data"]["seed"] == 11
+
+
+def test_model_file_carries_everything(tiny_model):
+    with h5py.File(tiny_model) as f:
+        assert len(f["q"]) == 1000 and len(f["radius"]) == 100
+        import json
+
+        info = json.loads(f.attrs["info"])
+    for key in ("preset", "training_data", "versions", "held_out_metrics", "n_train"):
+        assert key in info
+    assert info["training_data"]["phi_min"] == 0.1 and info["versions"]["tensorflow"]
+
+
+def test_corrupt_and_mismatched_model_files(tiny_model, tmp_path):
+    bad = tmp_path / "truncated.h5"
+    bad.write_bytes(tiny_model.read_bytes()[:5000])
+    with pytest.raises(ModelFileError, match="corrupt"):
+        load_model(bad)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = 1
+    with pytest.raises(ModelFileError, match="not a sasview_nn_plugin model"):
+        load_model(other)
+    grid = tmp_path / "grid.h5"
+    grid.write_bytes(tiny_model.read_bytes())
+    with h5py.File(grid, "r+") as f:
+        del f["radius"]
+        f["radius"] = np.linspace(9, 99, 50)
+    with pytest.raises(ModelFileError, match="radius grid has 50"):
+        load_model(grid)
+    with pytest.raises(ModelFileError, match="no model named"):
+        load_model("no-such-model")
+
+
+def test_inference_imports_neither_tensorflow_nor_sasmodels(tiny_model, example_curve):
+    code = (
+        "import sys, numpy as np\n"
+        "from sasview_nn_plugin import invert\n"
+        "q = np.linspace(0.03, 0.12, 300)\n"
+        f"r = invert(q, 1/q**3, volume_fraction=0.2, model={str(tiny_model)!r})\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'sasmodels', 'matplotlib') if m in sys.modules]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
