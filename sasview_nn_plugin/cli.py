@@ -41,8 +41,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     res = train(args.data, args.out, preset=args.preset, epochs=args.epochs, seed=args.seed,
                 max_curves=args.max_curves, patience=args.patience, verbose=0 if args.quiet else 2)
     m = res.metrics
+    err = 100 * m["median_rel_err_mean_radius_number"]
     print(f"wrote {res.path} after {res.epochs_run} epochs ({res.seconds:.0f} s); held-out: median W1 "
-          f"{m['median_w1_number_A']:.2f} A, number-mean radius error {100 * m['median_rel_err_mean_radius_number']:.2f} %")
+          f"{m['median_w1_number_A']:.2f} A, number-mean radius error {err:.2f} %")
 
 
 def _cmd_invert(args: argparse.Namespace) -> None:

@@ -97,7 +97,8 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.nd
 def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None) -> None:
     """Raise InputError naming the first problem with a curve (and how to fix it)."""
     if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2:
-        raise InputError(f"q and intensity must be 1-D arrays of the same length >= 2 (got {q.shape}, {intensity.shape})")
+        raise InputError("q and intensity must be 1-D arrays of the same length >= 2 "
+                         f"(got {q.shape}, {intensity.shape})")
     for name, x in (("q", q), ("intensity", intensity)):
         bad = ~np.isfinite(x)
         if bad.any():

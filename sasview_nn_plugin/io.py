@@ -124,7 +124,8 @@ def load_curves(path: str | os.PathLike, q_unit: str = "A") -> list[Curve]:
     for c in curves:
         qmax = c.q.max() if c.q.size else 0
         if q_unit == "A" and qmax > 3.0:
-            raise InputError(f"{path}: q reaches {qmax:.3g} 1/A, implausible for SAXS; if q is in 1/nm pass --q-unit nm")
+            raise InputError(f"{path}: q reaches {qmax:.3g} 1/A, implausible for SAXS; "
+                             "if q is in 1/nm pass --q-unit nm")
     return curves
 
 
