@@ -24,7 +24,8 @@ class ModelCurve:
     intensity: np.ndarray
     scale: float
     background: float
-    chi2_reduced: float
+    chi2_reduced: float        # with dI; without dI, the mean squared relative residual
+    weighting: str             # "dI" or "relative" (no dI given: every point weighted by 1/I)
 
 
 @dataclass
@@ -41,15 +42,19 @@ class Inversion:
     q_data: np.ndarray                 # the data as given (1/A)
     intensity_data: np.ndarray
     di_data: np.ndarray | None = None
+    q_range: tuple[float, float] = (0.0, np.inf)   # the model's q range (1/A), what the network saw
 
     def model_curve(self, q: np.ndarray | None = None) -> ModelCurve:
         """sasmodels ``sphere@hardsphere`` I(q) of this distribution at the data's q (or ``q``).
 
         The network is blind to absolute scale, so scale and a flat background are fitted to the
-        data by weighted non-negative least squares; chi2_reduced uses dI (or unit weights).
+        data inside the model's q range by weighted non-negative least squares (weights 1/dI, or
+        1/I without dI).
         """
-        return fit_scale_background(self.q_data if q is None else q, self.q_data, self.intensity_data,
-                                    self.di_data, self.radius, self.number_distribution, self.volume_fraction)
+        sel = (self.q_data >= self.q_range[0] * (1 - 1e-9)) & (self.q_data <= self.q_range[1] * (1 + 1e-9))
+        di = None if self.di_data is None else self.di_data[sel]
+        return fit_scale_background(self.q_data if q is None else q, self.q_data[sel], self.intensity_data[sel],
+                                    di, self.radius, self.number_distribution, self.volume_fraction)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (lists of floats)."""
@@ -72,19 +77,20 @@ def fit_scale_background(q_out, q, intensity, di, radius, weights, phi) -> Model
 
     basis = physics.sphere_basis(np.asarray(q, float), radius)
     shape = physics.intensity(basis, weights, phi)
-    sigma = np.ones_like(intensity) if di is None else np.asarray(di, float)
+    sigma = np.asarray(intensity if di is None else di, float)
     a = np.stack([shape / sigma, 1.0 / sigma], axis=1)
     (scale, bkg), _ = nnls(a, intensity / sigma)
     chi2 = float(np.sum(((scale * shape + bkg - intensity) / sigma) ** 2) / max(1, len(q) - 2))
     if q_out is not q:
         shape = physics.intensity(physics.sphere_basis(np.asarray(q_out, float), radius), weights, phi)
-    return ModelCurve(np.asarray(q_out, float), scale * shape + bkg, float(scale), float(bkg), chi2)
+    return ModelCurve(np.asarray(q_out, float), scale * shape + bkg, float(scale), float(bkg), chi2,
+                      "relative" if di is None else "dI")
 
 
 def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.ndarray:
     """Interpolate a curve onto the model's q grid in log-log space; refuse if it does not cover it."""
     mq = model.q
-    if len(q) == len(mq) and np.allclose(q, mq, rtol=1e-9, atol=0):
+    if len(q) == len(mq) and np.abs(q - mq).max() <= 1e-9 * mq[-1]:
         return intensity
     tol = 1e-6 * mq[-1]
     if q[0] > mq[0] + tol or q[-1] < mq[-1] - tol:
@@ -95,27 +101,30 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.nd
 
 
 def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None) -> None:
-    """Raise InputError naming the first problem with a curve (and how to fix it)."""
+    """Raise InputError naming the first problem with a curve (and how to fix it).
+
+    The common, valid case costs a handful of array reductions; messages are built on failure only.
+    """
     if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2:
         raise InputError("q and intensity must be 1-D arrays of the same length >= 2 "
                          f"(got {q.shape}, {intensity.shape})")
     for name, x in (("q", q), ("intensity", intensity)):
-        bad = ~np.isfinite(x)
-        if bad.any():
+        if not np.isfinite(x.sum()) and not np.all(np.isfinite(x)):
+            bad = ~np.isfinite(x)
             raise InputError(f"{name} has {bad.sum()} NaN/inf values (first at point {np.argmax(bad)}); remove them")
-    if np.any(q <= 0):
+    if q[0] <= 0:
         raise InputError("q must be positive; remove q <= 0 points")
-    dq = np.diff(q)
-    if np.any(dq == 0):
-        raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them")
-    if np.any(dq < 0):
+    dq = q[1:] - q[:-1]
+    if dq.min() <= 0:
+        if np.any(dq == 0):
+            raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them")
         raise InputError("q is not sorted in ascending order; sort the points by q")
-    if np.any(intensity <= 0):
+    if intensity.min() <= 0:
         k = int(np.argmax(intensity <= 0))
         raise InputError(f"intensity has {int(np.sum(intensity <= 0))} non-positive values (first at q = "
                          f"{q[k]:.4g}); the inversion works on log I: subtract less background or cut the q range")
     if di is not None:
-        if di.shape != q.shape or not np.all(np.isfinite(di)) or np.any(di <= 0):
+        if di.shape != q.shape or not np.isfinite(di.sum()) or di.min() <= 0:
             raise InputError("dI must be finite and > 0 at every point; fix or drop the uncertainty column "
                              "(without dI all points are weighted equally)")
 
@@ -144,4 +153,5 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
     vol /= vol.sum()
     return Inversion(radius=r, number_distribution=number, volume_distribution=vol,
                      mean_radius_number=float(number @ r), mean_radius_volume=mean_v,
-                     volume_fraction=phi, model=nn.name, q_data=q, intensity_data=intensity, di_data=di)
+                     volume_fraction=phi, model=nn.name, q_data=q, intensity_data=intensity, di_data=di,
+                     q_range=(float(nn.q[0]), float(nn.q[-1])))

@@ -146,7 +146,8 @@ class NNModel:
         x = np.asarray(intensity)
         single = x.ndim == 1
         x = np.atleast_2d(x)
-        phi = np.broadcast_to(np.asarray(volume_fraction, dtype=np.float32), (len(x),))
+        phi = np.asarray(volume_fraction, dtype=np.float32)
+        phi = np.full(len(x), phi, np.float32) if phi.ndim == 0 else phi
         step = 4096
         if len(x) <= step:
             out = self._predict_block(x, phi)

@@ -155,6 +155,27 @@ def hardsphere_sq(q: np.ndarray, radius_effective: np.ndarray | float,
     return sq
 
 
+def pinhole_resolution(q: np.ndarray, dq_over_q: float) -> tuple[np.ndarray, np.ndarray]:
+    """sasmodels' Pinhole1D for a 1-sigma Gaussian width dq = dq_over_q * q.
+
+    Returns (q_calc, weight_matrix): evaluate I on q_calc (n_calc,), then ``I_calc @ weight_matrix``
+    gives the smeared I on q (n_q,).  On a uniform q grid, q_calc extends it with the same step
+    (so the fast S(q) path applies) by 3 sigma at both ends.
+    """
+    from sasmodels.resolution import Pinhole1D
+
+    q = np.asarray(q, dtype=float)
+    q_calc = None
+    step = (q[-1] - q[0]) / (len(q) - 1)
+    if np.allclose(np.diff(q), step, rtol=1e-9, atol=0):
+        lo = int(np.ceil(3.0 * dq_over_q * q[0] / step)) + 1
+        lo = min(lo, int((q[0] - 0.02 * q[0]) / step))  # sasmodels drops q_calc < 0.02 q_min
+        hi = int(np.ceil(3.0 * dq_over_q * q[-1] / step)) + 1
+        q_calc = q[0] + step * np.arange(-lo, len(q) + hi)
+    res = Pinhole1D(q, dq_over_q * q, q_calc=q_calc)
+    return res.q_calc, res.weight_matrix
+
+
 def number_to_volume(weights: np.ndarray, radius: np.ndarray) -> np.ndarray:
     """Volume-weighted distribution (rows sum to 1) from number weights over radius (A)."""
     v = np.asarray(weights, dtype=float) * np.asarray(radius, dtype=float) ** 3

@@ -31,7 +31,7 @@ def _save(fig, path: str | os.PathLike) -> Path:
     return path
 
 
-def training_curve(history: dict, path: str | os.PathLike, title: str = "") -> Path:
+def training_curve(history: dict, path: str | os.PathLike, title: str = "", ylabel: str = "loss") -> Path:
     """Training and validation loss per epoch (log scale)."""
     fig, ax = _figure(figsize=(6, 4))
     for key, style in (("loss", "-"), ("val_loss", "--")):
@@ -39,7 +39,7 @@ def training_curve(history: dict, path: str | os.PathLike, title: str = "") -> P
             ax.plot(np.arange(1, len(history[key]) + 1), history[key], style, label=key.replace("_", " "))
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(ylabel)
     ax.set_title(title or "training")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -62,12 +62,15 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     else:
         a2.plot(q, i_data, ".", ms=2, color="0.4", label="data")
     fit = inv.model_curve()
-    a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"model of result (chi2_red {fit.chi2_reduced:.2g})")
+    stat = (f"chi2_red {fit.chi2_reduced:.3g}" if fit.weighting == "dI"
+            else f"rms rel. residual {100 * fit.chi2_reduced ** 0.5:.2g} %")
+    a2.axvspan(*inv.q_range, color="C0", alpha=0.08, label="q range of the model")
+    a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"sasmodels curve of result ({stat})")
     a2.set_xscale("log")
     a2.set_yscale("log")
     a2.set_xlabel("q (1/A)")
     a2.set_ylabel("I(q)")
-    a2.legend()
+    a2.legend(fontsize=8, loc="lower left")
     a2.grid(alpha=0.3, which="both")
     a2.set_title(title)
     return _save(fig, path)

@@ -27,6 +27,7 @@ CONVENTIONS = {
     "structure_factor": "Percus-Yevick hard spheres, decoupling approximation",
     "distribution": "number-weighted bin probabilities at the radius bin centres (rows sum to 1)",
     "noise": "intensity = intensity_clean * (1 + noise * N(0, 1)), independent per point",
+    "resolution": "dq_over_q > 0: intensity_clean smeared by sasmodels Pinhole1D, 1-sigma dQ = dq_over_q * q",
 }
 
 
@@ -44,6 +45,9 @@ class SimulationSettings:
     scale_max: float = 1e2
     background_probability: float = 0.5
     background_max: float = 0.02     # flat background up to this fraction of I(q_max)
+    smear_fraction: float = 0.0      # share of curves smeared by pinhole resolution
+    dq_over_q_max: float = 0.06      # their 1-sigma dQ/Q is one of smear_levels values up to this
+    smear_levels: int = 6
     sld: float = physics.DEFAULT_SLD
     sld_solvent: float = physics.DEFAULT_SLD_SOLVENT
 
@@ -57,6 +61,8 @@ class SimulationSettings:
             raise InputError(f"scale range must be positive and ordered (got {self.scale_min}..{self.scale_max})")
         if self.background_max < 0 or not 0 <= self.background_probability <= 1:
             raise InputError("background_max must be >= 0 and background_probability in [0, 1]")
+        if not 0 <= self.smear_fraction <= 1 or not 0 < self.dq_over_q_max < 0.5 or self.smear_levels < 1:
+            raise InputError("--smear-fraction must be in [0, 1] and --dq-over-q-max in (0, 0.5)")
         if self.family != "mixed" and self.family not in distributions.FAMILIES:
             raise InputError(f"unknown family {self.family!r}; choose from mixed, {', '.join(distributions.FAMILIES)}")
 
@@ -72,15 +78,46 @@ class CurveSet:
     scale: np.ndarray
     background: np.ndarray
     noise: np.ndarray
+    dq_over_q: np.ndarray
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Pinhole smearing at one dQ/Q: sphere basis on q_calc and the sasmodels weight matrix."""
+
+    dq_over_q: float
+    basis: physics.SphereBasis
+    weight_matrix: np.ndarray
+
+
+def make_resolutions(settings: SimulationSettings) -> list[Resolution]:
+    """The smear_levels resolutions used for smeared curves (empty when smear_fraction is 0)."""
+    if not settings.smear_fraction:
+        return []
+    out = []
+    for k in range(1, settings.smear_levels + 1):
+        level = settings.dq_over_q_max * k / settings.smear_levels
+        q_calc, wm = physics.pinhole_resolution(settings.q_grid.q, level)
+        basis = physics.sphere_basis(q_calc, settings.r_grid.radius, settings.sld, settings.sld_solvent)
+        out.append(Resolution(level, basis, wm))
+    return out
 
 
 def simulate_batch(rng: np.random.Generator, n: int, basis: physics.SphereBasis,
-                   settings: SimulationSettings) -> CurveSet:
+                   settings: SimulationSettings, resolutions: list[Resolution] | None = None) -> CurveSet:
     """Draw n random samples and compute their curves with the basis (pure apart from rng)."""
     w = distributions.sample(rng, n, settings.r_grid, settings.family)
     phi = rng.uniform(settings.phi_min, settings.phi_max, size=n)
     scale = np.exp(rng.uniform(np.log(settings.scale_min), np.log(settings.scale_max), size=n))
     clean = physics.intensity(basis, w, phi, scale)
+    dq_over_q = np.zeros(n)
+    if resolutions:
+        level = np.where(rng.random(n) < settings.smear_fraction, rng.integers(0, len(resolutions), n), -1)
+        for k, res in enumerate(resolutions):
+            rows = np.flatnonzero(level == k)
+            if len(rows):
+                clean[rows] = physics.intensity(res.basis, w[rows], phi[rows], scale[rows]) @ res.weight_matrix
+                dq_over_q[rows] = res.dq_over_q
     has_bkg = rng.random(n) < settings.background_probability
     bkg = has_bkg * rng.uniform(0.0, settings.background_max, size=n) * clean[:, -1]
     clean += bkg[:, None]
@@ -89,7 +126,7 @@ def simulate_batch(rng: np.random.Generator, n: int, basis: physics.SphereBasis,
     noisy *= noise[:, None]
     noisy += 1.0
     noisy *= clean
-    return CurveSet(noisy, clean, w, phi, scale, bkg, noise)
+    return CurveSet(noisy, clean, w, phi, scale, bkg, noise, dq_over_q)
 
 
 def iter_chunks(n: int, seed: int, basis: physics.SphereBasis, settings: SimulationSettings,
@@ -102,6 +139,7 @@ def iter_chunks(n: int, seed: int, basis: physics.SphereBasis, settings: Simulat
     from concurrent.futures import ThreadPoolExecutor
 
     workers = workers or os.cpu_count() or 1
+    resolutions = make_resolutions(settings)
     n_chunks = -(-n // CHUNK)
     children = np.random.SeedSequence(seed).spawn(n_chunks)
     window = 2 * workers
@@ -109,7 +147,8 @@ def iter_chunks(n: int, seed: int, basis: physics.SphereBasis, settings: Simulat
         for first in range(0, n_chunks, window):
             ks = range(first, min(n_chunks, first + window))
             futures = [pool.submit(simulate_batch, np.random.default_rng(children[k]),
-                                   min(n, (k + 1) * CHUNK) - k * CHUNK, basis, settings) for k in ks]
+                                   min(n, (k + 1) * CHUNK) - k * CHUNK, basis, settings, resolutions)
+                       for k in ks]
             for k, fut in zip(ks, futures, strict=True):
                 yield k * CHUNK, min(n, (k + 1) * CHUNK), fut.result()
 
@@ -149,7 +188,7 @@ def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSett
                                                     chunks=(min(rows, 1024), len(q))),
                 "number_distribution": f.create_dataset("number_distribution", (n, len(radius)), "f8"),
             }
-            for name in ("volume_fraction", "scale", "background", "noise"):
+            for name in ("volume_fraction", "scale", "background", "noise", "dq_over_q"):
                 ds[name] = f.create_dataset(name, (n,), "f8")
             f.attrs["seed"] = seed
             f.attrs["n"] = n

@@ -36,11 +36,13 @@ class Preset:
     phi_jitter: float     # relative, uniform +-phi_jitter on the input volume fraction
     learning_rate: float = 1e-3
     batch_size: int = 256
+    schedule: str = "plateau"  # plateau (halve on a validation plateau) | cosine (decay to 0 over --epochs)
 
 
 PRESETS = {
     "he2024": Preset("minmax", 1, (128, 64, 32), "linear", "mae", 0.0),
-    "default": Preset("log_block", 4, (256, 128, 128), "softmax", "w1", 0.1),
+    "default": Preset("log_block", 4, (256, 128, 128), "softmax", "w1", 0.1, learning_rate=2e-3, batch_size=1024,
+                      schedule="cosine"),
 }
 
 
@@ -159,10 +161,13 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
         h = keras.layers.Dense(width, activation="relu")(h)
     outputs = keras.layers.Dense(len(radius), activation=p.output)(h)
     net = keras.Model(inputs, outputs)
-    net.compile(optimizer=keras.optimizers.Adam(p.learning_rate),
+    steps = -(-len(tr) // p.batch_size) * epochs
+    lr = keras.optimizers.schedules.CosineDecay(p.learning_rate, steps) if p.schedule == "cosine" else p.learning_rate
+    net.compile(optimizer=keras.optimizers.Adam(lr),
                 loss=w1_loss if p.loss == "w1" else "mae", metrics=[w1_loss] if p.loss != "w1" else [])
-    callbacks = [keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True),
-                 keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 3), min_lr=1e-5)]
+    callbacks = [keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)]
+    if p.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 3), min_lr=1e-5))
     t0 = time.time()
     hist = net.fit(dataset(tr, True), validation_data=dataset(val, False), epochs=epochs,
                    callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
@@ -194,7 +199,9 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     if plot:
         from .plots import training_curve
 
-        training_curve(info["history"], out.with_suffix(".training.png"), title=f"{out.stem} ({preset})")
+        ylabel = "loss: mean W1 distance (A)" if p.loss == "w1" else "loss: MAE per bin"
+        training_curve(info["history"], out.with_suffix(".training.png"), title=f"model {out.stem}, preset {preset}",
+                       ylabel=ylabel)
     return TrainResult(out, info["epochs_run"], seconds, metrics)
 
 
