@@ -71,7 +71,7 @@ def main() -> None:
                 pred = nn.predict(x, phi)
                 m = evaluate(pred, w, nn.radius)
                 big = physics.mean_radius(w, nn.radius) >= 30
-                m30 = evaluate(pred[big], w[big], nn.radius)["median_rel_err_mean_radius_number"] if big.any() else np.nan
+                m30 = evaluate(pred[big], w[big], nn.radius)["median_rel_err_mean_radius_number"]
                 print(f"{name:10s} {cond:10s} {fam:14s} {100 * m['median_rel_err_mean_radius_number']:8.2f}% "
                       f"{100 * m30:7.2f}% {100 * m['median_rel_err_mean_radius_volume']:8.2f}% "
                       f"{m['median_w1_number_A']:7.2f}")
