@@ -31,7 +31,8 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         q_grid=QGrid(args.q_min, args.q_max, args.n_q),
         r_grid=RadiusGrid(args.r_min, args.r_max, args.n_r),
         family=args.family, phi_min=args.phi_min, phi_max=args.phi_max, noise_max=args.noise_max,
-        smear_fraction=args.smear_fraction, dq_over_q_max=args.dq_over_q_max)
+        smear_fraction=args.smear_fraction, dq_over_q_max=args.dq_over_q_max,
+        scale_min=args.scale_min, scale_max=args.scale_max)
     out = simulate(args.n, args.seed, args.out, settings, progress=not args.quiet)
     print(f"wrote {args.n} curves to {out}")
 
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smear-fraction", type=float, default=0.0,
                    help="share of curves smeared by pinhole resolution (default 0)")
     p.add_argument("--dq-over-q-max", type=float, default=0.06, help="largest 1-sigma dQ/Q of smeared curves")
+    p.add_argument("--scale-min", type=float, default=1e-2, help="sasmodels scale, log-uniform (default 1e-2..1e2)")
+    p.add_argument("--scale-max", type=float, default=1e2)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_grid_args(p)
     p.set_defaults(func=_cmd_simulate)

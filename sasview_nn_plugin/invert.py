@@ -100,22 +100,23 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.nd
     return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
 
 
-def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None) -> None:
+def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_known_good: bool = False) -> None:
     """Raise InputError naming the first problem with a curve (and how to fix it).
 
     The common, valid case costs a handful of array reductions; messages are built on failure only.
+    ``q_known_good`` skips the q checks (q equals a model grid).
     """
     if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2:
         raise InputError("q and intensity must be 1-D arrays of the same length >= 2 "
                          f"(got {q.shape}, {intensity.shape})")
-    for name, x in (("q", q), ("intensity", intensity)):
-        if not np.isfinite(x.sum()) and not np.all(np.isfinite(x)):
+    for name, x in ((("intensity", intensity),) if q_known_good else (("q", q), ("intensity", intensity))):
+        if not np.isfinite(x @ x) and not np.all(np.isfinite(x)):  # x @ x: one cheap reduction
             bad = ~np.isfinite(x)
             raise InputError(f"{name} has {bad.sum()} NaN/inf values (first at point {np.argmax(bad)}); remove them")
-    if q[0] <= 0:
+    if not q_known_good and q[0] <= 0:
         raise InputError("q must be positive; remove q <= 0 points")
-    dq = q[1:] - q[:-1]
-    if dq.min() <= 0:
+    dq = None if q_known_good else q[1:] - q[:-1]
+    if dq is not None and dq.min() <= 0:
         if np.any(dq == 0):
             raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them")
         raise InputError("q is not sorted in ascending order; sort the points by q")
@@ -139,18 +140,23 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
     q = np.asarray(q, dtype=float)
     intensity = np.asarray(intensity, dtype=float)
     di = None if dI is None else np.asarray(dI, dtype=float)
-    check_curve(q, intensity, di)
     phi = float(volume_fraction)
     if not 0 < phi < PHI_MAX:
         raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction}); "
                          "give the sample's particle volume fraction")
     nn = load_model(model)
-    number = nn.predict(to_model_grid(q, intensity, nn), phi).astype(float)
-    number /= number.sum()
+    if q.shape == nn.q.shape:
+        d = q - nn.q
+        on_grid = bool(d @ d <= (1e-9 * nn.q[-1]) ** 2)  # one dot instead of abs + max: this path is hot
+    else:
+        on_grid = False
+    check_curve(q, intensity, di, q_known_good=on_grid)
+    number = nn.predict(intensity if on_grid else to_model_grid(q, intensity, nn), phi).astype(float)
+    number /= number @ nn.ones_r
     r = nn.radius
-    vol = number * r**3
-    mean_v = float(vol @ r / vol.sum())
-    vol /= vol.sum()
+    vol = number * nn.radius_cubed
+    vol /= vol @ nn.ones_r
+    mean_v = float(vol @ r)
     return Inversion(radius=r, number_distribution=number, volume_distribution=vol,
                      mean_radius_number=float(number @ r), mean_radius_volume=mean_v,
                      volume_fraction=phi, model=nn.name, q_data=q, intensity_data=intensity, di_data=di,

@@ -56,6 +56,9 @@ class NNModel:
     def __post_init__(self) -> None:
         self._check()
         self._fold()
+        self.radius_cubed = self.radius**3
+        self.ones_r = np.ones(len(self.radius))
+        self._ones_out = np.ones(len(self.radius), np.float32)
 
     # -- consistency ---------------------------------------------------------------------------
     def _check(self) -> None:
@@ -85,12 +88,22 @@ class NNModel:
             raise ModelFileError(f"model {self.name}: non-finite weights or zero scale; the file is corrupt")
 
     def _fold(self) -> None:
-        """Fold the input standardisation into the first layer (saves one pass at inference)."""
+        """Fold the linear parts of the input transform into the first layer (fewer passes at inference).
+
+        Standardisation (x - shift) / scale is linear, and so, for ``log_block``, are the per-curve
+        centring x - mean(x) and the 1/block of the block mean (a constant in log space, removed by
+        the centring): with C = I - 11^T/n, centred @ W = log(block sums) @ (C W).  So inference
+        needs only block sums, one log and the matmuls.
+        """
         w0 = self.weights[0].astype(np.float64)
         inv = np.concatenate([1.0 / self.input_scale, [1.0 / self.phi_scale]])
         shift = np.concatenate([self.input_shift, [self.phi_shift]])
-        self._w0 = (w0 * inv[:, None]).astype(np.float32)
-        self._b0 = (self.biases[0] - (shift * inv) @ w0).astype(np.float32)
+        w = w0 * inv[:, None]
+        b = self.biases[0] - (shift * inv) @ w0
+        if self.transform == "log_block":
+            w[:-1] -= w[:-1].mean(axis=0, keepdims=True)
+        self._w0 = w.astype(np.float32)
+        self._b0 = b.astype(np.float32)
 
     def check_grids(self, q: np.ndarray, radius: np.ndarray | None = None) -> None:
         """Raise ModelFileError unless q (and radius) equal this model's grids."""
@@ -126,11 +139,46 @@ class NNModel:
         total = out.sum(axis=1, keepdims=True)
         return np.where(total > 0, out / np.where(total > 0, total, 1), 1.0 / out.shape[1])
 
+    def _folded_features(self, intensity: np.ndarray) -> np.ndarray:
+        """What the folded first layer takes: log of block sums (log_block) or raw_features (minmax)."""
+        if self.transform != "log_block":
+            return self.features(intensity)
+        full = np.asarray(intensity, dtype=np.float32)
+        if self.block == 1:
+            return np.log(full)
+        x = full[:, 0::self.block] + full[:, 1::self.block]
+        for k in range(2, self.block):
+            x += full[:, k::self.block]
+        return np.log(x, out=x)
+
     def _predict_block(self, intensity: np.ndarray, phi: np.ndarray) -> np.ndarray:
-        h = self.features(intensity) @ self._w0[:-1]
+        h = self._folded_features(intensity) @ self._w0[:-1]
         h += phi[:, None] * self._w0[-1]
         h += self._b0
         return self._layers(h, first_done=True)
+
+    def _predict_one(self, intensity: np.ndarray, phi: float) -> np.ndarray:
+        """One curve with 1-D arrays throughout: the same arithmetic as _predict_block, fewer calls."""
+        if self.transform == "log_block":  # block sums in float64 on 1-D views: fewest numpy calls
+            b = self.block
+            x = intensity[0::b] + intensity[1::b] if b > 1 else np.array(intensity, dtype=float)
+            for k in range(2, b):
+                x += intensity[k::b]
+            h = np.log(x, out=x).astype(np.float32) @ self._w0[:-1]
+        else:
+            h = self._folded_features(intensity[None])[0] @ self._w0[:-1]
+        h += self._b0 + np.float32(phi) * self._w0[-1]
+        n = len(self.activations)
+        for i, act in enumerate(self.activations):
+            if act == "relu":
+                np.maximum(h, 0, out=h)
+            elif act == "softmax":
+                h = np.exp(h - h.max())
+                h /= h @ self._ones_out
+            if i + 1 < n:
+                h = h @ self.weights[i + 1]
+                h += self.biases[i + 1]
+        return h
 
     def predict_normalised(self, x: np.ndarray) -> np.ndarray:
         """Distributions from already standardised inputs (N, n_features + 1), as Keras sees them."""
@@ -141,18 +189,24 @@ class NNModel:
         """Number distributions (N, n_r), rows summing to 1, for curves on the model's q grid.
 
         ``intensity`` is (n_q,) or (N, n_q), positive; ``volume_fraction`` a scalar or (N,).
-        Large batches are cut into blocks and spread over threads (numpy releases the GIL).
+        Large batches are cut into blocks of 1024 curves spread over threads, with BLAS limited to one
+        thread each (threadpoolctl): the elementwise work then uses every core too.
         """
         x = np.asarray(intensity)
+        if x.ndim == 1 and np.ndim(volume_fraction) == 0:
+            out = self._predict_one(x, volume_fraction)
+            return out if self.activations[-1] == "softmax" else self._finish(out[None])[0]
         single = x.ndim == 1
         x = np.atleast_2d(x)
         phi = np.asarray(volume_fraction, dtype=np.float32)
         phi = np.full(len(x), phi, np.float32) if phi.ndim == 0 else phi
-        step = 4096
-        if len(x) <= step:
+        step = 1024
+        if len(x) <= 2 * step or (n_threads := threads or os.cpu_count() or 1) == 1:
             out = self._predict_block(x, phi)
         else:
-            with ThreadPoolExecutor(threads or os.cpu_count()) as pool:
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
                 parts = pool.map(lambda s: self._predict_block(x[s:s + step], phi[s:s + step]),
                                  range(0, len(x), step))
                 out = np.concatenate(list(parts))
