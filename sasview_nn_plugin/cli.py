@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network (needs the [train] extra: TensorFlow)")
     p.add_argument("--data", required=True, help="HDF5 file from `sasview-nn simulate`")
     p.add_argument("--out", required=True, help="model file to write (.h5 added if missing)")
-    p.add_argument("--preset", default="default", help="default | he2024 (see docs/model.md)")
+    p.add_argument("--preset", default="default", help="default | he2024 | he2024_log (see docs/model.md)")
     p.add_argument("--epochs", type=int, default=200, help="maximum epochs (early stopping on validation loss)")
     p.add_argument("--patience", type=int, default=12, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0)

@@ -3,6 +3,8 @@
 Presets
 - ``he2024``: He et al. (2024): 1000 raw intensities min-max scaled + volume fraction, Dense
   128-64-32 ReLU, 100 linear outputs, MAE loss.
+- ``he2024_log``: ablation, the he2024 architecture (1000 inputs, 128-64-32) with the default's
+  input transform, softmax output and W1 loss.
 - ``default``: what we ship (see docs/model.md for the measured comparison): log-intensity in blocks
   of 4 points, centred per curve (scale invariant), standardised; Dense 256-128-128 ReLU; softmax
   output (a valid distribution); loss = Wasserstein-1 distance on the radius grid,
@@ -41,6 +43,9 @@ class Preset:
 
 PRESETS = {
     "he2024": Preset("minmax", 1, (128, 64, 32), "linear", "mae", 0.0),
+    # ablation: the paper's architecture with our input transform, output and loss
+    "he2024_log": Preset("log_block", 1, (128, 64, 32), "softmax", "w1", 0.1, learning_rate=2e-3, batch_size=1024,
+                         schedule="cosine"),
     "default": Preset("log_block", 4, (256, 128, 128), "softmax", "w1", 0.1, learning_rate=2e-3, batch_size=1024,
                       schedule="cosine"),
 }
