@@ -1,0 +1,377 @@
+"""Refinement of a network guess with bumps: least squares (LM) or Bayesian (DREAM) fits of
+sasmodels' ``sphere@hardsphere`` to the data, started from the network's distribution.
+
+The model curve is :func:`physics.intensity` on the sasmodels ``sphere``-kernel basis (equal to
+``sphere@hardsphere`` with an array distribution to 1e-10), smeared with sasmodels' ``Pinhole1D``
+when the data carry dq.  The optimisers are bumps' own (``bumps.fitters.fit``).
+
+Parametrisations of the number distribution over the model's radius bins:
+- ``histogram``: log-amplitudes at K knots (default 24, i.e. coarsened ~4x), linear interpolation
+  in log space between them (positive, smooth at the knot scale), with a Gaussian smoothness prior
+  on second differences of the log-amplitudes (see docs/refine.md for the rule).
+- ``schulz3``: a volume-weighted mixture of up to three Schulz components (mean, pd, weight each),
+  fitted first to the network's histogram, then to the data.
+Scale and a flat background are always fitted; the volume fraction only with ``fit_volume_fraction``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import distributions, physics
+from .errors import InputError
+from .grids import RadiusGrid
+from .invert import Inversion, check_curve
+
+SMOOTHNESS_SIGMA = 1.0  # prior: 1-sigma second difference of log-amplitude between knots
+ANCHOR_SIGMA = 3.0      # prior: 1-sigma distance of each log-amplitude from the network's start
+
+
+@dataclass
+class Refinement(Inversion):
+    """An :class:`Inversion` refined by a bumps fit, with its fit quality and uncertainties."""
+
+    chi2_reduced: float = np.nan
+    q_fit: np.ndarray = field(default_factory=lambda: np.empty(0))
+    intensity_fit: np.ndarray = field(default_factory=lambda: np.empty(0))
+    scale: float = np.nan
+    background: float = np.nan
+    method: str = ""
+    parametrization: str = ""
+    parameters: dict = field(default_factory=dict)          # name -> (value, 1-sigma)
+    number_band: np.ndarray | None = None                   # (2, n_r): 16th/84th percentile per bin
+    volume_band: np.ndarray | None = None
+    mean_radius_number_sigma: float = np.nan
+    mean_radius_volume_sigma: float = np.nan
+    start: Inversion | None = None
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["refinement"] = {
+            "method": self.method, "parametrization": self.parametrization,
+            "chi2_reduced": self.chi2_reduced, "scale": self.scale, "background": self.background,
+            "mean_radius_number_sigma": self.mean_radius_number_sigma,
+            "mean_radius_volume_sigma": self.mean_radius_volume_sigma,
+            "parameters": {k: {"value": v, "sigma": s} for k, (v, s) in self.parameters.items()},
+            "number_band": None if self.number_band is None else self.number_band.tolist(),
+            "volume_band": None if self.volume_band is None else self.volume_band.tolist(),
+            "network": None if self.start is None else {
+                "number_distribution": self.start.number_distribution.tolist(),
+                "mean_radius_number": self.start.mean_radius_number,
+                "mean_radius_volume": self.start.mean_radius_volume},
+        }
+        return d
+
+
+# -- parametrisations -----------------------------------------------------------------------------
+
+class HistogramDistribution:
+    """Log-amplitudes at K knots, interpolated linearly (in log) onto the radius bins."""
+
+    name = "histogram"
+
+    def __init__(self, radius: np.ndarray, start: np.ndarray, n_knots: int = 24):
+        from bumps.parameter import Parameter
+
+        self.radius = radius
+        self.knots = np.linspace(radius[0], radius[-1], n_knots)
+        # start: the network's distribution averaged onto the knots, floored at 1e-4 of its peak
+        width = self.knots[1] - self.knots[0]
+        kern = np.exp(-0.5 * ((radius[None, :] - self.knots[:, None]) / (0.5 * width)) ** 2)
+        avg = (kern @ start) / kern.sum(axis=1)
+        theta = np.log(np.maximum(avg, 1e-4 * avg.max()))
+        theta -= theta.max()
+        self.theta0 = theta
+        self.pars = [Parameter(float(t), name=f"log_w{k}").range(-25.0, 5.0) for k, t in enumerate(theta)]
+
+    def parameters(self) -> dict:
+        return {p.name: p for p in self.pars}
+
+    def weights(self) -> np.ndarray:
+        theta = np.array([p.value for p in self.pars])
+        w = np.exp(np.interp(self.radius, self.knots, theta) - theta.max())
+        return w / w.sum()
+
+    def prior_residuals(self) -> np.ndarray:
+        theta = np.array([p.value for p in self.pars])
+        return np.concatenate([np.diff(theta, 2) / SMOOTHNESS_SIGMA, (theta - self.theta0) / ANCHOR_SIGMA])
+
+
+class Schulz3Distribution:
+    """Volume-weighted mixture of up to three Schulz components (sasmodels' Schulz, pd = sigma/mean)."""
+
+    name = "schulz3"
+
+    def __init__(self, radius: np.ndarray, start: np.ndarray, n_components: int = 3):
+        from bumps.parameter import Parameter
+
+        self.radius = radius
+        self.grid = RadiusGrid(radius[0], radius[-1], len(radius))
+        means, pds, fracs = _modes(radius, physics.number_to_volume(start, radius), n_components)
+        lo, hi = radius[0] * 0.8, radius[-1] * 1.1
+        self.pars = []
+        for k, (m, p, f) in enumerate(zip(means, pds, fracs, strict=True)):
+            self.pars += [Parameter(m, name=f"mean{k}").range(lo, hi),
+                          Parameter(p, name=f"pd{k}").range(0.01, 0.6),
+                          Parameter(f, name=f"weight{k}").range(0.0, 1.0)]
+
+    def parameters(self) -> dict:
+        return {p.name: p for p in self.pars}
+
+    def weights(self) -> np.ndarray:
+        v = np.zeros(len(self.radius))
+        vals = [p.value for p in self.pars]
+        for k in range(0, len(vals), 3):
+            m, p, f = vals[k:k + 3]
+            mass = np.diff(distributions.schulz_cdf(self.grid.edges, m, p))
+            if f > 0 and mass.sum() > 1e-12:  # a component pushed off the grid contributes nothing
+                v += f * physics.number_to_volume(mass / mass.sum(), self.radius)
+        if v.sum() <= 0:
+            v[:] = 1.0
+        return physics.volume_to_number(v, self.radius)
+
+    def prior_residuals(self) -> np.ndarray:
+        return np.empty(0)
+
+    def drop_empty(self, threshold: float = 0.02) -> None:
+        """Fix components holding < threshold of the volume at weight 0: their mean and width are
+        undetermined and would only blur the uncertainties."""
+        active = []
+        for k in range(0, len(self.pars), 3):
+            if self.pars[k + 2].value < threshold:
+                self.pars[k + 2].value = 0.0
+                for p in self.pars[k:k + 3]:
+                    p.fixed = True
+            else:
+                active.append(k)
+        # the mixture is normalised, so one weight is redundant with the others: fix the largest
+        ref = max(active, key=lambda k: self.pars[k + 2].value)
+        self.pars[ref + 2].fixed = True
+
+
+def _modes(radius, vol, n):
+    """Up to n (mean, pd, volume fraction) starting components from the largest peaks of vol."""
+    smooth = np.convolve(vol, np.ones(5) / 5, mode="same")
+    peaks = [i for i in range(1, len(smooth) - 1) if smooth[i] >= smooth[i - 1] and smooth[i] > smooth[i + 1]]
+    peaks = sorted(peaks, key=lambda i: -smooth[i])[:n] or [int(np.argmax(smooth))]
+    peaks.sort()
+    # split the radius axis at the minima between peaks; moments of each part
+    bounds = [0] + [p + int(np.argmin(smooth[p:q])) for p, q in zip(peaks[:-1], peaks[1:], strict=True)] + [len(radius)]
+    means, pds, fracs = [], [], []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        w = vol[a:b]
+        f = w.sum()
+        m = (w @ radius[a:b]) / f if f > 0 else radius[(a + b) // 2]
+        sd = np.sqrt(max((w @ (radius[a:b] - m) ** 2) / f, 0.0)) if f > 0 else 0.1 * m
+        means.append(float(m))
+        pds.append(float(np.clip(sd / m, 0.02, 0.5)))
+        fracs.append(float(f))
+    while len(means) < n:  # unused components start empty
+        means.append(float(radius[len(radius) // 2]))
+        pds.append(0.1)
+        fracs.append(0.0)
+    total = sum(fracs) or 1.0
+    return means, pds, [f / total for f in fracs]
+
+
+# -- the bumps Fitness ----------------------------------------------------------------------------
+
+class SphereHSFitness:
+    """bumps Fitness: sphere@hardsphere with a parametrised number distribution, scale, background."""
+
+    def __init__(self, q, intensity, di, dist, phi: float, fit_phi: bool = False, dq=None,
+                 scale0: float = 1.0, background0: float = 0.0):
+        from bumps.parameter import Parameter
+
+        self.q, self.data, self.di = q, intensity, di
+        self.dist = dist
+        if dq is not None:
+            from sasmodels.resolution import Pinhole1D
+
+            res = Pinhole1D(q, dq)
+            q_calc, self.resolution = res.q_calc, res.weight_matrix
+        else:
+            q_calc, self.resolution = q, None
+        self.basis = physics.sphere_basis(q_calc, dist.radius)
+        top = float(np.max(intensity))
+        self.scale = Parameter(scale0, name="scale").range(0.0, max(scale0, 1e-30) * 1e3)
+        self.background = Parameter(background0, name="background").range(0.0, top)
+        self.phi = Parameter(phi, name="volume_fraction")
+        if fit_phi:
+            self.phi.range(0.01, physics.PHI_MAX - 0.01)
+
+    def parameters(self) -> dict:
+        return {"scale": self.scale, "background": self.background, "volume_fraction": self.phi,
+                **self.dist.parameters()}
+
+    def update(self) -> None:
+        pass
+
+    def numpoints(self) -> int:
+        return len(self.q)
+
+    def shape(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """Model curve at scale 1, background 0 (smeared if the data have dq)."""
+        w = self.dist.weights() if weights is None else weights
+        i = physics.intensity(self.basis, w, self.phi.value)
+        return i if self.resolution is None else i @ self.resolution
+
+    def theory(self) -> np.ndarray:
+        return self.scale.value * self.shape() + self.background.value
+
+    def residuals(self) -> np.ndarray:
+        data = (self.theory() - self.data) / self.di
+        return np.concatenate([data, self.dist.prior_residuals()])
+
+    def nllf(self) -> float:
+        return 0.5 * float(np.sum(self.residuals() ** 2))
+
+    def chi2_reduced(self) -> float:
+        r = (self.theory() - self.data) / self.di
+        n_free = sum(1 for p in self.parameters().values() if not p.fixed)
+        return float(np.sum(r**2) / max(1, len(r) - n_free))
+
+    def resynth_data(self):
+        raise NotImplementedError
+
+    def restore_data(self):
+        raise NotImplementedError
+
+    def save(self, basename):
+        pass
+
+    def plot(self, view="log"):
+        pass
+
+
+def _linear_scale_background(shape: np.ndarray, data: np.ndarray, di: np.ndarray) -> tuple[float, float]:
+    from scipy.optimize import nnls
+
+    a = np.stack([shape / di, 1.0 / di], axis=1)
+    (s, b), _ = nnls(a, data / di)
+    return float(max(s, 1e-30)), float(b)
+
+
+def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, parametrization: str = "histogram",
+           fit_volume_fraction: bool = False, steps: int | None = None, samples: int = 300,
+           seed: int = 0) -> Refinement:
+    """Fit sasmodels' sphere@hardsphere to (q, intensity, dI) starting from the network's ``start``.
+
+    q in 1/A, dI > 0 (None: 1 % of I is assumed), dq the 1-sigma Gaussian q resolution (sasmodels
+    Pinhole1D, sasdata's dx).  ``method``: any bumps fitter id ("lm", "dream", "amoeba", ...).
+    Uncertainties: LM, covariance from the Jacobian at the optimum, propagated by sampling;
+    DREAM, percentiles of the posterior draws.
+    """
+    from bumps.fitproblem import FitProblem
+    from bumps.fitters import fit
+
+    q = np.asarray(q, float)
+    intensity = np.asarray(intensity, float)
+    di = 0.01 * intensity if dI is None else np.asarray(dI, float)
+    dq = None if dq is None else np.asarray(dq, float)
+    check_curve(q, intensity, di)
+    sel = (q >= start.q_range[0] * (1 - 1e-9)) & (q <= start.q_range[1] * (1 + 1e-9))
+    if sel.sum() < 10:
+        raise InputError("fewer than 10 data points inside the model's q range; cannot refine")
+    q, intensity, di = q[sel], intensity[sel], di[sel]
+    dq = None if dq is None else dq[sel]
+    if dq is not None and (not np.all(np.isfinite(dq)) or np.any(dq <= 0)):
+        raise InputError("dq must be finite and > 0 at every point (or omitted)")
+    kinds = {"histogram": HistogramDistribution, "schulz3": Schulz3Distribution}
+    if parametrization not in kinds:
+        raise InputError(f"unknown parametrization {parametrization!r}; choose histogram or schulz3")
+    dist = kinds[parametrization](start.radius, start.number_distribution)
+    fitness = SphereHSFitness(q, intensity, di, dist, start.volume_fraction, fit_volume_fraction, dq)
+    if parametrization == "schulz3":
+        _fit_to_histogram(dist, start.number_distribution)
+        dist.drop_empty()
+    s0, b0 = _linear_scale_background(fitness.shape(), intensity, di)
+    fitness.scale.value, fitness.background.value = s0, b0
+    fitness.scale.range(0.0, s0 * 1e3)
+    problem = FitProblem(fitness)
+    options = {"steps": steps} if steps else {}
+    if method == "dream":
+        options.setdefault("steps", 200)
+        options.update(samples=max(10000, samples * 20), burn=options["steps"])
+    result = fit(problem, method=method, **options)
+    problem.setp(result.x)
+    labels = problem.labels()
+    draws = _draws(problem, result, method, samples, seed)
+    return _make_result(fitness, start, method, parametrization, labels, result, draws)
+
+
+def _fit_to_histogram(dist, target: np.ndarray) -> None:
+    """Fit the mixture to the network's histogram (volume-weighted, W1-like residuals) with bumps LM."""
+    from bumps.fitproblem import FitProblem
+    from bumps.fitters import fit
+
+    tv = np.cumsum(physics.number_to_volume(target, dist.radius))
+
+    class _Target:
+        def parameters(self):
+            return dist.parameters()
+
+        def update(self):
+            pass
+
+        def numpoints(self):
+            return len(tv)
+
+        def residuals(self):
+            return (np.cumsum(physics.number_to_volume(dist.weights(), dist.radius)) - tv) / 0.01
+
+        def nllf(self):
+            return 0.5 * float(np.sum(self.residuals() ** 2))
+
+    fit(FitProblem(_Target()), method="lm")
+
+
+def _draws(problem, result, method, samples, seed):
+    """Parameter vectors representing the uncertainty: DREAM draws, or a Gaussian from the LM covariance."""
+    if method == "dream" and getattr(result, "state", None) is not None:
+        pts = result.state.draw().points
+        rng = np.random.default_rng(seed)
+        return pts[rng.choice(len(pts), size=min(samples, len(pts)), replace=False)]
+    from bumps import lsqerror
+
+    x = np.asarray(result.x)
+    jac = lsqerror.jacobian(problem, x)
+    cov = np.linalg.pinv(jac.T @ jac)
+    rng = np.random.default_rng(seed)
+    pts = rng.multivariate_normal(x, cov, size=samples, check_valid="ignore", method="eigh")
+    lo, hi = problem.bounds()
+    return np.clip(pts, lo, hi)
+
+
+def _make_result(fitness, start, method, parametrization, labels, result, draws) -> Refinement:
+    problem_x = np.asarray(result.x)
+    r = start.radius
+    number = fitness.dist.weights()
+    vol = physics.number_to_volume(number, r)
+    # distributions for every draw, then restore the best fit
+    from bumps.fitproblem import FitProblem
+
+    prob = FitProblem(fitness)
+    nums = []
+    for p in draws:
+        prob.setp(p)
+        nums.append(fitness.dist.weights())
+    prob.setp(problem_x)
+    nums = np.array(nums)
+    vols = physics.number_to_volume(nums, r)
+    band_n = np.percentile(nums, [16, 84], axis=0)
+    band_v = np.percentile(vols, [16, 84], axis=0)
+    mn, mv = physics.mean_radius(nums, r), physics.mean_radius(vols, r)
+    sd = np.std(draws, axis=0)
+    params = {lab: (float(x), float(s)) for lab, x, s in zip(labels, problem_x, sd, strict=True)}
+    return Refinement(
+        radius=r, number_distribution=number, volume_distribution=vol,
+        mean_radius_number=float(number @ r), mean_radius_volume=float(vol @ r),
+        volume_fraction=float(fitness.phi.value), model=start.model, q_data=start.q_data,
+        intensity_data=start.intensity_data, di_data=start.di_data, q_range=start.q_range,
+        chi2_reduced=fitness.chi2_reduced(), q_fit=fitness.q, intensity_fit=fitness.theory(),
+        scale=float(fitness.scale.value), background=float(fitness.background.value), method=method,
+        parametrization=parametrization, parameters=params, number_band=band_n, volume_band=band_v,
+        mean_radius_number_sigma=float(np.std(mn)), mean_radius_volume_sigma=float(np.std(mv)), start=start)
