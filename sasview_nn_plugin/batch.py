@@ -27,8 +27,14 @@ class FileResult:
 
 
 def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_unit: str = "A",
-                 model: str | None = None, output: str | os.PathLike, plot: bool = False) -> list[FileResult]:
-    """Invert every 1-D curve in ``files``; write ``<stem>.json``, ``<stem>.csv`` (and ``.png``) to output."""
+                 model: str | None = None, output: str | os.PathLike, plot: bool = False,
+                 refine_method: str | None = None, parametrization: str = "histogram",
+                 fit_volume_fraction: bool = False) -> list[FileResult]:
+    """Invert every 1-D curve in ``files``; write ``<stem>.json``, ``<stem>.csv`` (and ``.png``) to output.
+
+    With ``refine_method`` ("lm" or "dream") each network result is refined with bumps
+    (:func:`sasview_nn_plugin.refine.refine`), using the file's dI and dq (resolution) when present.
+    """
     nn = load_model(model)
     out = Path(output)
     if out.exists() and not out.is_dir():
@@ -40,6 +46,11 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
         for k, c in enumerate(curves):
             try:
                 inv = invert(c.q, c.intensity, c.di, volume_fraction=volume_fraction, model=nn)
+                if refine_method:
+                    from .refine import refine
+
+                    inv = refine(c.q, c.intensity, c.di, inv, method=refine_method, dq=c.dq,
+                                 parametrization=parametrization, fit_volume_fraction=fit_volume_fraction)
             except InputError as exc:
                 raise InputError(f"{f}: {exc}") from None
             stem = Path(f).stem + (f"_{k}" if len(curves) > 1 else "")

@@ -52,10 +52,17 @@ def _cmd_invert(args: argparse.Namespace) -> None:
     from .batch import invert_files
 
     results = invert_files(args.files, volume_fraction=args.volume_fraction, q_unit=args.q_unit,
-                           model=args.model, output=args.output, plot=args.plot)
+                           model=args.model, output=args.output, plot=args.plot, refine_method=args.refine,
+                           parametrization=args.parametrization, fit_volume_fraction=args.fit_volume_fraction)
     for r in results:
-        print(f"{r.source}: mean radius {r.inversion.mean_radius_number:.1f} A (number), "
-              f"{r.inversion.mean_radius_volume:.1f} A (volume) -> {r.json_path}")
+        inv = r.inversion
+        if args.refine:
+            print(f"{r.source}: mean radius {inv.mean_radius_number:.2f} +- {inv.mean_radius_number_sigma:.2f} A "
+                  f"(number), {inv.mean_radius_volume:.2f} +- {inv.mean_radius_volume_sigma:.2f} A (volume), "
+                  f"chi2_reduced {inv.chi2_reduced:.3g} ({args.refine}, {args.parametrization}) -> {r.json_path}")
+        else:
+            print(f"{r.source}: mean radius {inv.mean_radius_number:.1f} A (number), "
+                  f"{inv.mean_radius_volume:.1f} A (volume) -> {r.json_path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="shipped model name or model file (default: the shipped default)")
     p.add_argument("--output", required=True, help="output directory (created if missing)")
     p.add_argument("--plot", action="store_true", help="also write <stem>.png")
+    p.add_argument("--refine", choices=["lm", "dream"], default=None,
+                   help="refine the network's result with a bumps fit of sasmodels sphere@hardsphere")
+    p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram",
+                   help="distribution model of the refinement (default histogram)")
+    p.add_argument("--fit-volume-fraction", action="store_true", help="also refine the volume fraction")
     p.set_defaults(func=_cmd_invert)
     return parser
 

@@ -146,9 +146,15 @@ def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | No
     out_dir = Path(out_dir)
     record = inv.to_dict() | (extra or {})
     js = write_atomic(out_dir / f"{stem}.json", json.dumps(record, indent=1))
-    lines = ["radius_A,number_distribution,volume_distribution"]
-    lines += [f"{r:.6g},{n:.8g},{v:.8g}" for r, n, v in
-              zip(inv.radius, inv.number_distribution, inv.volume_distribution, strict=True)]
+    cols = {"radius_A": inv.radius, "number_distribution": inv.number_distribution,
+            "volume_distribution": inv.volume_distribution}
+    if getattr(inv, "start", None) is not None:  # a refinement: add the band and the network's guess
+        cols.update({"number_p16": inv.number_band[0], "number_p84": inv.number_band[1],
+                     "volume_p16": inv.volume_band[0], "volume_p84": inv.volume_band[1],
+                     "number_network": inv.start.number_distribution,
+                     "volume_network": inv.start.volume_distribution})
+    table = np.column_stack(list(cols.values()))
+    lines = [",".join(cols)] + [",".join(f"{x:.8g}" for x in row) for row in table]
     csv = write_atomic(out_dir / f"{stem}.csv", "\n".join(lines) + "\n")
     return js, csv
 

@@ -49,11 +49,17 @@ def training_curve(history: dict, path: str | os.PathLike, title: str = "", ylab
 def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     """Left: number and volume distributions.  Right: data with the model curve of the result."""
     fig, (a1, a2) = _figure(1, 2, figsize=(11, 4.2))
-    a1.plot(inv.radius, inv.number_distribution, label=f"number (mean {inv.mean_radius_number:.1f} A)")
-    a1.plot(inv.radius, inv.volume_distribution, label=f"volume (mean {inv.mean_radius_volume:.1f} A)")
+    refined = getattr(inv, "start", None) is not None
+    tag = f" refined ({inv.method}, {inv.parametrization})" if refined else ""
+    a1.plot(inv.radius, inv.number_distribution, "C0-", label=f"number{tag} (mean {inv.mean_radius_number:.1f} A)")
+    a1.plot(inv.radius, inv.volume_distribution, "C1-", label=f"volume{tag} (mean {inv.mean_radius_volume:.1f} A)")
+    if refined:
+        a1.fill_between(inv.radius, *inv.number_band, color="C0", alpha=0.25, lw=0, label="68 % band")
+        a1.fill_between(inv.radius, *inv.volume_band, color="C1", alpha=0.25, lw=0)
+        a1.plot(inv.radius, inv.start.number_distribution, "C0:", lw=1, label="network (number)")
     a1.set_xlabel("radius R (A)")
     a1.set_ylabel("probability per bin")
-    a1.legend()
+    a1.legend(fontsize=8)
     a1.grid(alpha=0.3)
     a1.set_title(f"size distribution, phi = {inv.volume_fraction:g}")
     q, i_data = inv.q_data, inv.intensity_data
@@ -61,11 +67,14 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
         a2.errorbar(q, i_data, inv.di_data, fmt=".", ms=2, lw=0.5, color="0.4", label="data")
     else:
         a2.plot(q, i_data, ".", ms=2, color="0.4", label="data")
-    fit = inv.model_curve()
-    stat = (f"chi2_red {fit.chi2_reduced:.3g}" if fit.weighting == "dI"
-            else f"rms rel. residual {100 * fit.chi2_reduced ** 0.5:.2g} %")
     a2.axvspan(*inv.q_range, color="C0", alpha=0.08, label="q range of the model")
-    a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"sasmodels curve of result ({stat})")
+    if refined:
+        a2.plot(inv.q_fit, inv.intensity_fit, "r-", lw=1.2, label=f"bumps fit (chi2_red {inv.chi2_reduced:.3g})")
+    else:
+        fit = inv.model_curve()
+        stat = (f"chi2_red {fit.chi2_reduced:.3g}" if fit.weighting == "dI"
+                else f"rms rel. residual {100 * fit.chi2_reduced ** 0.5:.2g} %")
+        a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"sasmodels curve of result ({stat})")
     a2.set_xscale("log")
     a2.set_yscale("log")
     a2.set_xlabel("q (1/A)")
