@@ -139,8 +139,9 @@ class Schulz3Distribution:
         """Fix components holding < threshold of the volume at weight 0: their mean and width are
         undetermined and would only blur the uncertainties."""
         active = []
+        largest = max(range(0, len(self.pars), 3), key=lambda k: self.pars[k + 2].value)
         for k in range(0, len(self.pars), 3):
-            if self.pars[k + 2].value < threshold:
+            if self.pars[k + 2].value < threshold and k != largest:
                 self.pars[k + 2].value = 0.0
                 for p in self.pars[k:k + 3]:
                     p.fixed = True
