@@ -35,18 +35,6 @@ def timeit(fn, number, repeats):
     return statistics.median(runs)
 
 
-def keras_twin(nn):
-    import keras
-
-    inputs = keras.Input((nn.weights[0].shape[0],))
-    h = inputs
-    for w, act in zip(nn.weights, nn.activations, strict=True):
-        h = keras.layers.Dense(w.shape[1], activation=act)(h)
-    net = keras.Model(inputs, h)
-    net.set_weights([a for w, b in zip(nn.weights, nn.biases, strict=True) for a in (w, b)])
-    return net
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default")
@@ -79,6 +67,8 @@ def main() -> None:
           f"{args.batch / t_batch:,.0f} curves/s")
 
     try:
+        from sasview_nn_plugin.train import keras_twin
+
         net = keras_twin(nn)
         x = (nn.features(one[None]) - nn.input_shift) / nn.input_scale
         x = np.concatenate([x, [[(0.3 - nn.phi_shift) / nn.phi_scale]]], axis=1).astype(np.float32)

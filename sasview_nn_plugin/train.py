@@ -210,6 +210,19 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     return TrainResult(out, info["epochs_run"], seconds, metrics)
 
 
+def keras_twin(nn: NNModel):
+    """A Keras model with the same layers and weights as ``nn`` (input: standardised features + phi)."""
+    import keras
+
+    inputs = keras.Input((nn.weights[0].shape[0],))
+    h = inputs
+    for w, act in zip(nn.weights, nn.activations, strict=True):
+        h = keras.layers.Dense(w.shape[1], activation=act)(h)
+    net = keras.Model(inputs, h)
+    net.set_weights([a for w, b in zip(nn.weights, nn.biases, strict=True) for a in (w, b)])
+    return net
+
+
 def _package_version() -> str:
     from . import __version__
 

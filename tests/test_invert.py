@@ -16,15 +16,10 @@ from sasview_nn_plugin.modelfile import load_model, save_model
 
 
 def test_numpy_forward_equals_keras(tiny_model, rng):
-    import keras
+    from sasview_nn_plugin.train import keras_twin
 
     nn = load_model(tiny_model)
-    inputs = keras.Input((nn.weights[0].shape[0],))
-    h = inputs
-    for w, act in zip(nn.weights, nn.activations, strict=True):
-        h = keras.layers.Dense(w.shape[1], activation=act)(h)
-    net = keras.Model(inputs, h)
-    net.set_weights([a for w, b in zip(nn.weights, nn.biases, strict=True) for a in (w, b)])
+    net = keras_twin(nn)
     # through the raw-intensity path: features + standardisation folded into layer 0
     from sasview_nn_plugin import physics
 
