@@ -2,6 +2,8 @@
 
 - sasfit_schulz_R20_phi0.3.txt: SASfit's polydisperse sphere + PY S(q) curve (Schulz, R = 20 A,
   pd 0.1, phi 0.3) from ../shared/reference/sasfit, as q I columns (independent program).
+Every curve has its true distribution on the model's radius bins beside it in <stem>_truth.csv
+(radius_A, number_distribution, volume_distribution).
 - bimodal_phi0.3.xml: sasmodels sphere@hardsphere (array distribution: 70 % of the volume in a
   Schulz mode at 30 A, pd 0.08, 30 % at 60 A, pd 0.06), 1 % noise, dI, CanSAS XML; the true number
   distribution is in bimodal_phi0.3_truth.csv.
@@ -38,6 +40,16 @@ def sasmodels_array(q, radius, weights, phi):
     return kernel(*make_kernel_args(kernel, mesh)[:2], 0.0, False)
 
 
+def write_truth(stem: str, number) -> None:
+    r = RadiusGrid().radius
+    np.savetxt(HERE / f"{stem}_truth.csv", np.column_stack([r, number, physics.number_to_volume(number, r)]),
+               delimiter=",", header="radius_A,number_distribution,volume_distribution", comments="")
+
+
+def schulz_bins(mean, pd):
+    return distributions.bin_mass(distributions.schulz_cdf, RadiusGrid(), np.array([mean]), np.array([pd]))[0]
+
+
 def main() -> None:
     rng = np.random.default_rng(2024)
     src = REFERENCE / "sasfit_sphere_schulz_IQSD.txt"
@@ -46,6 +58,7 @@ def main() -> None:
         save_curve(HERE / "sasfit_schulz_R20_phi0.3.txt", data[:, 0], data[:, 1],
                    title="SASfit: sphere R=20 A Schulz pd=0.1, PY hard spheres phi=0.3 (decoupling); "
                          "from sasmodels explore/beta/data_files")
+        write_truth("sasfit_schulz_R20_phi0.3", schulz_bins(20.0, 0.1))
 
     grid = RadiusGrid()
     r = grid.radius
@@ -57,8 +70,7 @@ def main() -> None:
     di = 0.01 * clean
     save_curve(HERE / "bimodal_phi0.3.xml", q, clean + di * rng.standard_normal(len(q)), di, fmt="xml",
                title="sasmodels sphere@hardsphere, bimodal array distribution, phi=0.3, 1% noise")
-    np.savetxt(HERE / "bimodal_phi0.3_truth.csv", np.column_stack([r, w, physics.number_to_volume(w, r)]),
-               delimiter=",", header="radius_A,number_distribution,volume_distribution", comments="")
+    write_truth("bimodal_phi0.3", w)
 
     q = np.geomspace(0.03, 0.15, 400)
     model = load_model("sphere@hardsphere", dtype="double", platform="dll")
@@ -68,6 +80,7 @@ def main() -> None:
     di = 0.02 * clean
     save_curve(HERE / "schulz_R45_phi0.3_nxcansas.h5", q, clean + di * rng.standard_normal(len(q)), di, fmt="h5",
                title="sasmodels sphere@hardsphere, Schulz R=45 A pd=0.12, phi=0.3, 2% noise")
+    write_truth("schulz_R45_phi0.3_nxcansas", schulz_bins(45.0, 0.12))
 
 
 if __name__ == "__main__":

@@ -48,3 +48,16 @@ def test_sasfit_reference_curve():
     assert r.mean_radius_number == pytest.approx(20.0, rel=0.07)
     sd = np.sqrt(r.number_distribution @ (r.radius - r.mean_radius_number) ** 2)
     assert sd < 4.0
+
+
+@pytest.mark.parametrize("name,w1_max", [("bimodal_phi0.3.xml", 2.0), ("schulz_R45_phi0.3_nxcansas.h5", 1.0),
+                                         ("sasfit_schulz_R20_phi0.3.txt", 2.0)])
+def test_bundled_examples_against_their_truth(name, w1_max):
+    from sasview_nn_plugin.io import load_curves
+    from sasview_nn_plugin.train import w1_distance
+
+    curve = load_curves(REPO / "examples" / name)[0]
+    truth = np.loadtxt(REPO / "examples" / (name.rsplit(".", 1)[0] + "_truth.csv"), delimiter=",", skiprows=1)
+    r = invert(curve.q, curve.intensity, curve.di, volume_fraction=0.3)
+    np.testing.assert_allclose(truth[:, 0], r.radius)
+    assert w1_distance(r.number_distribution, truth[:, 1], r.radius) < w1_max
