@@ -1,12 +1,16 @@
 """Neural-network inversion of SAXS curves of concentrated polydisperse spheres into size distributions.
 
-Public API: :func:`invert` -> :class:`Inversion`; :func:`load_model`.  Importing the package loads
-numpy only; sasmodels, TensorFlow and matplotlib are imported by the functions that need them.
+Public API: :func:`invert` -> :class:`Inversion`; :func:`load_model`; ``refine.refine``; the bumps
+fitter ``nn-lm`` (registered as soon as ``bumps.fitters`` is imported).  Importing the package loads
+numpy only; sasmodels, bumps, TensorFlow and matplotlib are imported by the functions that need them.
 """
 
 __version__ = "0.1.0"
 
+from .fitter import register_when_bumps_loads  # noqa: E402
 from .invert import Inversion, invert  # noqa: E402
 from .modelfile import load_model  # noqa: E402
+
+register_when_bumps_loads()  # the `nn-lm` bumps fitter, without importing bumps here
 
 __all__ = ["Inversion", "invert", "load_model", "__version__"]
