@@ -35,7 +35,7 @@ def _set(par, value):
 
 def network_start(problem, model: str | None = None) -> None:
     """Set radius, radius_pd and scale of each sphere@hardsphere Experiment from the network."""
-    from .invert import invert
+    from .invert import invert, nnls_scale_background
 
     for exp in _experiments(problem):
         m = exp.model
@@ -58,13 +58,10 @@ def network_start(problem, model: str | None = None) -> None:
         _set(m.radius_pd, max(width, 0.01))
         # scale: one linear least-squares step at the new shape
         problem.setp(problem.getp())
-        theory = exp.theory()
         bkg = float(m.background.value)
-        shape = theory - bkg
-        sigma = dy if dy is not None else np.asarray(data.y)[keep]
+        shape = (np.asarray(exp.theory()) - bkg)[keep]
         y = np.asarray(data.y)[keep]
-        t = np.asarray(shape)[keep] if len(shape) == len(keep) else np.asarray(shape)
-        s = float(np.sum(t * (y - bkg) / sigma**2) / np.sum(t * t / sigma**2))
+        s, _ = nnls_scale_background(shape, y - bkg, dy if dy is not None else y)
         if s > 0:
             _set(m.scale, m.scale.value * s)
     problem.setp(problem.getp())

@@ -12,8 +12,7 @@ import numpy as np
 
 from .errors import InputError
 from .modelfile import NNModel, load_model
-
-PHI_MAX = 0.74  # same limit as physics.PHI_MAX; repeated to keep sasmodels out of this import path
+from .physics import PHI_MAX  # physics imports sasmodels only inside its functions
 
 
 @dataclass
@@ -71,20 +70,26 @@ class Inversion:
 
 def fit_scale_background(q_out, q, intensity, di, radius, weights, phi) -> ModelCurve:
     """Curve of ``weights`` at ``q_out`` with scale and background fitted (NNLS) to (q, intensity, di)."""
-    from scipy.optimize import nnls
-
     from . import physics
 
     basis = physics.sphere_basis(np.asarray(q, float), radius)
     shape = physics.intensity(basis, weights, phi)
     sigma = np.asarray(intensity if di is None else di, float)
-    a = np.stack([shape / sigma, 1.0 / sigma], axis=1)
-    (scale, bkg), _ = nnls(a, intensity / sigma)
+    scale, bkg = nnls_scale_background(shape, intensity, sigma)
     chi2 = float(np.sum(((scale * shape + bkg - intensity) / sigma) ** 2) / max(1, len(q) - 2))
     if q_out is not q:
         shape = physics.intensity(physics.sphere_basis(np.asarray(q_out, float), radius), weights, phi)
     return ModelCurve(np.asarray(q_out, float), scale * shape + bkg, float(scale), float(bkg), chi2,
                       "relative" if di is None else "dI")
+
+
+def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
+    """Non-negative (scale, background) minimising sum(((scale * shape + background - data) / sigma)^2)."""
+    from scipy.optimize import nnls
+
+    a = np.stack([shape / sigma, 1.0 / sigma], axis=1)
+    (scale, bkg), _ = nnls(a, data / sigma)
+    return float(scale), float(bkg)
 
 
 def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.ndarray:

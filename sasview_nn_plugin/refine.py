@@ -23,7 +23,7 @@ import numpy as np
 from . import distributions, physics
 from .errors import InputError
 from .grids import RadiusGrid
-from .invert import Inversion, check_curve
+from .invert import Inversion, check_curve, nnls_scale_background
 
 SMOOTHNESS_SIGMA = 1.0  # prior: 1-sigma second difference of log-amplitude between knots
 ANCHOR_SIGMA = 3.0      # prior: 1-sigma distance of each log-amplitude from the network's start
@@ -247,14 +247,6 @@ class SphereHSFitness:
         pass
 
 
-def _linear_scale_background(shape: np.ndarray, data: np.ndarray, di: np.ndarray) -> tuple[float, float]:
-    from scipy.optimize import nnls
-
-    a = np.stack([shape / di, 1.0 / di], axis=1)
-    (s, b), _ = nnls(a, data / di)
-    return float(max(s, 1e-30)), float(b)
-
-
 def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, parametrization: str = "histogram",
            fit_volume_fraction: bool = False, steps: int | None = None, samples: int = 300,
            seed: int = 0) -> Refinement:
@@ -288,7 +280,8 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     if parametrization == "schulz3":
         _fit_to_histogram(dist, start.number_distribution)
         dist.drop_empty()
-    s0, b0 = _linear_scale_background(fitness.shape(), intensity, di)
+    s0, b0 = nnls_scale_background(fitness.shape(), intensity, di)
+    s0 = max(s0, 1e-30)
     fitness.scale.value, fitness.background.value = s0, b0
     fitness.scale.range(0.0, s0 * 1e3)
     problem = FitProblem(fitness)
