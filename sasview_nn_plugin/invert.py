@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,7 +116,7 @@ def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_k
         raise InputError("q and intensity must be 1-D arrays of the same length >= 2 "
                          f"(got {q.shape}, {intensity.shape})")
     for name, x in ((("intensity", intensity),) if q_known_good else (("q", q), ("intensity", intensity))):
-        if not np.isfinite(x @ x) and not np.all(np.isfinite(x)):  # x @ x: one cheap reduction
+        if not np.isfinite(x).all():
             bad = ~np.isfinite(x)
             raise InputError(f"{name} has {bad.sum()} NaN/inf values (first at point {np.argmax(bad)}); remove them")
     if not q_known_good and q[0] <= 0:
@@ -143,26 +144,37 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
     path, a loaded :class:`NNModel`, or None for the shipped default.
     """
     q = np.asarray(q, dtype=float)
-    intensity = np.asarray(intensity, dtype=float)
+    intensity = np.ascontiguousarray(intensity, dtype=float)
     di = None if dI is None else np.asarray(dI, dtype=float)
     phi = float(volume_fraction)
     if not 0 < phi < PHI_MAX:
         raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction}); "
                          "give the sample's particle volume fraction")
     nn = load_model(model)
-    if q.shape == nn.q.shape:
+    if q.shape == nn.q.shape and intensity.shape == q.shape:
         d = q - nn.q
         on_grid = bool(d @ d <= (1e-9 * nn.q[-1]) ** 2)  # one dot instead of abs + max: this path is hot
     else:
         on_grid = False
-    check_curve(q, intensity, di, q_known_good=on_grid)
-    number = nn.predict(intensity if on_grid else to_model_grid(q, intensity, nn), phi).astype(float)
-    number /= number @ nn.ones_r
+    if on_grid and di is None:
+        # hot path: two reductions; min() catches NaN and I <= 0, max() catches inf
+        if not intensity.min() > 0 or intensity.max() == math.inf:
+            check_curve(q, intensity, di, q_known_good=True)
+    else:
+        check_curve(q, intensity, di, q_known_good=on_grid)
+    x = intensity if on_grid else to_model_grid(q, intensity, nn)
+    if nn.activations[-1] == "softmax":  # unnormalised softmax: normalised once below, in float64
+        number = nn._predict_one(x, phi, normalise=False).astype(float)
+    else:
+        number = nn.predict(x, phi).astype(float)
+    s0, s1, s3, s4 = (number @ nn.radius_moments).tolist()  # sums of w, w R, w R^3, w R^4
+    if not (s0 > 0 and math.isfinite(s1 + s4)):
+        check_curve(q, intensity, di, q_known_good=on_grid)
+        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
     r = nn.radius
-    vol = number * nn.radius_cubed
-    vol /= vol @ nn.ones_r
-    mean_v = float(vol @ r)
+    vol = number * (nn.radius_cubed / s3)
+    number *= 1.0 / s0
     return Inversion(radius=r, number_distribution=number, volume_distribution=vol,
-                     mean_radius_number=float(number @ r), mean_radius_volume=mean_v,
+                     mean_radius_number=s1 / s0, mean_radius_volume=s4 / s3,
                      volume_fraction=phi, model=nn.name, q_data=q, intensity_data=intensity, di_data=di,
-                     q_range=(float(nn.q[0]), float(nn.q[-1])))
+                     q_range=nn.q_range)

@@ -56,8 +56,10 @@ class NNModel:
     def __post_init__(self) -> None:
         self._check()
         self._fold()
+        # columns 1, R, R^3, R^4: one product gives the sums behind both distributions and mean radii
+        self.radius_moments = np.stack([np.ones_like(self.radius), self.radius, self.radius**3, self.radius**4], 1)
         self.radius_cubed = self.radius**3
-        self.ones_r = np.ones(len(self.radius))
+        self.q_range = (float(self.q[0]), float(self.q[-1]))  # 1/A
         self._ones_out = np.ones(len(self.radius), np.float32)
 
     # -- consistency ---------------------------------------------------------------------------
@@ -104,6 +106,11 @@ class NNModel:
             w[:-1] -= w[:-1].mean(axis=0, keepdims=True)
         self._w0 = w.astype(np.float32)
         self._b0 = b.astype(np.float32)
+        # single-curve path: feature rows and the phi row as separate contiguous arrays (no slicing per call)
+        self._w0_feat = np.ascontiguousarray(self._w0[:-1])
+        self._w0_phi = self._w0[-1].copy()
+        self._ones_block = np.ones(self.block)
+        self._phi_cached, self._b0_phi = None, self._b0
 
     def check_grids(self, q: np.ndarray, radius: np.ndarray | None = None) -> None:
         """Raise ModelFileError unless q (and radius) equal this model's grids."""
@@ -157,24 +164,29 @@ class NNModel:
         h += self._b0
         return self._layers(h, first_done=True)
 
-    def _predict_one(self, intensity: np.ndarray, phi: float) -> np.ndarray:
-        """One curve with 1-D arrays throughout: the same arithmetic as _predict_block, fewer calls."""
-        if self.transform == "log_block":  # block sums in float64 on 1-D views: fewest numpy calls
-            b = self.block
-            x = intensity[0::b] + intensity[1::b] if b > 1 else np.array(intensity, dtype=float)
-            for k in range(2, b):
-                x += intensity[k::b]
-            h = np.log(x, out=x).astype(np.float32) @ self._w0[:-1]
+    def _predict_one(self, intensity: np.ndarray, phi: float, normalise: bool = True) -> np.ndarray:
+        """One curve with 1-D arrays throughout: the same arithmetic as _predict_block, fewer numpy calls.
+
+        ``intensity`` must be float64 and C-contiguous (what ``invert`` passes); the result is float32.
+        ``normalise=False`` leaves a softmax output unnormalised (the caller divides by its sum).
+        """
+        if self.transform == "log_block":  # block sums as one (n/b, b) @ (b,) product, in float64
+            x = intensity.reshape(-1, self.block) @ self._ones_block if self.block > 1 else intensity.copy()
+            h = np.log(x, out=x).astype(np.float32) @ self._w0_feat
         else:
-            h = self._folded_features(intensity[None])[0] @ self._w0[:-1]
-        h += self._b0 + np.float32(phi) * self._w0[-1]
+            h = self._folded_features(intensity[None])[0] @ self._w0_feat
+        if phi != self._phi_cached:  # first-layer bias for this volume fraction (frames often share it)
+            self._phi_cached, self._b0_phi = phi, self._b0 + np.float32(phi) * self._w0_phi
+        h += self._b0_phi
         n = len(self.activations)
         for i, act in enumerate(self.activations):
             if act == "relu":
                 np.maximum(h, 0, out=h)
             elif act == "softmax":
-                h = np.exp(h - h.max())
-                h /= h @ self._ones_out
+                h -= h.max()
+                np.exp(h, out=h)
+                if normalise:
+                    h /= h @ self._ones_out
             if i + 1 < n:
                 h = h @ self.weights[i + 1]
                 h += self.biases[i + 1]
@@ -194,7 +206,7 @@ class NNModel:
         """
         x = np.asarray(intensity)
         if x.ndim == 1 and np.ndim(volume_fraction) == 0:
-            out = self._predict_one(x, volume_fraction)
+            out = self._predict_one(np.ascontiguousarray(x, dtype=float), volume_fraction)
             return out if self.activations[-1] == "softmax" else self._finish(out[None])[0]
         single = x.ndim == 1
         x = np.atleast_2d(x)
