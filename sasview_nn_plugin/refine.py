@@ -152,6 +152,31 @@ class Schulz3Distribution:
         self.pars[ref + 2].fixed = True
 
 
+def schulz3_components(radius: np.ndarray, number_distribution: np.ndarray,
+                       max_components: int = 3) -> list[tuple[float, float, float]]:
+    """A number distribution over ``radius`` (A) summarised as 1 to 3 Schulz components.
+
+    Returns [(mean A, pd = sigma/mean, volume share)].  Mixtures of 1..max_components components
+    are fitted (bumps LM) to the histogram's cumulative volume distribution; the fewest components
+    whose cumulative distribution stays within RMS 1 % of the histogram's are kept (else the best
+    fit), so a unimodal histogram is not split into near-identical components.
+    """
+    best = None
+    for n in range(1, max_components + 1):
+        dist = Schulz3Distribution(radius, number_distribution, n)
+        rms = np.sqrt(_fit_to_histogram(dist, number_distribution) / len(radius))
+        if best is None or rms < best[0]:
+            best = (rms, dist)
+        if rms <= 0.01:
+            break
+    dist = best[1]
+    dist.drop_empty()
+    vals = [p.value for p in dist.pars]
+    comps = [tuple(vals[k:k + 3]) for k in range(0, len(vals), 3) if vals[k + 2] > 0]
+    total = sum(c[2] for c in comps)
+    return [(float(m), float(p), float(f / total)) for m, p, f in comps]
+
+
 def _modes(radius, vol, n):
     """Up to n (mean, pd, volume fraction) starting components from the largest peaks of vol."""
     smooth = np.convolve(vol, np.ones(5) / 5, mode="same")
@@ -296,8 +321,10 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     return _make_result(fitness, start, method, parametrization, labels, result, draws)
 
 
-def _fit_to_histogram(dist, target: np.ndarray) -> None:
-    """Fit the mixture to the network's histogram (volume-weighted, W1-like residuals) with bumps LM."""
+def _fit_to_histogram(dist, target: np.ndarray) -> float:
+    """Fit the mixture to the network's histogram (volume-weighted, W1-like residuals) with bumps LM.
+
+    Returns the residual sum of squares of the cumulative volume distributions."""
     from bumps.fitproblem import FitProblem
     from bumps.fitters import fit
 
@@ -319,7 +346,10 @@ def _fit_to_histogram(dist, target: np.ndarray) -> None:
         def nllf(self):
             return 0.5 * float(np.sum(self.residuals() ** 2))
 
-    fit(FitProblem(_Target()), method="lm")
+    target_fit = _Target()
+    problem = FitProblem(target_fit)
+    problem.setp(fit(problem, method="lm").x)
+    return float(np.sum((target_fit.residuals() * 0.01) ** 2))
 
 
 def _draws(problem, result, method, samples, seed):

@@ -1,0 +1,12 @@
+"""SasView integration: the ``nn_spheres_hs`` plugin model, its installer and project files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PLUGIN_NAME = "nn_spheres_hs"
+
+
+def plugin_model_path() -> Path:
+    """The plugin model file shipped with the package (a self-contained sasmodels Python model)."""
+    return Path(__file__).resolve().parent / f"{PLUGIN_NAME}.py"

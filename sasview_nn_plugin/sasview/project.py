@@ -1,0 +1,136 @@
+"""SasView 6.x project files (File > Open Project): the data in a Fitting page with ``nn_spheres_hs``.
+
+The layout is SasView's own (``sas.qtgui.MainWindow.GuiManager.actionSave_Project`` +
+``GuiUtils.saveData``): a JSON object with one entry per data set, ``{"fit_data": [Data1D, {"checked":
+true}, []], "fit_params": [page]}``, where a page maps each parameter name to ``[fit?, value, error,
+min, max, []]`` (strings), plus ``is_batch``, ``batch_grid`` and ``visible_perspective``.  Tests open
+the files with SasView 6.1.3's own project loader.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import PLUGIN_NAME, plugin_model_path
+
+
+@dataclass
+class PluginParameters:
+    """``nn_spheres_hs`` parameter values (A, 1e-6/A^2) and which of them a fit should vary."""
+
+    values: dict[str, float]
+    free: set[str]
+
+
+def load_plugin_module():
+    """The plugin model file as a Python module (its ``Iq`` evaluates the model without sasmodels)."""
+    spec = importlib.util.spec_from_file_location(PLUGIN_NAME, plugin_model_path())
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def plugin_parameters(result, components: list[tuple[float, float, float]] | None = None) -> PluginParameters:
+    """Plugin parameters for an :class:`~sasview_nn_plugin.invert.Inversion` (or Refinement).
+
+    The size distribution is summarised as up to three Schulz components (``components`` =
+    [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background
+    are then fitted (non-negative least squares) to the data inside the model's q range.
+    """
+    from ..invert import nnls_scale_background
+    from ..refine import schulz3_components
+
+    comps = components if components is not None else schulz3_components(result.radius, result.number_distribution)
+    values = {"sld": 1.0, "sld_solvent": 6.0, "volfraction": float(result.volume_fraction)}
+    free = {"scale", "background"}
+    largest = max(range(len(comps)), key=lambda k: comps[k][2])
+    for k in range(3):
+        mean, pd, share = comps[k] if k < len(comps) else (float(result.radius[len(result.radius) // 2]), 0.1, 0.0)
+        n = k + 1
+        values |= {f"radius{n}": float(mean), f"pd{n}": float(pd), f"fraction{n}": float(share)}
+        if share > 0:
+            free |= {f"radius{n}", f"pd{n}"} | ({f"fraction{n}"} if k != largest else set())
+    q, y, di = result.q_data, result.intensity_data, result.di_data
+    sel = (q >= result.q_range[0] * (1 - 1e-9)) & (q <= result.q_range[1] * (1 + 1e-9))
+    shape = load_plugin_module().Iq(q[sel], **values)
+    scale, bkg = nnls_scale_background(shape, y[sel], y[sel] if di is None else di[sel])
+    values |= {"scale": scale, "background": bkg}
+    return PluginParameters(values, free)
+
+
+def _array(x) -> dict:
+    return {"__type__": "ndarray", "data": np.asarray(x, dtype=float).tolist()}
+
+
+def _vector() -> dict:
+    return {"__type__": "Vector", "x": None, "y": None, "z": None}
+
+
+def data1d_record(name: str, path: str, q, intensity, di, dq, data_id: str) -> dict:
+    """SasView's serialised ``sas.qtgui.Plotting.PlotterData.Data1D`` (every attribute it writes)."""
+    n = len(q)
+    dy = np.zeros(n) if di is None else di
+    dx = np.zeros(n) if dq is None else dq
+    view = {"__type__": "View", "x": _array(q), "y": _array(intensity), "dx": _array(dx), "dy": _array(dy),
+            "Xreel": _array(q), "Yreel": _array(intensity), "DXreel": _array(dx), "DYreel": _array(dy),
+            "funcx": None, "funcy": None, "funcdx": None, "funcdy": None, "xLabel": "", "yLabel": ""}
+    return {
+        "__type__": "Data1D", "x": _array(q), "y": _array(intensity), "dx": _array(dx), "dy": _array(dy),
+        "dxl": None, "dxw": None, "_xaxis": "\\rm{Q}", "_xunit": "A^{-1}", "_yaxis": "\\rm{Intensity}",
+        "_yunit": "cm^{-1}", "x_unit": "1/A", "y_unit": "1/cm", "collimation": [], "detector": [], "process": [],
+        "trans_spectrum": [], "errors": [], "notes": ["inverted by sasview_nn_plugin"], "run": [], "run_name": {},
+        "meta_data": {"loader": "sasview_nn_plugin"}, "custom_color": None, "filename": name, "title": name,
+        "name": name, "path": path, "id": data_id, "group_id": data_id, "list_group_id": [], "instrument": "",
+        "label": "data", "is_data": True, "isSesans": False, "hide_error": False, "interactive": True,
+        "markersize": 3, "symbol": 0, "zorder": 1, "plot_role": 1, "scale": None, "xtransform": None,
+        "ytransform": None, "view": view, "sample": {"__type__": "Sample", "details": [], "orientation": _vector(),
+                                                     "position": _vector()},
+        "source": {"__type__": "Source", "beam_size": _vector()}, "show_q_range_sliders": False,
+        "slider_high_q_getter": [], "slider_high_q_input": [], "slider_high_q_setter": [],
+        "slider_low_q_getter": [], "slider_low_q_input": [], "slider_low_q_setter": [],
+        "slider_perspective_name": "", "slider_tab_name": "", "slider_update_on_move": True,
+    }
+
+
+def fit_page(pars: PluginParameters, name: str, data_id: str, tab_index: int, q_range: tuple[float, float],
+             has_dq: bool) -> dict:
+    """One Fitting page: model, parameter rows ``[fit?, value, error, min, max, []]``, q range, smearing."""
+    module = load_plugin_module()
+    bounds = {p[0]: p[3] for p in module.parameters} | {"scale": [0.0, np.inf], "background": [-np.inf, np.inf]}
+    page = {"model_name": [PLUGIN_NAME], PLUGIN_NAME: [None, "", None, "", "", []],
+            "fitpage_category": ["Plugin Models"], "fitpage_model": [PLUGIN_NAME], "fitpage_structure": ["None"],
+            "is_data": ["True"], "tab_index": [str(tab_index)], "is_batch_fitting": ["False"],
+            "data_name": [[name]], "data_id": [[data_id]], "tab_name": [f"M{tab_index}"],
+            "q_range_min": [repr(float(q_range[0]))], "q_range_max": [repr(float(q_range[1]))],
+            "q_weighting": ["0"], "weighting": ["0"], "smearing": ["1" if has_dq else "0"],
+            "smearing_min": ["None"], "smearing_max": ["None"], "polydisperse_params": ["False"],
+            "magnetic_params": ["False"], "chainfit_params": ["False"], "2D_params": ["False"]}
+    for key in ("scale", "background", *(p[0] for p in module.parameters)):
+        lo, hi = bounds[key]
+        page[key] = [str(key in pars.free), repr(float(pars.values[key])), None, repr(float(lo)), repr(float(hi)), []]
+    return page
+
+
+def project_dict(entries: list[dict]) -> dict:
+    """A project from entries ``{name, path, q, intensity, di, dq, parameters: PluginParameters, q_range}``."""
+    project: dict = {"is_batch": "False", "batch_grid": {}, "visible_perspective": "Fitting"}
+    stamp = time.time()
+    for k, e in enumerate(entries, start=1):
+        data_id = f"{e['name']}{stamp + k * 1e-3:.4f}"
+        data = data1d_record(e["name"], e["path"], e["q"], e["intensity"], e["di"], e["dq"], data_id)
+        page = fit_page(e["parameters"], e["name"], data_id, k, e["q_range"], e["dq"] is not None)
+        project[data_id] = {"fit_data": [data, {"checked": True}, []], "fit_params": [page]}
+    return project
+
+
+def write_project(path, entries: list[dict]) -> Path:
+    """Write a SasView project file (atomically)."""
+    from ..io import write_atomic
+
+    return write_atomic(path, json.dumps(project_dict(entries), indent=1, allow_nan=True))
