@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .invert import Inversion, invert
-from .io import load_curves, write_inversion
+from .io import Curve, load_curves, write_inversion
 from .modelfile import load_model
 
 
@@ -21,6 +21,7 @@ class FileResult:
     source: str
     stem: str
     inversion: Inversion
+    curve: Curve | None = None
     json_path: Path | None = None
     csv_path: Path | None = None
     plot_path: Path | None = None
@@ -29,11 +30,14 @@ class FileResult:
 def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_unit: str = "A",
                  model: str | None = None, output: str | os.PathLike, plot: bool = False,
                  refine_method: str | None = None, parametrization: str = "histogram",
-                 fit_volume_fraction: bool = False) -> list[FileResult]:
+                 fit_volume_fraction: bool = False, sasview_project: str | os.PathLike | None = None,
+                 ) -> list[FileResult]:
     """Invert every 1-D curve in ``files``; write ``<stem>.json``, ``<stem>.csv`` (and ``.png``) to output.
 
     With ``refine_method`` ("lm" or "dream") each network result is refined with bumps
     (:func:`sasview_nn_plugin.refine.refine`), using the file's dI and dq (resolution) when present.
+    With ``sasview_project`` a SasView project file is written too: every curve in a Fitting page
+    with the ``nn_spheres_hs`` plugin model, its parameters set from the result.
     """
     nn = load_model(model)
     out = Path(output)
@@ -57,7 +61,17 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
             while stem in stems:
                 stem += "_"
             stems.add(stem)
-            results.append(FileResult(str(f), stem, inv))
+            results.append(FileResult(str(f), stem, inv, c))
+    project = None
+    if sasview_project is not None:
+        project = Path(sasview_project)
+        if project.is_dir() or not project.parent.is_dir():
+            raise InputError(f"--sasview-project {project}: give a file name in an existing directory")
+        from .sasview.project import plugin_parameters
+
+        entries = [dict(name=Path(r.source).name, path=str(Path(r.source).resolve()), q=r.curve.q,
+                        intensity=r.curve.intensity, di=r.curve.di, dq=r.curve.dq, q_range=r.inversion.q_range,
+                        parameters=plugin_parameters(r.inversion)) for r in results]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -73,4 +87,8 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
             from .plots import inversion_figure
 
             r.plot_path = inversion_figure(r.inversion, out / f"{r.stem}.png", title=Path(r.source).name)
+    if project is not None:
+        from .sasview.project import write_project
+
+        write_project(project, entries)
     return results

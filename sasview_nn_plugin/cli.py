@@ -53,7 +53,8 @@ def _cmd_invert(args: argparse.Namespace) -> None:
 
     results = invert_files(args.files, volume_fraction=args.volume_fraction, q_unit=args.q_unit,
                            model=args.model, output=args.output, plot=args.plot, refine_method=args.refine,
-                           parametrization=args.parametrization, fit_volume_fraction=args.fit_volume_fraction)
+                           parametrization=args.parametrization, fit_volume_fraction=args.fit_volume_fraction,
+                           sasview_project=args.sasview_project)
     for r in results:
         inv = r.inversion
         if args.refine:
@@ -63,6 +64,20 @@ def _cmd_invert(args: argparse.Namespace) -> None:
         else:
             print(f"{r.source}: mean radius {inv.mean_radius_number:.1f} A (number), "
                   f"{inv.mean_radius_volume:.1f} A (volume) -> {r.json_path}")
+    if args.sasview_project:
+        print(f"SasView project: {args.sasview_project} (File > Open Project; needs the plugin model: "
+              "sasview-nn install-sasview)")
+
+
+def _cmd_install_sasview(args: argparse.Namespace) -> None:
+    from .sasview.install import install_plugin
+
+    res = install_plugin(args.plugin_dir, uninstall=args.uninstall)
+    verb = {"installed": "installed", "updated": "updated", "unchanged": "already installed (unchanged)",
+            "removed": "removed", "absent": "not installed, nothing to remove"}[res.action]
+    print(f"nn_spheres_hs plugin model {verb}: {res.path}\n  ({res.how})")
+    if res.action in ("installed", "updated"):
+        print("  restart SasView; the model is under Fitting > Category 'Plugin Models'")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram",
                    help="distribution model of the refinement (default histogram)")
     p.add_argument("--fit-volume-fraction", action="store_true", help="also refine the volume fraction")
+    p.add_argument("--sasview-project", default=None, metavar="OUT.json",
+                   help="also write a SasView project file: each curve in a Fitting page with the nn_spheres_hs "
+                        "plugin model, parameters from the result")
     p.set_defaults(func=_cmd_invert)
+
+    p = sub.add_parser("install-sasview", help="install (or remove) the nn_spheres_hs SasView plugin model")
+    p.add_argument("--plugin-dir", default=None,
+                   help="SasView's plugin_models directory (default: found as SasView 6.1+ does)")
+    p.add_argument("--uninstall", action="store_true", help="remove the plugin model")
+    p.set_defaults(func=_cmd_install_sasview)
     return parser
 
 

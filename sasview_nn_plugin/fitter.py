@@ -1,17 +1,21 @@
-"""The ``nn-lm`` bumps fitter: start a sasmodels ``sphere@hardsphere`` fit from the network, then LM.
+"""The ``nn-lm`` and ``nn-dream`` bumps fitters: start a fit from the network, then LM (or DREAM).
 
-Registered with ``bumps.fitters.register`` when the package is imported (if bumps is installed), so
-``bumps.fitters.fit(problem, method="nn-lm")`` and ``bumps --fit=nn-lm model.py`` (for a model file
-that imports ``sasview_nn_plugin``) work.  Supported: FitProblems whose fitness is a
-``sasmodels.bumps_model.Experiment`` on ``sphere@hardsphere`` with Schulz, log-normal or Gaussian
-radius dispersion.  Only parameters that are free in the problem are set.
+Registered with ``bumps.fitters.register`` as soon as ``bumps.fitters`` is imported in a process that
+imported this package, so ``bumps.fitters.fit(problem, method="nn-lm")`` and ``bumps --fit=nn-lm
+model.py`` (for a model file that imports ``sasview_nn_plugin``) work.  Supported: FitProblems whose
+fitnesses are ``sasmodels.bumps_model.Experiment``s on ``sphere@hardsphere`` with Schulz, log-normal
+or Gaussian radius dispersion, or on this project's SasView plugin model ``nn_spheres_hs`` (its
+three Schulz components are set from the network's distribution).  Only parameters that are free
+in the problem are set.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SUPPORTED = "sasmodels sphere@hardsphere Experiments with schulz, lognormal or gaussian radius dispersion"
+SUPPORTED = ("sasmodels Experiments on sphere@hardsphere (schulz, lognormal or gaussian radius dispersion) "
+             "or on the nn_spheres_hs plugin model")
+PLUGIN = "nn_spheres_hs"
 
 
 def _experiments(problem):
@@ -20,7 +24,7 @@ def _experiments(problem):
     for m in models:
         sasmodel = getattr(getattr(m, "model", None), "sasmodel", None)
         info = getattr(sasmodel, "info", None)
-        if info is None or info.id != "sphere@hardsphere":
+        if info is None or info.id not in ("sphere@hardsphere", PLUGIN):
             name = getattr(info, "id", type(m).__name__)
             raise ValueError(f"nn-lm cannot map a fit of {name!r}; supported: {SUPPORTED}")
         out.append(m)
@@ -34,28 +38,25 @@ def _set(par, value):
 
 
 def network_start(problem, model: str | None = None) -> None:
-    """Set radius, radius_pd and scale of each sphere@hardsphere Experiment from the network."""
+    """Set the size-distribution parameters and scale of each supported Experiment from the network."""
     from .invert import invert, nnls_scale_background
 
     for exp in _experiments(problem):
         m = exp.model
-        kind = str(getattr(m, "radius_pd_type", "gaussian"))
-        if kind not in ("schulz", "lognormal", "gaussian"):
-            raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")
         data = exp._data
         keep = np.isfinite(data.y) & (data.y > 0)
         dy = None if getattr(data, "dy", None) is None or not np.any(data.dy) else np.asarray(data.dy)[keep]
-        res = invert(np.asarray(data.x)[keep], np.asarray(data.y)[keep], dy,
-                     volume_fraction=float(m.volfraction.value), model=model)
-        w, r = res.number_distribution, res.radius
-        if kind == "lognormal":  # sasmodels: radius is the median, pd the sigma of ln R
-            mu = w @ np.log(r)
-            centre, width = np.exp(mu), np.sqrt(w @ (np.log(r) - mu) ** 2)
-        else:  # schulz and gaussian: pd = sigma / mean
-            centre = w @ r
-            width = np.sqrt(w @ (r - centre) ** 2) / centre
-        _set(m.radius, centre)
-        _set(m.radius_pd, max(width, 0.01))
+        if exp.model.sasmodel.info.id == PLUGIN:
+            res = invert(np.asarray(data.x)[keep], np.asarray(data.y)[keep], dy,
+                         volume_fraction=float(m.volfraction.value), model=model)
+            _set_plugin_components(m, res)
+        else:
+            kind = str(getattr(m, "radius_pd_type", "gaussian"))
+            if kind not in ("schulz", "lognormal", "gaussian"):
+                raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")
+            res = invert(np.asarray(data.x)[keep], np.asarray(data.y)[keep], dy,
+                         volume_fraction=float(m.volfraction.value), model=model)
+            _set_dispersion(m, res, kind)
         # scale: one linear least-squares step at the new shape
         problem.setp(problem.getp())
         bkg = float(m.background.value)
@@ -67,24 +68,53 @@ def network_start(problem, model: str | None = None) -> None:
     problem.setp(problem.getp())
 
 
+def _set_dispersion(m, res, kind: str) -> None:
+    """radius and radius_pd of sphere@hardsphere from the network's number distribution."""
+    w, r = res.number_distribution, res.radius
+    if kind == "lognormal":  # sasmodels: radius is the median, pd the sigma of ln R
+        mu = w @ np.log(r)
+        centre, width = np.exp(mu), np.sqrt(w @ (np.log(r) - mu) ** 2)
+    else:  # schulz and gaussian: pd = sigma / mean
+        centre = w @ r
+        width = np.sqrt(w @ (r - centre) ** 2) / centre
+    _set(m.radius, centre)
+    _set(m.radius_pd, max(width, 0.01))
+
+
+def _set_plugin_components(m, res) -> None:
+    """radiusK, pdK, fractionK of nn_spheres_hs from the network's distribution (1-3 Schulz components)."""
+    from .refine import schulz3_components
+
+    comps = schulz3_components(res.radius, res.number_distribution)
+    for k in range(3):
+        mean, pd, share = comps[k] if k < len(comps) else (None, None, 0.0)
+        if mean is not None:
+            _set(getattr(m, f"radius{k + 1}"), mean)
+            _set(getattr(m, f"pd{k + 1}"), pd)
+        _set(getattr(m, f"fraction{k + 1}"), share)
+
+
 def register() -> None:
-    """Register ``nn-lm`` with bumps (idempotent)."""
+    """Register ``nn-lm`` and ``nn-dream`` with bumps (idempotent)."""
     from bumps import fitters
 
-    if "nn-lm" in fitters.FIT_AVAILABLE_IDS:
-        return
+    def started(base, fitter_id, label):
+        class NetworkStarted(base):
+            __doc__ = f"bumps' {base.id} started from the neural network's guess."
+            name = label
+            id = fitter_id
 
-    class NNLMFit(fitters.MPFit):
-        """bumps' LM (MPFit) started from the network's guess."""
+            def solve(self, monitors, mapper=None, **options):
+                network_start(self.problem)
+                return super().solve(monitors, mapper, **options)
 
-        name = "Neural-network start + Levenberg-Marquardt"
-        id = "nn-lm"
+        NetworkStarted.__name__ = NetworkStarted.__qualname__ = f"NN{base.__name__}"
+        return NetworkStarted
 
-        def solve(self, monitors, mapper=None, **options):
-            network_start(self.problem)
-            return super().solve(monitors, mapper, **options)
-
-    fitters.register(NNLMFit, active=True)
+    for base, fitter_id, label in ((fitters.MPFit, "nn-lm", "Neural-network start + Levenberg-Marquardt"),
+                                   (fitters.DreamFit, "nn-dream", "Neural-network start + DREAM")):
+        if fitter_id not in fitters.FIT_AVAILABLE_IDS:
+            fitters.register(started(base, fitter_id, label), active=True)
 
 
 class _RegisterOnImport:

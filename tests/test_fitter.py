@@ -67,7 +67,7 @@ def test_unsupported_model_is_refused():
     import sasview_nn_plugin  # noqa: F401
 
     prob, _ = make_problem(40.0, model_name="sphere")
-    with pytest.raises(ValueError, match="supported: sasmodels sphere@hardsphere"):
+    with pytest.raises(ValueError, match="supported: sasmodels Experiments on sphere@hardsphere"):
         fit(prob, method="nn-lm")
 
 
@@ -80,3 +80,78 @@ def test_registered_in_either_import_order(order):
     lean = subprocess.run([sys.executable, "-c", "import sys, sasview_nn_plugin; print('bumps' in sys.modules)"],
                           capture_output=True, text=True, check=True).stdout.strip()
     assert lean == "False"  # importing the package does not import bumps
+
+
+def make_plugin_problem(r0):
+    """nn_spheres_hs (the SasView plugin model) on a sasmodels-generated bimodal curve, start radius r0."""
+    from bumps.fitproblem import FitProblem
+    from sasmodels.bumps_model import Experiment, Model
+    from sasmodels.core import load_model
+    from sasmodels.data import empty_data1D
+    from sasmodels_reference import sasmodels_sphere_hs
+
+    from sasview_nn_plugin import distributions, physics
+    from sasview_nn_plugin.grids import RadiusGrid
+    from sasview_nn_plugin.sasview import plugin_model_path
+
+    q = np.geomspace(0.03, 0.15, 300)
+    grid = RadiusGrid()
+    vol = 0.6 * physics.number_to_volume(np.diff(distributions.schulz_cdf(grid.edges, 30.0, 0.08)), grid.radius)
+    vol += 0.4 * physics.number_to_volume(np.diff(distributions.schulz_cdf(grid.edges, 60.0, 0.08)), grid.radius)
+    w = physics.volume_to_number(vol, grid.radius)
+    i = sasmodels_sphere_hs(q, grid.radius, w, 0.3)
+    data = empty_data1D(q)
+    data.y = i * (1 + 0.01 * np.random.default_rng(3).standard_normal(len(q)))
+    data.dy = 0.01 * i
+    m = Model(load_model(str(plugin_model_path())), volfraction=0.3, radius1=r0, pd1=0.1, fraction1=1.0,
+              radius2=r0 * 1.5, pd2=0.1, fraction2=0.5, fraction3=0.0, scale=1.0, background=0.0)
+    for k in (1, 2):
+        getattr(m, f"radius{k}").range(5, 200)
+        getattr(m, f"pd{k}").range(0.01, 0.5)
+    m.fraction2.range(0, 5)
+    m.scale.range(0, 100)
+    m.background.range(0, 10)
+    return FitProblem(Experiment(data=data, model=m)), m
+
+
+def test_nn_lm_maps_the_sasview_plugin_model():
+    """Bimodal 30 A / 60 A: from a 120 A start plain LM stays off; nn-lm finds both modes."""
+    from bumps.fitters import fit
+
+    import sasview_nn_plugin  # noqa: F401
+
+    plain, _ = make_plugin_problem(120.0)
+    fit(plain, method="lm")
+    nn, m = make_plugin_problem(120.0)
+    fit(nn, method="nn-lm")
+    assert plain.chisq() > 50
+    assert nn.chisq() < 1.5
+    radii = sorted([m.radius1.value, m.radius2.value])
+    assert radii[0] == pytest.approx(30.0, abs=2.0) and radii[1] == pytest.approx(60.0, abs=3.0)
+
+
+def test_nn_dream_runs_from_the_network_start():
+    from bumps.fitters import fit
+
+    import sasview_nn_plugin  # noqa: F401
+
+    prob, m = make_problem(150.0)
+    res = fit(prob, method="nn-dream", samples=2000, burn=20, steps=20)
+    prob.setp(res.x)
+    assert abs(m.radius.value - 45.0) < 1.0 and prob.chisq() < 2.0
+
+
+def test_bumps_command_line_with_nn_lm(tmp_path):
+    """`sasview-nn-bumps model.py --fit=nn-lm` (bumps' CLI, fitters registered) on a model file."""
+    model = tmp_path / "model.py"
+    model.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO / 'tests')!r})\n"
+        "from test_fitter import make_problem\n"
+        "problem, _ = make_problem(150.0)\n")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "sasview_nn_plugin.bumps_cli", str(model), "--fit=nn-lm", "-b", "-x",
+                           f"--export={out}", "--parallel=1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pars = dict(line.split() for line in (out / "model.par").read_text().splitlines())
+    assert float(pars["radius"]) == pytest.approx(45.0, abs=0.5)

@@ -1,0 +1,101 @@
+"""install-sasview and the SasView project file, without SasView itself (the GUI tests use the real one)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sasview_nn_plugin.cli import main
+from sasview_nn_plugin.sasview import plugin_model_path
+from sasview_nn_plugin.sasview.install import default_plugin_dir
+from sasview_nn_plugin.sasview.project import load_plugin_module
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_install_is_idempotent_and_uninstall_removes(tmp_path, capsys):
+    d = tmp_path / "plugins"
+    assert main(["install-sasview", "--plugin-dir", str(d)]) == 0
+    target = d / "nn_spheres_hs.py"
+    assert target.read_text() == plugin_model_path().read_text()
+    assert "installed" in capsys.readouterr().out
+    assert main(["install-sasview", "--plugin-dir", str(d)]) == 0
+    assert "already installed" in capsys.readouterr().out
+    target.write_text("# an older version\n")
+    assert main(["install-sasview", "--plugin-dir", str(d)]) == 0
+    assert "updated" in capsys.readouterr().out and target.read_text() == plugin_model_path().read_text()
+    assert main(["install-sasview", "--plugin-dir", str(d), "--uninstall"]) == 0
+    assert not target.exists() and list(d.iterdir()) == []
+    assert main(["install-sasview", "--plugin-dir", str(d), "--uninstall"]) == 0
+    assert "nothing to remove" in capsys.readouterr().out
+
+
+def test_install_into_an_unwritable_place_is_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["install-sasview", "--plugin-dir", str(blocker / "sub")]) == 2
+    assert "--plugin-dir" in capsys.readouterr().err
+
+
+def test_default_directory_follows_xdg_data_home_like_sasview_61(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setattr("sasview_nn_plugin.sasview.install._sasview_version", lambda: "6.1.3")
+    assert default_plugin_dir()[0] == tmp_path / "SasView" / "plugin_models"
+    monkeypatch.setattr("sasview_nn_plugin.sasview.install._sasview_version", lambda: "6.0.1")
+    assert default_plugin_dir()[0] == Path.home() / ".sasview" / "plugin_models"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    d = tmp_path_factory.mktemp("proj")
+    files = [REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5", REPO / "examples" / "bimodal_phi0.3.xml"]
+    assert main(["invert", *map(str, files), "--volume-fraction", "0.3", "--output", str(d / "out"),
+                 "--sasview-project", str(d / "p.json")]) == 0
+    return json.loads((d / "p.json").read_text())
+
+
+def test_project_has_sasviews_layout(project):
+    pages = [v for v in project.values() if isinstance(v, dict) and "fit_params" in v]
+    assert len(pages) == 2 and project["visible_perspective"] == "Fitting" and project["is_batch"] == "False"
+    names = [p[0] for p in load_plugin_module().parameters] + ["scale", "background"]
+    for entry in pages:
+        data, props, others = entry["fit_data"]
+        assert data["__type__"] == "Data1D" and props == {"checked": True} and others == []
+        assert len(data["x"]["data"]) == len(data["y"]["data"]) == len(data["dy"]["data"])
+        page = entry["fit_params"][0]
+        assert page["fitpage_model"] == ["nn_spheres_hs"] and page["data_id"] == [[data["id"]]]
+        for n in names:
+            fit, value, _, lo, hi, _ = page[n]
+            assert fit in ("True", "False") and float(lo) <= float(value) <= float(hi)
+
+
+def test_project_parameters_reproduce_the_data(project):
+    """The plugin model with the written parameters fits the example's data inside the model's q range."""
+    module = load_plugin_module()
+    for entry in project.values():
+        if not (isinstance(entry, dict) and "fit_params" in entry):
+            continue
+        data, page = entry["fit_data"][0], entry["fit_params"][0]
+        if data["name"] != "schulz_R45_phi0.3_nxcansas.h5":
+            continue
+        q, y, dy = (np.array(data[k]["data"]) for k in ("x", "y", "dy"))
+        sel = (q >= float(page["q_range_min"][0])) & (q <= float(page["q_range_max"][0]))
+        pars = {p[0]: float(page[p[0]][1]) for p in module.parameters}
+        model = float(page["scale"][1]) * module.Iq(q[sel], **pars) + float(page["background"][1])
+        chi2 = np.mean(((model - y[sel]) / dy[sel]) ** 2)
+        assert chi2 < 2.0
+        assert float(page["radius1"][1]) == pytest.approx(45.0, rel=0.05)
+        return
+    pytest.fail("R45 example missing from the project")
+
+
+def test_no_project_written_when_an_input_is_bad(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0.05 1\n0.04 2\n")
+    out = tmp_path / "p.json"
+    assert main(["invert", str(REPO / "examples" / "bimodal_phi0.3.xml"), str(bad), "--volume-fraction", "0.3",
+                 "--output", str(tmp_path / "o"), "--sasview-project", str(out)]) == 2
+    assert not out.exists()
