@@ -42,6 +42,8 @@ def main() -> None:
     for label, method, par, n in [("nn-lm histogram", "lm", "histogram", args.n),
                                   ("nn-lm schulz3", "lm", "schulz3", args.n),
                                   ("nn-dream schulz3", "dream", "schulz3", args.n_dream)]:
+        if n == 0:
+            continue
         t_net, t_ref, chi_net, chi_ref, w_net, w_ref = [], [], [], [], [], []
         for i, di, phi, w_true in cases[:n]:
             t0 = time.perf_counter()

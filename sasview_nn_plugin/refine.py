@@ -25,8 +25,8 @@ from .errors import InputError
 from .grids import RadiusGrid
 from .invert import Inversion, check_curve, nnls_scale_background
 
-SMOOTHNESS_SIGMA = 1.0  # prior: 1-sigma second difference of log-amplitude between knots
-ANCHOR_SIGMA = 3.0      # prior: 1-sigma distance of each log-amplitude from the network's start
+SMOOTHNESS_SIGMA = 0.3  # prior: 1-sigma second difference of log-amplitude between knots
+ANCHOR_SIGMA = 3.0      # prior: 1-sigma log-correction of the network's distribution at each knot
 
 
 @dataclass
@@ -68,7 +68,9 @@ class Refinement(Inversion):
 # -- parametrisations -----------------------------------------------------------------------------
 
 class HistogramDistribution:
-    """Log-amplitudes at K knots, interpolated linearly (in log) onto the radius bins."""
+    """The network's distribution times a smooth correction: w = w_net * exp(theta(R)), theta
+    interpolated linearly between K knots, theta = 0 at the start (so the fit starts exactly at the
+    network's answer and moves only as far as the data ask)."""
 
     name = "histogram"
 
@@ -77,26 +79,22 @@ class HistogramDistribution:
 
         self.radius = radius
         self.knots = np.linspace(radius[0], radius[-1], n_knots)
-        # start: the network's distribution averaged onto the knots, floored at 1e-4 of its peak
-        width = self.knots[1] - self.knots[0]
-        kern = np.exp(-0.5 * ((radius[None, :] - self.knots[:, None]) / (0.5 * width)) ** 2)
-        avg = (kern @ start) / kern.sum(axis=1)
-        theta = np.log(np.maximum(avg, 1e-4 * avg.max()))
-        theta -= theta.max()
-        self.theta0 = theta
-        self.pars = [Parameter(float(t), name=f"log_w{k}").range(-25.0, 5.0) for k, t in enumerate(theta)]
+        # floor at 1e-4 of the peak so the correction can also put mass where the network put ~none
+        self.base = np.maximum(start, 1e-4 * start.max())
+        self.base /= self.base.sum()
+        self.pars = [Parameter(0.0, name=f"log_w{k}").range(-25.0, 25.0) for k in range(n_knots)]
 
     def parameters(self) -> dict:
         return {p.name: p for p in self.pars}
 
     def weights(self) -> np.ndarray:
         theta = np.array([p.value for p in self.pars])
-        w = np.exp(np.interp(self.radius, self.knots, theta) - theta.max())
+        w = self.base * np.exp(np.interp(self.radius, self.knots, theta) - theta.max())
         return w / w.sum()
 
     def prior_residuals(self) -> np.ndarray:
         theta = np.array([p.value for p in self.pars])
-        return np.concatenate([np.diff(theta, 2) / SMOOTHNESS_SIGMA, (theta - self.theta0) / ANCHOR_SIGMA])
+        return np.concatenate([np.diff(theta, 2) / SMOOTHNESS_SIGMA, theta / ANCHOR_SIGMA])
 
 
 class Schulz3Distribution:
@@ -152,14 +150,14 @@ class Schulz3Distribution:
         self.pars[ref + 2].fixed = True
 
 
-def schulz3_components(radius: np.ndarray, number_distribution: np.ndarray,
-                       max_components: int = 3) -> list[tuple[float, float, float]]:
-    """A number distribution over ``radius`` (A) summarised as 1 to 3 Schulz components.
+def fitted_mixture(radius: np.ndarray, number_distribution: np.ndarray,
+                   max_components: int = 3) -> Schulz3Distribution:
+    """The Schulz mixture (1 to ``max_components`` components) that summarises a histogram.
 
-    Returns [(mean A, pd = sigma/mean, volume share)].  Mixtures of 1..max_components components
-    are fitted (bumps LM) to the histogram's cumulative volume distribution; the fewest components
-    whose cumulative distribution stays within RMS 1 % of the histogram's are kept (else the best
-    fit), so a unimodal histogram is not split into near-identical components.
+    Mixtures of 1, 2, ... components are fitted (bumps LM) to the histogram's cumulative volume
+    distribution; the first whose cumulative distribution stays within RMS 1 % of the histogram's
+    is kept (else the best fit), so a unimodal histogram is not split into near-identical
+    components, which would leave the data fit degenerate.
     """
     best = None
     for n in range(1, max_components + 1):
@@ -171,7 +169,14 @@ def schulz3_components(radius: np.ndarray, number_distribution: np.ndarray,
             break
     dist = best[1]
     dist.drop_empty()
-    vals = [p.value for p in dist.pars]
+    return dist
+
+
+def schulz3_components(radius: np.ndarray, number_distribution: np.ndarray,
+                       max_components: int = 3) -> list[tuple[float, float, float]]:
+    """A number distribution over ``radius`` (A) as [(mean A, pd = sigma/mean, volume share)] of the
+    Schulz components of :func:`fitted_mixture`."""
+    vals = [p.value for p in fitted_mixture(radius, number_distribution, max_components).pars]
     comps = [tuple(vals[k:k + 3]) for k in range(0, len(vals), 3) if vals[k + 2] > 0]
     total = sum(c[2] for c in comps)
     return [(float(m), float(p), float(f / total)) for m, p, f in comps]
@@ -300,11 +305,11 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     kinds = {"histogram": HistogramDistribution, "schulz3": Schulz3Distribution}
     if parametrization not in kinds:
         raise InputError(f"unknown parametrization {parametrization!r}; choose histogram or schulz3")
-    dist = kinds[parametrization](start.radius, start.number_distribution)
+    if parametrization == "schulz3":  # as few components as describe the network's histogram
+        dist = fitted_mixture(start.radius, start.number_distribution)
+    else:
+        dist = kinds[parametrization](start.radius, start.number_distribution)
     fitness = SphereHSFitness(q, intensity, di, dist, start.volume_fraction, fit_volume_fraction, dq)
-    if parametrization == "schulz3":
-        _fit_to_histogram(dist, start.number_distribution)
-        dist.drop_empty()
     s0, b0 = nnls_scale_background(fitness.shape(), intensity, di)
     s0 = max(s0, 1e-30)
     fitness.scale.value, fitness.background.value = s0, b0

@@ -71,7 +71,7 @@ def test_lm_refinement_fits_and_keeps_accuracy(noisy_cases, parametrization):
         assert ref.number_distribution.sum() == pytest.approx(1)
         assert ref.number_band.shape == (2, 100) and np.all(ref.number_band[0] <= ref.number_band[1] + 1e-12)
     assert np.median(chi2) <= 1.5, chi2
-    assert np.median(w1_ref) <= np.median(w1_net) * 1.05 + 0.05, (w1_net, w1_ref)
+    assert np.median(w1_ref) <= np.median(w1_net) + 0.02, (w1_net, w1_ref)  # does not worsen
 
 
 def test_network_start_beats_poor_start(noisy_cases):
