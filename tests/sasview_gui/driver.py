@@ -1,6 +1,6 @@
 """Drive a real SasView 6.x (run under Xvfb by tests/test_sasview_gui.py); prints one JSON object.
 
-    python driver.py plugins|window|project [PROJECT.json]
+    python driver.py plugins|window|project [PROJECT.json [SCREENSHOT.png]]
 
 Needs XDG_DATA_HOME pointing at a private directory that holds SasView/plugin_models/.
 """
@@ -54,7 +54,7 @@ def window() -> dict:
             "plugin_models": models, "start_s": time.perf_counter() - t0}
 
 
-def project(path: str) -> dict:
+def project(path: str, screenshot: str | None = None) -> dict:
     """SasView's own project loader opens the file; then press Fit on the page and wait for it."""
     app, w = _main_window()
     gm = w.guiManager
@@ -83,12 +83,18 @@ def project(path: str) -> dict:
     out["chi2"] = tab.lblChi2Value.text()
     out["fit_results"] = bool(tab.fitResults)
     out["messages"] = [str(m) for m in messages]
+    if screenshot:
+        w.resize(1600, 1000)
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.02)
+        w.grab().save(screenshot)
     return out
 
 
 if __name__ == "__main__":
     what = sys.argv[1]
-    result = {"plugins": plugins, "window": window}[what]() if what != "project" else project(sys.argv[2])
+    result = {"plugins": plugins, "window": window}[what]() if what != "project" else project(*sys.argv[2:4])
     print("RESULT " + json.dumps(result))
     sys.stdout.flush()
     os._exit(0)  # skip Qt/twisted teardown (and SasView's exit dialogs)
