@@ -52,6 +52,10 @@ def network_start(problem, model: str | None = None) -> None:
             _set_plugin_components(m, res)
         else:
             kind = str(getattr(m, "radius_pd_type", "gaussian"))
+            if kind == "array":
+                raise ValueError("nn-lm cannot start an 'array' radius dispersion: its weights are data, not fit "
+                                 "parameters; use sasview_nn_plugin.refine.refine (histogram) or the nn_spheres_hs "
+                                 f"model instead. Supported: {SUPPORTED}")
             if kind not in ("schulz", "lognormal", "gaussian"):
                 raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")
             res = invert(np.asarray(data.x)[keep], np.asarray(data.y)[keep], dy,

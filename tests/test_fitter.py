@@ -155,3 +155,21 @@ def test_bumps_command_line_with_nn_lm(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     pars = dict(line.split() for line in (out / "model.par").read_text().splitlines())
     assert float(pars["radius"]) == pytest.approx(45.0, abs=0.5)
+
+
+def test_array_dispersion_is_refused_with_the_way_out():
+    from bumps.fitproblem import FitProblem
+    from bumps.fitters import fit
+    from sasmodels.bumps_model import Experiment, Model
+    from sasmodels.core import load_model
+    from sasmodels.data import empty_data1D
+
+    import sasview_nn_plugin  # noqa: F401
+
+    q = np.geomspace(0.03, 0.15, 100)
+    data = empty_data1D(q)
+    data.y, data.dy = np.exp(-q * 40), 0.01 * np.exp(-q * 40)
+    m = Model(load_model("sphere@hardsphere"), radius=40.0, radius_pd=0.1, radius_pd_type="array", volfraction=0.3)
+    m.radius.range(5, 200)
+    with pytest.raises(ValueError, match="array.*refine"):
+        fit(FitProblem(Experiment(data=data, model=m)), method="nn-lm")
