@@ -80,6 +80,22 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
         print("  restart SasView; the model is under Fitting > Category 'Plugin Models'")
 
 
+def _cmd_batch(args: argparse.Namespace) -> None:
+    from .beamline import run_batch
+
+    s = run_batch(args.inputs, output=args.output, volume_fraction=args.volume_fraction,
+                  volume_fraction_table=args.volume_fraction_table, q_unit=args.q_unit, model=args.model,
+                  refine=args.refine, parametrization=args.parametrization, order=args.order,
+                  frame_files=not args.no_frame_files, scheduler=args.scheduler, workers=args.workers,
+                  progress=not args.quiet)
+    for frame, reason in s.failures[:20]:
+        print(f"failed: {frame}: {reason}", file=sys.stderr)
+    if len(s.failures) > 20:
+        print(f"... and {len(s.failures) - 20} more failures (see {s.output / 'summary.csv'})", file=sys.stderr)
+    print(f"done {s.done}, failed {s.failed}, resumed (already done) {s.skipped}, {s.seconds:.1f} s -> "
+          f"{s.output / 'summary.csv'}, {s.output / 'results.h5'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sasview-nn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +145,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "plugin model, parameters from the result")
     p.set_defaults(func=_cmd_invert)
 
+    p = sub.add_parser("batch", help="invert a whole run: many files / multi-frame HDF5, resumable, optional Dask")
+    p.add_argument("inputs", nargs="+", help="files, globs, directories; NXcanSAS with many entries; HDF5 frame "
+                                              "tables (1-D q + 2-D intensity [+ dI, dq, per-frame fields])")
+    phi = p.add_mutually_exclusive_group(required=True)
+    phi.add_argument("--volume-fraction", type=float, help="one volume fraction for every frame")
+    phi.add_argument("--volume-fraction-table", metavar="CSV",
+                     help="per-frame volume fractions: columns frame (id, file name or stem) and volume_fraction")
+    p.add_argument("--output", required=True, help="output directory; re-running the same command resumes")
+    p.add_argument("--q-unit", choices=["A", "nm"], default="A")
+    p.add_argument("--model", default=None)
+    p.add_argument("--refine", choices=["lm", "dream"], default=None)
+    p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram")
+    p.add_argument("--order", default="name", help="name (default) | mtime | FIELD (a per-frame dataset of the tables)")
+    p.add_argument("--no-frame-files", action="store_true", help="skip the per-frame JSON/CSV (run files only)")
+    p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)")
+    p.add_argument("--workers", type=int, default=None, help="start a local Dask cluster with N worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_batch)
+
     p = sub.add_parser("install-sasview", help="install (or remove) the nn_spheres_hs SasView plugin model")
     p.add_argument("--plugin-dir", default=None,
                    help="SasView's plugin_models directory (default: found as SasView 6.1+ does)")
@@ -146,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sasview-nn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"sasview-nn {args.command}: interrupted", file=sys.stderr)
+        hint = "; re-run the same command to resume" if args.command == "batch" else ""
+        print(f"sasview-nn {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     return 0
 

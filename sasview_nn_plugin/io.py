@@ -71,6 +71,9 @@ def _check_text_rows(path: Path) -> None:
             continue
         if not all(np.isfinite(values)):
             raise InputError(f"{path}: line {n} holds NaN/inf values; remove or fix those points")
+        if len(values) >= 3 and values[2] <= 0:  # sasdata would take an all-zero dI column for "no dI"
+            raise InputError(f"{path}: line {n} has dI = {values[2]:g} <= 0; fix the uncertainties or drop the "
+                             "dI column (without dI all points are weighted equally)")
         if last_q is not None and values[0] == last_q:
             raise InputError(f"{path}: line {n} repeats q = {last_q:.6g} (duplicate q); merge or remove it")
         if last_q is not None and values[0] < last_q:
@@ -187,3 +190,88 @@ def save_curve(path: str | os.PathLike, q: np.ndarray, intensity: np.ndarray, di
         else:
             raise ValueError(f"unknown format {fmt!r}")
     return path
+
+
+# -- multi-frame HDF5 tables (time series) ---------------------------------------------------------
+
+INTENSITY_NAMES = ("intensity", "I", "data")
+
+
+@dataclass
+class FrameTable:
+    """A 2-D HDF5 table of frames: 1-D ``q`` and ``intensity`` (n_frames, n_q), optional ``dI``
+    (same shape), ``dq`` (1-D or same shape) and 1-D per-frame fields (e.g. ``time``)."""
+
+    path: str
+    group: str               # HDF5 group holding the datasets ("/" for the root)
+    intensity_name: str
+    n_frames: int
+    q_factor: float          # to 1/A
+    fields: tuple[str, ...]  # 1-D datasets of length n_frames, usable as --order FIELD
+
+    def read(self, rows: np.ndarray) -> list[Curve]:
+        """Curves for the given (sorted) row indices; streamed, only those rows are read."""
+        import h5py
+
+        rows = np.asarray(rows, dtype=int)
+        with h5py.File(self.path, "r") as f:
+            g = f[self.group]
+            q = np.asarray(g["q"][:], dtype=float) * self.q_factor
+            inten = np.asarray(g[self.intensity_name][rows], dtype=float)
+            di = np.asarray(g["dI"][rows], dtype=float) if "dI" in g else None
+            dq = None
+            if "dq" in g:
+                dq = np.asarray(g["dq"][rows] if g["dq"].ndim == 2 else np.broadcast_to(g["dq"][:], inten.shape),
+                                dtype=float) * self.q_factor
+        return [Curve(q, inten[k], None if di is None else di[k], None if dq is None else dq[k], self.path,
+                      label=f"{Path(self.path).name}#{r}") for k, r in enumerate(rows)]
+
+    def field(self, name: str) -> np.ndarray:
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            return np.asarray(f[self.group][name][:])
+
+
+def open_frame_table(path: str | os.PathLike, q_unit: str = "A") -> FrameTable | None:
+    """The frame table in an HDF5 file, or None if the file is not one (e.g. NXcanSAS entries).
+
+    Raises InputError for a table that is inconsistent (shapes, units)."""
+    import h5py
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
+                return None
+        f = h5py.File(path, "r")
+    except OSError:
+        return None
+    with f:
+        found = []
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Group) and "q" in obj and any(
+                    n in obj and obj[n].ndim == 2 for n in INTENSITY_NAMES):
+                found.append(name)
+
+        if "q" in f and any(n in f and f[n].ndim == 2 for n in INTENSITY_NAMES):
+            found.append("/")
+        else:
+            f.visititems(visit)
+        if not found:
+            return None
+        g = f[found[0]]
+        name = next(n for n in INTENSITY_NAMES if n in g and g[n].ndim == 2)
+        n_frames, n_q = g[name].shape
+        if g["q"].shape != (n_q,):
+            raise InputError(f"{path}: q has shape {g['q'].shape} but {name} has {n_q} columns")
+        for extra in ("dI",):
+            if extra in g and g[extra].shape != (n_frames, n_q):
+                raise InputError(f"{path}: {extra} has shape {g[extra].shape}, expected {(n_frames, n_q)}")
+        unit = g["q"].attrs.get("units", b"")
+        unit = unit.decode() if isinstance(unit, bytes) else str(unit)
+        if _unit_is_nm(unit) and q_unit != "nm":
+            raise InputError(f"{path}: the file says q is in {unit}; pass --q-unit nm to use it")
+        fields = tuple(k for k, d in g.items() if isinstance(d, h5py.Dataset) and d.shape == (n_frames,))
+        return FrameTable(str(path), found[0], name, n_frames, Q_UNITS[q_unit], fields)

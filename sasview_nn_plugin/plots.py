@@ -83,3 +83,23 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     a2.grid(alpha=0.3, which="both")
     a2.set_title(title)
     return _save(fig, path)
+
+
+def timeseries_figure(radius, volume, mean_n, mean_v, frame_index, path: str | os.PathLike, title: str = "") -> Path:
+    """Top: number- and volume-mean radius per frame.  Bottom: volume distributions as a heat map."""
+    fig, (a1, a2) = _figure(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.6]})
+    a1.plot(frame_index, mean_n, "C0.-", ms=2, lw=0.8, label="number-mean radius")
+    a1.plot(frame_index, mean_v, "C1.-", ms=2, lw=0.8, label="volume-mean radius")
+    a1.set_ylabel("radius (A)")
+    a1.legend(fontsize=8)
+    a1.grid(alpha=0.3)
+    a1.set_title(title or f"{len(frame_index)} frames")
+    step = radius[1] - radius[0]
+    extent = (frame_index[0] - 0.5, frame_index[-1] + 0.5, radius[0] - step / 2, radius[-1] + step / 2)
+    im = a2.imshow(np.asarray(volume).T, origin="lower", aspect="auto", extent=extent, cmap="viridis",
+                   interpolation="nearest")
+    a2.plot(frame_index, mean_v, "w-", lw=0.6, alpha=0.7)
+    a2.set_xlabel("frame")
+    a2.set_ylabel("radius R (A)")
+    fig.colorbar(im, ax=a2, label="volume fraction per bin", pad=0.01)
+    return _save(fig, path)

@@ -1,0 +1,198 @@
+"""`sasview-nn batch`: frame tables, multi-entry files, resume, per-frame failures, Dask, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import REPO
+
+from sasview_nn_plugin import beamline
+from sasview_nn_plugin.cli import main
+from sasview_nn_plugin.io import save_curve
+from sasview_nn_plugin.simulate import growth_series
+
+pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
+EXAMPLE = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"
+
+
+def summary(out: Path) -> list[dict]:
+    return list(csv.DictReader((out / "summary.csv").open()))
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory) -> Path:
+    """600 frames: two units of a frame table (UNIT_FRAMES = 512), particles growing 25 -> 60 A."""
+    return growth_series(tmp_path_factory.mktemp("series") / "growth.h5", 600, seed=4, radius_start=25.0)
+
+
+def test_frame_table_run_writes_summary_nexus_file_and_figure(series, tmp_path):
+    out = tmp_path / "run"
+    assert main(["batch", str(series), "--volume-fraction", "0.3", "--output", str(out), "--quiet",
+                 "--no-frame-files"]) == 0
+    rows = summary(out)
+    assert len(rows) == 600 and {r["status"] for r in rows} == {"ok"}
+    assert [r["frame"] for r in rows] == [f"growth.h5#{k}" for k in range(600)]
+    truth = h5py.File(series)["true_mean_radius"][:]
+    got = np.array([float(r["mean_radius_number_A"]) for r in rows])
+    assert np.median(np.abs(got / truth - 1)[truth >= 30]) < 0.01
+    with h5py.File(out / "results.h5") as f:
+        d = f["entry/distributions"]
+        assert f.attrs["default"] == "entry" and d.attrs["NX_class"] == "NXdata"
+        assert d.attrs["signal"] == "volume_distribution"
+        assert d["volume_distribution"].shape == (600, 100)
+        np.testing.assert_allclose(d["volume_distribution"][:].sum(axis=1), 1.0, rtol=1e-9)
+        np.testing.assert_allclose(d["mean_radius_number"][:], got, rtol=1e-5)
+    assert (out / "timeseries.png").stat().st_size > 10_000
+
+
+def test_interrupted_run_resumes_to_identical_results(series, tmp_path, monkeypatch):
+    ref = tmp_path / "ref"
+    beamline.run_batch([str(series)], output=ref, volume_fraction=0.3, frame_files=False, progress=False)
+    out = tmp_path / "run"
+    real = beamline.record_unit
+    calls = []
+
+    def record_then_stop(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt  # Ctrl-C after the first unit was recorded
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(beamline, "record_unit", record_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        beamline.run_batch([str(series)], output=out, volume_fraction=0.3, frame_files=False, progress=False)
+    assert not (out / "summary.csv").exists()  # nothing half-written
+    monkeypatch.setattr(beamline, "record_unit", real)
+    s = beamline.run_batch([str(series)], output=out, volume_fraction=0.3, frame_files=False, progress=False)
+    assert s.skipped == 512 and s.done == 600
+    assert (out / "summary.csv").read_text() == (ref / "summary.csv").read_text()
+    rows = summary(out)
+    assert len({r["frame"] for r in rows}) == len(rows) == 600
+
+
+def test_a_run_with_other_settings_is_refused_in_the_same_directory(series, tmp_path, capsys):
+    out = tmp_path / "run"
+    small = growth_series(tmp_path / "small.h5", 5, seed=1)
+    assert main(["batch", str(small), "--volume-fraction", "0.3", "--output", str(out), "--quiet"]) == 0
+    assert main(["batch", str(small), "--volume-fraction", "0.2", "--output", str(out), "--quiet"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def mixed_dir(tmp_path_factory) -> Path:
+    """Good single files, a multi-entry NXcanSAS file, and one file per item of the bad-input catalogue."""
+    d = tmp_path_factory.mktemp("mixed")
+    from sasdata.dataloader.data_info import Data1D
+    from sasdata.file_converter.nxcansas_writer import NXcanSASWriter
+
+    from sasview_nn_plugin.io import load_curves
+
+    c = load_curves(EXAMPLE)[0]
+    save_curve(d / "good.txt", c.q, c.intensity, c.di)
+    entries = []
+    for scale in (1.0, 2.0):
+        e = Data1D(x=c.q, y=c.intensity * scale, dy=c.di * scale)
+        e.xaxis("\\rm{Q}", "A^{-1}")
+        e.yaxis("\\rm{Intensity}", "cm^{-1}")
+        entries.append(e)
+    NXcanSASWriter().write(entries, str(d / "two_entries.h5"))
+    (d / "empty.txt").write_text("")
+    (d / "garbage.txt").write_text("this is not\na SAXS curve at all\n")
+    (d / "junk.bin").write_bytes(bytes(range(256)) * 40)
+    bad = {"nan": c.intensity.copy(), "negative": c.intensity.copy()}
+    bad["nan"][10] = np.nan
+    bad["negative"][300] = -1.0
+    for name, y in bad.items():
+        np.savetxt(d / f"{name}.txt", np.column_stack([c.q, y]))
+    np.savetxt(d / "zero_di.txt", np.column_stack([c.q, c.intensity, np.zeros_like(c.q)]))
+    np.savetxt(d / "unsorted.txt", np.column_stack([c.q[::-1], c.intensity[::-1]]))
+    dup = np.column_stack([c.q, c.intensity])
+    np.savetxt(d / "duplicate.txt", np.vstack([dup[:5], dup[4:]]))
+    np.savetxt(d / "q_in_nm.txt", np.column_stack([c.q * 10, c.intensity]))
+    np.savetxt(d / "short_q.txt", np.column_stack([c.q[c.q < 0.07], c.intensity[c.q < 0.07]]))
+    return d
+
+
+EXPECTED_REASONS = {
+    "empty.txt": "empty", "garbage.txt": "no 1-D data", "junk.bin": "no 1-D data", "nan.txt": "NaN",
+    "negative.txt": "non-positive", "zero_di.txt": "dI = 0 <= 0", "unsorted.txt": "not sorted",
+    "duplicate.txt": "duplicate", "q_in_nm.txt": "--q-unit nm", "short_q.txt": "needs 0.04",
+}
+
+
+def test_bad_frames_are_reported_and_skipped(mixed_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["batch", str(mixed_dir), "--volume-fraction", "0.3", "--output", str(out), "--quiet"]) == 0
+    rows = {r["frame"]: r for r in summary(out)}
+    for name, reason in EXPECTED_REASONS.items():
+        assert rows[name]["status"] == "failed", name
+        assert reason in rows[name]["reason"], (name, rows[name]["reason"])
+    ok = sorted(f for f, r in rows.items() if r["status"] == "ok")
+    assert ok == ["good.txt", "two_entries.h5#0", "two_entries.h5#1"]
+    # the same curve at twice the intensity: the same distribution (scale invariance), separate frames
+    a, b = rows["two_entries.h5#0"], rows["two_entries.h5#1"]
+    assert float(a["mean_radius_number_A"]) == pytest.approx(float(b["mean_radius_number_A"]), rel=1e-6)
+    js = json.loads((out / "frames" / "good.txt.json").read_text())
+    assert js["frame"] == "good.txt" and len(js["number_distribution"]) == 100
+    err = capsys.readouterr()
+    assert "failed: empty.txt" in err.err and f"failed {len(EXPECTED_REASONS)}" in err.out
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "--volume-fraction"),
+    (["--volume-fraction", "0"], "volume fraction must be in"),
+    (["--volume-fraction", "0.74"], "volume fraction must be in"),
+    (["--volume-fraction", "0.3", "--model", "MODEL"], "corrupt"),
+    (["--volume-fraction", "0.3", "--order", "time"], "--order time"),
+])
+def test_whole_command_problems_exit_2(series, tmp_path, capsys, args, message):
+    bad_model = tmp_path / "bad.h5"
+    bad_model.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    args = [str(bad_model) if a == "MODEL" else a for a in args]
+    inputs = [str(EXAMPLE)] if "--order" in args else [str(series)]
+    try:
+        rc = main(["batch", *inputs, "--output", str(tmp_path / "o"), "--quiet", *args])
+    except SystemExit as exc:  # argparse: the mutually exclusive group is required
+        rc = exc.code
+    assert rc == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o" / "summary.csv").exists()
+
+
+def test_no_matching_input_is_exit_2(tmp_path, capsys):
+    assert main(["batch", str(tmp_path / "*.nothing"), "--volume-fraction", "0.3", "--output", str(tmp_path / "o")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_volume_fraction_table_and_field_order(tmp_path):
+    table = growth_series(tmp_path / "g.h5", 6, seed=3)
+    with h5py.File(table, "a") as f:  # a 'shot' field in reverse order
+        f["shot"] = np.arange(6)[::-1]
+    phis = tmp_path / "phi.csv"
+    phis.write_text("frame,volume_fraction\n" + "".join(f"g.h5#{k},{0.3 if k else 0.25}\n" for k in range(5)))
+    out = tmp_path / "run"
+    s = beamline.run_batch([str(table)], output=out, volume_fraction_table=phis, order="shot", progress=False)
+    rows = summary(out)
+    assert [r["frame"] for r in rows] == [f"g.h5#{k}" for k in range(5, -1, -1)]
+    by = {r["frame"]: r for r in rows}
+    assert by["g.h5#0"]["volume_fraction"] == "0.25" and by["g.h5#1"]["volume_fraction"] == "0.3"
+    assert by["g.h5#5"]["status"] == "failed" and "no volume fraction" in by["g.h5#5"]["reason"]
+    assert s.done == 5 and s.failed == 1
+
+
+def test_local_dask_cluster_gives_the_serial_results(tmp_path):
+    pytest.importorskip("dask.distributed")
+    table = growth_series(tmp_path / "g.h5", 6, seed=5, radius_start=30.0)
+    serial, cluster = tmp_path / "serial", tmp_path / "cluster"
+    beamline.run_batch([str(table)], output=serial, volume_fraction=0.3, refine="lm", frame_files=False,
+                       progress=False)
+    beamline.run_batch([str(table)], output=cluster, volume_fraction=0.3, refine="lm", frame_files=False,
+                       progress=False, workers=2)
+    assert (cluster / "summary.csv").read_text() == (serial / "summary.csv").read_text()
+    chi2 = [float(r["chi2_reduced"]) for r in summary(cluster)]
+    assert len(chi2) == 6 and np.median(chi2) < 1.5
