@@ -46,7 +46,7 @@ class Settings:
 
     def signature(self) -> str:
         model = Path(self.model)
-        d = asdict(self) | {"model": model.name, "model_size": model.stat().st_size, "model_mtime": model.stat().st_mtime}
+        d = asdict(self) | {"model": hashlib.sha256(model.read_bytes()).hexdigest()}  # the weights, not the path
         d.pop("frame_files")
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -126,7 +126,7 @@ def plan_units(files: list[Path], order: str = "name", q_unit: str = "A") -> lis
             raise InputError(f"--order {order}: no per-frame dataset {order!r} in {missing[0]}; "
                              f"available: {', '.join(tables[0][1].fields) or 'none'}")
     units: list[Unit] = []
-    for k, (p, t) in enumerate(tables):
+    for k, (_, t) in enumerate(tables):
         rows = np.arange(t.n_frames)
         if order not in ("name", "mtime"):
             rows = np.argsort(t.field(order), kind="stable")

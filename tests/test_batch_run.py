@@ -165,7 +165,8 @@ def test_whole_command_problems_exit_2(series, tmp_path, capsys, args, message):
 
 
 def test_no_matching_input_is_exit_2(tmp_path, capsys):
-    assert main(["batch", str(tmp_path / "*.nothing"), "--volume-fraction", "0.3", "--output", str(tmp_path / "o")]) == 2
+    out = str(tmp_path / "o")
+    assert main(["batch", str(tmp_path / "*.nothing"), "--volume-fraction", "0.3", "--output", out]) == 2
     assert "no such file" in capsys.readouterr().err
 
 
