@@ -27,8 +27,9 @@ from .io import Curve, FrameTable, load_curves, open_frame_table, write_atomic, 
 from .modelfile import load_model, resolve_model_path
 from .physics import PHI_MAX
 
-UNIT_FRAMES = 512   # table rows per unit
-UNIT_FILES = 16     # single files per unit
+UNIT_FRAMES = 512   # table rows per unit without refinement (one batched forward pass)
+UNIT_FRAMES_REFINE = 8  # with refinement (~0.1-10 s a frame): small units spread over the workers
+UNIT_FILES = 16     # single files per unit (UNIT_FRAMES_REFINE with refinement)
 PARTS = ".parts"
 
 
@@ -107,7 +108,8 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return unique
 
 
-def plan_units(files: list[Path], order: str = "name", q_unit: str = "A") -> list[Unit]:
+def plan_units(files: list[Path], order: str = "name", q_unit: str = "A", unit_frames: int = UNIT_FRAMES,
+               ) -> list[Unit]:
     """The run's units in processing order.  ``order``: name | mtime | a per-frame field of the tables."""
     if order == "name":
         files = sorted(files, key=lambda p: str(p))
@@ -130,11 +132,12 @@ def plan_units(files: list[Path], order: str = "name", q_unit: str = "A") -> lis
         rows = np.arange(t.n_frames)
         if order not in ("name", "mtime"):
             rows = np.argsort(t.field(order), kind="stable")
-        for j, start in enumerate(range(0, t.n_frames, UNIT_FRAMES)):
-            units.append(Unit(f"t{k:04d}-{j:06d}", table=t, rows=rows[start:start + UNIT_FRAMES]))
+        for j, start in enumerate(range(0, t.n_frames, unit_frames)):
+            units.append(Unit(f"t{k:04d}-{j:06d}", table=t, rows=rows[start:start + unit_frames]))
     names = [str(p) for p, _ in singles]
-    for j, start in enumerate(range(0, len(names), UNIT_FILES)):
-        units.append(Unit(f"f{j:06d}", files=names[start:start + UNIT_FILES]))
+    unit_files = UNIT_FILES if unit_frames >= UNIT_FILES else unit_frames
+    for j, start in enumerate(range(0, len(names), unit_files)):
+        units.append(Unit(f"f{j:06d}", files=names[start:start + unit_files]))
     return units
 
 
@@ -178,29 +181,53 @@ def _volume_fraction(settings: Settings, frame: str, source: str) -> float:
 
 
 def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
-    """Invert (and refine) frames given as (frame id, source, index, curve); failures are recorded."""
-    from .invert import invert
+    """Invert (and refine) frames given as (frame id, source, index, curve); failures are recorded.
+
+    Without refinement, frames sharing one q array (a frame table) go through the network together
+    (:func:`~sasview_nn_plugin.invert.invert_many`)."""
+    from .invert import invert, invert_many
 
     nn = load_model(settings.model)
-    out = []
-    for item in frames:
-        if isinstance(item, FrameResult):
-            out.append(item)
+    out: list[FrameResult | None] = [item if isinstance(item, FrameResult) else None for item in frames]
+    phis: dict[int, float] = {}
+    for k, item in enumerate(frames):
+        if out[k] is None:
+            fid, source, index, _ = item
+            try:
+                phis[k] = _volume_fraction(settings, fid, source)
+            except InputError as exc:
+                out[k] = FrameResult(fid, source, index, "failed", str(exc))
+    if not settings.refine:
+        groups: dict[tuple, list[int]] = {}
+        for k in phis:
+            if out[k] is None:
+                c = frames[k][3]
+                groups.setdefault((id(c.q), c.di is None), []).append(k)
+        for ks in (g for g in groups.values() if len(g) > 1):
+            curves = [frames[k][3] for k in ks]
+            dis = None if curves[0].di is None else np.stack([c.di for c in curves])
+            results = invert_many(curves[0].q, np.stack([c.intensity for c in curves]), dis,
+                                  volume_fractions=np.array([phis[k] for k in ks]), model=nn)
+            for k, c, res in zip(ks, curves, results, strict=True):
+                fid, source, index, _ = frames[k]
+                out[k] = (FrameResult(fid, source, index, "failed", str(res)) if isinstance(res, Exception)
+                          else FrameResult(fid, source, index, "ok", inversion=res, curve=c))
+    for k, item in enumerate(frames):
+        if out[k] is not None:
             continue
         fid, source, index, c = item
         try:
-            phi = _volume_fraction(settings, fid, source)
-            inv = invert(c.q, c.intensity, c.di, volume_fraction=phi, model=nn)
+            inv = invert(c.q, c.intensity, c.di, volume_fraction=phis[k], model=nn)
             if settings.refine:
                 from .refine import refine
 
                 inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
                              parametrization=settings.parametrization)
-            out.append(FrameResult(fid, source, index, "ok", inversion=inv, curve=c))
+            out[k] = FrameResult(fid, source, index, "ok", inversion=inv, curve=c)
         except InputError as exc:
-            out.append(FrameResult(fid, source, index, "failed", str(exc)))
+            out[k] = FrameResult(fid, source, index, "failed", str(exc))
         except Exception as exc:  # never let one frame stop the run
-            out.append(FrameResult(fid, source, index, "failed", f"{type(exc).__name__}: {exc}"))
+            out[k] = FrameResult(fid, source, index, "failed", f"{type(exc).__name__}: {exc}")
     return out
 
 
@@ -295,7 +322,7 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, volume_fraction: 
     files = expand_inputs(inputs)
     if not files:
         raise InputError("no input files")
-    units = plan_units(files, order, q_unit)
+    units = plan_units(files, order, q_unit, UNIT_FRAMES_REFINE if refine else UNIT_FRAMES)
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {out} exists and is not a directory")
@@ -335,7 +362,9 @@ def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:
         except OSError as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        one_thread = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               env=one_thread)  # one core per worker: no BLAS oversubscription
         client = Client(cluster)
     try:
         pending, queue = {}, list(todo)

@@ -167,14 +167,64 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
         number = nn._predict_one(x, phi, normalise=False).astype(float)
     else:
         number = nn.predict(x, phi).astype(float)
-    s0, s1, s3, s4 = (number @ nn.radius_moments).tolist()  # sums of w, w R, w R^3, w R^4
-    if not (s0 > 0 and math.isfinite(s1 + s4)):
+    moments = number @ nn.radius_moments  # sums of w, w R, w R^3, w R^4
+    if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
-    r = nn.radius
+    return _inversion(nn, number, moments.tolist(), q, intensity, di, phi)
+
+
+def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float) -> Inversion:
+    """The Inversion for an unnormalised float64 number distribution and its moments (1, R, R^3, R^4)."""
+    s0, s1, s3, s4 = moments
     vol = number * (nn.radius_cubed / s3)
     number *= 1.0 / s0
-    return Inversion(radius=r, number_distribution=number, volume_distribution=vol,
+    return Inversion(radius=nn.radius, number_distribution=number, volume_distribution=vol,
                      mean_radius_number=s1 / s0, mean_radius_volume=s4 / s3,
                      volume_fraction=phi, model=nn.name, q_data=q, intensity_data=intensity, di_data=di,
                      q_range=nn.q_range)
+
+
+def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNModel | None = None,
+                ) -> list[Inversion | InputError]:
+    """Invert N curves sharing one q grid in one batched forward pass (frame tables, time series).
+
+    ``intensities`` (N, n_q), ``dIs`` None or (N, n_q), ``volume_fractions`` scalar or (N,).  Returns,
+    per curve, its Inversion or the InputError that :func:`invert` would raise for it (a bad curve
+    never stops the others).
+    """
+    q = np.asarray(q, dtype=float)
+    inten = np.asarray(intensities, dtype=float)
+    n = len(inten)
+    dis = [None] * n if dIs is None else list(np.asarray(dIs, dtype=float))
+    phis = np.broadcast_to(np.asarray(volume_fractions, dtype=float), (n,))
+    nn = load_model(model)
+    out: list = [None] * n
+    good = np.isfinite(inten).all(axis=1) & (inten > 0).all(axis=1) & (phis > 0) & (phis < PHI_MAX)
+    if dIs is not None:
+        d = np.asarray(dIs, dtype=float)
+        good &= np.isfinite(d).all(axis=1) & (d > 0).all(axis=1)
+    try:
+        check_curve(q, inten[0] if n and good[0] else np.ones_like(q), None)
+        x = inten if len(q) == len(nn.q) and np.allclose(q, nn.q, rtol=1e-9, atol=0) else None
+        if x is None:
+            x = np.exp(np.stack([np.interp(np.log(nn.q), np.log(q), np.log(row)) for row in inten[good]]) if good.any()
+                       else np.empty((0, len(nn.q))))
+            to_model_grid(q, np.ones_like(q), nn)  # raises if q does not cover the model's range
+        else:
+            x = x[good]
+    except InputError as exc:
+        return [exc] * n
+    idx = np.flatnonzero(good)
+    number = nn.predict(x, phis[idx]).astype(float) if len(idx) else np.empty((0, len(nn.radius)))
+    moments = number @ nn.radius_moments
+    for k, i in enumerate(idx):
+        if moments[k, 0] > 0 and np.isfinite(moments[k]).all():
+            out[i] = _inversion(nn, number[k], moments[k].tolist(), q, inten[i], dis[i], float(phis[i]))
+    for i in range(n):
+        if out[i] is None:  # the single-curve path names the problem
+            try:
+                out[i] = invert(q, inten[i], dis[i], volume_fraction=phis[i], model=nn)
+            except InputError as exc:
+                out[i] = exc
+    return out

@@ -86,7 +86,8 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
 
 
 def timeseries_figure(radius, volume, mean_n, mean_v, frame_index, path: str | os.PathLike, title: str = "") -> Path:
-    """Top: number- and volume-mean radius per frame.  Bottom: volume distributions as a heat map."""
+    """Top: number- and volume-mean radius per frame.  Bottom: volume distributions as a heat map, each
+    frame scaled to its own maximum (narrow early distributions would otherwise wash out the rest)."""
     fig, (a1, a2) = _figure(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.6]})
     a1.plot(frame_index, mean_n, "C0.-", ms=2, lw=0.8, label="number-mean radius")
     a1.plot(frame_index, mean_v, "C1.-", ms=2, lw=0.8, label="volume-mean radius")
@@ -96,10 +97,15 @@ def timeseries_figure(radius, volume, mean_n, mean_v, frame_index, path: str | o
     a1.set_title(title or f"{len(frame_index)} frames")
     step = radius[1] - radius[0]
     extent = (frame_index[0] - 0.5, frame_index[-1] + 0.5, radius[0] - step / 2, radius[-1] + step / 2)
-    im = a2.imshow(np.asarray(volume).T, origin="lower", aspect="auto", extent=extent, cmap="viridis",
+    v = np.asarray(volume)
+    if len(v) > 2000:  # more frames than pixels: average neighbouring frames (cheaper to draw, same picture)
+        edges = np.linspace(0, len(v), 1001).astype(int)
+        v = np.add.reduceat(v, edges[:-1], axis=0) / np.diff(edges)[:, None]
+    v = v / np.maximum(v.max(axis=1, keepdims=True), 1e-300)
+    im = a2.imshow(v.T, origin="lower", aspect="auto", extent=extent, cmap="viridis",
                    interpolation="nearest")
     a2.plot(frame_index, mean_v, "w-", lw=0.6, alpha=0.7)
     a2.set_xlabel("frame")
     a2.set_ylabel("radius R (A)")
-    fig.colorbar(im, ax=a2, label="volume fraction per bin", pad=0.01)
+    fig.colorbar(im, ax=a2, label="volume distribution / its maximum", pad=0.01)
     return _save(fig, path)

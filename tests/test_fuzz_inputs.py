@@ -1,0 +1,58 @@
+"""Property-based: random arrays into invert() and random bytes into the loaders never escape as a traceback.
+
+Whatever comes in, the result is either a valid inversion or an InputError (which the CLI turns into
+one line and exit code 2); nothing else is raised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sasview_nn_plugin import invert
+from sasview_nn_plugin.errors import InputError
+from sasview_nn_plugin.io import load_curves, open_frame_table
+
+pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(0, 60), data=st.data(), phi=st.one_of(FLOATS, st.floats(0.01, 0.7)))
+def test_invert_random_arrays(n, data, phi):
+    q = data.draw(st.one_of(arrays(np.float64, n, elements=FLOATS),
+                            st.just(np.geomspace(0.03, 0.15, max(n, 2)))))
+    i = data.draw(arrays(np.float64, len(q), elements=st.one_of(FLOATS, st.floats(1e-3, 1e3))))
+    di = data.draw(st.one_of(st.none(), arrays(np.float64, len(q), elements=FLOATS)))
+    try:
+        res = invert(q, i, di, volume_fraction=phi)
+    except InputError as exc:
+        assert str(exc)
+        return
+    assert np.isfinite(res.mean_radius_number) and res.number_distribution.sum() == pytest.approx(1)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blob=st.one_of(st.binary(max_size=4000),
+                      st.text(alphabet="0123456789.eE+-, \t\n#nainfNAN", max_size=3000).map(str.encode),
+                      st.binary(max_size=2000).map(lambda b: b"\x89HDF\r\n\x1a\n" + b),
+                      st.binary(max_size=2000).map(lambda b: b"<?xml version='1.0'?><SASroot>" + b)),
+       suffix=st.sampled_from([".txt", ".dat", ".csv", ".xml", ".h5", ".nxs", ""]))
+def test_loaders_random_bytes(tmp_path, blob, suffix):
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(blob)
+    try:
+        curves = load_curves(path)
+    except InputError as exc:
+        assert str(exc)
+    else:
+        for c in curves:
+            assert c.q.shape == c.intensity.shape
+    try:
+        open_frame_table(path)
+    except InputError as exc:
+        assert str(exc)
