@@ -80,6 +80,17 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
         print("  restart SasView; the model is under Fitting > Category 'Plugin Models'")
 
 
+def _cmd_series(args: argparse.Namespace) -> None:
+    from .simulate import growth_series
+
+    if args.frames < 1 or not 0 < args.volume_fraction < 0.74:
+        raise InputError("--frames must be >= 1 and --volume-fraction in (0, 0.74)")
+    path = growth_series(args.out, args.frames, args.seed, radius_start=args.radius_start,
+                         radius_end=args.radius_end, pd=args.pd, volume_fraction=args.volume_fraction,
+                         noise=args.noise)
+    print(f"wrote {path}: {args.frames} frames of growing spheres ({args.radius_start:g} -> {args.radius_end:g} A)")
+
+
 def _cmd_batch(args: argparse.Namespace) -> None:
     from .beamline import run_batch
 
@@ -92,7 +103,8 @@ def _cmd_batch(args: argparse.Namespace) -> None:
         print(f"failed: {frame}: {reason}", file=sys.stderr)
     if len(s.failures) > 20:
         print(f"... and {len(s.failures) - 20} more failures (see {s.output / 'summary.csv'})", file=sys.stderr)
-    print(f"done {s.done}, failed {s.failed}, resumed (already done) {s.skipped}, {s.seconds:.1f} s -> "
+    print(f"ok {s.done}, failed {s.failed} ({s.skipped} frames recorded by an earlier run, not redone), "
+          f"{s.seconds:.1f} s -> "
           f"{s.output / 'summary.csv'}, {s.output / 'results.h5'}")
 
 
@@ -144,6 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write a SasView project file: each curve in a Fitting page with the nn_spheres_hs "
                         "plugin model, parameters from the result")
     p.set_defaults(func=_cmd_invert)
+
+    p = sub.add_parser("simulate-series", help="a synthetic time series of growing particles (HDF5 frame table)")
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--radius-start", type=float, default=20.0, help="Schulz mean radius of the first frame (A)")
+    p.add_argument("--radius-end", type=float, default=60.0, help="... of the last frame (A)")
+    p.add_argument("--pd", type=float, default=0.12, help="Schulz sigma/mean")
+    p.add_argument("--volume-fraction", type=float, default=0.3)
+    p.add_argument("--noise", type=float, default=0.01, help="relative noise per point (dI is written)")
+    p.set_defaults(func=_cmd_series)
 
     p = sub.add_parser("batch", help="invert a whole run: many files / multi-frame HDF5, resumable, optional Dask")
     p.add_argument("inputs", nargs="+", help="files, globs, directories; NXcanSAS with many entries; HDF5 frame "

@@ -140,7 +140,7 @@ def test_bad_frames_are_reported_and_skipped(mixed_dir, tmp_path, capsys):
     js = json.loads((out / "frames" / "good.txt.json").read_text())
     assert js["frame"] == "good.txt" and len(js["number_distribution"]) == 100
     err = capsys.readouterr()
-    assert "failed: empty.txt" in err.err and f"failed {len(EXPECTED_REASONS)}" in err.out
+    assert "failed: empty.txt" in err.err and f"failed {len(EXPECTED_REASONS)} " in err.out
 
 
 @pytest.mark.parametrize("args, message", [

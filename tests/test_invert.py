@@ -136,3 +136,28 @@ def test_inference_imports_neither_tensorflow_nor_sasmodels(tiny_model, example_
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_invert_many_equals_invert_and_isolates_bad_curves():
+    from sasview_nn_plugin import physics
+    from sasview_nn_plugin.invert import invert_many
+
+    nn = load_model()
+    rng = np.random.default_rng(7)
+
+    basis = physics.sphere_basis(nn.q, nn.radius)
+    curves = physics.intensity(basis, rng.random((12, len(nn.radius))) ** 8, 0.3)
+    curves[4, 17] = np.nan
+    curves[6, 3] = -1.0
+    phis = np.full(12, 0.3)
+    phis[9] = 0.9
+    res = invert_many(nn.q, curves, volume_fractions=phis)
+    for k, r in enumerate(res):
+        if k in (4, 6, 9):
+            assert isinstance(r, InputError)
+            with pytest.raises(InputError, match=str(r)[:20]):
+                invert(nn.q, curves[k], volume_fraction=phis[k])
+        else:
+            single = invert(nn.q, curves[k], volume_fraction=0.3)
+            np.testing.assert_allclose(r.number_distribution, single.number_distribution, atol=1e-5)
+            assert r.mean_radius_volume == pytest.approx(single.mean_radius_volume, rel=1e-5)
