@@ -61,6 +61,10 @@ def test_frame_table_run_writes_summary_nexus_file_and_figure(series, tmp_path):
         np.testing.assert_allclose(d["volume_distribution"][:].sum(axis=1), 1.0, rtol=1e-9)
         np.testing.assert_allclose(d["mean_radius_number"][:], got, rtol=1e-5)
     assert (out / "timeseries.png").stat().st_size > 10_000
+    nexus = pytest.importorskip("nexusformat.nexus")
+    tree = nexus.nxload(str(out / "results.h5"))
+    assert tree.entry.distributions.nxsignal.shape == (600, 100)
+    assert [a.nxname for a in tree.entry.distributions.nxaxes] == ["frame_index", "radius"]
 
 
 def test_interrupted_run_resumes_to_identical_results(series, tmp_path, monkeypatch):
