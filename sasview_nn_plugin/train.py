@@ -39,6 +39,7 @@ class Preset:
     learning_rate: float = 1e-3
     batch_size: int = 256
     schedule: str = "plateau"  # plateau (halve on a validation plateau) | cosine (decay to 0 over --epochs)
+    roughness: float = 0.0     # w1 loss + roughness * dr * sum |second difference of (pred - true)|
 
 
 PRESETS = {
@@ -47,7 +48,7 @@ PRESETS = {
     "he2024_log": Preset("log_block", 1, (128, 64, 32), "softmax", "w1", 0.1, learning_rate=2e-3, batch_size=1024,
                          schedule="cosine"),
     "default": Preset("log_block", 4, (256, 128, 128), "softmax", "w1", 0.1, learning_rate=2e-3, batch_size=1024,
-                      schedule="cosine"),
+                      schedule="cosine", roughness=1.0),
 }
 
 
@@ -65,6 +66,11 @@ def w1_distance(pred: np.ndarray, true: np.ndarray, radius: np.ndarray) -> np.nd
     return dr * np.abs(np.cumsum(pred - true, axis=-1)).sum(axis=-1)
 
 
+def roughness(w: np.ndarray) -> np.ndarray:
+    """Sum of |second differences| of (rows of) a distribution: 1-bin zig-zags make it large."""
+    return np.abs(np.diff(w, 2, axis=-1)).sum(axis=-1)
+
+
 def evaluate(pred: np.ndarray, true: np.ndarray, radius: np.ndarray) -> dict:
     """Median W1 (A, number distribution) and median relative errors of the mean radii."""
     rn_p, rn_t = physics.mean_radius(pred, radius), physics.mean_radius(true, radius)
@@ -75,6 +81,7 @@ def evaluate(pred: np.ndarray, true: np.ndarray, radius: np.ndarray) -> dict:
         "median_w1_volume_A": float(np.median(w1_distance(vp, vt, radius))),
         "median_rel_err_mean_radius_number": float(np.median(np.abs(rn_p / rn_t - 1))),
         "median_rel_err_mean_radius_volume": float(np.median(np.abs(rv_p / rv_t - 1))),
+        "median_roughness_ratio": float(np.median(roughness(pred) / np.maximum(roughness(true), 1e-12))),
         "n": int(len(true)),
     }
 
@@ -158,7 +165,11 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     dr = float(radius[1] - radius[0])
 
     def w1_loss(yt, yp):
-        return dr * tf.reduce_sum(tf.abs(tf.cumsum(yp - yt, axis=-1)), axis=-1)
+        w1 = dr * tf.reduce_sum(tf.abs(tf.cumsum(yp - yt, axis=-1)), axis=-1)
+        if not p.roughness:
+            return w1
+        e = yp - yt  # a one-bin zig-zag moves little mass (cheap in W1) but has large second differences
+        return w1 + p.roughness * dr * tf.reduce_sum(tf.abs(e[:, 2:] - 2 * e[:, 1:-1] + e[:, :-2]), axis=-1)
 
     inputs = keras.Input((xn.shape[1] + 1,))
     h = inputs
@@ -204,7 +215,8 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     if plot:
         from .plots import training_curve
 
-        ylabel = "loss: mean W1 distance (A)" if p.loss == "w1" else "loss: MAE per bin"
+        ylabel = "loss: MAE per bin" if p.loss != "w1" else (
+            f"loss: mean W1 + {p.roughness:g} x roughness (A)" if p.roughness else "loss: mean W1 distance (A)")
         training_curve(info["history"], out.with_suffix(".training.png"), title=f"model {out.stem}, preset {preset}",
                        ylabel=ylabel)
     return TrainResult(out, info["epochs_run"], seconds, metrics)
