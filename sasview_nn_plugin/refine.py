@@ -145,6 +145,7 @@ class Schulz3Distribution:
                     p.fixed = True
             else:
                 active.append(k)
+                self.pars[k + 2].fixed = False
         # the mixture is normalised, so one weight is redundant with the others: fix the largest
         ref = max(active, key=lambda k: self.pars[k + 2].value)
         self.pars[ref + 2].fixed = True
@@ -162,6 +163,9 @@ def fitted_mixture(radius: np.ndarray, number_distribution: np.ndarray,
     best = None
     for n in range(1, max_components + 1):
         dist = Schulz3Distribution(radius, number_distribution, n)
+        # the mixture is normalised, so one weight is redundant: a free one makes LM's Jacobian singular
+        largest = max(range(0, len(dist.pars), 3), key=lambda k: dist.pars[k + 2].value)
+        dist.pars[largest + 2].fixed = True
         rms = np.sqrt(_fit_to_histogram(dist, number_distribution) / len(radius))
         if best is None or rms < best[0]:
             best = (rms, dist)

@@ -60,7 +60,8 @@ def _bad_files(tmp_path, q, i):
     i_inf[5] = np.inf
     yield "inf", (q, i_inf), "NaN/inf"
     yield "negative", (q, i - i[200]), "non-positive"
-    yield "bad_di", (q, i, np.where(np.arange(len(q)) == 3, 0.0, 0.02 * i)), "dI must be finite and > 0"
+    bad_di = np.where(np.arange(len(q)) == 3, 0.0, 0.02 * i)
+    yield "bad_di", (q, i, bad_di), "without dI all points are weighted equally"
     yield "unsorted", (q[::-1], i[::-1]), "not sorted"
     qd = q.copy()
     qd[7] = qd[6]
