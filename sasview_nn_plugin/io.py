@@ -148,7 +148,8 @@ def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | No
     """Write ``<stem>.json`` and ``<stem>.csv`` for an Inversion into out_dir."""
     out_dir = Path(out_dir)
     record = inv.to_dict() | (extra or {})
-    js = write_atomic(out_dir / f"{stem}.json", json.dumps(record, indent=1))
+    # no indent: json's C encoder (4x faster; batch runs write one per frame); `python -m json.tool` pretty-prints
+    js = write_atomic(out_dir / f"{stem}.json", json.dumps(record))
     cols = {"radius_A": inv.radius, "number_distribution": inv.number_distribution,
             "volume_distribution": inv.volume_distribution}
     if getattr(inv, "start", None) is not None:  # a refinement: add the band and the network's guess
@@ -157,7 +158,8 @@ def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | No
                      "number_network": inv.start.number_distribution,
                      "volume_network": inv.start.volume_distribution})
     table = np.column_stack(list(cols.values()))
-    lines = [",".join(cols)] + [",".join(f"{x:.8g}" for x in row) for row in table]
+    fmt = ",".join(["%.8g"] * table.shape[1])
+    lines = [",".join(cols)] + [fmt % row for row in map(tuple, table.tolist())]
     csv = write_atomic(out_dir / f"{stem}.csv", "\n".join(lines) + "\n")
     return js, csv
 
