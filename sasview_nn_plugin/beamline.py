@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import physics
 from .errors import InputError
 from .io import Curve, FrameTable, load_curves, open_frame_table, write_atomic, write_inversion
 from .modelfile import load_model, resolve_model_path
-from .physics import PHI_MAX
 
 UNIT_FRAMES = 512   # table rows per unit without refinement (one batched forward pass)
 UNIT_FRAMES_REFINE = 8  # with refinement (~0.1-10 s a frame): small units spread over the workers
@@ -242,6 +242,7 @@ def process_unit(frames: list, settings: Settings) -> list[FrameResult]:
 # -- recording -----------------------------------------------------------------------------------------
 
 def _widths(weights: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Standard deviation (A) of the radius under (rows of) normalised weights."""
     mean = weights @ radius
     return np.sqrt(np.maximum(weights @ radius**2 - mean**2, 0.0))
 
@@ -311,8 +312,8 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, volume_fraction: 
         raise InputError("give exactly one of --volume-fraction PHI or --volume-fraction-table CSV")
     table = {}
     if volume_fraction is not None:
-        if not 0 < volume_fraction < PHI_MAX:
-            raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction})")
+        if not 0 < volume_fraction < physics.PHI_MAX:
+            raise InputError(f"volume fraction must be in (0, {physics.PHI_MAX}) (got {volume_fraction})")
     else:
         table = read_volume_fraction_table(volume_fraction_table)
     nn = load_model(model)
@@ -411,8 +412,9 @@ def read_volume_fraction_table(path) -> dict[str, float]:
             phi = float(r[val])
         except (TypeError, ValueError):
             raise InputError(f"--volume-fraction-table {p}: line {n}: {r[val]!r} is not a number") from None
-        if not 0 < phi < PHI_MAX:
-            raise InputError(f"--volume-fraction-table {p}: line {n}: volume fraction {phi} is not in (0, {PHI_MAX})")
+        if not 0 < phi < physics.PHI_MAX:
+            raise InputError(f"--volume-fraction-table {p}: line {n}: volume fraction {phi} "
+                             f"is not in (0, {physics.PHI_MAX})")
         table[str(r[key]).strip()] = phi
     return table
 
@@ -427,11 +429,10 @@ def finish_run(out: Path, units: list[Unit], radius: np.ndarray) -> RunSummary:
     cat = {k: np.concatenate([p[k] for p in parts]) for k in ("frame", "source", "index", "status", "reason",
                                                                 "number", "chi2", "phi", "weighting")}
     ok = cat["status"] == "ok"
-    number = cat["number"]
-    r3 = radius**3
+    number = cat["number"]  # failed frames are NaN rows and stay NaN
     with np.errstate(invalid="ignore", divide="ignore"):
-        volume = number * r3 / (number @ r3)[:, None]
-        mean_n, mean_v = number @ radius, volume @ radius
+        volume = physics.number_to_volume(number, radius)
+        mean_n, mean_v = physics.mean_radius(number, radius), physics.mean_radius(volume, radius)
         width_n, width_v = _widths(number, radius), _widths(volume, radius)
     header = "frame,source,index,mean_radius_number_A,mean_radius_volume_A,width_number_A,width_volume_A," \
              "volume_fraction,chi2_reduced,weighting,status,reason"

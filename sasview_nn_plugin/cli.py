@@ -81,10 +81,11 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
 
 
 def _cmd_series(args: argparse.Namespace) -> None:
+    from .physics import PHI_MAX
     from .simulate import growth_series
 
-    if args.frames < 1 or not 0 < args.volume_fraction < 0.74:
-        raise InputError("--frames must be >= 1 and --volume-fraction in (0, 0.74)")
+    if args.frames < 1 or not 0 < args.volume_fraction < PHI_MAX:
+        raise InputError(f"--frames must be >= 1 and --volume-fraction in (0, {PHI_MAX})")
     path = growth_series(args.out, args.frames, args.seed, radius_start=args.radius_start,
                          radius_end=args.radius_end, pd=args.pd, volume_fraction=args.volume_fraction,
                          noise=args.noise)

@@ -46,20 +46,20 @@ def network_start(problem, model: str | None = None) -> None:
         data = exp._data
         keep = np.isfinite(data.y) & (data.y > 0)
         dy = None if getattr(data, "dy", None) is None or not np.any(data.dy) else np.asarray(data.dy)[keep]
-        if exp.model.sasmodel.info.id == PLUGIN:
-            res = invert(np.asarray(data.x)[keep], np.asarray(data.y)[keep], dy,
-                         volume_fraction=float(m.volfraction.value), model=model)
-            _set_plugin_components(m, res)
-        else:
-            kind = str(getattr(m, "radius_pd_type", "gaussian"))
+        plugin = exp.model.sasmodel.info.id == PLUGIN
+        kind = None if plugin else str(getattr(m, "radius_pd_type", "gaussian"))
+        if not plugin:
             if kind == "array":
                 raise ValueError("nn-lm cannot start an 'array' radius dispersion: its weights are data, not fit "
                                  "parameters; use sasview_nn_plugin.refine.refine (histogram) or the nn_spheres_hs "
                                  f"model instead. Supported: {SUPPORTED}")
             if kind not in ("schulz", "lognormal", "gaussian"):
                 raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")
-            res = invert(np.asarray(data.x)[keep], np.asarray(data.y)[keep], dy,
-                         volume_fraction=float(m.volfraction.value), model=model)
+        res = invert(np.asarray(data.x)[keep], np.asarray(data.y)[keep], dy,
+                     volume_fraction=float(m.volfraction.value), model=model)
+        if plugin:
+            _set_plugin_components(m, res)
+        else:
             _set_dispersion(m, res, kind)
         # scale: one linear least-squares step at the new shape
         problem.setp(problem.getp())

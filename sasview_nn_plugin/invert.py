@@ -205,16 +205,12 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNMo
         d = np.asarray(dIs, dtype=float)
         good &= np.isfinite(d).all(axis=1) & (d > 0).all(axis=1)
     try:
-        check_curve(q, inten[0] if n and good[0] else np.ones_like(q), None)
-        x = inten if len(q) == len(nn.q) and np.allclose(q, nn.q, rtol=1e-9, atol=0) else None
-        if x is None:
-            x = np.exp(np.stack([np.interp(np.log(nn.q), np.log(q), np.log(row)) for row in inten[good]]) if good.any()
-                       else np.empty((0, len(nn.q))))
-            to_model_grid(q, np.ones_like(q), nn)  # raises if q does not cover the model's range
-        else:
-            x = x[good]
+        check_curve(q, np.ones_like(q), None)  # q alone: sorted, positive, finite (intensities: per row)
+        to_model_grid(q, np.ones_like(q), nn)  # q covers the model's range
     except InputError as exc:
         return [exc] * n
+    rows = [to_model_grid(q, row, nn) for row in inten[good]]
+    x = np.stack(rows) if rows else np.empty((0, len(nn.q)))
     idx = np.flatnonzero(good)
     number = nn.predict(x, phis[idx]).astype(float) if len(idx) else np.empty((0, len(nn.radius)))
     moments = number @ nn.radius_moments

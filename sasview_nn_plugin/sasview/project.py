@@ -13,6 +13,7 @@ import importlib.util
 import json
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,9 @@ class PluginParameters:
     free: set[str]
 
 
+@lru_cache(maxsize=1)
 def load_plugin_module():
-    """The plugin model file as a Python module (its ``Iq`` evaluates the model without sasmodels)."""
+    """The plugin model file as a Python module (its ``Iq`` evaluates the model without sasmodels); loaded once."""
     spec = importlib.util.spec_from_file_location(PLUGIN_NAME, plugin_model_path())
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
