@@ -25,13 +25,14 @@ class FileResult:
     json_path: Path | None = None
     csv_path: Path | None = None
     plot_path: Path | None = None
+    warnings: list[str] | None = None
 
 
 def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_unit: str = "A",
                  model: str | None = None, output: str | os.PathLike, plot: bool = False,
                  refine_method: str | None = None, parametrization: str = "histogram",
                  fit_volume_fraction: bool = False, sasview_project: str | os.PathLike | None = None,
-                 ) -> list[FileResult]:
+                 parametric: str | None = None, check_identifiability: bool = True) -> list[FileResult]:
     """Invert every 1-D curve in ``files``; write ``<stem>.json``, ``<stem>.csv`` (and ``.png``) to output.
 
     With ``refine_method`` ("lm" or "dream") each network result is refined with bumps
@@ -49,8 +50,14 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
         curves = load_curves(f, q_unit=q_unit)
         for k, c in enumerate(curves):
             try:
-                inv = invert(c.q, c.intensity, c.di, volume_fraction=volume_fraction, model=nn)
-                if refine_method:
+                if parametric:
+                    from .parametric import invert_parametric
+
+                    inv = invert_parametric(c.q, c.intensity, c.di, volume_fraction=volume_fraction, family=parametric,
+                                            model=model, method=refine_method or "lm", dq=c.dq)
+                else:
+                    inv = invert(c.q, c.intensity, c.di, volume_fraction=volume_fraction, model=nn)
+                if refine_method and not parametric:
                     from .refine import refine
 
                     inv = refine(c.q, c.intensity, c.di, inv, method=refine_method, dq=c.dq,
@@ -61,7 +68,12 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
             while stem in stems:
                 stem += "_"
             stems.add(stem)
-            results.append(FileResult(str(f), stem, inv, c))
+            warns = []
+            if check_identifiability:
+                from .identifiability import check_result
+
+                warns = [w for w in [check_result(inv)] if w]
+            results.append(FileResult(str(f), stem, inv, c, warnings=warns))
     project = None
     if sasview_project is not None:
         project = Path(sasview_project)
@@ -81,7 +93,7 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
     for r in results:
         extra = {"input": {"file": r.source, "q_unit": q_unit, "n_points": int(len(r.inversion.q_data)),
                            "q_min": float(r.inversion.q_data[0]), "q_max": float(r.inversion.q_data[-1]),
-                           "has_dI": r.inversion.di_data is not None}}
+                           "has_dI": r.inversion.di_data is not None}, "warnings": r.warnings or []}
         r.json_path, r.csv_path = write_inversion(r.inversion, out, r.stem, extra)
         if plot:
             from .plots import inversion_figure

@@ -32,7 +32,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         r_grid=RadiusGrid(args.r_min, args.r_max, args.n_r),
         family=args.family, phi_min=args.phi_min, phi_max=args.phi_max, noise_max=args.noise_max,
         smear_fraction=args.smear_fraction, dq_over_q_max=args.dq_over_q_max,
-        scale_min=args.scale_min, scale_max=args.scale_max)
+        scale_min=args.scale_min, scale_max=args.scale_max, parametric=args.parametric)
     out = simulate(args.n, args.seed, args.out, settings, progress=not args.quiet)
     print(f"wrote {args.n} curves to {out}")
 
@@ -43,9 +43,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     res = train(args.data, args.out, preset=args.preset, epochs=args.epochs, seed=args.seed,
                 max_curves=args.max_curves, patience=args.patience, verbose=0 if args.quiet else 2)
     m = res.metrics
-    err = 100 * m["median_rel_err_mean_radius_number"]
-    print(f"wrote {res.path} after {res.epochs_run} epochs ({res.seconds:.0f} s); held-out: median W1 "
-          f"{m['median_w1_number_A']:.2f} A, number-mean radius error {err:.2f} %")
+    if "median_w1_number_A" in m:
+        err = 100 * m["median_rel_err_mean_radius_number"]
+        held = f"median W1 {m['median_w1_number_A']:.2f} A, number-mean radius error {err:.2f} %"
+    else:
+        held = ", ".join(f"{k[len('median_rel_err_'):]} {100 * v:.2f} %" for k, v in m.items()
+                         if k.startswith("median_rel_err_")) + " (median relative errors)"
+    print(f"wrote {res.path} after {res.epochs_run} epochs ({res.seconds:.0f} s); held-out: {held}")
 
 
 def _cmd_invert(args: argparse.Namespace) -> None:
@@ -54,10 +58,19 @@ def _cmd_invert(args: argparse.Namespace) -> None:
     results = invert_files(args.files, volume_fraction=args.volume_fraction, q_unit=args.q_unit,
                            model=args.model, output=args.output, plot=args.plot, refine_method=args.refine,
                            parametrization=args.parametrization, fit_volume_fraction=args.fit_volume_fraction,
-                           sasview_project=args.sasview_project)
+                           sasview_project=args.sasview_project, parametric=args.parametric,
+                           check_identifiability=not args.no_identifiability_check)
     for r in results:
         inv = r.inversion
-        if args.refine:
+        for w in r.warnings or []:
+            print(f"sasview-nn invert: warning: {r.source}: {w}", file=sys.stderr)
+        if args.parametric:
+            par = ", ".join(f"{k} {v:.4g} +- {e:.2g}" for k, (v, e) in inv.parameters.items()
+                            if k in ("radius", "radius_pd"))
+            print(f"{r.source}: {args.parametric} {par}; start {inv.start.mean_radius_number:.1f} A (number mean); "
+                  f"mean radius {inv.mean_radius_number:.2f} A (number), {inv.mean_radius_volume:.2f} A (volume), "
+                  f"chi2_reduced {inv.chi2_reduced:.3g} -> {r.json_path}")
+        elif args.refine:
             print(f"{r.source}: mean radius {inv.mean_radius_number:.2f} +- {inv.mean_radius_number_sigma:.2f} A "
                   f"(number), {inv.mean_radius_volume:.2f} +- {inv.mean_radius_volume_sigma:.2f} A (volume), "
                   f"chi2_reduced {inv.chi2_reduced:.3g} ({args.refine}, {args.parametrization}) -> {r.json_path}")
@@ -67,6 +80,39 @@ def _cmd_invert(args: argparse.Namespace) -> None:
     if args.sasview_project:
         print(f"SasView project: {args.sasview_project} (File > Open Project; needs the plugin model: "
               "sasview-nn install-sasview)")
+
+
+def _cmd_identifiability(args: argparse.Namespace) -> None:
+    from .identifiability import MapSettings, compute_map, region_summary, write_map
+
+    q_scale = 0.1 if args.q_unit == "nm" else 1.0  # 1/nm -> 1/A
+    settings = MapSettings(q_min=args.q_min * q_scale, q_max=args.q_max * q_scale, noise=args.noise,
+                           family=args.family, volume_fraction=args.volume_fraction, r_min=args.r_min,
+                           r_max=args.r_max, pd_min=args.pd_min, pd_max=args.pd_max, floor=args.floor,
+                           chi2_threshold=args.chi2_threshold)
+    m = compute_map(settings)
+    paths = write_map(m, args.output)
+    s = region_summary(m)
+    print(f"{args.family}, q {settings.q_min:g}-{settings.q_max:g} 1/A ({len(m.q)} points), noise "
+          f"{100 * args.noise:g} %: {100 * s['fraction_identifiable']:.0f} % of the grid identifiable "
+          f"(1990 criterion: {100 * s['fraction_identifiable_1990']:.0f} %) -> {paths['png']}")
+    for w, rng in list(s["radius_range_per_width"].items())[::max(1, len(m.width) // 5)]:
+        txt = "none" if rng is None else f"{rng[0]:.0f}-{rng[1]:.0f} A"
+        print(f"  radius_pd {w}: identifiable radii {txt}")
+
+
+def _cmd_lam1990(args: argparse.Namespace) -> None:
+    from .optics.lam1990 import Lam1990Settings, run
+
+    s = run(args.output, Lam1990Settings(epochs=args.epochs, seed=args.seed), verbose=0 if args.quiet else 2)
+    fmt = lambda r: "none" if r is None else f"{r[0]:.3f} .. {r[1]:.3f}"  # noqa: E731
+    print(f"allowable region, paper: log r_m {fmt(s['paper_region']['log_rm'])}, log sigma "
+          f"{fmt(s['paper_region']['log_sigma'])}")
+    for key in ("ours_relative_D1", "ours_shape"):
+        print(f"  ours ({key[5:]}): log r_m {fmt(s[key]['log_rm'])}, log sigma {fmt(s[key]['log_sigma'])}")
+    b = s["share_below_10_percent"]
+    print(f"{s['n_test']} test sets: APE < 10 % on {100 * b['log_rm']:.0f} % (log r_m) and "
+          f"{100 * b['log_sigma']:.0f} % (log sigma); figures in {args.output}")
 
 
 def _cmd_install_sasview(args: argparse.Namespace) -> None:
@@ -126,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dq-over-q-max", type=float, default=0.06, help="largest 1-sigma dQ/Q of smeared curves")
     p.add_argument("--scale-min", type=float, default=1e-2, help="sasmodels scale, log-uniform (default 1e-2..1e2)")
     p.add_argument("--scale-max", type=float, default=1e2)
+    p.add_argument("--parametric", action="store_true",
+                   help="record the sasmodels parameters (radius, radius_pd) of single-component --family schulz or "
+                        "lognormal distributions: training data for a parametric head (--preset parametric)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_grid_args(p)
     p.set_defaults(func=_cmd_simulate)
@@ -133,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network (needs the [train] extra: TensorFlow)")
     p.add_argument("--data", required=True, help="HDF5 file from `sasview-nn simulate`")
     p.add_argument("--out", required=True, help="model file to write (.h5 added if missing)")
-    p.add_argument("--preset", default="default", help="default | he2024 | he2024_log (see docs/model.md)")
+    p.add_argument("--preset", default="default", help="default | he2024 | he2024_log | parametric (see docs/model.md)")
     p.add_argument("--epochs", type=int, default=200, help="maximum epochs (early stopping on validation loss)")
     p.add_argument("--patience", type=int, default=12, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0)
@@ -156,7 +205,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sasview-project", default=None, metavar="OUT.json",
                    help="also write a SasView project file: each curve in a Fitting page with the nn_spheres_hs "
                         "plugin model, parameters from the result")
+    p.add_argument("--parametric", choices=["lognormal", "schulz"], default=None,
+                   help="parametric head + bumps fit of sasmodels sphere@hardsphere with this polydispersity type "
+                        "(--refine picks the fitter, default lm; --model a parametric model file)")
+    p.add_argument("--no-identifiability-check", action="store_true",
+                   help="skip the warning for results outside the identifiable region (saves ~1 s per q range)")
     p.set_defaults(func=_cmd_invert)
+
+    p = sub.add_parser("identifiability", help="map where (radius, width) can be told apart for a q range and noise")
+    p.add_argument("--q-min", type=float, default=0.04, help="q range of the measurement (default 0.04-0.105 1/A)")
+    p.add_argument("--q-max", type=float, default=0.105)
+    p.add_argument("--q-unit", choices=["A", "nm"], default="A", help="unit of --q-min/--q-max: 1/A or 1/nm")
+    p.add_argument("--noise", type=float, default=0.01, help="relative 1-sigma noise per point (default 0.01)")
+    p.add_argument("--family", choices=["lognormal", "schulz"], default="lognormal")
+    p.add_argument("--volume-fraction", type=float, default=0.1, help="for S(q) (default 0.1)")
+    p.add_argument("--r-min", type=float, default=10.0, help="radius grid, A (default 10-150, log-spaced)")
+    p.add_argument("--r-max", type=float, default=150.0)
+    p.add_argument("--pd-min", type=float, default=0.02, help="radius_pd grid (default 0.02-0.4)")
+    p.add_argument("--pd-max", type=float, default=0.4)
+    p.add_argument("--floor", type=float, default=0.005, help="1990 criterion: rms relative distance (default 0.005)")
+    p.add_argument("--chi2-threshold", type=float, default=6.0, help="noise-aware criterion (default 6)")
+    p.add_argument("--output", required=True, help="directory for identifiability.png/.csv/.json")
+    p.set_defaults(func=_cmd_identifiability)
+
+    p = sub.add_parser("lam1990", help="reproduce the 1990 Mie-backscatter inversion (needs [optics] and [train])")
+    p.add_argument("--output", required=True, help="directory for summary.json and the figures")
+    p.add_argument("--epochs", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=1990)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_lam1990)
 
     p = sub.add_parser("simulate-series", help="a synthetic time series of growing particles (HDF5 frame table)")
     p.add_argument("--frames", type=int, default=300)

@@ -162,6 +162,28 @@ FAMILIES: dict[str, Sampler] = {
 MIXED = {"schulz3": 0.5, "lognormal2": 0.2, "gaussian": 0.1, "tophat": 0.05, "smooth": 0.15}
 
 
+# Single-component families with sasmodels' parameters: (CDF, width range). Schulz: radius = mean,
+# radius_pd = sigma / mean; log-normal: radius = median, radius_pd = sigma of ln R (sasmodels' meanings).
+PARAMETRIC: dict[str, tuple[Callable[..., np.ndarray], tuple[float, float]]] = {
+    "schulz": (schulz_cdf, (0.03, 0.3)),
+    "lognormal": (lognormal_cdf, (0.03, 0.3)),
+}
+PARAMETER_NAMES = ("radius", "radius_pd")
+
+
+def sample_parametric(rng: np.random.Generator, n: int, grid: RadiusGrid, family: str
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """n single-component distributions and their sasmodels parameters (n, 2): radius (A), radius_pd.
+
+    Radius uniform over the grid's interior, radius_pd log-uniform over the family's width range."""
+    if family not in PARAMETRIC:
+        raise ValueError(f"no parametric family {family!r}; choose from {', '.join(PARAMETRIC)}")
+    cdf, (lo, hi) = PARAMETRIC[family]
+    radius = _means(rng, n, grid)
+    pd = np.exp(rng.uniform(np.log(lo), np.log(hi), size=n))
+    return bin_mass(cdf, grid, radius, pd), np.stack([radius, pd], axis=1)
+
+
 def sample(rng: np.random.Generator, n: int, grid: RadiusGrid, family: str = "mixed") -> np.ndarray:
     """n number distributions (n, n_r) from a named family, or "mixed" (see MIXED)."""
     if family != "mixed":

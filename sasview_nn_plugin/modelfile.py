@@ -24,7 +24,7 @@ import numpy as np
 from .errors import ModelFileError
 
 FORMAT = "sasview_nn_plugin.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2 added parameter outputs (parametric heads); distribution models are still written as 1
 DEFAULT_MODEL = "default"
 ACTIVATIONS = ("relu", "softmax", "linear")
 
@@ -52,6 +52,12 @@ class NNModel:
     activations: list[str]
     info: dict = field(default_factory=dict)   # preset, training ranges, versions, metrics
     name: str = ""
+    # parametric heads: the network outputs these parameters instead of a distribution over ``radius``;
+    # value = out_min + y * (out_max - out_min), then exp() where output_log (min/max are then of the log)
+    output_names: tuple[str, ...] = ()
+    output_min: np.ndarray | None = None
+    output_max: np.ndarray | None = None
+    output_log: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
         self._check()
@@ -80,7 +86,13 @@ class NNModel:
             if w.ndim != 2 or w.shape[0] != width or b.shape != (w.shape[1],):
                 raise ModelFileError(f"model {self.name}: layer {i} has shape {w.shape}, expected ({width}, n)")
             width = w.shape[1]
-        if width != n_r:
+        if self.output_names:
+            k = len(self.output_names)
+            if width != k or len(self.output_log) != k or np.shape(self.output_min) != (k,) \
+                    or np.shape(self.output_max) != (k,):
+                raise ModelFileError(f"model {self.name}: network gives {width} outputs for parameters "
+                                     f"{list(self.output_names)}; the file is corrupt")
+        elif width != n_r:
             raise ModelFileError(f"model {self.name}: network gives {width} outputs but the radius grid has {n_r} "
                                  "bins; the file is for another grid or corrupt")
         if any(a not in ACTIVATIONS for a in self.activations):
@@ -192,6 +204,26 @@ class NNModel:
                 h += self.biases[i + 1]
         return h
 
+    @property
+    def parametric(self) -> bool:
+        """True when the network predicts distribution parameters (``output_names``), not a histogram."""
+        return bool(self.output_names)
+
+    def parameters_from_outputs(self, y: np.ndarray) -> np.ndarray:
+        """Physical parameter values (N, k) from the network's 0-1 outputs (clipped to -0.1..1.1)."""
+        y = np.clip(np.asarray(y, dtype=float), -0.1, 1.1)
+        v = self.output_min + y * (self.output_max - self.output_min)
+        return np.where(np.asarray(self.output_log), np.exp(v), v)
+
+    def predict_parameters(self, intensity: np.ndarray, volume_fraction: np.ndarray | float) -> np.ndarray:
+        """Parameters (N, k) in physical units (see ``output_names``) for curves on the model's q grid."""
+        if not self.parametric:
+            raise ModelFileError(f"model {self.name} predicts distributions, not parameters")
+        x = np.atleast_2d(np.asarray(intensity))
+        phi = np.broadcast_to(np.asarray(volume_fraction, np.float32), (len(x),))
+        out = self.parameters_from_outputs(self._predict_block(x, phi))
+        return out[0] if np.ndim(intensity) == 1 else out
+
     def predict_normalised(self, x: np.ndarray) -> np.ndarray:
         """Distributions from already standardised inputs (N, n_features + 1), as Keras sees them."""
         return self._finish(self._layers(np.asarray(x, dtype=np.float32), first_done=False))
@@ -204,6 +236,9 @@ class NNModel:
         Large batches are cut into blocks of 1024 curves spread over threads, with BLAS limited to one
         thread each (threadpoolctl): the elementwise work then uses every core too.
         """
+        if self.parametric:
+            raise ModelFileError(f"model {self.name} predicts parameters {list(self.output_names)}, not a "
+                                 "distribution; use it with --parametric (sasview_nn_plugin.parametric)")
         x = np.asarray(intensity)
         if x.ndim == 1 and np.ndim(volume_fraction) == 0:
             out = self._predict_one(np.ascontiguousarray(x, dtype=float), volume_fraction)
@@ -224,6 +259,15 @@ class NNModel:
                 out = np.concatenate(list(parts))
         out = self._finish(out)
         return out[0] if single else out
+
+
+def _parametric_fields(f) -> dict:
+    """The optional parameter-output description of a model file (empty for distribution models)."""
+    if "output_names" not in f.attrs:
+        return {}
+    return {"output_names": tuple(json.loads(f.attrs["output_names"])),
+            "output_log": tuple(json.loads(f.attrs["output_log"])),
+            "output_min": f["output_min"][:].astype(float), "output_max": f["output_max"][:].astype(float)}
 
 
 def raw_features(intensity: np.ndarray, transform: str, block: int) -> np.ndarray:
@@ -253,7 +297,7 @@ def save_model(model: NNModel, path: str | os.PathLike) -> Path:
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["format_version"] = FORMAT_VERSION if model.parametric else 1
             f.attrs["transform"] = model.transform
             f.attrs["block"] = model.block
             f.attrs["phi_shift"] = model.phi_shift
@@ -264,6 +308,10 @@ def save_model(model: NNModel, path: str | os.PathLike) -> Path:
             f["input_shift"], f["input_scale"] = model.input_shift, model.input_scale
             for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
                 f[f"layers/{i}/kernel"], f[f"layers/{i}/bias"] = w, b
+            if model.parametric:
+                f.attrs["output_names"] = json.dumps(list(model.output_names))
+                f.attrs["output_log"] = json.dumps([bool(x) for x in model.output_log])
+                f["output_min"], f["output_max"] = model.output_min, model.output_max
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -315,7 +363,7 @@ def load_model(model: str | os.PathLike | NNModel | None = None) -> NNModel:
                 weights=[f[f"layers/{i}/kernel"][:].astype(np.float32) for i in range(n_layers)],
                 biases=[f[f"layers/{i}/bias"][:].astype(np.float32) for i in range(n_layers)],
                 activations=json.loads(f.attrs["activations"]), info=json.loads(f.attrs["info"]),
-                name=path.stem)
+                name=path.stem, **_parametric_fields(f))
     except ModelFileError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:

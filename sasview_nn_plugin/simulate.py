@@ -48,6 +48,7 @@ class SimulationSettings:
     smear_fraction: float = 0.0      # share of curves smeared by pinhole resolution
     dq_over_q_max: float = 0.06      # their 1-sigma dQ/Q is one of smear_levels values up to this
     smear_levels: int = 6
+    parametric: bool = False         # single-component family with its sasmodels parameters recorded
     sld: float = physics.DEFAULT_SLD
     sld_solvent: float = physics.DEFAULT_SLD_SOLVENT
 
@@ -65,6 +66,8 @@ class SimulationSettings:
             raise InputError("--smear-fraction must be in [0, 1] and --dq-over-q-max in (0, 0.5)")
         if self.family != "mixed" and self.family not in distributions.FAMILIES:
             raise InputError(f"unknown family {self.family!r}; choose from mixed, {', '.join(distributions.FAMILIES)}")
+        if self.parametric and self.family not in distributions.PARAMETRIC:
+            raise InputError(f"--parametric needs --family {' or '.join(distributions.PARAMETRIC)} (got {self.family})")
 
 
 @dataclass
@@ -79,6 +82,7 @@ class CurveSet:
     background: np.ndarray
     noise: np.ndarray
     dq_over_q: np.ndarray
+    parameters: np.ndarray | None = None   # (N, 2) sasmodels radius, radius_pd (parametric sets only)
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,11 @@ def make_resolutions(settings: SimulationSettings) -> list[Resolution]:
 def simulate_batch(rng: np.random.Generator, n: int, basis: physics.SphereBasis,
                    settings: SimulationSettings, resolutions: list[Resolution] | None = None) -> CurveSet:
     """Draw n random samples and compute their curves with the basis (pure apart from rng)."""
-    w = distributions.sample(rng, n, settings.r_grid, settings.family)
+    params = None
+    if settings.parametric:
+        w, params = distributions.sample_parametric(rng, n, settings.r_grid, settings.family)
+    else:
+        w = distributions.sample(rng, n, settings.r_grid, settings.family)
     phi = rng.uniform(settings.phi_min, settings.phi_max, size=n)
     scale = np.exp(rng.uniform(np.log(settings.scale_min), np.log(settings.scale_max), size=n))
     clean = physics.intensity(basis, w, phi, scale)
@@ -126,7 +134,7 @@ def simulate_batch(rng: np.random.Generator, n: int, basis: physics.SphereBasis,
     noisy *= noise[:, None]
     noisy += 1.0
     noisy *= clean
-    return CurveSet(noisy, clean, w, phi, scale, bkg, noise, dq_over_q)
+    return CurveSet(noisy, clean, w, phi, scale, bkg, noise, dq_over_q, params)
 
 
 def iter_chunks(n: int, seed: int, basis: physics.SphereBasis, settings: SimulationSettings,
@@ -190,6 +198,9 @@ def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSett
             }
             for name in ("volume_fraction", "scale", "background", "noise", "dq_over_q"):
                 ds[name] = f.create_dataset(name, (n,), "f8")
+            if settings.parametric:
+                ds["parameters"] = f.create_dataset("parameters", (n, 2), "f8")
+                ds["parameters"].attrs["names"] = list(distributions.PARAMETER_NAMES)
             f.attrs["seed"] = seed
             f.attrs["n"] = n
             f.attrs["chunk"] = CHUNK

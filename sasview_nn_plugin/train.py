@@ -40,6 +40,7 @@ class Preset:
     batch_size: int = 256
     schedule: str = "plateau"  # plateau (halve on a validation plateau) | cosine (decay to 0 over --epochs)
     roughness: float = 0.0     # w1 loss + roughness * dr * sum |second difference of (pred - true)|
+    target: str = "distribution"  # distribution | parameters (sasmodels radius, radius_pd; parametric head)
 
 
 PRESETS = {
@@ -49,6 +50,10 @@ PRESETS = {
                          schedule="cosine"),
     "default": Preset("log_block", 4, (256, 128, 128), "softmax", "w1", 0.1, learning_rate=2e-3, batch_size=1024,
                       schedule="cosine", roughness=1.0),
+    # parametric head: log(radius), log(radius_pd) scaled to 0-1 over the training set (as Lam et al. 1990
+    # scaled their outputs), linear outputs, MAE; the start of a sasmodels polydispersity fit
+    "parametric": Preset("log_block", 4, (256, 128, 64), "linear", "mae", 0.1, learning_rate=2e-3,
+                         batch_size=512, schedule="cosine", target="parameters"),
 }
 
 
@@ -86,6 +91,17 @@ def evaluate(pred: np.ndarray, true: np.ndarray, radius: np.ndarray) -> dict:
     }
 
 
+def evaluate_parameters(pred: np.ndarray, true: np.ndarray, names) -> dict:
+    """Median and 90th-percentile relative error per parameter (pred, true: (N, k) physical values)."""
+    err = np.abs(pred / true - 1)
+    out = {}
+    for j, name in enumerate(names):
+        out[f"median_rel_err_{name}"] = float(np.median(err[:, j]))
+        out[f"p90_rel_err_{name}"] = float(np.percentile(err[:, j], 90))
+    out["n"] = int(len(true))
+    return out
+
+
 def _read_data(path: Path, max_curves: int | None, preset: Preset):
     import h5py
 
@@ -93,10 +109,13 @@ def _read_data(path: Path, max_curves: int | None, preset: Preset):
         f = h5py.File(path, "r")
     except OSError as exc:
         raise InputError(f"cannot open training data {path}: {exc}") from None
+    target = "parameters" if preset.target == "parameters" else "number_distribution"
     with f:
-        for name in ("q", "radius", "intensity", "number_distribution", "volume_fraction"):
+        for name in ("q", "radius", "intensity", target, "volume_fraction"):
             if name not in f:
-                raise InputError(f"{path} lacks dataset {name!r}; make it with `sasview-nn simulate`")
+                how = "sasview-nn simulate --parametric --family schulz|lognormal" if name == "parameters" \
+                    else "sasview-nn simulate"
+                raise InputError(f"{path} lacks dataset {name!r}; make it with `{how}`")
         n = len(f["intensity"]) if not max_curves else min(max_curves, len(f["intensity"]))
         q, radius = f["q"][:], f["radius"][:]
         if len(q) % preset.block:
@@ -105,7 +124,7 @@ def _read_data(path: Path, max_curves: int | None, preset: Preset):
         for lo in range(0, n, 65536):
             hi = min(n, lo + 65536)
             feats[lo:hi] = raw_features(f["intensity"][lo:hi], preset.transform, preset.block)
-        y = f["number_distribution"][:n].astype(np.float32)
+        y = f[target][:n].astype(np.float32)
         phi = f["volume_fraction"][:n].astype(np.float32)
         attrs = dict(f.attrs)
     return q, radius, feats, phi, y, attrs
@@ -129,10 +148,6 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     if not np.all(np.isfinite(feats)):
         raise InputError(f"{data} holds non-positive or non-finite intensities")
 
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     n_test = max(1, n // 20)
@@ -146,80 +161,138 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
         shift, scale = feats[tr].mean(axis=0), feats[tr].std(axis=0)
         phi_shift, phi_scale = float(phi[tr].mean()), float(phi[tr].std() or 1.0)
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    xn = (feats - shift) / scale
+    x = np.empty((n, feats.shape[1] + 1), np.float32)
+    np.divide(feats - shift, scale, out=x[:, :-1])
+    x[:, -1] = (phi - phi_shift) / phi_scale
     del feats
-
-    def dataset(idx, shuffle):
-        ds = tf.data.Dataset.from_tensor_slices((xn[idx], phi[idx], y[idx]))
-        if shuffle:
-            ds = ds.shuffle(min(len(idx), 200_000), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(p.batch_size)
-
-        def join(x, ph, yy):
-            if shuffle and p.phi_jitter:
-                ph = ph * tf.random.uniform(tf.shape(ph), 1 - p.phi_jitter, 1 + p.phi_jitter)
-            return tf.concat([x, ((ph - phi_shift) / phi_scale)[:, None]], axis=1), yy
-
-        return ds.map(join).prefetch(4)
+    out_fields = {}
+    if p.target == "parameters":  # log, then 0-1 over the training rows
+        if np.any(y <= 0):
+            raise InputError(f"{data}: parameters must be positive")
+        logy = np.log(y.astype(float))
+        lo, hi = logy[tr].min(axis=0), logy[tr].max(axis=0)
+        hi = np.where(hi > lo, hi, lo + 1.0)
+        out_fields = dict(output_names=tuple(attrs.get("parameter_names", ("radius", "radius_pd"))),
+                          output_min=lo, output_max=hi, output_log=(True,) * y.shape[1])
+        y_true, y = y, ((logy - lo) / (hi - lo)).astype(np.float32)
 
     dr = float(radius[1] - radius[0])
+    loss = p.loss
+    if p.loss == "w1":
+        def loss(yt, yp):
+            import tensorflow as tf
 
-    def w1_loss(yt, yp):
-        w1 = dr * tf.reduce_sum(tf.abs(tf.cumsum(yp - yt, axis=-1)), axis=-1)
-        if not p.roughness:
-            return w1
-        e = yp - yt  # a one-bin zig-zag moves little mass (cheap in W1) but has large second differences
-        return w1 + p.roughness * dr * tf.reduce_sum(tf.abs(e[:, 2:] - 2 * e[:, 1:-1] + e[:, :-2]), axis=-1)
+            w1 = dr * tf.reduce_sum(tf.abs(tf.cumsum(yp - yt, axis=-1)), axis=-1)
+            if not p.roughness:
+                return w1
+            e = yp - yt  # a one-bin zig-zag moves little mass (cheap in W1) but has large second differences
+            return w1 + p.roughness * dr * tf.reduce_sum(tf.abs(e[:, 2:] - 2 * e[:, 1:-1] + e[:, :-2]), axis=-1)
 
-    inputs = keras.Input((xn.shape[1] + 1,))
-    h = inputs
-    for width in p.hidden:
-        h = keras.layers.Dense(width, activation="relu")(h)
-    outputs = keras.layers.Dense(len(radius), activation=p.output)(h)
-    net = keras.Model(inputs, outputs)
-    steps = -(-len(tr) // p.batch_size) * epochs
-    lr = keras.optimizers.schedules.CosineDecay(p.learning_rate, steps) if p.schedule == "cosine" else p.learning_rate
-    net.compile(optimizer=keras.optimizers.Adam(lr),
-                loss=w1_loss if p.loss == "w1" else "mae", metrics=[w1_loss] if p.loss != "w1" else [])
-    callbacks = [keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)]
-    if p.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 3), min_lr=1e-5))
-    t0 = time.time()
-    hist = net.fit(dataset(tr, True), validation_data=dataset(val, False), epochs=epochs,
-                   callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
-    seconds = time.time() - t0
+    def jitter_phi(xb):  # phi (last column, standardised) times U(1 - j, 1 + j)
+        import tensorflow as tf
 
-    dense = [layer for layer in net.layers if isinstance(layer, keras.layers.Dense)]
+        ph = xb[:, -1] * phi_scale + phi_shift
+        ph = ph * tf.random.uniform(tf.shape(ph), 1 - p.phi_jitter, 1 + p.phi_jitter)
+        return tf.concat([xb[:, :-1], ((ph - phi_shift) / phi_scale)[:, None]], axis=1)
+
+    fitted = fit_dense(x, y, tr, val, hidden=p.hidden, output=p.output, loss=loss, learning_rate=p.learning_rate,
+                       batch_size=p.batch_size, epochs=epochs, schedule=p.schedule, patience=patience, seed=seed,
+                       verbose=verbose, augment=jitter_phi if p.phi_jitter else None)
     info = {
         "preset": preset, "preset_settings": asdict(p), "seed": seed,
-        "training_data": {k: (v.item() if hasattr(v, "item") else v) for k, v in attrs.items()},
+        "training_data": {k: (v.item() if hasattr(v, "item") else (v.tolist() if hasattr(v, "tolist") else v))
+                          for k, v in attrs.items()},
         "n_train": int(len(tr)), "n_validation": int(len(val)), "n_test": int(n_test),
-        "epochs_run": len(hist.history["loss"]), "train_seconds": round(seconds, 1),
-        "versions": {"package": _package_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "epochs_run": len(fitted.history["loss"]), "train_seconds": round(fitted.seconds, 1),
+        "versions": {"package": _package_version(), **fitted.versions,
                      "sasmodels": str(attrs.get("sasmodels_version", "")), "numpy": np.__version__},
-        "history": {k: [float(v) for v in vals] for k, vals in hist.history.items()},
+        "history": fitted.history,
     }
     model = NNModel(q=q, radius=radius, transform=p.transform, block=p.block,
                     input_shift=shift.astype(np.float32), input_scale=scale,
-                    phi_shift=phi_shift, phi_scale=phi_scale,
-                    weights=[d.get_weights()[0] for d in dense], biases=[d.get_weights()[1] for d in dense],
-                    activations=["relu"] * len(p.hidden) + [p.output], info=info, name=out.stem)
+                    phi_shift=phi_shift, phi_scale=phi_scale, weights=fitted.weights, biases=fitted.biases,
+                    activations=["relu"] * len(p.hidden) + [p.output], info=info, name=out.stem, **out_fields)
     # held-out metrics with the numpy forward pass (what users run)
-    with_phi = np.concatenate([xn[test], ((phi[test] - phi_shift) / phi_scale)[:, None]], axis=1)
-    keras_pred = net.predict(with_phi, verbose=0)
-    pred = model.predict_normalised(with_phi)
-    metrics = evaluate(pred, y[test], radius)
-    metrics["max_abs_numpy_vs_keras"] = float(np.max(np.abs(pred - model._finish(keras_pred))))
+    raw = model._layers(x[test].copy(), first_done=False)
+    keras_raw = fitted.keras_predict(x[test])
+    if model.parametric:
+        metrics = evaluate_parameters(model.parameters_from_outputs(raw), y_true[test], model.output_names)
+        metrics["max_abs_numpy_vs_keras"] = float(np.max(np.abs(raw - keras_raw)))
+    else:
+        pred = model._finish(raw)
+        metrics = evaluate(pred, y[test], radius)
+        metrics["max_abs_numpy_vs_keras"] = float(np.max(np.abs(pred - model._finish(keras_raw))))
     model.info["held_out_metrics"] = metrics
     save_model(model, out)
     if plot:
         from .plots import training_curve
 
-        ylabel = "loss: MAE per bin" if p.loss != "w1" else (
-            f"loss: mean W1 + {p.roughness:g} x roughness (A)" if p.roughness else "loss: mean W1 distance (A)")
+        ylabel = "loss: MAE of 0-1 scaled log parameters" if model.parametric else (
+            "loss: MAE per bin" if p.loss != "w1" else (
+                f"loss: mean W1 + {p.roughness:g} x roughness (A)" if p.roughness else "loss: mean W1 distance (A)"))
         training_curve(info["history"], out.with_suffix(".training.png"), title=f"model {out.stem}, preset {preset}",
                        ylabel=ylabel)
-    return TrainResult(out, info["epochs_run"], seconds, metrics)
+    return TrainResult(out, info["epochs_run"], fitted.seconds, metrics)
+
+
+@dataclass
+class DenseFit:
+    """What :func:`fit_dense` returns: layer arrays, the Keras history and a predictor for checks."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    history: dict
+    seconds: float
+    versions: dict
+    keras_predict: object
+
+
+def fit_dense(x: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray, *,
+              hidden: tuple[int, ...], output: str, loss, learning_rate: float = 1e-3, batch_size: int = 256,
+              epochs: int = 200, schedule: str = "plateau", patience: int = 12, seed: int = 0, verbose: int = 2,
+              augment=None) -> DenseFit:
+    """Train a dense ReLU network on arrays with Keras: the core every forward model shares.
+
+    ``x`` (N, n_in) already normalised, ``y`` (N, n_out); rows ``train_rows`` train, ``val_rows`` drive
+    early stopping (best weights restored) and, with ``schedule="plateau"``, learning-rate halving.
+    ``loss`` is a Keras loss name or function; ``augment`` an optional TF function applied to each
+    training batch of x.  The SAXS networks (distribution and parametric heads) and the Mie
+    backscatter perceptron (:mod:`sasview_nn_plugin.optics.lam1990`) are all trained here.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+
+    def dataset(idx, shuffle):
+        ds = tf.data.Dataset.from_tensor_slices((x[idx], y[idx]))
+        if shuffle:
+            ds = ds.shuffle(min(len(idx), 200_000), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size)
+        if shuffle and augment is not None:
+            ds = ds.map(lambda xb, yb: (augment(xb), yb))
+        return ds.prefetch(4)
+
+    inputs = keras.Input((x.shape[1],))
+    h = inputs
+    for width in hidden:
+        h = keras.layers.Dense(width, activation="relu")(h)
+    net = keras.Model(inputs, keras.layers.Dense(y.shape[1], activation=output)(h))
+    steps = -(-len(train_rows) // batch_size) * epochs
+    lr = keras.optimizers.schedules.CosineDecay(learning_rate, steps) if schedule == "cosine" else learning_rate
+    net.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+    callbacks = [keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)]
+    if schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 3), min_lr=1e-5))
+    t0 = time.time()
+    hist = net.fit(dataset(train_rows, True), validation_data=dataset(val_rows, False), epochs=epochs,
+                   callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
+    seconds = time.time() - t0
+    dense = [layer for layer in net.layers if isinstance(layer, keras.layers.Dense)]
+    return DenseFit([d.get_weights()[0] for d in dense], [d.get_weights()[1] for d in dense],
+                    {k: [float(v) for v in vals] for k, vals in hist.history.items()}, seconds,
+                    {"tensorflow": tf.__version__, "keras": keras.__version__},
+                    lambda xs: net.predict(xs, verbose=0))
 
 
 def keras_twin(nn: NNModel):

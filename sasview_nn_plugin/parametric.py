@@ -1,0 +1,167 @@
+"""Parametric inversion: the everyday SasView fit, started right.
+
+A parametric head (a network trained like the distribution network, ``--preset parametric``)
+reads sasmodels' polydispersity parameters of a single log-normal or Schulz distribution from a
+SAXS curve and the volume fraction; a bumps fit of sasmodels ``sphere@hardsphere`` with that
+``radius_pd_type`` then starts there.  Parameters keep sasmodels' meanings: Schulz ``radius`` is
+the number-mean radius and ``radius_pd`` = sigma/mean; log-normal ``radius`` is the median and
+``radius_pd`` the sigma of ln R.  R_eff of S(q) is the number-mean radius (radius_effective_mode=1).
+Units: q in 1/A, radii in A.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+from . import distributions, physics
+from .errors import InputError
+from .grids import RadiusGrid
+from .invert import Inversion, check_curve, nnls_scale_background, to_model_grid
+from .modelfile import NNModel, load_model
+from .physics import PHI_MAX
+
+FAMILIES = ("lognormal", "schulz")
+SASMODELS_DEFAULT_START = {"radius": 50.0, "radius_pd": 0.1, "scale": 1.0, "background": 0.001}
+
+
+def shipped_model_name(family: str) -> str:
+    """Name of the shipped parametric head for ``family`` (``trained_models/parametric_<family>.h5``)."""
+    _check_family(family)
+    return f"parametric_{family}"
+
+
+def _check_family(family: str) -> None:
+    if family not in FAMILIES:
+        raise InputError(f"unknown parametric family {family!r}; choose {' or '.join(FAMILIES)}")
+
+
+def radius_moment(family: str, radius: np.ndarray | float, pd: np.ndarray | float, k: int) -> np.ndarray:
+    """<R^k> (A^k) of the number distribution with sasmodels parameters (radius, radius_pd)."""
+    radius, pd = np.asarray(radius, float), np.asarray(pd, float)
+    if family == "lognormal":
+        return radius**k * np.exp(0.5 * (k * pd) ** 2)
+    z = 1.0 / pd**2 - 1.0  # Schulz: <R^k> = mean^k Gamma(z+1+k) / (Gamma(z+1) (z+1)^k)
+    return radius**k * np.exp(gammaln(z + 1 + k) - gammaln(z + 1) - k * np.log(z + 1))
+
+
+def mean_radii(family: str, radius, pd) -> tuple[np.ndarray, np.ndarray]:
+    """(number-mean, volume-mean) radius in A of the continuous distribution."""
+    return radius_moment(family, radius, pd, 1), radius_moment(family, radius, pd, 4) / radius_moment(
+        family, radius, pd, 3)
+
+
+def binned(family: str, grid: RadiusGrid, radius, pd) -> np.ndarray:
+    """Number probabilities per bin of ``grid`` (rows for array arguments)."""
+    cdf = distributions.PARAMETRIC[family][0]
+    return distributions.bin_mass(cdf, grid, np.atleast_1d(radius), np.atleast_1d(pd))
+
+
+def predict_start(q, intensity, dI=None, *, volume_fraction: float, family: str,
+                  model: str | NNModel | None = None) -> dict[str, float]:
+    """The parametric head's (radius, radius_pd) for one curve (q in 1/A, phi in (0, 0.74))."""
+    _check_family(family)
+    nn = load_model(model if model is not None else shipped_model_name(family))
+    if not nn.parametric:
+        raise InputError(f"model {nn.name} predicts distributions, not parameters; give a parametric head "
+                         f"(e.g. {shipped_model_name(family)})")
+    trained_family = nn.info.get("training_data", {}).get("family")
+    if trained_family not in (None, family):
+        raise InputError(f"model {nn.name} was trained on {trained_family} distributions, not {family}; "
+                         f"use {shipped_model_name(family)}")
+    phi = float(volume_fraction)
+    if not 0 < phi < PHI_MAX:
+        raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction})")
+    q = np.asarray(q, float)
+    intensity = np.asarray(intensity, float)
+    check_curve(q, intensity, None if dI is None else np.asarray(dI, float))
+    values = nn.predict_parameters(to_model_grid(q, intensity, nn), phi)
+    return {name: float(v) for name, v in zip(nn.output_names, values, strict=True)}
+
+
+def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radius: float, radius_pd: float,
+                  dq=None, method: str = "lm", scale: float | None = None, background: float | None = None,
+                  grid: RadiusGrid | None = None, samples: int = 300, seed: int = 0, model_name: str = ""):
+    """bumps fit of sasmodels ``sphere@hardsphere`` (``radius_pd_type=family``) from the given start.
+
+    Fitted: radius, radius_pd, scale, background; the volume fraction is fixed.  ``scale`` and
+    ``background`` None: set by non-negative least squares for the starting curve.  dI None: 1 % of I.
+    ``dq``: 1-sigma Gaussian q resolution (sasmodels Pinhole1D).  Returns a
+    :class:`~sasview_nn_plugin.refine.Refinement` (parametrization = family) whose distributions are
+    binned on ``grid`` (default 9-99 A) and whose mean radii come from the continuous distribution.
+    """
+    from bumps.fitproblem import FitProblem
+    from bumps.fitters import fit
+    from sasmodels.bumps_model import Experiment, Model
+    from sasmodels.data import Data1D
+
+    from .refine import Refinement, _draws
+
+    _check_family(family)
+    q = np.asarray(q, float)
+    intensity = np.asarray(intensity, float)
+    di = 0.01 * intensity if dI is None else np.asarray(dI, float)
+    check_curve(q, intensity, di)
+    grid = grid or RadiusGrid()
+    data = Data1D(x=q, y=intensity, dy=di, dx=None if dq is None else np.asarray(dq, float))
+    kernel = physics._kernel_model("sphere@hardsphere")
+    model = Model(kernel, radius=radius, radius_pd=radius_pd, radius_pd_type=family, radius_pd_n=80,
+                  radius_pd_nsigma=8, volfraction=volume_fraction, radius_effective_mode=1,
+                  scale=1.0 if scale is None else scale, background=0.0 if background is None else background)
+    experiment = Experiment(data=data, model=model)
+    if scale is None or background is None:
+        model.scale.value, model.background.value = 1.0, 0.0
+        s0, b0 = nnls_scale_background(np.asarray(experiment.theory(), float), intensity, di)
+        model.scale.value = s0 if scale is None else scale
+        model.background.value = b0 if background is None else background
+    top = float(np.max(np.abs(intensity)))
+    model.scale.range(0.0, max(1e6, 1e3 * model.scale.value))
+    model.background.range(-top, top)
+    model.radius.range(1.0, 2000.0)
+    model.radius_pd.range(0.005, 1.5 if family == "lognormal" else 0.99)
+    problem = FitProblem(experiment)
+    result = fit(problem, method=method)
+    problem.setp(result.x)
+    draws = _draws(problem, result, method, samples, seed)
+    labels = problem.labels()
+    best = np.asarray(result.x)
+    col = {name: labels.index(name) for name in ("radius", "radius_pd")}
+    r_draw, pd_draw = draws[:, col["radius"]], draws[:, col["radius_pd"]]
+    nums = binned(family, grid, r_draw, pd_draw)
+    vols = physics.number_to_volume(nums, grid.radius)
+    number = binned(family, grid, model.radius.value, model.radius_pd.value)[0]
+    mn, mv = mean_radii(family, model.radius.value, model.radius_pd.value)
+    mn_d, mv_d = mean_radii(family, r_draw, pd_draw)
+    start = _start_inversion(family, grid, radius, radius_pd, volume_fraction, q, intensity, di, model_name)
+    return Refinement(
+        radius=grid.radius, number_distribution=number,
+        volume_distribution=physics.number_to_volume(number, grid.radius),
+        mean_radius_number=float(mn), mean_radius_volume=float(mv), volume_fraction=float(volume_fraction),
+        model=model_name or "sasmodels default start", q_data=q, intensity_data=intensity, di_data=di,
+        q_range=(float(q[0]), float(q[-1])), chi2_reduced=float(problem.chisq()), q_fit=q,
+        intensity_fit=np.asarray(experiment.theory(), float), scale=float(model.scale.value),
+        background=float(model.background.value), method=method, parametrization=family,
+        parameters={lab: (float(x), float(s)) for lab, x, s in zip(labels, best, np.std(draws, axis=0), strict=True)},
+        number_band=np.percentile(nums, [16, 84], axis=0), volume_band=np.percentile(vols, [16, 84], axis=0),
+        mean_radius_number_sigma=float(np.std(mn_d)), mean_radius_volume_sigma=float(np.std(mv_d)), start=start)
+
+
+def _start_inversion(family, grid, radius, pd, phi, q, intensity, di, model_name) -> Inversion:
+    """The starting point as an Inversion (its distribution binned on ``grid``)."""
+    number = binned(family, grid, radius, pd)[0]
+    mn, mv = mean_radii(family, radius, pd)
+    return Inversion(radius=grid.radius, number_distribution=number,
+                     volume_distribution=physics.number_to_volume(number, grid.radius),
+                     mean_radius_number=float(mn), mean_radius_volume=float(mv), volume_fraction=float(phi),
+                     model=model_name, q_data=q, intensity_data=intensity, di_data=di,
+                     q_range=(float(q[0]), float(q[-1])))
+
+
+def invert_parametric(q, intensity, dI=None, *, volume_fraction: float, family: str,
+                      model: str | NNModel | None = None, method: str = "lm", dq=None):
+    """Parametric head, then the started bumps fit (see :func:`fit_sphere_hs`); returns a Refinement."""
+    start = predict_start(q, intensity, dI, volume_fraction=volume_fraction, family=family, model=model)
+    nn = load_model(model if model is not None else shipped_model_name(family))
+    grid = RadiusGrid(float(nn.radius[0]), float(nn.radius[-1]), len(nn.radius))
+    return fit_sphere_hs(q, intensity, dI, volume_fraction=volume_fraction, family=family, dq=dq, method=method,
+                         grid=grid, model_name=nn.name, **start)
