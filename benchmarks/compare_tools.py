@@ -250,8 +250,12 @@ def figure(cases: list[Case], results: list[ToolResult], path: Path) -> None:
         ax.set_ylabel("volume fraction per bin")
     for ax in axes[1]:
         ax.set_xlabel("radius (A)")
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
+    handles = {}
+    for ax in axes.ravel():
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=9)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     tmp = path.with_name(path.stem + ".part.png")
     fig.savefig(tmp, dpi=110)
     plt.close(fig)

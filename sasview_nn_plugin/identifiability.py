@@ -189,7 +189,7 @@ def map_figure(m: IdentifiabilityMap, path: str | os.PathLike) -> Path:
     ax.set_ylabel("radius_pd" + (" (sigma of ln R)" if s.family == "lognormal" else " (sigma/mean)"))
     ax.set_title(f"{s.family}: hatched = not identifiable; q {s.q_min:g}-{s.q_max:g} 1/A "
                  f"({len(m.q)} points), phi {s.volume_fraction:g}", fontsize=9)
-    leg = ax.legend(fontsize=8, loc="upper right", facecolor="0.3", labelcolor="w")
+    leg = ax.legend(fontsize=8, loc="upper center", facecolor="0.3", labelcolor="w")
     leg.get_frame().set_alpha(0.8)
     fig.tight_layout()
     tmp = path.with_name(f".{path.stem}.partial.png")
