@@ -45,6 +45,9 @@ class Lam1990Settings:
     scan_log_sigma: tuple[float, float] = (0.01, 0.7)
     hidden: tuple[int, ...] = (32, 32)
     epochs: int = 1500
+    learning_rate: float = 3e-3
+    batch_size: int = 16
+    schedule: str = "plateau"
     seed: int = 1990
 
 
@@ -168,7 +171,7 @@ def reproduce(settings: Lam1990Settings | None = None, verbose: int = 0) -> Repr
     x = ((x_raw - x_lo) / (x_hi - x_lo)).astype(np.float32)
     y = ((y_raw - y_lo) / (y_hi - y_lo)).astype(np.float32)
     fitted = fit_dense(x, y, train_rows, train_rows, hidden=s.hidden, output="sigmoid", loss="mse",
-                       learning_rate=3e-3, batch_size=16, epochs=s.epochs, schedule="plateau",
+                       learning_rate=s.learning_rate, batch_size=s.batch_size, epochs=s.epochs, schedule=s.schedule,
                        patience=max(50, s.epochs // 10), seed=s.seed, verbose=verbose)
     h = x[test]
     for w, b in zip(fitted.weights[:-1], fitted.biases[:-1], strict=True):
