@@ -110,9 +110,10 @@ def _cmd_lam1990(args: argparse.Namespace) -> None:
           f"{fmt(s['paper_region']['log_sigma'])}")
     for key in ("ours_relative_D1", "ours_shape"):
         print(f"  ours ({key[5:]}): log r_m {fmt(s[key]['log_rm'])}, log sigma {fmt(s[key]['log_sigma'])}")
-    b = s["share_below_10_percent"]
+    b, c = s["share_below_10_percent"], s["share_below_10_percent_physical"]
     print(f"{s['n_test']} test sets: APE < 10 % on {100 * b['log_rm']:.0f} % (log r_m) and "
-          f"{100 * b['log_sigma']:.0f} % (log sigma); figures in {args.output}")
+          f"{100 * b['log_sigma']:.0f} % (log sigma); on {100 * c['r_m']:.0f} % (r_m) and {100 * c['sigma']:.0f} % "
+          f"(sigma); figures in {args.output}")
 
 
 def _cmd_install_sasview(args: argparse.Namespace) -> None:
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lam1990", help="reproduce the 1990 Mie-backscatter inversion (needs [optics] and [train])")
     p.add_argument("--output", required=True, help="directory for summary.json and the figures")
-    p.add_argument("--epochs", type=int, default=1500)
+    p.add_argument("--epochs", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1990)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_lam1990)

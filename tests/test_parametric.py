@@ -51,7 +51,7 @@ def _cases(family, n, seed):
 @pytest.mark.parametrize("family", ["schulz", "lognormal"])
 def test_network_started_fit_converges_where_default_start_does_not(family):
     ok_nn, ok_default, err_r = [], [], []
-    for i, di, phi, r, pd in _cases(family, 12, 4 if family == "schulz" else 5):
+    for i, di, phi, r, _pd in _cases(family, 12, 4 if family == "schulz" else 5):
         fit = invert_parametric(Q, i, di, volume_fraction=phi, family=family)
         ok_nn.append(fit.chi2_reduced <= 1.5)
         err_r.append(abs(fit.parameters["radius"][0] / r - 1))
