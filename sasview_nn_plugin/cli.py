@@ -65,7 +65,7 @@ def _cmd_invert(args: argparse.Namespace) -> None:
         for w in r.warnings or []:
             print(f"sasview-nn invert: warning: {r.source}: {w}", file=sys.stderr)
         if args.parametric:
-            par = ", ".join(f"{k} {v:.4g} +- {e:.2g}" for k, (v, e) in inv.parameters.items()
+            par = ", ".join(f"{k} {v:.5g} +- {e:.2g}" for k, (v, e) in inv.parameters.items()
                             if k in ("radius", "radius_pd"))
             print(f"{r.source}: {args.parametric} {par}; start {inv.start.mean_radius_number:.1f} A (number mean); "
                   f"mean radius {inv.mean_radius_number:.2f} A (number), {inv.mean_radius_volume:.2f} A (volume), "

@@ -197,28 +197,7 @@ def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    r = rep.region
-    paths = {}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    for ax, z, allowed, label in ((axes[0], np.log10(np.maximum(r.relative_percent, 1e-3)), r.allowed_relative,
-                                   f"relative: 100 D/|beta| >= D_1 = {rep.settings.d1_percent:g}"),
-                                  (axes[1], np.log10(np.maximum(r.shape_distance, 1e-5)), r.allowed_shape,
-                                   f"shape: rms offset-free ln-beta distance >= {rep.settings.shape_floor:g}")):
-        im = ax.pcolormesh(r.log_rm, r.log_sigma, z.T, shading="nearest", cmap="viridis")
-        fig.colorbar(im, ax=ax, label="log10 neighbour distance")
-        ax.contour(r.log_rm, r.log_sigma, allowed.T.astype(float), levels=[0.5], colors="w", linewidths=1.5)
-        (a, b), (c, d) = PAPER_REGION["log_rm"], PAPER_REGION["log_sigma"]
-        ax.plot([a, b, b, a, a], [c, c, d, d, c], "r--", lw=2, label="paper's allowable region")
-        ax.set_xlabel("log10 r_m (um)")
-        ax.set_ylabel("log10 sigma")
-        ax.set_title(f"allowed inside white lines; {label}", fontsize=9)
-        ax.legend(fontsize=8, loc="upper right")
-    fig.suptitle("Fig. 2 (reproduction): allowable region, backscatter at 0.53 / 1.06 / 2.12 um, m = 1.53 - 0.008j",
-                 fontsize=10)
-    fig.tight_layout()
-    paths["fig2"] = _save(fig, output / "fig2_allowable_region.png")
-    plt.close(fig)
-
+    paths = {"fig2": region_figure(rep.region, rep.settings, output / "fig2_allowable_region.png")}
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     k = np.arange(1, len(rep.ape) + 1)
     for ax, ape, names in ((axes[0], rep.ape, ("log r_m", "log sigma")),
@@ -238,6 +217,38 @@ def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
     paths["fig3"] = _save(fig, output / "fig3_test_errors.png")
     plt.close(fig)
     return paths
+
+
+def region_figure(r: Region, settings: Lam1990Settings, path: Path) -> Path:
+    """Fig. 2: neighbour distances, the region each criterion allows (not allowed: hatched), the paper's box."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, dist, allowed, label in ((axes[0], r.relative_percent, r.allowed_relative,
+                                      f"relative: 100 D/|beta| >= D_1 = {settings.d1_percent:g}"),
+                                     (axes[1], r.shape_distance, r.allowed_shape,
+                                      f"shape: rms offset-free ln-beta distance >= {settings.shape_floor:g}")):
+        z = np.log10(np.maximum(dist, 1e-6)).T
+        lo, hi = np.percentile(z, [5, 95])
+        im = ax.pcolormesh(r.log_rm, r.log_sigma, z, shading="nearest", cmap="viridis", vmin=lo, vmax=hi)
+        fig.colorbar(im, ax=ax, label="log10 neighbour distance")
+        ax.contourf(r.log_rm, r.log_sigma, allowed.T.astype(float), levels=[-0.5, 0.5], colors="none", hatches=["xx"])
+        ax.contour(r.log_rm, r.log_sigma, allowed.T.astype(float), levels=[0.5], colors="w", linewidths=1.2)
+        (a, b), (c, d) = PAPER_REGION["log_rm"], PAPER_REGION["log_sigma"]
+        ax.plot([a, b, b, a, a], [c, c, d, d, c], "r--", lw=2, label="paper's allowable region")
+        ax.set_xlabel("log10 r_m (um)")
+        ax.set_ylabel("log10 sigma")
+        ax.set_title(f"hatched = not allowed; {label}", fontsize=9)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle("Fig. 2 (reproduction): allowable region, backscatter at 0.53 / 1.06 / 2.12 um, m = 1.53 - 0.008j",
+                 fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return path
 
 
 def _save(fig, path: Path) -> Path:
