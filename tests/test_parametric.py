@@ -86,3 +86,26 @@ def test_cli_parametric(tmp_path):
     assert ref["parametrization"] == "lognormal" and ref["chi2_reduced"] < 1.5
     assert ref["parameters"]["radius"]["value"] == pytest.approx(r, rel=0.02)
     assert rec["warnings"] == [] and sum(rec["number_distribution"]) == pytest.approx(1)
+
+
+def test_model_file_roundtrip_and_misuse(tmp_path):
+    import h5py
+
+    from sasview_nn_plugin import invert
+    from sasview_nn_plugin.modelfile import load_model, save_model
+
+    nn = load_model("parametric_schulz")
+    assert nn.parametric and nn.output_names == ("radius", "radius_pd")
+    path = save_model(nn, tmp_path / "copy.h5")
+    again = load_model(path)
+    x = np.exp(np.linspace(0, -3, len(nn.q)))[None]
+    np.testing.assert_array_equal(again.predict_parameters(x, 0.3), nn.predict_parameters(x, 0.3))
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["format_version"]) == 2
+    with pytest.raises(InputError, match="--parametric"):
+        invert(nn.q, x[0], volume_fraction=0.3, model=nn)
+    with h5py.File(path, "a") as f:  # a file whose output description does not match its layers
+        del f["output_min"]
+        f["output_min"] = np.zeros(3)
+    with pytest.raises(InputError, match="corrupt"):
+        load_model(path)
