@@ -231,12 +231,9 @@ def headline(rows: list[dict]) -> str:
 
 def figure(cases: list[Case], results: list[ToolResult], path: Path) -> None:
     """Volume distributions of every tool over the truth, one curve per class."""
-    import matplotlib
+    from sasview_nn_plugin.plots import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
+    fig, axes = new_figure(2, 2, figsize=(11, 7.5), sharex=True)
     r = GRID.radius
     style = {"nn": ("C0", "-"), "nn+lm": ("C3", "-"), "mcsas-sph": ("C2", "--"), "mcsas-hs": ("C4", "-."),
              "bumps-lm": ("C1", ":")}
@@ -256,10 +253,7 @@ def figure(cases: list[Case], results: list[ToolResult], path: Path) -> None:
             handles.setdefault(label, h)
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=9)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    tmp = path.with_name(path.stem + ".part.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def _mcsas_job(args):

@@ -166,14 +166,10 @@ def cached_map(settings: MapSettings) -> IdentifiabilityMap:
 
 def map_figure(m: IdentifiabilityMap, path: str | os.PathLike) -> Path:
     """Heat map of log10 delta_chi2 with both regions' boundaries (written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import new_figure, save_figure
 
     s = m.settings
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    fig, ax = new_figure(figsize=(7.5, 5.2))
     z = np.log10(np.maximum(m.delta_chi2, 1e-3)).T
     im = ax.pcolormesh(m.radius, m.width, z, shading="nearest", cmap="viridis")
     fig.colorbar(im, ax=ax, label="log10 delta chi2 to the nearest neighbour")
@@ -192,11 +188,7 @@ def map_figure(m: IdentifiabilityMap, path: str | os.PathLike) -> Path:
     leg = ax.legend(fontsize=8, loc="upper center", facecolor="0.3", labelcolor="w")
     leg.get_frame().set_alpha(0.8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.partial.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
 
 
 def write_map(m: IdentifiabilityMap, output: str | os.PathLike) -> dict[str, Path]:

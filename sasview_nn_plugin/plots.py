@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _figure(*args, **kwargs):
+def new_figure(*args, **kwargs):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,7 +17,7 @@ def _figure(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def save_figure(fig, path: str | os.PathLike) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
@@ -33,7 +33,7 @@ def _save(fig, path: str | os.PathLike) -> Path:
 
 def training_curve(history: dict, path: str | os.PathLike, title: str = "", ylabel: str = "loss") -> Path:
     """Training and validation loss per epoch (log scale)."""
-    fig, ax = _figure(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     for key, style in (("loss", "-"), ("val_loss", "--")):
         if key in history:
             ax.plot(np.arange(1, len(history[key]) + 1), history[key], style, label=key.replace("_", " "))
@@ -43,12 +43,12 @@ def training_curve(history: dict, path: str | os.PathLike, title: str = "", ylab
     ax.set_title(title or "training")
     ax.legend()
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     """Left: number and volume distributions.  Right: data with the model curve of the result."""
-    fig, (a1, a2) = _figure(1, 2, figsize=(11, 4.2))
+    fig, (a1, a2) = new_figure(1, 2, figsize=(11, 4.2))
     refined = getattr(inv, "start", None) is not None
     tag = f" refined ({inv.method}, {inv.parametrization})" if refined else ""
     a1.plot(inv.radius, inv.number_distribution, "C0-", label=f"number{tag} (mean {inv.mean_radius_number:.1f} A)")
@@ -82,13 +82,13 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     a2.legend(fontsize=8, loc="lower left")
     a2.grid(alpha=0.3, which="both")
     a2.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def timeseries_figure(radius, volume, mean_n, mean_v, frame_index, path: str | os.PathLike, title: str = "") -> Path:
     """Top: number- and volume-mean radius per frame.  Bottom: volume distributions as a heat map, each
     frame scaled to its own maximum (narrow early distributions would otherwise wash out the rest)."""
-    fig, (a1, a2) = _figure(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.6]})
+    fig, (a1, a2) = new_figure(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.6]})
     a1.plot(frame_index, mean_n, "C0.-", ms=2, lw=0.8, label="number-mean radius")
     a1.plot(frame_index, mean_v, "C1.-", ms=2, lw=0.8, label="volume-mean radius")
     a1.set_ylabel("radius (A)")
@@ -108,4 +108,4 @@ def timeseries_figure(radius, volume, mean_n, mean_v, frame_index, path: str | o
     a2.set_xlabel("frame")
     a2.set_ylabel("radius R (A)")
     fig.colorbar(im, ax=a2, label="volume distribution / its maximum", pad=0.01)
-    return _save(fig, path)
+    return save_figure(fig, path)

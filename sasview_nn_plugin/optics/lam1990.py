@@ -192,13 +192,10 @@ def reproduce(settings: Lam1990Settings | None = None, verbose: int = 0) -> Repr
 
 def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
     """fig2 (allowable region: both criteria, the paper's box) and fig3 (test-set errors)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plots import new_figure, save_figure
 
     paths = {"fig2": region_figure(rep.region, rep.settings, output / "fig2_allowable_region.png")}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(12, 4.5), sharey=True)
     k = np.arange(1, len(rep.ape) + 1)
     for ax, ape, names in ((axes[0], rep.ape, ("log r_m", "log sigma")),
                            (axes[1], rep.ape_physical, ("r_m", "sigma"))):
@@ -214,19 +211,15 @@ def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
     fig.suptitle(f"Fig. 3 (reproduction): {len(k)} test sets, network trained on "
                  f"{rep.settings.n_rm * rep.settings.n_sigma - len(k)}", fontsize=10)
     fig.tight_layout()
-    paths["fig3"] = _save(fig, output / "fig3_test_errors.png")
-    plt.close(fig)
+    paths["fig3"] = save_figure(fig, output / "fig3_test_errors.png")
     return paths
 
 
 def region_figure(r: Region, settings: Lam1990Settings, path: Path) -> Path:
     """Fig. 2: neighbour distances, the region each criterion allows (not allowed: hatched), the paper's box."""
-    import matplotlib
+    from ..plots import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, axes = new_figure(1, 2, figsize=(12, 4.8))
     for ax, dist, allowed, label in ((axes[0], r.relative_percent, r.allowed_relative,
                                       f"relative: 100 D/|beta| >= D_1 = {settings.d1_percent:g}"),
                                      (axes[1], r.shape_distance, r.allowed_shape,
@@ -246,16 +239,7 @@ def region_figure(r: Region, settings: Lam1990Settings, path: Path) -> Path:
     fig.suptitle("Fig. 2 (reproduction): allowable region, backscatter at 0.53 / 1.06 / 2.12 um, m = 1.53 - 0.008j",
                  fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
-    return path
-
-
-def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.stem}.partial.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
 
 
 def run(output: str | os.PathLike, settings: Lam1990Settings | None = None, verbose: int = 0) -> dict:
