@@ -104,12 +104,15 @@ def _cmd_identifiability(args: argparse.Namespace) -> None:
 def _cmd_lam1990(args: argparse.Namespace) -> None:
     from .optics.lam1990 import Lam1990Settings, run
 
-    s = run(args.output, Lam1990Settings(epochs=args.epochs, seed=args.seed), verbose=0 if args.quiet else 2)
+    s = run(args.output, Lam1990Settings(epochs=args.epochs, seed=args.seed, region=args.region),
+            verbose=0 if args.quiet else 2)
     fmt = lambda r: "none" if r is None else f"{r[0]:.3f} .. {r[1]:.3f}"  # noqa: E731
     print(f"allowable region, paper: log r_m {fmt(s['paper_region']['log_rm'])}, log sigma "
           f"{fmt(s['paper_region']['log_sigma'])}")
     for key in ("ours_relative_D1", "ours_shape"):
         print(f"  ours ({key[5:]}): log r_m {fmt(s[key]['log_rm'])}, log sigma {fmt(s[key]['log_sigma'])}")
+    print(f"480 sets over {s['region_used']} box: log r_m {fmt(s['training_box']['log_rm'])}, log sigma "
+          f"{fmt(s['training_box']['log_sigma'])}")
     b, c = s["share_below_10_percent"], s["share_below_10_percent_physical"]
     print(f"{s['n_test']} test sets: APE < 10 % on {100 * b['log_rm']:.0f} % (log r_m) and "
           f"{100 * b['log_sigma']:.0f} % (log sigma); on {100 * c['r_m']:.0f} % (r_m) and {100 * c['sigma']:.0f} % "
@@ -231,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lam1990", help="reproduce the 1990 Mie-backscatter inversion (needs [optics] and [train])")
     p.add_argument("--output", required=True, help="directory for summary.json and the figures")
+    p.add_argument("--region", choices=["ours", "paper"], default="ours",
+                   help="where the 480 sets lie: the region our criterion allows (default) or the paper's box")
     p.add_argument("--epochs", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1990)
     p.add_argument("--quiet", action="store_true")

@@ -10,7 +10,9 @@ Steps (``reproduce``):
    - ``shape``: the scale-free distance of log beta (offset removed: the number concentration is
      unknown), rms over wavelengths, >= ``shape_floor`` -- the criterion our SAXS map uses.
    The paper's region, -0.328 <= log r_m <= 0.44 and 0.03 <= log sigma <= 0.5, is drawn over both.
-2. Data: 480 sets on a 24 x 20 grid spanning the paper's region; 18 random sets are held out.
+2. Data: 480 sets on a 24 x 20 grid spanning the allowed box -- by default the extents of the region our
+   ``shape`` criterion allows (the paper's procedure with our region), or the paper's box
+   (``region="paper"``); 18 random sets are held out.
 3. Inputs log10 beta and outputs (log r_m, log sigma) scaled to 0-1 over the training sets; a dense
    network (:func:`sasview_nn_plugin.train.fit_dense`, the SAXS networks' core) with MSE loss.
 4. Absolute percentage errors of log r_m and log sigma on the 18 test sets (the paper's Fig. 3), and
@@ -43,6 +45,7 @@ class Lam1990Settings:
     shape_floor: float = 0.02         # rms of offset-free ln beta differences between neighbours
     scan_log_rm: tuple[float, float] = (-1.2, 1.2)
     scan_log_sigma: tuple[float, float] = (0.01, 0.7)
+    region: str = "ours"              # where the 480 sets lie: "ours" (the box our shape criterion allows) | "paper"
     hidden: tuple[int, ...] = (64, 64)
     epochs: int = 2000
     learning_rate: float = 1e-2
@@ -107,10 +110,24 @@ def region_extent(axis_values: np.ndarray, allowed: np.ndarray, axis: int) -> tu
     return (float(ok.min()), float(ok.max())) if len(ok) else None
 
 
-def make_sets(s: Lam1990Settings, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log10 beta (480, 3), targets (480, 2) = log r_m, log sigma) on the grid over the paper's region."""
-    lr = np.linspace(*PAPER_REGION["log_rm"], s.n_rm)
-    ls = np.linspace(*PAPER_REGION["log_sigma"], s.n_sigma)
+def training_box(s: Lam1990Settings, region: Region) -> dict[str, tuple[float, float]]:
+    """The box the sets fill: the paper's, or the extents of the region our shape criterion allows."""
+    if s.region == "paper":
+        return PAPER_REGION
+    if s.region != "ours":
+        raise InputError(f"unknown region {s.region!r}; choose ours or paper")
+    box = {"log_rm": region_extent(region.log_rm, region.allowed_shape, 0),
+           "log_sigma": region_extent(region.log_sigma, region.allowed_shape, 1)}
+    if None in box.values():
+        raise InputError("the shape criterion allows no region; lower shape_floor")
+    return box
+
+
+def make_sets(s: Lam1990Settings, kernel: np.ndarray, box: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(log10 beta (480, 3), targets (480, 2) = log r_m, log sigma) on a 24 x 20 grid over ``box``."""
+    box = box or PAPER_REGION
+    lr = np.linspace(*box["log_rm"], s.n_rm)
+    ls = np.linspace(*box["log_sigma"], s.n_sigma)
     rr, ss = (a.ravel() for a in np.meshgrid(lr, ls, indexing="ij"))
     return np.log10(backscatter(s.setup, 10**rr, 10**ss, kernel)), np.stack([rr, ss], axis=1)
 
@@ -126,11 +143,12 @@ class Reproduction:
     ape_physical: np.ndarray         # (18, 2) absolute percentage error of r_m and sigma themselves
     train_seconds: float
     history: dict
+    box: dict = field(default_factory=lambda: dict(PAPER_REGION))
 
     def summary(self) -> dict:
         r = self.region
         return {
-            "paper_region": PAPER_REGION,
+            "paper_region": PAPER_REGION, "training_box": self.box, "region_used": self.settings.region,
             "ours_relative_D1": {"log_rm": region_extent(r.log_rm, r.allowed_relative, 0),
                                  "log_sigma": region_extent(r.log_sigma, r.allowed_relative, 1)},
             "ours_shape": {"log_rm": region_extent(r.log_rm, r.allowed_shape, 0),
@@ -168,7 +186,8 @@ def reproduce(settings: Lam1990Settings | None = None, verbose: int = 0) -> Repr
     s = settings or Lam1990Settings()
     kernel = backscatter_kernel(s.setup)
     region = allowable_region(s, kernel)
-    x_raw, y_raw = make_sets(s, kernel)
+    box = training_box(s, region)
+    x_raw, y_raw = make_sets(s, kernel, box)
     rng = np.random.default_rng(s.seed)
     order = rng.permutation(len(x_raw))
     test, train_rows = order[:s.n_test], order[s.n_test:]
@@ -187,14 +206,15 @@ def reproduce(settings: Lam1990Settings | None = None, verbose: int = 0) -> Repr
     ape = 100 * np.abs(pred - y_raw[test]) / np.abs(y_raw[test])
     ape_scaled = 100 * np.abs(scaled - y[test]) / np.maximum(np.abs(y[test]), 1e-12)
     ape_physical = 100 * np.abs(10 ** (pred - y_raw[test]) - 1)
-    return Reproduction(s, region, y_raw[test], pred, ape, ape_scaled, ape_physical, fitted.seconds, fitted.history)
+    return Reproduction(s, region, y_raw[test], pred, ape, ape_scaled, ape_physical, fitted.seconds, fitted.history,
+                        box)
 
 
 def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
     """fig2 (allowable region: both criteria, the paper's box) and fig3 (test-set errors)."""
     from ..plots import new_figure, save_figure
 
-    paths = {"fig2": region_figure(rep.region, rep.settings, output / "fig2_allowable_region.png")}
+    paths = {"fig2": region_figure(rep.region, rep.settings, output / "fig2_allowable_region.png", rep.box)}
     fig, axes = new_figure(1, 2, figsize=(12, 4.5), sharey=True)
     k = np.arange(1, len(rep.ape) + 1)
     for ax, ape, names in ((axes[0], rep.ape, ("log r_m", "log sigma")),
@@ -215,7 +235,7 @@ def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
     return paths
 
 
-def region_figure(r: Region, settings: Lam1990Settings, path: Path) -> Path:
+def region_figure(r: Region, settings: Lam1990Settings, path: Path, box: dict | None = None) -> Path:
     """Fig. 2: neighbour distances, the region each criterion allows (not allowed: hatched), the paper's box."""
     from ..plots import new_figure, save_figure
 
@@ -232,6 +252,9 @@ def region_figure(r: Region, settings: Lam1990Settings, path: Path) -> Path:
         ax.contour(r.log_rm, r.log_sigma, allowed.T.astype(float), levels=[0.5], colors="w", linewidths=1.2)
         (a, b), (c, d) = PAPER_REGION["log_rm"], PAPER_REGION["log_sigma"]
         ax.plot([a, b, b, a, a], [c, c, d, d, c], "r--", lw=2, label="paper's allowable region")
+        if box is not None and box != PAPER_REGION:
+            (a, b), (c, d) = box["log_rm"], box["log_sigma"]
+            ax.plot([a, b, b, a, a], [c, c, d, d, c], color="orange", lw=2, label="training sets (ours)")
         ax.set_xlabel("log10 r_m (um)")
         ax.set_ylabel("log10 sigma")
         ax.set_title(f"hatched = not allowed; {label}", fontsize=9)
