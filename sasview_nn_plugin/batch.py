@@ -32,7 +32,7 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
                  model: str | None = None, output: str | os.PathLike, plot: bool = False,
                  refine_method: str | None = None, parametrization: str = "histogram",
                  fit_volume_fraction: bool = False, sasview_project: str | os.PathLike | None = None,
-                 parametric: str | None = None, check_identifiability: bool = True) -> list[FileResult]:
+                 parametric: str | None = None, check_identifiability: bool | None = None) -> list[FileResult]:
     """Invert every 1-D curve in ``files``; write ``<stem>.json``, ``<stem>.csv`` (and ``.png``) to output.
 
     With ``refine_method`` ("lm" or "dream") each network result is refined with bumps

@@ -59,7 +59,7 @@ def _cmd_invert(args: argparse.Namespace) -> None:
                            model=args.model, output=args.output, plot=args.plot, refine_method=args.refine,
                            parametrization=args.parametrization, fit_volume_fraction=args.fit_volume_fraction,
                            sasview_project=args.sasview_project, parametric=args.parametric,
-                           check_identifiability=not args.no_identifiability_check)
+                           check_identifiability=args.identifiability_check)
     for r in results:
         inv = r.inversion
         for w in r.warnings or []:
@@ -212,8 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parametric", choices=["lognormal", "schulz"], default=None,
                    help="parametric head + bumps fit of sasmodels sphere@hardsphere with this polydispersity type "
                         "(--refine picks the fitter, default lm; --model a parametric model file)")
-    p.add_argument("--no-identifiability-check", action="store_true",
-                   help="skip the warning for results outside the identifiable region (saves ~1 s per q range)")
+    chk = p.add_mutually_exclusive_group()
+    chk.add_argument("--check-identifiability", dest="identifiability_check", action="store_true", default=None,
+                     help="warn when a result lies outside the identifiable region (default: with --refine or "
+                          "--parametric only; it computes sasmodels curves, ~1-2 s per q range and noise)")
+    chk.add_argument("--no-identifiability-check", dest="identifiability_check", action="store_false",
+                     help="never check")
     p.set_defaults(func=_cmd_invert)
 
     p = sub.add_parser("identifiability", help="map where (radius, width) can be told apart for a q range and noise")

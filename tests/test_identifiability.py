@@ -78,3 +78,23 @@ def test_cli_writes_map_and_refuses_bad_range(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "q_min < q_max" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_invert_warns_outside_the_region_only_when_asked(tmp_path):
+    """11 A Schulz spheres with 3 % noise: the network's answer falls where widths cannot be told apart."""
+    from test_refine import sasmodels_curve
+
+    from sasview_nn_plugin.batch import invert_files
+    from sasview_nn_plugin.io import save_curve
+
+    q = np.geomspace(0.03, 0.15, 300)
+    i = sasmodels_curve(q, 11.0, 0.05, "schulz", 0.3)
+    di = 0.03 * i
+    data = save_curve(tmp_path / "small.txt", q, i + di * np.random.default_rng(2).standard_normal(len(q)), di)
+    plain = invert_files([data], volume_fraction=0.3, output=tmp_path / "a")[0]
+    assert plain.warnings == []  # the numpy-only network path does not check unless asked
+    checked = invert_files([data], volume_fraction=0.3, output=tmp_path / "b", check_identifiability=True)[0]
+    assert len(checked.warnings) == 1
+    assert "outside the region" in checked.warnings[0]
+    rec = json.loads((tmp_path / "b" / "small.json").read_text())
+    assert rec["warnings"] == checked.warnings
