@@ -84,8 +84,9 @@ def _cmd_invert(args: argparse.Namespace) -> None:
 
 def _cmd_identifiability(args: argparse.Namespace) -> None:
     from .identifiability import MapSettings, compute_map, region_summary, write_map
+    from .io import Q_UNITS
 
-    q_scale = 0.1 if args.q_unit == "nm" else 1.0  # 1/nm -> 1/A
+    q_scale = Q_UNITS[args.q_unit]  # to 1/A
     settings = MapSettings(q_min=args.q_min * q_scale, q_max=args.q_max * q_scale, noise=args.noise,
                            family=args.family, volume_fraction=args.volume_fraction, r_min=args.r_min,
                            r_max=args.r_max, pd_min=args.pd_min, pd_max=args.pd_max, floor=args.floor,

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import physics
+from . import distributions, physics
 from .errors import InputError
 from .grids import RadiusGrid
 
-FAMILIES = ("lognormal", "schulz")
+FAMILIES = tuple(distributions.PARAMETRIC)
 
 
 @dataclass(frozen=True)
@@ -146,17 +146,29 @@ def compute_map(settings: MapSettings | None = None) -> IdentifiabilityMap:
     s = settings or MapSettings()
     q = q_points(s.q_min, s.q_max, s.points_per_decade)
     radius, width, lnI = log_curves(s, q)
-    sq = np.full(lnI.shape[:2], np.inf)  # smallest sum of squared offset-free log differences
+    sq = neighbour_min(lnI, offset_free_sq)  # smallest sum of squared offset-free log differences
+    return IdentifiabilityMap(s, radius, width, q, np.sqrt(sq / len(q)), sq / s.noise**2)
+
+
+def offset_free_sq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum_i (d_i - mean d)^2 with d = a - b over the last axis (log curves: the scale removed)."""
+    d = a - b
+    d -= d.mean(axis=-1, keepdims=True)
+    return (d**2).sum(axis=-1)
+
+
+def neighbour_min(values: np.ndarray, metric) -> np.ndarray:
+    """Smallest ``metric(point, neighbour)`` over each grid point's 4 neighbours; values (n1, n2, k)."""
+    out = np.full(values.shape[:2], np.inf)
     for axis in (0, 1):
-        d = np.diff(lnI, axis=axis)
-        d = d - d.mean(axis=-1, keepdims=True)
-        pair = (d**2).sum(axis=-1)
+        a = np.take(values, np.arange(values.shape[axis] - 1), axis=axis)
+        b = np.take(values, np.arange(1, values.shape[axis]), axis=axis)
         lo = [slice(None)] * 2
         hi = [slice(None)] * 2
         lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        sq[tuple(lo)] = np.minimum(sq[tuple(lo)], pair)
-        sq[tuple(hi)] = np.minimum(sq[tuple(hi)], pair)
-    return IdentifiabilityMap(s, radius, width, q, np.sqrt(sq / len(q)), sq / s.noise**2)
+        out[tuple(lo)] = np.minimum(out[tuple(lo)], metric(a, b))
+        out[tuple(hi)] = np.minimum(out[tuple(hi)], metric(b, a))
+    return out
 
 
 @lru_cache(maxsize=16)
@@ -196,6 +208,8 @@ def write_map(m: IdentifiabilityMap, output: str | os.PathLike) -> dict[str, Pat
     import json
     from dataclasses import asdict
 
+    from .io import write_atomic
+
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {out} exists and is not a directory")
@@ -207,10 +221,8 @@ def write_map(m: IdentifiabilityMap, output: str | os.PathLike) -> dict[str, Pat
                         f"{int(m.identifiable_1990[i, j])},{int(m.identifiable[i, j])}")
     paths = {"csv": out / "identifiability.csv", "json": out / "identifiability.json"}
     summary = {"settings": asdict(m.settings), "n_q_points": int(len(m.q)), **region_summary(m)}
-    for key, text in (("csv", "\n".join(rows) + "\n"), ("json", json.dumps(summary, indent=1))):
-        tmp = paths[key].with_name(f".{paths[key].name}.partial")
-        tmp.write_text(text)
-        os.replace(tmp, paths[key])
+    write_atomic(paths["csv"], "\n".join(rows) + "\n")
+    write_atomic(paths["json"], json.dumps(summary, indent=1))
     paths["png"] = map_figure(m, out / "identifiability.png")
     return paths
 

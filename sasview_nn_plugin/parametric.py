@@ -21,7 +21,7 @@ from .invert import Inversion, check_curve, nnls_scale_background, to_model_grid
 from .modelfile import NNModel, load_model
 from .physics import PHI_MAX
 
-FAMILIES = ("lognormal", "schulz")
+FAMILIES = tuple(distributions.PARAMETRIC)
 SASMODELS_DEFAULT_START = {"radius": 50.0, "radius_pd": 0.1, "scale": 1.0, "background": 0.001}
 
 
@@ -107,13 +107,12 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     kernel = physics._kernel_model("sphere@hardsphere")
     model = Model(kernel, radius=radius, radius_pd=radius_pd, radius_pd_type=family, radius_pd_n=80,
                   radius_pd_nsigma=8, volfraction=volume_fraction, radius_effective_mode=1,
-                  scale=1.0 if scale is None else scale, background=0.0 if background is None else background)
+                  scale=1.0, background=0.0)
     experiment = Experiment(data=data, model=model)
-    if scale is None or background is None:
-        model.scale.value, model.background.value = 1.0, 0.0
-        s0, b0 = nnls_scale_background(np.asarray(experiment.theory(), float), intensity, di)
-        model.scale.value = s0 if scale is None else scale
-        model.background.value = b0 if background is None else background
+    s0, b0 = (nnls_scale_background(np.asarray(experiment.theory(), float), intensity, di)
+              if scale is None or background is None else (scale, background))
+    model.scale.value = s0 if scale is None else scale
+    model.background.value = b0 if background is None else background
     top = float(np.max(np.abs(intensity)))
     model.scale.range(0.0, max(1e6, 1e3 * model.scale.value))
     model.background.range(-top, top)
@@ -160,8 +159,9 @@ def _start_inversion(family, grid, radius, pd, phi, q, intensity, di, model_name
 def invert_parametric(q, intensity, dI=None, *, volume_fraction: float, family: str,
                       model: str | NNModel | None = None, method: str = "lm", dq=None):
     """Parametric head, then the started bumps fit (see :func:`fit_sphere_hs`); returns a Refinement."""
-    start = predict_start(q, intensity, dI, volume_fraction=volume_fraction, family=family, model=model)
+    _check_family(family)
     nn = load_model(model if model is not None else shipped_model_name(family))
+    start = predict_start(q, intensity, dI, volume_fraction=volume_fraction, family=family, model=nn)
     grid = RadiusGrid(float(nn.radius[0]), float(nn.radius[-1]), len(nn.radius))
     return fit_sphere_hs(q, intensity, dI, volume_fraction=volume_fraction, family=family, dq=dq, method=method,
                          grid=grid, model_name=nn.name, **start)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import physics
+from . import distributions, physics
 from .errors import InputError
 from .modelfile import NNModel, raw_features, save_model
 
@@ -172,21 +172,23 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
         logy = np.log(y.astype(float))
         lo, hi = logy[tr].min(axis=0), logy[tr].max(axis=0)
         hi = np.where(hi > lo, hi, lo + 1.0)
-        out_fields = dict(output_names=tuple(attrs.get("parameter_names", ("radius", "radius_pd"))),
+        out_fields = dict(output_names=distributions.PARAMETER_NAMES,
                           output_min=lo, output_max=hi, output_log=(True,) * y.shape[1])
         y_true, y = y, ((logy - lo) / (hi - lo)).astype(np.float32)
 
     dr = float(radius[1] - radius[0])
-    loss = p.loss
-    if p.loss == "w1":
-        def loss(yt, yp):
-            import tensorflow as tf
 
-            w1 = dr * tf.reduce_sum(tf.abs(tf.cumsum(yp - yt, axis=-1)), axis=-1)
-            if not p.roughness:
-                return w1
-            e = yp - yt  # a one-bin zig-zag moves little mass (cheap in W1) but has large second differences
-            return w1 + p.roughness * dr * tf.reduce_sum(tf.abs(e[:, 2:] - 2 * e[:, 1:-1] + e[:, :-2]), axis=-1)
+    def w1_loss(yt, yp):
+        import tensorflow as tf
+
+        w1 = dr * tf.reduce_sum(tf.abs(tf.cumsum(yp - yt, axis=-1)), axis=-1)
+        if not p.roughness:
+            return w1
+        e = yp - yt  # a one-bin zig-zag moves little mass (cheap in W1) but has large second differences
+        return w1 + p.roughness * dr * tf.reduce_sum(tf.abs(e[:, 2:] - 2 * e[:, 1:-1] + e[:, :-2]), axis=-1)
+
+    loss = w1_loss if p.loss == "w1" else p.loss
+    metrics = [w1_loss] if p.loss != "w1" and p.target == "distribution" else []  # he2024: W1 still reported
 
     def jitter_phi(xb):  # phi (last column, standardised) times U(1 - j, 1 + j)
         import tensorflow as tf
@@ -197,7 +199,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
 
     fitted = fit_dense(x, y, tr, val, hidden=p.hidden, output=p.output, loss=loss, learning_rate=p.learning_rate,
                        batch_size=p.batch_size, epochs=epochs, schedule=p.schedule, patience=patience, seed=seed,
-                       verbose=verbose, augment=jitter_phi if p.phi_jitter else None)
+                       verbose=verbose, augment=jitter_phi if p.phi_jitter else None, metrics=metrics)
     info = {
         "preset": preset, "preset_settings": asdict(p), "seed": seed,
         "training_data": {k: (v.item() if hasattr(v, "item") else (v.tolist() if hasattr(v, "tolist") else v))
@@ -250,13 +252,13 @@ class DenseFit:
 def fit_dense(x: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray, *,
               hidden: tuple[int, ...], output: str, loss, learning_rate: float = 1e-3, batch_size: int = 256,
               epochs: int = 200, schedule: str = "plateau", patience: int = 12, seed: int = 0, verbose: int = 2,
-              augment=None) -> DenseFit:
+              augment=None, metrics=()) -> DenseFit:
     """Train a dense ReLU network on arrays with Keras: the core every forward model shares.
 
     ``x`` (N, n_in) already normalised, ``y`` (N, n_out); rows ``train_rows`` train, ``val_rows`` drive
     early stopping (best weights restored) and, with ``schedule="plateau"``, learning-rate halving.
-    ``loss`` is a Keras loss name or function; ``augment`` an optional TF function applied to each
-    training batch of x.  The SAXS networks (distribution and parametric heads) and the Mie
+    ``loss`` is a Keras loss name or function, ``metrics`` extra ones to report; ``augment`` an optional
+    TF function applied to each training batch of x.  The SAXS networks (distribution and parametric heads) and the Mie
     backscatter perceptron (:mod:`sasview_nn_plugin.optics.lam1990`) are all trained here.
     """
     import keras
@@ -280,7 +282,7 @@ def fit_dense(x: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np
     net = keras.Model(inputs, keras.layers.Dense(y.shape[1], activation=output)(h))
     steps = -(-len(train_rows) // batch_size) * epochs
     lr = keras.optimizers.schedules.CosineDecay(learning_rate, steps) if schedule == "cosine" else learning_rate
-    net.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+    net.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=list(metrics))
     callbacks = [keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)]
     if schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 3), min_lr=1e-5))

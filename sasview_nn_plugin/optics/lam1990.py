@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..identifiability import neighbour_min
+from ..io import write_atomic
 from .mie import MieSetup, backscatter, backscatter_kernel
 
 PAPER_REGION = {"log_rm": (-0.328, 0.44), "log_sigma": (0.03, 0.5)}
@@ -64,21 +66,6 @@ class Region:
     allowed_shape: np.ndarray
 
 
-def neighbour_distance(values: np.ndarray, metric) -> np.ndarray:
-    """Smallest ``metric(a, b)`` over the 4 grid neighbours; values (n1, n2, k)."""
-    out = np.full(values.shape[:2], np.inf)
-    for axis in (0, 1):
-        a = np.take(values, np.arange(values.shape[axis] - 1), axis=axis)
-        b = np.take(values, np.arange(1, values.shape[axis]), axis=axis)
-        d_ab, d_ba = metric(a, b), metric(b, a)
-        lo = [slice(None)] * 2
-        hi = [slice(None)] * 2
-        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        out[tuple(lo)] = np.minimum(out[tuple(lo)], d_ab)
-        out[tuple(hi)] = np.minimum(out[tuple(hi)], d_ba)
-    return out
-
-
 def _relative(a, b):
     return 100 * np.linalg.norm(a - b, axis=-1) / np.linalg.norm(a, axis=-1)
 
@@ -98,8 +85,8 @@ def allowable_region(s: Lam1990Settings, kernel: np.ndarray | None = None) -> Re
     ls = np.arange(s.scan_log_sigma[0], s.scan_log_sigma[1] + step_s / 2, step_s)
     rr, ss = np.meshgrid(lr, ls, indexing="ij")
     beta = backscatter(s.setup, 10**rr, 10**ss, kernel)
-    rel = neighbour_distance(beta, _relative)
-    shape = neighbour_distance(beta, _shape)
+    rel = neighbour_min(beta, _relative)
+    shape = neighbour_min(beta, _shape)
     return Region(lr, ls, rel, shape, rel >= s.d1_percent, shape >= s.shape_floor)
 
 
@@ -139,7 +126,6 @@ class Reproduction:
     test_true: np.ndarray            # (18, 2) log r_m, log sigma
     test_pred: np.ndarray
     ape: np.ndarray                  # (18, 2) absolute percentage error of log r_m and log sigma
-    ape_scaled: np.ndarray           # (18, 2) the same on the 0-1 scaled outputs the network learns
     ape_physical: np.ndarray         # (18, 2) absolute percentage error of r_m and sigma themselves
     train_seconds: float
     history: dict
@@ -159,8 +145,6 @@ class Reproduction:
             "test_ape_percent": {"log_rm": self.ape[:, 0].tolist(), "log_sigma": self.ape[:, 1].tolist()},
             "share_below_10_percent": {"log_rm": float(np.mean(self.ape[:, 0] < 10)),
                                        "log_sigma": float(np.mean(self.ape[:, 1] < 10))},
-            "share_below_10_percent_scaled": {"log_rm": float(np.mean(self.ape_scaled[:, 0] < 10)),
-                                              "log_sigma": float(np.mean(self.ape_scaled[:, 1] < 10))},
             "test_ape_percent_physical": {"r_m": self.ape_physical[:, 0].tolist(),
                                           "sigma": self.ape_physical[:, 1].tolist()},
             "share_below_10_percent_physical": {"r_m": float(np.mean(self.ape_physical[:, 0] < 10)),
@@ -198,16 +182,10 @@ def reproduce(settings: Lam1990Settings | None = None, verbose: int = 0) -> Repr
     fitted = fit_dense(x, y, train_rows, train_rows, hidden=s.hidden, output="sigmoid", loss="mse",
                        learning_rate=s.learning_rate, batch_size=s.batch_size, epochs=s.epochs, schedule=s.schedule,
                        patience=max(50, s.epochs // 10), seed=s.seed, verbose=verbose)
-    h = x[test]
-    for w, b in zip(fitted.weights[:-1], fitted.biases[:-1], strict=True):
-        h = np.maximum(h @ w + b, 0)
-    scaled = 1 / (1 + np.exp(-(h @ fitted.weights[-1] + fitted.biases[-1])))
-    pred = y_lo + scaled * (y_hi - y_lo)
+    pred = y_lo + np.asarray(fitted.keras_predict(x[test]), float) * (y_hi - y_lo)
     ape = 100 * np.abs(pred - y_raw[test]) / np.abs(y_raw[test])
-    ape_scaled = 100 * np.abs(scaled - y[test]) / np.maximum(np.abs(y[test]), 1e-12)
     ape_physical = 100 * np.abs(10 ** (pred - y_raw[test]) - 1)
-    return Reproduction(s, region, y_raw[test], pred, ape, ape_scaled, ape_physical, fitted.seconds, fitted.history,
-                        box)
+    return Reproduction(s, region, y_raw[test], pred, ape, ape_physical, fitted.seconds, fitted.history, box)
 
 
 def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
@@ -278,8 +256,6 @@ def run(output: str | os.PathLike, settings: Lam1990Settings | None = None, verb
     rep = reproduce(settings, verbose=verbose)
     summary = rep.summary()
     summary["settings"] = json.loads(json.dumps(asdict(rep.settings), default=str))
-    tmp = out / ".summary.json.partial"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, out / "summary.json")
+    write_atomic(out / "summary.json", json.dumps(summary, indent=1))
     summary["figures"] = {k: str(v) for k, v in figures(rep, out).items()}
     return summary
