@@ -6,6 +6,7 @@ Errors the user can fix (:class:`~sasview_nn_plugin.errors.InputError`) print on
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import InputError
@@ -21,6 +22,12 @@ def _add_grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--r-min", type=float, default=DEFAULT_R[0])
     g.add_argument("--r-max", type=float, default=DEFAULT_R[1])
     g.add_argument("--n-r", type=int, default=DEFAULT_R[2])
+
+
+def _add_external_hdf5_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-external-hdf5", action="store_true",
+                   help="let HDF5 inputs read other files (external links, external storage, virtual datasets); "
+                        "refused by default: an untrusted data file could make the tool read any local file")
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
@@ -59,7 +66,8 @@ def _cmd_invert(args: argparse.Namespace) -> None:
                            model=args.model, output=args.output, plot=args.plot, refine_method=args.refine,
                            parametrization=args.parametrization, fit_volume_fraction=args.fit_volume_fraction,
                            sasview_project=args.sasview_project, parametric=args.parametric,
-                           check_identifiability=args.identifiability_check)
+                           check_identifiability=args.identifiability_check,
+                           allow_external_hdf5=args.allow_external_hdf5)
     for r in results:
         inv = r.inversion
         for w in r.warnings or []:
@@ -150,7 +158,13 @@ def _cmd_batch(args: argparse.Namespace) -> None:
                   volume_fraction_table=args.volume_fraction_table, q_unit=args.q_unit, model=args.model,
                   refine=args.refine, parametrization=args.parametrization, order=args.order,
                   frame_files=not args.no_frame_files, scheduler=args.scheduler, workers=args.workers,
-                  progress=not args.quiet)
+                  progress=not args.quiet, allow_external_hdf5=args.allow_external_hdf5)
+    if s.own_outputs:
+        print(f"left out {s.own_outputs} files written by an earlier sasview-nn run (summary.csv, results.h5, ...)",
+              file=sys.stderr)
+    if s.stale:
+        print(f"note: {len(s.stale)} sources recorded by an earlier run are not among the inputs as they are now "
+              f"(removed or changed; changed ones were done again), e.g. {s.stale[0]}", file=sys.stderr)
     for frame, reason in s.failures[:20]:
         print(f"failed: {frame}: {reason}", file=sys.stderr)
     if len(s.failures) > 20:
@@ -219,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "--parametric only; it computes sasmodels curves, ~1-2 s per q range and noise)")
     chk.add_argument("--no-identifiability-check", dest="identifiability_check", action="store_false",
                      help="never check")
+    _add_external_hdf5_arg(p)
     p.set_defaults(func=_cmd_invert)
 
     p = sub.add_parser("identifiability", help="map where (radius, width) can be told apart for a q range and noise")
@@ -274,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)")
     p.add_argument("--workers", type=int, default=None, help="start a local Dask cluster with N worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_external_hdf5_arg(p)
     p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("install-sasview", help="install (or remove) the nn_spheres_hs SasView plugin model")
@@ -289,9 +305,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()
     except InputError as exc:
         print(f"sasview-nn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `sasview-nn invert ... | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as exc:  # disk full, permissions, ...: one line; finished work is kept
+        from .fsutil import os_error_message
+
+        print(f"sasview-nn {args.command}: error: {os_error_message(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         hint = "; re-run the same command to resume" if args.command == "batch" else ""
         print(f"sasview-nn {args.command}: interrupted{hint}", file=sys.stderr)

@@ -1,0 +1,87 @@
+"""Guards of a run: one run per output directory, outputs never onto inputs, inputs known by identity."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from ..fsutil import printable
+
+LOCK_NAME = ".sasview-nn.lock"
+
+
+class OutputLock:
+    """An exclusive lock on an output directory (``filelock``: flock on POSIX, msvcrt on Windows).
+
+    A second run on the same directory fails at once with an InputError instead of mixing results."""
+
+    def __init__(self, directory: Path):
+        from filelock import FileLock
+
+        self.directory = directory
+        self._lock = FileLock(str(directory / LOCK_NAME), timeout=0)
+
+    def __enter__(self) -> OutputLock:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise InputError(f"another sasview-nn run is writing to {self.directory}; wait for it to finish "
+                             "or choose another output directory") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+def _key(path: Path) -> Path:
+    """The path an input or output really is (symlinks resolved; a missing file: its resolved parent)."""
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def refuse_outputs_onto_inputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """InputError if an output path is (after symlinks) one of the input files."""
+    by_key = {_key(p): p for p in inputs}
+    for out in outputs:
+        hit = by_key.get(_key(out))
+        if hit is not None:
+            raise InputError(f"the output {printable(out)} would overwrite the input file {printable(hit)}; "
+                             "choose another output directory (inputs are never overwritten)")
+
+
+def file_identity(path: Path) -> str:
+    """What a single input file is, for resuming: resolved path, size and modification time (ns)."""
+    try:
+        st = path.stat()
+        stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    except OSError:  # a dangling link or a file that vanished: known by its name only
+        stamp = "missing"
+    return hashlib.sha256(f"{os.fsencode(_key(path))!r}|{stamp}".encode()).hexdigest()[:20]
+
+
+def unique_labels(paths: list[Path]) -> dict[Path, str]:
+    """A short, unique label for each path: its name, or as many parent folders as tell it apart."""
+    labels: dict[Path, str] = {}
+    groups: dict[str, list[Path]] = {}
+    for p in paths:
+        groups.setdefault(p.name, []).append(p)
+    for name, group in groups.items():
+        if len(group) == 1:
+            labels[group[0]] = printable(name)
+            continue
+        parts = [_key(p).parts for p in group]
+        depth = 2
+        while depth <= max(len(x) for x in parts):
+            tails = ["/".join(x[-depth:]) for x in parts]
+            if len(set(tails)) == len(tails):
+                break
+            depth += 1
+        for p, x in zip(group, parts, strict=True):
+            labels[p] = printable("/".join(x[-depth:]))
+    return labels

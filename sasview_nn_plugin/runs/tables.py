@@ -1,0 +1,51 @@
+"""Side tables a run reads: per-frame volume fractions (CSV as people save it, Excel included)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .. import physics
+from ..errors import InputError
+
+
+def read_volume_fraction_table(path) -> dict[str, float]:
+    """CSV with a header naming a frame column (frame|file|name) and volume_fraction (or phi).
+
+    Accepts what spreadsheets write: a UTF-8 byte-order mark, ``;`` or tab as the separator, and a
+    decimal comma with ``;`` (as Excel does in many locales)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--volume-fraction-table {p}: no such file")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        text = p.read_text(encoding="cp1252")  # a table saved by Excel on Windows ("ANSI")
+    first = text.splitlines()[0] if text.strip() else ""
+    delimiter = max((";", "\t", ","), key=first.count) if first else ","
+    try:
+        rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
+    except csv.Error as exc:
+        raise InputError(f"--volume-fraction-table {p}: not a CSV file ({exc})") from None
+    if not rows:
+        raise InputError(f"--volume-fraction-table {p}: no rows")
+    cols = {c.strip().lower(): c for c in rows[0] if c is not None}
+    key = next((cols[c] for c in ("frame", "file", "name") if c in cols), None)
+    val = next((cols[c] for c in ("volume_fraction", "phi") if c in cols), None)
+    if key is None or val is None:
+        raise InputError(f"--volume-fraction-table {p}: needs columns 'frame' (or file/name) and "
+                         f"'volume_fraction' (or phi); found {', '.join(c for c in rows[0] if c)}")
+    table = {}
+    for n, r in enumerate(rows, 2):
+        raw = (r[val] or "").strip()
+        if delimiter != ",":
+            raw = raw.replace(",", ".")
+        try:
+            phi = float(raw)
+        except ValueError:
+            raise InputError(f"--volume-fraction-table {p}: line {n}: {r[val]!r} is not a number") from None
+        if not 0 < phi < physics.PHI_MAX:
+            raise InputError(f"--volume-fraction-table {p}: line {n}: volume fraction {phi} "
+                             f"is not in (0, {physics.PHI_MAX})")
+        table[str(r[key]).strip()] = phi
+    return table
