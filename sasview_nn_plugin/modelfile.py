@@ -14,10 +14,12 @@ Input transforms
 from __future__ import annotations
 
 import json
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -27,12 +29,31 @@ FORMAT = "sasview_nn_plugin.model"
 FORMAT_VERSION = 2   # 2 added parameter outputs (parametric heads); distribution models are still written as 1
 DEFAULT_MODEL = "default"
 ACTIVATIONS = ("relu", "softmax", "linear")
+# what load_model accepts, checked from the file's metadata before any array is read (the shipped models
+# have about 0.5 million weights, 1000 q points, 4 layers and a few kB of JSON nested 3 deep)
+MAX_WEIGHTS = 50_000_000       # kernels + biases, all layers
+MAX_GRID = 1_000_000           # q points, radius bins
+MAX_LAYERS = 1_000
+MAX_JSON_BYTES = 1_000_000     # per JSON attribute
+MAX_JSON_DEPTH = 32
 
 
 def models_dir() -> Path:
-    """Directory of shipped models: $SASVIEW_NN_MODELS, else the repository's trained_models/."""
+    """Directory of shipped models: $SASVIEW_NN_MODELS if set; else the installed data package
+    ``sasview_nn_plugin.trained_models`` (pyproject.toml maps the top-level trained_models/ there, so
+    a wheel carries the models); else the source tree's trained_models/ (editable installs and
+    checkouts on sys.path, where that folder cannot be imported as a subpackage)."""
     env = os.environ.get("SASVIEW_NN_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "trained_models"
+    if env:
+        return Path(env)
+    import importlib.util
+
+    # a folder without __init__.py is a namespace package, for which importlib.resources.files() gives
+    # no plain directory; its spec names the installed folder (site-packages/sasview_nn_plugin/trained_models)
+    spec = importlib.util.find_spec(f"{__package__}.trained_models")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[1] / "trained_models"
 
 
 @dataclass
@@ -70,6 +91,12 @@ class NNModel:
 
     # -- consistency ---------------------------------------------------------------------------
     def _check(self) -> None:
+        for what, grid in (("q grid", self.q), ("radius grid", self.radius)):
+            if (problem := grid_problem(grid)) is not None:
+                raise ModelFileError(f"model {self.name}: the {what} {problem}; the file is corrupt")
+        if not (np.isfinite(self.phi_shift) and np.isfinite(self.phi_scale) and self.phi_scale != 0):
+            raise ModelFileError(f"model {self.name}: volume-fraction normalisation phi_shift = {self.phi_shift}, "
+                                 f"phi_scale = {self.phi_scale}; it needs finite values and phi_scale != 0")
         n_q, n_r = len(self.q), len(self.radius)
         if self.transform not in ("log_block", "minmax"):
             raise ModelFileError(f"model {self.name}: unknown input transform {self.transform!r}")
@@ -261,15 +288,6 @@ class NNModel:
         return out[0] if single else out
 
 
-def _parametric_fields(f) -> dict:
-    """The optional parameter-output description of a model file (empty for distribution models)."""
-    if "output_names" not in f.attrs:
-        return {}
-    return {"output_names": tuple(json.loads(f.attrs["output_names"])),
-            "output_log": tuple(json.loads(f.attrs["output_log"])),
-            "output_min": f["output_min"][:].astype(float), "output_max": f["output_max"][:].astype(float)}
-
-
 def raw_features(intensity: np.ndarray, transform: str, block: int) -> np.ndarray:
     """Input features before standardisation, float32 (N, n_q / block); see the module docstring."""
     full = np.atleast_2d(np.asarray(intensity, dtype=np.float32))
@@ -320,18 +338,250 @@ def save_model(model: NNModel, path: str | os.PathLike) -> Path:
 
 
 def resolve_model_path(model: str | os.PathLike | None) -> Path:
-    """A path, or the name of a shipped model (``trained_models/NAME.h5``)."""
+    """A path, or the name of a shipped model (``trained_models/NAME.h5``, see :func:`models_dir`)."""
     name = DEFAULT_MODEL if model is None else str(model)
     p = Path(name)
     if p.suffix in (".h5", ".hdf5") or p.exists():
         if not p.is_file():
             raise ModelFileError(f"model file {p} not found")
         return p
-    candidate = models_dir() / f"{name}.h5"
+    where = models_dir()
+    candidate = where / f"{name}.h5"
     if not candidate.is_file():
-        known = sorted(x.stem for x in models_dir().glob("*.h5"))
-        raise ModelFileError(f"no model named {name!r} in {models_dir()}; known: {', '.join(known) or 'none'}")
+        known = sorted(x.stem for x in where.glob("*.h5"))
+        hint = "" if known else " (an install without its models: reinstall, or set $SASVIEW_NN_MODELS)"
+        raise ModelFileError(f"no model named {name!r} in {where}; known: {', '.join(known) or 'none'}{hint}")
     return candidate
+
+
+_FIX = "the file is corrupt: re-download it or re-train it"
+
+
+def grid_problem(grid: np.ndarray) -> str | None:
+    """What is wrong with a q or radius grid; None when it is 1-D, finite, positive and strictly increasing."""
+    g = np.asarray(grid)
+    if g.ndim != 1 or len(g) < 2:
+        return f"has shape {g.shape} but must be a 1-D array of at least 2 points"
+    if not np.all(np.isfinite(g)):
+        return "holds NaN or infinite values"
+    if g[0] <= 0:
+        return f"starts at {g[0]:g} but must be positive"
+    step = np.diff(g) > 0
+    if not np.all(step):
+        i = int(np.argmin(step))
+        return f"is not strictly increasing ({g[i + 1]:g} follows {g[i]:g} at point {i + 1})"
+    return None
+
+
+def _json_depth(value) -> int:
+    """Nesting depth of parsed JSON (0 for a scalar, 1 for a flat list or dict), without recursion."""
+    depth, level = 0, [value]
+    while level := [v for v in level if isinstance(v, dict | list)]:
+        depth += 1
+        level = [x for v in level for x in (v.values() if isinstance(v, dict) else v)]
+    return depth
+
+
+class _FileCheck:
+    """Checks of a model file from its HDF5 metadata (links, storage, dtypes, shapes, attribute sizes)."""
+
+    def __init__(self, f, path: Path) -> None:
+        self.f, self.path = f, path
+        self.file_size = path.stat().st_size
+        self.datasets: list = []
+
+    def fail(self, what: str) -> NoReturn:
+        raise ModelFileError(f"model file {self.path}: {what}; {_FIX}")
+
+    def node(self, name: str):
+        """The object ``name``, reached through hard links only (no external or soft links on the way)."""
+        import h5py
+
+        parts = name.split("/")
+        for k in range(1, len(parts) + 1):
+            sub = "/".join(parts[:k])
+            link = self.f.get(sub, getlink=True)
+            if link is None:
+                self.fail(f"{sub} is missing")
+            if isinstance(link, h5py.ExternalLink):
+                self.fail(f"{sub} is an external link (to {link.filename}); a model file must hold its own data")
+            if not isinstance(link, h5py.HardLink):
+                self.fail(f"{sub} is a {type(link).__name__}; a model file holds its data itself, without links")
+        return self.f[name]
+
+    def dataset(self, name: str, ndim: int):
+        """A floating-point dataset of ``ndim`` dimensions stored in this file (not virtual, not external)."""
+        import h5py
+
+        ds = self.node(name)
+        if not isinstance(ds, h5py.Dataset):
+            self.fail(f"{name} is not a dataset")
+        if ds.is_virtual:
+            self.fail(f"{name} is a virtual dataset (its data lives in other files); "
+                      "a model file must hold its own data")
+        if ds.external:
+            self.fail(f"{name} keeps its data in external raw files; a model file must hold its own data")
+        if ds.dtype.kind != "f":
+            self.fail(f"{name} has type {ds.dtype}; it must be floating point")
+        if ds.ndim != ndim:
+            self.fail(f"{name} has shape {ds.shape}; it must be {ndim}-D")
+        self.datasets.append((name, ds))
+        return ds
+
+    def storage(self) -> None:
+        """Every checked dataset's declared data is in the file: a contiguous one stores at least its declared bytes
+        (and declares no more than the file size); a chunked (possibly compressed) one has every chunk written."""
+        for name, ds in self.datasets:
+            declared = ds.size * ds.dtype.itemsize
+            if declared == 0:
+                continue
+            if ds.chunks is None:
+                ok = declared <= self.file_size and ds.id.get_storage_size() >= declared
+            else:
+                n_chunks = math.prod(-(-n // c) for n, c in zip(ds.shape, ds.chunks, strict=True))
+                ok = ds.id.get_num_chunks() >= n_chunks
+            if not ok:
+                self.fail(f"{name} declares shape {ds.shape} ({declared:,} bytes) but the file of "
+                          f"{self.file_size:,} bytes does not hold that data")
+
+    def number(self, name: str, integer: bool = False) -> float | int:
+        """A scalar numeric attribute."""
+        if name not in self.f.attrs:
+            self.fail(f"attribute {name} is missing")
+        aid = self.f.attrs.get_id(name)
+        if aid.shape not in ((), (1,)) or aid.dtype.kind not in ("iu" if integer else "iuf"):
+            self.fail(f"attribute {name} has type {aid.dtype} and shape {aid.shape}; it must be one "
+                      f"{'integer' if integer else 'number'}")
+        return np.asarray(self.f.attrs[name]).reshape(-1)[0].item()
+
+    def text(self, name: str, limit: int = MAX_JSON_BYTES) -> str:
+        """A scalar string attribute of at most ``limit`` characters."""
+        import h5py
+
+        if name not in self.f.attrs:
+            self.fail(f"attribute {name} is missing")
+        aid = self.f.attrs.get_id(name)
+        if aid.shape != () or h5py.check_string_dtype(aid.dtype) is None:
+            self.fail(f"attribute {name} has type {aid.dtype} and shape {aid.shape}; it must be one text string")
+        if aid.dtype.itemsize > limit:   # fixed-length strings: the size is in the metadata
+            self.fail(f"attribute {name} holds {aid.dtype.itemsize:,} bytes, more than {limit:,}")
+        value = self.f.attrs[name]
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        if len(value) > limit:
+            self.fail(f"attribute {name} holds {len(value):,} characters, more than {limit:,}")
+        return value
+
+    def json(self, name: str, kind: type):
+        """A JSON attribute (size and nesting limited) whose top level is a ``kind``."""
+        text = self.text(name)
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            self.fail(f"attribute {name} is JSON nested too deeply to parse (at most {MAX_JSON_DEPTH} levels)")
+        except ValueError as exc:
+            self.fail(f"attribute {name} is not valid JSON ({exc})")
+        if (depth := _json_depth(value)) > MAX_JSON_DEPTH:
+            self.fail(f"attribute {name} is JSON nested {depth} levels deep (at most {MAX_JSON_DEPTH})")
+        if not isinstance(value, kind):
+            self.fail(f"attribute {name} is a JSON {type(value).__name__}, not a {kind.__name__}")
+        return value
+
+
+def _read_model(f, path: Path) -> NNModel:
+    """An NNModel from an open model file: everything checked from metadata first, then the arrays read."""
+    import h5py
+
+    c = _FileCheck(f, path)
+    fmt = f.attrs.get_id("format") if "format" in f.attrs else None
+    if fmt is None or fmt.shape != () or h5py.check_string_dtype(fmt.dtype) is None or c.text("format", 100) != FORMAT:
+        raise ModelFileError(f"{path} is not a sasview_nn_plugin model file (format attribute missing)")
+    version = c.number("format_version", integer=True)
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path} has format version {version}; upgrade sasview_nn_plugin to read it")
+    transform = c.text("transform", 100)
+    if transform not in ("log_block", "minmax"):
+        c.fail(f"unknown input transform {transform!r} (known: log_block, minmax)")
+    block = c.number("block", integer=True)
+    phi_shift, phi_scale = float(c.number("phi_shift")), float(c.number("phi_scale"))
+    if not (math.isfinite(phi_shift) and math.isfinite(phi_scale) and phi_scale != 0):
+        c.fail(f"the volume-fraction normalisation phi_shift = {phi_shift}, phi_scale = {phi_scale} needs finite "
+               "values and a nonzero phi_scale")
+    activations, info = c.json("activations", list), c.json("info", dict)
+    outputs = {}
+    if "output_names" in f.attrs:
+        names, logs = c.json("output_names", list), c.json("output_log", list)
+        if not names or not all(isinstance(x, str) for x in names) or len(logs) != len(names) \
+                or not all(isinstance(x, bool) for x in logs):
+            c.fail(f"output_names {names} and output_log {logs} must list the same number of names and true/false")
+        outputs = {"output_names": tuple(names), "output_log": tuple(logs)}
+
+    # shapes, from metadata only
+    n_q, n_r = (len(c.dataset(name, 1)) for name in ("q", "radius"))
+    for what, n in (("q grid", n_q), ("radius grid", n_r)):
+        if not 2 <= n <= MAX_GRID:
+            c.fail(f"the {what} has {n:,} points; a model grid has 2 to {MAX_GRID:,}")
+    if block < 1 or n_q % block:
+        c.fail(f"the q grid of {n_q} points is not a multiple of block = {block}")
+    n_feat = n_q // block
+    for name in ("input_shift", "input_scale"):
+        if (n := len(c.dataset(name, 1))) != n_feat:
+            c.fail(f"{name} has {n} values; the q grid of {n_q} points in blocks of {block} needs {n_feat}")
+    layers = c.node("layers")
+    if not isinstance(layers, h5py.Group) or not 1 <= (n_layers := len(layers)) <= MAX_LAYERS:
+        c.fail(f"layers must be a group of 1 to {MAX_LAYERS} layers")
+    if sorted(layers, key=str) != sorted(map(str, range(n_layers))):
+        c.fail(f"the {n_layers} layers must be named 0 to {n_layers - 1}")
+    if len(activations) != n_layers or not all(isinstance(a, str) for a in activations):
+        c.fail(f"activations lists {len(activations)} entries for {n_layers} layers; it needs one name per layer")
+    if unknown := [a for a in activations if a not in ACTIVATIONS]:
+        c.fail(f"unknown activations {unknown} (known: {', '.join(ACTIVATIONS)})")
+    width, n_weights = n_feat + 1, 0   # layer 0 takes the features and the volume fraction
+    for i in range(n_layers):
+        kernel, bias = c.dataset(f"layers/{i}/kernel", 2), c.dataset(f"layers/{i}/bias", 1)
+        if kernel.shape[0] != width:
+            takes = f"the {n_feat} q features and the volume fraction" if i == 0 else f"the outputs of layer {i - 1}"
+            c.fail(f"layers/{i}/kernel has shape {kernel.shape}: layer {i} must take {width} inputs ({takes})")
+        width = kernel.shape[1]
+        if bias.shape != (width,):
+            c.fail(f"layers/{i}/bias has shape {bias.shape}; layer {i} has {width} outputs")
+        n_weights += kernel.size + bias.size
+    if n_weights > MAX_WEIGHTS:
+        c.fail(f"the layers declare {n_weights:,} weights, more than the {MAX_WEIGHTS:,} a model may have")
+    if outputs:
+        k = len(outputs["output_names"])
+        if width != k:
+            c.fail(f"the network gives {width} outputs for the {k} parameters {list(outputs['output_names'])}")
+        for name in ("output_min", "output_max"):
+            if (n := len(c.dataset(name, 1))) != k:
+                c.fail(f"{name} has {n} values for {k} parameters")
+    elif width != n_r:
+        c.fail(f"the network gives {width} outputs but the radius grid has {n_r} bins")
+    c.storage()
+
+    # values
+    grids = {name: f[name][:].astype(float) for name in ("q", "radius")}
+    for name, g in grids.items():
+        if (problem := grid_problem(g)) is not None:
+            c.fail(f"the {name} grid {problem}")
+    arrays = {name: f[name][:].astype(np.float32) for name in ("input_shift", "input_scale")}
+    if np.any(arrays["input_scale"] == 0):
+        c.fail("input_scale holds zeros")
+    for i in range(n_layers):
+        arrays[f"layers/{i}/kernel"] = f[f"layers/{i}/kernel"][:].astype(np.float32)
+        arrays[f"layers/{i}/bias"] = f[f"layers/{i}/bias"][:].astype(np.float32)
+    if outputs:
+        outputs |= {name: f[name][:].astype(float) for name in ("output_min", "output_max")}
+        arrays |= {name: outputs[name] for name in ("output_min", "output_max")}
+    for name, a in arrays.items():
+        if not np.all(np.isfinite(a)):
+            c.fail(f"{name} holds NaN or infinite values (after conversion to float32)")
+    return NNModel(q=grids["q"], radius=grids["radius"], transform=transform, block=block,
+                   input_shift=arrays["input_shift"], input_scale=arrays["input_scale"],
+                   phi_shift=phi_shift, phi_scale=phi_scale,
+                   weights=[arrays[f"layers/{i}/kernel"] for i in range(n_layers)],
+                   biases=[arrays[f"layers/{i}/bias"] for i in range(n_layers)],
+                   activations=activations, info=info, name=path.stem, **outputs)
 
 
 _CACHE: dict[tuple[str, float], NNModel] = {}
@@ -349,24 +599,10 @@ def load_model(model: str | os.PathLike | NNModel | None = None) -> NNModel:
         return _CACHE[key]
     try:
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT:
-                raise ModelFileError(f"{path} is not a sasview_nn_plugin model file (format attribute missing)")
-            if int(f.attrs["format_version"]) > FORMAT_VERSION:
-                raise ModelFileError(f"{path} has format version {f.attrs['format_version']}; "
-                                     "upgrade sasview_nn_plugin to read it")
-            n_layers = len(f["layers"])
-            nn = NNModel(
-                q=f["q"][:].astype(float), radius=f["radius"][:].astype(float),
-                transform=str(f.attrs["transform"]), block=int(f.attrs["block"]),
-                input_shift=f["input_shift"][:].astype(np.float32), input_scale=f["input_scale"][:].astype(np.float32),
-                phi_shift=float(f.attrs["phi_shift"]), phi_scale=float(f.attrs["phi_scale"]),
-                weights=[f[f"layers/{i}/kernel"][:].astype(np.float32) for i in range(n_layers)],
-                biases=[f[f"layers/{i}/bias"][:].astype(np.float32) for i in range(n_layers)],
-                activations=json.loads(f.attrs["activations"]), info=json.loads(f.attrs["info"]),
-                name=path.stem, **_parametric_fields(f))
+            nn = _read_model(f, path)
     except ModelFileError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RecursionError) as exc:
         raise ModelFileError(f"cannot read model file {path}: {exc}; the file is corrupt or not a model") from None
     _CACHE[key] = nn
     return nn

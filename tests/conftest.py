@@ -1,4 +1,4 @@
-"""Shared fixtures: grids, the sasmodels basis, and paths to the external reference data."""
+"""Shared fixtures: grids, the sasmodels basis, and the path to the tests' own reference data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
+DATA = REPO / "tests" / "data"   # curves from other programs (SASfit, ...): provenance in its README.md
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REFERENCE
+from conftest import DATA
 from sasmodels_reference import sasmodels_sphere_hs
 
 from sasview_nn_plugin import distributions, physics
@@ -97,7 +97,7 @@ def test_bad_volume_fraction(default_basis, phi):
 # --- independent programs: SASfit and another group's code (shapes, one constant factor) ---
 
 def _load_sasfit(name):
-    data = np.loadtxt(REFERENCE / "sasfit" / name, delimiter=";", usecols=(0, 1))
+    data = np.loadtxt(DATA / name, delimiter=";", usecols=(0, 1))
     return data[:, 0], data[:, 1]
 
 
@@ -133,7 +133,7 @@ def test_shape_matches_sasfit(name, cdf, params, phi):
 @pytest.mark.parametrize("name,sigma", [("testPolydisperseGaussianSphere.dat", 2.0),
                                         ("testPolydisperseGaussianSphere2.dat", 3.0)])
 def test_form_factor_matches_independent_code(name, sigma):
-    data = np.loadtxt(REFERENCE / "sasfit" / name, skiprows=2)
+    data = np.loadtxt(DATA / name, skiprows=2)
     q, pq = data[:, 0], data[:, 3]
     radius, w = _fine_distribution(distributions.gaussian_cdf, 20.0, sigma)
     assert _shape_mismatch(q, pq, radius, w, 0.0) < 0.005

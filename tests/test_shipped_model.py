@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REFERENCE, REPO
+from conftest import DATA, REPO
 
 from sasview_nn_plugin import invert, load_model
 
@@ -43,7 +43,7 @@ def test_sasmodels_schulz_curve(example_curve):
 def test_sasfit_reference_curve():
     """SASfit's Schulz R = 20 A, pd 0.1, phi 0.3 curve (independent program) inverts to a narrow
     distribution near 20 A (small particles: only qR = 0.8-2.1 is seen, so a few % is expected)."""
-    data = np.loadtxt(REFERENCE / "sasfit" / "sasfit_sphere_schulz_IQSD.txt", delimiter=";", usecols=(0, 1))
+    data = np.loadtxt(DATA / "sasfit_sphere_schulz_IQSD.txt", delimiter=";", usecols=(0, 1))
     r = invert(data[:, 0], data[:, 1], volume_fraction=0.3)
     assert r.mean_radius_number == pytest.approx(20.0, rel=0.07)
     sd = np.sqrt(r.number_distribution @ (r.radius - r.mean_radius_number) ** 2)
