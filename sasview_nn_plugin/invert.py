@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,7 @@ class Inversion:
     intensity_data: np.ndarray
     di_data: np.ndarray | None = None
     q_range: tuple[float, float] = (0.0, np.inf)   # the model's q range (1/A), what the network saw
+    notes: list[str] = field(default_factory=list)  # what was done to the data or result (dropped points, ...)
 
     def model_curve(self, q: np.ndarray | None = None) -> ModelCurve:
         """sasmodels ``sphere@hardsphere`` I(q) of this distribution at the data's q (or ``q``).
@@ -66,6 +67,7 @@ class Inversion:
             "mean_radius_volume": self.mean_radius_volume,
             "volume_fraction": self.volume_fraction,
             "model": self.model,
+            "notes": list(self.notes),
         }
 
 
@@ -104,6 +106,43 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.nd
                          f"{mq[0]:.4g}-{mq[-1]:.4g} 1/A; measure or merge data over that range "
                          "(or, if q is in 1/nm, pass --q-unit nm)")
     return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
+
+
+def unused_bad_points(q: np.ndarray, intensity: np.ndarray,
+                      q_range: tuple[float, float]) -> tuple[np.ndarray | None, str | None]:
+    """(keep, note): the mask of points to keep when some outside ``q_range`` (1/A) have intensity <= 0
+    or NaN/inf, which the model never uses, and one line saying what was dropped; (None, None) if none.
+
+    Such points inside the range are kept for :func:`check_curve` to refuse; so are malformed arrays.
+    The valid case costs two reductions.
+    """
+    if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2 or (intensity.min() > 0
+                                                                    and intensity.max() < math.inf):
+        return None, None
+    lo, hi = q_range
+    with np.errstate(invalid="ignore"):
+        drop = ~((intensity > 0) & (intensity < math.inf)) & ((q < lo * (1 - 1e-9)) | (q > hi * (1 + 1e-9)))
+    if not drop.any():
+        return None, None
+    at = q[drop]
+    return ~drop, (f"dropped {int(drop.sum())} points with intensity <= 0 or NaN/inf at q = {at.min():.4g}-"
+                   f"{at.max():.4g} 1/A, outside the model's q range {lo:.4g}-{hi:.4g} 1/A (the only points it uses)")
+
+
+def drop_unused_bad_points(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_range: tuple[float, float],
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str | None]:
+    """(q, intensity, di, note) without the points :func:`unused_bad_points` drops (note None: none dropped)."""
+    keep, note = unused_bad_points(q, intensity, q_range)
+    if keep is None:
+        return q, intensity, di, None
+    return q[keep], intensity[keep], take_points(di, keep), note
+
+
+def take_points(x: np.ndarray | None, keep: np.ndarray | None) -> np.ndarray | None:
+    """``x[keep]`` for a per-point array (dI, dq) of the mask's length; anything else unchanged."""
+    if x is None or keep is None or np.shape(x) != keep.shape:
+        return x
+    return np.asarray(x)[keep]
 
 
 def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_known_good: bool = False) -> None:
@@ -156,11 +195,14 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
         on_grid = bool(d @ d <= (1e-9 * nn.q[-1]) ** 2)  # one dot instead of abs + max: this path is hot
     else:
         on_grid = False
+    note = None
     if on_grid and di is None:
         # hot path: two reductions; min() catches NaN and I <= 0, max() catches inf
         if not intensity.min() > 0 or intensity.max() == math.inf:
             check_curve(q, intensity, di, q_known_good=True)
     else:
+        if not on_grid:  # on the grid every point is inside the model's q range
+            q, intensity, di, note = drop_unused_bad_points(q, intensity, di, nn.q_range)
         check_curve(q, intensity, di, q_known_good=on_grid)
     x = intensity if on_grid else to_model_grid(q, intensity, nn)
     if nn.activations[-1] == "softmax":  # unnormalised softmax: normalised once below, in float64
@@ -171,7 +213,10 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
-    return _inversion(nn, number, moments.tolist(), q, intensity, di, phi)
+    res = _inversion(nn, number, moments.tolist(), q, intensity, di, phi)
+    if note:
+        res.notes.append(note)
+    return res
 
 
 def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float) -> Inversion:

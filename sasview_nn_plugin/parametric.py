@@ -17,7 +17,15 @@ from scipy.special import gammaln
 from . import distributions, physics
 from .errors import InputError
 from .grids import RadiusGrid
-from .invert import Inversion, check_curve, nnls_scale_background, to_model_grid
+from .invert import (
+    Inversion,
+    check_curve,
+    drop_unused_bad_points,
+    nnls_scale_background,
+    take_points,
+    to_model_grid,
+    unused_bad_points,
+)
 from .modelfile import NNModel, load_model
 from .physics import PHI_MAX
 
@@ -74,7 +82,9 @@ def predict_start(q, intensity, dI=None, *, volume_fraction: float, family: str,
         raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction})")
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
-    check_curve(q, intensity, None if dI is None else np.asarray(dI, float))
+    q, intensity, di, _ = drop_unused_bad_points(q, intensity, None if dI is None else np.asarray(dI, float),
+                                                 nn.q_range)
+    check_curve(q, intensity, di)
     values = nn.predict_parameters(to_model_grid(q, intensity, nn), phi)
     return {name: float(v) for name, v in zip(nn.output_names, values, strict=True)}
 
@@ -89,6 +99,8 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     ``dq``: 1-sigma Gaussian q resolution (sasmodels Pinhole1D).  Returns a
     :class:`~sasview_nn_plugin.refine.Refinement` (parametrization = family) whose distributions are
     binned on ``grid`` (default 9-99 A) and whose mean radii come from the continuous distribution.
+    Uncertainty draws that put no particles inside ``grid`` are left out of the bands (see
+    :func:`_draw_bands`); the result's ``notes`` say how many.
     """
     from bumps.fitproblem import FitProblem
     from bumps.fitters import fit
@@ -126,9 +138,8 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     best = np.asarray(result.x)
     col = {name: labels.index(name) for name in ("radius", "radius_pd")}
     r_draw, pd_draw = draws[:, col["radius"]], draws[:, col["radius_pd"]]
-    nums = binned(family, grid, r_draw, pd_draw)
-    vols = physics.number_to_volume(nums, grid.radius)
-    number = binned(family, grid, model.radius.value, model.radius_pd.value)[0]
+    number = _best_binned(family, grid, model.radius.value, model.radius_pd.value, "fitted")
+    number_band, volume_band, draw_note = _draw_bands(family, grid, r_draw, pd_draw, number)
     mn, mv = mean_radii(family, model.radius.value, model.radius_pd.value)
     mn_d, mv_d = mean_radii(family, r_draw, pd_draw)
     start = _start_inversion(family, grid, radius, radius_pd, volume_fraction, q, intensity, di, model_name)
@@ -141,13 +152,65 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
         intensity_fit=np.asarray(experiment.theory(), float), scale=float(model.scale.value),
         background=float(model.background.value), method=method, parametrization=family,
         parameters={lab: (float(x), float(s)) for lab, x, s in zip(labels, best, np.std(draws, axis=0), strict=True)},
-        number_band=np.percentile(nums, [16, 84], axis=0), volume_band=np.percentile(vols, [16, 84], axis=0),
-        mean_radius_number_sigma=float(np.std(mn_d)), mean_radius_volume_sigma=float(np.std(mv_d)), start=start)
+        number_band=number_band, volume_band=volume_band, mean_radius_number_sigma=float(np.std(mn_d)),
+        mean_radius_volume_sigma=float(np.std(mv_d)), start=start, notes=[draw_note] if draw_note else [])
+
+
+BAND_PERCENTILES = (16, 84)
+MIN_GRID_MASS = 1e-12  # a distribution with less of its number inside the radius grid has "no mass" there
+
+
+def _best_binned(family: str, grid: RadiusGrid, radius: float, pd: float, what: str) -> np.ndarray:
+    """The ``what`` ("fitted", "starting") distribution binned on ``grid``; InputError if it has no mass there."""
+    mass = _grid_mass(family, grid, np.atleast_1d(radius), np.atleast_1d(pd))[0]
+    if not mass.sum() > MIN_GRID_MASS:
+        mn = float(mean_radii(family, radius, pd)[0])
+        raise InputError(f"the {what} {family} distribution (radius {radius:.4g} A, radius_pd {pd:.3g}, number-mean "
+                         f"{mn:.4g} A) has no particles inside the radius grid {grid.r_min:g}-{grid.r_max:g} A; "
+                         "the data do not determine a size in that range: check the volume fraction and q range")
+    return mass / mass.sum()
+
+
+def _grid_mass(family: str, grid: RadiusGrid, radius: np.ndarray, pd: np.ndarray) -> np.ndarray:
+    """Unnormalised number probability per bin of ``grid`` (rows: one per (radius, pd))."""
+    cdf = distributions.PARAMETRIC[family][0]
+    return np.diff(cdf(grid.edges[None, :], np.asarray(radius, float)[:, None], np.asarray(pd, float)[:, None]),
+                   axis=1)
+
+
+def _draw_bands(family: str, grid: RadiusGrid, radius: np.ndarray, pd: np.ndarray,
+                best: np.ndarray) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """(number band, volume band, note) from uncertainty draws of (radius, radius_pd).
+
+    The bands are the 16th/84th percentiles per bin of the draws' distributions binned on ``grid``.
+    A draw with no mass inside the grid (e.g. a small radius with a narrow width, all below its
+    first bin) has no binned distribution: it is left out and the note says how many were.  When
+    more than 16 % are left out, the 16th-percentile draw holds no particles in the grid, so the
+    lower band is set to 0; when all are, ``best`` (the fitted distribution) stands in as the upper band.
+    """
+    mass = _grid_mass(family, grid, radius, pd)
+    total = mass.sum(axis=1)
+    keep = total > MIN_GRID_MASS
+    nums = mass[keep] / total[keep, None] if keep.any() else np.asarray(best, float)[None]
+    vols = physics.number_to_volume(nums, grid.radius)
+    number_band = np.percentile(nums, BAND_PERCENTILES, axis=0)
+    volume_band = np.percentile(vols, BAND_PERCENTILES, axis=0)
+    n_out, n = int(np.sum(~keep)), len(keep)
+    if n_out == 0:
+        return number_band, volume_band, None
+    note = (f"{n_out} of {n} uncertainty draws of (radius, radius_pd) put no particles inside the radius grid "
+            f"{grid.r_min:g}-{grid.r_max:g} A and were left out of the band")
+    if n_out > BAND_PERCENTILES[0] / 100 * n:
+        number_band[0] = 0.0
+        volume_band[0] = 0.0
+        note += (f"; as more than {BAND_PERCENTILES[0]} % were, the lower band is set to 0 (the size is poorly "
+                 "determined at the grid's edge)")
+    return number_band, volume_band, note
 
 
 def _start_inversion(family, grid, radius, pd, phi, q, intensity, di, model_name) -> Inversion:
     """The starting point as an Inversion (its distribution binned on ``grid``)."""
-    number = binned(family, grid, radius, pd)[0]
+    number = _best_binned(family, grid, radius, pd, "starting")
     mn, mv = mean_radii(family, radius, pd)
     return Inversion(radius=grid.radius, number_distribution=number,
                      volume_distribution=physics.number_to_volume(number, grid.radius),
@@ -158,10 +221,21 @@ def _start_inversion(family, grid, radius, pd, phi, q, intensity, di, model_name
 
 def invert_parametric(q, intensity, dI=None, *, volume_fraction: float, family: str,
                       model: str | NNModel | None = None, method: str = "lm", dq=None):
-    """Parametric head, then the started bumps fit (see :func:`fit_sphere_hs`); returns a Refinement."""
+    """Parametric head, then the started bumps fit (see :func:`fit_sphere_hs`); returns a Refinement.
+
+    Points outside the head's q range with intensity <= 0 or NaN/inf are left out of both (the
+    result's ``notes`` say so); such points inside it are refused.
+    """
     _check_family(family)
     nn = load_model(model if model is not None else shipped_model_name(family))
+    q, intensity = np.asarray(q, float), np.asarray(intensity, float)
+    keep, note = unused_bad_points(q, intensity, nn.q_range)
+    if keep is not None:
+        q, intensity, dI, dq = q[keep], intensity[keep], take_points(dI, keep), take_points(dq, keep)
     start = predict_start(q, intensity, dI, volume_fraction=volume_fraction, family=family, model=nn)
     grid = RadiusGrid(float(nn.radius[0]), float(nn.radius[-1]), len(nn.radius))
-    return fit_sphere_hs(q, intensity, dI, volume_fraction=volume_fraction, family=family, dq=dq, method=method,
-                         grid=grid, model_name=nn.name, **start)
+    fit = fit_sphere_hs(q, intensity, dI, volume_fraction=volume_fraction, family=family, dq=dq, method=method,
+                        grid=grid, model_name=nn.name, **start)
+    if note:
+        fit.notes.insert(0, note)
+    return fit
