@@ -131,11 +131,21 @@ def _cmd_lam1990(args: argparse.Namespace) -> None:
 def _cmd_install_sasview(args: argparse.Namespace) -> None:
     from .sasview.install import install_plugin
 
-    res = install_plugin(args.plugin_dir, uninstall=args.uninstall)
+    try:
+        res = install_plugin(args.plugin_dir, uninstall=args.uninstall, force=args.force)
+    except InputError as exc:  # the library names its parameters; say the flags
+        msg = str(exc)
+        for name, flag in (("pass force=True", "pass --force"), ("plugin_dir is empty", "--plugin-dir is empty"),
+                           ("another plugin_dir", "another --plugin-dir"),
+                           ("writable plugin_dir", "writable --plugin-dir")):
+            msg = msg.replace(name, flag)
+        raise InputError(msg) from None
     verb = {"installed": "installed", "updated": "updated", "unchanged": "already installed (unchanged)",
-            "removed": "removed", "absent": "not installed, nothing to remove"}[res.action]
+            "replaced": "installed", "removed": "removed", "absent": "not installed, nothing to remove"}[res.action]
     print(f"nn_spheres_hs plugin model {verb}: {res.path}\n  ({res.how})")
-    if res.action in ("installed", "updated"):
+    if res.backup is not None:
+        print(f"  the file that was there (not installed by sasview_nn_plugin) is kept as backup {res.backup}")
+    if res.action in ("installed", "updated", "replaced"):
         print("  restart SasView; the model is under Fitting > Category 'Plugin Models'")
 
 
@@ -296,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugin-dir", default=None,
                    help="SasView's plugin_models directory (default: found as SasView 6.1+ does)")
     p.add_argument("--uninstall", action="store_true", help="remove the plugin model")
+    p.add_argument("--force", action="store_true",
+                   help="replace (or with --uninstall remove) an nn_spheres_hs.py not installed by this package, "
+                        "or a link: it is first kept as nn_spheres_hs.py.bak-<date-time>")
     p.set_defaults(func=_cmd_install_sasview)
     return parser
 

@@ -10,7 +10,7 @@ import pytest
 
 from sasview_nn_plugin.cli import main
 from sasview_nn_plugin.sasview import plugin_model_path
-from sasview_nn_plugin.sasview.install import default_plugin_dir
+from sasview_nn_plugin.sasview.install import MARKER, default_plugin_dir, plugin_text
 from sasview_nn_plugin.sasview.project import load_plugin_module
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,13 +20,13 @@ def test_install_is_idempotent_and_uninstall_removes(tmp_path, capsys):
     d = tmp_path / "plugins"
     assert main(["install-sasview", "--plugin-dir", str(d)]) == 0
     target = d / "nn_spheres_hs.py"
-    assert target.read_text() == plugin_model_path().read_text()
+    assert target.read_text() == plugin_text() == MARKER + "\n" + plugin_model_path().read_text()
     assert "installed" in capsys.readouterr().out
     assert main(["install-sasview", "--plugin-dir", str(d)]) == 0
     assert "already installed" in capsys.readouterr().out
-    target.write_text("# an older version\n")
+    target.write_text(MARKER + "\n# an older version\n")   # ours (marked): replaced without asking
     assert main(["install-sasview", "--plugin-dir", str(d)]) == 0
-    assert "updated" in capsys.readouterr().out and target.read_text() == plugin_model_path().read_text()
+    assert "updated" in capsys.readouterr().out and target.read_text() == plugin_text()
     assert main(["install-sasview", "--plugin-dir", str(d), "--uninstall"]) == 0
     assert not target.exists() and list(d.iterdir()) == []
     assert main(["install-sasview", "--plugin-dir", str(d), "--uninstall"]) == 0

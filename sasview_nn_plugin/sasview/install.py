@@ -8,18 +8,25 @@ SasView 6.0 and older used ``~/.sasview/plugin_models``.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
 from . import PLUGIN_NAME, plugin_model_path
 
+# The first line of the installed file: what marks it as ours (only such a file is replaced or removed).
+MARKER_TAG = "# installed by sasview_nn_plugin"
+MARKER = (f"{MARKER_TAG}: install-sasview replaces or removes this file; "
+          "to change the model, save a copy under another name")
+
 
 @dataclass
 class InstallResult:
-    path: Path        # the plugin file (installed or removed)
-    action: str       # "installed", "updated", "unchanged", "removed", "absent"
-    how: str          # how the directory was chosen
+    path: Path                  # the plugin file (installed or removed)
+    action: str                 # "installed", "updated", "replaced", "unchanged", "removed", "absent"
+    how: str                    # how the directory was chosen
+    backup: Path | None = None  # where a file that was not ours was moved (force=True)
 
 
 def _sasview_version() -> str | None:
@@ -47,30 +54,96 @@ def default_plugin_dir() -> tuple[Path, str]:
                "(for SasView 6.0 pass --plugin-dir ~/.sasview/plugin_models)")
 
 
-def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool = False) -> InstallResult:
-    """Install (idempotently, atomically) or remove the plugin model file."""
+def plugin_text() -> str:
+    """What is installed: the shipped plugin model with the marker line first."""
+    return f"{MARKER}\n{plugin_model_path().read_text(encoding='utf-8')}"
+
+
+def _inspect(target: Path) -> str:
+    """What is at the destination: "absent", "ours", "foreign" (a file without our marker), "link" or "other"."""
+    if target.is_symlink():
+        return "link"
+    if not target.exists():
+        return "absent"
+    if not target.is_file():
+        return "other"
+    with target.open("rb") as fh:
+        first = fh.readline(len(MARKER) + 2)
+    if first.rstrip(b"\r\n") == MARKER.encode():
+        return "ours"
+    shipped = plugin_model_path().read_bytes()   # installed by a version from before the marker
+    if target.stat().st_size == len(shipped) and target.read_bytes() == shipped:
+        return "ours"
+    return "foreign"
+
+
+def _backup(target: Path) -> Path:
+    """Move ``target`` (a file, or a link itself) aside to ``NAME.bak-<date-time>[-k]`` (not *.py: not loaded)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for k in range(1000):
+        bak = target.with_name(f"{target.name}.bak-{stamp}" + (f"-{k}" if k else ""))
+        if not (bak.exists() or bak.is_symlink()):
+            os.rename(target, bak)
+            return bak
+    raise InputError(f"cannot find a free backup name for {target}; remove old {target.name}.bak-* files")
+
+
+def _refusal(target: Path, state: str, uninstall: bool) -> InputError:
+    aside = f"{target.name}.bak-<date-time>"
+    then = "" if uninstall else " and install the plugin in its place"
+    if state == "link":
+        return InputError(f"{target} is a symbolic link (to {os.readlink(target)}), not a plugin installed by "
+                          f"sasview_nn_plugin: the link and what it points to are left alone; pass force=True to "
+                          f"move the link itself aside to {aside}{then}")
+    return InputError(f"{target} was not installed by sasview_nn_plugin (its first line is not {MARKER_TAG!r}): "
+                      f"it is left alone; pass force=True to move it aside to {aside}{then}, "
+                      f"or choose another plugin_dir")
+
+
+def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool = False,
+                   force: bool = False) -> InstallResult:
+    """Install (idempotently, atomically) or remove the plugin model file.
+
+    Only our own file (its first line is :data:`MARKER`) is replaced or removed.  Anything else at the
+    destination (a file of the user's, a symbolic link) is refused unless ``force``, which first moves it
+    aside to ``nn_spheres_hs.py.bak-<date-time>`` (a link is moved itself; its target is never touched).
+    """
     if plugin_dir is None:
         d, how = default_plugin_dir()
     else:
+        if not os.fsdecode(plugin_dir).strip():
+            raise InputError("plugin_dir is empty; give SasView's plugin_models directory "
+                             "(or none at all for the one SasView uses)")
         d, how = Path(plugin_dir).expanduser(), "--plugin-dir"
     target = d / f"{PLUGIN_NAME}.py"
-    if uninstall:
-        if not target.exists():
-            return InstallResult(target, "absent", how)
-        target.unlink()
-        for cached in (d / "__pycache__").glob(f"{PLUGIN_NAME}.*.pyc"):
-            cached.unlink()
-        return InstallResult(target, "removed", how)
-    source = plugin_model_path().read_text()
-    if target.exists() and target.read_text() == source:
-        return InstallResult(target, "unchanged", how)
-    action = "updated" if target.exists() else "installed"
     try:
+        state = _inspect(target)
+        if state == "other":
+            raise InputError(f"{target} exists and is not a regular file (a directory?); it is left alone: "
+                             "move it away, or choose another plugin_dir")
+        if uninstall:
+            if state == "absent":
+                return InstallResult(target, "absent", how)
+            if state != "ours" and not force:
+                raise _refusal(target, state, uninstall)
+            backup = _backup(target) if state != "ours" else None
+            if backup is None:
+                target.unlink()
+            for cached in (d / "__pycache__").glob(f"{PLUGIN_NAME}.*.pyc"):
+                cached.unlink()
+            return InstallResult(target, "removed", how, backup)
+        text = plugin_text()
+        if state == "ours" and target.read_bytes() == text.encode("utf-8"):
+            return InstallResult(target, "unchanged", how)
+        if state in ("foreign", "link") and not force:
+            raise _refusal(target, state, uninstall)
         d.mkdir(parents=True, exist_ok=True)
+        backup = _backup(target) if state in ("foreign", "link") else None
         from ..io import write_atomic
 
-        write_atomic(target, source)
+        write_atomic(target, text)
     except OSError as exc:
-        raise InputError(f"cannot write the plugin model to {d}: {exc.strerror}; "
-                         "choose a writable directory with --plugin-dir") from None
-    return InstallResult(target, action, how)
+        raise InputError(f"cannot {'remove' if uninstall else 'write'} the plugin model in {d}: "
+                         f"{exc.strerror or exc}; choose a writable plugin_dir") from None
+    action = "updated" if state == "ours" else "replaced" if backup else "installed"
+    return InstallResult(target, action, how, backup)
