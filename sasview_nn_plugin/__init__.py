@@ -5,7 +5,12 @@ fitter ``nn-lm`` (registered as soon as ``bumps.fitters`` is imported).  Importi
 numpy only; sasmodels, bumps, TensorFlow and matplotlib are imported by the functions that need them.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("sasview_nn_plugin")   # pyproject.toml is the one place the version is set
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 from .fitter import register_when_bumps_loads  # noqa: E402
 from .invert import Inversion, invert  # noqa: E402

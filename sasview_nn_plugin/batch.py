@@ -31,7 +31,7 @@ class FileResult:
     warnings: list[str] | None = None
 
 
-def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_unit: str = "A",
+def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_unit: str | None = None,
                  model: str | None = None, output: str | os.PathLike, plot: bool = False,
                  refine_method: str | None = None, parametrization: str = "histogram",
                  fit_volume_fraction: bool = False, sasview_project: str | os.PathLike | None = None,
@@ -95,14 +95,15 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
     ensure_output_dir(out)
     with OutputLock(out):
         remove_partials(out)
-        _write_results(results, out, q_unit, plot, project, entries if project is not None else [])
+        _write_results(results, out, plot, project, entries if project is not None else [])
     return results
 
 
-def _write_results(results: list[FileResult], out: Path, q_unit: str, plot: bool, project: Path | None,
+def _write_results(results: list[FileResult], out: Path, plot: bool, project: Path | None,
                    entries: list[dict]) -> None:
     for r in results:
-        extra = {"input": {"file": printable(r.source), "q_unit": q_unit, "n_points": int(len(r.inversion.q_data)),
+        extra = {"input": {"file": printable(r.source), "q_unit": r.curve.q_unit, "q_unit_from": r.curve.q_unit_source,
+                           "n_points": int(len(r.inversion.q_data)),
                            "q_min": float(r.inversion.q_data[0]), "q_max": float(r.inversion.q_data[-1]),
                            "has_dI": r.inversion.di_data is not None}, "warnings": r.warnings or []}
         r.json_path, r.csv_path = write_inversion(r.inversion, out, r.stem, extra)

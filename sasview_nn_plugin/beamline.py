@@ -46,7 +46,7 @@ class Settings:
     model: str                              # model file path
     volume_fraction: float | None           # one value for all frames ...
     volume_fractions: dict = field(default_factory=dict)  # ... or per frame id / file name / stem
-    q_unit: str = "A"
+    q_unit: str | None = None               # None: the unit each file states, else 1/A
     refine: str | None = None               # None | "lm" | "dream"
     parametrization: str = "histogram"
     frame_files: bool = True                # per-frame JSON/CSV
@@ -268,9 +268,9 @@ def _table_content(unit: Unit, settings: Settings) -> str:
 # -- the run -------------------------------------------------------------------------------------------
 
 def run_batch(inputs: list[str], *, output: str | os.PathLike, volume_fraction: float | None = None,
-              volume_fraction_table: str | os.PathLike | None = None, q_unit: str = "A", model: str | None = None,
-              refine: str | None = None, parametrization: str = "histogram", order: str = "name",
-              frame_files: bool = True, scheduler: str | None = None, workers: int | None = None,
+              volume_fraction_table: str | os.PathLike | None = None, q_unit: str | None = None,
+              model: str | None = None, refine: str | None = None, parametrization: str = "histogram",
+              order: str = "name", frame_files: bool = True, scheduler: str | None = None, workers: int | None = None,
               progress: bool = True, allow_external_hdf5: bool = False) -> RunSummary:
     """Invert (and optionally refine) every frame of ``inputs``; see the module docstring."""
     t0 = time.perf_counter()

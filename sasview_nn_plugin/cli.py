@@ -7,9 +7,25 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from .errors import InputError
+
+# the library names its parameters (q_unit="nm"); on the command line they are flags (--q-unit nm)
+_PARAMETER = re.compile(r"""\b(q_unit|allow_external_hdf5|plugin_dir|volume_fraction_table|volume_fraction"""
+                        r"""|force(?==))"""
+                        r"""(?:=(True|None|'([^']*)'|"([^"]*)"))?(?=[\s.,;:)]|$)""")
+
+
+def as_flags(message: str) -> str:
+    """A library message in the words of the command line: ``q_unit='nm'`` -> ``--q-unit nm``."""
+    def flag(m: re.Match) -> str:
+        name = "--" + m.group(1).replace("_", "-")
+        value = m.group(3) if m.group(3) is not None else m.group(4)
+        return name if value is None else f"{name} {value}"
+
+    return _PARAMETER.sub(flag, message)
 
 
 def _add_grid_args(p: argparse.ArgumentParser) -> None:
@@ -176,7 +192,7 @@ def _cmd_batch(args: argparse.Namespace) -> None:
         print(f"note: {len(s.stale)} sources recorded by an earlier run are not among the inputs as they are now "
               f"(removed or changed; changed ones were done again), e.g. {s.stale[0]}", file=sys.stderr)
     for frame, reason in s.failures[:20]:
-        print(f"failed: {frame}: {reason}", file=sys.stderr)
+        print(f"failed: {frame}: {as_flags(reason)}", file=sys.stderr)
     if len(s.failures) > 20:
         print(f"... and {len(s.failures) - 20} more failures (see {s.output / 'summary.csv'})", file=sys.stderr)
     print(f"ok {s.done}, failed {s.failed} ({s.skipped} frames recorded by an earlier run, not redone), "
@@ -222,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("invert", help="invert measured curves into size distributions (numpy only)")
     p.add_argument("files", nargs="+", help="data files: ASCII (q I [dI [dq]]), CanSAS XML, NXcanSAS")
     p.add_argument("--volume-fraction", type=float, required=True, help="particle volume fraction, 0 < phi < 0.74")
-    p.add_argument("--q-unit", choices=["A", "nm"], default="A", help="unit of q in the files: 1/A (default) or 1/nm")
+    p.add_argument("--q-unit", choices=["A", "nm"], default=None,
+                   help="unit of q in files that do not state it: 1/A or 1/nm (default: the unit a file states, else "
+                        "1/A; a file stating another unit is refused)")
     p.add_argument("--model", default=None, help="shipped model name or model file (default: the shipped default)")
     p.add_argument("--output", required=True, help="output directory (created if missing)")
     p.add_argument("--plot", action="store_true", help="also write <stem>.png")
@@ -290,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     phi.add_argument("--volume-fraction-table", metavar="CSV",
                      help="per-frame volume fractions: columns frame (id, file name or stem) and volume_fraction")
     p.add_argument("--output", required=True, help="output directory; re-running the same command resumes")
-    p.add_argument("--q-unit", choices=["A", "nm"], default="A")
+    p.add_argument("--q-unit", choices=["A", "nm"], default=None,
+                   help="unit of q in files that do not state it (default: the file's own, else 1/A)")
     p.add_argument("--model", default=None)
     p.add_argument("--refine", choices=["lm", "dream"], default=None)
     p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram")
@@ -320,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
         sys.stdout.flush()
     except InputError as exc:
-        print(f"sasview-nn {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sasview-nn {args.command}: error: {as_flags(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `sasview-nn invert ... | head`: the reader left; no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -173,7 +173,7 @@ def test_bad_frames_are_reported_and_skipped(mixed_dir, tmp_path, capsys):
     (["--volume-fraction", "0"], "volume fraction must be in"),
     (["--volume-fraction", "0.74"], "volume fraction must be in"),
     (["--volume-fraction", "0.3", "--model", "MODEL"], "corrupt"),
-    (["--volume-fraction", "0.3", "--model", "OTHER_GRID"], "another grid"),
+    (["--volume-fraction", "0.3", "--model", "OTHER_GRID"], "the q grid of 500 points"),
     (["--volume-fraction", "0.3", "--order", "time"], "--order time"),
 ])
 def test_whole_command_problems_exit_2(series, tmp_path, capsys, args, message):

@@ -37,7 +37,9 @@ def test_every_format(tiny_model, example_curve, tmp_path, fmt):
 def test_q_in_nm(tiny_model, example_curve, tmp_path):
     q, i = example_curve
     a = save_curve(tmp_path / "a.txt", q, i)
-    b = save_curve(tmp_path / "b_nm.txt", q * 10, i)
+    b = save_curve(tmp_path / "b_nm.txt", q * 10, i, q_unit="nm")   # its header says q(1/nm)
+    bare = tmp_path / "bare_nm.txt"                                    # no header: the unit is not stated
+    np.savetxt(bare, np.column_stack([q * 10, i]))
     r1 = run("invert", str(a), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "o"))
     r2 = run("invert", str(b), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "o"),
              "--q-unit", "nm")
@@ -45,8 +47,16 @@ def test_q_in_nm(tiny_model, example_curve, tmp_path):
     ja = json.loads((tmp_path / "o" / "a.json").read_text())
     jb = json.loads((tmp_path / "o" / "b_nm.json").read_text())
     np.testing.assert_allclose(ja["number_distribution"], jb["number_distribution"], atol=1e-6)
-    r3 = run("invert", str(b), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "p"))
+    r3 = run("invert", str(bare), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "p"))
     assert r3.returncode == 2 and "--q-unit nm" in r3.stderr
+    r4 = run("invert", str(b), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "q"))
+    assert r4.returncode == 0, r4.stderr   # the file states 1/nm: used without --q-unit, converted once
+    jq = json.loads((tmp_path / "q" / "b_nm.json").read_text())
+    np.testing.assert_allclose(ja["number_distribution"], jq["number_distribution"], atol=1e-6)
+    assert jq["input"]["q_unit"] == "nm" and jq["input"]["q_unit_from"] == "file"
+    r5 = run("invert", str(b), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "r"),
+             "--q-unit", "A")
+    assert r5.returncode == 2 and "--q-unit A" in r5.stderr and "1/nm" in r5.stderr
 
 
 def _bad_files(tmp_path, q, i):

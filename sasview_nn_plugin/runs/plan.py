@@ -96,7 +96,7 @@ def _uid(prefix: str, *parts: object) -> str:
     return prefix + h.hexdigest()[:20]
 
 
-def _open_table(p: Path, q_unit: str, read_options: dict) -> tuple[FrameTable | None, str]:
+def _open_table(p: Path, q_unit: str | None, read_options: dict) -> tuple[FrameTable | None, str]:
     try:
         return open_frame_table(p, q_unit, **read_options), ""
     except InputError as exc:
@@ -105,7 +105,7 @@ def _open_table(p: Path, q_unit: str, read_options: dict) -> tuple[FrameTable | 
         return None, f"cannot read: {type(exc).__name__}: {exc}"
 
 
-def plan_units(files: list[Path], order: str = "name", q_unit: str = "A", unit_frames: int = 512,
+def plan_units(files: list[Path], order: str = "name", q_unit: str | None = None, unit_frames: int = 512,
                read_options: dict | None = None) -> list[Unit]:
     """The run's units in processing order.  ``order``: name | mtime | a per-frame field of the tables."""
     read_options = read_options or {}
@@ -153,7 +153,7 @@ def content_hash(curves: list[Curve]) -> str:
     return h.hexdigest()[:20]
 
 
-def read_unit(unit: Unit, q_unit: str, read_options: dict | None = None) -> list[tuple]:
+def read_unit(unit: Unit, q_unit: str | None, read_options: dict | None = None) -> list[tuple]:
     """The unit's frames as (frame id, source, source id, index, curve or failure reason)."""
     read_options = read_options or {}
     if unit.table is not None:
