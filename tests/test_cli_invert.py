@@ -47,7 +47,8 @@ def test_q_in_nm(tiny_model, example_curve, tmp_path):
     ja = json.loads((tmp_path / "o" / "a.json").read_text())
     jb = json.loads((tmp_path / "o" / "b_nm.json").read_text())
     np.testing.assert_allclose(ja["number_distribution"], jb["number_distribution"], atol=1e-6)
-    r3 = run("invert", str(bare), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "p"))
+    r3 = run("invert", str(bare), "--volume-fraction", "0.3", "--model", str(tiny_model),
+             "--output", str(tmp_path / "p"))
     assert r3.returncode == 2 and "--q-unit nm" in r3.stderr
     r4 = run("invert", str(b), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(tmp_path / "q"))
     assert r4.returncode == 0, r4.stderr   # the file states 1/nm: used without --q-unit, converted once
