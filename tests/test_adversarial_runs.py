@@ -19,6 +19,8 @@ import h5py
 import numpy as np
 import pytest
 from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sasview_nn_plugin import beamline
 from sasview_nn_plugin.cli import main
@@ -351,3 +353,31 @@ def test_output_piped_to_a_closed_reader_is_no_traceback(curve, tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+# -- fuzz: any file name through batch gives a summary.csv that parses, one row per frame ---------------
+
+_NAME_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="/\0")
+_NAMES = st.one_of(
+    st.text(_NAME_CHARS, min_size=1, max_size=40),
+    st.tuples(st.sampled_from(FORMULA[:4]), st.text(_NAME_CHARS, max_size=10)).map("".join),
+    st.text(st.sampled_from("ab,;\"'\n\r\t |"), min_size=1, max_size=12),
+    st.integers(200, 251).map(lambda n: "é" * (n // 2) + "x" * (n % 2)),          # ~255 bytes in UTF-8
+).filter(lambda s: not s.startswith(".") and len(s.encode()) <= 251)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(_NAMES, min_size=1, max_size=3, unique=True))
+def test_fuzz_file_names_through_batch(series_curves, tmp_path_factory, names):
+    d = tmp_path_factory.mktemp("fuzz")
+    src, out = d / "in", d / "run"
+    src.mkdir()
+    for k, name in enumerate(names):
+        save_curve(src / (name + ".txt"), series_curves[0], series_curves[1][k], series_curves[2][k])
+    assert beamline.run_batch([str(src)], output=out, volume_fraction=0.3, progress=False).done == len(names)
+    with open(out / "summary.csv", newline="", encoding="utf-8") as fh:
+        table = list(csv.reader(fh))
+    assert len(table) == 1 + len(names) and {len(r) for r in table} == {len(table[0])}
+    for row in table[1:]:
+        assert row[-3:] == ["dI", "ok", ""] and not any(c.startswith(FORMULA) for c in (row[0], row[1]))
+    assert len(list((out / "frames").glob("*.json"))) == len(names)
