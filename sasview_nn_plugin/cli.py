@@ -88,6 +88,8 @@ def _cmd_invert(args: argparse.Namespace) -> None:
         inv = r.inversion
         for w in r.warnings or []:
             print(f"sasview-nn invert: warning: {r.source}: {w}", file=sys.stderr)
+        for n in inv.notes:
+            print(f"sasview-nn invert: note: {r.source}: {n}", file=sys.stderr)
         if args.parametric:
             par = ", ".join(f"{k} {v:.5g} +- {e:.2g}" for k, (v, e) in inv.parameters.items()
                             if k in ("radius", "radius_pd"))

@@ -23,7 +23,7 @@ import numpy as np
 from . import distributions, physics
 from .errors import InputError
 from .grids import RadiusGrid
-from .invert import Inversion, check_curve, nnls_scale_background
+from .invert import Inversion, check_curve, nnls_scale_background, take_points, unused_bad_points
 
 SMOOTHNESS_SIGMA = 0.3  # prior: 1-sigma second difference of log-amplitude between knots
 ANCHOR_SIGMA = 3.0      # prior: 1-sigma log-correction of the network's distribution at each knot
@@ -298,6 +298,9 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     intensity = np.asarray(intensity, float)
     di = 0.01 * intensity if dI is None else np.asarray(dI, float)
     dq = None if dq is None else np.asarray(dq, float)
+    keep, note = unused_bad_points(q, intensity, start.q_range)  # points the fit never uses may be <= 0
+    if keep is not None:
+        q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
     check_curve(q, intensity, di)
     sel = (q >= start.q_range[0] * (1 - 1e-9)) & (q <= start.q_range[1] * (1 + 1e-9))
     if sel.sum() < 10:
@@ -327,7 +330,9 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     problem.setp(result.x)
     labels = problem.labels()
     draws = _draws(problem, result, method, samples, seed)
-    return _make_result(fitness, start, method, parametrization, labels, result, draws)
+    res = _make_result(fitness, start, method, parametrization, labels, result, draws)
+    res.notes.extend(n for n in [*start.notes, note] if n and n not in res.notes)
+    return res
 
 
 def _fit_to_histogram(dist, target: np.ndarray) -> float:

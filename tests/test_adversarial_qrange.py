@@ -77,7 +77,8 @@ def test_bad_point_inside_model_range_is_still_refused(curve, value):
         invert(q, bad, di, volume_fraction=PHI)
 
 
-def test_cli_accepts_negative_points_above_model_range(curve, tmp_path, capsys):
+@pytest.mark.parametrize("refine", [[], ["--refine", "lm"]], ids=["network", "refined"])
+def test_cli_accepts_negative_points_above_model_range(curve, tmp_path, capsys, refine):
     from sasview_nn_plugin.cli import main
     from sasview_nn_plugin.io import save_curve
 
@@ -87,8 +88,10 @@ def test_cli_accepts_negative_points_above_model_range(curve, tmp_path, capsys):
     n_bad = int(np.sum(q > 0.13))
     data = save_curve(tmp_path / "neg.txt", q, i, di)
     out = tmp_path / "out"
-    rc = main(["invert", str(data), "--volume-fraction", f"{PHI}", "--output", str(out)])
-    assert rc == 0, capsys.readouterr().err
+    rc = main(["invert", str(data), "--volume-fraction", f"{PHI}", "--output", str(out), *refine])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert f"note: {data}: dropped {n_bad} points" in err
     rec = json.loads((out / "neg.json").read_text())
     assert (out / "neg.csv").is_file()
     assert any(f"dropped {n_bad} points" in n for n in rec["notes"]), rec["notes"]
