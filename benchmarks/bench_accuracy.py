@@ -17,10 +17,11 @@ import argparse
 
 import numpy as np
 
-from sasview_nn_plugin import distributions, physics
-from sasview_nn_plugin.invert import to_model_grid
-from sasview_nn_plugin.modelfile import load_model
-from sasview_nn_plugin.train import evaluate
+from sasview_nn_plugin.inference.invert import to_model_grid
+from sasview_nn_plugin.inference.modelfile import load_model
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics import kernels as physics
+from sasview_nn_plugin.training.train import evaluate
 
 FAMILIES = ["lognormal", "gaussian", "bimodal", "tophat", "narrow_schulz"]
 
@@ -29,7 +30,7 @@ def make_set(nn, family, n, rng, realistic):
     """(curves on the model grid after the data path, phi given, true number distributions)."""
     from sasmodels.resolution import Pinhole1D
 
-    from sasview_nn_plugin.grids import RadiusGrid
+    from sasview_nn_plugin.physics.grids import RadiusGrid
 
     grid = RadiusGrid(nn.radius[0], nn.radius[-1], len(nn.radius))
     w = distributions.sample(rng, n, grid, family)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sasview_nn_plugin.beamline import UNIT_FRAMES, run_batch
-from sasview_nn_plugin.io import open_frame_table
-from sasview_nn_plugin.simulate import growth_series
+from sasview_nn_plugin.data.io import open_frame_table
+from sasview_nn_plugin.runs.batch import UNIT_FRAMES, run_batch
+from sasview_nn_plugin.training.simulate import growth_series
 
 
 def timed_run(inputs, out, **kw):

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sasview_nn_plugin import invert, physics
-from sasview_nn_plugin.modelfile import load_model
+from sasview_nn_plugin import invert
+from sasview_nn_plugin.inference.modelfile import load_model
+from sasview_nn_plugin.physics import kernels as physics
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sasfit_schulz_R20_phi0.3.txt"
 
@@ -67,7 +68,7 @@ def main() -> None:
           f"{args.batch / t_batch:,.0f} curves/s")
 
     try:
-        from sasview_nn_plugin.train import keras_twin
+        from sasview_nn_plugin.training.train import keras_twin
 
         net = keras_twin(nn)
         x = (nn.features(one[None]) - nn.input_shift) / nn.input_scale

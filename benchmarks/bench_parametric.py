@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_parametric import Q, _cases  # noqa: E402  (the test's case generator, sasmodels' own dispersion)
 
-from sasview_nn_plugin.parametric import SASMODELS_DEFAULT_START, fit_sphere_hs, invert_parametric  # noqa: E402
+from sasview_nn_plugin.fitting.parametric import SASMODELS_DEFAULT_START, fit_sphere_hs, invert_parametric  # noqa: E402
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_refine import Q, sasmodels_curve, truth  # noqa: E402  (sasmodels' own dispersion, test helper)
 
 from sasview_nn_plugin import invert  # noqa: E402
-from sasview_nn_plugin.refine import refine  # noqa: E402
-from sasview_nn_plugin.train import w1_distance  # noqa: E402
+from sasview_nn_plugin.fitting.refine import refine  # noqa: E402
+from sasview_nn_plugin.training.train import w1_distance  # noqa: E402
 
 
 def main() -> None:

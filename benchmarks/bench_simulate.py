@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from sasview_nn_plugin import physics
-from sasview_nn_plugin.simulate import SimulationSettings, iter_chunks, simulate_batch
+from sasview_nn_plugin.physics import kernels as physics
+from sasview_nn_plugin.training.simulate import SimulationSettings, iter_chunks, simulate_batch
 
 
 def per_curve_sasmodels(q, radius, cs, n):

@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from sasmodels_reference import sasmodels_sphere_hs  # noqa: E402  (sasmodels' own array dispersion)
 
 from sasview_nn_plugin import distributions, physics  # noqa: E402
-from sasview_nn_plugin.grids import RadiusGrid  # noqa: E402
-from sasview_nn_plugin.train import w1_distance  # noqa: E402
+from sasview_nn_plugin.physics.grids import RadiusGrid  # noqa: E402
+from sasview_nn_plugin.training.train import w1_distance  # noqa: E402
 
 GRID = RadiusGrid()
 Q = np.geomspace(0.04, 0.105, 250)
@@ -114,7 +114,7 @@ def _timed(fn, repeats: int = 1):
 def run_nn(case: Case) -> list[ToolResult]:
     """Our network alone (median of 5 calls) and network + bumps LM refinement (one call)."""
     from sasview_nn_plugin import invert
-    from sasview_nn_plugin.refine import refine
+    from sasview_nn_plugin.fitting.refine import refine
 
     inv, t_inv = _timed(lambda: invert(Q, case.intensity, case.di, volume_fraction=case.phi), repeats=5)
     ref, t_ref = _timed(lambda: refine(Q, case.intensity, case.di,
@@ -127,7 +127,7 @@ def run_nn(case: Case) -> list[ToolResult]:
 
 def run_bumps(case: Case) -> ToolResult:
     """Plain bumps LM on sphere@hardsphere with Schulz polydispersity from sasmodels' default start."""
-    from sasview_nn_plugin.parametric import SASMODELS_DEFAULT_START, fit_sphere_hs
+    from sasview_nn_plugin.fitting.parametric import SASMODELS_DEFAULT_START, fit_sphere_hs
 
     fit, seconds = _timed(lambda: fit_sphere_hs(Q, case.intensity, case.di, volume_fraction=case.phi,
                                                 family="schulz", grid=GRID, **SASMODELS_DEFAULT_START))
@@ -231,7 +231,7 @@ def headline(rows: list[dict]) -> str:
 
 def figure(cases: list[Case], results: list[ToolResult], path: Path) -> None:
     """Volume distributions of every tool over the truth, one curve per class."""
-    from sasview_nn_plugin.plots import new_figure, save_figure
+    from sasview_nn_plugin.data.plots import new_figure, save_figure
 
     fig, axes = new_figure(2, 2, figsize=(11, 7.5), sharex=True)
     r = GRID.radius

@@ -19,9 +19,10 @@ import numpy as np
 from sasmodels.core import load_model
 from sasmodels.direct_model import call_kernel
 
-from sasview_nn_plugin import distributions, physics
-from sasview_nn_plugin.grids import RadiusGrid
-from sasview_nn_plugin.io import save_curve
+from sasview_nn_plugin.data.io import save_curve
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics import kernels as physics
+from sasview_nn_plugin.physics.grids import RadiusGrid
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE.parents[1] / "shared" / "reference" / "sasfit"

@@ -12,9 +12,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-from .fitter import register_when_bumps_loads  # noqa: E402
-from .invert import Inversion, invert  # noqa: E402
-from .modelfile import load_model  # noqa: E402
+from .fitting.fitter import register_when_bumps_loads  # noqa: E402
+from .inference.invert import Inversion, invert  # noqa: E402
+from .inference.modelfile import load_model  # noqa: E402
 
 register_when_bumps_loads()  # the `nn-lm` bumps fitter, without importing bumps here
 

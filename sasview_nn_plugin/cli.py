@@ -29,7 +29,7 @@ def as_flags(message: str) -> str:
 
 
 def _add_grid_args(p: argparse.ArgumentParser) -> None:
-    from .grids import DEFAULT_Q, DEFAULT_R
+    from .physics.grids import DEFAULT_Q, DEFAULT_R
 
     g = p.add_argument_group("grids (q in 1/A, radius in A)")
     g.add_argument("--q-min", type=float, default=DEFAULT_Q[0])
@@ -47,8 +47,8 @@ def _add_external_hdf5_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
-    from .grids import QGrid, RadiusGrid
-    from .simulate import SimulationSettings, simulate
+    from .physics.grids import QGrid, RadiusGrid
+    from .training.simulate import SimulationSettings, simulate
 
     settings = SimulationSettings(
         q_grid=QGrid(args.q_min, args.q_max, args.n_q),
@@ -61,7 +61,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from .train import train
+    from .training.train import train
 
     res = train(args.data, args.out, preset=args.preset, epochs=args.epochs, seed=args.seed,
                 max_curves=args.max_curves, patience=args.patience, verbose=0 if args.quiet else 2)
@@ -76,7 +76,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_invert(args: argparse.Namespace) -> None:
-    from .batch import invert_files
+    from .runs.files import invert_files
 
     results = invert_files(args.files, volume_fraction=args.volume_fraction, q_unit=args.q_unit,
                            model=args.model, output=args.output, plot=args.plot, refine_method=args.refine,
@@ -109,8 +109,8 @@ def _cmd_invert(args: argparse.Namespace) -> None:
 
 
 def _cmd_identifiability(args: argparse.Namespace) -> None:
-    from .identifiability import MapSettings, compute_map, region_summary, write_map
-    from .io import Q_UNITS
+    from .data.io import Q_UNITS
+    from .fitting.identifiability import MapSettings, compute_map, region_summary, write_map
 
     q_scale = Q_UNITS[args.q_unit]  # to 1/A
     settings = MapSettings(q_min=args.q_min * q_scale, q_max=args.q_max * q_scale, noise=args.noise,
@@ -168,8 +168,8 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
 
 
 def _cmd_series(args: argparse.Namespace) -> None:
-    from .physics import PHI_MAX
-    from .simulate import growth_series
+    from .physics.kernels import PHI_MAX
+    from .training.simulate import growth_series
 
     if args.frames < 1 or not 0 < args.volume_fraction < PHI_MAX:
         raise InputError(f"--frames must be >= 1 and --volume-fraction in (0, {PHI_MAX})")
@@ -180,7 +180,7 @@ def _cmd_series(args: argparse.Namespace) -> None:
 
 
 def _cmd_batch(args: argparse.Namespace) -> None:
-    from .beamline import run_batch
+    from .runs.batch import run_batch
 
     s = run_batch(args.inputs, output=args.output, volume_fraction=args.volume_fraction,
                   volume_fraction_table=args.volume_fraction_table, q_unit=args.q_unit, model=args.model,
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as exc:  # disk full, permissions, ...: one line; finished work is kept
-        from .fsutil import os_error_message
+        from .data.files import os_error_message
 
         print(f"sasview-nn {args.command}: error: {os_error_message(exc)}", file=sys.stderr)
         return 1

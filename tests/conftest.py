@@ -13,8 +13,8 @@ DATA = REPO / "tests" / "data"   # curves from other programs (SASfit, ...): pro
 
 @pytest.fixture(scope="session")
 def default_basis():
-    from sasview_nn_plugin import physics
-    from sasview_nn_plugin.grids import QGrid, RadiusGrid
+    from sasview_nn_plugin.physics import kernels as physics
+    from sasview_nn_plugin.physics.grids import QGrid, RadiusGrid
 
     return physics.sphere_basis(QGrid().q, RadiusGrid().radius)
 
@@ -27,8 +27,8 @@ def rng():
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """A tiny network trained in seconds on a small simulated set (default preset, default grids)."""
-    from sasview_nn_plugin.simulate import simulate
-    from sasview_nn_plugin.train import train
+    from sasview_nn_plugin.training.simulate import simulate
+    from sasview_nn_plugin.training.train import train
 
     d = tmp_path_factory.mktemp("tiny")
     simulate(2000, 11, d / "train.h5", progress=False)

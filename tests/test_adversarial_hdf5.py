@@ -16,9 +16,9 @@ import h5py
 import numpy as np
 import pytest
 
-from sasview_nn_plugin import io
+from sasview_nn_plugin.data import io
+from sasview_nn_plugin.data.io import load_curves, open_frame_table
 from sasview_nn_plugin.errors import InputError
-from sasview_nn_plugin.io import load_curves, open_frame_table
 
 REPO = Path(__file__).resolve().parents[1]
 NXCANSAS = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"

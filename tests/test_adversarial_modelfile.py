@@ -19,7 +19,7 @@ import pytest
 
 from sasview_nn_plugin.cli import main
 from sasview_nn_plugin.errors import ModelFileError
-from sasview_nn_plugin.modelfile import load_model
+from sasview_nn_plugin.inference.modelfile import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "trained_models" / "default.h5"
@@ -250,7 +250,7 @@ def test_shipped_models_pass_the_checks(path):
 
 def test_a_model_saved_by_save_model_still_loads(tmp_path):
     """The checks accept what save_model writes (the round trip of the shipped model)."""
-    from sasview_nn_plugin.modelfile import save_model
+    from sasview_nn_plugin.inference.modelfile import save_model
 
     nn = load_model(SHIPPED)
     nn2 = load_model(save_model(nn, tmp_path / "copy.h5"))

@@ -15,9 +15,10 @@ import pytest
 from conftest import REPO
 from test_refine import sasmodels_curve
 
-from sasview_nn_plugin import distributions, physics
-from sasview_nn_plugin.grids import RadiusGrid
-from sasview_nn_plugin.parametric import invert_parametric, mean_radii
+from sasview_nn_plugin.fitting.parametric import invert_parametric, mean_radii
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics import kernels as physics
+from sasview_nn_plugin.physics.grids import RadiusGrid
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "parametric_lognormal.h5").exists(),
                                 reason="no shipped parametric heads")
@@ -28,7 +29,7 @@ CRASHING = [(20.7, 0.18, 0.03, 2), (12.0, 0.05, 0.005, 0)]
 
 
 def _curve(mean, pd, noise, seed):
-    from sasview_nn_plugin.modelfile import load_model
+    from sasview_nn_plugin.inference.modelfile import load_model
 
     q = load_model().q
     median = mean / np.exp(0.5 * pd**2)  # log-normal number-mean = median exp(sigma^2 / 2)
@@ -58,7 +59,7 @@ def test_draws_outside_grid_give_band_and_note(case):
 
 def test_cli_parametric_on_crashing_curve(tmp_path, capsys):
     from sasview_nn_plugin.cli import main
-    from sasview_nn_plugin.io import save_curve
+    from sasview_nn_plugin.data.io import save_curve
 
     q, i, di = _curve(*CRASHING[0])
     data = save_curve(tmp_path / "ln20.txt", q, i, di)
@@ -74,7 +75,7 @@ def test_cli_parametric_on_crashing_curve(tmp_path, capsys):
 
 
 def test_band_from_draws_inside_grid_widened_when_many_rejected():
-    from sasview_nn_plugin.parametric import _draw_bands
+    from sasview_nn_plugin.fitting.parametric import _draw_bands
 
     grid = RadiusGrid()
     r = np.concatenate([np.full(70, 40.0), np.full(30, 3.0)])  # the last 30: all mass below 9 A

@@ -15,8 +15,8 @@ from conftest import REPO
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError
-from sasview_nn_plugin.invert import invert_many
-from sasview_nn_plugin.modelfile import load_model
+from sasview_nn_plugin.inference.invert import invert_many
+from sasview_nn_plugin.inference.modelfile import load_model
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 PHI = 0.3
@@ -80,7 +80,7 @@ def test_bad_point_inside_model_range_is_still_refused(curve, value):
 @pytest.mark.parametrize("refine", [[], ["--refine", "lm"]], ids=["network", "refined"])
 def test_cli_accepts_negative_points_above_model_range(curve, tmp_path, capsys, refine):
     from sasview_nn_plugin.cli import main
-    from sasview_nn_plugin.io import save_curve
+    from sasview_nn_plugin.data.io import save_curve
 
     q, i, di = curve
     i = i.copy()
@@ -99,7 +99,7 @@ def test_cli_accepts_negative_points_above_model_range(curve, tmp_path, capsys, 
 
 
 def test_parametric_start_accepts_bad_points_outside_range(curve):
-    from sasview_nn_plugin.parametric import predict_start
+    from sasview_nn_plugin.fitting.parametric import predict_start
 
     if not (REPO / "trained_models" / "parametric_schulz.h5").exists():
         pytest.skip("no shipped parametric heads")
@@ -107,7 +107,7 @@ def test_parametric_start_accepts_bad_points_outside_range(curve):
     bad_i, bad_di, keep = _spoil(q, i, di, 0.14)
     got = predict_start(q, bad_i, bad_di, volume_fraction=PHI, family="schulz")
     assert got == predict_start(q[keep], i[keep], di[keep], volume_fraction=PHI, family="schulz")
-    from sasview_nn_plugin.parametric import invert_parametric
+    from sasview_nn_plugin.fitting.parametric import invert_parametric
 
     fit = invert_parametric(q, bad_i, bad_di, volume_fraction=PHI, family="schulz")
     assert fit.parameters["radius"][0] == pytest.approx(40.0, rel=0.02)

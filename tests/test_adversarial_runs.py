@@ -22,10 +22,10 @@ from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sasview_nn_plugin import beamline
 from sasview_nn_plugin.cli import main
-from sasview_nn_plugin.io import load_curves, save_curve
-from sasview_nn_plugin.simulate import growth_series
+from sasview_nn_plugin.data.io import load_curves, save_curve
+from sasview_nn_plugin.runs import batch as beamline
+from sasview_nn_plugin.training.simulate import growth_series
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 EXAMPLE = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"

@@ -16,8 +16,8 @@ import h5py
 import numpy as np
 import pytest
 
+from sasview_nn_plugin.data.io import load_curves, open_frame_table, save_curve
 from sasview_nn_plugin.errors import InputError
-from sasview_nn_plugin.io import load_curves, open_frame_table, save_curve
 
 REPO = Path(__file__).resolve().parents[1]
 XML = REPO / "examples" / "bimodal_phi0.3.xml"

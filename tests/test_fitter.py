@@ -90,8 +90,9 @@ def make_plugin_problem(r0):
     from sasmodels.data import empty_data1D
     from sasmodels_reference import sasmodels_sphere_hs
 
-    from sasview_nn_plugin import distributions, physics
-    from sasview_nn_plugin.grids import RadiusGrid
+    from sasview_nn_plugin.physics import distributions
+    from sasview_nn_plugin.physics import kernels as physics
+    from sasview_nn_plugin.physics.grids import RadiusGrid
     from sasview_nn_plugin.sasview import plugin_model_path
 
     q = np.geomspace(0.03, 0.15, 300)
@@ -150,7 +151,8 @@ def test_bumps_command_line_with_nn_lm(tmp_path):
         "from test_fitter import make_problem\n"
         "problem, _ = make_problem(150.0)\n")
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "sasview_nn_plugin.bumps_cli", str(model), "--fit=nn-lm", "-b", "-x",
+    proc = subprocess.run([sys.executable, "-m", "sasview_nn_plugin.fitting.bumps_cli", str(model), "--fit=nn-lm",
+                           "-b", "-x",
                            f"--export={out}", "--parallel=1"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     pars = dict(line.split() for line in (out / "model.par").read_text().splitlines())

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sasview_nn_plugin import invert
+from sasview_nn_plugin.data.io import load_curves, open_frame_table
 from sasview_nn_plugin.errors import InputError
-from sasview_nn_plugin.io import load_curves, open_frame_table
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from sasview_nn_plugin.identifiability import MapSettings, compute_map, log_curves, q_points
+from sasview_nn_plugin.fitting.identifiability import MapSettings, compute_map, log_curves, q_points
 
 SMALL = dict(r_min=10.0, r_max=100.0, n_radius=12, pd_min=0.04, pd_max=0.3, n_pd=6, points_per_decade=120)
 
@@ -84,8 +84,8 @@ def test_invert_warns_outside_the_region_only_when_asked(tmp_path):
     """11 A Schulz spheres with 3 % noise: the network's answer falls where widths cannot be told apart."""
     from test_refine import sasmodels_curve
 
-    from sasview_nn_plugin.batch import invert_files
-    from sasview_nn_plugin.io import save_curve
+    from sasview_nn_plugin.data.io import save_curve
+    from sasview_nn_plugin.runs.files import invert_files
 
     q = np.geomspace(0.03, 0.15, 300)
     i = sasmodels_curve(q, 11.0, 0.05, "schulz", 0.3)

@@ -11,17 +11,17 @@ import pytest
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError, ModelFileError
-from sasview_nn_plugin.invert import to_model_grid
-from sasview_nn_plugin.modelfile import load_model, save_model
+from sasview_nn_plugin.inference.invert import to_model_grid
+from sasview_nn_plugin.inference.modelfile import load_model, save_model
 
 
 def test_numpy_forward_equals_keras(tiny_model, rng):
-    from sasview_nn_plugin.train import keras_twin
+    from sasview_nn_plugin.training.train import keras_twin
 
     nn = load_model(tiny_model)
     net = keras_twin(nn)
     # through the raw-intensity path: features + standardisation folded into layer 0
-    from sasview_nn_plugin import physics
+    from sasview_nn_plugin.physics import kernels as physics
 
     basis = physics.sphere_basis(nn.q, nn.radius)
     w = rng.random((20, len(nn.radius))) ** 4
@@ -139,8 +139,8 @@ def test_inference_imports_neither_tensorflow_nor_sasmodels(tiny_model, example_
 
 
 def test_invert_many_equals_invert_and_isolates_bad_curves():
-    from sasview_nn_plugin import physics
-    from sasview_nn_plugin.invert import invert_many
+    from sasview_nn_plugin.inference.invert import invert_many
+    from sasview_nn_plugin.physics import kernels as physics
 
     nn = load_model()
     rng = np.random.default_rng(7)

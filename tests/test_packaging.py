@@ -15,7 +15,7 @@ from conftest import REPO
 
 from sasview_nn_plugin import load_model
 from sasview_nn_plugin.errors import ModelFileError
-from sasview_nn_plugin.modelfile import models_dir, resolve_model_path
+from sasview_nn_plugin.inference.modelfile import models_dir, resolve_model_path
 
 SHIPPED = sorted(p.name for p in (REPO / "trained_models").glob("*.h5"))
 pytestmark = pytest.mark.skipif("default.h5" not in SHIPPED, reason="shipped model not trained yet")
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif("default.h5" not in SHIPPED, reason="shipped mod
 # where the package is found from its installed files; run in a child so sys.path is the child's alone
 PROBE = """
 import importlib.resources, json, sasview_nn_plugin
-from sasview_nn_plugin.modelfile import models_dir, resolve_model_path
+from sasview_nn_plugin.inference.modelfile import models_dir, resolve_model_path
 res = importlib.resources.files("sasview_nn_plugin.trained_models")
 print(json.dumps(dict(package=sasview_nn_plugin.__file__, models_dir=str(models_dir()),
                       default=str(resolve_model_path(None)),

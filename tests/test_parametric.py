@@ -12,7 +12,7 @@ from conftest import REPO
 from test_refine import sasmodels_curve
 
 from sasview_nn_plugin.errors import InputError
-from sasview_nn_plugin.parametric import (
+from sasview_nn_plugin.fitting.parametric import (
     SASMODELS_DEFAULT_START,
     fit_sphere_hs,
     invert_parametric,
@@ -73,7 +73,7 @@ def test_start_is_close_and_model_family_checked():
 
 
 def test_cli_parametric(tmp_path):
-    from sasview_nn_plugin.io import save_curve
+    from sasview_nn_plugin.data.io import save_curve
 
     i, di, phi, r, pd = _cases("lognormal", 1, 3)[0]
     data = save_curve(tmp_path / "ln.txt", Q, i, di)
@@ -92,7 +92,7 @@ def test_model_file_roundtrip_and_misuse(tmp_path):
     import h5py
 
     from sasview_nn_plugin import invert
-    from sasview_nn_plugin.modelfile import load_model, save_model
+    from sasview_nn_plugin.inference.modelfile import load_model, save_model
 
     nn = load_model("parametric_schulz")
     assert nn.parametric and nn.output_names == ("radius", "radius_pd")

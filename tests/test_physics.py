@@ -7,8 +7,9 @@ import pytest
 from conftest import DATA
 from sasmodels_reference import sasmodels_sphere_hs
 
-from sasview_nn_plugin import distributions, physics
-from sasview_nn_plugin.grids import QGrid, RadiusGrid
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics import kernels as physics
+from sasview_nn_plugin.physics.grids import QGrid, RadiusGrid
 
 
 def _random_weights(rng, n_r, kind):

@@ -11,11 +11,11 @@ import pytest
 from conftest import REPO
 
 from sasview_nn_plugin import invert
-from sasview_nn_plugin.distributions import bin_mass, lognormal_cdf, schulz_cdf
-from sasview_nn_plugin.grids import RadiusGrid
-from sasview_nn_plugin.invert import Inversion
-from sasview_nn_plugin.refine import refine
-from sasview_nn_plugin.train import w1_distance
+from sasview_nn_plugin.fitting.refine import refine
+from sasview_nn_plugin.inference.invert import Inversion
+from sasview_nn_plugin.physics.distributions import bin_mass, lognormal_cdf, schulz_cdf
+from sasview_nn_plugin.physics.grids import RadiusGrid
+from sasview_nn_plugin.training.train import w1_distance
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 Q = np.geomspace(0.03, 0.15, 300)
@@ -107,7 +107,7 @@ def test_resolution_matters():
 
 
 def test_cli_refine(tmp_path, noisy_cases):
-    from sasview_nn_plugin.io import save_curve
+    from sasview_nn_plugin.data.io import save_curve
 
     i, di, phi, _ = noisy_cases[0]
     data = save_curve(tmp_path / "c.xml", Q, i, di, fmt="xml")
@@ -127,8 +127,8 @@ def test_cli_refine(tmp_path, noisy_cases):
 @pytest.mark.parametrize("mean, pd", [(45.0, 0.1), (25.0, 0.2), (70.0, 0.05)])
 def test_schulz3_components_recovers_a_schulz_histogram(mean, pd):
     """One component, its number mean and width (the start, from volume moments, is several % off)."""
-    from sasview_nn_plugin import distributions
-    from sasview_nn_plugin.refine import schulz3_components
+    from sasview_nn_plugin.fitting.refine import schulz3_components
+    from sasview_nn_plugin.physics import distributions
 
     grid = RadiusGrid()
     w = np.diff(distributions.schulz_cdf(grid.edges, mean, pd))

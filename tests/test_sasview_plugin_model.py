@@ -7,7 +7,8 @@ import pytest
 from sasmodels.sasview_model import load_custom_model
 from sasmodels_reference import sasmodels_sphere_hs
 
-from sasview_nn_plugin import distributions, physics
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics import kernels as physics
 from sasview_nn_plugin.sasview import plugin_model_path
 
 PARS = dict(sld=2.5, sld_solvent=9.0, volfraction=0.35,

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from sasmodels_reference import sasmodels_sphere_hs
 
-from sasview_nn_plugin import distributions, simulate
-from sasview_nn_plugin.grids import RadiusGrid
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics.grids import RadiusGrid
+from sasview_nn_plugin.training import simulate
 
 SMALL_GRID = ["--n-q", "120", "--n-r", "40"]
 

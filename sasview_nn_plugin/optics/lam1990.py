@@ -14,7 +14,7 @@ Steps (``reproduce``):
    ``shape`` criterion allows (the paper's procedure with our region), or the paper's box
    (``region="paper"``); 18 random sets are held out.
 3. Inputs log10 beta and outputs (log r_m, log sigma) scaled to 0-1 over the training sets; a dense
-   network (:func:`sasview_nn_plugin.train.fit_dense`, the SAXS networks' core) with MSE loss.
+   network (:func:`sasview_nn_plugin.training.train.fit_dense`, the SAXS networks' core) with MSE loss.
 4. Absolute percentage errors of log r_m and log sigma on the 18 test sets (the paper's Fig. 3), and
    figures of both (fig3) and of the allowable region (fig2).
 Units: um.  Logarithms base 10, as in the paper.
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.io import write_atomic
 from ..errors import InputError
-from ..identifiability import neighbour_min
-from ..io import write_atomic
+from ..fitting.identifiability import neighbour_min
 from .mie import MieSetup, backscatter, backscatter_kernel
 
 PAPER_REGION = {"log_rm": (-0.328, 0.44), "log_sigma": (0.03, 0.5)}
@@ -165,7 +165,7 @@ def _box_fraction(r: Region, allowed: np.ndarray) -> float:
 
 def reproduce(settings: Lam1990Settings | None = None, verbose: int = 0) -> Reproduction:
     """Run steps 1-4 of the module docstring (Keras needed: the [train] extra)."""
-    from ..train import fit_dense
+    from ..training.train import fit_dense
 
     s = settings or Lam1990Settings()
     kernel = backscatter_kernel(s.setup)
@@ -190,7 +190,7 @@ def reproduce(settings: Lam1990Settings | None = None, verbose: int = 0) -> Repr
 
 def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
     """fig2 (allowable region: both criteria, the paper's box) and fig3 (test-set errors)."""
-    from ..plots import new_figure, save_figure
+    from ..data.plots import new_figure, save_figure
 
     paths = {"fig2": region_figure(rep.region, rep.settings, output / "fig2_allowable_region.png", rep.box)}
     fig, axes = new_figure(1, 2, figsize=(12, 4.5), sharey=True)
@@ -215,7 +215,7 @@ def figures(rep: Reproduction, output: Path) -> dict[str, Path]:
 
 def region_figure(r: Region, settings: Lam1990Settings, path: Path, box: dict | None = None) -> Path:
     """Fig. 2: neighbour distances, the region each criterion allows (not allowed: hatched), the paper's box."""
-    from ..plots import new_figure, save_figure
+    from ..data.plots import new_figure, save_figure
 
     fig, axes = new_figure(1, 2, figsize=(12, 4.8))
     for ax, dist, allowed, label in ((axes[0], r.relative_percent, r.allowed_relative,

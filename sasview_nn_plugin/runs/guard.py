@@ -6,8 +6,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from ..data.files import printable
 from ..errors import InputError
-from ..fsutil import printable
 
 LOCK_NAME = ".sasview-nn.lock"
 

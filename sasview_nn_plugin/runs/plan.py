@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.files import printable
+from ..data.io import Curve, FrameTable, load_curves, open_frame_table
 from ..errors import InputError
-from ..fsutil import printable
-from ..io import Curve, FrameTable, load_curves, open_frame_table
 from .guard import file_identity, unique_labels
 
 PARTS = ".parts"

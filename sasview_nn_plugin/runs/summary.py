@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fsutil import atomic_path, printable, write_atomic
+from ..data.files import atomic_path, printable, write_atomic
 
 COLUMNS = ("frame", "source", "index", "mean_radius_number_A", "mean_radius_volume_A", "width_number_A",
            "width_volume_A", "volume_fraction", "chi2_reduced", "weighting", "status", "reason")
@@ -29,7 +29,7 @@ def _number(x: float) -> str:
 def summary_csv(cat: dict, mean_n, mean_v, width_n, width_v) -> str:
     """summary.csv's text: a header and one row per frame (csv module: quoting of commas, quotes, newlines)."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf)  # RFC 4180: CRLF rows, so a CR or LF inside a name is always quoted
     w.writerow(COLUMNS)
     for k in range(len(cat["frame"])):
         nums = (mean_n[k], mean_v[k], width_n[k], width_v[k], cat["phi"][k], cat["chi2"][k])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .. import physics
 from ..errors import InputError
+from ..physics import kernels as physics
 
 
 def read_volume_fraction_table(path) -> dict[str, float]:

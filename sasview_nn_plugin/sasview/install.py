@@ -139,7 +139,7 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
             raise _refusal(target, state, uninstall)
         d.mkdir(parents=True, exist_ok=True)
         backup = _backup(target) if state in ("foreign", "link") else None
-        from ..io import write_atomic
+        from ..data.io import write_atomic
 
         write_atomic(target, text)
     except OSError as exc:

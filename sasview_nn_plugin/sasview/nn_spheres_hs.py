@@ -148,3 +148,59 @@ tests = [
     [{"volfraction": 1e-9, "radius1": 50.0, "pd1": 0.005, "scale": 1e9, "background": 0.0},
      1e-5, 1e-4 * 25.0 * 4.0 / 3.0 * np.pi * 50.0**3 * (_K + 3) * (_K + 4) * (_K + 5) / _K**3],
 ]
+
+
+# -- SasView GUI only: the "Neural-network start" and "Plot size distribution" entries of the Fitting menu --
+# When SasView's GUI loads this file (at start-up), the code of sasview_nn_plugin is found in the folder
+# sasview_nn_bundle/ next to it (installed by `sasview-nn install-sasview`), or in SasView's own Python.  The
+# model above never depends on it, and nothing here can stop SasView from starting: any error is a message
+# in SasView's log and status bar.  Outside SasView's GUI this does nothing.
+BUNDLE_DIR = "sasview_nn_bundle"
+
+
+def _sasview_gui_hook():
+    import sys
+
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is None or "sas.qtgui.MainWindow.MainWindow" not in sys.modules:
+        return
+    app = widgets.QApplication.instance()
+    if app is None:
+        return
+    import logging
+
+    try:
+        import os
+
+        bundle = os.path.join(os.path.dirname(os.path.abspath(__file__)), BUNDLE_DIR)
+        if os.path.isdir(bundle) and bundle not in sys.path:
+            sys.path.insert(0, bundle)
+        from sasview_nn_plugin.sasview import actions
+
+        actions.install_when_ready()
+    except BaseException as exc:  # noqa: BLE001 - an ImportError, a broken bundle, anything: SasView starts
+        text = ("sasview_nn_plugin: the Fitting menu entries 'Neural-network start' and 'Plot size "
+                f"distribution' are not available ({type(exc).__name__}: {exc}); the model nn_spheres_hs works. "
+                "Reinstall with `sasview-nn install-sasview` or unzip the bundle into the plugin folder.")
+
+        def report():
+            logging.getLogger("sasview_nn_plugin").warning(text)
+            try:
+                from sas.qtgui.Utilities import GuiUtils
+
+                GuiUtils.communicate.statusBarUpdateSignal.emit(text)
+            except Exception:  # noqa: BLE001
+                pass
+
+        try:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, app, report)   # after the main window (its log and status bar) exists
+        except Exception:  # noqa: BLE001
+            logging.getLogger("sasview_nn_plugin").warning(text)
+
+
+try:
+    _sasview_gui_hook()
+except BaseException:  # noqa: BLE001 - never fail the model's loading
+    pass

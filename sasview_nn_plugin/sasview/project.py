@@ -38,26 +38,35 @@ def load_plugin_module():
     return module
 
 
+def free_parameters(values: dict[str, float]) -> set[str]:
+    """What a fit of ``nn_spheres_hs`` should vary: scale, background, radius and pd of each component with
+    volume, and the volume shares except the largest (the shares are normalised, so one of them is redundant).
+    Shared by project files and SasView's "Neural-network start"."""
+    active = [k for k in (1, 2, 3) if values.get(f"fraction{k}", 0.0) > 0]
+    largest = max(active, key=lambda k: values[f"fraction{k}"], default=None)
+    free = {"scale", "background"}
+    for k in active:
+        free |= {f"radius{k}", f"pd{k}"} | ({f"fraction{k}"} if k != largest else set())
+    return free
+
+
 def plugin_parameters(result, components: list[tuple[float, float, float]] | None = None) -> PluginParameters:
-    """Plugin parameters for an :class:`~sasview_nn_plugin.invert.Inversion` (or Refinement).
+    """Plugin parameters for an :class:`~sasview_nn_plugin.inference.invert.Inversion` (or Refinement).
 
     The size distribution is summarised as up to three Schulz components (``components`` =
     [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background
     are then fitted (non-negative least squares) to the data inside the model's q range.
     """
-    from ..invert import nnls_scale_background
-    from ..refine import schulz3_components
+    from ..fitting.refine import schulz3_components
+    from ..inference.invert import nnls_scale_background
 
     comps = components if components is not None else schulz3_components(result.radius, result.number_distribution)
     values = {"sld": 1.0, "sld_solvent": 6.0, "volfraction": float(result.volume_fraction)}
-    free = {"scale", "background"}
-    largest = max(range(len(comps)), key=lambda k: comps[k][2])
     for k in range(3):
         mean, pd, share = comps[k] if k < len(comps) else (float(result.radius[len(result.radius) // 2]), 0.1, 0.0)
         n = k + 1
         values |= {f"radius{n}": float(mean), f"pd{n}": float(pd), f"fraction{n}": float(share)}
-        if share > 0:
-            free |= {f"radius{n}", f"pd{n}"} | ({f"fraction{n}"} if k != largest else set())
+    free = free_parameters(values)
     q, y, di = result.q_data, result.intensity_data, result.di_data
     sel = (q >= result.q_range[0] * (1 - 1e-9)) & (q <= result.q_range[1] * (1 + 1e-9))
     shape = load_plugin_module().Iq(q[sel], **values)
@@ -133,6 +142,6 @@ def project_dict(entries: list[dict]) -> dict:
 
 def write_project(path, entries: list[dict]) -> Path:
     """Write a SasView project file (atomically)."""
-    from ..io import write_atomic
+    from ..data.io import write_atomic
 
     return write_atomic(path, json.dumps(project_dict(entries), indent=1, allow_nan=True))

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import distributions, physics
-from .errors import InputError
-from .grids import RadiusGrid
+from ..errors import InputError
+from ..physics import distributions
+from ..physics import kernels as physics
+from ..physics.grids import RadiusGrid
 
 FAMILIES = tuple(distributions.PARAMETRIC)
 
@@ -178,7 +179,7 @@ def cached_map(settings: MapSettings) -> IdentifiabilityMap:
 
 def map_figure(m: IdentifiabilityMap, path: str | os.PathLike) -> Path:
     """Heat map of log10 delta_chi2 with both regions' boundaries (written atomically)."""
-    from .plots import new_figure, save_figure
+    from ..data.plots import new_figure, save_figure
 
     s = m.settings
     fig, ax = new_figure(figsize=(7.5, 5.2))
@@ -208,7 +209,7 @@ def write_map(m: IdentifiabilityMap, output: str | os.PathLike) -> dict[str, Pat
     import json
     from dataclasses import asdict
 
-    from .io import write_atomic
+    from ..data.io import write_atomic
 
     out = Path(output)
     if out.exists() and not out.is_dir():

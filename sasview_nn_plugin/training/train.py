@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import distributions, physics
-from .errors import InputError
-from .modelfile import NNModel, raw_features, save_model
+from ..errors import InputError
+from ..inference.modelfile import NNModel, raw_features, save_model
+from ..physics import distributions
+from ..physics import kernels as physics
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     model.info["held_out_metrics"] = metrics
     save_model(model, out)
     if plot:
-        from .plots import training_curve
+        from ..data.plots import training_curve
 
         ylabel = "loss: MAE of 0-1 scaled log parameters" if model.parametric else (
             "loss: MAE per bin" if p.loss != "w1" else (
@@ -311,6 +312,6 @@ def keras_twin(nn: NNModel):
 
 
 def _package_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__

@@ -39,7 +39,7 @@ def _set(par, value):
 
 def network_start(problem, model: str | None = None) -> None:
     """Set the size-distribution parameters and scale of each supported Experiment from the network."""
-    from .invert import invert, nnls_scale_background
+    from ..inference.invert import invert, nnls_scale_background
 
     for exp in _experiments(problem):
         m = exp.model
@@ -51,7 +51,8 @@ def network_start(problem, model: str | None = None) -> None:
         if not plugin:
             if kind == "array":
                 raise ValueError("nn-lm cannot start an 'array' radius dispersion: its weights are data, not fit "
-                                 "parameters; use sasview_nn_plugin.refine.refine (histogram) or the nn_spheres_hs "
+                                 "parameters; use sasview_nn_plugin.fitting.refine.refine (histogram) or the "
+                                 "nn_spheres_hs "
                                  f"model instead. Supported: {SUPPORTED}")
             if kind not in ("schulz", "lognormal", "gaussian"):
                 raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")

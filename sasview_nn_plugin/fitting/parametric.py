@@ -14,10 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-from . import distributions, physics
-from .errors import InputError
-from .grids import RadiusGrid
-from .invert import (
+from ..errors import InputError
+from ..inference.invert import (
     Inversion,
     check_curve,
     drop_unused_bad_points,
@@ -26,8 +24,11 @@ from .invert import (
     to_model_grid,
     unused_bad_points,
 )
-from .modelfile import NNModel, load_model
-from .physics import PHI_MAX
+from ..inference.modelfile import NNModel, load_model
+from ..physics import distributions
+from ..physics import kernels as physics
+from ..physics.grids import RadiusGrid
+from ..physics.kernels import PHI_MAX
 
 FAMILIES = tuple(distributions.PARAMETRIC)
 SASMODELS_DEFAULT_START = {"radius": 50.0, "radius_pd": 0.1, "scale": 1.0, "background": 0.001}
@@ -97,7 +98,7 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     Fitted: radius, radius_pd, scale, background; the volume fraction is fixed.  ``scale`` and
     ``background`` None: set by non-negative least squares for the starting curve.  dI None: 1 % of I.
     ``dq``: 1-sigma Gaussian q resolution (sasmodels Pinhole1D).  Returns a
-    :class:`~sasview_nn_plugin.refine.Refinement` (parametrization = family) whose distributions are
+    :class:`~sasview_nn_plugin.fitting.refine.Refinement` (parametrization = family) whose distributions are
     binned on ``grid`` (default 9-99 A) and whose mean radii come from the continuous distribution.
     Uncertainty draws that put no particles inside ``grid`` are left out of the bands (see
     :func:`_draw_bands`); the result's ``notes`` say how many.

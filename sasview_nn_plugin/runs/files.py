@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .fsutil import ensure_output_dir, printable, remove_partials, safe_stem
-from .invert import Inversion, invert
-from .io import Curve, load_curves, write_inversion
-from .modelfile import load_model
-from .runs.guard import OutputLock, refuse_outputs_onto_inputs
+from ..data.files import ensure_output_dir, printable, remove_partials, safe_stem
+from ..data.io import Curve, load_curves, write_inversion
+from ..errors import InputError
+from ..inference.invert import Inversion, invert
+from ..inference.modelfile import load_model
+from .guard import OutputLock, refuse_outputs_onto_inputs
 
 
 @dataclass
@@ -40,7 +40,7 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
     """Invert every 1-D curve in ``files``; write ``<stem>.json``, ``<stem>.csv`` (and ``.png``) to output.
 
     With ``refine_method`` ("lm" or "dream") each network result is refined with bumps
-    (:func:`sasview_nn_plugin.refine.refine`), using the file's dI and dq (resolution) when present.
+    (:func:`sasview_nn_plugin.fitting.refine.refine`), using the file's dI and dq (resolution) when present.
     With ``sasview_project`` a SasView project file is written too: every curve in a Fitting page
     with the ``nn_spheres_hs`` plugin model, its parameters set from the result.
     """
@@ -56,14 +56,14 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
         for k, c in enumerate(curves):
             try:
                 if parametric:
-                    from .parametric import invert_parametric
+                    from ..fitting.parametric import invert_parametric
 
                     inv = invert_parametric(c.q, c.intensity, c.di, volume_fraction=volume_fraction, family=parametric,
                                             model=model, method=refine_method or "lm", dq=c.dq)
                 else:
                     inv = invert(c.q, c.intensity, c.di, volume_fraction=volume_fraction, model=nn)
                 if refine_method and not parametric:
-                    from .refine import refine
+                    from ..fitting.refine import refine
 
                     inv = refine(c.q, c.intensity, c.di, inv, method=refine_method, dq=c.dq,
                                  parametrization=parametrization, fit_volume_fraction=fit_volume_fraction)
@@ -75,7 +75,7 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
             stems.add(stem)
             warns = []
             if check_identifiability:
-                from .identifiability import check_result
+                from ..fitting.identifiability import check_result
 
                 warns = [w for w in [check_result(inv)] if w]
             results.append(FileResult(str(f), stem, inv, c, warnings=warns))
@@ -86,7 +86,7 @@ def invert_files(files: list[str | os.PathLike], *, volume_fraction: float, q_un
         if project.is_dir() or not project.parent.is_dir():
             raise InputError(f"--sasview-project {project}: give a file name in an existing directory")
         outputs.append(project)
-        from .sasview.project import plugin_parameters
+        from ..sasview.project import plugin_parameters
 
         entries = [dict(name=Path(r.source).name, path=str(Path(r.source).resolve()), q=r.curve.q,
                         intensity=r.curve.intensity, di=r.curve.di, dq=r.curve.dq, q_range=r.inversion.q_range,
@@ -108,10 +108,10 @@ def _write_results(results: list[FileResult], out: Path, plot: bool, project: Pa
                            "has_dI": r.inversion.di_data is not None}, "warnings": r.warnings or []}
         r.json_path, r.csv_path = write_inversion(r.inversion, out, r.stem, extra)
         if plot:
-            from .plots import inversion_figure
+            from ..data.plots import inversion_figure
 
             r.plot_path = inversion_figure(r.inversion, out / f"{r.stem}.png", title=printable(Path(r.source).name))
     if project is not None:
-        from .sasview.project import write_project
+        from ..sasview.project import write_project
 
         write_project(project, entries)

@@ -23,7 +23,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 
 FORMAT = "sasview_nn_plugin.model"
 FORMAT_VERSION = 2   # 2 added parameter outputs (parametric heads); distribution models are still written as 1
@@ -50,10 +50,10 @@ def models_dir() -> Path:
 
     # a folder without __init__.py is a namespace package, for which importlib.resources.files() gives
     # no plain directory; its spec names the installed folder (site-packages/sasview_nn_plugin/trained_models)
-    spec = importlib.util.find_spec(f"{__package__}.trained_models")
+    spec = importlib.util.find_spec("sasview_nn_plugin.trained_models")
     if spec is not None and spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations)))
-    return Path(__file__).resolve().parents[1] / "trained_models"
+    return Path(__file__).resolve().parents[2] / "trained_models"
 
 
 @dataclass
@@ -265,7 +265,7 @@ class NNModel:
         """
         if self.parametric:
             raise ModelFileError(f"model {self.name} predicts parameters {list(self.output_names)}, not a "
-                                 "distribution; use it with --parametric (sasview_nn_plugin.parametric)")
+                                 "distribution; use it with --parametric (sasview_nn_plugin.fitting.parametric)")
         x = np.asarray(intensity)
         if x.ndim == 1 and np.ndim(volume_fraction) == 0:
             out = self._predict_one(np.ascontiguousarray(x, dtype=float), volume_fraction)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 DEFAULT_Q = (0.04, 0.105, 1000)
 DEFAULT_R = (9.0, 99.0, 100)

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import distributions, physics
-from .errors import InputError
-from .grids import RadiusGrid
-from .invert import Inversion, check_curve, nnls_scale_background, take_points, unused_bad_points
+from ..errors import InputError
+from ..inference.invert import Inversion, check_curve, nnls_scale_background, take_points, unused_bad_points
+from ..physics import distributions
+from ..physics import kernels as physics
+from ..physics.grids import RadiusGrid
 
 SMOOTHNESS_SIGMA = 0.3  # prior: 1-sigma second difference of log-amplitude between knots
 ANCHOR_SIGMA = 3.0      # prior: 1-sigma log-correction of the network's distribution at each knot

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 PHI_MAX = 0.74  # close packing; sasmodels' upper limit for hardsphere volfraction
 DEFAULT_SLD = 1.0  # sasmodels sphere defaults, 1e-6/A^2

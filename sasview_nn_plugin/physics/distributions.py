@@ -1,7 +1,7 @@
 """Seeded samplers of number-weighted size distributions over radius bins.
 
 Every sampler returns an (n, n_r) array of bin probabilities (rows sum to 1) over the bins of a
-:class:`~sasview_nn_plugin.grids.RadiusGrid`: the probability mass of a continuous distribution
+:class:`~sasview_nn_plugin.physics.grids.RadiusGrid`: the probability mass of a continuous distribution
 in each bin, placed at the bin centre.  That is exactly what sasmodels' array dispersion means.
 
 Mixture components are weighted by *volume* (as McSAS and SasView display), then converted to
@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import erf, gammainc
 
 from .grids import RadiusGrid
-from .physics import number_to_volume, volume_to_number
+from .kernels import number_to_volume, volume_to_number
 
 Sampler = Callable[[np.random.Generator, int, RadiusGrid], np.ndarray]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
+from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .modelfile import NNModel, load_model
-from .physics import PHI_MAX  # physics imports sasmodels only inside its functions
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Inversion:
 
 def fit_scale_background(q_out, q, intensity, di, radius, weights, phi) -> ModelCurve:
     """Curve of ``weights`` at ``q_out`` with scale and background fitted (NNLS) to (q, intensity, di)."""
-    from . import physics
+    from ..physics import kernels as physics
 
     basis = physics.sphere_basis(np.asarray(q, float), radius)
     shape = physics.intensity(basis, weights, phi)

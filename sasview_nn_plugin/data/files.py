@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 PARTIAL = ".partial-"       # marker in the names of temporary files (cleaned up by the next run)
 MAX_STEM_BYTES = 150        # room for ".json" / ".partial-PID" within a 255-byte file name

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import physics
-from .errors import InputError
-from .fsutil import atomic_path, ensure_output_dir, printable, remove_partials, safe_stem, write_atomic
-from .io import Curve, write_inversion
-from .modelfile import load_model, resolve_model_path
-from .runs.guard import OutputLock, refuse_outputs_onto_inputs
-from .runs.plan import FRAMES, PARTS, RUN_FILES, Unit, content_hash, expand_inputs, plan_units, read_unit
-from .runs.summary import write_results_h5, write_summary_csv
-from .runs.tables import read_volume_fraction_table
+from ..data.files import atomic_path, ensure_output_dir, printable, remove_partials, safe_stem, write_atomic
+from ..data.io import Curve, write_inversion
+from ..errors import InputError
+from ..inference.modelfile import load_model, resolve_model_path
+from ..physics import kernels as physics
+from .guard import OutputLock, refuse_outputs_onto_inputs
+from .plan import FRAMES, PARTS, RUN_FILES, Unit, content_hash, expand_inputs, plan_units, read_unit
+from .summary import write_results_h5, write_summary_csv
+from .tables import read_volume_fraction_table
 
 __all__ = ["run_batch", "process_frames", "process_unit", "record_unit", "finish_run", "expand_inputs",
            "read_volume_fraction_table", "Settings", "FrameResult", "RunSummary", "UNIT_FRAMES"]
@@ -112,8 +112,8 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
     """Invert (and refine) frames given as (frame id, source, source id, index, curve or failure reason).
 
     Without refinement, frames sharing one q array (a frame table) go through the network together
-    (:func:`~sasview_nn_plugin.invert.invert_many`).  Every failure is recorded, none is raised."""
-    from .invert import invert, invert_many
+    (:func:`~sasview_nn_plugin.inference.invert.invert_many`).  Every failure is recorded, none is raised."""
+    from ..inference.invert import invert, invert_many
 
     nn = load_model(settings.model)
     out: list[FrameResult | None] = []
@@ -150,7 +150,7 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
         try:
             inv = invert(c.q, c.intensity, c.di, volume_fraction=phis[k], model=nn)
             if settings.refine:
-                from .refine import refine
+                from ..fitting.refine import refine
 
                 inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
                              parametrization=settings.parametrization)
@@ -406,7 +406,7 @@ def finish_run(out: Path, units: list[Unit], radius: np.ndarray) -> RunSummary:
     write_summary_csv(out / "summary.csv", cat, mean_n, mean_v, width_n, width_v)
     write_results_h5(out / "results.h5", radius, cat, volume, mean_n, mean_v, width_n, width_v)
     if ok.any():
-        from .plots import timeseries_figure
+        from ..data.plots import timeseries_figure
 
         timeseries_figure(radius, volume[ok], mean_n[ok], mean_v[ok], np.flatnonzero(ok), out / "timeseries.png")
     failures = [(f, r) for f, r, s in zip(cat["frame"], cat["reason"], cat["status"], strict=True) if s != "ok"]

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import distributions, physics
-from .errors import InputError
-from .grids import QGrid, RadiusGrid
+from ..errors import InputError
+from ..physics import distributions
+from ..physics import kernels as physics
+from ..physics.grids import QGrid, RadiusGrid
 
 CHUNK = 4096
 CONVENTIONS = {
@@ -228,7 +229,7 @@ def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSett
 
 
 def _package_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 MAX_FILE_BYTES = 512 * 2**20
 Q_UNITS = {"A": 1.0, "nm": 0.1}  # factor to 1/A

@@ -1,0 +1,3 @@
+"""The physics: q and radius grids, sasmodels-backed kernels (sphere basis, Percus-Yevick S(q)),
+distributions and number<->volume weights.  Takes grids and parameters; gives arrays (1/A, A).
+"""

@@ -1,0 +1,163 @@
+"""The self-contained bundle for SasView's own Python (its installer's Python cannot ``pip install`` this package).
+
+Layout inside SasView's plugin-model folder::
+
+    nn_spheres_hs.py                  the plugin model (first line: the install marker); in SasView's GUI it puts
+                                      sasview_nn_bundle/ on sys.path and adds the Fitting menu entries
+    sasview_nn_bundle/
+        MANIFEST.json                 what was installed (marks the folder as ours) and the sha256 of each file
+        sasview_nn_plugin/            the inference code (numpy + h5py), the bumps start, the SasView actions,
+            trained_models/default.h5 and the shipped network
+
+Only what runs inside SasView is bundled: ``errors``, ``inference``, ``physics``, ``fitting`` (fitter, refine),
+``data`` (curve files), ``sasview`` (model, actions, project files) and a package ``__init__`` that registers no
+bumps fitter.  Everything imports at module level only what SasView itself depends on (numpy, scipy, h5py,
+bumps, sasmodels); training (TensorFlow), the Mie optics, beamline runs and the command line stay out.
+:func:`write_zip` writes the same files as a zip for a manual copy (unzip into the plugin-model folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+from . import PLUGIN_NAME
+
+BUNDLE_DIR = "sasview_nn_bundle"       # also named in nn_spheres_hs.py (BUNDLE_DIR)
+MANIFEST = "MANIFEST.json"
+INSTALLED_BY = "sasview_nn_plugin"
+PACKAGE = "sasview_nn_plugin"
+# package parts bundled (relative to the package folder); folders are taken with all their *.py files
+PARTS = ("errors.py", "inference", "physics", "data", "sasview",
+         "fitting/__init__.py", "fitting/fitter.py", "fitting/refine.py")
+LEFT_OUT = ("sasview/install.py", "sasview/bundle.py", "data/plots.py")   # installing, figures: not in SasView
+MODELS = ("default",)
+
+
+def package_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def init_text(version: str) -> str:
+    """The bundled package's ``__init__``: the public API, no bumps fitter registration."""
+    return (f'"""{PACKAGE} {version}, bundled for SasView by `sasview-nn install-sasview`.\n\n'
+            "Inference (numpy + h5py), the nn-lm start and the SasView Fitting-menu actions; no bumps fitter is\n"
+            'registered (SasView lists only its own fitters).  See sasview_nn_plugin.sasview.actions."""\n\n'
+            f'__version__ = "{version}"\n\n'
+            "from .inference.invert import Inversion, invert  # noqa: E402\n"
+            "from .inference.modelfile import load_model  # noqa: E402\n\n"
+            '__all__ = ["Inversion", "invert", "load_model", "__version__"]\n')
+
+
+def _package_files() -> dict[str, bytes]:
+    root = package_root()
+    out: dict[str, bytes] = {}
+    for part in PARTS:
+        path = root / part
+        for f in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            rel = f.relative_to(root).as_posix()
+            if "__pycache__" in f.parts or rel in LEFT_OUT:
+                continue
+            out[f"{PACKAGE}/{rel}"] = f.read_bytes()
+    return out
+
+
+def bundle_files(models: tuple[str, ...] = MODELS) -> dict[str, bytes]:
+    """The bundle folder's files (relative POSIX path -> bytes), MANIFEST.json included."""
+    from ..inference.modelfile import resolve_model_path
+
+    version = package_version()
+    files = _package_files()
+    files[f"{PACKAGE}/__init__.py"] = init_text(version).encode()
+    for name in models:
+        files[f"{PACKAGE}/trained_models/{name}.h5"] = resolve_model_path(name).read_bytes()
+    manifest = {"installed_by": INSTALLED_BY, "version": version, "plugin": f"{PLUGIN_NAME}.py",
+                "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(files.items())}}
+    files[MANIFEST] = (json.dumps(manifest, indent=1) + "\n").encode()
+    return files
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The bundle's manifest if ``folder`` is a bundle installed by us, else None."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("installed_by") == INSTALLED_BY else None
+
+
+def matches(folder: Path, files: dict[str, bytes]) -> bool:
+    """Whether ``folder`` holds exactly ``files`` (each byte-identical; extra __pycache__ ignored)."""
+    try:
+        present = {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts}
+        return present == set(files) and all((folder / rel).read_bytes() == data for rel, data in files.items())
+    except OSError:
+        return False
+
+
+def write_folder(folder: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into ``folder`` (which must not exist)."""
+    for rel, data in files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def replace_folder(target: Path, files: dict[str, bytes]) -> None:
+    """Put a fresh bundle at ``target``: written beside it, then swapped in by renames (never half a bundle)."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    for leftover in (tmp, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    try:
+        write_folder(tmp, files)
+        if target.exists():
+            os.rename(target, old)
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not target.exists():
+            os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def zip_bytes(plugin_text: str, files: dict[str, bytes] | None = None) -> bytes:
+    """A zip whose content goes into the plugin-model folder: the plugin file and the bundle folder."""
+    files = bundle_files() if files is None else files
+    buf = io.BytesIO()
+    stamp = (2025, 1, 1, 0, 0, 0)    # fixed times: the same package gives the same zip
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo(f"{PLUGIN_NAME}.py", stamp), plugin_text.encode("utf-8"))
+        for rel, data in sorted(files.items()):
+            info = zipfile.ZipInfo(f"{BUNDLE_DIR}/{rel}", stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def write_zip(path: str | os.PathLike) -> Path:
+    """Write the manual-copy zip (atomically)."""
+    from .install import plugin_text
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp.write_bytes(zip_bytes(plugin_text()))
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,62 @@
+"""SasView's fit objects as :func:`sasview_nn_plugin.fitting.fitter.network_start` sees them.
+
+SasView 6.x fits with ``sas.sascalc.fit.BumpsFitting.SasFitness``: it wraps a ``SasviewModel`` (its ``.model``;
+``_model_info.id`` names the sasmodels model), holds one bumps ``Parameter`` per model parameter in
+``_pars`` and its data as a ``FitData1D`` (``x``, ``y``, ``dy`` and ``idx``, the points inside the page's q
+range).  :func:`as_experiment` gives it the surface of a ``sasmodels.bumps_model.Experiment`` that
+``network_start`` reads (``.model.<parameter>``, ``.model.sasmodel.info.id``, ``._data``, ``.theory()``), so
+the ``nn-lm`` fitter and the SasView page actions share one implementation.  Nothing here imports SasView.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+
+def is_sasfitness(m) -> bool:
+    """Whether ``m`` is (duck-typed) SasView's ``SasFitness``."""
+    return type(m).__name__ == "SasFitness" and hasattr(m, "_pars") and hasattr(m, "data")
+
+
+def model_id(sasview_model) -> str | None:
+    """The sasmodels id of a SasviewModel (``nn_spheres_hs`` for the plugin), or None."""
+    info = getattr(sasview_model, "_model_info", None)
+    return getattr(info, "id", None)
+
+
+class _Parameters:
+    """``exp.model``: the fitness's bumps parameters as attributes, plus ``sasmodel.info.id``."""
+
+    def __init__(self, fitness):
+        self._fitness = fitness
+        self.sasmodel = SimpleNamespace(info=SimpleNamespace(id=model_id(fitness.model)))
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_fitness"]._pars[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class SasFitnessView:
+    """A ``SasFitness`` seen as a sasmodels ``Experiment``: data are the fitted points (inside the q range)."""
+
+    def __init__(self, fitness):
+        self.fitness = fitness
+        self.model = _Parameters(fitness)
+        d = fitness.data
+        idx = np.asarray(getattr(d, "idx", np.ones(len(d.x), bool)), dtype=bool)
+        dy = getattr(d, "dy", None)
+        self._data = SimpleNamespace(x=np.asarray(d.x, float)[idx], y=np.asarray(d.y, float)[idx],
+                                     dy=None if dy is None else np.asarray(dy, float)[idx])
+
+    def theory(self) -> np.ndarray:
+        """I(q) at the fitted points (SasView's resolution smearing included)."""
+        return np.asarray(self.fitness.theory(), float)
+
+
+def as_experiment(m):
+    """``m`` itself, or a :class:`SasFitnessView` of it if it is SasView's ``SasFitness``."""
+    return SasFitnessView(m) if is_sasfitness(m) else m
