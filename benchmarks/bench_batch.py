@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sasview_nn_plugin.data.io import open_frame_table
+from sasview_nn_plugin.data.frames import open_frame_table
 from sasview_nn_plugin.runs.batch import UNIT_FRAMES, run_batch
 from sasview_nn_plugin.training.simulate import growth_series
 

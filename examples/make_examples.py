@@ -19,7 +19,7 @@ import numpy as np
 from sasmodels.core import load_model
 from sasmodels.direct_model import call_kernel
 
-from sasview_nn_plugin.data.io import save_curve
+from sasview_nn_plugin.data.writers import save_curve
 from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
 from sasview_nn_plugin.physics.grids import RadiusGrid

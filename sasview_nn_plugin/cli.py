@@ -109,7 +109,7 @@ def _cmd_invert(args: argparse.Namespace) -> None:
 
 
 def _cmd_identifiability(args: argparse.Namespace) -> None:
-    from .data.io import Q_UNITS
+    from .data.curve import Q_UNITS
     from .fitting.identifiability import MapSettings, compute_map, region_summary, write_map
 
     q_scale = Q_UNITS[args.q_unit]  # to 1/A
@@ -149,6 +149,12 @@ def _cmd_lam1990(args: argparse.Namespace) -> None:
 def _cmd_install_sasview(args: argparse.Namespace) -> None:
     from .sasview.install import install_plugin
 
+    if args.zip:
+        from .sasview.bundle import write_zip
+
+        print(f"SasView bundle written: {write_zip(args.zip)}\n  unzip its content into SasView's plugin-model "
+              "folder (docs/sasview.md says where it is), then restart SasView")
+        return
     try:
         res = install_plugin(args.plugin_dir, uninstall=args.uninstall, force=args.force)
     except InputError as exc:  # the library names its parameters; say the flags
@@ -163,8 +169,12 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
     print(f"nn_spheres_hs plugin model {verb}: {res.path}\n  ({res.how})")
     if res.backup is not None:
         print(f"  the file that was there (not installed by sasview_nn_plugin) is kept as backup {res.backup}")
+    if res.bundle_backup is not None:
+        print(f"  the folder that was there (not installed by sasview_nn_plugin) is kept as backup {res.bundle_backup}")
     if res.action in ("installed", "updated", "replaced"):
-        print("  restart SasView; the model is under Fitting > Category 'Plugin Models'")
+        print(f"  with the network bundle {res.bundle} (SasView's own Python runs it: no pip install needed)")
+        print("  restart SasView; the model is under Fitting > Category 'Plugin Models', and the Fitting menu has "
+              "'Neural-network start' and 'Plot size distribution'")
 
 
 def _cmd_series(args: argparse.Namespace) -> None:
@@ -330,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace (or with --uninstall remove) an nn_spheres_hs.py not installed by this package, "
                         "or a link: it is first kept as nn_spheres_hs.py.bak-<date-time>")
+    p.add_argument("--zip", default=None, metavar="OUT.zip",
+                   help="install nothing; write the plugin and its bundle as a zip to unzip into SasView's "
+                        "plugin-model folder by hand")
     p.set_defaults(func=_cmd_install_sasview)
     return parser
 

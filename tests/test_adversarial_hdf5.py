@@ -16,8 +16,9 @@ import h5py
 import numpy as np
 import pytest
 
-from sasview_nn_plugin.data import io
-from sasview_nn_plugin.data.io import load_curves, open_frame_table
+from sasview_nn_plugin.data import frames, hdf5
+from sasview_nn_plugin.data.frames import open_frame_table
+from sasview_nn_plugin.data.load import load_curves
 from sasview_nn_plugin.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,13 +150,13 @@ def test_frame_table_declared_1e8_frames_never_written_is_refused_before_reading
 
 def test_frame_table_more_frames_than_the_cap_is_refused(tmp_path, monkeypatch):
     p = table(tmp_path / "t.h5")
-    monkeypatch.setattr(io, "MAX_FRAMES", N_FRAMES - 1)
+    monkeypatch.setattr(frames, "MAX_FRAMES", N_FRAMES - 1)
     assert_refused(lambda: open_frame_table(p), "frames", str(N_FRAMES - 1))
 
 
 def test_frame_table_more_points_than_the_cap_is_refused(tmp_path, monkeypatch):
     p = table(tmp_path / "t.h5")
-    monkeypatch.setattr(io, "MAX_POINTS", Q.size - 1)
+    monkeypatch.setattr(frames, "MAX_POINTS", Q.size - 1)
     assert_refused(lambda: open_frame_table(p), "points", str(Q.size - 1))
 
 
@@ -175,8 +176,8 @@ def test_frame_table_partly_written_chunks_are_refused_fill_values(tmp_path):
 def test_contiguous_dataset_declaring_more_bytes_than_the_file_is_refused(tmp_path, monkeypatch):
     """HDF5 itself refuses a file truncated below its end of allocation, so shrink the reported size instead."""
     p = table(tmp_path / "t.h5")
-    real = io._file_size
-    monkeypatch.setattr(io, "_file_size", lambda path: min(real(path), 1000))
+    real = hdf5.file_size
+    monkeypatch.setattr(hdf5, "file_size", lambda path: min(real(path), 1000))
     assert_refused(lambda: open_frame_table(p), "/intensity", "bytes")
 
 

@@ -59,7 +59,7 @@ def test_draws_outside_grid_give_band_and_note(case):
 
 def test_cli_parametric_on_crashing_curve(tmp_path, capsys):
     from sasview_nn_plugin.cli import main
-    from sasview_nn_plugin.data.io import save_curve
+    from sasview_nn_plugin.data.writers import save_curve
 
     q, i, di = _curve(*CRASHING[0])
     data = save_curve(tmp_path / "ln20.txt", q, i, di)

@@ -80,7 +80,7 @@ def test_bad_point_inside_model_range_is_still_refused(curve, value):
 @pytest.mark.parametrize("refine", [[], ["--refine", "lm"]], ids=["network", "refined"])
 def test_cli_accepts_negative_points_above_model_range(curve, tmp_path, capsys, refine):
     from sasview_nn_plugin.cli import main
-    from sasview_nn_plugin.data.io import save_curve
+    from sasview_nn_plugin.data.writers import save_curve
 
     q, i, di = curve
     i = i.copy()

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sasview_nn_plugin.cli import main
-from sasview_nn_plugin.data.io import load_curves, save_curve
+from sasview_nn_plugin.data.load import load_curves
+from sasview_nn_plugin.data.writers import save_curve
 from sasview_nn_plugin.runs import batch as beamline
 from sasview_nn_plugin.training.simulate import growth_series
 

@@ -16,7 +16,9 @@ import h5py
 import numpy as np
 import pytest
 
-from sasview_nn_plugin.data.io import load_curves, open_frame_table, save_curve
+from sasview_nn_plugin.data.frames import open_frame_table
+from sasview_nn_plugin.data.load import load_curves
+from sasview_nn_plugin.data.writers import save_curve
 from sasview_nn_plugin.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]

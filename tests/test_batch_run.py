@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 
 from sasview_nn_plugin.cli import main
-from sasview_nn_plugin.data.io import save_curve
+from sasview_nn_plugin.data.writers import save_curve
 from sasview_nn_plugin.runs import batch as beamline
 from sasview_nn_plugin.training.simulate import growth_series
 
@@ -107,7 +107,7 @@ def mixed_dir(tmp_path_factory) -> Path:
     from sasdata.dataloader.data_info import Data1D
     from sasdata.file_converter.nxcansas_writer import NXcanSASWriter
 
-    from sasview_nn_plugin.data.io import load_curves
+    from sasview_nn_plugin.data.load import load_curves
 
     c = load_curves(EXAMPLE)[0]
     save_curve(d / "good.txt", c.q, c.intensity, c.di)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from sasview_nn_plugin.data.io import save_curve
+from sasview_nn_plugin.data.writers import save_curve
 
 
 def run(*args):

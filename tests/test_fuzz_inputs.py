@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sasview_nn_plugin import invert
-from sasview_nn_plugin.data.io import load_curves, open_frame_table
+from sasview_nn_plugin.data.frames import open_frame_table
+from sasview_nn_plugin.data.load import load_curves
 from sasview_nn_plugin.errors import InputError
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")

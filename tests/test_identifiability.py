@@ -84,7 +84,7 @@ def test_invert_warns_outside_the_region_only_when_asked(tmp_path):
     """11 A Schulz spheres with 3 % noise: the network's answer falls where widths cannot be told apart."""
     from test_refine import sasmodels_curve
 
-    from sasview_nn_plugin.data.io import save_curve
+    from sasview_nn_plugin.data.writers import save_curve
     from sasview_nn_plugin.runs.files import invert_files
 
     q = np.geomspace(0.03, 0.15, 300)

@@ -73,7 +73,7 @@ def test_start_is_close_and_model_family_checked():
 
 
 def test_cli_parametric(tmp_path):
-    from sasview_nn_plugin.data.io import save_curve
+    from sasview_nn_plugin.data.writers import save_curve
 
     i, di, phi, r, pd = _cases("lognormal", 1, 3)[0]
     data = save_curve(tmp_path / "ln.txt", Q, i, di)

@@ -107,7 +107,7 @@ def test_resolution_matters():
 
 
 def test_cli_refine(tmp_path, noisy_cases):
-    from sasview_nn_plugin.data.io import save_curve
+    from sasview_nn_plugin.data.writers import save_curve
 
     i, di, phi, _ = noisy_cases[0]
     data = save_curve(tmp_path / "c.xml", Q, i, di, fmt="xml")

@@ -53,7 +53,7 @@ def test_sasfit_reference_curve():
 @pytest.mark.parametrize("name,w1_max", [("bimodal_phi0.3.xml", 2.0), ("schulz_R45_phi0.3_nxcansas.h5", 1.0),
                                          ("sasfit_schulz_R20_phi0.3.txt", 2.0)])
 def test_bundled_examples_against_their_truth(name, w1_max):
-    from sasview_nn_plugin.data.io import load_curves
+    from sasview_nn_plugin.data.load import load_curves
     from sasview_nn_plugin.training.train import w1_distance
 
     curve = load_curves(REPO / "examples" / name)[0]

@@ -209,7 +209,7 @@ def write_map(m: IdentifiabilityMap, output: str | os.PathLike) -> dict[str, Pat
     import json
     from dataclasses import asdict
 
-    from ..data.io import write_atomic
+    from ..data.files import write_atomic
 
     out = Path(output)
     if out.exists() and not out.is_dir():

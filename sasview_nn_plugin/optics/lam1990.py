@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.io import write_atomic
+from ..data.files import write_atomic
 from ..errors import InputError
 from ..fitting.identifiability import neighbour_min
 from .mie import MieSetup, backscatter, backscatter_kernel

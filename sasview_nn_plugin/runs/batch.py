@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.curve import Curve
 from ..data.files import atomic_path, ensure_output_dir, printable, remove_partials, safe_stem, write_atomic
-from ..data.io import Curve, write_inversion
+from ..data.writers import write_inversion
 from ..errors import InputError
 from ..inference.modelfile import load_model, resolve_model_path
 from ..physics import kernels as physics

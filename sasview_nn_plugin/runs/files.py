@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data.curve import Curve
 from ..data.files import ensure_output_dir, printable, remove_partials, safe_stem
-from ..data.io import Curve, load_curves, write_inversion
+from ..data.load import load_curves
+from ..data.writers import write_inversion
 from ..errors import InputError
 from ..inference.invert import Inversion, invert
 from ..inference.modelfile import load_model

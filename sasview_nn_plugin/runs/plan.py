@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.curve import Curve
 from ..data.files import printable
-from ..data.io import Curve, FrameTable, load_curves, open_frame_table
+from ..data.frames import FrameTable, open_frame_table
+from ..data.load import load_curves
 from ..errors import InputError
 from .guard import file_identity, unique_labels
 

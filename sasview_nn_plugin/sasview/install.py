@@ -1,8 +1,10 @@
-"""``sasview-nn install-sasview``: put the ``nn_spheres_hs`` plugin model where SasView looks for it.
+"""``sasview-nn install-sasview``: put the ``nn_spheres_hs`` plugin model, and the bundle that runs the network
+inside SasView (:mod:`sasview_nn_plugin.sasview.bundle`), where SasView looks for plugin models.
 
 SasView 6.1+ loads every ``*.py`` model in ``platformdirs.user_data_dir("SasView", "sasview")/plugin_models``
 at start-up (on Linux ``$XDG_DATA_HOME/SasView/plugin_models``, default ``~/.local/share/...``);
-SasView 6.0 and older used ``~/.sasview/plugin_models``.
+SasView 6.0 and older used ``~/.sasview/plugin_models``.  Sub-folders there are not loaded as models, so the
+bundle folder ``sasview_nn_bundle/`` sits next to the plugin file.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ from pathlib import Path
 from ..errors import InputError
 from . import PLUGIN_NAME, plugin_model_path
 
+BUNDLE_DIR = "sasview_nn_bundle"     # = bundle.BUNDLE_DIR (not imported here: keep this module light)
+BUNDLE_MANIFEST = "MANIFEST.json"
+
 # The first line of the installed file: what marks it as ours (only such a file is replaced or removed).
 MARKER_TAG = "# installed by sasview_nn_plugin"
 MARKER = (f"{MARKER_TAG}: install-sasview replaces or removes this file; "
           "to change the model, save a copy under another name")
+
+
+# sha256 of shipped plugin files from before the marker line (such an installed copy counts as ours)
+EARLIER_SHIPPED_SHA256 = ("d96245c34e73b71243a65d656c4028022ece34e848886518d1624491e297556d",)
 
 
 @dataclass
@@ -27,6 +36,8 @@ class InstallResult:
     action: str                 # "installed", "updated", "replaced", "unchanged", "removed", "absent"
     how: str                    # how the directory was chosen
     backup: Path | None = None  # where a file that was not ours was moved (force=True)
+    bundle: Path | None = None  # the bundle folder (installed or removed); None if none was touched
+    bundle_backup: Path | None = None  # where a folder there that was not ours was moved (force=True)
 
 
 def _sasview_version() -> str | None:
@@ -74,6 +85,24 @@ def _inspect(target: Path) -> str:
     shipped = plugin_model_path().read_bytes()   # installed by a version from before the marker
     if target.stat().st_size == len(shipped) and target.read_bytes() == shipped:
         return "ours"
+    if target.stat().st_size < 1_000_000:
+        import hashlib
+
+        if hashlib.sha256(target.read_bytes()).hexdigest() in EARLIER_SHIPPED_SHA256:
+            return "ours"
+    return "foreign"
+
+
+def _inspect_bundle(folder: Path) -> str:
+    """What is at the bundle's place: "absent", "ours" (a folder with our MANIFEST.json), "foreign" or "link"."""
+    from .bundle import read_manifest
+
+    if folder.is_symlink():
+        return "link"
+    if not folder.exists():
+        return "absent"
+    if folder.is_dir() and read_manifest(folder) is not None:
+        return "ours"
     return "foreign"
 
 
@@ -100,13 +129,23 @@ def _refusal(target: Path, state: str, uninstall: bool) -> InputError:
                       f"or choose another plugin_dir")
 
 
+def _bundle_refusal(folder: Path, state: str, uninstall: bool) -> InputError:
+    what = f"a symbolic link (to {os.readlink(folder)})" if state == "link" else "not a bundle installed by it"
+    then = "" if uninstall else " and install the bundle in its place"
+    return InputError(f"{folder} is {what} (sasview_nn_plugin's bundle has a {BUNDLE_MANIFEST} naming it): it is "
+                      f"left alone; pass force=True to move it aside to {folder.name}.bak-<date-time>{then}, "
+                      "or choose another plugin_dir")
+
+
 def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool = False,
                    force: bool = False) -> InstallResult:
-    """Install (idempotently, atomically) or remove the plugin model file.
+    """Install (idempotently, atomically) or remove the plugin model file and its bundle folder.
 
-    Only our own file (its first line is :data:`MARKER`) is replaced or removed.  Anything else at the
-    destination (a file of the user's, a symbolic link) is refused unless ``force``, which first moves it
-    aside to ``nn_spheres_hs.py.bak-<date-time>`` (a link is moved itself; its target is never touched).
+    Only our own file (its first line is :data:`MARKER`) and our own bundle folder (with our MANIFEST.json)
+    are replaced or removed.  Anything else at either place (a file or folder of the user's, a symbolic link)
+    is refused, before anything is written, unless ``force``, which first moves it aside to
+    ``NAME.bak-<date-time>`` (a link is moved itself; its target is never touched).  The bundle is written
+    first (beside the old one, then swapped in), so the plugin file never names a half-written bundle.
     """
     if plugin_dir is None:
         d, how = default_plugin_dir()
@@ -116,34 +155,55 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
                              "(or none at all for the one SasView uses)")
         d, how = Path(plugin_dir).expanduser(), "--plugin-dir"
     target = d / f"{PLUGIN_NAME}.py"
+    folder = d / BUNDLE_DIR
     try:
         state = _inspect(target)
         if state == "other":
             raise InputError(f"{target} exists and is not a regular file (a directory?); it is left alone: "
                              "move it away, or choose another plugin_dir")
+        bstate = _inspect_bundle(folder)
         if uninstall:
-            if state == "absent":
+            if state == "absent" and bstate == "absent":
                 return InstallResult(target, "absent", how)
-            if state != "ours" and not force:
+            if state not in ("ours", "absent") and not force:
                 raise _refusal(target, state, uninstall)
-            backup = _backup(target) if state != "ours" else None
-            if backup is None:
+            if bstate not in ("ours", "absent") and not force:
+                raise _bundle_refusal(folder, bstate, uninstall)
+            backup = _backup(target) if state not in ("ours", "absent") else None
+            if state == "ours":
                 target.unlink()
             for cached in (d / "__pycache__").glob(f"{PLUGIN_NAME}.*.pyc"):
                 cached.unlink()
-            return InstallResult(target, "removed", how, backup)
-        text = plugin_text()
-        if state == "ours" and target.read_bytes() == text.encode("utf-8"):
-            return InstallResult(target, "unchanged", how)
+            bundle_backup = _backup(folder) if bstate not in ("ours", "absent") else None
+            if bstate == "ours":
+                import shutil
+
+                shutil.rmtree(folder)
+            return InstallResult(target, "removed", how, backup, folder if bstate != "absent" else None,
+                                 bundle_backup)
         if state in ("foreign", "link") and not force:
             raise _refusal(target, state, uninstall)
-        d.mkdir(parents=True, exist_ok=True)
-        backup = _backup(target) if state in ("foreign", "link") else None
-        from ..data.io import write_atomic
+        if bstate in ("foreign", "link") and not force:
+            raise _bundle_refusal(folder, bstate, uninstall)
+        from .bundle import bundle_files, matches, replace_folder
 
-        write_atomic(target, text)
+        text = plugin_text()
+        files = bundle_files()
+        plugin_same = state == "ours" and target.read_bytes() == text.encode("utf-8")
+        bundle_same = bstate == "ours" and matches(folder, files)
+        if plugin_same and bundle_same:
+            return InstallResult(target, "unchanged", how, bundle=folder)
+        d.mkdir(parents=True, exist_ok=True)
+        bundle_backup = _backup(folder) if bstate in ("foreign", "link") else None
+        if not bundle_same:
+            replace_folder(folder, files)
+        backup = _backup(target) if state in ("foreign", "link") else None
+        if not plugin_same:
+            from ..data.files import write_atomic
+
+            write_atomic(target, text)
     except OSError as exc:
         raise InputError(f"cannot {'remove' if uninstall else 'write'} the plugin model in {d}: "
                          f"{exc.strerror or exc}; choose a writable plugin_dir") from None
     action = "updated" if state == "ours" else "replaced" if backup else "installed"
-    return InstallResult(target, action, how, backup)
+    return InstallResult(target, action, how, backup, folder, bundle_backup)

@@ -142,6 +142,6 @@ def project_dict(entries: list[dict]) -> dict:
 
 def write_project(path, entries: list[dict]) -> Path:
     """Write a SasView project file (atomically)."""
-    from ..data.io import write_atomic
+    from ..data.files import write_atomic
 
     return write_atomic(path, json.dumps(project_dict(entries), indent=1, allow_nan=True))
