@@ -1,0 +1,122 @@
+"""The pipeline's shape, checked from the source: stages import only stages above them, no import cycles,
+no module too long to read, and each stage package says what it takes and gives.
+
+Stages, top to bottom (docs/architecture.md): errors -> physics -> data -> inference -> training -> fitting
+-> sasview -> runs -> optics -> cli.  Imports inside functions count too: a lazy import is still a
+dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "sasview_nn_plugin"
+STAGES = ["errors", "physics", "data", "inference", "training", "fitting", "sasview", "runs", "optics", "cli"]
+MAX_LINES = 360
+# the plugin model runs inside SasView (its package imports are guarded); __init__ is the public face
+EXEMPT_FROM_IMPORT_RULE = {"sasview_nn_plugin", "sasview_nn_plugin.sasview.nn_spheres_hs"}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in STAGES else None
+
+
+def imports(path: Path) -> set[str]:
+    """Package modules imported anywhere in ``path`` (absolute names)."""
+    mod = module_name(path)
+    package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("sasview_nn_plugin"):
+                out.add(target)
+                out.update(f"{target}.{a.name}" for a in node.names)  # `from . import x` may name a module
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("sasview_nn_plugin"))
+    return out
+
+
+MODULES = {module_name(p): p for p in PKG.rglob("*.py")}
+
+
+def graph() -> dict[str, set[str]]:
+    return {m: {t for t in imports(p) if t in MODULES and t != m} for m, p in MODULES.items()}
+
+
+def test_every_module_belongs_to_a_stage():
+    loose = [m for m in MODULES if m != "sasview_nn_plugin" and stage(m) is None
+             and not m.startswith("sasview_nn_plugin.trained_models")]
+    assert loose == [], f"modules outside the stage packages: {loose}"
+
+
+def test_no_stage_imports_a_stage_below_it():
+    upward = []
+    for m, targets in graph().items():
+        if m in EXEMPT_FROM_IMPORT_RULE:
+            continue
+        for t in targets:
+            if stage(t) and STAGES.index(stage(t)) > STAGES.index(stage(m)):
+                upward.append(f"{m} imports {t}")
+    assert upward == [], "imports against the pipeline's direction:\n" + "\n".join(sorted(upward))
+
+
+def test_no_import_cycles():
+    g = graph()
+    seen, stack, cycles = set(), [], []
+
+    def visit(m):
+        if m in stack:
+            cycles.append(" -> ".join(stack[stack.index(m):] + [m]))
+            return
+        if m in seen:
+            return
+        seen.add(m)
+        stack.append(m)
+        for t in sorted(g.get(m, ())):
+            if not (m.count(".") < t.count(".") and t.startswith(m + ".")):  # a package importing its own module
+                visit(t)
+        stack.pop()
+
+    for m in sorted(g):
+        visit(m)
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)
+
+
+@pytest.mark.parametrize("path", sorted(PKG.rglob("*.py")), ids=lambda p: str(p.relative_to(PKG)))
+def test_modules_are_short_enough_to_read(path):
+    n = len(path.read_text().splitlines())
+    assert n <= MAX_LINES, f"{path.relative_to(PKG)} has {n} lines; split it by what its parts do"
+
+
+@pytest.mark.parametrize("name", [s for s in STAGES if (PKG / s).is_dir()])
+def test_each_stage_says_what_it_takes_and_gives(name):
+    doc = ast.get_docstring(ast.parse((PKG / name / "__init__.py").read_text())) or ""
+    assert "Takes" in doc and "gives" in doc, f"{name}/__init__.py: say in two lines what the stage takes and gives"
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    """The rule can fail: a fake data module importing fitting is reported."""
+    fake = PKG / "data" / "_architecture_probe.py"
+    fake.write_text("from ..fitting import refine\n")
+    try:
+        assert any(t.startswith("sasview_nn_plugin.fitting") for t in imports(fake))
+        assert STAGES.index(stage("sasview_nn_plugin.fitting.refine")) > STAGES.index(stage(module_name(fake)))
+    finally:
+        fake.unlink()
