@@ -1,4 +1,4 @@
-"""The registered `nn-lm` bumps fitter on sasmodels Experiments."""
+"""The `nn-lm` and `nn-dream` bumps fitters (registered by importing sasview_nn_plugin.fitting.fitter)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from conftest import REPO
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 
 
-def make_problem(r0, pd_type="schulz", model_name="sphere@hardsphere", seed=0):
+def make_problem(r0, pd_type="schulz", model_name="sphere@hardsphere", seed=0, below_qmin=0):
+    """R = 45 A Schulz pd 0.1, phi 0.3, 1 % noise; start radius r0.  below_qmin: that many first points
+    are set to -1 and left out by the data's qmin."""
     from bumps.fitproblem import FitProblem
     from sasmodels.bumps_model import Experiment, Model
     from sasmodels.core import load_model
@@ -26,6 +28,9 @@ def make_problem(r0, pd_type="schulz", model_name="sphere@hardsphere", seed=0):
     data = empty_data1D(q)
     data.y = i * (1 + 0.01 * np.random.default_rng(seed).standard_normal(len(q)))
     data.dy = 0.01 * i
+    if below_qmin:
+        data.y[:below_qmin] = -1.0
+        data.qmin = float(q[below_qmin])
     pars = dict(radius=r0, radius_pd=0.1, radius_pd_type=pd_type, radius_pd_n=40, scale=1.0, background=0.0)
     if model_name == "sphere@hardsphere":
         pars.update(volfraction=0.3, radius_effective_mode=1)
@@ -41,7 +46,7 @@ def make_problem(r0, pd_type="schulz", model_name="sphere@hardsphere", seed=0):
 def test_nn_lm_succeeds_where_plain_lm_fails(r0):
     from bumps.fitters import fit
 
-    import sasview_nn_plugin  # noqa: F401  (registers nn-lm)
+    import sasview_nn_plugin.fitting.fitter  # noqa: F401  (registers nn-lm)
 
     plain, m_plain = make_problem(r0)
     fit(plain, method="lm")
@@ -54,7 +59,7 @@ def test_nn_lm_succeeds_where_plain_lm_fails(r0):
 def test_lognormal_dispersion_mapped():
     from bumps.fitters import fit
 
-    import sasview_nn_plugin  # noqa: F401
+    import sasview_nn_plugin.fitting.fitter  # noqa: F401
 
     prob, m = make_problem(150.0, pd_type="lognormal")
     fit(prob, method="nn-lm")
@@ -64,22 +69,52 @@ def test_lognormal_dispersion_mapped():
 def test_unsupported_model_is_refused():
     from bumps.fitters import fit
 
-    import sasview_nn_plugin  # noqa: F401
+    import sasview_nn_plugin.fitting.fitter  # noqa: F401
 
     prob, _ = make_problem(40.0, model_name="sphere")
     with pytest.raises(ValueError, match="supported: sasmodels Experiments on sphere@hardsphere"):
         fit(prob, method="nn-lm")
 
 
-@pytest.mark.parametrize("order", ["import bumps.fitters, sasview_nn_plugin",
-                                   "import sasview_nn_plugin, bumps.fitters"])
-def test_registered_in_either_import_order(order):
-    code = f"{order}\nimport sys\nprint('nn-lm' in bumps.fitters.FIT_AVAILABLE_IDS, 'bumps' in sys.modules)"
+@pytest.mark.parametrize("order", ["import bumps.fitters, sasview_nn_plugin.fitting.fitter",
+                                   "import sasview_nn_plugin.fitting.fitter, bumps.fitters"])
+def test_importing_the_fitter_module_registers_module_level_fitters(order):
+    code = (f"{order}\n"
+            "from sasview_nn_plugin.fitting import fitter\n"
+            "f = bumps.fitters\n"
+            "print(all(i in f.FIT_AVAILABLE_IDS and i in f.FIT_ACTIVE_IDS for i in ('nn-lm', 'nn-dream')),\n"
+            "      fitter.NNMPFit in f.FITTERS and fitter.NNDreamFit in f.FITTERS,\n"
+            "      issubclass(fitter.NNMPFit, f.MPFit) and issubclass(fitter.NNDreamFit, f.DreamFit),\n"
+            "      fitter.NNMPFit.settings == f.MPFit.settings and fitter.NNDreamFit.settings == f.DreamFit.settings)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["True", "True"]
-    lean = subprocess.run([sys.executable, "-c", "import sys, sasview_nn_plugin; print('bumps' in sys.modules)"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    assert lean == "False"  # importing the package does not import bumps
+    assert out == ["True"] * 4
+
+
+def test_importing_the_package_touches_no_bumps():
+    """No import hook: `import sasview_nn_plugin` neither imports bumps nor registers anything later."""
+    code = ("import sys\n"
+            "hooks = list(sys.meta_path)\n"
+            "import sasview_nn_plugin\n"
+            "print('bumps' in sys.modules, sys.meta_path == hooks)\n"
+            "import bumps.fitters\n"
+            "print('nn-lm' in bumps.fitters.FIT_AVAILABLE_IDS)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "False"]
+
+
+def test_nn_lm_uses_the_experiments_own_points():
+    """Only the points inside the data's q range (sasmodels' Experiment.Iq, dIq, resolution.q) are used:
+    the 40 points below qmin are negative and would be refused by the network."""
+    from bumps.fitters import fit
+
+    import sasview_nn_plugin.fitting.fitter  # noqa: F401
+    from sasview_nn_plugin.fitting.refine import fitted_points
+
+    prob, m = make_problem(150.0, below_qmin=40)
+    q, i, di = fitted_points(prob.active_model)
+    assert len(q) == len(i) == len(di) == 260 and np.all(i > 0)
+    fit(prob, method="nn-lm")
+    assert prob.chisq() < 1.5 and abs(m.radius.value - 45.0) < 0.5
 
 
 def make_plugin_problem(r0):
@@ -119,7 +154,7 @@ def test_nn_lm_maps_the_sasview_plugin_model():
     """Bimodal 30 A / 60 A: from a 120 A start plain LM stays off; nn-lm finds both modes."""
     from bumps.fitters import fit
 
-    import sasview_nn_plugin  # noqa: F401
+    import sasview_nn_plugin.fitting.fitter  # noqa: F401
 
     plain, _ = make_plugin_problem(120.0)
     fit(plain, method="lm")
@@ -134,7 +169,7 @@ def test_nn_lm_maps_the_sasview_plugin_model():
 def test_nn_dream_runs_from_the_network_start():
     from bumps.fitters import fit
 
-    import sasview_nn_plugin  # noqa: F401
+    import sasview_nn_plugin.fitting.fitter  # noqa: F401
 
     prob, m = make_problem(150.0)
     res = fit(prob, method="nn-dream", samples=2000, burn=20, steps=20)
@@ -166,7 +201,7 @@ def test_array_dispersion_is_refused_with_the_way_out():
     from sasmodels.core import load_model
     from sasmodels.data import empty_data1D
 
-    import sasview_nn_plugin  # noqa: F401
+    import sasview_nn_plugin.fitting.fitter  # noqa: F401
 
     q = np.geomspace(0.03, 0.15, 100)
     data = empty_data1D(q)

@@ -135,3 +135,27 @@ def test_schulz3_components_recovers_a_schulz_histogram(mean, pd):
     comps = schulz3_components(grid.radius, w / w.sum())
     assert len(comps) == 1
     assert comps[0][0] == pytest.approx(mean, rel=0.005) and comps[0][1] == pytest.approx(pd, rel=0.05)
+
+
+def test_fitness_is_a_bumps_fitness_that_caches_its_theory(noisy_cases):
+    """SphereHSFitness subclasses bumps' Fitness; its theory is computed once per parameter set and
+    recomputed after bumps' update() (FitProblem.setp), as sasmodels' Experiment does."""
+    from bumps.fitproblem import Fitness, FitProblem
+
+    from sasview_nn_plugin.fitting.refine import HistogramDistribution, SphereHSFitness
+
+    i, di, phi, _ = noisy_cases[0]
+    start = invert(Q, i, di, volume_fraction=phi)
+    fitness = SphereHSFitness(Q, i, di, HistogramDistribution(start.radius, start.number_distribution), phi,
+                              background0=0.5)
+    other = SphereHSFitness(Q, i, di, fitness.dist, phi)
+    assert isinstance(fitness, Fitness) and fitness != other and len({fitness, other}) == 2
+    problem = FitProblem(fitness)
+    before = fitness.theory()
+    assert fitness.theory() is before                       # cached
+    p = problem.getp()
+    p[problem.labels().index("scale")] *= 2.0
+    problem.setp(p)                                         # bumps' update() clears the cache
+    after = fitness.theory()
+    assert after is not before and np.allclose(after - 0.5, 2.0 * (before - 0.5), rtol=1e-12)
+    assert problem.nllf() == pytest.approx(fitness.nllf())

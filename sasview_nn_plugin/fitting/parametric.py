@@ -108,7 +108,7 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     from sasmodels.bumps_model import Experiment, Model
     from sasmodels.data import Data1D
 
-    from .refine import Refinement, _draws
+    from .refine import Refinement, posterior_draws
 
     _check_family(family)
     q = np.asarray(q, float)
@@ -134,7 +134,7 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     problem = FitProblem(experiment)
     result = fit(problem, method=method)
     problem.setp(result.x)
-    draws = _draws(problem, result, method, samples, seed)
+    draws = posterior_draws(problem, result, method, samples, seed)
     labels = problem.labels()
     best = np.asarray(result.x)
     col = {name: labels.index(name) for name in ("radius", "radius_pd")}

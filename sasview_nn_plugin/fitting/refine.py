@@ -12,6 +12,13 @@ Parametrisations of the number distribution over the model's radius bins:
 - ``schulz3``: a volume-weighted mixture of up to three Schulz components (mean, pd, weight each),
   fitted first to the network's histogram, then to the data.
 Scale and a flat background are always fitted; the volume fraction only with ``fit_volume_fraction``.
+:class:`SphereHSFitness` is a bumps ``Fitness`` that caches its theory until ``update()`` (as sasmodels'
+``bumps_model.Experiment`` does).
+
+:func:`network_start` starts a bumps fit of sasmodels ``Experiment``s (``sphere@hardsphere`` or the
+SasView plugin model ``nn_spheres_hs``) from the network: the first step of the ``nn-lm`` and
+``nn-dream`` fitters (:mod:`.fitter`) and of SasView's "Neural-network start" action.  It lives here,
+not in :mod:`.fitter`, so that using it registers no bumps fitter.
 """
 
 from __future__ import annotations
@@ -19,9 +26,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from bumps import lsqerror
+from bumps.fitproblem import Fitness, FitProblem
+from bumps.fitters import fit
+from bumps.parameter import Parameter
+from sasmodels.resolution import Pinhole1D
 
 from ..errors import InputError
-from ..inference.invert import Inversion, check_curve, nnls_scale_background, take_points, unused_bad_points
+from ..inference.invert import (
+    Inversion,
+    check_curve,
+    invert,
+    nnls_scale_background,
+    take_points,
+    unused_bad_points,
+)
 from ..physics import distributions
 from ..physics import kernels as physics
 from ..physics.grids import RadiusGrid
@@ -76,8 +95,6 @@ class HistogramDistribution:
     name = "histogram"
 
     def __init__(self, radius: np.ndarray, start: np.ndarray, n_knots: int = 24):
-        from bumps.parameter import Parameter
-
         self.radius = radius
         self.knots = np.linspace(radius[0], radius[-1], n_knots)
         # floor at 1e-4 of the peak so the correction can also put mass where the network put ~none
@@ -104,8 +121,6 @@ class Schulz3Distribution:
     name = "schulz3"
 
     def __init__(self, radius: np.ndarray, start: np.ndarray, n_components: int = 3):
-        from bumps.parameter import Parameter
-
         self.radius = radius
         self.grid = RadiusGrid(radius[0], radius[-1], len(radius))
         means, pds, fracs = _modes(radius, physics.number_to_volume(start, radius), n_components)
@@ -214,18 +229,25 @@ def _modes(radius, vol, n):
 
 # -- the bumps Fitness ----------------------------------------------------------------------------
 
-class SphereHSFitness:
-    """bumps Fitness: sphere@hardsphere with a parametrised number distribution, scale, background."""
+class SphereHSFitness(Fitness):
+    """bumps Fitness: sphere@hardsphere with a parametrised number distribution, scale, background.
+
+    The theory is computed once per parameter set: cached until bumps calls ``update()`` after
+    changing parameters (``FitProblem.setp``), like sasmodels' ``bumps_model.Experiment``.  Set
+    parameter values directly only with an ``update()`` after.  bumps' defaults stand for the rest
+    of the protocol (``save``/``plot`` do nothing; ``resynth_data`` is not supported).
+    """
+
+    # bumps 1.x's Fitness is a field-less dataclass: its generated __eq__ makes every instance of a
+    # subclass equal to every other, and unhashable.  A fitness is an identity object.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def __init__(self, q, intensity, di, dist, phi: float, fit_phi: bool = False, dq=None,
                  scale0: float = 1.0, background0: float = 0.0):
-        from bumps.parameter import Parameter
-
         self.q, self.data, self.di = q, intensity, di
         self.dist = dist
         if dq is not None:
-            from sasmodels.resolution import Pinhole1D
-
             res = Pinhole1D(q, dq)
             q_calc, self.resolution = res.q_calc, res.weight_matrix
         else:
@@ -237,25 +259,29 @@ class SphereHSFitness:
         self.phi = Parameter(phi, name="volume_fraction")
         if fit_phi:
             self.phi.range(0.01, physics.PHI_MAX - 0.01)
+        self._cache: dict[str, np.ndarray] = {}
 
     def parameters(self) -> dict:
         return {"scale": self.scale, "background": self.background, "volume_fraction": self.phi,
                 **self.dist.parameters()}
 
     def update(self) -> None:
-        pass
+        """Parameters changed: the cached theory is stale."""
+        self._cache.clear()
 
     def numpoints(self) -> int:
         return len(self.q)
 
     def shape(self, weights: np.ndarray | None = None) -> np.ndarray:
-        """Model curve at scale 1, background 0 (smeared if the data have dq)."""
+        """Model curve at scale 1, background 0 (smeared if the data have dq); not cached."""
         w = self.dist.weights() if weights is None else weights
         i = physics.intensity(self.basis, w, self.phi.value)
         return i if self.resolution is None else i @ self.resolution
 
     def theory(self) -> np.ndarray:
-        return self.scale.value * self.shape() + self.background.value
+        if "theory" not in self._cache:
+            self._cache["theory"] = self.scale.value * self.shape() + self.background.value
+        return self._cache["theory"]
 
     def residuals(self) -> np.ndarray:
         data = (self.theory() - self.data) / self.di
@@ -269,18 +295,6 @@ class SphereHSFitness:
         n_free = sum(1 for p in self.parameters().values() if not p.fixed)
         return float(np.sum(r**2) / max(1, len(r) - n_free))
 
-    def resynth_data(self):
-        raise NotImplementedError
-
-    def restore_data(self):
-        raise NotImplementedError
-
-    def save(self, basename):
-        pass
-
-    def plot(self, view="log"):
-        pass
-
 
 def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, parametrization: str = "histogram",
            fit_volume_fraction: bool = False, steps: int | None = None, samples: int = 300,
@@ -292,9 +306,6 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     Uncertainties: LM, covariance from the Jacobian at the optimum, propagated by sampling;
     DREAM, percentiles of the posterior draws.
     """
-    from bumps.fitproblem import FitProblem
-    from bumps.fitters import fit
-
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
     di = 0.01 * intensity if dI is None else np.asarray(dI, float)
@@ -322,6 +333,7 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     s0 = max(s0, 1e-30)
     fitness.scale.value, fitness.background.value = s0, b0
     fitness.scale.range(0.0, s0 * 1e3)
+    fitness.update()
     problem = FitProblem(fitness)
     options = {"steps": steps} if steps else {}
     if method == "dream":
@@ -330,51 +342,53 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     result = fit(problem, method=method, **options)
     problem.setp(result.x)
     labels = problem.labels()
-    draws = _draws(problem, result, method, samples, seed)
+    draws = posterior_draws(problem, result, method, samples, seed)
     res = _make_result(fitness, start, method, parametrization, labels, result, draws)
     res.notes.extend(n for n in [*start.notes, note] if n and n not in res.notes)
     return res
+
+
+class _CumulativeVolumeTarget(Fitness):
+    """bumps Fitness: a mixture's cumulative volume distribution against a histogram's (1 % per bin)."""
+
+    def __init__(self, dist, target: np.ndarray):
+        self.dist = dist
+        self.target = np.cumsum(physics.number_to_volume(target, dist.radius))
+
+    def parameters(self) -> dict:
+        return self.dist.parameters()
+
+    def numpoints(self) -> int:
+        return len(self.target)
+
+    def residuals(self) -> np.ndarray:
+        return (np.cumsum(physics.number_to_volume(self.dist.weights(), self.dist.radius)) - self.target) / 0.01
+
+    def nllf(self) -> float:
+        return 0.5 * float(np.sum(self.residuals() ** 2))
 
 
 def _fit_to_histogram(dist, target: np.ndarray) -> float:
     """Fit the mixture to the network's histogram (volume-weighted, W1-like residuals) with bumps LM.
 
     Returns the residual sum of squares of the cumulative volume distributions."""
-    from bumps.fitproblem import FitProblem
-    from bumps.fitters import fit
-
-    tv = np.cumsum(physics.number_to_volume(target, dist.radius))
-
-    class _Target:
-        def parameters(self):
-            return dist.parameters()
-
-        def update(self):
-            pass
-
-        def numpoints(self):
-            return len(tv)
-
-        def residuals(self):
-            return (np.cumsum(physics.number_to_volume(dist.weights(), dist.radius)) - tv) / 0.01
-
-        def nllf(self):
-            return 0.5 * float(np.sum(self.residuals() ** 2))
-
-    target_fit = _Target()
+    target_fit = _CumulativeVolumeTarget(dist, target)
     problem = FitProblem(target_fit)
     problem.setp(fit(problem, method="lm").x)
     return float(np.sum((target_fit.residuals() * 0.01) ** 2))
 
 
-def _draws(problem, result, method, samples, seed):
-    """Parameter vectors representing the uncertainty: DREAM draws, or a Gaussian from the LM covariance."""
+def posterior_draws(problem, result, method: str, samples: int, seed: int) -> np.ndarray:
+    """(n, n_parameters) parameter vectors for the uncertainty of a bumps fit of ``problem``.
+
+    ``result``: what ``bumps.fitters.fit`` returned.  DREAM (``method == "dream"``): up to ``samples``
+    of its posterior draws, chosen with ``seed``.  Otherwise the Gaussian approximation of the
+    posterior at ``result.x`` (covariance from the Jacobian), ``samples`` draws clipped to the bounds.
+    """
     if method == "dream" and getattr(result, "state", None) is not None:
         pts = result.state.draw().points
         rng = np.random.default_rng(seed)
         return pts[rng.choice(len(pts), size=min(samples, len(pts)), replace=False)]
-    from bumps import lsqerror
-
     x = np.asarray(result.x)
     jac = lsqerror.jacobian(problem, x)
     cov = np.linalg.pinv(jac.T @ jac)
@@ -390,8 +404,6 @@ def _make_result(fitness, start, method, parametrization, labels, result, draws)
     number = fitness.dist.weights()
     vol = physics.number_to_volume(number, r)
     # distributions for every draw, then restore the best fit
-    from bumps.fitproblem import FitProblem
-
     prob = FitProblem(fitness)
     nums = []
     for p in draws:
@@ -414,3 +426,105 @@ def _make_result(fitness, start, method, parametrization, labels, result, draws)
         scale=float(fitness.scale.value), background=float(fitness.background.value), method=method,
         parametrization=parametrization, parameters=params, number_band=band_n, volume_band=band_v,
         mean_radius_number_sigma=float(np.std(mn)), mean_radius_volume_sigma=float(np.std(mv)), start=start)
+
+
+# -- the network start of sasmodels fits (nn-lm / nn-dream, SasView's "Neural-network start") -------
+
+SUPPORTED = ("sasmodels Experiments on sphere@hardsphere (schulz, lognormal or gaussian radius dispersion) "
+             "or on the nn_spheres_hs plugin model")
+PLUGIN = "nn_spheres_hs"
+
+
+def fitted_points(exp) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(q, I, dI) of the points a sasmodels ``Experiment`` fits, where its ``theory()`` is evaluated.
+
+    From the Experiment's public surface: ``resolution.q``, ``Iq`` and ``dIq`` (the 1D points inside
+    its q range; ``sasview.fitness.SasFitnessView`` offers the same).  dI is None when the data carry
+    no uncertainties (all zero)."""
+    if getattr(exp, "data_type", "Iq") != "Iq":
+        raise ValueError(f"nn-lm needs 1D I(q) data, not {exp.data_type!r}; supported: {SUPPORTED}")
+    q, y, dy = exp.resolution.q, exp.Iq, exp.dIq
+    dy = None if dy is None or not np.any(dy) else np.asarray(dy, float)
+    return np.asarray(q, float), np.asarray(y, float), dy
+
+
+def _experiments(problem):
+    models = list(getattr(problem, "models", [])) or [getattr(problem, "fitness", None)]
+    out = []
+    for m in models:
+        sasmodel = getattr(getattr(m, "model", None), "sasmodel", None)
+        info = getattr(sasmodel, "info", None)
+        if info is None or info.id not in ("sphere@hardsphere", PLUGIN):
+            name = getattr(info, "id", type(m).__name__)
+            raise ValueError(f"nn-lm cannot map a fit of {name!r}; supported: {SUPPORTED}")
+        out.append(m)
+    return out
+
+
+def _set(par, value):
+    if not par.fixed:
+        lo, hi = par.bounds if hasattr(par, "bounds") and par.bounds is not None else (-np.inf, np.inf)
+        par.value = float(np.clip(value, lo, hi))
+
+
+def network_start(problem, model=None) -> None:
+    """Set the size-distribution parameters and scale of each supported Experiment of a bumps
+    ``FitProblem`` from the network (``model``: an NNModel, a model name or file; None: the shipped one).
+
+    Each Experiment's points with finite I > 0 are inverted at the model's ``volfraction``; only free
+    parameters are set (within their bounds).  ``sphere@hardsphere``: ``radius`` and ``radius_pd``
+    from the network's distribution; ``nn_spheres_hs``: its 1-3 Schulz components
+    (:func:`schulz3_components`); then the scale by one linear least-squares step.
+    """
+    for exp in _experiments(problem):
+        m = exp.model
+        plugin = m.sasmodel.info.id == PLUGIN
+        kind = None if plugin else str(getattr(m, "radius_pd_type", "gaussian"))
+        if not plugin:
+            if kind == "array":
+                raise ValueError("nn-lm cannot start an 'array' radius dispersion: its weights are data, not fit "
+                                 "parameters; use sasview_nn_plugin.fitting.refine.refine (histogram) or the "
+                                 "nn_spheres_hs "
+                                 f"model instead. Supported: {SUPPORTED}")
+            if kind not in ("schulz", "lognormal", "gaussian"):
+                raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")
+        q, y, dy = fitted_points(exp)
+        keep = np.isfinite(y) & (y > 0)
+        q, y, dy = q[keep], y[keep], None if dy is None else dy[keep]
+        res = invert(q, y, dy, volume_fraction=float(m.volfraction.value), model=model)
+        if plugin:
+            _set_plugin_components(m, res)
+        else:
+            _set_dispersion(m, res, kind)
+        # scale: one linear least-squares step at the new shape
+        problem.setp(problem.getp())
+        bkg = float(m.background.value)
+        shape = (np.asarray(exp.theory()) - bkg)[keep]
+        s, _ = nnls_scale_background(shape, y - bkg, dy if dy is not None else y)
+        if s > 0:
+            _set(m.scale, m.scale.value * s)
+    problem.setp(problem.getp())
+
+
+def _set_dispersion(m, res, kind: str) -> None:
+    """radius and radius_pd of sphere@hardsphere from the network's number distribution."""
+    w, r = res.number_distribution, res.radius
+    if kind == "lognormal":  # sasmodels: radius is the median, pd the sigma of ln R
+        mu = w @ np.log(r)
+        centre, width = np.exp(mu), np.sqrt(w @ (np.log(r) - mu) ** 2)
+    else:  # schulz and gaussian: pd = sigma / mean
+        centre = w @ r
+        width = np.sqrt(w @ (r - centre) ** 2) / centre
+    _set(m.radius, centre)
+    _set(m.radius_pd, max(width, 0.01))
+
+
+def _set_plugin_components(m, res) -> None:
+    """radiusK, pdK, fractionK of nn_spheres_hs from the network's distribution (1-3 Schulz components)."""
+    comps = schulz3_components(res.radius, res.number_distribution)
+    for k in range(3):
+        mean, pd, share = comps[k] if k < len(comps) else (None, None, 0.0)
+        if mean is not None:
+            _set(getattr(m, f"radius{k + 1}"), mean)
+            _set(getattr(m, f"pd{k + 1}"), pd)
+        _set(getattr(m, f"fraction{k + 1}"), share)
