@@ -40,7 +40,38 @@ def _add_grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--n-r", type=int, default=DEFAULT_R[2])
 
 
-def _add_external_hdf5_arg(p: argparse.ArgumentParser) -> None:
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """The flags `invert` and `batch` share (defined once): inputs, volume fractions, model, fit, outputs."""
+    p.add_argument("inputs", nargs="+", help="files (ASCII q I [dI [dq]], CanSAS XML, NXcanSAS), globs, directories, "
+                                              "HDF5 frame tables (1-D q + 2-D intensity [+ dI, dq, per-frame fields])")
+    phi = p.add_mutually_exclusive_group(required=True)
+    phi.add_argument("--volume-fraction", type=float, help="one volume fraction for every curve, 0 < phi < 0.74")
+    phi.add_argument("--volume-fraction-table", metavar="CSV",
+                     help="per-curve volume fractions: columns frame (id, file name or stem) and volume_fraction")
+    p.add_argument("--output", required=True, help="output directory (created if missing)")
+    p.add_argument("--q-unit", choices=["A", "nm"], default=None,
+                   help="unit of q in files that do not state it: 1/A or 1/nm (default: the unit a file states, else "
+                        "1/A; a file stating another unit is refused)")
+    p.add_argument("--model", default=None, help="shipped model name or model file (default: the shipped default)")
+    p.add_argument("--refine", choices=["lm", "dream"], default=None,
+                   help="refine the network's result with a bumps fit of sasmodels sphere@hardsphere")
+    p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram",
+                   help="distribution model of the refinement (default histogram)")
+    p.add_argument("--fit-volume-fraction", action="store_true", help="also refine the volume fraction")
+    p.add_argument("--parametric", choices=["lognormal", "schulz"], default=None,
+                   help="parametric head + bumps fit of sasmodels sphere@hardsphere with this polydispersity type "
+                        "(--refine picks the fitter, default lm; --model a parametric model file)")
+    chk = p.add_mutually_exclusive_group()
+    chk.add_argument("--check-identifiability", dest="identifiability_check", action="store_true", default=None,
+                     help="warn when a result lies outside the identifiable region (default: with --refine or "
+                          "--parametric only; it computes sasmodels curves, ~1-2 s per q range and noise)")
+    chk.add_argument("--no-identifiability-check", dest="identifiability_check", action="store_false",
+                     help="never check")
+    p.add_argument("--plot", action="store_true", help="also write a figure per curve (<stem>.png)")
+    p.add_argument("--sasview-project", default=None, metavar="OUT.json",
+                   help="also write a SasView project file: each curve in a Fitting page with the nn_spheres_hs "
+                        "plugin model, parameters from the result")
+    p.add_argument("--order", default="name", help="name (default) | mtime | FIELD (a per-frame dataset of the tables)")
     p.add_argument("--allow-external-hdf5", action="store_true",
                    help="let HDF5 inputs read other files (external links, external storage, virtual datasets); "
                         "refused by default: an untrusted data file could make the tool read any local file")
@@ -75,18 +106,25 @@ def _cmd_train(args: argparse.Namespace) -> None:
     print(f"wrote {res.path} after {res.epochs_run} epochs ({res.seconds:.0f} s); held-out: {held}")
 
 
-def _cmd_invert(args: argparse.Namespace) -> None:
-    from .runs.files import invert_files
+def _run_options(args: argparse.Namespace):
+    """The run options of `invert` and `batch` from their (shared) flags."""
+    from .runs.process import RunOptions
 
-    results = invert_files(args.files, volume_fraction=args.volume_fraction, q_unit=args.q_unit,
-                           model=args.model, output=args.output, plot=args.plot, refine_method=args.refine,
-                           parametrization=args.parametrization, fit_volume_fraction=args.fit_volume_fraction,
-                           sasview_project=args.sasview_project, parametric=args.parametric,
-                           check_identifiability=args.identifiability_check,
-                           allow_external_hdf5=args.allow_external_hdf5)
+    return RunOptions(volume_fraction=args.volume_fraction, volume_fraction_table=args.volume_fraction_table,
+                      q_unit=args.q_unit, model=args.model, refine=args.refine, parametrization=args.parametrization,
+                      fit_volume_fraction=args.fit_volume_fraction, parametric=args.parametric,
+                      check_identifiability=args.identifiability_check, plot=args.plot,
+                      sasview_project=args.sasview_project, allow_external_hdf5=args.allow_external_hdf5,
+                      order=args.order)
+
+
+def _cmd_invert(args: argparse.Namespace) -> None:
+    from .runs.invert import invert_files
+
+    results = invert_files(args.inputs, output=args.output, options=_run_options(args))
     for r in results:
-        inv = r.inversion
-        for w in r.warnings or []:
+        inv, where = r.inversion, r.files[0]
+        for w in r.warnings:
             print(f"sasview-nn invert: warning: {r.source}: {w}", file=sys.stderr)
         for n in inv.notes:
             print(f"sasview-nn invert: note: {r.source}: {n}", file=sys.stderr)
@@ -95,14 +133,14 @@ def _cmd_invert(args: argparse.Namespace) -> None:
                             if k in ("radius", "radius_pd"))
             print(f"{r.source}: {args.parametric} {par}; start {inv.start.mean_radius_number:.1f} A (number mean); "
                   f"mean radius {inv.mean_radius_number:.2f} A (number), {inv.mean_radius_volume:.2f} A (volume), "
-                  f"chi2_reduced {inv.chi2_reduced:.3g} -> {r.json_path}")
+                  f"chi2_reduced {inv.chi2_reduced:.3g} -> {where}")
         elif args.refine:
             print(f"{r.source}: mean radius {inv.mean_radius_number:.2f} +- {inv.mean_radius_number_sigma:.2f} A "
                   f"(number), {inv.mean_radius_volume:.2f} +- {inv.mean_radius_volume_sigma:.2f} A (volume), "
-                  f"chi2_reduced {inv.chi2_reduced:.3g} ({args.refine}, {args.parametrization}) -> {r.json_path}")
+                  f"chi2_reduced {inv.chi2_reduced:.3g} ({args.refine}, {args.parametrization}) -> {where}")
         else:
             print(f"{r.source}: mean radius {inv.mean_radius_number:.1f} A (number), "
-                  f"{inv.mean_radius_volume:.1f} A (volume) -> {r.json_path}")
+                  f"{inv.mean_radius_volume:.1f} A (volume) -> {where}")
     if args.sasview_project:
         print(f"SasView project: {args.sasview_project} (File > Open Project; needs the plugin model: "
               "sasview-nn install-sasview)")
@@ -147,16 +185,11 @@ def _cmd_lam1990(args: argparse.Namespace) -> None:
 
 
 def _cmd_install_sasview(args: argparse.Namespace) -> None:
-    from .sasview.install import install_plugin
+    from .sasview.install import describe, install_plugin, write_zip
 
-    if args.zip:
-        from .sasview.bundle import write_zip
-
-        print(f"SasView bundle written: {write_zip(args.zip)}\n  unzip its content into SasView's plugin-model "
-              "folder (docs/sasview.md says where it is), then restart SasView")
-        return
     try:
-        res = install_plugin(args.plugin_dir, uninstall=args.uninstall, force=args.force)
+        print(describe(write_zip(args.zip) if args.zip else
+                       install_plugin(args.plugin_dir, uninstall=args.uninstall, force=args.force)))
     except InputError as exc:  # the library names its parameters; say the flags
         msg = str(exc)
         for name, flag in (("pass force=True", "pass --force"), ("plugin_dir is empty", "--plugin-dir is empty"),
@@ -164,17 +197,6 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
                            ("writable plugin_dir", "writable --plugin-dir")):
             msg = msg.replace(name, flag)
         raise InputError(msg) from None
-    verb = {"installed": "installed", "updated": "updated", "unchanged": "already installed (unchanged)",
-            "replaced": "installed", "removed": "removed", "absent": "not installed, nothing to remove"}[res.action]
-    print(f"nn_spheres_hs plugin model {verb}: {res.path}\n  ({res.how})")
-    if res.backup is not None:
-        print(f"  the file that was there (not installed by sasview_nn_plugin) is kept as backup {res.backup}")
-    if res.bundle_backup is not None:
-        print(f"  the folder that was there (not installed by sasview_nn_plugin) is kept as backup {res.bundle_backup}")
-    if res.action in ("installed", "updated", "replaced"):
-        print(f"  with the network bundle {res.bundle} (SasView's own Python runs it: no pip install needed)")
-        print("  restart SasView; the model is under Fitting > Category 'Plugin Models', and the Fitting menu has "
-              "'Neural-network start' and 'Plot size distribution'")
 
 
 def _cmd_series(args: argparse.Namespace) -> None:
@@ -192,17 +214,16 @@ def _cmd_series(args: argparse.Namespace) -> None:
 def _cmd_batch(args: argparse.Namespace) -> None:
     from .runs.batch import run_batch
 
-    s = run_batch(args.inputs, output=args.output, volume_fraction=args.volume_fraction,
-                  volume_fraction_table=args.volume_fraction_table, q_unit=args.q_unit, model=args.model,
-                  refine=args.refine, parametrization=args.parametrization, order=args.order,
-                  frame_files=not args.no_frame_files, scheduler=args.scheduler, workers=args.workers,
-                  progress=not args.quiet, allow_external_hdf5=args.allow_external_hdf5)
+    s = run_batch(args.inputs, output=args.output, options=_run_options(args), frame_files=not args.no_frame_files,
+                  scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
     if s.own_outputs:
         print(f"left out {s.own_outputs} files written by an earlier sasview-nn run (summary.csv, results.h5, ...)",
               file=sys.stderr)
     if s.stale:
         print(f"note: {len(s.stale)} sources recorded by an earlier run are not among the inputs as they are now "
               f"(removed or changed; changed ones were done again), e.g. {s.stale[0]}", file=sys.stderr)
+    for frame, warning in s.warnings[:20]:
+        print(f"warning: {frame}: {warning}", file=sys.stderr)
     for frame, reason in s.failures[:20]:
         print(f"failed: {frame}: {as_flags(reason)}", file=sys.stderr)
     if len(s.failures) > 20:
@@ -248,32 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("invert", help="invert measured curves into size distributions (numpy only)")
-    p.add_argument("files", nargs="+", help="data files: ASCII (q I [dI [dq]]), CanSAS XML, NXcanSAS")
-    p.add_argument("--volume-fraction", type=float, required=True, help="particle volume fraction, 0 < phi < 0.74")
-    p.add_argument("--q-unit", choices=["A", "nm"], default=None,
-                   help="unit of q in files that do not state it: 1/A or 1/nm (default: the unit a file states, else "
-                        "1/A; a file stating another unit is refused)")
-    p.add_argument("--model", default=None, help="shipped model name or model file (default: the shipped default)")
-    p.add_argument("--output", required=True, help="output directory (created if missing)")
-    p.add_argument("--plot", action="store_true", help="also write <stem>.png")
-    p.add_argument("--refine", choices=["lm", "dream"], default=None,
-                   help="refine the network's result with a bumps fit of sasmodels sphere@hardsphere")
-    p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram",
-                   help="distribution model of the refinement (default histogram)")
-    p.add_argument("--fit-volume-fraction", action="store_true", help="also refine the volume fraction")
-    p.add_argument("--sasview-project", default=None, metavar="OUT.json",
-                   help="also write a SasView project file: each curve in a Fitting page with the nn_spheres_hs "
-                        "plugin model, parameters from the result")
-    p.add_argument("--parametric", choices=["lognormal", "schulz"], default=None,
-                   help="parametric head + bumps fit of sasmodels sphere@hardsphere with this polydispersity type "
-                        "(--refine picks the fitter, default lm; --model a parametric model file)")
-    chk = p.add_mutually_exclusive_group()
-    chk.add_argument("--check-identifiability", dest="identifiability_check", action="store_true", default=None,
-                     help="warn when a result lies outside the identifiable region (default: with --refine or "
-                          "--parametric only; it computes sasmodels curves, ~1-2 s per q range and noise)")
-    chk.add_argument("--no-identifiability-check", dest="identifiability_check", action="store_false",
-                     help="never check")
-    _add_external_hdf5_arg(p)
+    _add_run_args(p)
     p.set_defaults(func=_cmd_invert)
 
     p = sub.add_parser("identifiability", help="map where (radius, width) can be told apart for a q range and noise")
@@ -313,24 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_series)
 
     p = sub.add_parser("batch", help="invert a whole run: many files / multi-frame HDF5, resumable, optional Dask")
-    p.add_argument("inputs", nargs="+", help="files, globs, directories; NXcanSAS with many entries; HDF5 frame "
-                                              "tables (1-D q + 2-D intensity [+ dI, dq, per-frame fields])")
-    phi = p.add_mutually_exclusive_group(required=True)
-    phi.add_argument("--volume-fraction", type=float, help="one volume fraction for every frame")
-    phi.add_argument("--volume-fraction-table", metavar="CSV",
-                     help="per-frame volume fractions: columns frame (id, file name or stem) and volume_fraction")
-    p.add_argument("--output", required=True, help="output directory; re-running the same command resumes")
-    p.add_argument("--q-unit", choices=["A", "nm"], default=None,
-                   help="unit of q in files that do not state it (default: the file's own, else 1/A)")
-    p.add_argument("--model", default=None)
-    p.add_argument("--refine", choices=["lm", "dream"], default=None)
-    p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram")
-    p.add_argument("--order", default="name", help="name (default) | mtime | FIELD (a per-frame dataset of the tables)")
+    _add_run_args(p)
     p.add_argument("--no-frame-files", action="store_true", help="skip the per-frame JSON/CSV (run files only)")
     p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)")
     p.add_argument("--workers", type=int, default=None, help="start a local Dask cluster with N worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_external_hdf5_arg(p)
     p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("install-sasview", help="install (or remove) the nn_spheres_hs SasView plugin model")

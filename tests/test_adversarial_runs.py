@@ -380,5 +380,5 @@ def test_fuzz_file_names_through_batch(series_curves, tmp_path_factory, names):
         table = list(csv.reader(fh))
     assert len(table) == 1 + len(names) and {len(r) for r in table} == {len(table[0])}
     for row in table[1:]:
-        assert row[-3:] == ["dI", "ok", ""] and not any(c.startswith(FORMULA) for c in (row[0], row[1]))
+        assert row[-4:] == ["dI", "ok", "", ""] and not any(c.startswith(FORMULA) for c in (row[0], row[1]))
     assert len(list((out / "frames").glob("*.json"))) == len(names)

@@ -85,7 +85,7 @@ def test_invert_warns_outside_the_region_only_when_asked(tmp_path):
     from test_refine import sasmodels_curve
 
     from sasview_nn_plugin.data.writers import save_curve
-    from sasview_nn_plugin.runs.files import invert_files
+    from sasview_nn_plugin.runs.invert import invert_files
 
     q = np.geomspace(0.03, 0.15, 300)
     i = sasmodels_curve(q, 11.0, 0.05, "schulz", 0.3)

@@ -21,63 +21,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.curve import Curve
 from ..data.files import atomic_path, ensure_output_dir, printable, remove_partials, safe_stem, write_atomic
 from ..data.writers import write_inversion
 from ..errors import InputError
-from ..inference.modelfile import load_model, resolve_model_path
+from ..inference.modelfile import load_model
 from ..physics import kernels as physics
 from .guard import OutputLock, refuse_outputs_onto_inputs
 from .plan import FRAMES, PARTS, RUN_FILES, Unit, content_hash, expand_inputs, plan_units, read_unit
+from .process import FrameResult, RunOptions, Settings, process_frames, process_unit, settings_for
+from .project import project_path, write_run_project
 from .summary import write_results_h5, write_summary_csv
-from .tables import read_volume_fraction_table
 
-__all__ = ["run_batch", "process_frames", "process_unit", "record_unit", "finish_run", "expand_inputs",
-           "read_volume_fraction_table", "Settings", "FrameResult", "RunSummary", "UNIT_FRAMES"]
+__all__ = ["run_batch", "record_unit", "finish_run", "RunSummary", "UNIT_FRAMES"]
 
 UNIT_FRAMES = 512   # table rows per unit without refinement (one batched forward pass)
 UNIT_FRAMES_REFINE = 8  # with refinement (~0.1-10 s a frame): small units spread over the workers
-PART_KEYS = ("frame", "source", "source_id", "index", "status", "reason", "number", "chi2", "phi", "weighting")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What determines a frame's result (a run's identity for resuming)."""
-
-    model: str                              # model file path
-    volume_fraction: float | None           # one value for all frames ...
-    volume_fractions: dict = field(default_factory=dict)  # ... or per frame id / file name / stem
-    q_unit: str | None = None               # None: the unit each file states, else 1/A
-    refine: str | None = None               # None | "lm" | "dream"
-    parametrization: str = "histogram"
-    frame_files: bool = True                # per-frame JSON/CSV
-    allow_external_hdf5: bool = False       # follow HDF5 external links / external storage / VDS
-
-    def signature(self) -> str:
-        import hashlib
-
-        model = Path(self.model)
-        d = asdict(self) | {"model": hashlib.sha256(model.read_bytes()).hexdigest()}  # the weights, not the path
-        d.pop("frame_files")
-        if not d["allow_external_hdf5"]:
-            d.pop("allow_external_hdf5")  # runs recorded before the option existed keep their signature
-        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-    @property
-    def read_options(self) -> dict:
-        return {"allow_external_hdf5": True} if self.allow_external_hdf5 else {}
-
-
-@dataclass
-class FrameResult:
-    frame: str                   # frame id: "file", "file#row" or "file#k" (parent folders added if names repeat)
-    source: str
-    index: int
-    status: str                  # "ok" | "failed"
-    reason: str = ""
-    inversion: object = None     # Inversion or Refinement when ok
-    curve: Curve | None = None
-    source_id: str = ""          # the input's identity (file: path+size+mtime; table unit: its uid)
+PART_KEYS = ("frame", "source", "source_id", "index", "status", "reason", "number", "chi2", "phi", "weighting",
+             "warnings")
 
 
 @dataclass
@@ -90,83 +50,7 @@ class RunSummary:
     failures: list[tuple[str, str]]
     stale: list[str] = field(default_factory=list)      # recorded sources no longer among the inputs as they were
     own_outputs: int = 0         # run files of sasview-nn found among the inputs and left out
-
-
-# -- processing (pure: the same on a Dask worker) ---------------------------------------------------
-
-def _volume_fraction(settings: Settings, frame: str, source: str) -> float:
-    if settings.volume_fraction is not None:
-        return settings.volume_fraction
-    table = settings.volume_fractions
-    for key in (frame, Path(source).name, Path(source).stem, frame.split("#")[-1]):
-        if key in table:
-            return table[key]
-    raise InputError("no volume fraction for this frame in --volume-fraction-table "
-                     f"(looked for {frame!r}, {Path(source).name!r}, {Path(source).stem!r})")
-
-
-def _failure(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-
-
-def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
-    """Invert (and refine) frames given as (frame id, source, source id, index, curve or failure reason).
-
-    Without refinement, frames sharing one q array (a frame table) go through the network together
-    (:func:`~sasview_nn_plugin.inference.invert.invert_many`).  Every failure is recorded, none is raised."""
-    from ..inference.invert import invert, invert_many
-
-    nn = load_model(settings.model)
-    out: list[FrameResult | None] = []
-    phis: dict[int, float] = {}
-    for k, (fid, source, sid, index, c) in enumerate(frames):
-        out.append(FrameResult(fid, source, index, "failed", c, source_id=sid) if isinstance(c, str) else None)
-        if out[k] is None:
-            try:
-                phis[k] = _volume_fraction(settings, fid, source)
-            except InputError as exc:
-                out[k] = FrameResult(fid, source, index, "failed", str(exc), source_id=sid)
-    if not settings.refine:
-        groups: dict[tuple, list[int]] = {}
-        for k in phis:
-            if out[k] is None:
-                c = frames[k][4]
-                groups.setdefault((id(c.q), c.di is None), []).append(k)
-        for ks in (g for g in groups.values() if len(g) > 1):
-            curves = [frames[k][4] for k in ks]
-            try:
-                dis = None if curves[0].di is None else np.stack([c.di for c in curves])
-                results = invert_many(curves[0].q, np.stack([c.intensity for c in curves]), dis,
-                                      volume_fractions=np.array([phis[k] for k in ks]), model=nn)
-            except Exception:  # e.g. rows of another shape: each frame on its own below
-                continue
-            for k, c, res in zip(ks, curves, results, strict=True):
-                fid, source, sid, index, _ = frames[k]
-                out[k] = (FrameResult(fid, source, index, "failed", str(res), source_id=sid)
-                          if isinstance(res, Exception)
-                          else FrameResult(fid, source, index, "ok", inversion=res, curve=c, source_id=sid))
-    for k, (fid, source, sid, index, c) in enumerate(frames):
-        if out[k] is not None:
-            continue
-        try:
-            inv = invert(c.q, c.intensity, c.di, volume_fraction=phis[k], model=nn)
-            if settings.refine:
-                from ..fitting.refine import refine
-
-                inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
-                             parametrization=settings.parametrization)
-            out[k] = FrameResult(fid, source, index, "ok", inversion=inv, curve=c, source_id=sid)
-        except Exception as exc:  # never let one frame stop the run
-            out[k] = FrameResult(fid, source, index, "failed", _failure(exc), source_id=sid)
-    return out
-
-
-def process_unit(frames: list, settings: Settings) -> list[FrameResult]:
-    """Dask task: like process_frames, but without the curves in the result (less to send back)."""
-    results = process_frames(frames, settings)
-    for r in results:
-        r.curve = None
-    return results
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (frame, warnings) of ok frames
 
 
 # -- recording -----------------------------------------------------------------------------------------
@@ -194,13 +78,30 @@ def record_unit(out: Path, unit: Unit, results: list[FrameResult], settings: Set
         phi[k] = inv.volume_fraction
         chi2[k] = getattr(inv, "chi2_reduced", np.nan)
         if settings.frame_files:
-            write_inversion(inv, frames_dir, safe_stem(r.frame),
-                            {"frame": printable(r.frame), "source": printable(r.source), "index": r.index})
+            write_frame_files(r, frames_dir / safe_stem(r.frame), settings.plot)
     text = {key: np.array([printable(getattr(r, key)) for r in results], dtype=str)
             for key in ("frame", "source", "source_id", "status", "reason")}
+    text["warnings"] = np.array([printable("; ".join(r.warnings)) for r in results], dtype=str)
     with atomic_path(out / PARTS / f"{unit.uid}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **text, index=np.array([r.index for r in results]), number=number, chi2=chi2, phi=phi,
                  weighting=weighting.astype(str), content=np.array(content))
+
+
+def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Path]:
+    """``base.json`` and ``base.csv`` (and ``base.png``) of one frame's result: what `invert` writes per curve."""
+    inv, c = r.inversion, r.curve
+    extra = {"frame": printable(r.frame), "source": printable(r.source), "index": r.index,
+             "warnings": list(r.warnings)}
+    if c is not None:
+        extra["input"] = {"file": printable(r.source), "q_unit": c.q_unit, "q_unit_from": c.q_unit_source,
+                          "n_points": int(len(inv.q_data)), "q_min": float(inv.q_data[0]),
+                          "q_max": float(inv.q_data[-1]), "has_dI": inv.di_data is not None}
+    paths = list(write_inversion(inv, base.parent, base.name, extra))
+    if plot:
+        from ..data.plots import inversion_figure
+
+        paths.append(inversion_figure(inv, base.with_name(base.name + ".png"), title=printable(r.frame)))
+    return paths
 
 
 def _load_parts(out: Path) -> dict[str, dict]:
@@ -210,7 +111,9 @@ def _load_parts(out: Path) -> dict[str, dict]:
     for p in sorted((out / PARTS).glob("*.npz")):
         try:
             with np.load(p) as z:
-                parts[p.stem] = {k: z[k] for k in (*PART_KEYS, "content")}
+                part = {k: z[k] for k in z.files}
+            part.setdefault("warnings", np.array([""] * len(part["frame"])))
+            parts[p.stem] = {k: part[k] for k in (*PART_KEYS, "content")}
         except Exception:
             p.unlink(missing_ok=True)
     return parts
@@ -268,33 +171,29 @@ def _table_content(unit: Unit, settings: Settings) -> str:
 
 # -- the run -------------------------------------------------------------------------------------------
 
-def run_batch(inputs: list[str], *, output: str | os.PathLike, volume_fraction: float | None = None,
-              volume_fraction_table: str | os.PathLike | None = None, q_unit: str | None = None,
-              model: str | None = None, refine: str | None = None, parametrization: str = "histogram",
-              order: str = "name", frame_files: bool = True, scheduler: str | None = None, workers: int | None = None,
-              progress: bool = True, allow_external_hdf5: bool = False) -> RunSummary:
-    """Invert (and optionally refine) every frame of ``inputs``; see the module docstring."""
+def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptions | None = None,
+              frame_files: bool = True, scheduler: str | None = None, workers: int | None = None,
+              progress: bool = True, **choices) -> RunSummary:
+    """Invert (refine, check) every frame of ``inputs`` into ``output``, resumably; see the module docstring.
+
+    ``options`` (or the same names as keywords: ``volume_fraction=0.3, refine="lm"``, ...) as for
+    :class:`~sasview_nn_plugin.runs.process.RunOptions`; ``frame_files`` per-frame JSON/CSV in ``frames/``;
+    ``workers`` a local Dask cluster of that many processes, ``scheduler`` the address of a running one."""
     t0 = time.perf_counter()
-    if (volume_fraction is None) == (volume_fraction_table is None):
-        raise InputError("give exactly one of --volume-fraction PHI or --volume-fraction-table CSV")
+    options = options or RunOptions(**choices)
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1 (got {workers})")
-    table = {}
-    if volume_fraction is not None:
-        if not 0 < volume_fraction < physics.PHI_MAX:
-            raise InputError(f"volume fraction must be in (0, {physics.PHI_MAX}) (got {volume_fraction})")
-    else:
-        table = read_volume_fraction_table(volume_fraction_table)
-    nn = load_model(model)
-    settings = Settings(model=str(resolve_model_path(model).resolve()), volume_fraction=volume_fraction,
-                        volume_fractions=table, q_unit=q_unit, refine=refine, parametrization=parametrization,
-                        frame_files=frame_files, allow_external_hdf5=allow_external_hdf5)
+    settings = settings_for(options, frame_files)
+    nn = load_model(settings.model)
     out = Path(output)
     files, own = expand_inputs(inputs)
     if not files:
         raise InputError("no input files" + (f" (only the run files of an earlier run: {own[0]})" if own else ""))
-    refuse_outputs_onto_inputs([out / n for n in RUN_FILES], files)
-    units = plan_units(files, order, q_unit, UNIT_FRAMES_REFINE if refine else UNIT_FRAMES, settings.read_options)
+    project = project_path(options.sasview_project)
+    refuse_outputs_onto_inputs([out / n for n in RUN_FILES] + ([project] if project else []), files)
+    refining = settings.refine or settings.parametric
+    units = plan_units(files, options.order, settings.q_unit, UNIT_FRAMES_REFINE if refining else UNIT_FRAMES,
+                       settings.read_options)
     ensure_output_dir(out)
     with OutputLock(out):
         _start_output(out, settings)
@@ -309,13 +208,15 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, volume_fraction: 
                 _run_dask(todo, settings, out, len(nn.radius), bar, scheduler, workers)
             else:
                 for u in todo:
-                    frames = read_unit(u, q_unit, settings.read_options)
+                    frames = read_unit(u, settings.q_unit, settings.read_options)
                     content = content_hash([c for *_, c in frames if not isinstance(c, str)]) if u.table else ""
                     record_unit(out, u, process_frames(frames, settings), settings, len(nn.radius), content)
                     bar.update(u.n_frames)
         finally:
             bar.close()
         summary = finish_run(out, units, nn.radius)
+        if project is not None:
+            write_run_project(project, current_frames(out, units)[0], units, settings, nn)
     summary.seconds = time.perf_counter() - t0
     summary.skipped = skipped
     summary.own_outputs = len(own)
@@ -364,7 +265,7 @@ def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:
 
 # -- run outputs ---------------------------------------------------------------------------------------
 
-def _current_frames(out: Path, units: list[Unit]) -> tuple[dict, list[str]]:
+def current_frames(out: Path, units: list[Unit]) -> tuple[dict, list[str]]:
     """The recorded frames of the inputs as they are now, in run order; and the stale sources."""
     parts = _load_parts(out)
     groups: list[tuple[dict, np.ndarray]] = []
@@ -395,7 +296,7 @@ def _current_frames(out: Path, units: list[Unit]) -> tuple[dict, list[str]]:
 
 def finish_run(out: Path, units: list[Unit], radius: np.ndarray) -> RunSummary:
     """Merge the recorded frames of the current inputs into summary.csv, results.h5 and timeseries.png."""
-    cat, stale = _current_frames(out, units)
+    cat, stale = current_frames(out, units)
     if not len(cat["frame"]):
         return RunSummary(0, 0, 0, 0.0, out, [], stale)
     ok = cat["status"] == "ok"
@@ -411,4 +312,5 @@ def finish_run(out: Path, units: list[Unit], radius: np.ndarray) -> RunSummary:
 
         timeseries_figure(radius, volume[ok], mean_n[ok], mean_v[ok], np.flatnonzero(ok), out / "timeseries.png")
     failures = [(f, r) for f, r, s in zip(cat["frame"], cat["reason"], cat["status"], strict=True) if s != "ok"]
-    return RunSummary(int(ok.sum()), int((~ok).sum()), 0, 0.0, out, failures, stale)
+    warnings = [(f, w) for f, w in zip(cat["frame"], cat["warnings"], strict=True) if w]
+    return RunSummary(int(ok.sum()), int((~ok).sum()), 0, 0.0, out, failures, stale, warnings=warnings)

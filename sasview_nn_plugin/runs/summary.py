@@ -11,7 +11,7 @@ import numpy as np
 from ..data.files import atomic_path, printable, write_atomic
 
 COLUMNS = ("frame", "source", "index", "mean_radius_number_A", "mean_radius_volume_A", "width_number_A",
-           "width_volume_A", "volume_fraction", "chi2_reduced", "weighting", "status", "reason")
+           "width_volume_A", "volume_fraction", "chi2_reduced", "weighting", "status", "reason", "warnings")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -35,7 +35,7 @@ def summary_csv(cat: dict, mean_n, mean_v, width_n, width_v) -> str:
         nums = (mean_n[k], mean_v[k], width_n[k], width_v[k], cat["phi"][k], cat["chi2"][k])
         w.writerow([text_cell(cat["frame"][k]), text_cell(cat["source"][k]), int(cat["index"][k]),
                     *map(_number, nums), text_cell(cat["weighting"][k]), text_cell(cat["status"][k]),
-                    text_cell(cat["reason"][k])])
+                    text_cell(cat["reason"][k]), text_cell(cat["warnings"][k])])
     return buf.getvalue()
 
 

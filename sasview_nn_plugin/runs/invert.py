@@ -1,0 +1,68 @@
+"""The `invert` command: a run without resume.  The same inputs, options and per-frame processing as
+`batch` (:mod:`.process`); every frame is done before anything is written, so a bad input stops the
+command with nothing half-written.  Outputs per curve: ``<stem>.json``, ``<stem>.csv`` (and ``.png``) in
+the output directory, and optionally a SasView project; no output may land on an input, and one run at
+a time writes to an output directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..data.files import ensure_output_dir, printable, remove_partials, safe_stem
+from ..errors import InputError
+from .batch import UNIT_FRAMES, write_frame_files
+from .guard import OutputLock, refuse_outputs_onto_inputs
+from .plan import expand_inputs, plan_units, read_unit
+from .process import FrameResult, RunOptions, process_frames, settings_for
+from .project import project_entries, project_path
+
+
+def output_stem(frame: str) -> str:
+    """The file stem of a frame's outputs: ``x.txt`` -> ``x``, ``x.h5#1`` -> ``x_1`` (portable, <= 150 bytes)."""
+    name, _, k = frame.partition("#")
+    base = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
+    return safe_stem(base + (f"_{k}" if k else ""))
+
+
+def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, options: RunOptions | None = None,
+                 **choices) -> list[FrameResult]:
+    """Invert every curve of ``inputs`` (files, globs, directories, frame tables); write the results to ``output``.
+
+    ``options`` (or the same names as keywords: ``volume_fraction=0.3, refine="lm", plot=True``, ...) as for
+    :class:`~sasview_nn_plugin.runs.process.RunOptions`.  Each returned result lists the files written."""
+    options = options or RunOptions(**choices)
+    out = Path(output)
+    if str(output).strip() == "" or (out.exists() and not out.is_dir()):
+        raise InputError(f"--output {printable(out)} is not a directory; give a directory name")
+    settings = settings_for(options, frame_files=True)
+    files, _ = expand_inputs([str(f) for f in inputs])
+    units = plan_units(files, options.order, settings.q_unit, UNIT_FRAMES, settings.read_options)
+    results: list[FrameResult] = []
+    for u in units:
+        results += process_frames(read_unit(u, settings.q_unit, settings.read_options), settings)
+    failed = next((r for r in results if r.status != "ok"), None)
+    if failed is not None:
+        raise InputError(f"{printable(failed.source)}: {failed.reason}")
+    stems: set[str] = set()
+    for r in results:
+        stem = output_stem(r.frame)
+        while stem in stems:
+            stem += "_"
+        stems.add(stem)
+        r.stem = stem
+    outputs = [out / f"{r.stem}.{ext}" for r in results for ext in ("json", "csv", "png")[:3 if options.plot else 2]]
+    project = project_path(options.sasview_project)
+    refuse_outputs_onto_inputs(outputs + ([project] if project else []), files)
+    entries = project_entries(results) if project is not None else []
+    ensure_output_dir(out)
+    with OutputLock(out):
+        remove_partials(out)
+        for r in results:
+            r.files = write_frame_files(r, out / r.stem, options.plot)
+        if project is not None:
+            from ..sasview.project import write_project
+
+            write_project(project, entries)
+    return results

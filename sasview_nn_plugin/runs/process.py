@@ -1,0 +1,219 @@
+"""What happens to each frame of a run, the same for `invert` and `batch`, serial or on a Dask worker.
+
+:func:`process_frames` is a pure function of the frames' arrays and the :class:`Settings`: it inverts
+with the network (frames sharing one q array in one batched pass), optionally refines with bumps or
+runs a parametric head and its fit, and checks identifiability.  It never raises for a frame: a frame
+that cannot be done is a :class:`FrameResult` with ``status="failed"`` and its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.curve import Curve
+from ..errors import InputError
+from ..inference.modelfile import load_model
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that determines a frame's result (a run's identity for resuming), plus output choices."""
+
+    model: str                              # model file path (the distribution network or a parametric head)
+    volume_fraction: float | None           # one value for all frames ...
+    volume_fractions: dict = field(default_factory=dict)  # ... or per frame id / file name / stem
+    q_unit: str | None = None               # None: the unit each file states, else 1/A
+    refine: str | None = None               # None | "lm" | "dream" (with parametric: the fitter, default lm)
+    parametrization: str = "histogram"
+    fit_volume_fraction: bool = False
+    parametric: str | None = None           # None | "schulz" | "lognormal": a parametric head + its fit
+    check_identifiability: bool = False
+    allow_external_hdf5: bool = False       # follow HDF5 external links / external storage / VDS
+    frame_files: bool = True                # outputs only (not part of the signature) ...
+    plot: bool = False
+
+    def signature(self) -> str:
+        d = asdict(self) | {"model": hashlib.sha256(Path(self.model).read_bytes()).hexdigest()}  # weights, not path
+        for output_only in ("frame_files", "plot"):
+            d.pop(output_only)
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    @property
+    def read_options(self) -> dict:
+        return {"allow_external_hdf5": True} if self.allow_external_hdf5 else {}
+
+
+@dataclass
+class FrameResult:
+    """One curve's outcome: the result record of both `invert` and `batch`."""
+
+    frame: str                   # frame id: "file", "file#row" or "file#k" (parent folders added if names repeat)
+    source: str
+    index: int
+    status: str                  # "ok" | "failed"
+    reason: str = ""
+    inversion: object = None     # Inversion or Refinement when ok
+    curve: Curve | None = None
+    source_id: str = ""          # the input's identity (file: path+size+mtime; table unit: its uid)
+    warnings: list[str] = field(default_factory=list)
+    stem: str = ""               # file stem of its outputs (`invert`)
+    files: list[Path] = field(default_factory=list)  # the files written for it
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a user chooses for a run, the same for `invert` and `batch` (the CLI maps its flags here once).
+
+    ``volume_fraction`` (one for all frames) or ``volume_fraction_table`` (CSV: frame, volume_fraction);
+    ``q_unit`` for files that state none; ``model`` a shipped name or file (default: the shipped network,
+    or the shipped head of ``parametric``); ``refine`` a bumps fitter id ("lm", "dream") for the network's
+    result (with ``parametric``: the fitter of the head's start); ``check_identifiability`` None means "with
+    refine or parametric"; ``plot`` a figure per frame; ``sasview_project`` a SasView project of all results;
+    ``order`` name | mtime | a per-frame field of frame tables."""
+
+    volume_fraction: float | None = None
+    volume_fraction_table: str | None = None
+    q_unit: str | None = None
+    model: str | None = None
+    refine: str | None = None
+    parametrization: str = "histogram"
+    fit_volume_fraction: bool = False
+    parametric: str | None = None
+    check_identifiability: bool | None = None
+    plot: bool = False
+    sasview_project: str | None = None
+    allow_external_hdf5: bool = False
+    order: str = "name"
+
+
+def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
+    """The run's Settings: volume fractions checked (or the table read), the model file resolved."""
+    from ..inference.modelfile import resolve_model_path
+    from ..physics.kernels import PHI_MAX
+    from .tables import read_volume_fraction_table
+
+    o = options
+    if (o.volume_fraction is None) == (o.volume_fraction_table is None):
+        raise InputError("give exactly one of volume_fraction (one value) or volume_fraction_table (a CSV file)")
+    table = {}
+    if o.volume_fraction is not None:
+        if not 0 < o.volume_fraction < PHI_MAX:
+            raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {o.volume_fraction})")
+    else:
+        table = read_volume_fraction_table(o.volume_fraction_table)
+    model = o.model
+    if o.parametric and model is None:
+        from ..fitting.parametric import shipped_model_name
+
+        model = shipped_model_name(o.parametric)
+    load_model(model)  # a missing or corrupt model file stops the run before any work
+    check = bool(o.refine or o.parametric) if o.check_identifiability is None else o.check_identifiability
+    return Settings(model=str(resolve_model_path(model).resolve()), volume_fraction=o.volume_fraction,
+                    volume_fractions=table, q_unit=o.q_unit, refine=o.refine, parametrization=o.parametrization,
+                    fit_volume_fraction=o.fit_volume_fraction, parametric=o.parametric, check_identifiability=check,
+                    allow_external_hdf5=o.allow_external_hdf5, frame_files=frame_files, plot=o.plot)
+
+
+def volume_fraction_for(settings: Settings, frame: str, source: str) -> float:
+    """The frame's volume fraction: the run's one value, or its entry in the per-frame table."""
+    if settings.volume_fraction is not None:
+        return settings.volume_fraction
+    table = settings.volume_fractions
+    for key in (frame, Path(source).name, Path(source).stem, frame.split("#")[-1]):
+        if key in table:
+            return table[key]
+    raise InputError("no volume fraction for this frame in --volume-fraction-table "
+                     f"(looked for {frame!r}, {Path(source).name!r}, {Path(source).stem!r})")
+
+
+def failure_reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+
+
+def _one(c: Curve, phi: float, settings: Settings, nn):
+    """The result of one curve (raises on failure)."""
+    from ..inference.invert import invert
+
+    if settings.parametric:
+        from ..fitting.parametric import invert_parametric
+
+        return invert_parametric(c.q, c.intensity, c.di, volume_fraction=phi, family=settings.parametric,
+                                 model=nn, method=settings.refine or "lm", dq=c.dq)
+    inv = invert(c.q, c.intensity, c.di, volume_fraction=phi, model=nn)
+    if settings.refine:
+        from ..fitting.refine import refine
+
+        inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
+                     parametrization=settings.parametrization, fit_volume_fraction=settings.fit_volume_fraction)
+    return inv
+
+
+def _checked(r: FrameResult, settings: Settings) -> FrameResult:
+    if r.status == "ok" and settings.check_identifiability:
+        from ..fitting.identifiability import check_result
+
+        try:
+            r.warnings += [w for w in [check_result(r.inversion)] if w]
+        except Exception as exc:  # a check that cannot be made is said, not fatal
+            r.warnings.append(f"identifiability not checked: {failure_reason(exc)}")
+    return r
+
+
+def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
+    """Invert (refine, check) frames given as (frame id, source, source id, index, curve or failure reason).
+
+    Without refinement, frames sharing one q array (a frame table) go through the network together
+    (:func:`~sasview_nn_plugin.inference.invert.invert_many`).  Every failure is recorded, none raised."""
+    from ..inference.invert import invert_many
+
+    nn = load_model(settings.model)
+    out: list[FrameResult | None] = []
+    phis: dict[int, float] = {}
+    for k, (fid, source, sid, index, c) in enumerate(frames):
+        out.append(FrameResult(fid, source, index, "failed", c, source_id=sid) if isinstance(c, str) else None)
+        if out[k] is None:
+            try:
+                phis[k] = volume_fraction_for(settings, fid, source)
+            except InputError as exc:
+                out[k] = FrameResult(fid, source, index, "failed", str(exc), source_id=sid)
+    if not (settings.refine or settings.parametric):
+        groups: dict[tuple, list[int]] = {}
+        for k in phis:
+            if out[k] is None:
+                c = frames[k][4]
+                groups.setdefault((id(c.q), c.di is None), []).append(k)
+        for ks in (g for g in groups.values() if len(g) > 1):
+            curves = [frames[k][4] for k in ks]
+            try:
+                dis = None if curves[0].di is None else np.stack([c.di for c in curves])
+                results = invert_many(curves[0].q, np.stack([c.intensity for c in curves]), dis,
+                                      volume_fractions=np.array([phis[k] for k in ks]), model=nn)
+            except Exception:  # e.g. rows of another shape: each frame on its own below
+                continue
+            for k, c, res in zip(ks, curves, results, strict=True):
+                fid, source, sid, index, _ = frames[k]
+                out[k] = (FrameResult(fid, source, index, "failed", str(res), source_id=sid)
+                          if isinstance(res, Exception)
+                          else FrameResult(fid, source, index, "ok", inversion=res, curve=c, source_id=sid))
+    for k, (fid, source, sid, index, c) in enumerate(frames):
+        if out[k] is not None:
+            continue
+        try:
+            out[k] = FrameResult(fid, source, index, "ok", inversion=_one(c, phis[k], settings, nn), curve=c,
+                                 source_id=sid)
+        except Exception as exc:  # never let one frame stop the run
+            out[k] = FrameResult(fid, source, index, "failed", failure_reason(exc), source_id=sid)
+    return [_checked(r, settings) for r in out]
+
+
+def process_unit(frames: list, settings: Settings) -> list[FrameResult]:
+    """Dask task: like process_frames, but without the curves in the result (less to send back)."""
+    results = process_frames(frames, settings)
+    for r in results:
+        r.curve = None
+    return results

@@ -1,0 +1,69 @@
+"""The SasView project of a run: every ok curve in a Fitting page with the ``nn_spheres_hs`` plugin model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.files import printable
+from ..errors import InputError
+from .process import FrameResult
+
+
+def project_path(path) -> Path | None:
+    """The project file to write (None: none); InputError for a directory or a missing parent folder."""
+    if path is None:
+        return None
+    p = Path(path)
+    if str(path).strip() == "" or p.is_dir() or not p.parent.is_dir():
+        raise InputError(f"--sasview-project {printable(p)}: give a file name in an existing directory")
+    return p
+
+
+@dataclass(frozen=True)
+class RecordedResult:
+    """What a project page needs of a result recorded by an earlier (resumed) run of `batch`."""
+
+    radius: np.ndarray
+    number_distribution: np.ndarray
+    volume_fraction: float
+    q_data: np.ndarray
+    intensity_data: np.ndarray
+    di_data: np.ndarray | None
+    q_range: tuple[float, float]
+
+
+def project_entries(results: list[FrameResult]) -> list[dict]:
+    """Project entries of the ok results that carry their curve."""
+    from ..sasview.project import plugin_parameters
+
+    entries = []
+    for r in results:
+        if r.status != "ok" or r.curve is None:
+            continue
+        c = r.curve
+        entries.append(dict(name=printable(r.frame), path=printable(Path(r.source).resolve()), q=c.q,
+                            intensity=c.intensity, di=c.di, dq=c.dq, q_range=r.inversion.q_range,
+                            parameters=plugin_parameters(r.inversion)))
+    return entries
+
+
+def write_run_project(project: Path, cat: dict, units: list, settings, nn) -> Path:
+    """The project of a batch run's current frames ``cat`` (as recorded in its parts): curves read again."""
+    from ..sasview.project import write_project
+    from .plan import read_unit
+
+    recorded = {(str(f), int(i)): k for k, (f, i) in enumerate(zip(cat["frame"], cat["index"], strict=True))
+                if cat["status"][k] == "ok"}
+    results = []
+    for u in units:
+        for frame, source, sid, index, c in read_unit(u, settings.q_unit, settings.read_options):
+            k = recorded.get((printable(frame), int(index)))
+            if k is None or isinstance(c, str):
+                continue
+            lo, hi = getattr(nn, "q_range", (float(c.q[0]), float(c.q[-1])))
+            inv = RecordedResult(nn.radius, cat["number"][k], float(cat["phi"][k]), c.q, c.intensity, c.di, (lo, hi))
+            results.append(FrameResult(frame, source, index, "ok", inversion=inv, curve=c, source_id=sid))
+    return write_project(project, project_entries(results))
