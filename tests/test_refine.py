@@ -127,7 +127,7 @@ def test_cli_refine(tmp_path, noisy_cases):
 @pytest.mark.parametrize("mean, pd", [(45.0, 0.1), (25.0, 0.2), (70.0, 0.05)])
 def test_schulz3_components_recovers_a_schulz_histogram(mean, pd):
     """One component, its number mean and width (the start, from volume moments, is several % off)."""
-    from sasview_nn_plugin.fitting.refine import schulz3_components
+    from sasview_nn_plugin.fitting.parametrisations import schulz3_components
     from sasview_nn_plugin.physics import distributions
 
     grid = RadiusGrid()
@@ -142,7 +142,8 @@ def test_fitness_is_a_bumps_fitness_that_caches_its_theory(noisy_cases):
     recomputed after bumps' update() (FitProblem.setp), as sasmodels' Experiment does."""
     from bumps.fitproblem import Fitness, FitProblem
 
-    from sasview_nn_plugin.fitting.refine import HistogramDistribution, SphereHSFitness
+    from sasview_nn_plugin.fitting.parametrisations import HistogramDistribution
+    from sasview_nn_plugin.fitting.refine import SphereHSFitness
 
     i, di, phi, _ = noisy_cases[0]
     start = invert(Q, i, di, volume_fraction=phi)

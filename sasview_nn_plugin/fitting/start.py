@@ -1,0 +1,114 @@
+"""The network start of sasmodels fits: sets a bumps problem of sasmodels ``Experiment``s
+(``sphere@hardsphere`` or the SasView plugin model ``nn_spheres_hs``) from the network's inversion.
+The first step of the ``nn-lm`` and ``nn-dream`` fitters (:mod:`.fitter`) and of SasView's
+"Neural-network start" action; using it registers no bumps fitter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..inference.invert import (
+    invert,
+    nnls_scale_background,
+)
+from .parametrisations import schulz3_components
+
+SUPPORTED = ("sasmodels Experiments on sphere@hardsphere (schulz, lognormal or gaussian radius dispersion) "
+             "or on the nn_spheres_hs plugin model")
+PLUGIN = "nn_spheres_hs"
+
+
+def fitted_points(exp) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(q, I, dI) of the points a sasmodels ``Experiment`` fits, where its ``theory()`` is evaluated.
+
+    From the Experiment's public surface: ``resolution.q``, ``Iq`` and ``dIq`` (the 1D points inside
+    its q range; ``sasview.fitness.SasFitnessView`` offers the same).  dI is None when the data carry
+    no uncertainties (all zero)."""
+    if getattr(exp, "data_type", "Iq") != "Iq":
+        raise ValueError(f"nn-lm needs 1D I(q) data, not {exp.data_type!r}; supported: {SUPPORTED}")
+    q, y, dy = exp.resolution.q, exp.Iq, exp.dIq
+    dy = None if dy is None or not np.any(dy) else np.asarray(dy, float)
+    return np.asarray(q, float), np.asarray(y, float), dy
+
+
+def _experiments(problem):
+    models = list(getattr(problem, "models", [])) or [getattr(problem, "fitness", None)]
+    out = []
+    for m in models:
+        sasmodel = getattr(getattr(m, "model", None), "sasmodel", None)
+        info = getattr(sasmodel, "info", None)
+        if info is None or info.id not in ("sphere@hardsphere", PLUGIN):
+            name = getattr(info, "id", type(m).__name__)
+            raise ValueError(f"nn-lm cannot map a fit of {name!r}; supported: {SUPPORTED}")
+        out.append(m)
+    return out
+
+
+def _set(par, value):
+    if not par.fixed:
+        lo, hi = par.bounds if hasattr(par, "bounds") and par.bounds is not None else (-np.inf, np.inf)
+        par.value = float(np.clip(value, lo, hi))
+
+
+def network_start(problem, model=None) -> None:
+    """Set the size-distribution parameters and scale of each supported Experiment of a bumps
+    ``FitProblem`` from the network (``model``: an NNModel, a model name or file; None: the shipped one).
+
+    Each Experiment's points with finite I > 0 are inverted at the model's ``volfraction``; only free
+    parameters are set (within their bounds).  ``sphere@hardsphere``: ``radius`` and ``radius_pd``
+    from the network's distribution; ``nn_spheres_hs``: its 1-3 Schulz components
+    (:func:`schulz3_components`); then the scale by one linear least-squares step.
+    """
+    for exp in _experiments(problem):
+        m = exp.model
+        plugin = m.sasmodel.info.id == PLUGIN
+        kind = None if plugin else str(getattr(m, "radius_pd_type", "gaussian"))
+        if not plugin:
+            if kind == "array":
+                raise ValueError("nn-lm cannot start an 'array' radius dispersion: its weights are data, not fit "
+                                 "parameters; use sasview_nn_plugin.fitting.refine.refine (histogram) or the "
+                                 "nn_spheres_hs "
+                                 f"model instead. Supported: {SUPPORTED}")
+            if kind not in ("schulz", "lognormal", "gaussian"):
+                raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")
+        q, y, dy = fitted_points(exp)
+        keep = np.isfinite(y) & (y > 0)
+        q, y, dy = q[keep], y[keep], None if dy is None else dy[keep]
+        res = invert(q, y, dy, volume_fraction=float(m.volfraction.value), model=model)
+        if plugin:
+            _set_plugin_components(m, res)
+        else:
+            _set_dispersion(m, res, kind)
+        # scale: one linear least-squares step at the new shape
+        problem.setp(problem.getp())
+        bkg = float(m.background.value)
+        shape = (np.asarray(exp.theory()) - bkg)[keep]
+        s, _ = nnls_scale_background(shape, y - bkg, dy if dy is not None else y)
+        if s > 0:
+            _set(m.scale, m.scale.value * s)
+    problem.setp(problem.getp())
+
+
+def _set_dispersion(m, res, kind: str) -> None:
+    """radius and radius_pd of sphere@hardsphere from the network's number distribution."""
+    w, r = res.number_distribution, res.radius
+    if kind == "lognormal":  # sasmodels: radius is the median, pd the sigma of ln R
+        mu = w @ np.log(r)
+        centre, width = np.exp(mu), np.sqrt(w @ (np.log(r) - mu) ** 2)
+    else:  # schulz and gaussian: pd = sigma / mean
+        centre = w @ r
+        width = np.sqrt(w @ (r - centre) ** 2) / centre
+    _set(m.radius, centre)
+    _set(m.radius_pd, max(width, 0.01))
+
+
+def _set_plugin_components(m, res) -> None:
+    """radiusK, pdK, fractionK of nn_spheres_hs from the network's distribution (1-3 Schulz components)."""
+    comps = schulz3_components(res.radius, res.number_distribution)
+    for k in range(3):
+        mean, pd, share = comps[k] if k < len(comps) else (None, None, 0.0)
+        if mean is not None:
+            _set(getattr(m, f"radius{k + 1}"), mean)
+            _set(getattr(m, f"pd{k + 1}"), pd)
+        _set(getattr(m, f"fraction{k + 1}"), share)
