@@ -19,7 +19,10 @@ _PARAMETER = re.compile(r"""\b(q_unit|allow_external_hdf5|plugin_dir|volume_frac
 
 
 def as_flags(message: str) -> str:
-    """A library message in the words of the command line: ``q_unit='nm'`` -> ``--q-unit nm``."""
+    """A library message in the words of the command line: ``q_unit='nm'`` -> ``--q-unit nm``, and a parameter
+    named in backticks (`` `volume_fraction_table` ``) -> its flag (``--volume-fraction-table``)."""
+    message = re.sub(r"`([a-z][a-z0-9_]*)`", lambda m: "--" + m.group(1).replace("_", "-"), message)
+
     def flag(m: re.Match) -> str:
         name = "--" + m.group(1).replace("_", "-")
         value = m.group(3) if m.group(3) is not None else m.group(4)

@@ -63,7 +63,7 @@ class MapSettings:
         if not 0 < self.q_min < self.q_max:
             raise InputError(f"need 0 < q_min < q_max (got {self.q_min}, {self.q_max}); q in 1/A")
         if not 0 < self.noise < 1:
-            raise InputError(f"--noise is the relative 1-sigma noise per point, in (0, 1) (got {self.noise})")
+            raise InputError(f"`noise` is the relative 1-sigma noise per point, in (0, 1) (got {self.noise})")
         physics.check_volume_fraction(self.volume_fraction)
         if not (0 < self.r_min < self.r_max and 0 < self.pd_min < self.pd_max < 1):
             raise InputError("need 0 < r_min < r_max and 0 < pd_min < pd_max < 1")
@@ -213,7 +213,7 @@ def write_map(m: IdentifiabilityMap, output: str | os.PathLike) -> dict[str, Pat
 
     out = Path(output)
     if out.exists() and not out.is_dir():
-        raise InputError(f"--output {out} exists and is not a directory")
+        raise InputError(f"`output` {out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     rows = ["radius_A,radius_pd,rms_distance,delta_chi2,identifiable_1990,identifiable"]
     for i, r in enumerate(m.radius):

@@ -247,7 +247,7 @@ def run(output: str | os.PathLike, settings: Lam1990Settings | None = None, verb
     """``sasview-nn lam1990``: reproduce, write summary.json, fig2 and fig3 into ``output``."""
     out = Path(output)
     if out.exists() and not out.is_dir():
-        raise InputError(f"--output {out} exists and is not a directory")
+        raise InputError(f"`output` {out} exists and is not a directory")
     try:
         import miepython  # noqa: F401
     except ImportError:

@@ -22,9 +22,9 @@ def _check_range(name: str, lo: float, hi: float, n: int, unit: str) -> None:
     if lo <= 0 or hi <= 0:
         raise InputError(f"{name} grid must be positive (got {lo}..{hi} {unit}); give --{name}-min > 0")
     if hi <= lo:
-        raise InputError(f"{name} grid is inverted or empty ({lo}..{hi} {unit}); --{name}-max must exceed --{name}-min")
+        raise InputError(f"{name} grid is inverted or empty ({lo}..{hi} {unit}); `{name}_max` must exceed `{name}_min`")
     if int(n) != n or n < 2:
-        raise InputError(f"{name} grid needs at least 2 points (got --n-{name} {n})")
+        raise InputError(f"{name} grid needs at least 2 points (got `n_{name}` {n})")
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def _start_output(out: Path, settings: Settings) -> None:
             old = None
         if old != sig:
             raise InputError(f"{out} holds results of a run with other settings (model, volume fraction, "
-                             "refinement or q unit); choose another --output or delete that directory")
+                             "refinement or q unit); choose another `output` directory or delete that one")
     else:
         write_atomic(sig_file, json.dumps({"signature": sig, "settings": asdict(settings)}, default=str))
 
@@ -182,7 +182,7 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     t0 = time.perf_counter()
     options = options or RunOptions(**choices)
     if workers is not None and workers < 1:
-        raise InputError(f"--workers must be at least 1 (got {workers})")
+        raise InputError(f"`workers` must be at least 1 (got {workers})")
     settings = settings_for(options, frame_files)
     nn = load_model(settings.model)
     out = Path(output)
@@ -228,7 +228,7 @@ def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise InputError("--scheduler/--workers need dask.distributed: pip install -e '.[cluster]'") from None
+        raise InputError("`scheduler`/`workers` need dask.distributed: pip install -e '.[cluster]'") from None
     cluster = None
     if scheduler:
         try:

@@ -35,7 +35,7 @@ def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, 
     options = options or RunOptions(**choices)
     out = Path(output)
     if str(output).strip() == "" or (out.exists() and not out.is_dir()):
-        raise InputError(f"--output {printable(out)} is not a directory; give a directory name")
+        raise InputError(f"`output` {printable(out)} is not a directory; give a directory name")
     settings = settings_for(options, frame_files=True)
     files, _ = expand_inputs([str(f) for f in inputs])
     units = plan_units(files, options.order, settings.q_unit, UNIT_FRAMES, settings.read_options)

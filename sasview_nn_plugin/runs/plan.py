@@ -122,11 +122,11 @@ def plan_units(files: list[Path], order: str = "name", q_unit: str | None = None
         (tables if t is not None else singles).append((p, t, error))
     if order not in ("name", "mtime"):
         if singles or not tables:
-            raise InputError(f"--order {order}: ordering by a field needs HDF5 frame tables holding a 1-D "
+            raise InputError(f"`order` {order}: ordering by a field needs HDF5 frame tables holding a 1-D "
                              f"'{order}' dataset; {singles[0][0] if singles else 'no input'} is not one")
         missing = [str(p) for p, t, _ in tables if order not in t.fields]
         if missing:
-            raise InputError(f"--order {order}: no per-frame dataset {order!r} in {missing[0]}; "
+            raise InputError(f"`order` {order}: no per-frame dataset {order!r} in {missing[0]}; "
                              f"available: {', '.join(tables[0][1].fields) or 'none'}")
     units: list[Unit] = []
     for p, t, _ in tables:

@@ -99,7 +99,7 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
 
     o = options
     if (o.volume_fraction is None) == (o.volume_fraction_table is None):
-        raise InputError("give exactly one of volume_fraction (one value) or volume_fraction_table (a CSV file)")
+        raise InputError("give exactly one of `volume_fraction` (one value) or `volume_fraction_table` (a CSV file)")
     table = {}
     if o.volume_fraction is not None:
         if not 0 < o.volume_fraction < PHI_MAX:
@@ -127,7 +127,7 @@ def volume_fraction_for(settings: Settings, frame: str, source: str) -> float:
     for key in (frame, Path(source).name, Path(source).stem, frame.split("#")[-1]):
         if key in table:
             return table[key]
-    raise InputError("no volume fraction for this frame in --volume-fraction-table "
+    raise InputError("no volume fraction for this frame in `volume_fraction_table` "
                      f"(looked for {frame!r}, {Path(source).name!r}, {Path(source).stem!r})")
 
 

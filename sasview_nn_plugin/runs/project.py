@@ -18,7 +18,7 @@ def project_path(path) -> Path | None:
         return None
     p = Path(path)
     if str(path).strip() == "" or p.is_dir() or not p.parent.is_dir():
-        raise InputError(f"--sasview-project {printable(p)}: give a file name in an existing directory")
+        raise InputError(f"`sasview_project` {printable(p)}: give a file name in an existing directory")
     return p
 
 

@@ -16,7 +16,7 @@ def read_volume_fraction_table(path) -> dict[str, float]:
     decimal comma with ``;`` (as Excel does in many locales)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"--volume-fraction-table {p}: no such file")
+        raise InputError(f"`volume_fraction_table` {p}: no such file")
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -26,14 +26,14 @@ def read_volume_fraction_table(path) -> dict[str, float]:
     try:
         rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
     except csv.Error as exc:
-        raise InputError(f"--volume-fraction-table {p}: not a CSV file ({exc})") from None
+        raise InputError(f"`volume_fraction_table` {p}: not a CSV file ({exc})") from None
     if not rows:
-        raise InputError(f"--volume-fraction-table {p}: no rows")
+        raise InputError(f"`volume_fraction_table` {p}: no rows")
     cols = {c.strip().lower(): c for c in rows[0] if c is not None}
     key = next((cols[c] for c in ("frame", "file", "name") if c in cols), None)
     val = next((cols[c] for c in ("volume_fraction", "phi") if c in cols), None)
     if key is None or val is None:
-        raise InputError(f"--volume-fraction-table {p}: needs columns 'frame' (or file/name) and "
+        raise InputError(f"`volume_fraction_table` {p}: needs columns 'frame' (or file/name) and "
                          f"'volume_fraction' (or phi); found {', '.join(c for c in rows[0] if c)}")
     table = {}
     for n, r in enumerate(rows, 2):
@@ -43,9 +43,9 @@ def read_volume_fraction_table(path) -> dict[str, float]:
         try:
             phi = float(raw)
         except ValueError:
-            raise InputError(f"--volume-fraction-table {p}: line {n}: {r[val]!r} is not a number") from None
+            raise InputError(f"`volume_fraction_table` {p}: line {n}: {r[val]!r} is not a number") from None
         if not 0 < phi < physics.PHI_MAX:
-            raise InputError(f"--volume-fraction-table {p}: line {n}: volume fraction {phi} "
+            raise InputError(f"`volume_fraction_table` {p}: line {n}: volume fraction {phi} "
                              f"is not in (0, {physics.PHI_MAX})")
         table[str(r[key]).strip()] = phi
     return table

@@ -56,19 +56,19 @@ class SimulationSettings:
     def __post_init__(self) -> None:
         physics.check_volume_fraction([self.phi_min, self.phi_max])
         if self.phi_max < self.phi_min:
-            raise InputError(f"phi range is inverted ({self.phi_min}..{self.phi_max}); swap --phi-min/--phi-max")
+            raise InputError(f"phi range is inverted ({self.phi_min}..{self.phi_max}); swap `phi_min`/`phi_max`")
         if not np.isfinite(self.noise_max) or self.noise_max < 0:
-            raise InputError(f"--noise-max must be >= 0 (got {self.noise_max})")
+            raise InputError(f"`noise_max` must be >= 0 (got {self.noise_max})")
         if not 0 < self.scale_min <= self.scale_max:
             raise InputError(f"scale range must be positive and ordered (got {self.scale_min}..{self.scale_max})")
         if self.background_max < 0 or not 0 <= self.background_probability <= 1:
             raise InputError("background_max must be >= 0 and background_probability in [0, 1]")
         if not 0 <= self.smear_fraction <= 1 or not 0 < self.dq_over_q_max < 0.5 or self.smear_levels < 1:
-            raise InputError("--smear-fraction must be in [0, 1] and --dq-over-q-max in (0, 0.5)")
+            raise InputError("`smear_fraction` must be in [0, 1] and `dq_over_q_max` in (0, 0.5)")
         if self.family != "mixed" and self.family not in distributions.FAMILIES:
             raise InputError(f"unknown family {self.family!r}; choose from mixed, {', '.join(distributions.FAMILIES)}")
         if self.parametric and self.family not in distributions.PARAMETRIC:
-            raise InputError(f"--parametric needs --family {' or '.join(distributions.PARAMETRIC)} (got {self.family})")
+            raise InputError(f"`parametric` needs `family` {' or '.join(distributions.PARAMETRIC)} (got {self.family})")
 
 
 @dataclass
@@ -169,7 +169,7 @@ def _check_output(out: Path) -> None:
     if not parent.is_dir():
         raise InputError(f"output directory {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK):
-        raise InputError(f"output directory {parent} is not writable; choose another --out")
+        raise InputError(f"output directory {parent} is not writable; choose another `out`")
 
 
 def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSettings | None = None,
@@ -180,7 +180,7 @@ def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSett
 
     settings = settings or SimulationSettings()
     if int(n) != n or n <= 0:
-        raise InputError(f"--n must be a positive integer (got {n})")
+        raise InputError(f"`n` must be a positive integer (got {n})")
     n = int(n)
     out = Path(out)
     _check_output(out)
