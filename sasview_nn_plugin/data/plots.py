@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_path
+
 
 def new_figure(*args, **kwargs):
     import matplotlib
@@ -21,13 +23,11 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -46,17 +46,19 @@ def training_curve(history: dict, path: str | os.PathLike, title: str = "", ylab
     return save_figure(fig, path)
 
 
-def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
-    """Left: number and volume distributions.  Right: data with the model curve of the result."""
+def inversion_figure(inv, path: str | os.PathLike, title: str = "", curve=None) -> Path:
+    """Left: number and volume distributions.  Right: the data with the fit's curve, or else ``curve`` (the
+    result's model curve, :func:`sasview_nn_plugin.fitting.curves.model_curve`; None: no curve drawn)."""
     fig, (a1, a2) = new_figure(1, 2, figsize=(11, 4.2))
-    refined = getattr(inv, "start", None) is not None
-    tag = f" refined ({inv.method}, {inv.parametrization})" if refined else ""
+    fit, band = inv.fit, inv.uncertainty
+    tag = f" refined ({fit.method}, {fit.parametrization})" if fit is not None else ""
     a1.plot(inv.radius, inv.number_distribution, "C0-", label=f"number{tag} (mean {inv.mean_radius_number:.1f} A)")
     a1.plot(inv.radius, inv.volume_distribution, "C1-", label=f"volume{tag} (mean {inv.mean_radius_volume:.1f} A)")
-    if refined:
-        a1.fill_between(inv.radius, *inv.number_band, color="C0", alpha=0.25, lw=0, label="68 % band")
-        a1.fill_between(inv.radius, *inv.volume_band, color="C1", alpha=0.25, lw=0)
-        a1.plot(inv.radius, inv.start.number_distribution, "C0:", lw=1, label="network (number)")
+    if band is not None:
+        a1.fill_between(inv.radius, *band.number_band, color="C0", alpha=0.25, lw=0, label="68 % band")
+        a1.fill_between(inv.radius, *band.volume_band, color="C1", alpha=0.25, lw=0)
+    if fit is not None and fit.start is not None:
+        a1.plot(inv.radius, fit.start.number, "C0:", lw=1, label="network (number)")
     a1.set_xlabel("radius R (A)")
     a1.set_ylabel("probability per bin")
     a1.legend(fontsize=8)
@@ -68,13 +70,12 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     else:
         a2.plot(q, i_data, ".", ms=2, color="0.4", label="data")
     a2.axvspan(*inv.q_range, color="C0", alpha=0.08, label="q range of the model")
-    if refined:
-        a2.plot(inv.q_fit, inv.intensity_fit, "r-", lw=1.2, label=f"bumps fit (chi2_red {inv.chi2_reduced:.3g})")
-    else:
-        fit = inv.model_curve()
-        stat = (f"chi2_red {fit.chi2_reduced:.3g}" if fit.weighting == "dI"
-                else f"rms rel. residual {100 * fit.chi2_reduced ** 0.5:.2g} %")
-        a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"sasmodels curve of result ({stat})")
+    if fit is not None:
+        a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"bumps fit (chi2_red {fit.chi2_reduced:.3g})")
+    elif curve is not None:
+        stat = (f"chi2_red {curve.chi2_reduced:.3g}" if curve.weighting == "dI"
+                else f"rms rel. residual {100 * curve.chi2_reduced ** 0.5:.2g} %")
+        a2.plot(curve.q, curve.intensity, "r-", lw=1.2, label=f"sasmodels curve of result ({stat})")
     a2.set_xscale("log")
     a2.set_yscale("log")
     a2.set_xlabel("q (1/A)")

@@ -209,12 +209,9 @@ def write_map(m: IdentifiabilityMap, output: str | os.PathLike) -> dict[str, Pat
     import json
     from dataclasses import asdict
 
-    from ..data.files import write_atomic
+    from ..data.files import ensure_output_dir, write_atomic
 
-    out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"`output` {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_output_dir(output)
     rows = ["radius_A,radius_pd,rms_distance,delta_chi2,identifiable_1990,identifiable"]
     for i, r in enumerate(m.radius):
         for j, w in enumerate(m.width):
@@ -255,9 +252,9 @@ def check_result(inv, family: str | None = None) -> str | None:
     i = np.asarray(inv.intensity_data, float)[sel]
     noise = 0.01 if inv.di_data is None else float(np.median(np.asarray(inv.di_data, float)[sel] / np.abs(i)))
     noise = float(f"{min(max(noise, 1e-3), 0.5):.0e}")
-    params = getattr(inv, "parameters", {}) or {}
-    if getattr(inv, "parametrization", "") in FAMILIES and "radius" in params:
-        family, radius, width = inv.parametrization, params["radius"][0], params["radius_pd"][0]
+    fit = inv.fit
+    if fit is not None and fit.parametrization in FAMILIES and "radius" in fit.parameters:
+        family, radius, width = fit.parametrization, fit.parameters["radius"][0], fit.parameters["radius_pd"][0]
     else:
         family = family or "schulz"
         r, w = inv.radius, inv.number_distribution

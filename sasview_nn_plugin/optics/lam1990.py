@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.files import write_atomic
+from ..data.files import ensure_output_dir, write_atomic
 from ..errors import InputError
 from ..fitting.identifiability import neighbour_min
 from .mie import MieSetup, backscatter, backscatter_kernel
@@ -245,14 +245,11 @@ def region_figure(r: Region, settings: Lam1990Settings, path: Path, box: dict | 
 
 def run(output: str | os.PathLike, settings: Lam1990Settings | None = None, verbose: int = 0) -> dict:
     """``sasview-nn lam1990``: reproduce, write summary.json, fig2 and fig3 into ``output``."""
-    out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"`output` {out} exists and is not a directory")
     try:
         import miepython  # noqa: F401
     except ImportError:
         raise InputError("the Mie reproduction needs miepython: pip install -e .[optics]") from None
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_output_dir(output)
     rep = reproduce(settings, verbose=verbose)
     summary = rep.summary()
     summary["settings"] = json.loads(json.dumps(asdict(rep.settings), default=str))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.files import atomic_path
 from ..errors import InputError
 from ..physics import distributions
 from ..physics import kernels as physics
@@ -186,8 +187,7 @@ def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSett
     _check_output(out)
     q, radius = settings.q_grid.q, settings.r_grid.radius
     basis = physics.sphere_basis(q, radius, settings.sld, settings.sld_solvent)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as f:
             f["q"], f["radius"] = q, radius
             rows = min(n, CHUNK)
@@ -221,10 +221,6 @@ def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSett
                         dset[lo:hi] = getattr(batch, name)
                     bar.update(hi - lo)
             f.attrs["complete"] = True
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out
 
 
@@ -255,8 +251,7 @@ def growth_series(out: str | os.PathLike, n_frames: int = 200, seed: int = 0, q:
     clean = physics.intensity(physics.sphere_basis(q, grid.radius), w, volume_fraction)
     di = noise * clean
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as f:
             f["q"] = q
             f["q"].attrs["units"] = "1/angstrom"
@@ -266,7 +261,4 @@ def growth_series(out: str | os.PathLike, n_frames: int = 200, seed: int = 0, q:
             f["true_mean_radius"] = physics.mean_radius(w, grid.radius)
             f.attrs["description"] = (f"growing Schulz spheres (pd {pd}), phi {volume_fraction}, "
                                       f"{100 * noise:g} % noise, seed {seed}")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
