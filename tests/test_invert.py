@@ -161,3 +161,35 @@ def test_invert_many_equals_invert_and_isolates_bad_curves():
             single = invert(nn.q, curves[k], volume_fraction=0.3)
             np.testing.assert_allclose(r.number_distribution, single.number_distribution, atol=1e-5)
             assert r.mean_radius_volume == pytest.approx(single.mean_radius_volume, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["default", "he2024", "parametric_lognormal"])
+def test_every_entry_point_gives_the_same_network(name):
+    """One curve, a batch (one phi or one per row), the threaded batch path and standardised inputs all run the
+    one forward pass: the same outputs to float32 rounding; normalise=False only skips a softmax's division."""
+    from sasview_nn_plugin.inference.modelfile import models_dir
+    from sasview_nn_plugin.physics import kernels as physics
+
+    if not (models_dir() / f"{name}.h5").exists():
+        pytest.skip(f"no shipped model {name}")
+    nn = load_model(name)
+    rng = np.random.default_rng(1)
+    phi = rng.uniform(0.1, 0.5, 6)
+    curves = physics.intensity(physics.sphere_basis(nn.q, nn.radius), rng.random((6, len(nn.radius))) ** 8, phi)
+    one = np.stack([nn.outputs(c, p) for c, p in zip(curves, phi, strict=True)])
+    standardised = (nn.features(curves) - nn.input_shift) / nn.input_scale
+    standardised = np.concatenate([standardised, ((phi - nn.phi_shift) / nn.phi_scale)[:, None]], axis=1)
+    big = np.repeat(curves, 400, axis=0)   # > 2 blocks of 1024: predict's own thread pool
+    for other in (nn.outputs(curves, phi), nn.outputs(big, np.repeat(phi, 400))[::400],
+                  nn.outputs_standardised(standardised)):
+        np.testing.assert_allclose(other, one, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(nn.outputs(curves[:2], phi[0]), np.stack([one[0], nn.outputs(curves[1], phi[0])]),
+                               rtol=1e-4, atol=1e-6)
+    if nn.parametric:
+        np.testing.assert_allclose(nn.predict_parameters(curves, phi), nn.parameters_from_outputs(one), rtol=1e-4)
+        return
+    raw = nn.predict(curves, phi, normalise=False)
+    dist = nn.predict(curves, phi)
+    np.testing.assert_allclose(dist.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(raw / raw.sum(axis=1, keepdims=True), dist, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(nn.predict_normalised(standardised), dist, rtol=1e-4, atol=1e-6)

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
-from .modelfile import NNModel, load_model
+from .modelfile import load_model
+from .network import NNModel
 
 
 @dataclass
@@ -205,10 +206,7 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
             q, intensity, di, note = drop_unused_bad_points(q, intensity, di, nn.q_range)
         check_curve(q, intensity, di, q_known_good=on_grid)
     x = intensity if on_grid else to_model_grid(q, intensity, nn)
-    if nn.activations[-1] == "softmax":  # unnormalised softmax: normalised once below, in float64
-        number = nn._predict_one(x, phi, normalise=False).astype(float)
-    else:
-        number = nn.predict(x, phi).astype(float)
+    number = nn.predict(x, phi, normalise=False).astype(float)  # a softmax's rows: normalised below, in float64
     moments = number @ nn.radius_moments  # sums of w, w R, w R^3, w R^4
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)

@@ -216,15 +216,15 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
                     phi_shift=phi_shift, phi_scale=phi_scale, weights=fitted.weights, biases=fitted.biases,
                     activations=["relu"] * len(p.hidden) + [p.output], info=info, name=out.stem, **out_fields)
     # held-out metrics with the numpy forward pass (what users run)
-    raw = model._layers(x[test].copy(), first_done=False)
+    raw = model.outputs_standardised(x[test])
     keras_raw = fitted.keras_predict(x[test])
     if model.parametric:
         metrics = evaluate_parameters(model.parameters_from_outputs(raw), y_true[test], model.output_names)
         metrics["max_abs_numpy_vs_keras"] = float(np.max(np.abs(raw - keras_raw)))
     else:
-        pred = model._finish(raw)
+        pred = model.to_distribution(raw)
         metrics = evaluate(pred, y[test], radius)
-        metrics["max_abs_numpy_vs_keras"] = float(np.max(np.abs(pred - model._finish(keras_raw))))
+        metrics["max_abs_numpy_vs_keras"] = float(np.max(np.abs(pred - model.to_distribution(keras_raw))))
     model.info["held_out_metrics"] = metrics
     save_model(model, out)
     if plot:
