@@ -40,8 +40,8 @@ def main() -> None:
                 else:
                     fit = fit_sphere_hs(Q, i, di, volume_fraction=phi, family=family, **SASMODELS_DEFAULT_START)
                 dt = time.perf_counter() - t0
-                rows[label].append((fit.chi2_reduced, dt, fit.parameters["radius"][0] / r - 1,
-                                    fit.parameters["radius_pd"][0] / pd - 1))
+                rows[label].append((fit.fit.chi2_reduced, dt, fit.fit.parameters["radius"][0] / r - 1,
+                                    fit.fit.parameters["radius_pd"][0] / pd - 1))
         for label, vals in rows.items():
             a = np.array(vals)
             ok = a[:, 0] <= 1.5

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_refine import Q, sasmodels_curve, truth  # noqa: E402  (sasmodels' own dispersion, test helper)
 
 from sasview_nn_plugin import invert  # noqa: E402
+from sasview_nn_plugin.fitting.curves import model_curve  # noqa: E402
 from sasview_nn_plugin.fitting.refine import refine  # noqa: E402
 from sasview_nn_plugin.training.train import w1_distance  # noqa: E402
 
@@ -53,8 +54,8 @@ def main() -> None:
             t2 = time.perf_counter()
             t_net.append(t1 - t0)
             t_ref.append(t2 - t1)
-            chi_net.append(start.model_curve().chi2_reduced)
-            chi_ref.append(ref.chi2_reduced)
+            chi_net.append(model_curve(start).chi2_reduced)
+            chi_ref.append(ref.fit.chi2_reduced)
             w_net.append(w1_distance(start.number_distribution, w_true, start.radius))
             w_ref.append(w1_distance(ref.number_distribution, w_true, start.radius))
         med = statistics.median

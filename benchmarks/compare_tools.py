@@ -114,15 +114,16 @@ def _timed(fn, repeats: int = 1):
 def run_nn(case: Case) -> list[ToolResult]:
     """Our network alone (median of 5 calls) and network + bumps LM refinement (one call)."""
     from sasview_nn_plugin import invert
+    from sasview_nn_plugin.fitting.curves import model_curve
     from sasview_nn_plugin.fitting.refine import refine
 
     inv, t_inv = _timed(lambda: invert(Q, case.intensity, case.di, volume_fraction=case.phi), repeats=5)
     ref, t_ref = _timed(lambda: refine(Q, case.intensity, case.di,
                                        invert(Q, case.intensity, case.di, volume_fraction=case.phi), method="lm"))
     return [ToolResult("nn", case.index, t_inv, inv.number_distribution, inv.volume_distribution,
-                       inv.model_curve().intensity),
+                       model_curve(inv).intensity),
             ToolResult("nn+lm", case.index, t_ref, ref.number_distribution, ref.volume_distribution,
-                       ref.intensity_fit)]
+                       ref.fit.intensity)]
 
 
 def run_bumps(case: Case) -> ToolResult:
@@ -132,7 +133,7 @@ def run_bumps(case: Case) -> ToolResult:
     fit, seconds = _timed(lambda: fit_sphere_hs(Q, case.intensity, case.di, volume_fraction=case.phi,
                                                 family="schulz", grid=GRID, **SASMODELS_DEFAULT_START))
     return ToolResult("bumps-lm", case.index, seconds, fit.number_distribution, fit.volume_distribution,
-                      fit.intensity_fit)
+                      fit.fit.intensity)
 
 
 def run_mcsas(case: Case, model_name: str, reps: int, max_iter: int, seed: int) -> ToolResult:

@@ -44,17 +44,17 @@ def test_draws_outside_grid_give_band_and_note(case):
     mean, _pd, noise, seed = case
     q, i, di = _curve(mean, _pd, noise, seed)
     fit = invert_parametric(q, i, di, volume_fraction=PHI, family="lognormal")
-    assert fit.chi2_reduced < 1.5
+    assert fit.fit.chi2_reduced < 1.5
     assert fit.mean_radius_number == pytest.approx(mean, rel=0.1)
     assert fit.number_distribution.sum() == pytest.approx(1)
-    for band in (fit.number_band, fit.volume_band):
+    for band in (fit.uncertainty.number_band, fit.uncertainty.volume_band):
         assert band.shape == (2, len(fit.radius)) and np.isfinite(band).all()
         assert np.all(band[0] <= band[1] + 1e-15)
     notes = [n for n in fit.notes if "uncertainty draws" in n]
     assert len(notes) == 1, fit.notes
     assert "radius grid" in notes[0] and "9-99 A" in notes[0]
-    assert fit.to_dict()["notes"] == fit.notes
-    assert np.isfinite(fit.mean_radius_number_sigma) and fit.mean_radius_number_sigma > 0
+    assert fit.to_dict()["notes"] == list(fit.notes)
+    assert np.isfinite(fit.uncertainty.mean_radius_number_sigma) and fit.uncertainty.mean_radius_number_sigma > 0
 
 
 def test_cli_parametric_on_crashing_curve(tmp_path, capsys):

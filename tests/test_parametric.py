@@ -53,10 +53,10 @@ def test_network_started_fit_converges_where_default_start_does_not(family):
     ok_nn, ok_default, err_r = [], [], []
     for i, di, phi, r, _pd in _cases(family, 12, 4 if family == "schulz" else 5):
         fit = invert_parametric(Q, i, di, volume_fraction=phi, family=family)
-        ok_nn.append(fit.chi2_reduced <= 1.5)
-        err_r.append(abs(fit.parameters["radius"][0] / r - 1))
+        ok_nn.append(fit.fit.chi2_reduced <= 1.5)
+        err_r.append(abs(fit.fit.parameters["radius"][0] / r - 1))
         plain = fit_sphere_hs(Q, i, di, volume_fraction=phi, family=family, **SASMODELS_DEFAULT_START)
-        ok_default.append(plain.chi2_reduced <= 1.5)
+        ok_default.append(plain.fit.chi2_reduced <= 1.5)
     assert np.mean(ok_nn) >= 11 / 12, ok_nn
     assert np.mean(ok_default) < np.mean(ok_nn), (ok_nn, ok_default)
     assert np.median(err_r) < 0.01

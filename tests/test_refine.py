@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from conftest import REPO
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.fitting.refine import refine
-from sasview_nn_plugin.inference.invert import Inversion
+from sasview_nn_plugin.inference.result import Distribution
 from sasview_nn_plugin.physics.distributions import bin_mass, lognormal_cdf, schulz_cdf
 from sasview_nn_plugin.physics.grids import RadiusGrid
 from sasview_nn_plugin.training.train import w1_distance
@@ -65,11 +66,12 @@ def test_lm_refinement_fits_and_keeps_accuracy(noisy_cases, parametrization):
     for i, di, phi, w_true in noisy_cases:
         start = invert(Q, i, di, volume_fraction=phi)
         ref = refine(Q, i, di, start, parametrization=parametrization)
-        chi2.append(ref.chi2_reduced)
+        chi2.append(ref.fit.chi2_reduced)
         w1_net.append(w1_distance(start.number_distribution, w_true, radius))
         w1_ref.append(w1_distance(ref.number_distribution, w_true, radius))
         assert ref.number_distribution.sum() == pytest.approx(1)
-        assert ref.number_band.shape == (2, 100) and np.all(ref.number_band[0] <= ref.number_band[1] + 1e-12)
+        band = ref.uncertainty.number_band
+        assert band.shape == (2, 100) and np.all(band[0] <= band[1] + 1e-12)
     assert np.median(chi2) <= 1.5, chi2
     assert np.median(w1_ref) <= np.median(w1_net) + 0.02, (w1_net, w1_ref)  # does not worsen
 
@@ -80,14 +82,11 @@ def test_network_start_beats_poor_start(noisy_cases):
     good = invert(Q, i, di, volume_fraction=phi)
     radius = good.radius
     poor_w = truth(22.5, 0.08, "schulz")
-    v = poor_w * radius**3
-    poor = Inversion(radius=radius, number_distribution=poor_w, volume_distribution=v / v.sum(),
-                     mean_radius_number=float(poor_w @ radius), mean_radius_volume=float(v @ radius / v.sum()),
-                     volume_fraction=phi, model="poor", q_data=Q, intensity_data=i, di_data=di, q_range=good.q_range)
+    poor = replace(good, distribution=Distribution(radius, poor_w), model="poor")
     from_poor = refine(Q, i, di, poor, parametrization="schulz3")
     from_net = refine(Q, i, di, good, parametrization="schulz3")
-    assert from_net.chi2_reduced <= 1.5
-    assert from_poor.chi2_reduced > 10 * from_net.chi2_reduced
+    assert from_net.fit.chi2_reduced <= 1.5
+    assert from_poor.fit.chi2_reduced > 10 * from_net.fit.chi2_reduced
     assert abs(from_net.mean_radius_number - 45.0) < 1.0 < abs(from_poor.mean_radius_number - 45.0)
 
 
@@ -100,8 +99,8 @@ def test_resolution_matters():
         di = 0.01 * i
         i = i + di * rng.standard_normal(len(Q))
         start = invert(Q, i, di, volume_fraction=phi)
-        chi_with.append(refine(Q, i, di, start, dq=0.05 * Q, parametrization="schulz3").chi2_reduced)
-        chi_without.append(refine(Q, i, di, start, parametrization="schulz3").chi2_reduced)
+        chi_with.append(refine(Q, i, di, start, dq=0.05 * Q, parametrization="schulz3").fit.chi2_reduced)
+        chi_without.append(refine(Q, i, di, start, parametrization="schulz3").fit.chi2_reduced)
     assert np.median(chi_with) <= 1.5, chi_with
     assert np.median(chi_without) > 2 * np.median(chi_with), (chi_with, chi_without)
 

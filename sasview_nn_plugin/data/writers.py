@@ -14,18 +14,20 @@ from .load import quiet_sasdata
 
 
 def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | None = None) -> tuple[Path, Path]:
-    """Write ``<stem>.json`` and ``<stem>.csv`` for an Inversion into out_dir."""
+    """Write ``<stem>.json`` and ``<stem>.csv`` for an Inversion into out_dir (a fit adds its band and start
+    to the CSV)."""
     out_dir = Path(out_dir)
     record = inv.to_dict() | (extra or {})
     # no indent: json's C encoder (4x faster; batch runs write one per frame); `python -m json.tool` pretty-prints
     js = write_atomic(out_dir / f"{stem}.json", json.dumps(record))
     cols = {"radius_A": inv.radius, "number_distribution": inv.number_distribution,
             "volume_distribution": inv.volume_distribution}
-    if getattr(inv, "start", None) is not None:  # a refinement: add the band and the network's guess
-        cols.update({"number_p16": inv.number_band[0], "number_p84": inv.number_band[1],
-                     "volume_p16": inv.volume_band[0], "volume_p84": inv.volume_band[1],
-                     "number_network": inv.start.number_distribution,
-                     "volume_network": inv.start.volume_distribution})
+    if inv.uncertainty is not None:  # the band of a fit
+        u = inv.uncertainty
+        cols.update({"number_p16": u.number_band[0], "number_p84": u.number_band[1],
+                     "volume_p16": u.volume_band[0], "volume_p84": u.volume_band[1]})
+    if inv.fit is not None and inv.fit.start is not None:  # where the fit started: the network's guess
+        cols.update({"number_network": inv.fit.start.number, "volume_network": inv.fit.start.volume})
     table = np.column_stack(list(cols.values()))
     fmt = ",".join(["%.8g"] * table.shape[1])
     lines = [",".join(cols)] + [fmt % row for row in map(tuple, table.tolist())]

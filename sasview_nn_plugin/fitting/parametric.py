@@ -11,12 +11,13 @@ Units: q in 1/A, radii in A.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.special import gammaln
 
 from ..errors import InputError
 from ..inference.invert import (
-    Inversion,
     check_curve,
     drop_unused_bad_points,
     nnls_scale_background,
@@ -25,6 +26,7 @@ from ..inference.invert import (
     unused_bad_points,
 )
 from ..inference.modelfile import NNModel, load_model
+from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from ..physics import distributions
 from ..physics import kernels as physics
 from ..physics.grids import RadiusGrid
@@ -97,9 +99,10 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
 
     Fitted: radius, radius_pd, scale, background; the volume fraction is fixed.  ``scale`` and
     ``background`` None: set by non-negative least squares for the starting curve.  dI None: 1 % of I.
-    ``dq``: 1-sigma Gaussian q resolution (sasmodels Pinhole1D).  Returns a
-    :class:`~sasview_nn_plugin.fitting.refine.Refinement` (parametrization = family) whose distributions are
-    binned on ``grid`` (default 9-99 A) and whose mean radii come from the continuous distribution.
+    ``dq``: 1-sigma Gaussian q resolution (sasmodels Pinhole1D).  Returns an
+    :class:`~sasview_nn_plugin.inference.result.Inversion` with ``fit`` (parametrization = family) and
+    ``uncertainty`` parts, whose distributions are binned on ``grid`` (default 9-99 A) and whose mean radii
+    come from the continuous distribution.
     Uncertainty draws that put no particles inside ``grid`` are left out of the bands (see
     :func:`_draw_bands`); the result's ``notes`` say how many.
     """
@@ -108,7 +111,7 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     from sasmodels.bumps_model import Experiment, Model
     from sasmodels.data import Data1D
 
-    from .refine import Refinement, posterior_draws
+    from .refine import fit_parameters, fitted_result, posterior_draws
 
     _check_family(family)
     q = np.asarray(q, float)
@@ -143,18 +146,13 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     number_band, volume_band, draw_note = _draw_bands(family, grid, r_draw, pd_draw, number)
     mn, mv = mean_radii(family, model.radius.value, model.radius_pd.value)
     mn_d, mv_d = mean_radii(family, r_draw, pd_draw)
-    start = _start_inversion(family, grid, radius, radius_pd, volume_fraction, q, intensity, di, model_name)
-    return Refinement(
-        radius=grid.radius, number_distribution=number,
-        volume_distribution=physics.number_to_volume(number, grid.radius),
-        mean_radius_number=float(mn), mean_radius_volume=float(mv), volume_fraction=float(volume_fraction),
-        model=model_name or "sasmodels default start", q_data=q, intensity_data=intensity, di_data=di,
-        q_range=(float(q[0]), float(q[-1])), chi2_reduced=float(problem.chisq()), q_fit=q,
-        intensity_fit=np.asarray(experiment.theory(), float), scale=float(model.scale.value),
-        background=float(model.background.value), method=method, parametrization=family,
-        parameters={lab: (float(x), float(s)) for lab, x, s in zip(labels, best, np.std(draws, axis=0), strict=True)},
-        number_band=number_band, volume_band=volume_band, mean_radius_number_sigma=float(np.std(mn_d)),
-        mean_radius_volume_sigma=float(np.std(mv_d)), start=start, notes=[draw_note] if draw_note else [])
+    start = _start_inversion(family, grid, radius, radius_pd, volume_fraction, q, intensity, di,
+                             model_name or "sasmodels default start")
+    part = Fit(method, family, fit_parameters(labels, best, draws), float(problem.chisq()), q,
+               np.asarray(experiment.theory(), float), float(model.scale.value), float(model.background.value))
+    uncertainty = Uncertainty(number_band, volume_band, float(np.std(mn_d)), float(np.std(mv_d)))
+    fitted = Distribution(grid.radius, number, mean_radius_number=float(mn), mean_radius_volume=float(mv))
+    return fitted_result(start, fitted, part, uncertainty, (draw_note,))
 
 
 BAND_PERCENTILES = (16, 84)
@@ -210,19 +208,16 @@ def _draw_bands(family: str, grid: RadiusGrid, radius: np.ndarray, pd: np.ndarra
 
 
 def _start_inversion(family, grid, radius, pd, phi, q, intensity, di, model_name) -> Inversion:
-    """The starting point as an Inversion (its distribution binned on ``grid``)."""
+    """The starting point as an Inversion (its distribution binned on ``grid``, its mean radii the continuous ones)."""
     number = _best_binned(family, grid, radius, pd, "starting")
     mn, mv = mean_radii(family, radius, pd)
-    return Inversion(radius=grid.radius, number_distribution=number,
-                     volume_distribution=physics.number_to_volume(number, grid.radius),
-                     mean_radius_number=float(mn), mean_radius_volume=float(mv), volume_fraction=float(phi),
-                     model=model_name, q_data=q, intensity_data=intensity, di_data=di,
-                     q_range=(float(q[0]), float(q[-1])))
+    dist = Distribution(grid.radius, number, mean_radius_number=float(mn), mean_radius_volume=float(mv))
+    return Inversion(dist, float(phi), model_name, q, intensity, di, (float(q[0]), float(q[-1])))
 
 
 def invert_parametric(q, intensity, dI=None, *, volume_fraction: float, family: str,
                       model: str | NNModel | None = None, method: str = "lm", dq=None):
-    """Parametric head, then the started bumps fit (see :func:`fit_sphere_hs`); returns a Refinement.
+    """Parametric head, then the started bumps fit (see :func:`fit_sphere_hs`); returns its Inversion.
 
     Points outside the head's q range with intensity <= 0 or NaN/inf are left out of both (the
     result's ``notes`` say so); such points inside it are refused.
@@ -237,6 +232,4 @@ def invert_parametric(q, intensity, dI=None, *, volume_fraction: float, family: 
     grid = RadiusGrid(float(nn.radius[0]), float(nn.radius[-1]), len(nn.radius))
     fit = fit_sphere_hs(q, intensity, dI, volume_fraction=volume_fraction, family=family, dq=dq, method=method,
                         grid=grid, model_name=nn.name, **start)
-    if note:
-        fit.notes.insert(0, note)
-    return fit
+    return replace(fit, notes=(note, *fit.notes)) if note else fit

@@ -21,7 +21,7 @@ The parametrisations are in :mod:`.parametrisations`; the network start of plain
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import numpy as np
 from bumps import lsqerror
@@ -31,52 +31,10 @@ from bumps.parameter import Parameter
 from sasmodels.resolution import Pinhole1D
 
 from ..errors import InputError
-from ..inference.invert import (
-    Inversion,
-    check_curve,
-    nnls_scale_background,
-    take_points,
-    unused_bad_points,
-)
+from ..inference.invert import check_curve, nnls_scale_background, take_points, unused_bad_points
+from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from ..physics import kernels as physics
 from .parametrisations import HistogramDistribution, Schulz3Distribution, fitted_mixture
-
-
-@dataclass
-class Refinement(Inversion):
-    """An :class:`Inversion` refined by a bumps fit, with its fit quality and uncertainties."""
-
-    chi2_reduced: float = np.nan
-    q_fit: np.ndarray = field(default_factory=lambda: np.empty(0))
-    intensity_fit: np.ndarray = field(default_factory=lambda: np.empty(0))
-    scale: float = np.nan
-    background: float = np.nan
-    method: str = ""
-    parametrization: str = ""
-    parameters: dict = field(default_factory=dict)          # name -> (value, 1-sigma)
-    number_band: np.ndarray | None = None                   # (2, n_r): 16th/84th percentile per bin
-    volume_band: np.ndarray | None = None
-    mean_radius_number_sigma: float = np.nan
-    mean_radius_volume_sigma: float = np.nan
-    start: Inversion | None = None
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d["refinement"] = {
-            "method": self.method, "parametrization": self.parametrization,
-            "chi2_reduced": self.chi2_reduced, "scale": self.scale, "background": self.background,
-            "mean_radius_number_sigma": self.mean_radius_number_sigma,
-            "mean_radius_volume_sigma": self.mean_radius_volume_sigma,
-            "parameters": {k: {"value": v, "sigma": s} for k, (v, s) in self.parameters.items()},
-            "number_band": None if self.number_band is None else self.number_band.tolist(),
-            "volume_band": None if self.volume_band is None else self.volume_band.tolist(),
-            "network": None if self.start is None else {
-                "number_distribution": self.start.number_distribution.tolist(),
-                "mean_radius_number": self.start.mean_radius_number,
-                "mean_radius_volume": self.start.mean_radius_volume},
-        }
-        return d
-
 
 # -- the bumps Fitness ----------------------------------------------------------------------------
 
@@ -149,8 +107,11 @@ class SphereHSFitness(Fitness):
 
 def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, parametrization: str = "histogram",
            fit_volume_fraction: bool = False, steps: int | None = None, samples: int = 300,
-           seed: int = 0) -> Refinement:
+           seed: int = 0) -> Inversion:
     """Fit sasmodels' sphere@hardsphere to (q, intensity, dI) starting from the network's ``start``.
+
+    Returns ``start`` with the fitted distribution and its ``fit`` and ``uncertainty`` parts (notes: the
+    start's, and the points left out).
 
     q in 1/A, dI > 0 (None: 1 % of I is assumed), dq the 1-sigma Gaussian q resolution (sasmodels
     Pinhole1D, sasdata's dx).  ``method``: any bumps fitter id ("lm", "dream", "amoeba", ...).
@@ -192,11 +153,9 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
         options.update(samples=max(10000, samples * 20), burn=options["steps"])
     result = fit(problem, method=method, **options)
     problem.setp(result.x)
-    labels = problem.labels()
     draws = posterior_draws(problem, result, method, samples, seed)
-    res = _make_result(fitness, start, method, parametrization, labels, result, draws)
-    res.notes.extend(n for n in [*start.notes, note] if n and n not in res.notes)
-    return res
+    return _make_result(fitness, start, method, parametrization, problem.labels(), result, draws,
+                        fit_volume_fraction, note)
 
 
 def posterior_draws(problem, result, method: str, samples: int, seed: int) -> np.ndarray:
@@ -219,11 +178,10 @@ def posterior_draws(problem, result, method: str, samples: int, seed: int) -> np
     return np.clip(pts, lo, hi)
 
 
-def _make_result(fitness, start, method, parametrization, labels, result, draws) -> Refinement:
+def _make_result(fitness, start, method, parametrization, labels, result, draws, fit_phi, note) -> Inversion:
     problem_x = np.asarray(result.x)
     r = start.radius
     number = fitness.dist.weights()
-    vol = physics.number_to_volume(number, r)
     # distributions for every draw, then restore the best fit
     prob = FitProblem(fitness)
     nums = []
@@ -233,17 +191,26 @@ def _make_result(fitness, start, method, parametrization, labels, result, draws)
     prob.setp(problem_x)
     nums = np.array(nums)
     vols = physics.number_to_volume(nums, r)
-    band_n = np.percentile(nums, [16, 84], axis=0)
-    band_v = np.percentile(vols, [16, 84], axis=0)
     mn, mv = physics.mean_radius(nums, r), physics.mean_radius(vols, r)
-    sd = np.std(draws, axis=0)
-    params = {lab: (float(x), float(s)) for lab, x, s in zip(labels, problem_x, sd, strict=True)}
-    return Refinement(
-        radius=r, number_distribution=number, volume_distribution=vol,
-        mean_radius_number=float(number @ r), mean_radius_volume=float(vol @ r),
-        volume_fraction=float(fitness.phi.value), model=start.model, q_data=start.q_data,
-        intensity_data=start.intensity_data, di_data=start.di_data, q_range=start.q_range,
-        chi2_reduced=fitness.chi2_reduced(), q_fit=fitness.q, intensity_fit=fitness.theory(),
-        scale=float(fitness.scale.value), background=float(fitness.background.value), method=method,
-        parametrization=parametrization, parameters=params, number_band=band_n, volume_band=band_v,
-        mean_radius_number_sigma=float(np.std(mn)), mean_radius_volume_sigma=float(np.std(mv)), start=start)
+    uncertainty = Uncertainty(np.percentile(nums, [16, 84], axis=0), np.percentile(vols, [16, 84], axis=0),
+                              float(np.std(mn)), float(np.std(mv)))
+    part = Fit(method, parametrization, fit_parameters(labels, problem_x, draws), fitness.chi2_reduced(), fitness.q,
+               fitness.theory(), float(fitness.scale.value), float(fitness.background.value),
+               volume_fraction=float(fitness.phi.value) if fit_phi else None)
+    return fitted_result(start, Distribution(r, number), part, uncertainty, (note,))
+
+
+def fit_parameters(labels, best, draws) -> dict[str, tuple[float, float]]:
+    """name -> (best value, standard deviation over the uncertainty draws) of a bumps fit."""
+    return {lab: (float(x), float(s)) for lab, x, s in zip(labels, best, np.std(draws, axis=0), strict=True)}
+
+
+def fitted_result(start: Inversion, distribution: Distribution, fit: Fit, uncertainty: Uncertainty | None,
+                  notes=()) -> Inversion:
+    """The result of a fit started from ``start``: its data, model, q range and volume fraction used, the
+    fitted ``distribution``, the ``fit`` part (its ``start``: the start's distribution) and the ``uncertainty``
+    (a quality check of the start does not carry over); notes: the start's, then ``notes`` (None and repeats
+    left out).  Both fits (:func:`refine`, :func:`.parametric.fit_sphere_hs`) build their result here."""
+    notes = tuple(dict.fromkeys(n for n in (*start.notes, *notes) if n))
+    return replace(start, distribution=distribution, fit=replace(fit, start=start.distribution),
+                   uncertainty=uncertainty, quality=None, notes=notes)

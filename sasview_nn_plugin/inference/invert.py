@@ -1,13 +1,13 @@
 """Inversion of a measured curve with a trained network: numpy + h5py only, no TensorFlow.
 
 ``invert(q, intensity, dI, volume_fraction=phi)`` interpolates the data onto the model's q grid
-(linear in log q - log I), runs the network and returns an :class:`Inversion`.
+(linear in log q - log I), runs the network and returns an :class:`Inversion` (the result types are in
+:mod:`.result`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,76 +15,7 @@ from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .modelfile import load_model
 from .network import NNModel
-
-
-@dataclass
-class ModelCurve:
-    """The sasmodels curve of a distribution on the data's q, with scale and background fitted."""
-
-    q: np.ndarray
-    intensity: np.ndarray
-    scale: float
-    background: float
-    chi2_reduced: float        # with dI; without dI, the mean squared relative residual
-    weighting: str             # "dI" or "relative" (no dI given: every point weighted by 1/I)
-
-
-@dataclass
-class Inversion:
-    """Result of an inversion.  Distributions are probabilities per radius bin (each sums to 1)."""
-
-    radius: np.ndarray                 # bin centres, A
-    number_distribution: np.ndarray
-    volume_distribution: np.ndarray
-    mean_radius_number: float          # A
-    mean_radius_volume: float          # A
-    volume_fraction: float
-    model: str
-    q_data: np.ndarray                 # the data as given (1/A)
-    intensity_data: np.ndarray
-    di_data: np.ndarray | None = None
-    q_range: tuple[float, float] = (0.0, np.inf)   # the model's q range (1/A), what the network saw
-    notes: list[str] = field(default_factory=list)  # what was done to the data or result (dropped points, ...)
-
-    def model_curve(self, q: np.ndarray | None = None) -> ModelCurve:
-        """sasmodels ``sphere@hardsphere`` I(q) of this distribution at the data's q (or ``q``).
-
-        The network is blind to absolute scale, so scale and a flat background are fitted to the
-        data inside the model's q range by weighted non-negative least squares (weights 1/dI, or
-        1/I without dI).
-        """
-        sel = (self.q_data >= self.q_range[0] * (1 - 1e-9)) & (self.q_data <= self.q_range[1] * (1 + 1e-9))
-        di = None if self.di_data is None else self.di_data[sel]
-        return fit_scale_background(self.q_data if q is None else q, self.q_data[sel], self.intensity_data[sel],
-                                    di, self.radius, self.number_distribution, self.volume_fraction)
-
-    def to_dict(self) -> dict:
-        """JSON-ready summary (lists of floats)."""
-        return {
-            "radius": self.radius.tolist(),
-            "number_distribution": self.number_distribution.tolist(),
-            "volume_distribution": self.volume_distribution.tolist(),
-            "mean_radius_number": self.mean_radius_number,
-            "mean_radius_volume": self.mean_radius_volume,
-            "volume_fraction": self.volume_fraction,
-            "model": self.model,
-            "notes": list(self.notes),
-        }
-
-
-def fit_scale_background(q_out, q, intensity, di, radius, weights, phi) -> ModelCurve:
-    """Curve of ``weights`` at ``q_out`` with scale and background fitted (NNLS) to (q, intensity, di)."""
-    from ..physics import kernels as physics
-
-    basis = physics.sphere_basis(np.asarray(q, float), radius)
-    shape = physics.intensity(basis, weights, phi)
-    sigma = np.asarray(intensity if di is None else di, float)
-    scale, bkg = nnls_scale_background(shape, intensity, sigma)
-    chi2 = float(np.sum(((scale * shape + bkg - intensity) / sigma) ** 2) / max(1, len(q) - 2))
-    if q_out is not q:
-        shape = physics.intensity(physics.sphere_basis(np.asarray(q_out, float), radius), weights, phi)
-    return ModelCurve(np.asarray(q_out, float), scale * shape + bkg, float(scale), float(bkg), chi2,
-                      "relative" if di is None else "dI")
+from .result import Distribution, Inversion
 
 
 def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
@@ -211,21 +142,17 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
-    res = _inversion(nn, number, moments.tolist(), q, intensity, di, phi)
-    if note:
-        res.notes.append(note)
-    return res
+    return _inversion(nn, number, moments.tolist(), q, intensity, di, phi, (note,) if note else ())
 
 
-def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float) -> Inversion:
+def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float,
+               notes: tuple[str, ...] = ()) -> Inversion:
     """The Inversion for an unnormalised float64 number distribution and its moments (1, R, R^3, R^4)."""
     s0, s1, s3, s4 = moments
     vol = number * (nn.radius_cubed / s3)
     number *= 1.0 / s0
-    return Inversion(radius=nn.radius, number_distribution=number, volume_distribution=vol,
-                     mean_radius_number=s1 / s0, mean_radius_volume=s4 / s3,
-                     volume_fraction=phi, model=nn.name, q_data=q, intensity_data=intensity, di_data=di,
-                     q_range=nn.q_range)
+    dist = Distribution(nn.radius, number, vol, s1 / s0, s4 / s3)
+    return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes)
 
 
 def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNModel | None = None,

@@ -76,7 +76,7 @@ def record_unit(out: Path, unit: Unit, results: list[FrameResult], settings: Set
         weighting[k] = "dI" if inv.di_data is not None else "equal (no dI in the file)"
         number[k] = inv.number_distribution
         phi[k] = inv.volume_fraction
-        chi2[k] = getattr(inv, "chi2_reduced", np.nan)
+        chi2[k] = np.nan if inv.fit is None else inv.fit.chi2_reduced
         if settings.frame_files:
             write_frame_files(r, frames_dir / safe_stem(r.frame), settings.plot)
     text = {key: np.array([printable(getattr(r, key)) for r in results], dtype=str)
@@ -99,8 +99,10 @@ def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Pa
     paths = list(write_inversion(inv, base.parent, base.name, extra))
     if plot:
         from ..data.plots import inversion_figure
+        from ..fitting.curves import model_curve
 
-        paths.append(inversion_figure(inv, base.with_name(base.name + ".png"), title=printable(r.frame)))
+        curve = model_curve(inv) if inv.fit is None else None
+        paths.append(inversion_figure(inv, base.with_name(base.name + ".png"), title=printable(r.frame), curve=curve))
     return paths
 
 

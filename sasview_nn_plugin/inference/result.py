@@ -1,0 +1,144 @@
+"""Result types: plain frozen dataclasses, no behaviour beyond derived values and the JSON record.
+
+An :class:`Inversion` holds a :class:`Distribution`, the volume fraction it was computed with (an input),
+the data used and the model's q range, and optional parts: ``fit`` (:class:`Fit`, a bumps fit started
+from the network), ``uncertainty`` (:class:`Uncertainty`) and ``quality`` (reserved).  A part that was
+not computed is None, never a NaN-filled default; code that needs it branches on ``part is not None``.
+The model curve of a result is :func:`sasview_nn_plugin.fitting.curves.model_curve` (it runs sasmodels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..physics.kernels import number_to_volume
+
+
+@dataclass(frozen=True, eq=False)
+class Distribution:
+    """A size distribution over radius bins: number probabilities per bin (summing to 1).
+
+    ``volume`` and the mean radii are derived from ``number`` unless given: a caller that has them
+    already passes them (the network's moments; a parametric fit's means of the continuous distribution).
+    """
+
+    radius: np.ndarray                        # bin centres, A
+    number: np.ndarray                        # number probability per bin
+    volume: np.ndarray | None = None          # volume probability per bin (default: from number)
+    mean_radius_number: float | None = None   # A (default: number @ radius)
+    mean_radius_volume: float | None = None   # A (default: volume @ radius)
+
+    def __post_init__(self):
+        if self.volume is None:
+            object.__setattr__(self, "volume", number_to_volume(self.number, self.radius))
+        if self.mean_radius_number is None:
+            object.__setattr__(self, "mean_radius_number", float(self.number @ self.radius))
+        if self.mean_radius_volume is None:
+            object.__setattr__(self, "mean_radius_volume", float(self.volume @ self.radius))
+
+    def to_dict(self) -> dict:
+        return {"number_distribution": self.number.tolist(), "mean_radius_number": self.mean_radius_number,
+                "mean_radius_volume": self.mean_radius_volume}
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A bumps fit of sasmodels ``sphere@hardsphere`` to the data, started from ``start``."""
+
+    method: str                     # bumps fitter id: "lm", "dream", ...
+    parametrization: str            # "histogram", "schulz3", or a parametric family ("lognormal", "schulz")
+    parameters: dict                # name -> (best value, 1-sigma spread of the uncertainty draws)
+    chi2_reduced: float
+    q: np.ndarray                   # the points fitted (1/A)
+    intensity: np.ndarray           # the fitted model curve there (smeared when the data have dq)
+    scale: float
+    background: float
+    start: Distribution | None = None      # where the fit started (the network's distribution)
+    volume_fraction: float | None = None   # fitted; None: held at the Inversion's volume_fraction_used
+
+
+@dataclass(frozen=True, eq=False)
+class Uncertainty:
+    """Spread of the distribution over the fit's uncertainty draws (posterior draws, or the Jacobian's Gaussian)."""
+
+    number_band: np.ndarray         # (2, n_r): 16th / 84th percentile per bin
+    volume_band: np.ndarray
+    mean_radius_number_sigma: float  # A
+    mean_radius_volume_sigma: float  # A
+
+
+@dataclass(frozen=True, eq=False)
+class Inversion:
+    """Result of an inversion, optionally refined by a fit.  Distributions are probabilities per radius bin."""
+
+    distribution: Distribution
+    volume_fraction_used: float        # the input the network (and a fit's start) used
+    model: str                         # name of the network (or of the start) that gave it
+    q_data: np.ndarray                 # the data used (1/A): as given, less points dropped (see notes)
+    intensity_data: np.ndarray
+    di_data: np.ndarray | None = None
+    q_range: tuple[float, float] = (0.0, np.inf)   # the model's q range (1/A), what the network saw
+    notes: tuple[str, ...] = ()        # what was done to the data or result (dropped points, ...)
+    fit: Fit | None = None
+    uncertainty: Uncertainty | None = None
+    quality: object | None = None      # reserved: the forward-model check of the result
+
+    def __post_init__(self):
+        if type(self.notes) is not tuple:
+            object.__setattr__(self, "notes", tuple(self.notes))
+
+    # read-only conveniences
+    @property
+    def radius(self) -> np.ndarray:
+        return self.distribution.radius
+
+    @property
+    def number_distribution(self) -> np.ndarray:
+        return self.distribution.number
+
+    @property
+    def volume_distribution(self) -> np.ndarray:
+        return self.distribution.volume
+
+    @property
+    def mean_radius_number(self) -> float:
+        return self.distribution.mean_radius_number
+
+    @property
+    def mean_radius_volume(self) -> float:
+        return self.distribution.mean_radius_volume
+
+    @property
+    def volume_fraction(self) -> float:
+        """The fitted volume fraction if the fit has one, else the one used."""
+        fit = self.fit
+        return self.volume_fraction_used if fit is None or fit.volume_fraction is None else fit.volume_fraction
+
+    def to_dict(self) -> dict:
+        """JSON-ready record (lists of floats); a fit adds ``refinement`` (with its uncertainty)."""
+        d = self.distribution
+        out = {
+            "radius": d.radius.tolist(),
+            "number_distribution": d.number.tolist(),
+            "volume_distribution": d.volume.tolist(),
+            "mean_radius_number": d.mean_radius_number,
+            "mean_radius_volume": d.mean_radius_volume,
+            "volume_fraction": self.volume_fraction,
+            "model": self.model,
+            "notes": list(self.notes),
+        }
+        if self.fit is not None:
+            f, u = self.fit, self.uncertainty
+            out["refinement"] = {
+                "method": f.method, "parametrization": f.parametrization,
+                "chi2_reduced": f.chi2_reduced, "scale": f.scale, "background": f.background,
+                "mean_radius_number_sigma": np.nan if u is None else u.mean_radius_number_sigma,
+                "mean_radius_volume_sigma": np.nan if u is None else u.mean_radius_volume_sigma,
+                "parameters": {k: {"value": v, "sigma": s} for k, (v, s) in f.parameters.items()},
+                "number_band": None if u is None else u.number_band.tolist(),
+                "volume_band": None if u is None else u.volume_band.tolist(),
+                "network": None if f.start is None else f.start.to_dict(),
+            }
+        return out
