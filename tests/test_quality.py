@@ -1,0 +1,174 @@
+"""The physics check of a result (inference/quality.py): numpy model against sasmodels, and every flag raised
+by a curve that should raise it and not by a clean one.  Curves come from sasmodels; results from the shipped
+model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sasview_nn_plugin import invert
+from sasview_nn_plugin.inference import quality as Q
+from sasview_nn_plugin.physics import kernels
+
+QW = np.linspace(0.04, 0.105, 1000)   # the shipped model's window and grid
+HS = dict(radius_effective_mode=1, structure_factor_mode=0, scale=1.0, background=0.0)
+
+
+def sasmodels_curve(name, q, **pars):
+    from sasmodels.core import load_model
+    from sasmodels.data import empty_data1D
+    from sasmodels.direct_model import DirectModel
+
+    return DirectModel(empty_data1D(np.asarray(q)), load_model(name, dtype="double", platform="dll"))(**pars)
+
+
+def schulz_hs(q, radius, pd=0.1, phi=0.3):
+    return sasmodels_curve("sphere@hardsphere", q, radius=radius, radius_pd=pd, radius_pd_type="schulz",
+                           radius_pd_n=80, radius_pd_nsigma=8, volfraction=phi, **HS)
+
+
+def check(q, clean, phi=0.3, noise=0.01, with_di=True, seed=0):
+    """Invert a noisy copy of ``clean`` with the shipped model and assess the result."""
+    rng = np.random.default_rng(seed)
+    data = clean * (1 + noise * rng.standard_normal(len(q)))
+    di = noise * clean if with_di else None
+    res = invert(q, data, di, volume_fraction=phi)
+    return res, Q.assess(q, data, di, res.radius, res.number_distribution, phi)
+
+
+# -- the numpy forward model ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("phi", [0.0, 0.3])
+def test_model_intensity_equals_the_sasmodels_basis(default_basis, phi, rng):
+    b = default_basis
+    for _ in range(3):
+        w = rng.random(len(b.radius)) ** 4
+        ours = Q.model_intensity(b.q, b.radius, w, phi)
+        ref = kernels.intensity(b, w / w.sum(), phi)
+        np.testing.assert_allclose(ours, ref, rtol=1e-8, atol=0)
+
+
+def test_model_intensity_other_slds_and_small_qr():
+    q = np.geomspace(1e-4, 0.3, 200)
+    r = np.linspace(5.0, 60.0, 12)
+    w = np.ones_like(r)
+    basis = kernels.sphere_basis(q, r, sld=2.0, sld_solvent=-0.5)
+    np.testing.assert_allclose(Q.model_intensity(q, r, w, 0.2, 2.0, -0.5), kernels.intensity(basis, w / 12, 0.2),
+                               rtol=1e-8)
+
+
+def test_nnls_matches_scipy(rng):
+    from scipy.optimize import nnls
+
+    m = np.exp(-np.linspace(0, 3, 200))
+    for a, b in ((2.0, 0.1), (2.0, -0.5), (-1.0, 0.3), (0.5, 0.0)):
+        d = a * m + b + 0.01 * rng.standard_normal(200)
+        sig = 0.01 + 0.02 * rng.random(200)
+        (ra, rb), _ = nnls(np.stack([m / sig, 1 / sig], axis=1), d / sig)
+        assert Q.nnls_scale_background(m, d, sig) == pytest.approx((ra, rb), abs=1e-9)
+
+
+def test_runs_statistic(rng):
+    assert abs(Q.runs_z(rng.standard_normal(1000))) < 4
+    assert Q.runs_z(np.sin(np.linspace(0, 6, 1000))) < -20
+
+
+def test_observable_radius_window_rule_and_noise_rule():
+    assert Q.observable_radius(QW) == pytest.approx((math.pi / 0.105, math.pi / 0.04))
+    clean = schulz_hs(QW, 40.0)
+    m = Q.model_intensity(QW, np.array([40.0]), np.array([1.0]), 0.3)
+    scale = float(np.median(clean / m))
+    good = Q.observable_radius(QW, 0.01 * clean, m, scale, 0.3)
+    assert good == pytest.approx((math.pi / 0.105, math.pi / 0.04), rel=1e-6)   # 1 % noise: all observable
+    lo, hi = Q.observable_radius(QW, 3.0 * clean, m, scale, 0.3)                  # 300 % noise: narrower or none
+    assert math.isnan(lo) or (lo > good[0] or hi < good[1])
+
+
+# -- flags -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("with_di", [True, False])
+def test_clean_schulz_spheres_give_no_flags(with_di):
+    res, q = check(QW, schulz_hs(QW, 40.0), with_di=with_di)
+    assert q.flags == () and q.trusted
+    assert abs(res.mean_radius_number - 40.0) < 1.0
+    assert (q.chi2_reduced is None) == (not with_di)
+    if with_di:
+        assert q.chi2_reduced < 2.0
+    assert q.observable_radius == pytest.approx((math.pi / 0.105, math.pi / 0.04), rel=1e-3)
+
+
+def test_clean_curve_on_a_wider_log_grid_gives_no_flags():
+    ql = np.geomspace(0.03, 0.15, 400)
+    assert check(ql, schulz_hs(ql, 40.0))[1].flags == ()
+
+
+def test_poor_fit_and_shape_outside_training_core_shell():
+    cs = sasmodels_curve("core_shell_sphere", QW, radius=40, thickness=10, sld_core=1, sld_shell=4, sld_solvent=6,
+                         radius_pd=0.1, radius_pd_type="schulz", radius_pd_n=40, scale=0.3, background=0)
+    _, q = check(QW, cs)
+    assert {"poor-fit", "shape-outside-training"} <= set(q.flags)
+    assert q.chi2_reduced > 100
+    _, q = check(QW, cs, with_di=False)
+    assert {"structured-residuals", "shape-outside-training"} <= set(q.flags)
+
+
+@pytest.mark.parametrize("with_di", [True, False])
+def test_cylinders_are_flagged(with_di):
+    cy = sasmodels_curve("cylinder", QW, radius=20, length=200, sld=1, sld_solvent=6, radius_pd=0.1,
+                         radius_pd_type="schulz", radius_pd_n=40, scale=0.1, background=0)
+    _, q = check(QW, cy, with_di=with_di)
+    assert ("poor-fit" if with_di else "structured-residuals") in q.flags
+
+
+@pytest.mark.parametrize("with_di", [True, False])
+def test_spheres_ten_times_larger_are_flagged(with_di):
+    _, q = check(QW, schulz_hs(QW, 400.0), with_di=with_di)
+    assert {"shape-outside-training", "mass-at-small-radius-edge"} <= set(q.flags)
+
+
+def test_mass_at_the_edges():
+    _, q = check(QW, schulz_hs(QW, 10.0, 0.2))
+    assert "mass-at-small-radius-edge" in q.flags
+    _, q = check(QW, schulz_hs(QW, 95.0, 0.05))
+    assert "mass-at-large-radius-edge" in q.flags
+
+
+def test_phi_outside_training():
+    _, q = check(QW, schulz_hs(QW, 40.0, phi=0.05), phi=0.05)
+    assert q.flags == ("phi-outside-training",)
+
+
+def test_q_window_too_narrow():
+    q15 = np.linspace(0.04, 0.105, 15)       # 15 points: the network would see interpolation
+    _, q = check(q15, schulz_hs(q15, 40.0))
+    assert "q-window-too-narrow" in q.flags
+    res, _ = check(QW, schulz_hs(QW, 40.0))
+    narrow = Q.assess(QW, schulz_hs(QW, 40.0), None, res.radius, res.number_distribution, 0.3, q_range=(0.05, 0.1))
+    assert "q-window-too-narrow" in narrow.flags
+
+
+def test_the_issues_cases_are_flagged():
+    ql = np.geomspace(0.03, 0.15, 400)       # Schulz 95 A, phi 0.2: read as ~10 A before, no warning
+    res, q = check(ql, schulz_hs(ql, 95.0, phi=0.2), phi=0.2)
+    assert res.mean_radius_number < 20 and q.chi2_reduced > 1000
+    assert {"poor-fit", "shape-outside-training", "mass-at-small-radius-edge"} <= set(q.flags)
+    lab = np.geomspace(0.008, 0.25, 300)     # 150 A spheres on a lab window
+    res, q = check(lab, schulz_hs(lab, 150.0))
+    assert q.chi2_reduced > 1000 and {"poor-fit", "shape-outside-training"} <= set(q.flags)
+
+
+def test_quality_record_and_flag_names():
+    _, q = check(QW, schulz_hs(QW, 40.0))
+    d = q.to_dict()
+    assert d["flags"] == [] and len(d["observable_radius"]) == 2 and d["chi2_reduced"] == q.chi2_reduced
+    assert all(f in Q.FLAGS for f in ("poor-fit", "shape-outside-training"))
+
+
+def test_training_domain_from_the_model_file():
+    from sasview_nn_plugin.inference.modelfile import load_model
+
+    t = Q.Training.of(load_model())
+    assert t.phi_range == (0.1, 0.5) and t.q_range == pytest.approx((0.04, 0.105)) and t.radius_range == (9.0, 99.0)
