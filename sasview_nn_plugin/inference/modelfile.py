@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import ModelFileError
 from .checks import MAX_GRID, MAX_LAYERS, MAX_WEIGHTS, FileCheck
-from .network import ACTIVATIONS, NNModel, grid_problem, raw_features
+from .layers import ACTIVATIONS, grid_problem, raw_features
+from .network import NNModel
 
 __all__ = ["DEFAULT_MODEL", "FORMAT", "FORMAT_VERSION", "NNModel", "load_model", "models_dir", "raw_features",
            "resolve_model_path", "save_model"]

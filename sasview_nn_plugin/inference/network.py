@@ -22,137 +22,16 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from ..errors import ModelFileError
+from .layers import ACTIVATIONS, frozen_array, grid_problem, one_blas_thread, phi_bias, raw_features
 
 BATCH_BLOCK = 1024          # curves per block when a large batch is spread over threads
 PHI_CACHE_SIZE = 256        # first-layer biases kept per model (distinct volume fractions)
-
-
-# -- activations -----------------------------------------------------------------------------------
-
-def _relu(h: np.ndarray) -> None:
-    np.maximum(h, 0, out=h)
-
-
-def _exp_shifted(h: np.ndarray) -> None:
-    """exp(h - max h) along the last axis: a softmax before its normalisation (positive, max 1)."""
-    h -= h.max(axis=-1, keepdims=True)
-    np.exp(h, out=h)
-
-
-def _softmax(h: np.ndarray) -> None:
-    _exp_shifted(h)
-    h /= h.sum(axis=-1, keepdims=True)
-
-
-def _linear(h: np.ndarray) -> None:
-    pass
-
-
-@dataclass(frozen=True)
-class Activation:
-    """One activation, applied in place along the last axis (a curve's units) of float32 arrays."""
-
-    apply: Callable[[np.ndarray], None]
-    unnormalised: Callable[[np.ndarray], None]   # as the output layer when the caller normalises rows itself
-    distribution: bool                           # its output rows are already probabilities (>= 0, sum 1)
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation(_relu, _relu, distribution=False),
-    "softmax": Activation(_softmax, _exp_shifted, distribution=True),
-    "linear": Activation(_linear, _linear, distribution=False),
-}
-
-
-# -- checks and features ---------------------------------------------------------------------------
-
-def grid_problem(grid: np.ndarray) -> str | None:
-    """What is wrong with a q or radius grid; None when it is 1-D, finite, positive and strictly increasing."""
-    g = np.asarray(grid)
-    if g.ndim != 1 or len(g) < 2:
-        return f"has shape {g.shape} but must be a 1-D array of at least 2 points"
-    if not np.all(np.isfinite(g)):
-        return "holds NaN or infinite values"
-    if g[0] <= 0:
-        return f"starts at {g[0]:g} but must be positive"
-    step = np.diff(g) > 0
-    if not np.all(step):
-        i = int(np.argmin(step))
-        return f"is not strictly increasing ({g[i + 1]:g} follows {g[i]:g} at point {i + 1})"
-    return None
-
-
-def raw_features(intensity: np.ndarray, transform: str, block: int) -> np.ndarray:
-    """Input features before standardisation, float32 (N, n_q / block); see the module docstring."""
-    full = np.atleast_2d(np.asarray(intensity, dtype=np.float32))
-    if block > 1:
-        x = full[:, 0::block] + full[:, 1::block]
-        for k in range(2, block):
-            x += full[:, k::block]
-        x *= 1.0 / block
-    else:
-        x = full.copy() if transform == "minmax" else full
-    if transform == "log_block":
-        x = np.log(x)
-        x -= x.mean(axis=1, keepdims=True)
-    return x
-
-
-def _frozen(a, dtype) -> np.ndarray:
-    """A read-only copy (the caller's array is left as it was)."""
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
-
-
-class _OneBlasThread:
-    """BLAS limited to one thread while any batch, in any thread, runs over predict's own threads; restored once.
-
-    The limit is process-wide (threadpoolctl), so nested ``threadpool_limits`` from two threads at once restore
-    out of order and leave BLAS on one thread for good; here the first batch in sets it, the last one out
-    restores it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._limits = None
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        from threadpoolctl import threadpool_limits
-
-        with self._lock:
-            if not self._users:
-                self._limits = threadpool_limits(1, user_api="blas")
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._users -= 1
-                if not self._users:
-                    self._limits.restore_original_limits()
-                    self._limits = None
-
-
-_one_blas_thread = _OneBlasThread()
-
-
-def _phi_bias(b0: np.ndarray, w0_phi: np.ndarray, phi: float) -> np.ndarray:
-    """The folded first layer's bias for one volume fraction, read-only (shared by every caller with this phi)."""
-    bias = b0 + np.float32(phi) * w0_phi
-    bias.setflags(write=False)
-    return bias
 
 
 # -- the network -----------------------------------------------------------------------------------
@@ -193,24 +72,24 @@ class NNModel:
     def __post_init__(self) -> None:
         put = functools.partial(object.__setattr__, self)
         for name in ("q", "radius"):
-            put(name, _frozen(getattr(self, name), float))
+            put(name, frozen_array(getattr(self, name), float))
         for name in ("input_shift", "input_scale"):
-            put(name, _frozen(getattr(self, name), np.float32))
-        put("weights", tuple(_frozen(w, np.float32) for w in self.weights))
-        put("biases", tuple(_frozen(b, np.float32) for b in self.biases))
+            put(name, frozen_array(getattr(self, name), np.float32))
+        put("weights", tuple(frozen_array(w, np.float32) for w in self.weights))
+        put("biases", tuple(frozen_array(b, np.float32) for b in self.biases))
         put("activations", tuple(self.activations))
         put("output_names", tuple(self.output_names))
         put("output_log", tuple(bool(x) for x in self.output_log))
         for name in ("output_min", "output_max"):
             if getattr(self, name) is not None:
-                put(name, _frozen(getattr(self, name), float))
+                put(name, frozen_array(getattr(self, name), float))
         put("block", int(self.block))
         put("phi_shift", float(self.phi_shift))
         put("phi_scale", float(self.phi_scale))
         self._check()
         moments = np.stack([np.ones_like(self.radius), self.radius, self.radius**3, self.radius**4], 1)
-        put("radius_moments", _frozen(moments, float))
-        put("radius_cubed", _frozen(self.radius**3, float))
+        put("radius_moments", frozen_array(moments, float))
+        put("radius_cubed", frozen_array(self.radius**3, float))
         put("q_range", (float(self.q[0]), float(self.q[-1])))
         self._fold(put)
 
@@ -272,11 +151,11 @@ class NNModel:
         b = self.biases[0] - (shift * inv) @ w0
         if self.transform == "log_block":
             w[:-1] -= w[:-1].mean(axis=0, keepdims=True)
-        put("_w0_feat", _frozen(w[:-1], np.float32))   # feature rows, contiguous
-        put("_w0_phi", _frozen(w[-1], np.float32))     # the volume fraction's row
-        put("_b0", _frozen(b, np.float32))
-        put("_ones_block", _frozen(np.ones(self.block), float))
-        put("_bias_for", functools.lru_cache(PHI_CACHE_SIZE)(functools.partial(_phi_bias, self._b0, self._w0_phi)))
+        put("_w0_feat", frozen_array(w[:-1], np.float32))   # feature rows, contiguous
+        put("_w0_phi", frozen_array(w[-1], np.float32))     # the volume fraction's row
+        put("_b0", frozen_array(b, np.float32))
+        put("_ones_block", frozen_array(np.ones(self.block), float))
+        put("_bias_for", functools.lru_cache(PHI_CACHE_SIZE)(functools.partial(phi_bias, self._b0, self._w0_phi)))
         # the forward pass's plan: layer 0's activation, then (kernel, bias, activation) of each later layer;
         # a second plan whose output activation leaves a softmax unnormalised
         acts = [ACTIVATIONS[a].apply for a in self.activations]
@@ -374,7 +253,7 @@ class NNModel:
                 rows = phi if isinstance(phi, float) else phi[s:s + step]
                 return self._forward(self._first_layer(x[s:s + step], rows), normalise)
 
-            with _one_blas_thread(), ThreadPoolExecutor(n_threads) as pool:
+            with one_blas_thread(), ThreadPoolExecutor(n_threads) as pool:
                 out = np.concatenate(list(pool.map(block, range(0, len(x), step))))
         return out[0] if single else out
 
