@@ -1,0 +1,66 @@
+r"""Self-similarity: a network trained on one q window serves any window with the same q_max / q_min.
+
+Polydisperse hard spheres with R_eff = the number-mean radius are self-similar: scaling every radius by s
+maps I(q) onto s^3 I(s q) at the same volume fraction (F^2 of a sphere depends on q R, V scales as s^3,
+S_PY on q R_eff and phi).  So data measured at q of a sample with radii R are the model-window curve
+at q' = q s of a sample with radii R' = R / s, times a constant that the unknown scale absorbs.
+
+Units: q in 1/A, radius in A.  numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+WINDOW_STEP = 1.1  # relative step between candidate scale factors
+
+
+def scale_for_window(q_data_range: tuple[float, float], q_model_range: tuple[float, float],
+                     step: float = WINDOW_STEP) -> list[float]:
+    """The scale factors s for which the model's window, mapped to the data (q_model / s), lies inside the data.
+
+    s runs from q_model_max / q_data_max to q_model_min / q_data_min, log-spaced by at most ``step``, both
+    ends included (one value when the ranges have the same ratio; s = 1 is included when the data cover the
+    model window).  Empty when the data's q_max / q_min is below the model's.
+    """
+    (d0, d1), (m0, m1) = q_data_range, q_model_range
+    lo, hi = m1 / d1, m0 / d0
+    if not hi >= lo * (1 - 1e-9):
+        return []
+    if hi <= lo * (1 + 1e-9):
+        return [math.sqrt(lo * hi)]
+    n = max(2, math.ceil(math.log(hi / lo) / math.log(step)) + 1)
+    out = np.geomspace(lo, hi, n).tolist()
+    if lo < 1.0 < hi:
+        out = sorted(set(out) | {1.0})
+    return out
+
+
+def to_model_window(q, intensity, di, s: float, model) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(q', I', dI') on the model's q grid: the data at q' = q s interpolated in log-log (dI linearly in log q).
+
+    I' = I (the factor s^3 of the exact map is absorbed by the fitted scale).  The model's grid (``model.q``
+    or an array) must lie inside q s; the caller chooses s with :func:`scale_for_window`.
+    """
+    mq = np.asarray(getattr(model, "q", model), dtype=float)
+    lq = np.log(np.asarray(q, dtype=float) * s)
+    tol = 1e-9
+    if mq[0] < math.exp(lq[0]) * (1 - tol) or mq[-1] > math.exp(lq[-1]) * (1 + tol):
+        raise ValueError(f"the data map to q = {math.exp(lq[0]):.4g}-{math.exp(lq[-1]):.4g} 1/A with s = {s:.4g}, "
+                         f"not covering the model's {mq[0]:.4g}-{mq[-1]:.4g} 1/A")
+    lm = np.clip(np.log(mq), lq[0], lq[-1])
+    out = np.exp(np.interp(lm, lq, np.log(np.asarray(intensity, dtype=float))))
+    d = None if di is None else np.interp(lm, lq, np.asarray(di, dtype=float))
+    return mq, out, d
+
+
+def from_model_window(radius, s: float) -> np.ndarray:
+    """Radii (A) of the sample from the network's radii R' for a curve mapped with scale s: R = R' s."""
+    return np.asarray(radius, dtype=float) * s
+
+
+def data_range(q_model_range: tuple[float, float], s: float) -> tuple[float, float]:
+    """The data's q range (1/A) that the model window covers for scale s: q_model / s."""
+    return q_model_range[0] / s, q_model_range[1] / s
