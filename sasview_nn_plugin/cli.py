@@ -122,28 +122,16 @@ def _run_options(args: argparse.Namespace):
 
 
 def _cmd_invert(args: argparse.Namespace) -> None:
-    from .runs.invert import invert_files
+    from .runs.invert import describe, invert_files
 
     results = invert_files(args.inputs, output=args.output, options=_run_options(args))
     for r in results:
-        inv, u, where = r.inversion, r.inversion.uncertainty, r.files[0]
+        inv, where = r.inversion, r.files[0]
         for w in r.warnings:
             print(f"sasview-nn invert: warning: {r.source}: {w}", file=sys.stderr)
         for n in inv.notes:
             print(f"sasview-nn invert: note: {r.source}: {n}", file=sys.stderr)
-        if args.parametric:
-            par = ", ".join(f"{k} {v:.5g} +- {e:.2g}" for k, (v, e) in inv.fit.parameters.items()
-                            if k in ("radius", "radius_pd"))
-            print(f"{r.source}: {args.parametric} {par}; start {inv.fit.start.mean_radius_number:.1f} A (number mean); "
-                  f"mean radius {inv.mean_radius_number:.2f} A (number), {inv.mean_radius_volume:.2f} A (volume), "
-                  f"chi2_reduced {inv.fit.chi2_reduced:.3g} -> {where}")
-        elif args.refine:
-            print(f"{r.source}: mean radius {inv.mean_radius_number:.2f} +- {u.mean_radius_number_sigma:.2f} A "
-                  f"(number), {inv.mean_radius_volume:.2f} +- {u.mean_radius_volume_sigma:.2f} A (volume), "
-                  f"chi2_reduced {inv.fit.chi2_reduced:.3g} ({args.refine}, {args.parametrization}) -> {where}")
-        else:
-            print(f"{r.source}: mean radius {inv.mean_radius_number:.1f} A (number), "
-                  f"{inv.mean_radius_volume:.1f} A (volume) -> {where}")
+        print(f"{r.source}: {describe(inv)} -> {where}")
     if args.sasview_project:
         print(f"SasView project: {args.sasview_project} (File > Open Project; needs the plugin model: "
               "sasview-nn install-sasview)")

@@ -26,6 +26,22 @@ def output_stem(frame: str) -> str:
     return safe_stem(base + (f"_{k}" if k else ""))
 
 
+def describe(inv) -> str:
+    """One line for a result: the mean radii (with their sigmas and chi2 when fitted; the parameters of a
+    parametric fit)."""
+    if inv.fit is None:
+        return f"mean radius {inv.mean_radius_number:.1f} A (number), {inv.mean_radius_volume:.1f} A (volume)"
+    f, u = inv.fit, inv.uncertainty
+    if f.parametrization in ("schulz", "lognormal"):
+        par = ", ".join(f"{k} {v:.5g} +- {e:.2g}" for k, (v, e) in f.parameters.items() if k in ("radius", "radius_pd"))
+        return (f"{f.parametrization} {par}; start {f.start.mean_radius_number:.1f} A (number mean); mean radius "
+                f"{inv.mean_radius_number:.2f} A (number), {inv.mean_radius_volume:.2f} A (volume), "
+                f"chi2_reduced {f.chi2_reduced:.3g}")
+    return (f"mean radius {inv.mean_radius_number:.2f} +- {u.mean_radius_number_sigma:.2f} A (number), "
+            f"{inv.mean_radius_volume:.2f} +- {u.mean_radius_volume_sigma:.2f} A (volume), "
+            f"chi2_reduced {f.chi2_reduced:.3g} ({f.method}, {f.parametrization})")
+
+
 def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, options: RunOptions | None = None,
                  **choices) -> list[FrameResult]:
     """Invert every curve of ``inputs`` (files, globs, directories, frame tables); write the results to ``output``.

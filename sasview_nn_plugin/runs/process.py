@@ -57,7 +57,7 @@ class FrameResult:
     index: int
     status: str                  # "ok" | "failed"
     reason: str = ""
-    inversion: object = None     # Inversion or Refinement when ok
+    inversion: object = None     # the Inversion when ok (with its fit and uncertainty parts if refined)
     curve: Curve | None = None
     source_id: str = ""          # the input's identity (file: path+size+mtime; table unit: its uid)
     warnings: list[str] = field(default_factory=list)
