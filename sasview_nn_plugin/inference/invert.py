@@ -11,10 +11,12 @@ import math
 
 import numpy as np
 
+from ..data.validation import check_curve, check_volume_fraction, drop_unused_bad_points
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .modelfile import load_model
 from .network import NNModel
+from .quality import assess, training_of
 from .result import Distribution, Inversion
 
 
@@ -40,73 +42,6 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.nd
     return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
 
 
-def unused_bad_points(q: np.ndarray, intensity: np.ndarray,
-                      q_range: tuple[float, float]) -> tuple[np.ndarray | None, str | None]:
-    """(keep, note): the mask of points to keep when some outside ``q_range`` (1/A) have intensity <= 0
-    or NaN/inf, which the model never uses, and one line saying what was dropped; (None, None) if none.
-
-    Such points inside the range are kept for :func:`check_curve` to refuse; so are malformed arrays.
-    The valid case costs two reductions.
-    """
-    if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2 or (intensity.min() > 0
-                                                                    and intensity.max() < math.inf):
-        return None, None
-    lo, hi = q_range
-    with np.errstate(invalid="ignore"):
-        drop = ~((intensity > 0) & (intensity < math.inf)) & ((q < lo * (1 - 1e-9)) | (q > hi * (1 + 1e-9)))
-    if not drop.any():
-        return None, None
-    at = q[drop]
-    return ~drop, (f"dropped {int(drop.sum())} points with intensity <= 0 or NaN/inf at q = {at.min():.4g}-"
-                   f"{at.max():.4g} 1/A, outside the model's q range {lo:.4g}-{hi:.4g} 1/A (the only points it uses)")
-
-
-def drop_unused_bad_points(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_range: tuple[float, float],
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str | None]:
-    """(q, intensity, di, note) without the points :func:`unused_bad_points` drops (note None: none dropped)."""
-    keep, note = unused_bad_points(q, intensity, q_range)
-    if keep is None:
-        return q, intensity, di, None
-    return q[keep], intensity[keep], take_points(di, keep), note
-
-
-def take_points(x: np.ndarray | None, keep: np.ndarray | None) -> np.ndarray | None:
-    """``x[keep]`` for a per-point array (dI, dq) of the mask's length; anything else unchanged."""
-    if x is None or keep is None or np.shape(x) != keep.shape:
-        return x
-    return np.asarray(x)[keep]
-
-
-def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_known_good: bool = False) -> None:
-    """Raise InputError naming the first problem with a curve (and how to fix it).
-
-    The common, valid case costs a handful of array reductions; messages are built on failure only.
-    ``q_known_good`` skips the q checks (q equals a model grid).
-    """
-    if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2:
-        raise InputError("q and intensity must be 1-D arrays of the same length >= 2 "
-                         f"(got {q.shape}, {intensity.shape})")
-    for name, x in ((("intensity", intensity),) if q_known_good else (("q", q), ("intensity", intensity))):
-        if not np.isfinite(x).all():
-            bad = ~np.isfinite(x)
-            raise InputError(f"{name} has {bad.sum()} NaN/inf values (first at point {np.argmax(bad)}); remove them")
-    if not q_known_good and q[0] <= 0:
-        raise InputError("q must be positive; remove q <= 0 points")
-    dq = None if q_known_good else q[1:] - q[:-1]
-    if dq is not None and dq.min() <= 0:
-        if np.any(dq == 0):
-            raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them")
-        raise InputError("q is not sorted in ascending order; sort the points by q")
-    if intensity.min() <= 0:
-        k = int(np.argmax(intensity <= 0))
-        raise InputError(f"intensity has {int(np.sum(intensity <= 0))} non-positive values (first at q = "
-                         f"{q[k]:.4g}); the inversion works on log I: subtract less background or cut the q range")
-    if di is not None:
-        if di.shape != q.shape or not np.isfinite(di.sum()) or di.min() <= 0:
-            raise InputError("dI must be finite and > 0 at every point; fix or drop the uncertainty column "
-                             "(without dI all points are weighted equally)")
-
-
 def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNModel | None = None) -> Inversion:
     """Invert one SAXS curve into a size distribution.
 
@@ -117,10 +52,7 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
     q = np.asarray(q, dtype=float)
     intensity = np.ascontiguousarray(intensity, dtype=float)
     di = None if dI is None else np.asarray(dI, dtype=float)
-    phi = float(volume_fraction)
-    if not 0 < phi < PHI_MAX:
-        raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction}); "
-                         "give the sample's particle volume fraction")
+    phi = check_volume_fraction(volume_fraction)
     nn = load_model(model)
     if q.shape == nn.q.shape and intensity.shape == q.shape:
         d = q - nn.q
@@ -152,7 +84,8 @@ def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensi
     vol = number * (nn.radius_cubed / s3)
     number *= 1.0 / s0
     dist = Distribution(nn.radius, number, vol, s1 / s0, s4 / s3)
-    return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes)
+    quality = assess(q, intensity, di, nn.radius, number, phi, training=training_of(nn))
+    return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes, quality=quality)
 
 
 def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNModel | None = None,

@@ -30,6 +30,7 @@ blocks of the points used, over the data summed there (noise averages out; a wro
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -95,6 +96,12 @@ class Training:
         td = (model.info or {}).get("training_data", {})
         phi = (float(td.get("phi_min", 0.1)), float(td.get("phi_max", 0.5)))
         return cls(tuple(model.q_range), (float(model.radius[0]), float(model.radius[-1])), phi)
+
+
+@functools.lru_cache(maxsize=16)
+def training_of(model) -> Training:
+    """:meth:`Training.of` a loaded model, once per model object (models compare and hash by identity)."""
+    return Training.of(model)
 
 
 # -- the forward model in numpy ---------------------------------------------------------------------

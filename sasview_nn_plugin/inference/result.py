@@ -129,6 +129,8 @@ class Inversion:
             "model": self.model,
             "notes": list(self.notes),
         }
+        if self.quality is not None:
+            out["quality"] = self.quality.to_dict()
         if self.fit is not None:
             f, u = self.fit, self.uncertainty
             out["refinement"] = {
