@@ -78,6 +78,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-external-hdf5", action="store_true",
                    help="let HDF5 inputs read other files (external links, external storage, virtual datasets); "
                         "refused by default: an untrusted data file could make the tool read any local file")
+    p.add_argument("--strict-input", action="store_true",
+                   help="refuse files SasView's loader would repair (rows with NaN/inf, q = 0 or dI = 0; dI < 0; "
+                        "unsorted or repeated q) instead of repairing them and noting what was changed")
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
@@ -118,6 +121,7 @@ def _run_options(args: argparse.Namespace):
                       fit_volume_fraction=args.fit_volume_fraction, parametric=args.parametric,
                       check_identifiability=args.identifiability_check, plot=args.plot,
                       sasview_project=args.sasview_project, allow_external_hdf5=args.allow_external_hdf5,
+                      strict_input=args.strict_input,
                       order=args.order)
 
 
@@ -129,6 +133,8 @@ def _cmd_invert(args: argparse.Namespace) -> None:
         inv, where = r.inversion, r.files[0]
         for w in r.warnings:
             print(f"sasview-nn invert: warning: {r.source}: {w}", file=sys.stderr)
+        for n in getattr(r.curve, "repairs", ()):
+            print(f"sasview-nn invert: note: {r.source}: repaired: {n}", file=sys.stderr)
         for n in inv.notes:
             print(f"sasview-nn invert: note: {r.source}: {n}", file=sys.stderr)
         print(f"{r.source}: {describe(inv)} -> {where}")
@@ -191,11 +197,12 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
 
 
 def _cmd_series(args: argparse.Namespace) -> None:
-    from .physics.kernels import PHI_MAX
+    from .data.validation import check_volume_fraction
     from .training.simulate import growth_series
 
-    if args.frames < 1 or not 0 < args.volume_fraction < PHI_MAX:
-        raise InputError(f"--frames must be >= 1 and --volume-fraction in (0, {PHI_MAX})")
+    if args.frames < 1:
+        raise InputError(f"--frames must be >= 1 (got {args.frames})")
+    check_volume_fraction(args.volume_fraction)
     path = growth_series(args.out, args.frames, args.seed, radius_start=args.radius_start,
                          radius_end=args.radius_end, pd=args.pd, volume_fraction=args.volume_fraction,
                          noise=args.noise)

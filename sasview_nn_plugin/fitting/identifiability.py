@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.validation import in_q_range
 from ..errors import InputError
 from ..physics import distributions
 from ..physics import kernels as physics
@@ -245,8 +246,7 @@ def check_result(inv, family: str | None = None) -> str | None:
     equivalent (number-mean radius, number std / mean).
     """
     q = np.asarray(inv.q_data, float)
-    lo, hi = inv.q_range
-    sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
+    sel = in_q_range(q, inv.q_range)
     if sel.sum() < 3:
         return None
     i = np.asarray(inv.intensity_data, float)[sel]

@@ -16,21 +16,21 @@ from dataclasses import replace
 import numpy as np
 from scipy.special import gammaln
 
-from ..errors import InputError
-from ..inference.invert import (
+from ..data.validation import (
     check_curve,
+    check_volume_fraction,
     drop_unused_bad_points,
-    nnls_scale_background,
     take_points,
-    to_model_grid,
+    uncertainty_or_default,
     unused_bad_points,
 )
+from ..errors import InputError
+from ..inference.invert import nnls_scale_background, to_model_grid
 from ..inference.modelfile import NNModel, load_model
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from ..physics import distributions
 from ..physics import kernels as physics
 from ..physics.grids import RadiusGrid
-from ..physics.kernels import PHI_MAX
 
 FAMILIES = tuple(distributions.PARAMETRIC)
 SASMODELS_DEFAULT_START = {"radius": 50.0, "radius_pd": 0.1, "scale": 1.0, "background": 0.001}
@@ -80,9 +80,7 @@ def predict_start(q, intensity, dI=None, *, volume_fraction: float, family: str,
     if trained_family not in (None, family):
         raise InputError(f"model {nn.name} was trained on {trained_family} distributions, not {family}; "
                          f"use {shipped_model_name(family)}")
-    phi = float(volume_fraction)
-    if not 0 < phi < PHI_MAX:
-        raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction})")
+    phi = check_volume_fraction(volume_fraction)
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
     q, intensity, di, _ = drop_unused_bad_points(q, intensity, None if dI is None else np.asarray(dI, float),
@@ -116,7 +114,7 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     _check_family(family)
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
-    di = 0.01 * intensity if dI is None else np.asarray(dI, float)
+    di = uncertainty_or_default(intensity, dI)
     check_curve(q, intensity, di)
     grid = grid or RadiusGrid()
     data = Data1D(x=q, y=intensity, dy=di, dx=None if dq is None else np.asarray(dq, float))

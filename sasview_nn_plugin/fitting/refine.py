@@ -30,8 +30,9 @@ from bumps.fitters import fit
 from bumps.parameter import Parameter
 from sasmodels.resolution import Pinhole1D
 
+from ..data.validation import check_curve, in_q_range, take_points, uncertainty_or_default, unused_bad_points
 from ..errors import InputError
-from ..inference.invert import check_curve, nnls_scale_background, take_points, unused_bad_points
+from ..inference.invert import nnls_scale_background
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from ..physics import kernels as physics
 from .parametrisations import HistogramDistribution, Schulz3Distribution, fitted_mixture
@@ -120,13 +121,13 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     """
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
-    di = 0.01 * intensity if dI is None else np.asarray(dI, float)
+    di = uncertainty_or_default(intensity, dI)
     dq = None if dq is None else np.asarray(dq, float)
     keep, note = unused_bad_points(q, intensity, start.q_range)  # points the fit never uses may be <= 0
     if keep is not None:
         q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
     check_curve(q, intensity, di)
-    sel = (q >= start.q_range[0] * (1 - 1e-9)) & (q <= start.q_range[1] * (1 + 1e-9))
+    sel = in_q_range(q, start.q_range)
     if sel.sum() < 10:
         raise InputError("fewer than 10 data points inside the model's q range; cannot refine")
     q, intensity, di = q[sel], intensity[sel], di[sel]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.curve import Curve
+from ..data.validation import check_volume_fraction
 from ..errors import InputError
 from ..inference.modelfile import load_model
 
@@ -34,6 +35,7 @@ class Settings:
     parametric: str | None = None           # None | "schulz" | "lognormal": a parametric head + its fit
     check_identifiability: bool = False
     allow_external_hdf5: bool = False       # follow HDF5 external links / external storage / VDS
+    strict_input: bool = False              # refuse what the loader would repair (data.load.load_curves)
     frame_files: bool = True                # outputs only (not part of the signature) ...
     plot: bool = False
 
@@ -45,7 +47,7 @@ class Settings:
 
     @property
     def read_options(self) -> dict:
-        return {"allow_external_hdf5": True} if self.allow_external_hdf5 else {}
+        return {k: True for k in ("allow_external_hdf5", "strict_input") if getattr(self, k)}
 
 
 @dataclass
@@ -74,6 +76,7 @@ class RunOptions:
     or the shipped head of ``parametric``); ``refine`` a bumps fitter id ("lm", "dream") for the network's
     result (with ``parametric``: the fitter of the head's start); ``check_identifiability`` None means "with
     refine or parametric"; ``plot`` a figure per frame; ``sasview_project`` a SasView project of all results;
+    ``strict_input`` refuse files the loader would repair (NaN or q = 0 rows, dI <= 0, unsorted or repeated q);
     ``order`` name | mtime | a per-frame field of frame tables."""
 
     volume_fraction: float | None = None
@@ -88,13 +91,13 @@ class RunOptions:
     plot: bool = False
     sasview_project: str | None = None
     allow_external_hdf5: bool = False
+    strict_input: bool = False
     order: str = "name"
 
 
 def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
     """The run's Settings: volume fractions checked (or the table read), the model file resolved."""
     from ..inference.modelfile import resolve_model_path
-    from ..physics.kernels import PHI_MAX
     from .tables import read_volume_fraction_table
 
     o = options
@@ -102,8 +105,7 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
         raise InputError("give exactly one of `volume_fraction` (one value) or `volume_fraction_table` (a CSV file)")
     table = {}
     if o.volume_fraction is not None:
-        if not 0 < o.volume_fraction < PHI_MAX:
-            raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {o.volume_fraction})")
+        check_volume_fraction(o.volume_fraction)
     else:
         table = read_volume_fraction_table(o.volume_fraction_table)
     model = o.model
@@ -116,7 +118,8 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
     return Settings(model=str(resolve_model_path(model).resolve()), volume_fraction=o.volume_fraction,
                     volume_fractions=table, q_unit=o.q_unit, refine=o.refine, parametrization=o.parametrization,
                     fit_volume_fraction=o.fit_volume_fraction, parametric=o.parametric, check_identifiability=check,
-                    allow_external_hdf5=o.allow_external_hdf5, frame_files=frame_files, plot=o.plot)
+                    allow_external_hdf5=o.allow_external_hdf5, strict_input=o.strict_input, frame_files=frame_files,
+                    plot=o.plot)
 
 
 def volume_fraction_for(settings: Settings, frame: str, source: str) -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..data.validation import check_volume_fraction
 from ..errors import InputError
-from ..physics import kernels as physics
 
 
 def read_volume_fraction_table(path) -> dict[str, float]:
@@ -44,8 +44,9 @@ def read_volume_fraction_table(path) -> dict[str, float]:
             phi = float(raw)
         except ValueError:
             raise InputError(f"`volume_fraction_table` {p}: line {n}: {r[val]!r} is not a number") from None
-        if not 0 < phi < physics.PHI_MAX:
-            raise InputError(f"`volume_fraction_table` {p}: line {n}: volume fraction {phi} "
-                             f"is not in (0, {physics.PHI_MAX})")
+        try:
+            check_volume_fraction(phi)
+        except InputError as exc:
+            raise InputError(f"`volume_fraction_table` {p}: line {n}: {exc}") from None
         table[str(r[key]).strip()] = phi
     return table

@@ -1,0 +1,109 @@
+"""Validation in one place: the checks every curve and every volume fraction pass before the physics
+sees them.  Each failure is one :class:`~sasview_nn_plugin.errors.InputError` naming the problem and
+the fix (parameters in backticks, which the CLI turns into flags).  Pure numpy; the valid case costs a
+few array reductions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import InputError
+from ..physics.kernels import PHI_MAX
+
+DEFAULT_RELATIVE_DI = 0.01   # the uncertainty assumed for a curve given without dI: 1 % of I
+Q_RANGE_TOLERANCE = 1e-9     # relative: a point this close to the ends of a q range is inside it
+
+
+def check_volume_fraction(volume_fraction, parameter: str = "volume_fraction") -> float:
+    """The volume fraction of a sample as a float in (0, 0.74) (close packing), else InputError."""
+    try:
+        phi = float(volume_fraction)
+    except (TypeError, ValueError):
+        phi = math.nan
+    if not 0 < phi < PHI_MAX:
+        raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction}); "
+                         f"give the sample's particle volume fraction as `{parameter}`")
+    return phi
+
+
+def in_q_range(q: np.ndarray, q_range: tuple[float, float]) -> np.ndarray:
+    """Mask of the points of ``q`` (1/A) inside ``q_range`` (ends included, to Q_RANGE_TOLERANCE)."""
+    lo, hi = q_range
+    return (q >= lo * (1 - Q_RANGE_TOLERANCE)) & (q <= hi * (1 + Q_RANGE_TOLERANCE))
+
+
+def uncertainty_or_default(intensity: np.ndarray, di) -> np.ndarray:
+    """dI as given, or DEFAULT_RELATIVE_DI of the intensity when the data carry none."""
+    return DEFAULT_RELATIVE_DI * np.asarray(intensity, float) if di is None else np.asarray(di, float)
+
+
+def unused_bad_points(q: np.ndarray, intensity: np.ndarray,
+                      q_range: tuple[float, float]) -> tuple[np.ndarray | None, str | None]:
+    """(keep, note): the mask of points to keep when some outside ``q_range`` (1/A) have intensity <= 0
+    or NaN/inf, which the model never uses, and one line saying what was dropped; (None, None) if none.
+
+    Such points inside the range are kept for :func:`check_curve` to refuse; so are malformed arrays.
+    The valid case costs two reductions.
+    """
+    if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2 or (intensity.min() > 0
+                                                                    and intensity.max() < math.inf):
+        return None, None
+    lo, hi = q_range
+    with np.errstate(invalid="ignore"):
+        drop = ~((intensity > 0) & (intensity < math.inf)) & ~in_q_range(q, q_range)
+    if not drop.any():
+        return None, None
+    at = q[drop]
+    return ~drop, (f"dropped {int(drop.sum())} points with intensity <= 0 or NaN/inf at q = {at.min():.4g}-"
+                   f"{at.max():.4g} 1/A, outside the model's q range {lo:.4g}-{hi:.4g} 1/A (the only points it uses)")
+
+
+def drop_unused_bad_points(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_range: tuple[float, float],
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str | None]:
+    """(q, intensity, di, note) without the points :func:`unused_bad_points` drops (note None: none dropped)."""
+    keep, note = unused_bad_points(q, intensity, q_range)
+    if keep is None:
+        return q, intensity, di, None
+    return q[keep], intensity[keep], take_points(di, keep), note
+
+
+def take_points(x: np.ndarray | None, keep: np.ndarray | None) -> np.ndarray | None:
+    """``x[keep]`` for a per-point array (dI, dq) of the mask's length; anything else unchanged."""
+    if x is None or keep is None or np.shape(x) != keep.shape:
+        return x
+    return np.asarray(x)[keep]
+
+
+def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_known_good: bool = False) -> None:
+    """Raise InputError naming the first problem with a curve (and how to fix it).
+
+    The common, valid case costs a handful of array reductions; messages are built on failure only.
+    ``q_known_good`` skips the q checks (q equals a model grid).
+    """
+    if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2:
+        raise InputError("q and intensity must be 1-D arrays of the same length >= 2 "
+                         f"(got {q.shape}, {intensity.shape})")
+    for name, x in ((("intensity", intensity),) if q_known_good else (("q", q), ("intensity", intensity))):
+        if not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
+            raise InputError(f"{name} has {bad.sum()} NaN/inf values (first at point {np.argmax(bad)}); remove them")
+    if not q_known_good and q[0] <= 0:
+        raise InputError("q must be positive; remove q <= 0 points")
+    dq = None if q_known_good else q[1:] - q[:-1]
+    if dq is not None and dq.min() <= 0:
+        if np.any(dq == 0):
+            raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them")
+        raise InputError("q is not sorted in ascending order; sort the points by q")
+    if intensity.min() <= 0:
+        k = int(np.argmax(intensity <= 0))
+        raise InputError(f"intensity has {int(np.sum(intensity <= 0))} non-positive values (first at q = "
+                         f"{q[k]:.4g}); the inversion works on log I: subtract less background or cut the q range")
+    if di is not None:
+        if di.shape != q.shape or not np.isfinite(di.sum()) or di.min() <= 0:
+            raise InputError("dI must be finite and > 0 at every point; fix or drop the uncertainty column "
+                             "(without dI all points are weighted equally)")
+
+
