@@ -1,4 +1,7 @@
-"""SasView integration: the ``nn_spheres_hs`` plugin model, its installer and project files."""
+"""SasView integration: the ``nn_spheres_hs`` plugin model, its installer and bundle, project files, and the
+Fitting-menu actions that run inside SasView ("Neural-network start", "Plot size distribution").
+Takes Inversions, SasView's fit pages and fit objects; gives plugin files, bundles, projects and page starts.
+"""
 
 from __future__ import annotations
 

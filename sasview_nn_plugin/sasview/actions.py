@@ -1,23 +1,19 @@
-"""Inside SasView 6.x: Fitting > "Neural-network start" and Fitting > "Plot size distribution".
+"""Inside SasView 6.x: the Fitting page actions "Neural-network start" and "Plot size distribution".
 
-The plugin model file ``nn_spheres_hs.py`` calls :func:`install_when_ready` when SasView's GUI loads it
-(at start-up, before the perspectives exist); the menu entries are added from the GUI thread once the
-main window is there.  The same two actions, for Tools > Python Shell::
+The same two actions as the Fitting menu entries (:mod:`.menu`), for Tools > Python Shell::
 
-    from sasview_nn_plugin.sasview import actions; actions.network_start()           # current Fitting page
+    from sasview_nn_plugin.sasview import actions; actions.network_start()           # the current Fitting page
     from sasview_nn_plugin.sasview import actions; actions.plot_size_distribution()
 
 *Neural-network start* acts on the current Fitting page with ``nn_spheres_hs`` selected: for its data (every
-data set of a batch page) it builds the fit object SasView's own Fit would (``SasFitness`` over the page's
-q range, weighting and resolution), lets :func:`sasview_nn_plugin.fitting.fitter.network_start` (the ``nn-lm``
-fitter's start) set the 1-3 Schulz components and the scale, fits scale and background, ticks the
-parameters to fit and redraws.  The page's ``volfraction`` is used; if it is ticked (free), the volume
-fraction is estimated instead (the best chi^2 over the network's training range) and left free.
-*Plot size distribution* opens a SasView plot of the number and volume distributions of the page's current
-parameters and the network's histogram, updated after every fit.
-
-Nothing of SasView is patched; errors are messages in SasView's log and status bar.  Only SasView's own
-dependencies are used (numpy, scipy, h5py, bumps, PySide6).
+data set of a batch page) it builds the ``SasFitness`` SasView's own Fit would (the page's q range, weighting
+and resolution, on a copy of the page's model), runs :func:`.start.start_fitness` (the nn-lm fitters' start,
+then scale and background), writes the values and ticks into the page and redraws.  The page's
+``volfraction`` is used; if it is ticked (free), the volume fraction is estimated instead and left free.  On
+a batch page every data set gets its own start (and its own components to fit) when Fit is pressed, unless the
+page was edited since.  *Plot size distribution* opens a SasView plot (``ROLE_SIZE_DISTRIBUTION``, the route of
+SasView's Size Distribution perspective) of the number and volume distributions of the page's parameters and
+the network's histogram, updated after every fit.  Nothing of SasView is patched.
 """
 
 from __future__ import annotations
@@ -31,165 +27,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import PLUGIN_NAME
+from .start import SIZE_PARAMETERS, ActionError, Start, component_distributions, histogram_distributions, start_fitness
 
 logger = logging.getLogger("sasview_nn_plugin")
 
-MENU_START = "Neural-network start"
-MENU_PLOT = "Plot size distribution"
-ACTION_START = "actionNN_network_start"    # QAction object names (how a second install is recognised)
-ACTION_PLOT = "actionNN_plot_size_distribution"
-COMPONENTS = (1, 2, 3)
-SIZE_PARAMETERS = tuple(f"{p}{k}" for k in COMPONENTS for p in ("radius", "pd", "fraction"))
-PHI_STEP = 0.025          # volume-fraction scan step when the page's volfraction is free
-PLOT_LABELS = {"number": "NN number distribution", "volume": "NN volume distribution",
-               "nn_number": "network histogram, number", "nn_volume": "network histogram, volume"}
+PLOT_LABELS = {"number": "number", "volume": "volume", "nn_number": "number, network", "nn_volume": "volume, network"}
 
 
-class ActionError(Exception):
-    """A problem the user can fix (wrong model, no data, ...): shown as one line, no traceback."""
-
-
-# -- the start on one fit object (no Qt) -------------------------------------------------------------------
-
-@dataclass
-class Start:
-    """The network start for one data set: parameter values, what to tick, and what it came from."""
-
-    values: dict[str, float]
-    free: set[str]
-    inversion: object                       # sasview_nn_plugin.inference.invert.Inversion
-    volume_fraction: float
-    chi2: float                             # reduced, SasView's weighting and smearing, at the start
-    phi_estimated: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-def _chi2(fitness, n_free: int) -> float:
-    r = np.asarray(fitness.residuals(), float)
-    return float(np.sum(r * r) / max(1, len(r) - n_free))
-
-
-def _scale_background(fitness) -> None:
-    """Scale and background by non-negative least squares on SasView's own theory (smearing included)."""
-    from ..inference.invert import nnls_scale_background
-
-    pars = fitness._pars
-    keep_s, keep_b = pars["scale"].value, pars["background"].value
-    pars["scale"].value, pars["background"].value = 1.0, 0.0
-    fitness.update()
-    shape = np.asarray(fitness.theory(), float)
-    d = fitness.data
-    idx = np.asarray(d.idx, bool)
-    y, dy = np.asarray(d.y, float)[idx], np.asarray(d.dy, float)[idx]
-    ok = np.isfinite(shape) & np.isfinite(y) & (dy > 0)
-    if not ok.any() or not np.any(shape[ok] > 0):
-        pars["scale"].value, pars["background"].value = keep_s, keep_b
-    else:
-        s, b = nnls_scale_background(shape[ok], y[ok], dy[ok])
-        lo, hi = pars["background"].bounds if pars["background"].bounds is not None else (-np.inf, np.inf)
-        pars["scale"].value, pars["background"].value = s, float(np.clip(b, lo, hi))
-    fitness.update()
-
-
-def _invert_like_network_start(fitness, model):
-    """The inversion network_start made (same points, same volume fraction): the network's histogram."""
-    from ..inference.invert import invert
-    from .fitness import as_experiment
-
-    data = as_experiment(fitness)._data
-    keep = np.isfinite(data.y) & (data.y > 0)
-    dy = None if data.dy is None or not np.any(data.dy) else data.dy[keep]
-    return invert(data.x[keep], data.y[keep], dy, volume_fraction=float(fitness._pars["volfraction"].value),
-                  model=model)
-
-
-def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
-    """Run the network start on SasView's ``SasFitness`` of ``nn_spheres_hs`` (a private copy is expected:
-    its parameters are changed).  ``estimate_phi``: scan the volume fraction over the network's training
-    range and keep the best chi^2; else the fitness's ``volfraction`` is used."""
-    from bumps.fitproblem import FitProblem
-
-    from ..fitting.fitter import network_start
-    from ..inference.modelfile import load_model
-    from .fitness import model_id
-    from .project import free_parameters
-
-    if model_id(fitness.model) != PLUGIN_NAME:
-        raise ActionError(f"the page's model is {model_id(fitness.model)!r}; choose {PLUGIN_NAME} "
-                          "(category Plugin Models) first")
-    nn = load_model(model)
-    pars = fitness._pars
-    for name, p in pars.items():     # network_start sets only free parameters: free exactly what it sets
-        p.fixed = name not in ("scale", *SIZE_PARAMETERS)
-    problem = FitProblem([fitness])
-
-    def attempt(phi: float) -> tuple[float, dict[str, float]]:
-        pars["volfraction"].value = float(phi)
-        network_start(problem, model=nn)
-        _scale_background(fitness)
-        return _chi2(fitness, 4), {k: float(p.value) for k, p in pars.items()}
-
-    notes = []
-    if estimate_phi:
-        td = nn.info.get("training_data", {}) if isinstance(nn.info, dict) else {}
-        lo, hi = float(td.get("phi_min", 0.05)), float(td.get("phi_max", 0.5))
-        trials = []
-        for phi in np.arange(lo, hi + 1e-9, PHI_STEP):
-            try:
-                trials.append((*attempt(phi), phi))
-            except Exception as exc:  # noqa: BLE001 - one phi that fails is skipped
-                notes.append(f"volfraction {phi:.3f}: {exc}")
-        if not trials:
-            raise ActionError(f"no volume fraction in {lo:g}-{hi:g} gave a start: {notes[-1] if notes else ''}")
-        chi2, values, phi = min(trials, key=lambda t: t[0])
-        notes.append(f"volfraction estimated: {phi:.3f} (best chi2 over {lo:g}-{hi:g} in steps of {PHI_STEP})")
-    else:
-        phi = float(pars["volfraction"].value)
-        if not 0 < phi < 0.74:
-            raise ActionError(f"the page's volfraction is {phi:g}; set it in (0, 0.74), or tick it to estimate it")
-        chi2, values = attempt(phi)
-    for k, v in values.items():
-        pars[k].value = v
-    fitness.update()
-    inversion = _invert_like_network_start(fitness, nn)
-    free = free_parameters(values) | ({"volfraction"} if estimate_phi else set())
-    return Start(values, free, inversion, float(values["volfraction"]), chi2, estimate_phi, notes)
-
-
-# -- distributions (no Qt) --------------------------------------------------------------------------------
-
-def component_distributions(values: dict[str, float]) -> dict[str, np.ndarray]:
-    """Number and volume distributions (probability density, 1/A) of the plugin's 1-3 Schulz components,
-    on the plugin's own 240 bins; plus ``mean_number`` and ``mean_volume`` (A)."""
-    from .project import load_plugin_module
-
-    mod = load_plugin_module()
-    radii = [values[f"radius{k}"] for k in COMPONENTS]
-    pds = [values[f"pd{k}"] for k in COMPONENTS]
-    fractions = [max(values[f"fraction{k}"], 0.0) for k in COMPONENTS]
-    edges = mod.radius_bins(radii, pds, fractions)
-    if edges is None:
-        raise ActionError("no component has volume (fraction1..3 are all 0)")
-    r, w = mod.number_weights(edges, radii, pds, fractions)
-    width = np.diff(edges)
-    vol = w * r**3
-    vol = vol / vol.sum()
-    return {"radius": r, "number": w / width, "volume": vol / width,
-            "mean_number": float(w @ r), "mean_volume": float(vol @ r)}
-
-
-def histogram_distributions(inversion) -> dict[str, np.ndarray]:
-    """The network's histogram as densities (1/A) at its radius bin centres."""
-    r = np.asarray(inversion.radius, float)
-    edges = np.concatenate([[r[0] - (r[1] - r[0]) / 2], (r[1:] + r[:-1]) / 2, [r[-1] + (r[-1] - r[-2]) / 2]])
-    width = np.diff(edges)
-    return {"radius": r, "number": np.asarray(inversion.number_distribution) / width,
-            "volume": np.asarray(inversion.volume_distribution) / width}
-
-
-# -- SasView objects ---------------------------------------------------------------------------------------
-
-def _gui_manager():
+def gui_manager():
     from sas.qtgui.Utilities import ObjectLibrary
 
     explorer = ObjectLibrary.getObject("DataExplorer")
@@ -198,7 +43,7 @@ def _gui_manager():
 
 def current_tab():
     """The current Fitting page (``FittingWidget``) of the running SasView."""
-    gm = _gui_manager()
+    gm = gui_manager()
     if gm is None:
         raise ActionError("SasView's main window is not there (run this inside SasView)")
     per = gm.perspective()
@@ -219,11 +64,15 @@ def _page_items(tab) -> list:
     return list(tab.all_data)
 
 
-def _shown_data(tab):
-    """The data set the page shows (a batch page shows one at a time)."""
+def _data_of(item):
     from sas.qtgui.Utilities import GuiUtils
 
-    return GuiUtils.dataFromItem(tab.all_data[getattr(tab, "data_index", 0)])
+    return GuiUtils.dataFromItem(item)
+
+
+def _shown_data(tab):
+    """The data set the page shows (a batch page shows one at a time)."""
+    return _data_of(tab.all_data[getattr(tab, "data_index", 0)])
 
 
 def _data_key(data) -> str:
@@ -233,10 +82,9 @@ def _data_key(data) -> str:
 def fitness_for(tab, item, fitted):
     """The ``SasFitness`` SasView's Fit would build for ``item`` on this page (q range, weighting, resolution),
     on a private copy of the page's model."""
-    from sas.qtgui.Utilities import GuiUtils
     from sas.sascalc.fit.BumpsFitting import BumpsFit, SasFitness
 
-    data = GuiUtils.dataFromItem(item)
+    data = _data_of(item)
     weighted = tab.addWeightingToData(data)
     model = copy.deepcopy(tab.logic.kernel_module)
     smearer = tab.smearing_widget.smearer()
@@ -264,11 +112,13 @@ class _PageState:
     wrapped: bool = False
 
 
-_PAGES: dict[int, _PageState] = {}
-
-
 def _state(tab) -> _PageState:
-    return _PAGES.setdefault(id(tab), _PageState())
+    """This page's state, kept on the page object itself (it goes when the page goes)."""
+    st = getattr(tab, "_sasview_nn_state", None)
+    if st is None:
+        st = _PageState()
+        tab._sasview_nn_state = st
+    return st
 
 
 def _page_row(tab, start: Start) -> dict[str, list[str]]:
@@ -284,13 +134,34 @@ def _page_row(tab, start: Start) -> dict[str, list[str]]:
     return out
 
 
-def _status(text: str) -> None:
+def status(text: str) -> None:
+    """A message in SasView's status bar (nothing if there is none)."""
     try:
         from sas.qtgui.Utilities import GuiUtils
 
         GuiUtils.communicate.statusBarUpdateSignal.emit(text)
     except Exception:  # noqa: BLE001 - never let a message break anything
         pass
+
+
+def guarded(fn, *args):
+    """Run an action; any failure is one line in SasView's status bar and log (a traceback for bugs)."""
+    try:
+        return fn(*args)
+    except ActionError as exc:
+        msg = f"sasview_nn_plugin: {exc}"
+        logger.warning(msg)
+    except Exception as exc:  # noqa: BLE001
+        from ..errors import InputError, ModelFileError
+
+        if isinstance(exc, (InputError, ModelFileError, ValueError)):
+            msg = f"sasview_nn_plugin: {exc}"
+            logger.warning(msg)
+        else:
+            msg = f"sasview_nn_plugin: {type(exc).__name__}: {exc} (details in the Log Explorer)"
+            logger.error("sasview_nn_plugin failed:\n%s", traceback.format_exc())
+    status(msg)
+    return None
 
 
 def network_start(tab=None, model=None) -> dict[str, Start]:
@@ -302,13 +173,14 @@ def network_start(tab=None, model=None) -> dict[str, Start]:
     fitted = ["scale", "background", *SIZE_PARAMETERS] + (["volfraction"] if estimate else [])
     starts: dict[str, Start] = {}
     for item in items:
-        data, fitness = fitness_for(tab, item, fitted)
+        name = getattr(_data_of(item), "name", "?")
         try:
+            data, fitness = fitness_for(tab, item, fitted)
             starts[_data_key(data)] = start_fitness(fitness, estimate_phi=estimate, model=model)
         except ActionError as exc:
-            raise ActionError(f"{data.name}: {exc}") from None
-        except Exception as exc:
-            raise ActionError(f"{data.name}: {exc}") from exc
+            raise ActionError(f"{name}: {exc}") from None
+        except (ValueError, OSError) as exc:   # InputError, ModelFileError: the data or the network file
+            raise ActionError(f"{name}: {exc}") from exc
     st.starts, st.fitted = starts, {}
     shown = _shown_data(tab)
     tab.updatePageWithParameters(_page_row(tab, starts[_data_key(shown)]), warn_user=False)
@@ -325,7 +197,7 @@ def network_start(tab=None, model=None) -> dict[str, Start]:
            + (f", volfraction estimated {s.volume_fraction:.3f}" if s.phi_estimated else "")
            + (f" ({len(items)} data sets, each its own start)" if len(items) > 1 else ""))
     logger.info(msg)
-    _status(msg)
+    status(msg)
     if st.plotted:
         plot_size_distribution(tab)
     return starts
@@ -358,8 +230,9 @@ def _apply_starts(tab, fitters) -> None:
         return
     shown = st.starts.get(_data_key(_shown_data(tab)))
     kernel = tab.logic.kernel_module
-    if shown is None or any(not math.isclose(float(kernel.getParam(k)), v, rel_tol=1e-3, abs_tol=1e-9)
-                            for k, v in shown.values.items() if k in kernel.params):
+    if shown is None or set(tab.main_params_to_fit) != shown.free or any(
+            not math.isclose(float(kernel.getParam(k)), v, rel_tol=1e-3, abs_tol=1e-9)
+            for k, v in shown.values.items() if k in kernel.params):
         logger.info("Neural-network start: the page was edited since the start; every data set starts from it")
         return
     for fitter in fitters:
@@ -370,9 +243,11 @@ def _apply_starts(tab, fitters) -> None:
             fit = fitter.fit
 
             def started(*a, _fit=fit, _arrange=arrange, _start=start, **kw):
+                # runs in SasView's fit thread, just before this data set's fit (they run one after another)
                 model = _arrange.get_model().model
                 for k, v in _start.values.items():
                     model.setParam(k, v)
+                _arrange.pars = [k for k in model.getParamList() if k in _start.free]   # its own components
                 _arrange.vals = [model.getParam(k) for k in _arrange.pars]
                 return _fit(*a, **kw)
 
@@ -380,59 +255,42 @@ def _apply_starts(tab, fitters) -> None:
 
 
 def _listen(tab) -> None:
-    """Replot after every fit of this page (single and batch)."""
+    """Replot after every fit of this page (single and batch); batch results are kept per data set."""
+    from PySide6.QtCore import QObject
+
     st = _state(tab)
     if st.listening:
         return
-    listener = _Listener(tab)
+
+    class Listener(QObject):   # a QObject in the GUI thread: a fit finishing elsewhere is queued to it
+        def single(self, result):
+            guarded(_after_fit, tab, result, False)
+
+        def batch(self, result):
+            guarded(_after_fit, tab, result, True)
+
+    listener = Listener(tab)
     tab._sasview_nn_listener = listener      # kept alive by the page
-    tab.fittingFinishedSignal.connect(listener.fit_finished)
-    tab.batchFittingFinishedSignal.connect(listener.batch_finished)
+    tab.fittingFinishedSignal.connect(listener.single)
+    tab.batchFittingFinishedSignal.connect(listener.batch)
     st.listening = True
 
 
-def _make_listener_class():
-    from PySide6.QtCore import QObject
-
-    class Listener(QObject):
-        def __init__(self, tab):
-            super().__init__(tab)
-            self.tab = tab
-
-        def fit_finished(self, result):
-            guarded(self._after, result, False)
-
-        def batch_finished(self, result):
-            guarded(self._after, result, True)
-
-        def _after(self, result, batch):
-            st = _state(self.tab)
-            if batch and result and result[0]:
-                kernel = self.tab.logic.kernel_module
-                base = {k: float(kernel.getParam(k)) for k in kernel.params}
-                for res_list in result[0]:
-                    res = res_list[0] if res_list else None
-                    if res is None or getattr(res, "data", None) is None:
-                        continue
-                    values = dict(base)
-                    values.update({k: float(v) for k, v in zip(res.param_list, res.pvec, strict=False)})
-                    st.fitted[_data_key(getattr(res.data, "sas_data", res.data))] = values
-            if st.plotted:
-                plot_size_distribution(self.tab)
-
-    return Listener
-
-
-class _LazyListener:
-    cls = None
-
-    def __call__(self, tab):
-        if _LazyListener.cls is None:
-            _LazyListener.cls = _make_listener_class()
-        return _LazyListener.cls(tab)
-
-
-_Listener = _LazyListener()
+def _after_fit(tab, result, batch: bool) -> None:
+    st = _state(tab)
+    if batch and result and result[0]:
+        kernel = tab.logic.kernel_module
+        page = {k: float(kernel.getParam(k)) for k in kernel.params}
+        for res_list in result[0]:
+            res = res_list[0] if res_list else None
+            if res is None or getattr(res, "data", None) is None:
+                continue
+            key = _data_key(getattr(res.data, "sas_data", res.data))
+            values = dict(st.starts[key].values) if key in st.starts else dict(page)
+            values.update({k: float(v) for k, v in zip(res.param_list, res.pvec, strict=False)})
+            st.fitted[key] = values
+    if st.plotted:
+        plot_size_distribution(tab)
 
 
 def page_values(tab, data=None) -> dict[str, float]:
@@ -451,6 +309,7 @@ def size_distribution_plots(tab) -> list:
 
     data = _shown_data(tab)
     values = page_values(tab, data)
+    where = f"M{tab.tab_id}" + (f", {data.name}" if len(tab.all_data) > 1 else "")
     dist = component_distributions(values)
     curves = [("number", dist["radius"], dist["number"], "Line"), ("volume", dist["radius"], dist["volume"], "Line")]
     start = _state(tab).starts.get(_data_key(data))
@@ -463,10 +322,10 @@ def size_distribution_plots(tab) -> list:
         p.is_data = False
         p.plot_role = DataRole.ROLE_SIZE_DISTRIBUTION
         p.symbol = symbol
-        p.name = f"{PLOT_LABELS[kind]} [{data.name}]"
+        p.name = f"{PLOT_LABELS[kind]} [{where}]"   # SasView keys plot windows by name: one per page and data
         p.id = p.name
-        p.group_id = f"sasview_nn_plugin size distribution [{data.name}]"
-        p.title = f"Size distribution [{data.name}]"
+        p.group_id = f"sasview_nn_plugin size distribution [{where}]"
+        p.title = f"Size distribution [{where}: {data.name}]"
         p.hide_error = True
         p.xaxis("\\rm{Radius}", "A")
         p.yaxis("\\rm{Probability\\ density}", "A^{-1}")
@@ -491,89 +350,3 @@ def plot_size_distribution(tab=None) -> list:
     st.plotted = True
     _listen(tab)
     return plots
-
-
-# -- menu --------------------------------------------------------------------------------------------------
-
-def guarded(fn, *args):
-    """Run an action; any failure is one line in SasView's status bar and log (a traceback for bugs)."""
-    try:
-        return fn(*args)
-    except ActionError as exc:
-        msg = f"sasview_nn_plugin: {exc}"
-        logger.warning(msg)
-    except Exception as exc:  # noqa: BLE001
-        from ..errors import InputError, ModelFileError
-
-        if isinstance(exc, (InputError, ModelFileError, ValueError)):
-            msg = f"sasview_nn_plugin: {exc}"
-            logger.warning(msg)
-        else:
-            msg = f"sasview_nn_plugin: {type(exc).__name__}: {exc} (details in the Log Explorer)"
-            logger.error("sasview_nn_plugin failed:\n%s", traceback.format_exc())
-    _status(msg)
-    return None
-
-
-def _check_network() -> None:
-    """Load the network once at start-up so a missing or corrupt model file is reported right away."""
-    from ..inference.modelfile import load_model, resolve_model_path
-
-    try:
-        nn = load_model()
-    except Exception as exc:  # noqa: BLE001
-        msg = (f"sasview_nn_plugin: the network model file cannot be used ({exc}); "
-               f"'{MENU_START}' will fail until it is replaced (reinstall: sasview-nn install-sasview)")
-        logger.warning(msg)
-        _status(msg)
-        return
-    logger.info("sasview_nn_plugin: network %s (%s) ready; Fitting > '%s', '%s'", nn.name,
-                resolve_model_path(None), MENU_START, MENU_PLOT)
-
-
-def _install() -> bool:
-    """Add the menu entries; False if the main window is not there yet; True when done (or already done)."""
-    from PySide6.QtGui import QAction
-
-    gm = _gui_manager()
-    menu = getattr(getattr(gm, "_workspace", None), "menuFitting", None)
-    if gm is None or menu is None or gm.perspective() is None:
-        return False
-    if any(a.objectName() == ACTION_START for a in menu.actions()):
-        return True
-    menu.addSeparator()
-    for name, text, tip, fn in (
-            (ACTION_START, MENU_START, "Start the current page's nn_spheres_hs parameters from the neural network",
-             network_start),
-            (ACTION_PLOT, MENU_PLOT, "Plot the number and volume size distributions of the current page",
-             plot_size_distribution)):
-        action = QAction(text, menu)
-        action.setObjectName(name)
-        action.setStatusTip(tip)
-        action.triggered.connect(lambda checked=False, _fn=fn: guarded(_fn))
-        menu.addAction(action)
-    _check_network()
-    return True
-
-
-def install_when_ready(attempts: int = 1500, delay_ms: int = 200) -> None:
-    """Add the menu entries from the GUI thread as soon as SasView's main window exists (idempotent)."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    if app is None:
-        return
-
-    def attempt(left: int) -> None:
-        try:
-            if _install():
-                return
-        except Exception:  # noqa: BLE001
-            logger.error("sasview_nn_plugin: the Fitting menu entries could not be added:\n%s", traceback.format_exc())
-            _status("sasview_nn_plugin: the Fitting menu entries could not be added (details in the Log Explorer)")
-            return
-        if left > 0:
-            QTimer.singleShot(delay_ms, app, lambda: attempt(left - 1))
-
-    QTimer.singleShot(0, app, lambda: attempt(attempts))

@@ -9,11 +9,13 @@ Layout inside SasView's plugin-model folder::
         sasview_nn_plugin/            the inference code (numpy + h5py), the bumps start, the SasView actions,
             trained_models/default.h5 and the shipped network
 
-Only what runs inside SasView is bundled: ``errors``, ``inference``, ``physics``, ``fitting`` (fitter, refine),
-``data`` (curve files), ``sasview`` (model, actions, project files) and a package ``__init__`` that registers no
-bumps fitter.  Everything imports at module level only what SasView itself depends on (numpy, scipy, h5py,
-bumps, sasmodels); training (TensorFlow), the Mie optics, beamline runs and the command line stay out.
-:func:`write_zip` writes the same files as a zip for a manual copy (unzip into the plugin-model folder).
+Only the pipeline stages that run inside SasView are bundled: ``errors``, ``physics``, ``data``, ``inference``,
+``fitting``, ``sasview`` (:data:`PARTS`, less :data:`LEFT_OUT`) and a package ``__init__`` that registers no
+bumps fitter.  Their modules import at module level only what SasView itself depends on (numpy, scipy, h5py,
+bumps, sasmodels; tests/test_sasview_bundle.py imports every one with the rest blocked); training
+(TensorFlow), beamline runs, the Mie optics and the command line stay out.
+:func:`zip_bytes` gives the same files as a zip for a manual copy (unzip into the plugin-model folder;
+:func:`sasview_nn_plugin.sasview.install.write_zip`, ``sasview-nn install-sasview --zip``).
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ MANIFEST = "MANIFEST.json"
 INSTALLED_BY = "sasview_nn_plugin"
 PACKAGE = "sasview_nn_plugin"
 # package parts bundled (relative to the package folder); folders are taken with all their *.py files
-PARTS = ("errors.py", "inference", "physics", "data", "sasview",
-         "fitting/__init__.py", "fitting/fitter.py", "fitting/refine.py")
-LEFT_OUT = ("sasview/install.py", "sasview/bundle.py", "data/plots.py")   # installing, figures: not in SasView
+# whole stage folders (relative to the package folder), so a module split inside a stage is bundled too
+PARTS = ("errors.py", "physics", "data", "inference", "fitting", "sasview")
+LEFT_OUT = ("fitting/bumps_cli.py", "sasview/install.py", "sasview/bundle.py",   # the command line, installing
+            "data/plots.py")                                                     # figures (matplotlib)
 MODELS = ("default",)
 
 
@@ -150,14 +153,3 @@ def zip_bytes(plugin_text: str, files: dict[str, bytes] | None = None) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return buf.getvalue()
-
-
-def write_zip(path: str | os.PathLike) -> Path:
-    """Write the manual-copy zip (atomically)."""
-    from .install import plugin_text
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_bytes(zip_bytes(plugin_text()))
-    os.replace(tmp, path)
-    return path

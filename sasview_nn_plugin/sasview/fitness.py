@@ -1,11 +1,12 @@
-"""SasView's fit objects as :func:`sasview_nn_plugin.fitting.fitter.network_start` sees them.
+"""SasView's fit objects as :func:`sasview_nn_plugin.fitting.start.network_start` (the nn-lm start) sees them.
 
 SasView 6.x fits with ``sas.sascalc.fit.BumpsFitting.SasFitness``: it wraps a ``SasviewModel`` (its ``.model``;
 ``_model_info.id`` names the sasmodels model), holds one bumps ``Parameter`` per model parameter in
 ``_pars`` and its data as a ``FitData1D`` (``x``, ``y``, ``dy`` and ``idx``, the points inside the page's q
 range).  :func:`as_experiment` gives it the surface of a ``sasmodels.bumps_model.Experiment`` that
-``network_start`` reads (``.model.<parameter>``, ``.model.sasmodel.info.id``, ``._data``, ``.theory()``), so
-the ``nn-lm`` fitter and the SasView page actions share one implementation.  Nothing here imports SasView.
+``network_start`` reads (``.model.<parameter>``, ``.model.sasmodel.info.id``, ``Iq``, ``dIq``, ``resolution.q``,
+``theory()``) and :class:`ViewProblem` a FitProblem of such views, so the ``nn-lm`` fitters and SasView's
+"Neural-network start" share one implementation.  Nothing here imports SasView.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class _Parameters:
 
 
 class SasFitnessView:
-    """A ``SasFitness`` seen as a sasmodels ``Experiment``: data are the fitted points (inside the q range)."""
+    """A ``SasFitness`` seen as a sasmodels ``Experiment``: its points are the fitted ones (inside the q range)."""
+
+    data_type = "Iq"
 
     def __init__(self, fitness):
         self.fitness = fitness
@@ -49,8 +52,10 @@ class SasFitnessView:
         d = fitness.data
         idx = np.asarray(getattr(d, "idx", np.ones(len(d.x), bool)), dtype=bool)
         dy = getattr(d, "dy", None)
-        self._data = SimpleNamespace(x=np.asarray(d.x, float)[idx], y=np.asarray(d.y, float)[idx],
-                                     dy=None if dy is None else np.asarray(dy, float)[idx])
+        self.Iq = np.asarray(d.y, float)[idx]
+        self.dIq = None if dy is None else np.asarray(dy, float)[idx]
+        self.resolution = SimpleNamespace(q=np.asarray(d.x, float)[idx])
+        self._data = SimpleNamespace(x=self.resolution.q, y=self.Iq, dy=self.dIq)
 
     def theory(self) -> np.ndarray:
         """I(q) at the fitted points (SasView's resolution smearing included)."""
@@ -60,3 +65,17 @@ class SasFitnessView:
 def as_experiment(m):
     """``m`` itself, or a :class:`SasFitnessView` of it if it is SasView's ``SasFitness``."""
     return SasFitnessView(m) if is_sasfitness(m) else m
+
+
+class ViewProblem:
+    """A bumps ``FitProblem`` whose ``models`` are seen through :func:`as_experiment` (setp/getp its own)."""
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.models = [as_experiment(m) for m in problem.models]
+
+    def getp(self):
+        return self.problem.getp()
+
+    def setp(self, pvec) -> None:
+        self.problem.setp(pvec)

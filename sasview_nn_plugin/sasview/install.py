@@ -207,3 +207,38 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
                          f"{exc.strerror or exc}; choose a writable plugin_dir") from None
     action = "updated" if state == "ours" else "replaced" if backup else "installed"
     return InstallResult(target, action, how, backup, folder, bundle_backup)
+
+
+def write_zip(path: str | os.PathLike) -> Path:
+    """Write the plugin file and its bundle folder as a zip for a manual copy into the plugin-model folder."""
+    from .bundle import zip_bytes
+
+    path = Path(path).expanduser()
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        tmp.write_bytes(zip_bytes(plugin_text()))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}; choose another path") from None
+    return path
+
+
+def describe(res: InstallResult | Path) -> str:
+    """What ``sasview-nn install-sasview`` prints: what was done where (an InstallResult, or a written zip)."""
+    if isinstance(res, Path):
+        return (f"SasView bundle written: {res}\n  unzip its content into SasView's plugin-model folder "
+                "(docs/sasview.md says where it is), then restart SasView")
+    verb = {"installed": "installed", "updated": "updated", "unchanged": "already installed (unchanged)",
+            "replaced": "installed", "removed": "removed", "absent": "not installed, nothing to remove"}[res.action]
+    lines = [f"nn_spheres_hs plugin model {verb}: {res.path}", f"  ({res.how})"]
+    if res.backup is not None:
+        lines.append(f"  the file that was there (not installed by sasview_nn_plugin) is kept as backup {res.backup}")
+    if res.bundle_backup is not None:
+        lines.append(f"  the folder that was there (not installed by sasview_nn_plugin) is kept as backup "
+                     f"{res.bundle_backup}")
+    if res.action in ("installed", "updated", "replaced"):
+        lines += [f"  with the network bundle {res.bundle} (SasView's own Python runs it: nothing to pip install)",
+                  "  restart SasView; the model is under Fitting > Category 'Plugin Models', and the Fitting menu "
+                  "has 'Neural-network start' and 'Plot size distribution'"]
+    return "\n".join(lines)

@@ -175,27 +175,31 @@ def _sasview_gui_hook():
         bundle = os.path.join(os.path.dirname(os.path.abspath(__file__)), BUNDLE_DIR)
         if os.path.isdir(bundle) and bundle not in sys.path:
             sys.path.insert(0, bundle)
-        from sasview_nn_plugin.sasview import actions
+        from sasview_nn_plugin.sasview import menu
 
-        actions.install_when_ready()
+        menu.install_when_ready()
     except BaseException as exc:  # noqa: BLE001 - an ImportError, a broken bundle, anything: SasView starts
         text = ("sasview_nn_plugin: the Fitting menu entries 'Neural-network start' and 'Plot size "
                 f"distribution' are not available ({type(exc).__name__}: {exc}); the model nn_spheres_hs works. "
                 "Reinstall with `sasview-nn install-sasview` or unzip the bundle into the plugin folder.")
 
-        def report():
-            logging.getLogger("sasview_nn_plugin").warning(text)
+        def report(left=1500):   # once SasView's log and status bar exist (timers also fire during start-up)
             try:
-                from sas.qtgui.Utilities import GuiUtils
+                from sas.qtgui.Utilities import GuiUtils, ObjectLibrary
 
+                explorer = ObjectLibrary.getObject("DataExplorer")
+                if not hasattr(getattr(explorer, "parent", None), "statusLabel") and left > 0:
+                    QTimer.singleShot(200, app, lambda: report(left - 1))
+                    return
+                logging.getLogger("sasview_nn_plugin").warning(text)
                 GuiUtils.communicate.statusBarUpdateSignal.emit(text)
             except Exception:  # noqa: BLE001
-                pass
+                logging.getLogger("sasview_nn_plugin").warning(text)
 
         try:
             from PySide6.QtCore import QTimer
 
-            QTimer.singleShot(0, app, report)   # after the main window (its log and status bar) exists
+            QTimer.singleShot(0, app, report)
         except Exception:  # noqa: BLE001
             logging.getLogger("sasview_nn_plugin").warning(text)
 

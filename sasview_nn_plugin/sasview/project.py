@@ -51,13 +51,13 @@ def free_parameters(values: dict[str, float]) -> set[str]:
 
 
 def plugin_parameters(result, components: list[tuple[float, float, float]] | None = None) -> PluginParameters:
-    """Plugin parameters for an :class:`~sasview_nn_plugin.inference.invert.Inversion` (or Refinement).
+    """Plugin parameters for an :class:`~sasview_nn_plugin.inference.result.Inversion` (with or without a fit).
 
     The size distribution is summarised as up to three Schulz components (``components`` =
     [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background
     are then fitted (non-negative least squares) to the data inside the model's q range.
     """
-    from ..fitting.refine import schulz3_components
+    from ..fitting.parametrisations import schulz3_components
     from ..inference.invert import nnls_scale_background
 
     comps = components if components is not None else schulz3_components(result.radius, result.number_distribution)

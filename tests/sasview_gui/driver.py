@@ -1,6 +1,8 @@
 """Drive a real SasView 6.x (run under Xvfb by tests/test_sasview_gui.py); prints one JSON object.
 
     python driver.py plugins|window|project [PROJECT.json [SCREENSHOT.png]]
+    python driver.py actions DATA_FILE SCREENSHOT.png [BATCH_FILE...]
+    python driver.py startup
 
 Needs XDG_DATA_HOME pointing at a private directory that holds SasView/plugin_models/.
 """
@@ -92,9 +94,219 @@ def project(path: str, screenshot: str | None = None) -> dict:
     return out
 
 
+def _wait(app, until, seconds: float) -> bool:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        app.processEvents()
+        if until():
+            return True
+        time.sleep(0.02)
+    return bool(until())
+
+
+def _settle(app, n: int = 25) -> None:
+    for _ in range(n):
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _menu_actions(w) -> dict:
+    return {a.text(): a for a in w.menuFitting.actions() if a.text()}
+
+
+def _log_text(gm) -> str:
+    return gm.listWidget.toPlainText()
+
+
+def _load(app, gm, paths) -> list:
+    """Load data files the way File > Load Data does (DataExplorer.readData + loadComplete), return the items."""
+    fw = gm.filesWidget
+    before = fw.model.rowCount()
+    fw.loadComplete(fw.readData(list(paths)))
+    _settle(app, 10)
+    return [fw.model.item(i) for i in range(before, fw.model.rowCount())]
+
+
+def _choose_plugin_model(app, tab) -> None:
+    tab.cbCategory.setCurrentIndex(tab.cbCategory.findText("Plugin Models"))
+    _settle(app, 5)
+    tab.cbModel.setCurrentIndex(tab.cbModel.findText("nn_spheres_hs"))
+    _settle(app, 10)
+
+
+def _plots(gm, names) -> dict:
+    """What SasView's plot windows show for these plot names: window title, role, x, y, our summary."""
+    out = {}
+    for name in names:
+        widget = gm.filesWidget.active_plots.get(name)
+        if widget is None:
+            continue
+        p = widget.plot_dict.get(name)
+        out[name] = {"window": widget.windowTitle(), "visible": bool(widget.isVisible()),
+                     "role": getattr(getattr(p, "plot_role", None), "name", None),
+                     "x": [float(v) for v in p.x], "y": [float(v) for v in p.y],
+                     "summary": {k: v for k, v in getattr(p, "sasview_nn", {}).items() if k != "values"},
+                     "values": getattr(p, "sasview_nn", {}).get("values")}
+    return out
+
+
+def _arrange(app, w, gm, ours, data_plot) -> None:
+    """For the screenshot: the fit page on the left, data + fit top right, the size distribution bottom right,
+    everything else minimised."""
+    w.resize(1700, 1060)
+    _settle(app, 20)
+    ws = w.workspace
+    width, height = ws.width(), ws.height()
+    left = 0
+    for sub in ws.subWindowList():
+        if sub.windowTitle().startswith("Fit panel"):
+            sub.move(0, 0)
+            sub.resize(min(sub.width(), 760), height)
+            left = sub.width()
+    for sub in ws.subWindowList():
+        if sub.widget() is data_plot:
+            sub.setGeometry(left, 0, width - left, height // 2)
+        elif sub.widget() is ours:
+            sub.setGeometry(left, height // 2, width - left, height - height // 2)
+        elif not sub.windowTitle().startswith("Fit panel"):
+            sub.hide()
+    for sub in ws.subWindowList():
+        if sub.widget() is ours:
+            sub.raise_()
+    _settle(app, 40)
+
+
+def actions_run(data_file: str, screenshot: str, *batch_files: str) -> dict:
+    """Bundle installed: Fitting > Neural-network start on a page with nn_spheres_hs, Plot size distribution,
+    press Fit (SasView's default LM); then (with batch files) the same on a batch page."""
+    from PySide6.QtCore import Qt
+
+    t0 = time.perf_counter()
+    app, w = _main_window()
+    gm = w.guiManager
+    out = {"title": w.windowTitle()}
+    out["menu_ready"] = _wait(app, lambda: "Neural-network start" in _menu_actions(w), 60)
+    out["menu_s"] = time.perf_counter() - t0
+    out["menu"] = list(_menu_actions(w))
+    import sasview_nn_plugin
+
+    out["package_file"] = sasview_nn_plugin.__file__
+    out["package_version"] = getattr(sasview_nn_plugin, "__version__", None)
+    messages = []
+    gm.communicate.statusBarUpdateSignal.connect(lambda m: messages.append(str(m)))
+    [item] = _load(app, gm, [data_file])
+    gm.filesWidget.chkBatch.setChecked(False)
+    for i in range(gm.filesWidget.model.rowCount()):
+        it = gm.filesWidget.model.item(i)
+        it.setCheckState(Qt.Checked if it is item else Qt.Unchecked)
+    gm.filesWidget.sendData()
+    _settle(app, 10)
+    per = gm.perspective()
+    tab = per.currentTab
+    _choose_plugin_model(app, tab)
+    out["model"] = tab.cbModel.currentText()
+    out["default_page"] = _page_values(tab)
+    acts = _menu_actions(w)
+    t1 = time.perf_counter()
+    acts["Neural-network start"].trigger()
+    _settle(app, 25)
+    out["start_s"] = time.perf_counter() - t1
+    out["start_page"] = _page_values(tab)
+    out["params_to_fit"] = list(tab.main_params_to_fit)
+    out["chi2_before"] = tab.lblChi2Value.text()
+    acts["Plot size distribution"].trigger()
+    _settle(app, 25)
+    from sasview_nn_plugin.sasview import actions as nn_actions
+
+    names = [p.name for p in nn_actions.size_distribution_plots(tab)]
+    out["plot_names"] = names
+    out["plots_before_fit"] = _plots(gm, names)
+    finished = []
+    tab.fittingFinishedSignal.connect(finished.append)
+    t2 = time.perf_counter()
+    tab.cmdFit.click()
+    out["fit_finished"] = _wait(app, lambda: bool(finished), 300)
+    out["fit_s"] = time.perf_counter() - t2
+    _settle(app, 50)
+    out["after"] = _page_values(tab)
+    out["chi2"] = tab.lblChi2Value.text()
+    out["fit_chi2"] = float(tab.chi2) if getattr(tab, "chi2", None) is not None else None
+    out["plots_after_fit"] = _plots(gm, names)
+    out["subwindows"] = [s.windowTitle() for s in w.workspace.subWindowList()]
+    if screenshot:
+        _arrange(app, w, gm, gm.filesWidget.active_plots.get(names[0]),
+                 gm.filesWidget.active_plots.get(_data_of(item).name))
+        w.grab().save(screenshot)
+    if batch_files:
+        items = _load(app, gm, batch_files)
+        for i in range(gm.filesWidget.model.rowCount()):
+            it = gm.filesWidget.model.item(i)
+            it.setCheckState(Qt.Checked if it in items else Qt.Unchecked)
+        gm.filesWidget.chkBatch.setChecked(True)
+        gm.filesWidget.sendData()
+        _settle(app, 10)
+        btab = gm.perspective().currentTab
+        out["batch_is_batch"] = bool(btab.is_batch_fitting)
+        out["batch_n_data"] = len(btab.all_data)
+        _choose_plugin_model(app, btab)
+        acts["Neural-network start"].trigger()
+        _settle(app, 25)
+        state = nn_actions._state(btab)
+        out["batch_starts"] = {k: {"radius1": s.values["radius1"], "fraction2": s.values["fraction2"],
+                                   "chi2": s.chi2, "mean_number": s.inversion.mean_radius_number}
+                               for k, s in state.starts.items()}
+        out["batch_names"] = {nn_actions._data_key(_data_of(it)): _data_of(it).name for it in btab.all_data}
+        done = []
+        btab.batchFittingFinishedSignal.connect(done.append)
+        btab.cmdFit.click()
+        out["batch_finished"] = _wait(app, lambda: bool(done), 300)
+        _settle(app, 50)
+        res = done[0] if done else None
+        out["batch_results"] = []
+        if res and res[0]:
+            for res_list in res[0]:
+                r = res_list[0]
+                out["batch_results"].append({"data": r.data.sas_data.name, "chi2": float(r.fitness),
+                                             "pars": dict(zip(r.param_list, map(float, r.pvec), strict=False))})
+        out["batch_fitted"] = {k: v for k, v in state.fitted.items()}
+    out["messages"] = messages
+    out["log"] = _log_text(gm)
+    out["imported"] = sorted(m for m in ("tqdm", "filelock", "threadpoolctl", "platformdirs", "tensorflow",
+                                         "matplotlib", "sasview_nn_plugin.training", "sasview_nn_plugin.runs")
+                             if m in sys.modules)
+    return out
+
+
+def _data_of(item):
+    from sas.qtgui.Utilities import GuiUtils
+
+    return GuiUtils.dataFromItem(item)
+
+
+def startup() -> dict:
+    """SasView starts (whatever is in the plugin folder); what the log, status bar and Fitting menu say."""
+    app, w = _main_window()
+    gm = w.guiManager
+    messages = []
+    gm.communicate.statusBarUpdateSignal.connect(lambda m: messages.append(str(m)))
+    _wait(app, lambda: "Neural-network start" in _menu_actions(w), 8)
+    _settle(app, 50)
+    tab = gm.perspective().currentTab
+    tab.cbCategory.setCurrentIndex(tab.cbCategory.findText("Plugin Models"))
+    _settle(app, 5)
+    return {"title": w.windowTitle(), "perspective": gm.perspective().name, "menu": list(_menu_actions(w)),
+            "plugin_models": [tab.cbModel.itemText(i) for i in range(tab.cbModel.count())],
+            "messages": messages, "status": gm.statusLabel.text(), "log": _log_text(gm)}
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
-    result = {"plugins": plugins, "window": window}[what]() if what != "project" else project(*sys.argv[2:4])
+    if what == "project":
+        result = project(*sys.argv[2:4])
+    elif what == "actions":
+        result = actions_run(*sys.argv[2:])
+    else:
+        result = {"plugins": plugins, "window": window, "startup": startup}[what]()
     print("RESULT " + json.dumps(result))
     sys.stdout.flush()
     os._exit(0)  # skip Qt/twisted teardown (and SasView's exit dialogs)
