@@ -214,4 +214,4 @@ def fitted_result(start: Inversion, distribution: Distribution, fit: Fit, uncert
     left out).  Both fits (:func:`refine`, :func:`.parametric.fit_sphere_hs`) build their result here."""
     notes = tuple(dict.fromkeys(n for n in (*start.notes, *notes) if n))
     return replace(start, distribution=distribution, fit=replace(fit, start=start.distribution),
-                   uncertainty=uncertainty, quality=None, notes=notes)
+                   uncertainty=uncertainty, check=None, notes=notes)

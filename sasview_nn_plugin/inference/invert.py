@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -84,8 +85,8 @@ def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensi
     vol = number * (nn.radius_cubed / s3)
     number *= 1.0 / s0
     dist = Distribution(nn.radius, number, vol, s1 / s0, s4 / s3)
-    quality = assess(q, intensity, di, nn.radius, number, phi, training=training_of(nn))
-    return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes, quality=quality)
+    check = functools.partial(assess, q, intensity, di, nn.radius, number, phi, training=training_of(nn))
+    return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes, check=check)
 
 
 def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNModel | None = None,

@@ -9,7 +9,9 @@ The model curve of a result is :func:`sasview_nn_plugin.fitting.curves.model_cur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -83,11 +85,17 @@ class Inversion:
     notes: tuple[str, ...] = ()        # what was done to the data or result (dropped points, ...)
     fit: Fit | None = None
     uncertainty: Uncertainty | None = None
-    quality: object | None = None      # reserved: the forward-model check of the result
+    check: Callable[[], object] | None = field(default=None, repr=False)  # computes `quality` when first used
 
     def __post_init__(self):
         if type(self.notes) is not tuple:
             object.__setattr__(self, "notes", tuple(self.notes))
+
+    @functools.cached_property
+    def quality(self):
+        """The forward-model check of the result (:class:`~.quality.Quality`), or None; computed on first use
+        (writers and the CLI always use it), so that inverting a batch costs the network alone."""
+        return None if self.check is None else self.check()
 
     # read-only conveniences
     @property
