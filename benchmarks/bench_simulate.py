@@ -29,7 +29,7 @@ def per_curve_sasmodels(q, radius, cs, n):
     from sasmodels.details import make_kernel_args
     from sasmodels.direct_model import get_mesh
 
-    model = physics._kernel_model("sphere@hardsphere")
+    model = physics.kernel_model("sphere@hardsphere")
     kernel = model.make_kernel([q])
     names = [p.name for p in model.info.parameters.call_parameters]
     out = np.empty((n, len(q)))

@@ -120,3 +120,34 @@ def test_the_checker_sees_a_violation(tmp_path):
         assert STAGES.index(stage("sasview_nn_plugin.fitting.refine")) > STAGES.index(stage(module_name(fake)))
     finally:
         fake.unlink()
+
+
+def test_input_errors_name_their_parameter_and_the_cli_its_flag():
+    from sasview_nn_plugin.cli import as_flags
+    from sasview_nn_plugin.errors import InputError
+    from sasview_nn_plugin.runs.process import RunOptions, settings_for
+
+    with pytest.raises(InputError) as exc:
+        settings_for(RunOptions(volume_fraction=0.3, volume_fraction_table="x.csv"))
+    assert exc.value.parameter == "volume_fraction" and "--" not in str(exc.value)
+    assert "--volume-fraction-table" in as_flags(str(exc.value))
+    assert InputError("bad", parameter="q_unit").parameter == "q_unit"
+    assert InputError('pass q_unit="nm"').parameter == "q_unit"
+    assert InputError("a plain message").parameter is None
+
+
+def test_library_messages_do_not_speak_flags():
+    """Only cli.py writes `--flag`: library errors name parameters (backticks or name=value)."""
+    import re
+
+    offenders = []
+    for path in PKG.rglob("*.py"):
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                texts = [c.value for c in ast.walk(node.exc)
+                         if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                if any(re.search(r"(^|[\s(\"'/])--[a-z][a-z-]+", t) for t in texts):
+                    offenders.append(f"{path.relative_to(PKG)}:{node.lineno}")
+    assert offenders == [], "errors speaking CLI flags (name the parameter in backticks):\n" + "\n".join(offenders)

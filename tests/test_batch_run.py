@@ -142,11 +142,15 @@ def mixed_dir(tmp_path_factory) -> Path:
 
 
 EXPECTED_REASONS = {
-    "empty.txt": "empty", "garbage.txt": "no 1-D data", "junk.bin": "no 1-D data", "nan.txt": "NaN",
-    "negative.txt": "non-positive", "zero_di.txt": "dI = 0 <= 0", "unsorted.txt": "not sorted",
-    "duplicate.txt": "duplicate", "q_in_nm.txt": "--q-unit nm", "short_q.txt": "needs 0.04",
-    "inf.txt": "NaN/inf", "huge.txt": "600 MiB",
+    "empty.txt": "empty", "garbage.txt": "no 1-D data", "junk.bin": "no 1-D data",
+    "negative.txt": "non-positive", "q_in_nm.txt": 'q_unit="nm"', "short_q.txt": "needs 0.04",
+    "huge.txt": "600 MiB",
 }
+# what SasView's loader accepts: repaired (and said so in the frame's JSON) by default, refused with --strict-input
+REPAIRED = {"nan.txt": "dropped 1 row with NaN/inf values (line 11)", "inf.txt": "dropped 1 row with NaN/inf values",
+            "zero_di.txt": "dI is 0 on every row", "unsorted.txt": "sorted", "duplicate.txt": "merged 2 duplicate q"}
+STRICT_REASONS = {"nan.txt": "NaN/inf", "inf.txt": "NaN/inf", "zero_di.txt": "dI = 0 on every row",
+                  "unsorted.txt": "not sorted", "duplicate.txt": "duplicate"}
 
 
 def test_bad_frames_are_reported_and_skipped(mixed_dir, tmp_path, capsys):
@@ -157,8 +161,13 @@ def test_bad_frames_are_reported_and_skipped(mixed_dir, tmp_path, capsys):
         assert rows[name]["status"] == "failed", name
         assert reason in rows[name]["reason"], (name, rows[name]["reason"])
     ok = sorted(f for f, r in rows.items() if r["status"] == "ok")
-    assert ok == ["good.txt", "no_di.txt", "two_entries.h5#0", "two_entries.h5#1"]
+    assert ok == sorted(["good.txt", "no_di.txt", "two_entries.h5#0", "two_entries.h5#1", *REPAIRED])
     assert rows["no_di.txt"]["weighting"].startswith("equal") and rows["good.txt"]["weighting"] == "dI"
+    assert rows["zero_di.txt"]["weighting"].startswith("equal")
+    for name, repair in REPAIRED.items():
+        repairs = json.loads((out / "frames" / f"{name}.json").read_text())["input"]["repairs"]
+        assert len(repairs) == 1 and repair in repairs[0], (name, repairs)
+    assert json.loads((out / "frames" / "good.txt.json").read_text())["input"]["repairs"] == []
     # the same curve at twice the intensity: the same distribution (scale invariance), separate frames
     a, b = rows["two_entries.h5#0"], rows["two_entries.h5#1"]
     assert float(a["mean_radius_number_A"]) == pytest.approx(float(b["mean_radius_number_A"]), rel=1e-6)
@@ -166,6 +175,17 @@ def test_bad_frames_are_reported_and_skipped(mixed_dir, tmp_path, capsys):
     assert js["frame"] == "good.txt" and len(js["number_distribution"]) == 100
     err = capsys.readouterr()
     assert "failed: empty.txt" in err.err and f"failed {len(EXPECTED_REASONS)} " in err.out
+
+
+def test_strict_input_refuses_what_would_be_repaired(mixed_dir, tmp_path):
+    out = tmp_path / "strict"
+    files = [str(mixed_dir / name) for name in (*STRICT_REASONS, "good.txt")]
+    assert main(["batch", *files, "--volume-fraction", "0.3", "--output", str(out), "--quiet", "--strict-input"]) == 0
+    rows = {r["frame"]: r for r in summary(out)}
+    assert rows["good.txt"]["status"] == "ok"
+    for name, reason in STRICT_REASONS.items():
+        assert rows[name]["status"] == "failed" and reason in rows[name]["reason"], (name, rows[name]["reason"])
+        assert "strict" in rows[name]["reason"]
 
 
 @pytest.mark.parametrize("args, message", [

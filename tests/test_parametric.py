@@ -102,7 +102,7 @@ def test_model_file_roundtrip_and_misuse(tmp_path):
     np.testing.assert_array_equal(again.predict_parameters(x, 0.3), nn.predict_parameters(x, 0.3))
     with h5py.File(path, "r") as f:
         assert int(f.attrs["format_version"]) == 2
-    with pytest.raises(InputError, match="--parametric"):
+    with pytest.raises(InputError, match="`parametric`"):
         invert(nn.q, x[0], volume_fraction=0.3, model=nn)
     with h5py.File(path, "a") as f:  # a file whose output description does not match its layers
         del f["output_min"]

@@ -118,7 +118,7 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     check_curve(q, intensity, di)
     grid = grid or RadiusGrid()
     data = Data1D(x=q, y=intensity, dy=di, dx=None if dq is None else np.asarray(dq, float))
-    kernel = physics._kernel_model("sphere@hardsphere")
+    kernel = physics.kernel_model("sphere@hardsphere")
     model = Model(kernel, radius=radius, radius_pd=radius_pd, radius_pd_type=family, radius_pd_n=80,
                   radius_pd_nsigma=8, volfraction=volume_fraction, radius_effective_mode=1,
                   scale=1.0, background=0.0)

@@ -39,7 +39,7 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.nd
     if q[0] > mq[0] + tol or q[-1] < mq[-1] - tol:
         raise InputError(f"data cover q = {q[0]:.4g}-{q[-1]:.4g} 1/A but model {model.name!r} needs "
                          f"{mq[0]:.4g}-{mq[-1]:.4g} 1/A; measure or merge data over that range "
-                         "(or, if q is in 1/nm, pass --q-unit nm)")
+                         '(or, if q is in 1/nm, pass q_unit="nm")')
     return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
 
 

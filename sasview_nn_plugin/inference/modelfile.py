@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.files import atomic_path
 from ..errors import ModelFileError
 from .checks import MAX_GRID, MAX_LAYERS, MAX_WEIGHTS, FileCheck
 from .layers import ACTIVATIONS, grid_problem, raw_features
@@ -57,8 +58,7 @@ def save_model(model: NNModel, path: str | os.PathLike) -> Path:
     import h5py
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION if model.parametric else 1
@@ -76,10 +76,6 @@ def save_model(model: NNModel, path: str | os.PathLike) -> Path:
                 f.attrs["output_names"] = json.dumps(list(model.output_names))
                 f.attrs["output_log"] = json.dumps([bool(x) for x in model.output_log])
                 f["output_min"], f["output_max"] = model.output_min, model.output_max
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -281,7 +281,7 @@ class NNModel:
         """
         if self.parametric:
             raise ModelFileError(f"model {self.name} predicts parameters {list(self.output_names)}, not a "
-                                 "distribution; use it with --parametric (sasview_nn_plugin.fitting.parametric)")
+                                 "distribution; use it with `parametric` (sasview_nn_plugin.fitting.parametric)")
         return self.to_distribution(self.outputs(intensity, volume_fraction, normalise=normalise, threads=threads))
 
     def predict_normalised(self, x: np.ndarray) -> np.ndarray:

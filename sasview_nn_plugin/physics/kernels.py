@@ -36,7 +36,7 @@ def check_volume_fraction(phi: np.ndarray | float) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _kernel_model(name: str):
+def kernel_model(name: str):
     from sasmodels.core import load_model
 
     return load_model(name, dtype="double", platform="dll")
@@ -71,7 +71,7 @@ def sphere_basis(q: np.ndarray, radius: np.ndarray, sld: float = DEFAULT_SLD,
 
     q = np.ascontiguousarray(q, dtype=float)
     radius = np.ascontiguousarray(radius, dtype=float)
-    kernel = _kernel_model("sphere").make_kernel([q])
+    kernel = kernel_model("sphere").make_kernel([q])
     try:
         f2 = np.empty((len(radius), len(q)))
         volume = np.empty(len(radius))
