@@ -77,8 +77,8 @@ def test_network_start_refuses_another_sasview_model():
         network_start(ViewProblem(FitProblem([SasFitness(q, y, dy, fitted=ALL, model_id="cylinder")])))
 
 
-@pytest.mark.xfail(reason="fitting.refine._experiments does not yet see SasView's SasFitness (it may not import "
-                          "sasview/; the duck-typed adapter sasview/fitness.py would have to move to fitting/)")
+@pytest.mark.xfail(reason="fitting.start._experiments does not yet see SasView's SasFitness (fitting/ may not import "
+                          "sasview/: the duck-typed adapter sasview/fitness.py has to move to fitting/)")
 def test_nn_lm_fits_a_sasfitness():
     """The nn-lm fitter itself on a FitProblem of SasView's fit objects (SasView's Python shell, its own Fit)."""
     from bumps.fitproblem import FitProblem
