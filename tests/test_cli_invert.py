@@ -80,10 +80,12 @@ def _bad_files(tmp_path, q, i):
     yield "short_range", (np.linspace(0.05, 0.2, 100), np.ones(100)), "needs 0.04-0.105"
 
 
-@pytest.mark.parametrize("case", ["empty", "garbage", "binary", "nan", "inf", "negative", "bad_di", "unsorted",
-                                  "duplicate", "short_range"])
-def test_bad_files(tiny_model, example_curve, tmp_path, case):
-    q, i = example_curve
+REPAIRED = {"nan": "dropped 1 row with NaN/inf values (line 11)", "inf": "dropped 1 row with NaN/inf values (line 6)",
+            "bad_di": "dropped 1 row with dI = 0 (line 4)", "unsorted": "sorted 400 points by q",
+            "duplicate": "merged 2 duplicate q points"}  # by default; refused with --strict-input
+
+
+def _write_case(tmp_path, q, i, case):
     content, message = next((c, m) for name, c, m in _bad_files(tmp_path, q, i) if name == case)
     path = tmp_path / f"{case}.txt"
     if isinstance(content, str):
@@ -92,14 +94,41 @@ def test_bad_files(tiny_model, example_curve, tmp_path, case):
         path.write_bytes(content)
     else:
         np.savetxt(path, np.column_stack(content))
+    return path, message
+
+
+@pytest.mark.parametrize("case", ["empty", "garbage", "binary", "nan", "inf", "negative", "bad_di", "unsorted",
+                                  "duplicate", "short_range"])
+def test_bad_files(tiny_model, example_curve, tmp_path, case):
+    q, i = example_curve
+    path, message = _write_case(tmp_path, q, i, case)
     good = save_curve(tmp_path / "good.txt", q, i)
     out = tmp_path / "out"
+    strict = ["--strict-input"] if case in REPAIRED else []
     r = run("invert", str(good), str(path), "--volume-fraction", "0.3", "--model", str(tiny_model),
-            "--output", str(out))
+            "--output", str(out), *strict)
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr, r.stderr
+    assert not strict or "without --strict-input" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert not out.exists()  # nothing written, not even for the good file
+
+
+@pytest.mark.parametrize("case", sorted(REPAIRED))
+def test_repaired_files(tiny_model, example_curve, tmp_path, case):
+    """What SasView's loader accepts loads by default: each change one note on stderr and in the JSON's input."""
+    q, i = example_curve
+    path, _ = _write_case(tmp_path, q, i, case)
+    out = tmp_path / "out"
+    r = run("invert", str(path), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    notes = [n for n in r.stderr.splitlines() if n.startswith(f"sasview-nn invert: note: {path}: repaired: ")]
+    assert len(notes) == 1 and REPAIRED[case] in notes[0], r.stderr
+    rec = json.loads((out / f"{case}.json").read_text())
+    assert rec["input"]["repairs"] == [notes[0].split(": repaired: ", 1)[1]]
+    clean = save_curve(tmp_path / "clean.txt", q, i)
+    run("invert", str(clean), "--volume-fraction", "0.3", "--model", str(tiny_model), "--output", str(out))
+    assert json.loads((out / "clean.json").read_text())["input"]["repairs"] == []
 
 
 @pytest.mark.parametrize("args,message", [

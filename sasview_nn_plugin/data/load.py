@@ -15,7 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .curve import MAX_POINTS, Curve, check_q_plausible, check_q_unit, one_unit, q_unit_factor, resolve_q_unit
+from .curve import (
+    MAX_POINTS,
+    Curve,
+    check_q_plausible,
+    check_q_unit,
+    one_unit,
+    q_unit_factor,
+    repair_curve,
+    resolve_q_unit,
+)
 from .hdf5 import materialise, nxcansas_preflight
 
 MAX_FILE_BYTES = 512 * 2**20
@@ -45,42 +54,89 @@ _ASCII_Q_UNIT = re.compile(r"(?<![A-Za-z0-9_])q(?![A-Za-z0-9_])\s*(?:\(([^()]*)\
 _XML_Q_UNIT = re.compile(rb"<(?:[\w.-]+:)?Q(?=[\s/>])[^>]*?\bunit\s*=\s*(['\"])(.*?)\1")
 
 
-def _check_text_rows(path: Path) -> str | None:
-    """sasdata's ASCII reader silently drops NaN/inf rows and sorts q; refuse such files instead.
-
-    Returns the q unit the header states (the comment/text lines before the first data row), or None."""
+def _ascii_header_unit(path: Path) -> str | None:
+    """The q unit an ASCII file's header states (the comment/text lines before the first data row), or None."""
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if b"\0" in head or head.lstrip().startswith((b"<", b"\x89HDF")):
-        return None  # binary, XML or HDF5: sasdata's arrays are checked later
-    last_q = None
+        return None  # binary, XML or HDF5
     header_units: set[str] = set()
-    for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    for line in path.read_text(errors="replace").splitlines():
         tokens = [t for t in re.split(r"[\s,;]+", line.strip()) if t]
         try:
-            values = [float(t) for t in tokens]
+            if len([float(t) for t in tokens]) >= 2:
+                break
         except ValueError:
-            if last_q is None:
-                for m in _ASCII_Q_UNIT.finditer(line):
-                    header_units.add(next(g for g in m.groups() if g is not None).strip())
-            continue
-        if len(values) < 2:
-            continue
-        if not all(np.isfinite(values)):
-            raise InputError(f"{path}: line {n} holds NaN/inf values; remove or fix those points")
-        if len(values) >= 3 and values[2] <= 0:  # sasdata would take an all-zero dI column for "no dI"
-            raise InputError(f"{path}: line {n} has dI = {values[2]:g} <= 0; fix the uncertainties or drop the "
-                             "dI column (without dI all points are weighted equally)")
-        if last_q is not None and values[0] == last_q:
-            raise InputError(f"{path}: line {n} repeats q = {last_q:.6g} (duplicate q); merge or remove it")
-        if last_q is not None and values[0] < last_q:
-            raise InputError(f"{path}: line {n}: q is not sorted in ascending order; sort the points by q")
-        last_q = values[0]
+            for m in _ASCII_Q_UNIT.finditer(line):
+                header_units.add(next(g for g in m.groups() if g is not None).strip())
     for u in header_units:
         if q_unit_factor(u) is None:
             raise InputError(f"{path}: the header gives q in {u!r}, which is not a unit of inverse length; "
                              "write q in 1/A or 1/nm and say so in the header (e.g. '# q(1/nm) I(1/cm)')")
     return one_unit(f"{path}: the header", header_units)
+
+
+def ascii_rows(data: bytes) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The rows sasdata's ASCII reader takes from a text file, in file order: (line numbers, values (n, 4), number
+    of columns), absent columns 0; None where it takes none (or sees 2-D data).
+
+    A port of its row selection (sasdata 0.11 ``dataloader/readers/ascii_reader.py`` ``get_file_contents``,
+    l. 72-133): a data block is 5 or more consecutive lines of numbers with the same number of columns (so
+    numeric lines of an instrument header, such as ISIS's ``121 0 0 0 1 121 0``, are not data); a line of
+    another length or a non-number after it ends the block.  Only q, I, dI and dq (the first 4 columns) are read.
+    """
+    from sasdata.dataloader.filereader import FileReader, decode
+
+    text = decode(data)
+    if not isinstance(text, str):
+        return None
+    lines: list[int] = []
+    values: list[list[float]] = []
+    lentoks, is_data = 2, False
+    for n, line in enumerate(text.splitlines(), 1):
+        toks = FileReader.splitline(line.strip())
+        if not toks:
+            continue
+        if len(toks) != lentoks and is_data:
+            break  # a footer
+        if len(toks) != lentoks:
+            lines, values = [], []  # numeric header lines of another length
+        try:
+            row = [float(t) for t in toks[:4]]
+        except ValueError:
+            if is_data:
+                break
+            lines, values, lentoks = [], [], 2
+            continue
+        lines.append(n)
+        values.append(row + [0.0] * (4 - len(row)))
+        is_data = is_data or len(values) >= 5
+        if is_data and len(toks) >= 8:
+            return None  # sasdata: "This data looks like 2D ASCII data"
+        lentoks = len(toks)
+    if not is_data:
+        return None
+    return np.array(lines, dtype=int), np.array(values, dtype=float), lentoks
+
+
+def _as_sasdata_keeps(values: np.ndarray) -> np.ndarray:
+    """What sasdata makes of raw ASCII rows: q = 0 rows removed, sorted by (q, I), rows with NaN/inf removed."""
+    v = values[values[:, 0] != 0]
+    v = v[np.lexsort((v[:, 1], v[:, 0]))]
+    return v[np.isfinite(v).all(axis=1)]
+
+
+def _same_rows(values: np.ndarray, d) -> bool:
+    """Whether sasdata's 1-D data set ``d`` is exactly these raw rows after its own rules (then the rows, with their
+    line numbers, stand for the file).  To 1e-12: sasdata passes q through its unit converter, even 1/A to 1/A."""
+    kept = _as_sasdata_keeps(values)
+    try:
+        cols = [np.asarray(a if a is not None and np.size(a) else np.zeros(len(d.x)), dtype=float)
+                for a in (d.x, d.y, d.dy, d.dx)]
+        return all(c.shape == kept[:, k].shape and np.allclose(c, kept[:, k], rtol=1e-12, atol=0)
+                   for k, c in enumerate(cols))
+    except (TypeError, ValueError):
+        return False
 
 
 def _xml_q_unit(path: Path) -> str | None:
@@ -92,12 +148,19 @@ def _xml_q_unit(path: Path) -> str | None:
 
 
 def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
-                allow_external_hdf5: bool = False) -> list[Curve]:
-    """All 1-D curves in a data file, q converted to 1/A.  Raises InputError with the reason.
+                allow_external_hdf5: bool = False, strict_input: bool = False) -> list[Curve]:
+    """All 1-D curves in a data file, q converted to 1/A, repaired as SasView reads them.  Raises InputError with
+    the reason.
 
     ``q_unit``: None (the unit the file states, else 1/A), "A" or "nm" (for files that state none; a file
     stating another unit is refused).  ``allow_external_hdf5``: let an HDF5 file read other files (external
-    links, virtual datasets, external storage); fill values and oversized declarations are refused anyway."""
+    links, virtual datasets, external storage); fill values and oversized declarations are refused anyway.
+
+    Each curve goes through :func:`~.curve.repair_curve` (rows with NaN/inf or q = 0 dropped, |dI| for dI < 0,
+    q sorted, rows with dI = 0 dropped, duplicate q merged), and ``Curve.repairs`` says what was changed; for
+    ASCII files with the line numbers of the rows sasdata read.  ``strict_input``: refuse each such case instead.  For
+    CanSAS XML and NXcanSAS, sasdata itself has sorted the points and dropped NaN/inf (XML: and q = 0) points
+    before the arrays reach us, as SasView does; those silent steps are not in ``repairs``."""
     check_q_unit(q_unit)
     path = Path(path)
     if not path.is_file():
@@ -127,7 +190,7 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
         with open(path, "rb") as fh:
             start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
         kind = "xml" if start.startswith(b"<") else "ascii"
-        stated = _xml_q_unit(path) if kind == "xml" else _check_text_rows(path)
+        stated = _xml_q_unit(path) if kind == "xml" else _ascii_header_unit(path)
     factor, unit_name, unit_source = resolve_q_unit(f"{path}: the file", stated, q_unit)
     if kind != "ascii" and stated is not None:
         factor = 1.0  # sasdata's XML and NXcanSAS readers convert a stated unit to 1/A themselves
@@ -141,26 +204,52 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
     finally:
         if tmp is not None:
             tmp.cleanup()
+    one_d = [d for d in datasets
+             if not isinstance(d, Exception) and hasattr(d, "x") and getattr(d, "data", None) is None]
+    raw = None
+    if kind == "ascii" and len(one_d) == 1:  # (sasdata may have dropped every row: then the rows say why)
+        with quiet_sasdata():  # (its decoder logs what it cannot decode)
+            raw = ascii_rows(path.read_bytes())
+        raw = raw if raw is not None and _same_rows(raw[1], one_d[0]) else None
     curves = []
-    for k, d in enumerate(datasets):
-        if isinstance(d, Exception) or not hasattr(d, "x") or getattr(d, "data", None) is not None:
-            continue  # reader errors and 2-D data
+    for k, d in enumerate(one_d):
         x = np.asarray(d.x if d.x is not None else [], dtype=float)
         y = np.asarray(d.y if d.y is not None else [], dtype=float)
-        if x.ndim != 1 or x.size < 2 or y.shape != x.shape:
+        if x.ndim != 1 or y.shape != x.shape or (raw is None and x.size < 2):
             continue
-        if x.size > MAX_POINTS:
+        if max(x.size, 0 if raw is None else len(raw[0])) > MAX_POINTS:
             raise InputError(f"{path}: {x.size} points in one curve, more than the {MAX_POINTS} accepted; "
                              "rebin the data")
         if kind != "ascii" and stated is not None and abs((q_unit_factor(getattr(d, "_xunit", "")) or 0) - 1) > 1e-9:
             raise InputError(f"{path}: the file gives q in {stated!r}, which sasdata could not convert to 1/A; "
                              "state q in 1/A or 1/nm")
-        di = None if d.dy is None or not np.any(np.asarray(d.dy)) else np.asarray(d.dy, dtype=float)
-        dq = None if d.dx is None or not np.any(np.asarray(d.dx)) else np.asarray(d.dx, dtype=float) * factor
-        curves.append(Curve(x * factor, y, di, dq, str(path), label=getattr(d, "title", "") or f"{path.stem}[{k}]",
-                            q_unit=unit_name, q_unit_source=unit_source))
+        if raw is not None:  # the rows as the file lists them: what sasdata dropped and sorted is recorded too
+            rows, v, ncol = raw
+            arrays = (v[:, 0] * factor, v[:, 1], v[:, 2] if ncol >= 3 else None,
+                      v[:, 3] * factor if ncol >= 4 else None)
+        else:
+            rows = None
+            di = None if d.dy is None or not np.any(np.asarray(d.dy)) else np.asarray(d.dy, dtype=float)
+            dq = None if d.dx is None or not np.any(np.asarray(d.dx)) else np.asarray(d.dx, dtype=float) * factor
+            arrays = (x * factor, y, di, dq)
+        try:
+            q, i, di, dq, repairs = repair_curve(*arrays, rows=rows, strict=strict_input)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        dq = None if dq is None or not np.any(dq) else dq
+        curves.append(Curve(q, i, di, dq, str(path), label=getattr(d, "title", "") or f"{path.stem}[{k}]",
+                            q_unit=unit_name, q_unit_source=unit_source, repairs=repairs))
     if not curves:
-        raise InputError(f"{path}: no 1-D data points found; expected columns q I [dI [dq]], CanSAS XML or NXcanSAS")
+        raise InputError(f"{path}: {_nothing_read(datasets)}")
     for c in curves:
         check_q_plausible(path, c.q, unit_name, unit_source)
     return curves
+
+
+def _nothing_read(datasets: list) -> str:
+    """Why a file gave no 1-D curve: 2-D data (sasdata read it as such, or said so), or no numbers at all."""
+    reasons = [str(e) for d in datasets for e in ([d] if isinstance(d, Exception) else getattr(d, "errors", []) or [])]
+    if any(getattr(d, "data", None) is not None for d in datasets) or any("2D" in r for r in reasons):
+        return ("holds 2-D data (I(qx, qy)), not a 1-D curve; reduce it to I(q) first (e.g. SasView's circular "
+                "average) and save that as ASCII, CanSAS XML or NXcanSAS")
+    return "no 1-D data points found; expected columns q I [dI [dq]], CanSAS XML or NXcanSAS"

@@ -100,7 +100,7 @@ def _uid(prefix: str, *parts: object) -> str:
 
 def _open_table(p: Path, q_unit: str | None, read_options: dict) -> tuple[FrameTable | None, str]:
     try:
-        return open_frame_table(p, q_unit, **read_options), ""
+        return open_frame_table(p, q_unit, allow_external_hdf5=read_options.get("allow_external_hdf5", False)), ""
     except InputError as exc:
         return None, str(exc)
     except Exception as exc:  # an HDF5 file broken in a way the reader did not foresee: that file fails
