@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from sasview_gui.fakes import SasFitness
 
+from sasview_nn_plugin.fitting.sasfitness import SasFitnessView, ViewProblem, as_experiment
 from sasview_nn_plugin.sasview import start as actions  # the Qt-free core of the actions
-from sasview_nn_plugin.sasview.fitness import SasFitnessView, ViewProblem, as_experiment
 from sasview_nn_plugin.sasview.project import free_parameters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,8 +77,6 @@ def test_network_start_refuses_another_sasview_model():
         network_start(ViewProblem(FitProblem([SasFitness(q, y, dy, fitted=ALL, model_id="cylinder")])))
 
 
-@pytest.mark.xfail(reason="fitting.start._experiments does not yet see SasView's SasFitness (fitting/ may not import "
-                          "sasview/: the duck-typed adapter sasview/fitness.py has to move to fitting/)")
 def test_nn_lm_fits_a_sasfitness():
     """The nn-lm fitter itself on a FitProblem of SasView's fit objects (SasView's Python shell, its own Fit)."""
     from bumps.fitproblem import FitProblem

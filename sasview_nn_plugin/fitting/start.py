@@ -23,7 +23,7 @@ def fitted_points(exp) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(q, I, dI) of the points a sasmodels ``Experiment`` fits, where its ``theory()`` is evaluated.
 
     From the Experiment's public surface: ``resolution.q``, ``Iq`` and ``dIq`` (the 1D points inside
-    its q range; ``sasview.fitness.SasFitnessView`` offers the same).  dI is None when the data carry
+    its q range; ``fitting.sasfitness.SasFitnessView`` offers the same).  dI is None when the data carry
     no uncertainties (all zero)."""
     if getattr(exp, "data_type", "Iq") != "Iq":
         raise ValueError(f"nn-lm needs 1D I(q) data, not {exp.data_type!r}; supported: {SUPPORTED}")
@@ -33,7 +33,9 @@ def fitted_points(exp) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 
 
 def _experiments(problem):
-    models = list(getattr(problem, "models", [])) or [getattr(problem, "fitness", None)]
+    from .sasfitness import as_experiment  # SasView's SasFitness seen as a sasmodels Experiment
+
+    models = [as_experiment(m) for m in list(getattr(problem, "models", [])) or [getattr(problem, "fitness", None)]]
     out = []
     for m in models:
         sasmodel = getattr(getattr(m, "model", None), "sasmodel", None)

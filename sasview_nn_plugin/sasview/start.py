@@ -65,9 +65,9 @@ def _scale_background(fitness) -> None:
 
 def _histogram(fitness, model):
     """The inversion network_start made (the same points, volume fraction and network): its histogram."""
+    from ..fitting.sasfitness import as_experiment
     from ..fitting.start import fitted_points
     from ..inference.invert import invert
-    from .fitness import as_experiment
 
     q, y, dy = fitted_points(as_experiment(fitness))
     keep = np.isfinite(y) & (y > 0)
@@ -81,9 +81,9 @@ def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
     range and keep the best chi^2; else the fitness's ``volfraction`` is used."""
     from bumps.fitproblem import FitProblem
 
+    from ..fitting.sasfitness import ViewProblem, model_id
     from ..fitting.start import network_start
     from ..inference.modelfile import load_model
-    from .fitness import ViewProblem, model_id
     from .project import free_parameters
 
     if model_id(fitness.model) != PLUGIN_NAME:
