@@ -75,6 +75,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="also write a SasView project file: each curve in a Fitting page with the nn_spheres_hs "
                         "plugin model, parameters from the result")
     p.add_argument("--order", default="name", help="name (default) | mtime | FIELD (a per-frame dataset of the tables)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with code 3 when any result is flagged (warnings; results are still written)")
     p.add_argument("--allow-external-hdf5", action="store_true",
                    help="let HDF5 inputs read other files (external links, external storage, virtual datasets); "
                         "refused by default: an untrusted data file could make the tool read any local file")
@@ -125,7 +127,7 @@ def _run_options(args: argparse.Namespace):
                       order=args.order)
 
 
-def _cmd_invert(args: argparse.Namespace) -> None:
+def _cmd_invert(args: argparse.Namespace) -> int:
     from .runs.invert import describe, invert_files
 
     results = invert_files(args.inputs, output=args.output, options=_run_options(args))
@@ -141,6 +143,7 @@ def _cmd_invert(args: argparse.Namespace) -> None:
     if args.sasview_project:
         print(f"SasView project: {args.sasview_project} (File > Open Project; needs the plugin model: "
               "sasview-nn install-sasview)")
+    return 3 if args.strict and any(r.warnings for r in results) else 0
 
 
 def _cmd_identifiability(args: argparse.Namespace) -> None:
@@ -209,7 +212,7 @@ def _cmd_series(args: argparse.Namespace) -> None:
     print(f"wrote {path}: {args.frames} frames of growing spheres ({args.radius_start:g} -> {args.radius_end:g} A)")
 
 
-def _cmd_batch(args: argparse.Namespace) -> None:
+def _cmd_batch(args: argparse.Namespace) -> int:
     from .runs.batch import run_batch
 
     s = run_batch(args.inputs, output=args.output, options=_run_options(args), frame_files=not args.no_frame_files,
@@ -229,6 +232,7 @@ def _cmd_batch(args: argparse.Namespace) -> None:
     print(f"ok {s.done}, failed {s.failed} ({s.skipped} frames recorded by an earlier run, not redone), "
           f"{s.seconds:.1f} s -> "
           f"{s.output / 'summary.csv'}, {s.output / 'results.h5'}")
+    return 3 if args.strict and s.warnings else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -332,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        rc = args.func(args) or 0
         sys.stdout.flush()
     except InputError as exc:
         print(f"sasview-nn {args.command}: error: {as_flags(str(exc))}", file=sys.stderr)
@@ -349,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = "; re-run the same command to resume" if args.command == "batch" else ""
         print(f"sasview-nn {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
-    return 0
+    return rc
 
 
 if __name__ == "__main__":

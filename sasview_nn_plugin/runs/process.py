@@ -156,7 +156,21 @@ def _one(c: Curve, phi: float, settings: Settings, nn):
     return inv
 
 
+def quality_warning(inv) -> str | None:
+    """One line when the forward-model check flags a result (``inv.quality.flags``), else None."""
+    quality = getattr(inv, "quality", None)
+    if quality is None or not quality.flags:
+        return None
+    chi2 = "" if quality.chi2_reduced is None else f"; model curve chi2_reduced {quality.chi2_reduced:.3g}"
+    return f"not trusted: {', '.join(quality.flags)}{chi2} (see docs/domain.md)"
+
+
 def _checked(r: FrameResult, settings: Settings) -> FrameResult:
+    if r.status == "ok":
+        try:
+            r.warnings += [w for w in [quality_warning(r.inversion)] if w]
+        except Exception as exc:  # a check that cannot be made is said, not fatal
+            r.warnings.append(f"forward-model check failed: {failure_reason(exc)}")
     if r.status == "ok" and settings.check_identifiability:
         from ..fitting.identifiability import check_result
 
