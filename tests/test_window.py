@@ -51,3 +51,67 @@ def test_self_similarity_of_the_curves():
     """The physics behind it: I_s(q) = s^3 I_1(s q) at the same phi (up to the Schulz mesh)."""
     q = np.linspace(0.01, 0.2, 300)
     np.testing.assert_allclose(schulz_hs(q / 2.5, 100.0), 2.5**3 * schulz_hs(q, 40.0), rtol=1e-9)
+
+
+# -- the map inside invert ----------------------------------------------------------------------------------
+
+def noisy(clean, noise=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    return clean * (1 + noise * rng.standard_normal(len(clean))), noise * clean
+
+
+@pytest.mark.parametrize("with_di", [True, False], ids=["dI", "no-dI"])
+def test_invert_maps_a_window_below_the_models(with_di):
+    """Schulz 120 A (the 40 A case x3) on 0.0133-0.035 1/A: inverted directly, radii x3, no flags."""
+    nn = load_model()
+    q3 = nn.q / 3.0
+    data, di = noisy(schulz_hs(q3, 120.0))
+    res = invert(q3, data, di if with_di else None, volume_fraction=0.3)
+    assert res.mean_radius_number == pytest.approx(120.0, rel=0.01)
+    np.testing.assert_allclose(res.radius, nn.radius * 3.0)
+    assert res.q_range == pytest.approx((q3[0], q3[-1]))
+    assert len(res.notes) == 1 and "scaled by s = 3" in res.notes[0] and "radii scaled by s" in res.notes[0]
+    assert res.quality.flags == () and res.quality.n_points == len(q3)
+    assert res.to_dict()["notes"] == list(res.notes)
+
+
+def test_invert_maps_a_wider_off_window_curve_and_invert_many_agrees():
+    """0.012-0.06 1/A (ratio 5, not covering 0.04-0.105): several candidate scales, the best fit kept."""
+    from sasview_nn_plugin.inference.invert import MAX_WINDOW_CANDIDATES, invert_many
+
+    q = np.geomspace(0.012, 0.06, 400)
+    clean = schulz_hs(q, 100.0, phi=0.2)
+    data, di = noisy(clean)
+    res = invert(q, data, di, volume_fraction=0.2)
+    assert res.mean_radius_number == pytest.approx(100.0, rel=0.05)
+    assert "q-window-too-narrow" not in res.quality.flags and res.quality.chi2_reduced < 3
+    assert q[0] * (1 - 1e-9) <= res.q_range[0] and res.q_range[1] <= q[-1] * (1 + 1e-9)
+    assert f"chosen of {MAX_WINDOW_CANDIDATES}" in res.notes[0]
+    (many,) = invert_many(q, data[None], di[None], volume_fractions=0.2)
+    np.testing.assert_array_equal(many.number_distribution, res.number_distribution)
+    assert many.notes == res.notes and many.q_range == res.q_range
+
+
+def test_a_window_too_narrow_for_the_map_is_still_refused():
+    from sasview_nn_plugin.errors import InputError
+    from sasview_nn_plugin.inference.invert import invert_many
+
+    q = np.linspace(0.05, 0.1, 200)                    # q_max/q_min = 2 < 0.105/0.04
+    i = schulz_hs(q, 40.0)
+    for call in (lambda: invert(q, i, volume_fraction=0.3),
+                 lambda: invert_many(q, i[None], volume_fractions=0.3)[0]):
+        with pytest.raises(InputError, match=r"too narrow: q_max/q_min >= 2.625 is needed \(these data span 2\)"):
+            r = call()
+            if isinstance(r, InputError):
+                raise r
+
+
+def test_lab_window_covering_the_model_keeps_todays_path():
+    """150 A spheres on 0.008-0.25 1/A (the issue's 12 A case): the data cover the model's window, so invert
+    keeps the unmapped path; the answer must be right or flagged, never confidently wrong."""
+    lab = np.geomspace(0.008, 0.25, 300)
+    data, di = noisy(schulz_hs(lab, 150.0))
+    res = invert(lab, data, di, volume_fraction=0.3)
+    print(f"lab window: {res.mean_radius_number:.1f} A, flags {res.quality.flags}, chi2 {res.quality.chi2_reduced:.0f}")
+    assert abs(res.mean_radius_number / 150.0 - 1) < 0.05 or res.quality.flags
+    assert res.notes == () and res.q_range == load_model().q_range

@@ -3,6 +3,12 @@
 ``invert(q, intensity, dI, volume_fraction=phi)`` interpolates the data onto the model's q grid
 (linear in log q - log I), runs the network and returns an :class:`Inversion` (the result types are in
 :mod:`.result`).
+
+Data that do not cover the model's q window but span at least its q_max / q_min are mapped onto it
+(:mod:`.window`): polydisperse hard spheres with R_eff = the number-mean radius are self-similar, I_R(q) =
+s^3 I_{R/s}(q s) at the same phi (F^2 depends on q R alone, V scales as s^3, and the Percus-Yevick S(q)
+on q R_eff and phi alone), so the mapping is exact for concentrated samples too.  A few scales s are
+tried and the one whose model curve fits the whole data range best is kept, radii x s.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from .modelfile import load_model
 from .network import NNModel
 from .quality import assess, training_of
 from .result import Distribution, Inversion
+from .window import data_range, from_model_window, scale_for_window, to_model_window
+
+MAX_WINDOW_CANDIDATES = 5  # scale factors tried for a mapped window (each costs one assess, ~0.2-0.4 ms)
 
 
 def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
@@ -43,6 +52,32 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.nd
     return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
 
 
+def maps_to_model_window(q: np.ndarray, model: NNModel) -> bool:
+    """Whether off-window data can be mapped onto the model's window (:mod:`.window`): they span at least its
+    q_max / q_min and do not lie wholly above it (s < 1: radii below the model's smallest, and q in 1/nm read
+    as 1/A would map to s = 0.1, a unit error that self-similarity makes invisible to the quality check)."""
+    scales = scale_for_window((float(q[0]), float(q[-1])), model.q_range)
+    return bool(scales) and scales[-1] >= 1.0
+
+
+def window_error(q: np.ndarray, model: NNModel) -> InputError:
+    """The error for data that neither cover the model's q window nor map onto it (:func:`maps_to_model_window`)."""
+    (m0, m1), d0, d1 = model.q_range, float(q[0]), float(q[-1])
+    why = (f"the q window is too narrow: q_max/q_min >= {m1 / m0:.4g} is needed (these data span {d1 / d0:.3g})"
+           if d1 / d0 < (m1 / m0) * (1 - 1e-9) else
+           f"data above {m0:.4g} 1/A are mapped only from windows reaching below it (radii >= {model.radius[0]:.3g} A)")
+    return InputError(f"data cover q = {d0:.4g}-{d1:.4g} 1/A but model {model.name!r} needs {m0:.4g}-{m1:.4g} 1/A, "
+                      f"or a window of the same q_max/q_min at lower q; {why}; measure or merge data over that range "
+                      '(or, if q is in 1/nm, pass q_unit="nm")')
+
+
+def covers_model_window(q: np.ndarray, model: NNModel) -> bool:
+    """Whether (ascending) q covers the model's q grid, to :func:`to_model_grid`'s tolerance."""
+    mq = model.q
+    tol = 1e-6 * mq[-1]
+    return bool(q[0] <= mq[0] + tol and q[-1] >= mq[-1] - tol)
+
+
 def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNModel | None = None) -> Inversion:
     """Invert one SAXS curve into a size distribution.
 
@@ -60,6 +95,9 @@ def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNMode
         on_grid = bool(d @ d <= (1e-9 * nn.q[-1]) ** 2)  # one dot instead of abs + max: this path is hot
     else:
         on_grid = False
+    if not on_grid and q.ndim == 1 and len(q) >= 2 and not covers_model_window(q, nn):
+        check_curve(q, intensity, di)  # every point is used: the model curve is scored over the whole range
+        return _invert_mapped(nn, q, intensity, di, phi)
     note = None
     if on_grid and di is None:
         # hot path: two reductions; min() catches NaN and I <= 0, max() catches inf
@@ -89,6 +127,49 @@ def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensi
     return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes, check=check)
 
 
+def _invert_mapped(nn: NNModel, q, intensity, di, phi: float) -> Inversion:
+    """Invert a curve that does not cover the model's window through the self-similar map (:mod:`.window`).
+
+    The network sees the data at q s (s from :func:`~.window.scale_for_window`, at most
+    MAX_WINDOW_CANDIDATES of them, log-spaced between the extremes); each candidate's model curve, radii
+    x s, is scored over the whole data range (lowest chi2, without dI the lowest misfit rms) and the best kept.
+    """
+    (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
+    scales = scale_for_window((d0, d1), (m0, m1))
+    if not maps_to_model_window(q, nn):
+        raise window_error(q, nn)
+    if len(scales) > MAX_WINDOW_CANDIDATES:
+        scales = np.geomspace(scales[0], scales[-1], MAX_WINDOW_CANDIDATES).tolist()
+    x = np.stack([to_model_window(q, intensity, di, s, nn)[1] for s in scales])
+    numbers = nn.predict(x, np.full(len(scales), phi), normalise=False).astype(float)
+    moments = numbers @ nn.radius_moments
+    training = training_of(nn)
+    best = None
+    for s, number, mom in zip(scales, numbers, moments, strict=True):
+        if not (mom[0] > 0 and np.isfinite(mom).all()):
+            continue
+        w = number / mom[0]
+        radius = from_model_window(nn.radius, s)
+        qual = assess(q, intensity, di, radius, w, phi, training=training, q_range=(d0, d1))
+        score = qual.chi2_reduced if di is not None else qual.residual_rms
+        score = math.inf if score is None or not math.isfinite(score) else score
+        if best is None or score < best[0]:
+            best = (score, s, radius, w, qual)
+    if best is None:
+        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
+    _, s, radius, w, qual = best
+    lo, hi = data_range((m0, m1), s)
+    note = (f"the network saw q = {lo:.4g}-{hi:.4g} 1/A scaled by s = {s:.4g} (its window {m0:.4g}-{m1:.4g} 1/A): "
+            f"radii scaled by s; s chosen of {len(scales)} by the model curve's "
+            f"{'chi2' if di is not None else 'misfit'} over the data's {d0:.4g}-{d1:.4g} 1/A")
+    return Inversion(Distribution(radius, w), phi, nn.name, q, intensity, di, (lo, hi), (note,),
+                     check=functools.partial(_computed, qual))
+
+
+def _computed(value):
+    return value
+
+
 def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNModel | None = None,
                 ) -> list[Inversion | InputError]:
     """Invert N curves sharing one q grid in one batched forward pass (frame tables, time series).
@@ -110,9 +191,12 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNMo
         good &= np.isfinite(d).all(axis=1) & (d > 0).all(axis=1)
     try:
         check_curve(q, np.ones_like(q), None)  # q alone: sorted, positive, finite (intensities: per row)
-        to_model_grid(q, np.ones_like(q), nn)  # q covers the model's range
+        if not covers_model_window(q, nn) and not maps_to_model_window(q, nn):
+            raise window_error(q, nn)
     except InputError as exc:
         return [exc] * n
+    if not covers_model_window(q, nn):  # mapped windows: one curve at a time (candidate scales, scored)
+        good[:] = False
     rows = [to_model_grid(q, row, nn) for row in inten[good]]
     x = np.stack(rows) if rows else np.empty((0, len(nn.q)))
     idx = np.flatnonzero(good)
