@@ -68,11 +68,19 @@ def test_grid_interpolation(tiny_model, example_curve):
     assert np.abs(np.cumsum(a.number_distribution - b.number_distribution)).sum() * 0.909 < 0.5
 
 
-@pytest.mark.parametrize("lo,hi", [(0.05, 0.2), (0.01, 0.1)])
+@pytest.mark.parametrize("lo,hi", [(0.05, 0.2), (0.02, 0.035)])
 def test_q_range_refused(tiny_model, lo, hi):
+    """Above the model's window (radii below its grid), or too narrow to map onto it (q_max/q_min < 2.625)."""
     q = np.linspace(lo, hi, 100)
     with pytest.raises(InputError, match=r"needs 0.04-0.105 1/A"):
         invert(q, 1 / q, volume_fraction=0.3, model=tiny_model)
+
+
+def test_a_lower_q_window_is_mapped_onto_the_model_window(tiny_model):
+    """q 0.01-0.1 does not contain the model's 0.04-0.105 but spans its ratio: mapped (self-similarity), noted."""
+    q = np.linspace(0.01, 0.1, 100)
+    res = invert(q, 1 / q, volume_fraction=0.3, model=tiny_model)
+    assert any("scaled by s" in n for n in res.notes) and res.radius[-1] > 100.0
 
 
 @pytest.mark.parametrize("phi", [0.0, -0.1, 0.74, 1.0])
