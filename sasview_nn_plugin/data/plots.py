@@ -59,11 +59,21 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "", curve=None) 
         a1.fill_between(inv.radius, *band.volume_band, color="C1", alpha=0.25, lw=0)
     if fit is not None and fit.start is not None:
         a1.plot(inv.radius, fit.start.number, "C0:", lw=1, label="network (number)")
+    quality = inv.quality
+    if quality is not None:  # radii this q window does not constrain: hatched
+        lo, hi = quality.observable_radius
+        r0, r1 = float(inv.radius[0]), float(inv.radius[-1])
+        for a, b, label in ((r0, min(lo, r1), "not observable in this q window"), (max(hi, r0), r1, None)):
+            if b > a:
+                a1.axvspan(a, b, facecolor="none", edgecolor="0.6", hatch="///", lw=0, label=label)
     a1.set_xlabel("radius R (A)")
     a1.set_ylabel("probability per bin")
     a1.legend(fontsize=8)
     a1.grid(alpha=0.3)
-    a1.set_title(f"size distribution, phi = {inv.volume_fraction:g}")
+    verdict = "" if quality is None else ("; checked: trusted" if not quality.flags
+                                          else "; NOT TRUSTED: " + ", ".join(quality.flags))
+    a1.set_title(f"size distribution, phi = {inv.volume_fraction:g}{verdict}", fontsize=10,
+                 color="C3" if quality is not None and quality.flags else "black")
     q, i_data = inv.q_data, inv.intensity_data
     if inv.di_data is not None:
         a2.errorbar(q, i_data, inv.di_data, fmt=".", ms=2, lw=0.5, color="0.4", label="data")
