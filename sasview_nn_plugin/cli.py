@@ -48,7 +48,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="files (ASCII q I [dI [dq]], CanSAS XML, NXcanSAS), globs, directories, "
                                               "HDF5 frame tables (1-D q + 2-D intensity [+ dI, dq, per-frame fields])")
     phi = p.add_mutually_exclusive_group(required=True)
-    phi.add_argument("--volume-fraction", type=float, help="one volume fraction for every curve, 0 < phi < 0.74")
+    phi.add_argument("--volume-fraction", help="one volume fraction for every curve, 0 < phi < 0.74, or auto")
     phi.add_argument("--volume-fraction-table", metavar="CSV",
                      help="per-curve volume fractions: columns frame (id, file name or stem) and volume_fraction")
     p.add_argument("--output", required=True, help="output directory (created if missing)")

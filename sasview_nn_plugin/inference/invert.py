@@ -13,6 +13,7 @@ tried and the one whose model curve fits the whole data range best is kept, radi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -23,6 +24,7 @@ from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .modelfile import load_model
 from .network import NNModel
+from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import assess, training_of
 from .result import Distribution, Inversion
 from .window import data_range, from_model_window, scale_for_window, to_model_window
@@ -78,16 +80,20 @@ def covers_model_window(q: np.ndarray, model: NNModel) -> bool:
     return bool(q[0] <= mq[0] + tol and q[-1] >= mq[-1] - tol)
 
 
-def invert(q, intensity, dI=None, *, volume_fraction: float, model: str | NNModel | None = None) -> Inversion:
+def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
+           model: str | NNModel | None = None) -> Inversion:
     """Invert one SAXS curve into a size distribution.
 
     q in 1/A (ascending), intensity in any units (absolute scale is not needed), dI optional (used
-    for the model curve's chi^2 only), volume_fraction in (0, 0.74).  ``model``: a shipped name, a
+    for the model curve's chi^2 only), volume_fraction in (0, 0.74), or None: estimated from the curve
+    (:mod:`.phi`; the result's ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped name, a
     path, a loaded :class:`NNModel`, or None for the shipped default.
     """
     q = np.asarray(q, dtype=float)
     intensity = np.ascontiguousarray(intensity, dtype=float)
     di = None if dI is None else np.asarray(dI, dtype=float)
+    if volume_fraction is None:
+        return _invert_auto(load_model(model), q, intensity, di)
     phi = check_volume_fraction(volume_fraction)
     nn = load_model(model)
     if q.shape == nn.q.shape and intensity.shape == q.shape:
@@ -166,15 +172,42 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float) -> Inversion:
                      check=functools.partial(_computed, qual))
 
 
+def _invert_auto(nn: NNModel, q, intensity, di) -> Inversion:
+    """:func:`invert` with the volume fraction estimated from the curve (:mod:`.phi`): a scan over the training
+    range (one batched forward pass; a mapped window: one mapped inversion per value), each candidate scored by
+    :func:`~.quality.assess`; the Inversion at the estimate, with ``volume_fraction_sigma`` and a note."""
+    phis = scan_values(nn)
+    if not covers_model_window(q, nn):
+        check_curve(q, intensity, di)
+        quals = []
+        for p in phis:
+            try:
+                quals.append(_invert_mapped(nn, q, intensity, di, float(p)).quality)
+            except InputError:
+                quals.append(None)
+    else:
+        qd, idata, dd, _ = drop_unused_bad_points(q, intensity, di, nn.q_range)
+        check_curve(qd, idata, dd)
+        x = to_model_grid(qd, idata, nn)
+        numbers = nn.predict(np.repeat(x[None], len(phis), 0), phis, normalise=False).astype(float)
+        training = training_of(nn)
+        quals = [assess(qd, idata, dd, nn.radius, w / w.sum(), float(p), training=training)
+                 if w.sum() > 0 and np.isfinite(w).all() else None for p, w in zip(phis, numbers, strict=True)]
+    phi, sigma, note = estimate_volume_fraction(phis, [score_of(u, di is not None) for u in quals], di is not None)
+    inv = invert(q, intensity, di, volume_fraction=phi, model=nn)
+    return dataclasses.replace(inv, notes=(*inv.notes, note), volume_fraction_sigma=sigma)
+
+
 def _computed(value):
     return value
 
 
-def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNModel | None = None,
+def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str | NNModel | None = None,
                 ) -> list[Inversion | InputError]:
     """Invert N curves sharing one q grid in one batched forward pass (frame tables, time series).
 
-    ``intensities`` (N, n_q), ``dIs`` None or (N, n_q), ``volume_fractions`` scalar or (N,).  Returns,
+    ``intensities`` (N, n_q), ``dIs`` None or (N, n_q), ``volume_fractions`` scalar or (N,); None or NaN
+    (per row): estimated from the curve, one curve at a time (:func:`invert` with ``volume_fraction=None``).  Returns,
     per curve, its Inversion or the InputError that :func:`invert` would raise for it (a bad curve
     never stops the others).
     """
@@ -182,7 +215,8 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNMo
     inten = np.asarray(intensities, dtype=float)
     n = len(inten)
     dis = [None] * n if dIs is None else list(np.asarray(dIs, dtype=float))
-    phis = np.broadcast_to(np.asarray(volume_fractions, dtype=float), (n,))
+    phis = np.broadcast_to(np.asarray(math.nan if volume_fractions is None else volume_fractions, dtype=float), (n,))
+    auto = np.isnan(phis)
     nn = load_model(model)
     out: list = [None] * n
     good = np.isfinite(inten).all(axis=1) & (inten > 0).all(axis=1) & (phis > 0) & (phis < PHI_MAX)
@@ -208,7 +242,7 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions, model: str | NNMo
     for i in range(n):
         if out[i] is None:  # the single-curve path names the problem
             try:
-                out[i] = invert(q, inten[i], dis[i], volume_fraction=phis[i], model=nn)
+                out[i] = invert(q, inten[i], dis[i], volume_fraction=None if auto[i] else phis[i], model=nn)
             except InputError as exc:
                 out[i] = exc
     return out

@@ -86,6 +86,7 @@ class Inversion:
     fit: Fit | None = None
     uncertainty: Uncertainty | None = None
     check: Callable[[], object] | None = field(default=None, repr=False)  # computes `quality` when first used
+    volume_fraction_sigma: float | None = None  # 1-sigma of an estimated volume_fraction_used; None: it was given
 
     def __post_init__(self):
         if type(self.notes) is not tuple:
@@ -137,6 +138,9 @@ class Inversion:
             "model": self.model,
             "notes": list(self.notes),
         }
+        if self.volume_fraction_sigma is not None:
+            out["volume_fraction_estimated"] = True
+            out["volume_fraction_sigma"] = self.volume_fraction_sigma
         if self.quality is not None:
             out["quality"] = self.quality.to_dict()
         if self.fit is not None:

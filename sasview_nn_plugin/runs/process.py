@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ class Settings:
     """Everything that determines a frame's result (a run's identity for resuming), plus output choices."""
 
     model: str                              # model file path (the distribution network or a parametric head)
-    volume_fraction: float | None           # one value for all frames ...
+    volume_fraction: float | str | None     # one value for all frames ("auto": estimated per curve) ...
     volume_fractions: dict = field(default_factory=dict)  # ... or per frame id / file name / stem
     q_unit: str | None = None               # None: the unit each file states, else 1/A
     refine: str | None = None               # None | "lm" | "dream" (with parametric: the fitter, default lm)
@@ -79,7 +79,7 @@ class RunOptions:
     ``strict_input`` refuse files the loader would repair (NaN or q = 0 rows, dI <= 0, unsorted or repeated q);
     ``order`` name | mtime | a per-frame field of frame tables."""
 
-    volume_fraction: float | None = None
+    volume_fraction: float | str | None = None   # "auto": estimated from each curve
     volume_fraction_table: str | None = None
     q_unit: str | None = None
     model: str | None = None
@@ -104,8 +104,13 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
     if (o.volume_fraction is None) == (o.volume_fraction_table is None):
         raise InputError("give exactly one of `volume_fraction` (one value) or `volume_fraction_table` (a CSV file)")
     table = {}
-    if o.volume_fraction is not None:
-        check_volume_fraction(o.volume_fraction)
+    auto = isinstance(o.volume_fraction, str) and o.volume_fraction.strip().lower() == "auto"
+    if auto and o.parametric:
+        raise InputError("`volume_fraction` auto is not available with `parametric`; give a value or a table")
+    if auto:
+        o = replace(o, volume_fraction="auto")
+    elif o.volume_fraction is not None:
+        o = replace(o, volume_fraction=check_volume_fraction(o.volume_fraction))  # a float (the CLI gives text)
     else:
         table = read_volume_fraction_table(o.volume_fraction_table)
     model = o.model
@@ -122,8 +127,11 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
                     plot=o.plot)
 
 
-def volume_fraction_for(settings: Settings, frame: str, source: str) -> float:
-    """The frame's volume fraction: the run's one value, or its entry in the per-frame table."""
+def volume_fraction_for(settings: Settings, frame: str, source: str) -> float | None:
+    """The frame's volume fraction: the run's one value, or its entry in the per-frame table; None for "auto"
+    (``invert`` estimates it from the curve)."""
+    if settings.volume_fraction == "auto":
+        return None
     if settings.volume_fraction is not None:
         return settings.volume_fraction
     table = settings.volume_fractions
@@ -138,7 +146,7 @@ def failure_reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
 
 
-def _one(c: Curve, phi: float, settings: Settings, nn):
+def _one(c: Curve, phi: float | None, settings: Settings, nn):
     """The result of one curve (raises on failure)."""
     from ..inference.invert import invert
 
@@ -152,7 +160,8 @@ def _one(c: Curve, phi: float, settings: Settings, nn):
         from ..fitting.refine import refine
 
         inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
-                     parametrization=settings.parametrization, fit_volume_fraction=settings.fit_volume_fraction)
+                     parametrization=settings.parametrization,
+                     fit_volume_fraction=settings.fit_volume_fraction or phi is None)  # auto: phi is fitted too
     return inv
 
 
@@ -209,7 +218,8 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
             try:
                 dis = None if curves[0].di is None else np.stack([c.di for c in curves])
                 results = invert_many(curves[0].q, np.stack([c.intensity for c in curves]), dis,
-                                      volume_fractions=np.array([phis[k] for k in ks]), model=nn)
+                                      volume_fractions=np.array([np.nan if phis[k] is None else phis[k]
+                                                                 for k in ks]), model=nn)
             except Exception:  # e.g. rows of another shape: each frame on its own below
                 continue
             for k, c, res in zip(ks, curves, results, strict=True):

@@ -9,8 +9,9 @@ from ..data.validation import check_volume_fraction
 from ..errors import InputError
 
 
-def read_volume_fraction_table(path) -> dict[str, float]:
-    """CSV with a header naming a frame column (frame|file|name) and volume_fraction (or phi).
+def read_volume_fraction_table(path) -> dict[str, float | None]:
+    """CSV with a header naming a frame column (frame|file|name) and volume_fraction (or phi); a cell ``auto``:
+    estimated from the curve (None).
 
     Accepts what spreadsheets write: a UTF-8 byte-order mark, ``;`` or tab as the separator, and a
     decimal comma with ``;`` (as Excel does in many locales)."""
@@ -38,6 +39,9 @@ def read_volume_fraction_table(path) -> dict[str, float]:
     table = {}
     for n, r in enumerate(rows, 2):
         raw = (r[val] or "").strip()
+        if raw.lower() == "auto":
+            table[str(r[key]).strip()] = None
+            continue
         if delimiter != ",":
             raw = raw.replace(",", ".")
         try:

@@ -1,0 +1,72 @@
+"""Volume fraction estimated from the curve (``invert(..., volume_fraction=None)``): numpy + h5py only.
+
+phi is scanned over the model's training range (:func:`~.quality.training_of`) on ``N_SCAN`` values; the
+network runs for all of them in one batched forward pass (a mapped window, :mod:`.window`: one mapped
+inversion per value) and each candidate is scored by the forward-model check :func:`~.quality.assess`:
+the total chi2 with dI, without dI the misfit rms (as a chi2 scaled so that its minimum is a reduced chi2
+of 1).  A parabola through the best value and its neighbours refines it; the 1-sigma is where the total
+chi2 rises by 1, widened by sqrt(max(1, chi2_reduced)) so that an imperfect model curve widens it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import InputError
+from .quality import training_of
+
+N_SCAN = 17  # phi values scanned (0.025 apart over the shipped model's 0.1-0.5)
+
+
+def scan_values(nn) -> np.ndarray:
+    """The volume fractions scanned: N_SCAN over the model's training range."""
+    lo, hi = training_of(nn).phi_range
+    return np.linspace(lo, hi, N_SCAN)
+
+
+def score_of(quality, with_di: bool) -> tuple[float, float]:
+    """(score, chi2_reduced) of one candidate's :class:`~.quality.Quality` (None: not scored): the total chi2
+    with dI; without dI the misfit rms and the number of points (:func:`estimate_volume_fraction` rescales)."""
+    if quality is None:
+        return math.inf, math.nan
+    if with_di:
+        chi2 = quality.chi2_reduced
+        ok = chi2 is not None and math.isfinite(chi2)
+        return (chi2 * max(quality.n_points - 2, 1), chi2) if ok else (math.inf, math.nan)
+    rms = quality.residual_rms
+    return (rms, float(quality.n_points)) if math.isfinite(rms) else (math.inf, math.nan)
+
+
+def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]], with_di: bool,
+                             ) -> tuple[float, float, str]:
+    """(phi, 1-sigma, note) from the candidates' :func:`score_of` over ``phis``: see the module docstring."""
+    lo, hi = float(phis[0]), float(phis[-1])
+    score = np.array([s for s, _ in scored], dtype=float)
+    red = np.array([r for _, r in scored], dtype=float)
+    di = True if with_di else None
+    if not np.isfinite(score).any():
+        raise InputError("the volume fraction cannot be estimated: no candidate curve could be scored; "
+                         "give `volume_fraction`")
+    if di is None:  # misfit rms -> a chi2 whose minimum is n - 2 (reduced chi2 1: the misfit taken as the noise)
+        k0 = int(np.argmin(score))
+        dof = max(red[k0] - 2, 1)
+        score = dof * (score / score[k0]) ** 2
+        red = np.ones_like(score)
+    k = int(np.argmin(score))
+    step = phis[1] - phis[0]
+    edge = k == 0 or k == len(phis) - 1
+    sigma = math.inf
+    phi = float(phis[k])
+    if not edge and np.isfinite(score[k - 1:k + 2]).all():
+        ym, y0, yp = score[k - 1:k + 2]
+        curv = (yp - 2 * y0 + ym) / step**2  # d2 chi2 / d phi2
+        if curv > 0:
+            phi = float(phis[k] + step * 0.5 * (ym - yp) / (yp - 2 * y0 + ym))
+            sigma = math.sqrt(2.0 / curv) * math.sqrt(max(1.0, float(red[k])))
+    what = "forward-model chi2" if di is not None else "forward-model misfit rms (no dI: misfit taken as the noise)"
+    note = (f"volume fraction estimated from the curve: {phi:.3g} +- {sigma:.2g} (scan {lo:.3g}-{hi:.3g}, {what})")
+    if edge:
+        note += "; the best value is at the edge of the scan (the model's training range): phi may lie outside it"
+    return phi, sigma, note

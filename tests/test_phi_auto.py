@@ -1,0 +1,91 @@
+"""Unknown volume fraction: `invert(..., volume_fraction=None)` and `--volume-fraction auto` estimate phi."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from sasview_nn_plugin.cli import main
+from sasview_nn_plugin.data.writers import save_curve
+from sasview_nn_plugin.inference.invert import invert, invert_many
+from sasview_nn_plugin.inference.modelfile import load_model
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics import kernels as physics
+from sasview_nn_plugin.physics.grids import RadiusGrid
+
+GRID = RadiusGrid(5.0, 150.0, 300)
+
+
+def schulz_curve(mean: float, phi: float, seed: int = 1):
+    """(q, noisy I, dI = 1 % of I, true number-mean) of Schulz spheres (pd 0.1) on the model's q grid."""
+    nn = load_model()
+    w = np.diff(distributions.schulz_cdf(GRID.edges, mean, 0.1))
+    w /= w.sum()
+    intensity = physics.intensity(physics.sphere_basis(nn.q, GRID.radius), w, phi)
+    noisy = intensity * (1 + 0.01 * np.random.default_rng(seed).standard_normal(intensity.shape))
+    return nn.q, noisy, 0.01 * intensity, float(w @ GRID.radius)
+
+
+@pytest.mark.parametrize("mean", [40.0, 60.0])
+@pytest.mark.parametrize("phi", [0.15, 0.3, 0.45])
+@pytest.mark.parametrize("with_di", [True, False])
+def test_phi_is_recovered_with_a_finite_sigma(mean, phi, with_di):
+    q, intensity, di, true_mean = schulz_curve(mean, phi)
+    inv = invert(q, intensity, di if with_di else None, volume_fraction=None)
+    assert abs(inv.volume_fraction_used - phi) < 0.03
+    assert math.isfinite(inv.volume_fraction_sigma) and inv.volume_fraction_sigma > 0
+    assert abs(inv.mean_radius_number / true_mean - 1) < 0.02
+    assert any(n.startswith("volume fraction estimated from the curve") for n in inv.notes)
+    d = inv.to_dict()
+    assert d["volume_fraction_estimated"] is True and d["volume_fraction_sigma"] == inv.volume_fraction_sigma
+    assert d["volume_fraction"] == inv.volume_fraction_used
+
+
+def test_a_given_phi_is_unchanged():
+    q, intensity, di, _ = schulz_curve(50.0, 0.3)
+    inv = invert(q, intensity, di, volume_fraction=0.3)
+    assert inv.volume_fraction_used == 0.3 and inv.volume_fraction_sigma is None
+    d = inv.to_dict()
+    assert "volume_fraction_estimated" not in d and "volume_fraction_sigma" not in d
+    again = invert(q, intensity, di, volume_fraction=0.3)
+    np.testing.assert_array_equal(inv.number_distribution, again.number_distribution)
+    many = invert_many(q, np.stack([intensity, intensity]), volume_fractions=[0.3, np.nan])
+    single = invert(q, intensity, volume_fraction=0.3).number_distribution  # the batch: float32 rows, as before
+    np.testing.assert_allclose(many[0].number_distribution, single, rtol=1e-4, atol=1e-12)
+    assert many[0].volume_fraction_sigma is None and many[1].volume_fraction_sigma is not None
+    assert abs(many[1].volume_fraction_used - 0.3) < 0.03
+
+
+def test_cli_invert_and_batch_accept_auto(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    for phi in (0.15, 0.45):
+        q, intensity, di, _ = schulz_curve(50.0, phi)
+        save_curve(d / f"phi{phi}.txt", q, intensity, di)
+    out = tmp_path / "o"
+    assert main(["invert", str(d / "phi0.45.txt"), "--volume-fraction", "auto", "--output", str(out)]) == 0
+    rec = json.loads((out / "phi0.45.json").read_text())
+    assert rec["volume_fraction_estimated"] is True and rec["volume_fraction_sigma"] > 0
+    assert abs(rec["volume_fraction"] - 0.45) < 0.03
+    run = tmp_path / "run"
+    assert main(["batch", str(d), "--volume-fraction", "auto", "--output", str(run)]) == 0
+    with open(run / "summary.csv", newline="") as f:
+        rows = {r["frame"]: r for r in csv.DictReader(f)}
+    for phi in (0.15, 0.45):
+        row = next(r for k, r in rows.items() if f"phi{phi}" in k)
+        assert row["status"] == "ok" and abs(float(row["volume_fraction"]) - phi) < 0.03
+
+
+def test_auto_in_a_volume_fraction_table_and_a_bad_value(tmp_path):
+    from sasview_nn_plugin.runs.tables import read_volume_fraction_table
+
+    table = tmp_path / "phi.csv"
+    table.write_text("frame,volume_fraction\na,auto\nb,0.3\n")
+    assert read_volume_fraction_table(table) == {"a": None, "b": 0.3}
+    q, intensity, di, _ = schulz_curve(50.0, 0.3)
+    save_curve(tmp_path / "c.txt", q, intensity, di)
+    assert main(["invert", str(tmp_path / "c.txt"), "--volume-fraction", "abc", "--output", str(tmp_path / "o")]) == 2
