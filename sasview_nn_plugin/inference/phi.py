@@ -5,7 +5,9 @@ network runs for all of them in one batched forward pass (a mapped window, :mod:
 inversion per value) and each candidate is scored by the forward-model check :func:`~.quality.assess`:
 the total chi2 with dI, without dI the misfit rms (as a chi2 scaled so that its minimum is a reduced chi2
 of 1).  A parabola through the best value and its neighbours refines it; the 1-sigma is where the total
-chi2 rises by 1, widened by sqrt(max(1, chi2_reduced)) so that an imperfect model curve widens it.
+chi2 rises by 1, widened by sqrt(max(1, chi2_reduced)) so that an imperfect model curve widens it, and
+combined in quadrature with the network's own bias, SYSTEMATIC_SIGMA (measured in docs/domain.md: errors up
+to 0.011 on Schulz curves where the statistical part alone says 1e-4 to 5e-4).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..errors import InputError
 from .quality import training_of
 
 N_SCAN = 17  # phi values scanned (0.025 apart over the shipped model's 0.1-0.5)
+SYSTEMATIC_SIGMA = 0.01  # the estimate's bias from the network (docs/domain.md table), added in quadrature
 
 
 def scan_values(nn) -> np.ndarray:
@@ -64,7 +67,7 @@ def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]]
         curv = (yp - 2 * y0 + ym) / step**2  # d2 chi2 / d phi2
         if curv > 0:
             phi = float(phis[k] + step * 0.5 * (ym - yp) / (yp - 2 * y0 + ym))
-            sigma = math.sqrt(2.0 / curv) * math.sqrt(max(1.0, float(red[k])))
+            sigma = math.hypot(math.sqrt(2.0 / curv) * math.sqrt(max(1.0, float(red[k]))), SYSTEMATIC_SIGMA)
     what = "forward-model chi2" if di is not None else "forward-model misfit rms (no dI: misfit taken as the noise)"
     note = (f"volume fraction estimated from the curve: {phi:.3g} +- {sigma:.2g} (scan {lo:.3g}-{hi:.3g}, {what})")
     if edge:
