@@ -155,9 +155,9 @@ def test_the_issues_cases_are_flagged():
     res, q = check(ql, schulz_hs(ql, 95.0, phi=0.2), phi=0.2)
     assert res.mean_radius_number < 20 and q.chi2_reduced > 1000
     assert {"poor-fit", "shape-outside-training", "mass-at-small-radius-edge"} <= set(q.flags)
-    lab = np.geomspace(0.008, 0.25, 300)     # 150 A spheres on a lab window
-    res, q = check(lab, schulz_hs(lab, 150.0))
-    assert q.chi2_reduced > 1000 and {"poor-fit", "shape-outside-training"} <= set(q.flags)
+    lab = np.geomspace(0.008, 0.25, 300)     # 150 A spheres on a lab window: read as ~12 A before, no warning
+    res, q = check(lab, schulz_hs(lab, 150.0))  # now through another window of the self-similar map, or flagged
+    assert abs(res.mean_radius_number / 150.0 - 1) < 0.05 or {"poor-fit", "shape-outside-training"} <= set(q.flags)
 
 
 def test_quality_record_and_flag_names():

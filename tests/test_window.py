@@ -106,12 +106,19 @@ def test_a_window_too_narrow_for_the_map_is_still_refused():
                 raise r
 
 
-def test_lab_window_covering_the_model_keeps_todays_path():
-    """150 A spheres on 0.008-0.25 1/A (the issue's 12 A case): the data cover the model's window, so invert
-    keeps the unmapped path; the answer must be right or flagged, never confidently wrong."""
+def test_lab_window_flagged_on_the_model_window_tries_the_others():
+    """150 A spheres on 0.008-0.25 1/A (the issue's case, read as 12 A before): the data cover the model's window
+    but the direct result is flagged, so the other windows of the self-similar map are tried; the best fits."""
     lab = np.geomspace(0.008, 0.25, 300)
     data, di = noisy(schulz_hs(lab, 150.0))
     res = invert(lab, data, di, volume_fraction=0.3)
-    print(f"lab window: {res.mean_radius_number:.1f} A, flags {res.quality.flags}, chi2 {res.quality.chi2_reduced:.0f}")
-    assert abs(res.mean_radius_number / 150.0 - 1) < 0.05 or res.quality.flags
-    assert res.notes == () and res.q_range == load_model().q_range
+    assert abs(res.mean_radius_number / 150.0 - 1) < 0.02 and not res.quality.flags
+    assert res.q_range != load_model().q_range and any("fits better" in n for n in res.notes)
+
+
+def test_a_clean_curve_on_a_wide_window_keeps_the_model_window():
+    """40 A spheres on the same lab window: the direct result is not flagged, so nothing else is tried."""
+    lab = np.geomspace(0.008, 0.25, 300)
+    data, di = noisy(schulz_hs(lab, 40.0))
+    res = invert(lab, data, di, volume_fraction=0.3)
+    assert res.q_range == load_model().q_range and abs(res.mean_radius_number / 40.0 - 1) < 0.02

@@ -30,6 +30,7 @@ from .result import Distribution, Inversion
 from .window import data_range, from_model_window, scale_for_window, to_model_window
 
 MAX_WINDOW_CANDIDATES = 5  # scale factors tried for a mapped window (each costs one assess, ~0.2-0.4 ms)
+WIDE_WINDOW = 2.0  # data spanning this many times the model's q_max/q_min: a flagged result tries other windows
 
 
 def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
@@ -104,6 +105,7 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
     if not on_grid and q.ndim == 1 and len(q) >= 2 and not covers_model_window(q, nn):
         check_curve(q, intensity, di)  # every point is used: the model curve is scored over the whole range
         return _invert_mapped(nn, q, intensity, di, phi)
+    q_all, i_all, di_all = q, intensity, di
     note = None
     if on_grid and di is None:
         # hot path: two reductions; min() catches NaN and I <= 0, max() catches inf
@@ -119,7 +121,29 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
-    return _inversion(nn, number, moments.tolist(), q, intensity, di, phi, (note,) if note else ())
+    res = _inversion(nn, number, moments.tolist(), q, intensity, di, phi, (note,) if note else ())
+    if not on_grid and _wide(q_all, nn) and res.quality is not None and res.quality.flags:
+        return _other_window(nn, q_all, i_all, di_all, phi, res)
+    return res
+
+
+def _wide(q: np.ndarray, nn: NNModel) -> bool:
+    return q[-1] / q[0] >= WIDE_WINDOW * nn.q_range[1] / nn.q_range[0]
+
+
+def _other_window(nn: NNModel, q, intensity, di, phi: float, direct: Inversion) -> Inversion:
+    """A wide window (lab SAXS, SANS) whose direct result is flagged: the network also sees the data through
+    the self-similar map at other scales, all scored by the model curve over the whole data range; a better
+    scale replaces the direct result (its note says so), else the direct result stands."""
+    try:
+        mapped = _invert_mapped(nn, q, intensity, di, phi)
+    except InputError:  # e.g. bad points outside the model's range, which the direct path may drop
+        return direct
+    if mapped.q_range == nn.q_range or mapped.quality is None or len(mapped.quality.flags) > len(direct.quality.flags):
+        return direct
+    return dataclasses.replace(mapped, notes=(*direct.notes, *mapped.notes,
+                                              f"the model's own window gave a flagged result "
+                                              f"({', '.join(direct.quality.flags)}); this window fits better"))
 
 
 def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float,
