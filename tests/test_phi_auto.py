@@ -78,6 +78,16 @@ def test_cli_invert_and_batch_accept_auto(tmp_path):
     for phi in (0.15, 0.45):
         row = next(r for k, r in rows.items() if f"phi{phi}" in k)
         assert row["status"] == "ok" and abs(float(row["volume_fraction"]) - phi) < 0.03
+        assert 0.005 < float(row["volume_fraction_sigma"]) < 0.05   # the uncertainty travels into every output
+    import h5py
+
+    with h5py.File(run / "results.h5") as f:
+        sig = f["entry/distributions/volume_fraction_sigma"][:]
+    assert np.all((sig > 0.005) & (sig < 0.05))
+    given = tmp_path / "given"
+    assert main(["batch", str(d), "--volume-fraction", "0.3", "--output", str(given), "--quiet"]) == 0
+    with open(given / "summary.csv", newline="") as f:
+        assert {r["volume_fraction_sigma"] for r in csv.DictReader(f)} == {""}   # a given phi has none
 
 
 def test_auto_in_a_volume_fraction_table_and_a_bad_value(tmp_path):

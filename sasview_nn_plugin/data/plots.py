@@ -72,7 +72,9 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "", curve=None) 
     a1.grid(alpha=0.3)
     verdict = "" if quality is None else ("; checked: trusted" if not quality.flags
                                           else "; NOT TRUSTED: " + ", ".join(quality.flags))
-    a1.set_title(f"size distribution, phi = {inv.volume_fraction:g}{verdict}", fontsize=10,
+    sigma = inv.volume_fraction_sigma
+    phi = f"{inv.volume_fraction:g}" if sigma is None else f"{inv.volume_fraction:.3g} +- {sigma:.2g} (estimated)"
+    a1.set_title(f"size distribution, phi = {phi}{verdict}", fontsize=10,
                  color="C3" if quality is not None and quality.flags else "black")
     q, i_data = inv.q_data, inv.intensity_data
     if inv.di_data is not None:

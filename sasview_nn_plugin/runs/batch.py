@@ -36,8 +36,8 @@ __all__ = ["run_batch", "record_unit", "finish_run", "RunSummary", "UNIT_FRAMES"
 
 UNIT_FRAMES = 512   # table rows per unit without refinement (one batched forward pass)
 UNIT_FRAMES_REFINE = 8  # with refinement (~0.1-10 s a frame): small units spread over the workers
-PART_KEYS = ("frame", "source", "source_id", "index", "status", "reason", "number", "chi2", "phi", "weighting",
-             "warnings")
+PART_KEYS = ("frame", "source", "source_id", "index", "status", "reason", "number", "chi2", "phi", "phi_sigma",
+             "weighting", "warnings")
 
 
 @dataclass
@@ -68,6 +68,7 @@ def record_unit(out: Path, unit: Unit, results: list[FrameResult], settings: Set
     number = np.full((len(results), n_r), np.nan)
     chi2 = np.full(len(results), np.nan)
     phi = np.full(len(results), np.nan)
+    phi_sigma = np.full(len(results), np.nan)  # estimated volume fractions only (`volume_fraction="auto"`)
     weighting = np.array([""] * len(results), dtype=object)
     for k, r in enumerate(results):
         if r.status != "ok":
@@ -76,6 +77,7 @@ def record_unit(out: Path, unit: Unit, results: list[FrameResult], settings: Set
         weighting[k] = "dI" if inv.di_data is not None else "equal (no dI in the file)"
         number[k] = inv.number_distribution
         phi[k] = inv.volume_fraction
+        phi_sigma[k] = np.nan if inv.volume_fraction_sigma is None else inv.volume_fraction_sigma
         chi2[k] = np.nan if inv.fit is None else inv.fit.chi2_reduced
         if settings.frame_files:
             write_frame_files(r, frames_dir / safe_stem(r.frame), settings.plot)
@@ -84,7 +86,7 @@ def record_unit(out: Path, unit: Unit, results: list[FrameResult], settings: Set
     text["warnings"] = np.array([printable("; ".join(r.warnings)) for r in results], dtype=str)
     with atomic_path(out / PARTS / f"{unit.uid}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **text, index=np.array([r.index for r in results]), number=number, chi2=chi2, phi=phi,
-                 weighting=weighting.astype(str), content=np.array(content))
+                 phi_sigma=phi_sigma, weighting=weighting.astype(str), content=np.array(content))
 
 
 def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Path]:
@@ -115,6 +117,7 @@ def _load_parts(out: Path) -> dict[str, dict]:
             with np.load(p) as z:
                 part = {k: z[k] for k in z.files}
             part.setdefault("warnings", np.array([""] * len(part["frame"])))
+            part.setdefault("phi_sigma", np.full(len(part["frame"]), np.nan))
             parts[p.stem] = {k: part[k] for k in (*PART_KEYS, "content")}
         except Exception:
             p.unlink(missing_ok=True)

@@ -11,7 +11,8 @@ import numpy as np
 from ..data.files import atomic_path, printable, write_atomic
 
 COLUMNS = ("frame", "source", "index", "mean_radius_number_A", "mean_radius_volume_A", "width_number_A",
-           "width_volume_A", "volume_fraction", "chi2_reduced", "weighting", "status", "reason", "warnings")
+           "width_volume_A", "volume_fraction", "volume_fraction_sigma", "chi2_reduced", "weighting", "status",
+           "reason", "warnings")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -32,7 +33,7 @@ def summary_csv(cat: dict, mean_n, mean_v, width_n, width_v) -> str:
     w = csv.writer(buf)  # RFC 4180: CRLF rows, so a CR or LF inside a name is always quoted
     w.writerow(COLUMNS)
     for k in range(len(cat["frame"])):
-        nums = (mean_n[k], mean_v[k], width_n[k], width_v[k], cat["phi"][k], cat["chi2"][k])
+        nums = (mean_n[k], mean_v[k], width_n[k], width_v[k], cat["phi"][k], cat["phi_sigma"][k], cat["chi2"][k])
         w.writerow([text_cell(cat["frame"][k]), text_cell(cat["source"][k]), int(cat["index"][k]),
                     *map(_number, nums), text_cell(cat["weighting"][k]), text_cell(cat["status"][k]),
                     text_cell(cat["reason"][k]), text_cell(cat["warnings"][k])])
@@ -71,6 +72,7 @@ def write_results_h5(path: Path, radius, cat, volume, mean_n, mean_v, width_n, w
             d[name] = values
             d[name].attrs["units"] = "Angstrom"
         d["volume_fraction"] = cat["phi"]
+        d["volume_fraction_sigma"] = cat["phi_sigma"]  # NaN where the volume fraction was given, not estimated
         d["chi2_reduced"] = cat["chi2"]
         str_dt = h5py.string_dtype()
         for name in ("frame", "source", "status", "reason"):
