@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ..data.validation import check_curve, check_volume_fraction, drop_unused_bad_points
+from ..data.validation import check_curve, check_volume_fraction, take_points, unused_bad_points
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .modelfile import load_model
@@ -81,20 +81,42 @@ def covers_model_window(q: np.ndarray, model: NNModel) -> bool:
     return bool(q[0] <= mq[0] + tol and q[-1] >= mq[-1] - tol)
 
 
+def _drop(q, intensity, di, dq, q_range):
+    """(q, intensity, di, dq, note) without the unused bad points (:func:`~..data.validation.unused_bad_points`)."""
+    keep, note = unused_bad_points(q, intensity, q_range)
+    if keep is None:
+        return q, intensity, di, dq, None
+    return q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep), note
+
+
+def _resolution(dq, q: np.ndarray) -> np.ndarray | None:
+    """dq (1/A, 1-sigma per point) as a float array of q's shape, or None; refused if not finite and >= 0."""
+    if dq is None:
+        return None
+    dq = np.asarray(dq, dtype=float)
+    if dq.shape != q.shape:
+        raise InputError(f"dq must have one value per q point (got {dq.shape}, q {q.shape})")
+    if not (np.isfinite(dq).all() and dq.min() >= 0):
+        raise InputError("dq (the q resolution, 1/A) has NaN/inf or negative values; fix or omit it")
+    return dq if dq.max() > 0 else None
+
+
 def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
-           model: str | NNModel | None = None) -> Inversion:
+           model: str | NNModel | None = None, dq=None) -> Inversion:
     """Invert one SAXS curve into a size distribution.
 
     q in 1/A (ascending), intensity in any units (absolute scale is not needed), dI optional (used
     for the model curve's chi^2 only), volume_fraction in (0, 0.74), or None: estimated from the curve
     (:mod:`.phi`; the result's ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped name, a
-    path, a loaded :class:`NNModel`, or None for the shipped default.
+    path, a loaded :class:`NNModel`, or None for the shipped default.  ``dq``: None or the 1-sigma q resolution
+    per point (1/A); the quality check smears its model curve with it (the network's input is not smeared).
     """
     q = np.asarray(q, dtype=float)
     intensity = np.ascontiguousarray(intensity, dtype=float)
     di = None if dI is None else np.asarray(dI, dtype=float)
+    dq = _resolution(dq, q)
     if volume_fraction is None:
-        return _invert_auto(load_model(model), q, intensity, di)
+        return _invert_auto(load_model(model), q, intensity, di, dq)
     phi = check_volume_fraction(volume_fraction)
     nn = load_model(model)
     if q.shape == nn.q.shape and intensity.shape == q.shape:
@@ -104,8 +126,8 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
         on_grid = False
     if not on_grid and q.ndim == 1 and len(q) >= 2 and not covers_model_window(q, nn):
         check_curve(q, intensity, di)  # every point is used: the model curve is scored over the whole range
-        return _invert_mapped(nn, q, intensity, di, phi)
-    q_all, i_all, di_all = q, intensity, di
+        return _invert_mapped(nn, q, intensity, di, phi, dq)
+    q_all, i_all, di_all, dq_all = q, intensity, di, dq
     note = None
     if on_grid and di is None:
         # hot path: two reductions; min() catches NaN and I <= 0, max() catches inf
@@ -113,7 +135,7 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
             check_curve(q, intensity, di, q_known_good=True)
     else:
         if not on_grid:  # on the grid every point is inside the model's q range
-            q, intensity, di, note = drop_unused_bad_points(q, intensity, di, nn.q_range)
+            q, intensity, di, dq, note = _drop(q, intensity, di, dq, nn.q_range)
         check_curve(q, intensity, di, q_known_good=on_grid)
     x = intensity if on_grid else to_model_grid(q, intensity, nn)
     number = nn.predict(x, phi, normalise=False).astype(float)  # a softmax's rows: normalised below, in float64
@@ -121,9 +143,9 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
-    res = _inversion(nn, number, moments.tolist(), q, intensity, di, phi, (note,) if note else ())
+    res = _inversion(nn, number, moments.tolist(), q, intensity, di, phi, (note,) if note else (), dq)
     if not on_grid and _wide(q_all, nn) and res.quality is not None and res.quality.flags:
-        return _other_window(nn, q_all, i_all, di_all, phi, res)
+        return _other_window(nn, q_all, i_all, di_all, phi, res, dq_all)
     return res
 
 
@@ -131,12 +153,12 @@ def _wide(q: np.ndarray, nn: NNModel) -> bool:
     return q[-1] / q[0] >= WIDE_WINDOW * nn.q_range[1] / nn.q_range[0]
 
 
-def _other_window(nn: NNModel, q, intensity, di, phi: float, direct: Inversion) -> Inversion:
+def _other_window(nn: NNModel, q, intensity, di, phi: float, direct: Inversion, dq=None) -> Inversion:
     """A wide window (lab SAXS, SANS) whose direct result is flagged: the network also sees the data through
     the self-similar map at other scales, all scored by the model curve over the whole data range; a better
     scale replaces the direct result (its note says so), else the direct result stands."""
     try:
-        mapped = _invert_mapped(nn, q, intensity, di, phi)
+        mapped = _invert_mapped(nn, q, intensity, di, phi, dq)
     except InputError:  # e.g. bad points outside the model's range, which the direct path may drop
         return direct
     if mapped.q_range == nn.q_range or mapped.quality is None or len(mapped.quality.flags) > len(direct.quality.flags):
@@ -147,17 +169,17 @@ def _other_window(nn: NNModel, q, intensity, di, phi: float, direct: Inversion) 
 
 
 def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float,
-               notes: tuple[str, ...] = ()) -> Inversion:
+               notes: tuple[str, ...] = (), dq=None) -> Inversion:
     """The Inversion for an unnormalised float64 number distribution and its moments (1, R, R^3, R^4)."""
     s0, s1, s3, s4 = moments
     vol = number * (nn.radius_cubed / s3)
     number *= 1.0 / s0
     dist = Distribution(nn.radius, number, vol, s1 / s0, s4 / s3)
-    check = functools.partial(assess, q, intensity, di, nn.radius, number, phi, training=training_of(nn))
+    check = functools.partial(assess, q, intensity, di, nn.radius, number, phi, training=training_of(nn), dq=dq)
     return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes, check=check)
 
 
-def _invert_mapped(nn: NNModel, q, intensity, di, phi: float) -> Inversion:
+def _invert_mapped(nn: NNModel, q, intensity, di, phi: float, dq=None) -> Inversion:
     """Invert a curve that does not cover the model's window through the self-similar map (:mod:`.window`).
 
     The network sees the data at q s (s from :func:`~.window.scale_for_window`, at most
@@ -180,7 +202,7 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float) -> Inversion:
             continue
         w = number / mom[0]
         radius = from_model_window(nn.radius, s)
-        qual = assess(q, intensity, di, radius, w, phi, training=training, q_range=(d0, d1))
+        qual = assess(q, intensity, di, radius, w, phi, training=training, q_range=(d0, d1), dq=dq)
         score = qual.chi2_reduced if di is not None else qual.residual_rms
         score = math.inf if score is None or not math.isfinite(score) else score
         if best is None or score < best[0]:
@@ -196,7 +218,7 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float) -> Inversion:
                      check=functools.partial(_computed, qual))
 
 
-def _invert_auto(nn: NNModel, q, intensity, di) -> Inversion:
+def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
     """:func:`invert` with the volume fraction estimated from the curve (:mod:`.phi`): a scan over the training
     range (one batched forward pass; a mapped window: one mapped inversion per value), each candidate scored by
     :func:`~.quality.assess`; the Inversion at the estimate, with ``volume_fraction_sigma`` and a note."""
@@ -206,19 +228,19 @@ def _invert_auto(nn: NNModel, q, intensity, di) -> Inversion:
         quals = []
         for p in phis:
             try:
-                quals.append(_invert_mapped(nn, q, intensity, di, float(p)).quality)
+                quals.append(_invert_mapped(nn, q, intensity, di, float(p), dq).quality)
             except InputError:
                 quals.append(None)
     else:
-        qd, idata, dd, _ = drop_unused_bad_points(q, intensity, di, nn.q_range)
+        qd, idata, dd, dqd, _ = _drop(q, intensity, di, dq, nn.q_range)
         check_curve(qd, idata, dd)
         x = to_model_grid(qd, idata, nn)
         numbers = nn.predict(np.repeat(x[None], len(phis), 0), phis, normalise=False).astype(float)
         training = training_of(nn)
-        quals = [assess(qd, idata, dd, nn.radius, w / w.sum(), float(p), training=training)
+        quals = [assess(qd, idata, dd, nn.radius, w / w.sum(), float(p), training=training, dq=dqd)
                  if w.sum() > 0 and np.isfinite(w).all() else None for p, w in zip(phis, numbers, strict=True)]
     phi, sigma, note = estimate_volume_fraction(phis, [score_of(u, di is not None) for u in quals], di is not None)
-    inv = invert(q, intensity, di, volume_fraction=phi, model=nn)
+    inv = invert(q, intensity, di, volume_fraction=phi, model=nn, dq=dq)
     return dataclasses.replace(inv, notes=(*inv.notes, note), volume_fraction_sigma=sigma)
 
 
@@ -227,11 +249,11 @@ def _computed(value):
 
 
 def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str | NNModel | None = None,
-                ) -> list[Inversion | InputError]:
+                dqs=None) -> list[Inversion | InputError]:
     """Invert N curves sharing one q grid in one batched forward pass (frame tables, time series).
 
-    ``intensities`` (N, n_q), ``dIs`` None or (N, n_q), ``volume_fractions`` scalar or (N,); None or NaN
-    (per row): estimated from the curve, one curve at a time (:func:`invert` with ``volume_fraction=None``).  Returns,
+    ``intensities`` (N, n_q), ``dIs`` and ``dqs`` (q resolution, 1/A) None or (N, n_q), ``volume_fractions``
+    scalar or (N,); None or NaN (per row): estimated from the curve, one curve at a time (:func:`invert` with
     per curve, its Inversion or the InputError that :func:`invert` would raise for it (a bad curve
     never stops the others).
     """
@@ -239,6 +261,7 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     inten = np.asarray(intensities, dtype=float)
     n = len(inten)
     dis = [None] * n if dIs is None else list(np.asarray(dIs, dtype=float))
+    dqr = [None] * n if dqs is None else list(np.broadcast_to(np.asarray(dqs, dtype=float), inten.shape))
     phis = np.broadcast_to(np.asarray(math.nan if volume_fractions is None else volume_fractions, dtype=float), (n,))
     auto = np.isnan(phis)
     nn = load_model(model)
@@ -262,11 +285,16 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     moments = number @ nn.radius_moments
     for k, i in enumerate(idx):
         if moments[k, 0] > 0 and np.isfinite(moments[k]).all():
-            out[i] = _inversion(nn, number[k], moments[k].tolist(), q, inten[i], dis[i], float(phis[i]))
+            try:
+                out[i] = _inversion(nn, number[k], moments[k].tolist(), q, inten[i], dis[i], float(phis[i]),
+                                    dq=_resolution(dqr[i], q))
+            except InputError:  # a bad dq: the single-curve path below names it
+                pass
     for i in range(n):
         if out[i] is None:  # the single-curve path names the problem
             try:
-                out[i] = invert(q, inten[i], dis[i], volume_fraction=None if auto[i] else phis[i], model=nn)
+                out[i] = invert(q, inten[i], dis[i], volume_fraction=None if auto[i] else phis[i], model=nn,
+                                dq=dqr[i])
             except InputError as exc:
                 out[i] = exc
     return out

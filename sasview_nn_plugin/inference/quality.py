@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..physics.kernels import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, hardsphere_sq
+from .resolution import smearing
 
 POOR_FIT_CHI2 = 3.0          # chi2_red above this (dI given) -> "poor-fit"
 RUNS_Z = 4.0                 # runs-test z below -RUNS_Z: residual signs cluster (not noise)
@@ -201,6 +202,14 @@ def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray
     return float(a), float(b)
 
 
+def smeared_intensity(q, dq, radius, number, volume_fraction: float) -> np.ndarray:
+    """:func:`model_intensity` smeared with pinhole resolution dq (1/A per point; None: unsmeared)."""
+    if dq is None:
+        return model_intensity(q, radius, number, volume_fraction)
+    x, w = smearing(q, dq)
+    return w @ model_intensity(x, radius, number, volume_fraction)
+
+
 # -- statistics ---------------------------------------------------------------------------------------
 
 def runs_z(residual: np.ndarray) -> float:
@@ -267,14 +276,14 @@ def _training(training) -> Training:
 
 
 def assess(q, intensity, di, radius, number, volume_fraction: float, *, training=None,
-           q_range: tuple[float, float] | None = None) -> Quality:
+           q_range: tuple[float, float] | None = None, dq=None) -> Quality:
     """Check a result (number weights over ``radius``, A) against the data it came from.
 
     q in 1/A (ascending), intensity in any units, di None or per point (same units).  ``training``: a
     :class:`Training`, a loaded NNModel or a model name/path (None: the shipped default), whose domain the
     flags test against.  ``q_range`` (1/A): the data range used (default: the training window).  The model
     curve is :func:`model_intensity` with scale and flat background fitted (non-negative least squares,
-    weights 1/dI^2, or 1/I^2 without dI) over the data points inside ``q_range``.
+    weights 1/dI^2, or 1/I^2 without dI) over the data points inside ``q_range``, smeared with ``dq`` (1/A).
     """
     dom = _training(training)
     q = np.asarray(q, dtype=float)
@@ -286,6 +295,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
         sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
     qu, iu = q[sel], intensity[sel]
     du = None if di is None else np.asarray(di, dtype=float)[sel]
+    dqu = None if dq is None else np.asarray(dq, dtype=float)[sel]
     n = len(qu)
     flags = []
     radius = np.asarray(radius, dtype=float)
@@ -294,7 +304,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     if n < 3:
         return Quality(None, math.nan, math.nan, (math.nan, math.nan), ("q-window-too-narrow",),
                        math.nan, math.nan, math.nan, n)
-    m = model_intensity(qu, radius, number, phi)
+    m = smeared_intensity(qu, dqu, radius, number, phi)
     sigma = iu if du is None else du
     scale, bkg = nnls_scale_background(m, iu, sigma)
     fit = scale * m + bkg

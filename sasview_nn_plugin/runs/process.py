@@ -155,7 +155,7 @@ def _one(c: Curve, phi: float | None, settings: Settings, nn):
 
         return invert_parametric(c.q, c.intensity, c.di, volume_fraction=phi, family=settings.parametric,
                                  model=nn, method=settings.refine or "lm", dq=c.dq)
-    inv = invert(c.q, c.intensity, c.di, volume_fraction=phi, model=nn)
+    inv = invert(c.q, c.intensity, c.di, volume_fraction=phi, model=nn, dq=c.dq)
     if settings.refine:
         from ..fitting.refine import refine
 
@@ -219,7 +219,9 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
                 dis = None if curves[0].di is None else np.stack([c.di for c in curves])
                 results = invert_many(curves[0].q, np.stack([c.intensity for c in curves]), dis,
                                       volume_fractions=np.array([np.nan if phis[k] is None else phis[k]
-                                                                 for k in ks]), model=nn)
+                                                                 for k in ks]), model=nn,
+                                      dqs=None if all(c.dq is None for c in curves)
+                                      else np.stack([c.dq for c in curves]))
             except Exception:  # e.g. rows of another shape: each frame on its own below
                 continue
             for k, c, res in zip(ks, curves, results, strict=True):
