@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..inference.invert import nnls_scale_background
+from ..inference.quality import nnls_scale_background
 from ..inference.result import Inversion
 from ..physics import kernels as physics
 

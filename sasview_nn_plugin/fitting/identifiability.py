@@ -65,7 +65,7 @@ class MapSettings:
             raise InputError(f"need 0 < q_min < q_max (got {self.q_min}, {self.q_max}); q in 1/A")
         if not 0 < self.noise < 1:
             raise InputError(f"`noise` is the relative 1-sigma noise per point, in (0, 1) (got {self.noise})")
-        physics.check_volume_fraction(self.volume_fraction)
+        physics.volume_fraction_array(self.volume_fraction)
         if not (0 < self.r_min < self.r_max and 0 < self.pd_min < self.pd_max < 1):
             raise InputError("need 0 < r_min < r_max and 0 < pd_min < pd_max < 1")
         if self.n_radius < 3 or self.n_pd < 3 or self.points_per_decade < 2:

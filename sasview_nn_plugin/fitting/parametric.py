@@ -25,8 +25,9 @@ from ..data.validation import (
     unused_bad_points,
 )
 from ..errors import InputError
-from ..inference.invert import nnls_scale_background, to_model_grid
+from ..inference.invert import to_model_grid
 from ..inference.modelfile import NNModel, load_model
+from ..inference.quality import nnls_scale_background
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from ..physics import distributions
 from ..physics import kernels as physics

@@ -32,7 +32,7 @@ from sasmodels.resolution import Pinhole1D
 
 from ..data.validation import check_curve, in_q_range, take_points, uncertainty_or_default, unused_bad_points
 from ..errors import InputError
-from ..inference.invert import nnls_scale_background
+from ..inference.quality import nnls_scale_background
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from ..physics import kernels as physics
 from .parametrisations import HistogramDistribution, Schulz3Distribution, fitted_mixture

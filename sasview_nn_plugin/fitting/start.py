@@ -10,8 +10,8 @@ import numpy as np
 
 from ..inference.invert import (
     invert,
-    nnls_scale_background,
 )
+from ..inference.quality import nnls_scale_background
 from .parametrisations import schulz3_components
 
 SUPPORTED = ("sasmodels Experiments on sphere@hardsphere (schulz, lognormal or gaussian radius dispersion) "

@@ -33,15 +33,6 @@ MAX_WINDOW_CANDIDATES = 5  # scale factors tried for a mapped window (each costs
 WIDE_WINDOW = 2.0  # data spanning this many times the model's q_max/q_min: a flagged result tries other windows
 
 
-def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
-    """Non-negative (scale, background) minimising sum(((scale * shape + background - data) / sigma)^2)."""
-    from scipy.optimize import nnls
-
-    a = np.stack([shape / sigma, 1.0 / sigma], axis=1)
-    (scale, bkg), _ = nnls(a, data / sigma)
-    return float(scale), float(bkg)
-
-
 def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.ndarray:
     """Interpolate a curve onto the model's q grid in log-log space; refuse if it does not cover it."""
     mq = model.q

@@ -26,7 +26,7 @@ DEFAULT_SLD = 1.0  # sasmodels sphere defaults, 1e-6/A^2
 DEFAULT_SLD_SOLVENT = 6.0
 
 
-def check_volume_fraction(phi: np.ndarray | float) -> np.ndarray:
+def volume_fraction_array(phi: np.ndarray | float) -> np.ndarray:
     """Return phi as an array, raising InputError unless every value is in [0, 0.74)."""
     phi = np.asarray(phi, dtype=float)
     if not np.all(np.isfinite(phi)) or np.any(phi < 0) or np.any(phi >= PHI_MAX):
@@ -202,7 +202,7 @@ def intensity(basis: SphereBasis, weights: np.ndarray, volume_fraction: np.ndarr
     sasmodels ``sphere@hardsphere`` (decoupling, R_eff = number-mean radius).
     """
     w = np.asarray(weights, dtype=float)
-    phi = check_volume_fraction(volume_fraction)
+    phi = volume_fraction_array(volume_fraction)
     if w.ndim not in (1, 2) or w.shape[-1] != len(basis.radius):
         raise InputError(f"weights must have {len(basis.radius)} columns, one per radius bin (got {w.shape})")
     if np.any(w < 0) or np.any(w.sum(axis=-1) <= 0):

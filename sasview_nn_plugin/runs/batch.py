@@ -169,9 +169,13 @@ def _todo(units: list[Unit], parts: dict[str, dict], settings: Settings) -> tupl
     return todo, skipped
 
 
+def unit_content(unit: Unit, frames: list) -> str:
+    """The content hash recorded for a frame-table unit (its rows' numbers; "" for single files)."""
+    return content_hash([c for *_, c in frames if not isinstance(c, str)]) if unit.table is not None else ""
+
+
 def _table_content(unit: Unit, settings: Settings) -> str:
-    frames = read_unit(unit, settings.q_unit, settings.read_options)
-    return content_hash([c for *_, c in frames if not isinstance(c, str)])
+    return unit_content(unit, read_unit(unit, settings.q_unit, settings.read_options))
 
 
 # -- the run -------------------------------------------------------------------------------------------
@@ -214,7 +218,7 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
             else:
                 for u in todo:
                     frames = read_unit(u, settings.q_unit, settings.read_options)
-                    content = content_hash([c for *_, c in frames if not isinstance(c, str)]) if u.table else ""
+                    content = unit_content(u, frames)
                     record_unit(out, u, process_frames(frames, settings), settings, len(nn.radius), content)
                     bar.update(u.n_frames)
         finally:
@@ -254,7 +258,7 @@ def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:
             while queue and len(pending) < in_flight:
                 u = queue.pop(0)
                 frames = read_unit(u, settings.q_unit, settings.read_options)
-                content = content_hash([c for *_, c in frames if not isinstance(c, str)]) if u.table else ""
+                content = unit_content(u, frames)
                 fut = client.submit(process_unit, frames, settings, pure=False)
                 pending[fut.key] = (u, content)
                 ac.add(fut)

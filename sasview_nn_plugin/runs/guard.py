@@ -37,7 +37,7 @@ class OutputLock:
         self._lock.release()
 
 
-def _key(path: Path) -> Path:
+def resolved_path(path: Path) -> Path:
     """The path an input or output really is (symlinks resolved; a missing file: its resolved parent)."""
     try:
         return path.resolve()
@@ -47,9 +47,9 @@ def _key(path: Path) -> Path:
 
 def refuse_outputs_onto_inputs(outputs: list[Path], inputs: list[Path]) -> None:
     """InputError if an output path is (after symlinks) one of the input files."""
-    by_key = {_key(p): p for p in inputs}
+    by_key = {resolved_path(p): p for p in inputs}
     for out in outputs:
-        hit = by_key.get(_key(out))
+        hit = by_key.get(resolved_path(out))
         if hit is not None:
             raise InputError(f"the output {printable(out)} would overwrite the input file {printable(hit)}; "
                              "choose another output directory (inputs are never overwritten)")
@@ -62,7 +62,7 @@ def file_identity(path: Path) -> str:
         stamp = f"{st.st_size}:{st.st_mtime_ns}"
     except OSError:  # a dangling link or a file that vanished: known by its name only
         stamp = "missing"
-    return hashlib.sha256(f"{os.fsencode(_key(path))!r}|{stamp}".encode()).hexdigest()[:20]
+    return hashlib.sha256(f"{os.fsencode(resolved_path(path))!r}|{stamp}".encode()).hexdigest()[:20]
 
 
 def unique_labels(paths: list[Path]) -> dict[Path, str]:
@@ -75,7 +75,7 @@ def unique_labels(paths: list[Path]) -> dict[Path, str]:
         if len(group) == 1:
             labels[group[0]] = printable(name)
             continue
-        parts = [_key(p).parts for p in group]
+        parts = [resolved_path(p).parts for p in group]
         depth = 2
         while depth <= max(len(x) for x in parts):
             tails = ["/".join(x[-depth:]) for x in parts]

@@ -21,7 +21,7 @@ from ..data.files import printable
 from ..data.frames import FrameTable, open_frame_table
 from ..data.load import load_curves
 from ..errors import InputError
-from .guard import file_identity, unique_labels
+from .guard import file_identity, resolved_path, unique_labels
 
 PARTS = ".parts"
 FRAMES = "frames"
@@ -79,10 +79,7 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[Path]]:
             out += matches
     seen, unique, own = set(), [], []
     for p in out:
-        try:
-            key = p.resolve()
-        except OSError:
-            key = p.absolute()
+        key = resolved_path(p)
         if key in seen:
             continue
         seen.add(key)

@@ -58,7 +58,7 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     are then fitted (non-negative least squares) to the data inside the model's q range.
     """
     from ..fitting.parametrisations import schulz3_components
-    from ..inference.invert import nnls_scale_background
+    from ..inference.quality import nnls_scale_background
 
     comps = components if components is not None else schulz3_components(result.radius, result.number_distribution)
     values = {"sld": 1.0, "sld_solvent": 6.0, "volfraction": float(result.volume_fraction)}

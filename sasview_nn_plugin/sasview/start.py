@@ -43,7 +43,7 @@ def _chi2(fitness, n_free: int) -> float:
 
 def _scale_background(fitness) -> None:
     """Scale and background by non-negative least squares on SasView's own theory (smearing included)."""
-    from ..inference.invert import nnls_scale_background
+    from ..inference.quality import nnls_scale_background
 
     pars = fitness._pars
     keep_s, keep_b = pars["scale"].value, pars["background"].value

@@ -55,7 +55,7 @@ class SimulationSettings:
     sld_solvent: float = physics.DEFAULT_SLD_SOLVENT
 
     def __post_init__(self) -> None:
-        physics.check_volume_fraction([self.phi_min, self.phi_max])
+        physics.volume_fraction_array([self.phi_min, self.phi_max])
         if self.phi_max < self.phi_min:
             raise InputError(f"phi range is inverted ({self.phi_min}..{self.phi_max}); swap `phi_min`/`phi_max`")
         if not np.isfinite(self.noise_max) or self.noise_max < 0:
