@@ -35,12 +35,8 @@ def _add_grid_args(p: argparse.ArgumentParser) -> None:
     from .physics.grids import DEFAULT_Q, DEFAULT_R
 
     g = p.add_argument_group("grids (q in 1/A, radius in A)")
-    g.add_argument("--q-min", type=float, default=DEFAULT_Q[0])
-    g.add_argument("--q-max", type=float, default=DEFAULT_Q[1])
-    g.add_argument("--n-q", type=int, default=DEFAULT_Q[2])
-    g.add_argument("--r-min", type=float, default=DEFAULT_R[0])
-    g.add_argument("--r-max", type=float, default=DEFAULT_R[1])
-    g.add_argument("--n-r", type=int, default=DEFAULT_R[2])
+    for name, default in zip(("q-min", "q-max", "n-q", "r-min", "r-max", "n-r"), (*DEFAULT_Q, *DEFAULT_R), strict=True):
+        g.add_argument(f"--{name}", type=int if name.startswith("n-") else float, default=default)
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -48,7 +44,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="files (ASCII q I [dI [dq]], CanSAS XML, NXcanSAS), globs, directories, "
                                               "HDF5 frame tables (1-D q + 2-D intensity [+ dI, dq, per-frame fields])")
     phi = p.add_mutually_exclusive_group(required=True)
-    phi.add_argument("--volume-fraction", help="one volume fraction for every curve, 0 < phi < 0.74, or auto")
+    phi.add_argument("--volume-fraction", help="one volume fraction for every curve, 0 <= phi < 0.74 (0: dilute), "
+                                               "or auto")
     phi.add_argument("--volume-fraction-table", metavar="CSV",
                      help="per-curve volume fractions: columns frame (id, file name or stem) and volume_fraction")
     p.add_argument("--output", required=True, help="output directory (created if missing)")
@@ -85,6 +82,20 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                         "unsorted or repeated q) instead of repairing them and noting what was changed")
 
 
+# SimulationSettings fields set by `simulate` flags (--noise-max, ...): name, default (as the dataclass's), help
+_SIMULATION_FLAGS = (
+    ("family", "mixed", "distribution family (see docs/physics.md)"),
+    ("phi_min", 0.1, "volume fractions uniform over phi_min..phi_max"), ("phi_max", 0.5, ""),
+    ("dilute_fraction", 0.0, "share of curves at phi = 0 exactly (dilute, no S(q))"),
+    ("noise_max", 0.03, "max relative noise per point"),
+    ("background_max", 0.02, "flat background (in half the curves) up to this fraction of I(q_max)"),
+    ("smear_fraction", 0.0, "share of curves smeared by pinhole resolution"),
+    ("dq_over_q_max", 0.06, "largest 1-sigma dQ/Q of smeared curves"),
+    ("smear_levels", 6, "smeared curves take one of this many dQ/Q values, evenly spaced up to --dq-over-q-max"),
+    ("scale_min", 1e-2, "sasmodels scale, log-uniform over scale_min..scale_max"), ("scale_max", 1e2, ""),
+)
+
+
 def _cmd_simulate(args: argparse.Namespace) -> None:
     from .physics.grids import QGrid, RadiusGrid
     from .training.simulate import SimulationSettings, simulate
@@ -92,9 +103,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     settings = SimulationSettings(
         q_grid=QGrid(args.q_min, args.q_max, args.n_q),
         r_grid=RadiusGrid(args.r_min, args.r_max, args.n_r),
-        family=args.family, phi_min=args.phi_min, phi_max=args.phi_max, noise_max=args.noise_max,
-        smear_fraction=args.smear_fraction, dq_over_q_max=args.dq_over_q_max,
-        scale_min=args.scale_min, scale_max=args.scale_max, parametric=args.parametric)
+        parametric=args.parametric, **{name: getattr(args, name) for name, _, _ in _SIMULATION_FLAGS})
     out = simulate(args.n, args.seed, args.out, settings, progress=not args.quiet)
     print(f"wrote {args.n} curves to {out}")
 
@@ -104,14 +113,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     res = train(args.data, args.out, preset=args.preset, epochs=args.epochs, seed=args.seed,
                 max_curves=args.max_curves, patience=args.patience, verbose=0 if args.quiet else 2)
-    m = res.metrics
-    if "median_w1_number_A" in m:
-        err = 100 * m["median_rel_err_mean_radius_number"]
-        held = f"median W1 {m['median_w1_number_A']:.2f} A, number-mean radius error {err:.2f} %"
-    else:
-        held = ", ".join(f"{k[len('median_rel_err_'):]} {100 * v:.2f} %" for k, v in m.items()
-                         if k.startswith("median_rel_err_")) + " (median relative errors)"
-    print(f"wrote {res.path} after {res.epochs_run} epochs ({res.seconds:.0f} s); held-out: {held}")
+    print(f"wrote {res.path} after {res.epochs_run} epochs ({res.seconds:.0f} s); held-out: {res.held_out()}")
 
 
 def _run_options(args: argparse.Namespace):
@@ -243,15 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, required=True, help="number of curves")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output HDF5 file")
-    p.add_argument("--noise-max", type=float, default=0.03, help="max relative noise per point (default 0.03)")
-    p.add_argument("--phi-min", type=float, default=0.1, help="volume fraction range (default 0.1-0.5)")
-    p.add_argument("--phi-max", type=float, default=0.5)
-    p.add_argument("--family", default="mixed", help="distribution family (default mixed; see docs/physics.md)")
-    p.add_argument("--smear-fraction", type=float, default=0.0,
-                   help="share of curves smeared by pinhole resolution (default 0)")
-    p.add_argument("--dq-over-q-max", type=float, default=0.06, help="largest 1-sigma dQ/Q of smeared curves")
-    p.add_argument("--scale-min", type=float, default=1e-2, help="sasmodels scale, log-uniform (default 1e-2..1e2)")
-    p.add_argument("--scale-max", type=float, default=1e2)
+    for name, default, text in _SIMULATION_FLAGS:
+        p.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
+                       help=f"{text} (default {default})" if text else None)
     p.add_argument("--parametric", action="store_true",
                    help="record the sasmodels parameters (radius, radius_pd) of single-component --family schulz or "
                         "lognormal distributions: training data for a parametric head (--preset parametric)")

@@ -133,7 +133,7 @@ def test_repaired_files(tiny_model, example_curve, tmp_path, case):
 
 @pytest.mark.parametrize("args,message", [
     (["--volume-fraction", "0.8"], "volume fraction"),
-    (["--volume-fraction", "0"], "volume fraction"),
+    (["--volume-fraction", "-0.1"], "volume fraction"),
     (["--volume-fraction", "0.3", "--model", "nonexistent"], "no model named"),
 ])
 def test_bad_arguments(tiny_model, example_curve, tmp_path, args, message):

@@ -18,13 +18,14 @@ Q_RANGE_TOLERANCE = 1e-9     # relative: a point this close to the ends of a q r
 
 
 def check_volume_fraction(volume_fraction, parameter: str = "volume_fraction") -> float:
-    """The volume fraction of a sample as a float in (0, 0.74) (close packing), else InputError."""
+    """The volume fraction of a sample as a float in [0, 0.74) (close packing), else InputError; 0 means dilute
+    (no structure factor)."""
     try:
         phi = float(volume_fraction)
     except (TypeError, ValueError):
         phi = math.nan
-    if not 0 < phi < PHI_MAX:
-        raise InputError(f"volume fraction must be in (0, {PHI_MAX}) (got {volume_fraction}); "
+    if not 0 <= phi < PHI_MAX:
+        raise InputError(f"volume fraction must be in [0, {PHI_MAX}) (0: dilute; got {volume_fraction}); "
                          f"give the sample's particle volume fraction as `{parameter}`")
     return phi
 

@@ -92,15 +92,25 @@ def _resolution(dq, q: np.ndarray) -> np.ndarray | None:
     return dq if dq.max() > 0 else None
 
 
+def dq_over_q(q: np.ndarray, dq: np.ndarray | None, q_range: tuple[float, float]) -> float:
+    """The network's resolution input: the median 1-sigma dQ/Q of the points inside ``q_range`` (1/A), 0.0
+    without dq.  Invariant under the self-similar map (q and dq scale together)."""
+    if dq is None:
+        return 0.0
+    sel = (q >= q_range[0] * (1 - 1e-9)) & (q <= q_range[1] * (1 + 1e-9))
+    return float(np.median(dq[sel] / q[sel])) if sel.any() else float(np.median(dq / q))
+
+
 def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
            model: str | NNModel | None = None, dq=None) -> Inversion:
     """Invert one SAXS curve into a size distribution.
 
     q in 1/A (ascending), intensity in any units (absolute scale is not needed), dI optional (used
-    for the model curve's chi^2 only), volume_fraction in (0, 0.74), or None: estimated from the curve
-    (:mod:`.phi`; the result's ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped name, a
-    path, a loaded :class:`NNModel`, or None for the shipped default.  ``dq``: None or the 1-sigma q resolution
-    per point (1/A); the quality check smears its model curve with it (the network's input is not smeared).
+    for the model curve's chi^2 only), volume_fraction in [0, 0.74) (0: dilute, no S(q)), or None: estimated
+    from the curve (:mod:`.phi`; the result's ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped
+    name, a path, a loaded :class:`NNModel`, or None for the shipped default.  ``dq``: None or the 1-sigma q resolution
+    per point (1/A); a model trained with resolution as an input (:attr:`NNModel.takes_resolution`) is given its
+    median dQ/Q over the window it sees, and the quality check smears its model curve with it.
     """
     q = np.asarray(q, dtype=float)
     intensity = np.ascontiguousarray(intensity, dtype=float)
@@ -129,7 +139,8 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
             q, intensity, di, dq, note = _drop(q, intensity, di, dq, nn.q_range)
         check_curve(q, intensity, di, q_known_good=on_grid)
     x = intensity if on_grid else to_model_grid(q, intensity, nn)
-    number = nn.predict(x, phi, normalise=False).astype(float)  # a softmax's rows: normalised below, in float64
+    res = dq_over_q(q, dq, nn.q_range) if dq is not None else 0.0
+    number = nn.predict(x, phi, normalise=False, resolution=res).astype(float)  # normalised below, in float64
     moments = number @ nn.radius_moments  # sums of w, w R, w R^3, w R^4
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
@@ -184,7 +195,8 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float, dq=None) -> Invers
     if len(scales) > MAX_WINDOW_CANDIDATES:
         scales = np.geomspace(scales[0], scales[-1], MAX_WINDOW_CANDIDATES).tolist()
     x = np.stack([to_model_window(q, intensity, di, s, nn)[1] for s in scales])
-    numbers = nn.predict(x, np.full(len(scales), phi), normalise=False).astype(float)
+    res = np.array([dq_over_q(q, dq, data_range((m0, m1), s)) for s in scales])
+    numbers = nn.predict(x, np.full(len(scales), phi), normalise=False, resolution=res).astype(float)
     moments = numbers @ nn.radius_moments
     training = training_of(nn)
     best = None
@@ -226,13 +238,22 @@ def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
         qd, idata, dd, dqd, _ = _drop(q, intensity, di, dq, nn.q_range)
         check_curve(qd, idata, dd)
         x = to_model_grid(qd, idata, nn)
-        numbers = nn.predict(np.repeat(x[None], len(phis), 0), phis, normalise=False).astype(float)
+        res = dq_over_q(qd, dqd, nn.q_range)
+        numbers = nn.predict(np.repeat(x[None], len(phis), 0), phis, normalise=False, resolution=res).astype(float)
         training = training_of(nn)
         quals = [assess(qd, idata, dd, nn.radius, w / w.sum(), float(p), training=training, dq=dqd)
                  if w.sum() > 0 and np.isfinite(w).all() else None for p, w in zip(phis, numbers, strict=True)]
     phi, sigma, note = estimate_volume_fraction(phis, [score_of(u, di is not None) for u in quals], di is not None)
     inv = invert(q, intensity, di, volume_fraction=phi, model=nn, dq=dq)
     return dataclasses.replace(inv, notes=(*inv.notes, note), volume_fraction_sigma=sigma)
+
+
+def _row_resolution(q, dq, nn: NNModel) -> float:
+    """:func:`dq_over_q` of one frame's dq, 0.0 when it is bad (the single-curve path then names the problem)."""
+    try:
+        return dq_over_q(q, _resolution(dq, q), nn.q_range)
+    except InputError:
+        return 0.0
 
 
 def _computed(value):
@@ -257,7 +278,7 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     auto = np.isnan(phis)
     nn = load_model(model)
     out: list = [None] * n
-    good = np.isfinite(inten).all(axis=1) & (inten > 0).all(axis=1) & (phis > 0) & (phis < PHI_MAX)
+    good = np.isfinite(inten).all(axis=1) & (inten > 0).all(axis=1) & (phis >= 0) & (phis < PHI_MAX)
     if dIs is not None:
         d = np.asarray(dIs, dtype=float)
         good &= np.isfinite(d).all(axis=1) & (d > 0).all(axis=1)
@@ -272,7 +293,8 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     rows = [to_model_grid(q, row, nn) for row in inten[good]]
     x = np.stack(rows) if rows else np.empty((0, len(nn.q)))
     idx = np.flatnonzero(good)
-    number = nn.predict(x, phis[idx]).astype(float) if len(idx) else np.empty((0, len(nn.radius)))
+    res = np.array([_row_resolution(q, dqr[i], nn) for i in idx])
+    number = nn.predict(x, phis[idx], resolution=res).astype(float) if len(idx) else np.empty((0, len(nn.radius)))
     moments = number @ nn.radius_moments
     for k, i in enumerate(idx):
         if moments[k, 0] > 0 and np.isfinite(moments[k]).all():

@@ -122,8 +122,12 @@ class OneBlasThread:
 one_blas_thread = OneBlasThread()
 
 
-def phi_bias(b0: np.ndarray, w0_phi: np.ndarray, phi: float) -> np.ndarray:
-    """The folded first layer's bias for one volume fraction, read-only (shared by every caller with this phi)."""
+def phi_bias(b0: np.ndarray, w0_phi: np.ndarray, phi: float, w0_res: np.ndarray | None = None,
+             resolution: float = 0.0) -> np.ndarray:
+    """The folded first layer's bias for one volume fraction (and dQ/Q, for a model that takes it), read-only
+    (shared by every caller with these values)."""
     bias = b0 + np.float32(phi) * w0_phi
+    if w0_res is not None:
+        bias += np.float32(resolution) * w0_res
     bias.setflags(write=False)
     return bias

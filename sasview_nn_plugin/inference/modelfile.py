@@ -31,7 +31,8 @@ __all__ = ["DEFAULT_MODEL", "FORMAT", "FORMAT_VERSION", "NNModel", "load_model",
            "resolve_model_path", "save_model"]
 
 FORMAT = "sasview_nn_plugin.model"
-FORMAT_VERSION = 2   # 2 added parameter outputs (parametric heads); distribution models are still written as 1
+FORMAT_VERSION = 3   # 2 added parameter outputs (parametric heads), 3 the resolution input (dQ/Q); a model is
+                     # written with the lowest version that can hold it (1: distribution, no resolution input)
 DEFAULT_MODEL = "default"
 
 
@@ -61,11 +62,14 @@ def save_model(model: NNModel, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION if model.parametric else 1
+            f.attrs["format_version"] = 3 if model.takes_resolution else (2 if model.parametric else 1)
             f.attrs["transform"] = model.transform
             f.attrs["block"] = model.block
             f.attrs["phi_shift"] = model.phi_shift
             f.attrs["phi_scale"] = model.phi_scale
+            if model.takes_resolution:
+                f.attrs["resolution_shift"] = model.resolution_shift
+                f.attrs["resolution_scale"] = model.resolution_scale
             f.attrs["activations"] = json.dumps(model.activations)
             f.attrs["info"] = json.dumps(model.info, default=float)
             f["q"], f["radius"] = model.q, model.radius
@@ -117,12 +121,17 @@ def _read_model(f, path: Path) -> NNModel:
                "values and a nonzero phi_scale")
     activations, info = c.json("activations", list), c.json("info", dict)
     outputs = {}
+    if "resolution_shift" in f.attrs or "resolution_scale" in f.attrs:
+        res = float(c.number("resolution_shift")), float(c.number("resolution_scale"))
+        if not (all(map(math.isfinite, res)) and res[1] != 0):
+            c.fail(f"the resolution normalisation {res} needs finite values and a nonzero scale")
+        outputs = {"resolution_shift": res[0], "resolution_scale": res[1]}
     if "output_names" in f.attrs:
         names, logs = c.json("output_names", list), c.json("output_log", list)
         if not names or not all(isinstance(x, str) for x in names) or len(logs) != len(names) \
                 or not all(isinstance(x, bool) for x in logs):
             c.fail(f"output_names {names} and output_log {logs} must list the same number of names and true/false")
-        outputs = {"output_names": tuple(names), "output_log": tuple(logs)}
+        outputs |= {"output_names": tuple(names), "output_log": tuple(logs)}
 
     # shapes, from metadata only
     n_q, n_r = (len(c.dataset(name, 1)) for name in ("q", "radius"))
@@ -144,11 +153,13 @@ def _read_model(f, path: Path) -> NNModel:
         c.fail(f"activations lists {len(activations)} entries for {n_layers} layers; it needs one name per layer")
     if unknown := [a for a in activations if a not in ACTIVATIONS]:
         c.fail(f"unknown activations {unknown} (known: {', '.join(ACTIVATIONS)})")
-    width, n_weights = n_feat + 1, 0   # layer 0 takes the features and the volume fraction
+    n_scalars = 2 if "resolution_shift" in outputs else 1
+    width, n_weights = n_feat + n_scalars, 0   # layer 0 takes the features, the volume fraction (and dQ/Q)
     for i in range(n_layers):
         kernel, bias = c.dataset(f"layers/{i}/kernel", 2), c.dataset(f"layers/{i}/bias", 1)
         if kernel.shape[0] != width:
-            takes = f"the {n_feat} q features and the volume fraction" if i == 0 else f"the outputs of layer {i - 1}"
+            scalars = "the volume fraction and dQ/Q" if n_scalars == 2 else "the volume fraction"
+            takes = f"the {n_feat} q features and {scalars}" if i == 0 else f"the outputs of layer {i - 1}"
             c.fail(f"layers/{i}/kernel has shape {kernel.shape}: layer {i} must take {width} inputs ({takes})")
         width = kernel.shape[1]
         if bias.shape != (width,):
@@ -156,7 +167,7 @@ def _read_model(f, path: Path) -> NNModel:
         n_weights += kernel.size + bias.size
     if n_weights > MAX_WEIGHTS:
         c.fail(f"the layers declare {n_weights:,} weights, more than the {MAX_WEIGHTS:,} a model may have")
-    if outputs:
+    if "output_names" in outputs:
         k = len(outputs["output_names"])
         if width != k:
             c.fail(f"the network gives {width} outputs for the {k} parameters {list(outputs['output_names'])}")
@@ -178,7 +189,7 @@ def _read_model(f, path: Path) -> NNModel:
     for i in range(n_layers):
         arrays[f"layers/{i}/kernel"] = f[f"layers/{i}/kernel"][:].astype(np.float32)
         arrays[f"layers/{i}/bias"] = f[f"layers/{i}/bias"][:].astype(np.float32)
-    if outputs:
+    if "output_names" in outputs:
         outputs |= {name: f[name][:].astype(float) for name in ("output_min", "output_max")}
         arrays |= {name: outputs[name] for name in ("output_min", "output_max")}
     for name, a in arrays.items():

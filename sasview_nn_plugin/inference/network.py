@@ -9,7 +9,8 @@ function :meth:`NNModel._forward`, which applies each layer's activation from th
 Input transforms
 - ``log_block``: average blocks of ``block`` neighbouring intensities, take the log, subtract the
   curve's mean log (so multiplying the intensity by a constant changes nothing), then
-  standardise each feature.  The volume fraction is appended, standardised.
+  standardise each feature.  The volume fraction is appended, standardised, and for a model with
+  ``resolution_shift`` / ``resolution_scale`` the curve's 1-sigma dQ/Q (0: unsmeared), standardised.
 - ``minmax`` (He et al. 2024): raw intensities min-max scaled per feature over the training set.
 
 Threads: nothing in a loaded model changes after construction.  The one cache, the first-layer bias for a
@@ -64,6 +65,9 @@ class NNModel:
     output_min: np.ndarray | None = None
     output_max: np.ndarray | None = None
     output_log: tuple[bool, ...] = ()
+    # the resolution input (dQ/Q, 1-sigma, after the volume fraction); None: the model does not take it
+    resolution_shift: float | None = None
+    resolution_scale: float | None = None
     # derived once in __post_init__
     radius_moments: np.ndarray = field(init=False, repr=False)   # columns 1, R, R^3, R^4 (sums behind the means)
     radius_cubed: np.ndarray = field(init=False, repr=False)
@@ -86,6 +90,11 @@ class NNModel:
         put("block", int(self.block))
         put("phi_shift", float(self.phi_shift))
         put("phi_scale", float(self.phi_scale))
+        if (self.resolution_shift is None) != (self.resolution_scale is None):
+            raise ModelFileError(f"model {self.name}: resolution_shift and resolution_scale come together")
+        if self.resolution_shift is not None:
+            put("resolution_shift", float(self.resolution_shift))
+            put("resolution_scale", float(self.resolution_scale))
         self._check()
         moments = np.stack([np.ones_like(self.radius), self.radius, self.radius**3, self.radius**4], 1)
         put("radius_moments", frozen_array(moments, float))
@@ -116,7 +125,10 @@ class NNModel:
                                  f"the q grid needs {n_feat}; the file is for another grid or corrupt")
         if not self.weights or len(self.weights) != len(self.biases) or len(self.activations) != len(self.weights):
             raise ModelFileError(f"model {self.name}: layers are incomplete")
-        width = n_feat + 1
+        if self.takes_resolution and not (np.isfinite(self.resolution_shift) and np.isfinite(self.resolution_scale)
+                                          and self.resolution_scale != 0):
+            raise ModelFileError(f"model {self.name}: resolution normalisation needs finite values and a nonzero scale")
+        width = n_feat + 1 + self.takes_resolution
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             if w.ndim != 2 or w.shape[0] != width or b.shape != (w.shape[1],):
                 raise ModelFileError(f"model {self.name}: layer {i} has shape {w.shape}, expected ({width}, n)")
@@ -145,17 +157,23 @@ class NNModel:
         needs only block sums, one log and the matmuls.
         """
         w0 = self.weights[0].astype(np.float64)
-        inv = np.concatenate([1.0 / self.input_scale, [1.0 / self.phi_scale]])
-        shift = np.concatenate([self.input_shift, [self.phi_shift]])
+        scalars = [(self.phi_shift, self.phi_scale)]
+        if self.takes_resolution:
+            scalars.append((self.resolution_shift, self.resolution_scale))
+        inv = np.concatenate([1.0 / self.input_scale, [1.0 / sc for _, sc in scalars]])
+        shift = np.concatenate([self.input_shift, [sh for sh, _ in scalars]])
         w = w0 * inv[:, None]
         b = self.biases[0] - (shift * inv) @ w0
+        n_feat = len(self.input_shift)
         if self.transform == "log_block":
-            w[:-1] -= w[:-1].mean(axis=0, keepdims=True)
-        put("_w0_feat", frozen_array(w[:-1], np.float32))   # feature rows, contiguous
-        put("_w0_phi", frozen_array(w[-1], np.float32))     # the volume fraction's row
+            w[:n_feat] -= w[:n_feat].mean(axis=0, keepdims=True)
+        put("_w0_feat", frozen_array(w[:n_feat], np.float32))   # feature rows, contiguous
+        put("_w0_phi", frozen_array(w[n_feat], np.float32))     # the volume fraction's row
+        put("_w0_res", frozen_array(w[n_feat + 1], np.float32) if self.takes_resolution else None)  # dQ/Q's row
         put("_b0", frozen_array(b, np.float32))
         put("_ones_block", frozen_array(np.ones(self.block), float))
-        put("_bias_for", functools.lru_cache(PHI_CACHE_SIZE)(functools.partial(phi_bias, self._b0, self._w0_phi)))
+        bias = functools.partial(phi_bias, self._b0, self._w0_phi, w0_res=self._w0_res)
+        put("_bias_for", functools.lru_cache(PHI_CACHE_SIZE)(bias))
         # the forward pass's plan: layer 0's activation, then (kernel, bias, activation) of each later layer;
         # a second plan whose output activation leaves a softmax unnormalised
         acts = [ACTIVATIONS[a].apply for a in self.activations]
@@ -178,6 +196,11 @@ class NNModel:
                                  f"{self.radius[0]:g}-{self.radius[-1]:g} A, not the requested grid")
 
     @property
+    def takes_resolution(self) -> bool:
+        """True when the network takes the curve's dQ/Q as an input (after the volume fraction)."""
+        return self.resolution_shift is not None
+
+    @property
     def parametric(self) -> bool:
         """True when the network predicts distribution parameters (``output_names``), not a histogram."""
         return bool(self.output_names)
@@ -194,9 +217,10 @@ class NNModel:
             act(h)
         return h
 
-    def _first_layer(self, intensity: np.ndarray, phi) -> np.ndarray:
+    def _first_layer(self, intensity: np.ndarray, phi, resolution=0.0) -> np.ndarray:
         """The folded first layer's pre-activation for raw curves (n_q,) or (N, n_q) on the model grid;
-        ``phi`` a Python float (its bias from the cache) or a float32 array (N,)."""
+        ``phi`` a Python float (its bias from the cache, with a float ``resolution``) or a float32 array (N,);
+        ``resolution`` (dQ/Q) a float or (N,), ignored by a model that does not take it."""
         x = np.asarray(intensity)
         b = self.block
         if self.transform != "log_block":
@@ -214,11 +238,16 @@ class NNModel:
                     feats += full[:, k::b]
                 np.log(feats, out=feats)
         h = feats @ self._w0_feat
-        if isinstance(phi, float):
-            h += self._bias_for(phi)
-        else:   # per row: the same float32 arithmetic as the cached bias, b0 + phi * w0_phi
+        res_row = self._w0_res
+        if isinstance(phi, float) and (res_row is None or isinstance(resolution, float)):
+            h += self._bias_for(phi, resolution=resolution if res_row is not None else 0.0)
+        else:   # per row: the same float32 arithmetic as the cached bias, b0 + phi * w0_phi (+ res * w0_res)
+            phi = np.broadcast_to(np.asarray(phi, np.float32), (len(h),))
             bias = phi[:, None] * self._w0_phi
             bias += self._b0
+            if res_row is not None:
+                res = np.broadcast_to(np.asarray(resolution, np.float32), (len(h),))
+                bias += res[:, None] * res_row
             h += bias
         return h
 
@@ -227,10 +256,11 @@ class NNModel:
         return raw_features(intensity, self.transform, self.block)
 
     def outputs(self, intensity: np.ndarray, volume_fraction: np.ndarray | float, *, normalise: bool = True,
-                threads: int | None = None) -> np.ndarray:
+                threads: int | None = None, resolution: np.ndarray | float = 0.0) -> np.ndarray:
         """The network's output layer (float32, (k,) or (N, k)) for curves on the model's q grid.
 
-        ``intensity`` is (n_q,) or (N, n_q), positive; ``volume_fraction`` a scalar or (N,).  A linear output
+        ``intensity`` is (n_q,) or (N, n_q), positive; ``volume_fraction`` a scalar or (N,); ``resolution`` the
+        curves' 1-sigma dQ/Q, a scalar or (N,) (0: unsmeared; ignored unless :attr:`takes_resolution`).  A linear output
         is returned as it is (see :meth:`to_distribution`); ``normalise=False`` leaves a softmax output
         unnormalised.  Large batches are cut into blocks of 1024 curves spread over threads, with BLAS limited
         to one thread each (threadpoolctl): the elementwise work then uses every core too.  That limit is
@@ -239,19 +269,22 @@ class NNModel:
         curves and batches of a few curves do not).
         """
         x = np.asarray(intensity)
-        if x.ndim == 1 and (isinstance(volume_fraction, float) or np.ndim(volume_fraction) == 0):
-            return self._forward(self._first_layer(x, float(volume_fraction)), normalise)
+        scalar_res = isinstance(resolution, float) or np.ndim(resolution) == 0
+        if x.ndim == 1 and (isinstance(volume_fraction, float) or np.ndim(volume_fraction) == 0) and scalar_res:
+            return self._forward(self._first_layer(x, float(volume_fraction), float(resolution)), normalise)
         single = x.ndim == 1
         x = np.atleast_2d(x)
         phi = np.asarray(volume_fraction, dtype=np.float32)
         phi = float(phi) if phi.ndim == 0 else np.broadcast_to(phi, (len(x),))
+        res = float(resolution) if scalar_res else np.broadcast_to(np.asarray(resolution, np.float32), (len(x),))
         step = BATCH_BLOCK
         if len(x) <= 2 * step or (n_threads := threads or os.cpu_count() or 1) == 1:
-            out = self._forward(self._first_layer(x, phi), normalise)
+            out = self._forward(self._first_layer(x, phi, res), normalise)
         else:
             def block(s: int) -> np.ndarray:
                 rows = phi if isinstance(phi, float) else phi[s:s + step]
-                return self._forward(self._first_layer(x[s:s + step], rows), normalise)
+                r = res if isinstance(res, float) else res[s:s + step]
+                return self._forward(self._first_layer(x[s:s + step], rows, r), normalise)
 
             with one_blas_thread(), ThreadPoolExecutor(n_threads) as pool:
                 out = np.concatenate(list(pool.map(block, range(0, len(x), step))))
@@ -273,7 +306,7 @@ class NNModel:
         return np.where(total > 0, out / np.where(total > 0, total, 1), 1.0 / out.shape[-1])
 
     def predict(self, intensity: np.ndarray, volume_fraction: np.ndarray | float, threads: int | None = None,
-                normalise: bool = True) -> np.ndarray:
+                normalise: bool = True, resolution: np.ndarray | float = 0.0) -> np.ndarray:
         """Number distributions (n_r,) or (N, n_r), rows summing to 1, for curves on the model's q grid.
 
         Arguments as :meth:`outputs`.  ``normalise=False``: a softmax output's rows are left unnormalised
@@ -282,7 +315,8 @@ class NNModel:
         if self.parametric:
             raise ModelFileError(f"model {self.name} predicts parameters {list(self.output_names)}, not a "
                                  "distribution; use it with `parametric` (sasview_nn_plugin.fitting.parametric)")
-        return self.to_distribution(self.outputs(intensity, volume_fraction, normalise=normalise, threads=threads))
+        return self.to_distribution(self.outputs(intensity, volume_fraction, normalise=normalise, threads=threads,
+                                                 resolution=resolution))
 
     def predict_normalised(self, x: np.ndarray) -> np.ndarray:
         """Distributions from already standardised inputs (N, n_features + 1), as Keras sees them."""

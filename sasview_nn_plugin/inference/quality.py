@@ -37,8 +37,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..physics.kernels import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, hardsphere_sq
-from .resolution import smearing
+from . import quality_fast
+from .quality_model import (
+    block_means,
+    model_intensity,
+    nnls_scale_background,
+    runs_z,
+    smeared_intensity,
+    sphere_f2,
+    structure_factor,
+)
+
+__all__ = ["FLAGS", "BatchCheck", "Quality", "Training", "assess", "assess_many", "block_means", "model_intensity",
+           "nnls_scale_background", "observable_radius", "runs_z", "smeared_intensity", "sphere_f2",
+           "structure_factor", "training_of"]
 
 POOR_FIT_CHI2 = 3.0          # chi2_red above this (dI given) -> "poor-fit"
 RUNS_Z = 4.0                 # runs-test z below -RUNS_Z: residual signs cluster (not noise)
@@ -53,6 +65,7 @@ OBS_FRACTION = 0.05          # noise rule: 5 % of the volume at R must change th
 OBS_CHI2 = 9.0               # ... by chi^2 >= 9 (3 sigma) for R to be observable
 OBS_RADII = 32               # log-spaced trial radii for the noise rule
 OBS_POINTS = 200             # at most ~this many data points for the noise rule
+MANY_CHUNK = 128             # assess_many: rows per array pass (bounds its memory: ~10 MB per 100 rows)
 
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
          "phi-outside-training", "q-window-too-narrow", "shape-outside-training")
@@ -105,134 +118,7 @@ def training_of(model) -> Training:
     return Training.of(model)
 
 
-# -- the forward model in numpy ---------------------------------------------------------------------
-
-_CACHE: dict = {}
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 16
-
-
-def sphere_f2(q: np.ndarray, radius: np.ndarray, sld: float = DEFAULT_SLD,
-              sld_solvent: float = DEFAULT_SLD_SOLVENT) -> tuple[np.ndarray, np.ndarray]:
-    """(F2 (n_r, n_q) in 1/cm * A^3 per particle, V (n_r,) in A^3): sasmodels ``sphere``'s <F^2>, analytic.
-
-    F2 = 1e-4 (drho V 3 (sin x - x cos x)/x^3)^2 with x = q R (Taylor series below x = 0.01).  Cached
-    (read-only arrays) per (q, radius, SLDs): a run's curves usually share grids.
-    """
-    q = np.ascontiguousarray(q, dtype=float)
-    radius = np.ascontiguousarray(radius, dtype=float)
-    key = (q.tobytes(), radius.tobytes(), float(sld), float(sld_solvent))
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
-    x = radius[:, None] * q
-    with np.errstate(divide="ignore", invalid="ignore"):
-        j = 3.0 * (np.sin(x) - x * np.cos(x)) / x**3
-    small = x < 0.01
-    if small.any():
-        x2 = x[small] ** 2
-        j[small] = 1.0 + x2 * (-0.1 + x2 / 280.0)
-    volume = 4.0 / 3.0 * math.pi * radius**3
-    f2 = 1e-4 * ((sld - sld_solvent) * volume[:, None] * j) ** 2
-    f2.setflags(write=False)
-    volume.setflags(write=False)
-    with _CACHE_LOCK:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = (f2, volume)
-    return f2, volume
-
-
-def model_intensity(q, radius, number, volume_fraction: float, sld: float = DEFAULT_SLD,
-                    sld_solvent: float = DEFAULT_SLD_SOLVENT) -> np.ndarray:
-    """I(q) in 1/cm of sasmodels ``sphere@hardsphere`` at scale 1, background 0, in numpy.
-
-    ``number``: number weights (any positive sum) at ``radius`` (A); decoupling (structure_factor_mode 0),
-    R_eff = the number-mean radius (radius_effective_mode 1): I = phi <F^2> / <V> * S_PY(q; R_eff, phi).
-    """
-    q = np.asarray(q, dtype=float)
-    radius = np.asarray(radius, dtype=float)
-    w = np.asarray(number, dtype=float)
-    f2, volume = sphere_f2(q, radius, sld, sld_solvent)
-    r_eff = float(w @ radius) / float(w.sum())
-    return (float(volume_fraction) / float(w @ volume)) * (w @ f2) * structure_factor(q, r_eff, volume_fraction)
-
-
-def structure_factor(q: np.ndarray, radius_effective: float, volume_fraction: float) -> np.ndarray:
-    """Percus-Yevick S(q) for one R_eff (A) and phi: :func:`..physics.kernels.hardsphere_sq`'s formula for
-    X = 2 q R_eff >= 0.05 in a few scalar-coefficient array passes (~10x faster for one curve; tested equal
-    to 1e-12); smaller X goes to hardsphere_sq (its Taylor branch)."""
-    r, phi = float(radius_effective), float(volume_fraction)
-    x = (2.0 * abs(r)) * q
-    if not (x[0] >= 0.05 and phi >= 0):
-        return hardsphere_sq(q, r, phi)
-    d = 1.0 / (1.0 - phi) ** 2
-    a = ((1.0 + 2.0 * phi) * d) ** 2
-    b = -6.0 * phi * ((1.0 + 0.5 * phi) * d) ** 2
-    g = 0.5 * phi * a
-    u = 1.0 / x
-    u2 = u * u
-    t = (24.0 * g) * u2
-    ff = np.sin(x) * u * ((a + 2.0 * b + 4.0 * g) - t)
-    ff += np.cos(x) * (u2 * ((2.0 * b + 12.0 * g) - t) - (a + b + g))
-    ff += u2 * (t - 2.0 * b)
-    return 1.0 / (1.0 + (24.0 * phi) * u2 * ff)
-
-
-def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
-    """Non-negative (scale, background) minimising sum(((scale * shape + background - data) / sigma)^2).
-
-    Closed form for two unknowns (the unconstrained optimum, else the best of the two edges), no scipy.
-    """
-    w = 1.0 / sigma**2
-    sw, sm, sd = w.sum(), w @ shape, w @ data
-    smm, smd = (w * shape) @ shape, (w * shape) @ data
-    det = smm * sw - sm * sm
-    if det > 0:
-        a = (smd * sw - sm * sd) / det
-        b = (smm * sd - sm * smd) / det
-        if a >= 0 and b >= 0:
-            return float(a), float(b)
-    cands = [(max(smd / smm, 0.0) if smm > 0 else 0.0, 0.0), (0.0, max(sd / sw, 0.0))]
-
-    def cost(p):
-        r = (p[0] * shape + p[1] - data) / sigma
-        return r @ r
-    a, b = min(cands, key=cost)
-    return float(a), float(b)
-
-
-def smeared_intensity(q, dq, radius, number, volume_fraction: float) -> np.ndarray:
-    """:func:`model_intensity` smeared with pinhole resolution dq (1/A per point; None: unsmeared)."""
-    if dq is None:
-        return model_intensity(q, radius, number, volume_fraction)
-    x, w = smearing(q, dq)
-    return w @ model_intensity(x, radius, number, volume_fraction)
-
-
-# -- statistics ---------------------------------------------------------------------------------------
-
-def runs_z(residual: np.ndarray) -> float:
-    """Wald-Wolfowitz runs-test z of the residuals' signs: ~N(0, 1) for independent noise, very negative
-    when the residuals come in long same-sign stretches (a systematic misfit)."""
-    pos = residual > 0
-    n = len(pos)
-    n1 = int(pos.sum())
-    n2 = n - n1
-    if n1 == 0 or n2 == 0:
-        return -math.sqrt(n)  # one run: as structured as it gets
-    runs = 1 + int(np.count_nonzero(pos[1:] != pos[:-1]))
-    mu = 2.0 * n1 * n2 / n + 1.0
-    var = (mu - 1.0) * (mu - 2.0) / (n - 1.0)
-    return float((runs - mu) / math.sqrt(var)) if var > 0 else 0.0
-
-
-def block_means(x: np.ndarray, blocks: int) -> np.ndarray:
-    """Means of ``x`` over ``blocks`` contiguous, nearly equal blocks (fewer when x is short)."""
-    k = max(1, min(blocks, len(x)))
-    edges = np.linspace(0, len(x), k + 1).astype(int)
-    return np.add.reduceat(x, edges[:-1]) / np.diff(edges)
-
+# -- the window's observable radii ------------------------------------------------------------------
 
 def observable_radius(q: np.ndarray, di: np.ndarray | None = None, model_curve: np.ndarray | None = None,
                       scale: float = 1.0, volume_fraction: float = 0.0) -> tuple[float, float]:
@@ -275,8 +161,55 @@ def _training(training) -> Training:
     return Training.of(load_model(training))
 
 
+def _quality(dom: Training, n: int, covered: float, phi: float, stats) -> Quality:
+    """The Quality of a check's numbers (:func:`_reference_stats`' tuple): the flags and their thresholds."""
+    scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, obs = stats
+    flags = []
+    if chi2 is not None and chi2 > POOR_FIT_CHI2 and misfit > MISFIT_MIN_REL:
+        flags.append("poor-fit")
+    if chi2 is None and rz < -RUNS_Z and misfit > MISFIT_MIN_REL:
+        flags.append("structured-residuals")
+    if edge_lo > EDGE_MASS:
+        flags.append("mass-at-small-radius-edge")
+    if edge_hi > EDGE_MASS:
+        flags.append("mass-at-large-radius-edge")
+    p_lo, p_hi = dom.phi_range
+    if not p_lo - 1e-9 <= phi <= p_hi + 1e-9:
+        flags.append("phi-outside-training")
+    if n < MIN_POINTS or covered < (dom.q_range[1] / dom.q_range[0]) * (1 - 1e-6):
+        flags.append("q-window-too-narrow")
+    if shape_max > SHAPE_MAX_REL:
+        flags.append("shape-outside-training")
+    return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n)
+
+
+def _reference_stats(qu, iu, du, dqu, radius, number, phi: float):
+    """The check's numbers computed straightforwardly (the specification :mod:`.quality_fast` is tested
+    against, and its fallback): (scale, background, chi2, runs z, misfit rms, misfit max, small-edge number
+    share, large-edge volume share, observable range)."""
+    m = smeared_intensity(qu, dqu, radius, number, phi)
+    sigma = iu if du is None else du
+    scale, bkg = nnls_scale_background(m, iu, sigma)
+    fit = scale * m + bkg
+    z = (iu - fit) / sigma
+    chi2 = None if du is None else float(z @ z) / max(len(qu) - 2, 1)
+    smooth = block_means(iu - fit, SHAPE_BLOCKS) / block_means(iu, SHAPE_BLOCKS)  # local relative misfit
+    w = number / number.sum()
+    vol = w * radius**3
+    vol /= vol.sum()
+    level = scale if scale > 0 else float(np.median(iu / m))  # a flat fit: the data's level sets the noise rule
+    obs = observable_radius(qu, du, m if du is not None else None, level, phi)
+    return (scale, bkg, chi2, runs_z(z), math.sqrt(smooth @ smooth / len(smooth)), float(np.abs(smooth).max()),
+            float(w[:EDGE_BINS].sum()), float(vol[-EDGE_BINS:].sum()), obs)
+
+
+def _grid(qu, radius, dqu) -> quality_fast.Grid:
+    return quality_fast.grid(qu, radius, dqu, blocks=SHAPE_BLOCKS, edge_bins=EDGE_BINS, obs_x=OBS_X,
+                             obs_radii=OBS_RADII, obs_points=OBS_POINTS)
+
+
 def assess(q, intensity, di, radius, number, volume_fraction: float, *, training=None,
-           q_range: tuple[float, float] | None = None, dq=None) -> Quality:
+           q_range: tuple[float, float] | None = None, dq=None, reference: bool = False) -> Quality:
     """Check a result (number weights over ``radius``, A) against the data it came from.
 
     q in 1/A (ascending), intensity in any units, di None or per point (same units).  ``training``: a
@@ -284,55 +217,81 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     flags test against.  ``q_range`` (1/A): the data range used (default: the training window).  The model
     curve is :func:`model_intensity` with scale and flat background fitted (non-negative least squares,
     weights 1/dI^2, or 1/I^2 without dI) over the data points inside ``q_range``, smeared with ``dq`` (1/A).
+    Computed from per-grid caches (:mod:`.quality_fast`); ``reference=True``: straightforwardly, as specified
+    (the same numbers to rounding, ~5x slower).
     """
-    dom = _training(training)
+    dom = training if type(training) is Training else _training(training)
     q = np.asarray(q, dtype=float)
     intensity = np.asarray(intensity, dtype=float)
     lo, hi = dom.q_range if q_range is None else q_range
-    if q[0] >= lo * (1 - 1e-9) and q[-1] <= hi * (1 + 1e-9):
-        sel = slice(None)
+    q0, q1 = float(q[0]), float(q[-1])
+    if q0 >= lo * (1 - 1e-9) and q1 <= hi * (1 + 1e-9):
+        qu, iu = q, intensity
+        du = None if di is None else np.asarray(di, dtype=float)
+        dqu = None if dq is None else np.asarray(dq, dtype=float)
     else:
         sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
-    qu, iu = q[sel], intensity[sel]
-    du = None if di is None else np.asarray(di, dtype=float)[sel]
-    dqu = None if dq is None else np.asarray(dq, dtype=float)[sel]
+        qu, iu = q[sel], intensity[sel]
+        du = None if di is None else np.asarray(di, dtype=float)[sel]
+        dqu = None if dq is None else np.asarray(dq, dtype=float)[sel]
     n = len(qu)
-    flags = []
-    radius = np.asarray(radius, dtype=float)
-    number = np.asarray(number, dtype=float)
-    phi = float(volume_fraction)
     if n < 3:
         return Quality(None, math.nan, math.nan, (math.nan, math.nan), ("q-window-too-narrow",),
                        math.nan, math.nan, math.nan, n)
-    m = smeared_intensity(qu, dqu, radius, number, phi)
-    sigma = iu if du is None else du
-    scale, bkg = nnls_scale_background(m, iu, sigma)
-    fit = scale * m + bkg
-    z = (iu - fit) / sigma
-    chi2 = None if du is None else float(z @ z) / max(n - 2, 1)
-    rz = runs_z(z)
-    smooth = block_means(iu - fit, SHAPE_BLOCKS) / block_means(iu, SHAPE_BLOCKS)  # local relative misfit
-    shape_max = float(np.abs(smooth).max())
-    misfit = math.sqrt(smooth @ smooth / len(smooth))
-    if chi2 is not None and chi2 > POOR_FIT_CHI2 and misfit > MISFIT_MIN_REL:
-        flags.append("poor-fit")
-    if du is None and rz < -RUNS_Z and misfit > MISFIT_MIN_REL:
-        flags.append("structured-residuals")
-    w = number / number.sum()
-    vol = w * radius**3
-    vol /= vol.sum()
-    if w[:EDGE_BINS].sum() > EDGE_MASS:
-        flags.append("mass-at-small-radius-edge")
-    if vol[-EDGE_BINS:].sum() > EDGE_MASS:
-        flags.append("mass-at-large-radius-edge")
-    p_lo, p_hi = dom.phi_range
-    if not p_lo - 1e-9 <= phi <= p_hi + 1e-9:
-        flags.append("phi-outside-training")
-    covered = min(q[-1], hi) / max(q[0], lo)  # the window the data span (the network interpolates inside it)
-    if n < MIN_POINTS or covered < (dom.q_range[1] / dom.q_range[0]) * (1 - 1e-6):
-        flags.append("q-window-too-narrow")
-    if shape_max > SHAPE_MAX_REL:
-        flags.append("shape-outside-training")
-    level = scale if scale > 0 else float(np.median(iu / m))  # a flat fit: the data's level sets the noise rule
-    obs = observable_radius(qu, du, m if du is not None else None, level, phi)
-    return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n)
+    radius = np.asarray(radius, dtype=float)
+    number = np.asarray(number, dtype=float)
+    phi = float(volume_fraction)
+    stats = None if reference else quality_fast.evaluate(_grid(qu, radius, dqu), iu, du, number, phi,
+                                                         OBS_FRACTION, OBS_CHI2)
+    if stats is None:
+        stats = _reference_stats(qu, iu, du, dqu, radius, number, phi)
+    return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats)
+
+
+def assess_many(q, intensities, dis, radius, numbers, volume_fractions, *, training=None,
+                q_range: tuple[float, float] | None = None, dq=None) -> list[Quality]:
+    """:func:`assess` for N curves on one q grid, as rows: ``intensities`` (N, n_q), ``dis`` None or (N, n_q),
+    ``numbers`` (N, n_r) over one ``radius`` grid, ``volume_fractions`` scalar or (N,), ``dq`` None or one
+    resolution (n_q,) for all.  The same Qualities as N calls, computed as arrays (~10x less time per curve
+    for a frame table)."""
+    dom = training if type(training) is Training else _training(training)
+    q = np.asarray(q, dtype=float)
+    inten = np.asarray(intensities, dtype=float)
+    radius = np.asarray(radius, dtype=float)
+    numbers = np.asarray(numbers, dtype=float)
+    phis = np.broadcast_to(np.asarray(volume_fractions, dtype=float), (len(inten),))
+    lo, hi = dom.q_range if q_range is None else q_range
+    q0, q1 = float(q[0]), float(q[-1])
+    sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
+    qu, iu = q[sel], inten[:, sel]
+    du = None if dis is None else np.asarray(dis, dtype=float)[:, sel]
+    dqu = None if dq is None else np.asarray(dq, dtype=float)[sel]
+    n = len(qu)
+    if n < 3:
+        return [assess(q, inten[k], None if dis is None else dis[k], radius, numbers[k], phis[k], training=dom,
+                       q_range=q_range, dq=dq) for k in range(len(inten))]
+    gr = _grid(qu, radius, dqu)
+    stats = [s for k in range(0, len(iu), MANY_CHUNK) for s in quality_fast.evaluate_many(
+        gr, iu[k:k + MANY_CHUNK], None if du is None else du[k:k + MANY_CHUNK], numbers[k:k + MANY_CHUNK],
+        phis[k:k + MANY_CHUNK], OBS_FRACTION, OBS_CHI2)]
+    covered = min(q1, hi) / max(q0, lo)
+    return [_quality(dom, n, covered, float(phis[k]), stats[k] if stats[k] is not None else
+                     _reference_stats(qu, iu[k], None if du is None else du[k], dqu, radius, numbers[k],
+                                      float(phis[k]))) for k in range(len(iu))]
+
+
+class BatchCheck:
+    """:func:`assess_many` computed when the first of its rows is asked for (``row(k)``): the lazy ``check``
+    of a batch of Inversions (see :func:`~.invert.invert_many`), one array pass for the whole batch."""
+
+    def __init__(self, *args, **kwargs):
+        self._call = functools.partial(assess_many, *args, **kwargs)
+        self._lock = threading.Lock()
+        self._rows: list[Quality] | None = None
+
+    def row(self, k: int) -> Quality:
+        with self._lock:
+            if self._rows is None:
+                self._rows = self._call()
+                self._call = None
+        return self._rows[k]

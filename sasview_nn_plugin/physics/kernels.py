@@ -35,6 +35,17 @@ def volume_fraction_array(phi: np.ndarray | float) -> np.ndarray:
     return phi
 
 
+def dilute_as_one(phi: np.ndarray | float) -> np.ndarray:
+    """The volume fraction as the intensity's prefactor, with phi = 0 (dilute: S(q) = 1) read as 1.
+
+    sasmodels' product model multiplies P(q) by its S(q)'s volume fraction, so at phi = 0 it gives I = 0; a
+    dilute sample's curve is then the sphere model alone, whose ``scale`` is the volume fraction.  Scales are
+    fitted here (the network is blind to them), so phi = 0 means that curve.
+    """
+    phi = np.asarray(phi, dtype=float)
+    return np.where(phi > 0, phi, 1.0)
+
+
 @lru_cache(maxsize=4)
 def kernel_model(name: str):
     from sasmodels.core import load_model
@@ -211,5 +222,5 @@ def intensity(basis: SphereBasis, weights: np.ndarray, volume_fraction: np.ndarr
     vol = w @ basis.volume               # sum_i w_i V_i
     r_eff = mean_radius(w, basis.radius)
     sq = hardsphere_sq(basis.q, r_eff, phi)
-    factor = np.asarray(scale, dtype=float) * phi / vol
+    factor = np.asarray(scale, dtype=float) * dilute_as_one(phi) / vol
     return factor[..., None] * p * sq + np.asarray(background, dtype=float)[..., None]

@@ -42,6 +42,7 @@ class SimulationSettings:
     family: str = "mixed"
     phi_min: float = 0.1
     phi_max: float = 0.5
+    dilute_fraction: float = 0.0     # share of curves at phi = 0 exactly (dilute: S(q) = 1); the rest phi_min..phi_max
     noise_max: float = 0.03
     scale_min: float = 1e-2          # sasmodels scale, log-uniform over [scale_min, scale_max]
     scale_max: float = 1e2
@@ -64,6 +65,8 @@ class SimulationSettings:
             raise InputError(f"scale range must be positive and ordered (got {self.scale_min}..{self.scale_max})")
         if self.background_max < 0 or not 0 <= self.background_probability <= 1:
             raise InputError("background_max must be >= 0 and background_probability in [0, 1]")
+        if not 0 <= self.dilute_fraction <= 1:
+            raise InputError(f"`dilute_fraction` must be in [0, 1] (got {self.dilute_fraction})")
         if not 0 <= self.smear_fraction <= 1 or not 0 < self.dq_over_q_max < 0.5 or self.smear_levels < 1:
             raise InputError("`smear_fraction` must be in [0, 1] and `dq_over_q_max` in (0, 0.5)")
         if self.family != "mixed" and self.family not in distributions.FAMILIES:
@@ -118,6 +121,8 @@ def simulate_batch(rng: np.random.Generator, n: int, basis: physics.SphereBasis,
     else:
         w = distributions.sample(rng, n, settings.r_grid, settings.family)
     phi = rng.uniform(settings.phi_min, settings.phi_max, size=n)
+    if settings.dilute_fraction:
+        phi[rng.random(n) < settings.dilute_fraction] = 0.0
     scale = np.exp(rng.uniform(np.log(settings.scale_min), np.log(settings.scale_max), size=n))
     clean = physics.intensity(basis, w, phi, scale)
     dq_over_q = np.zeros(n)

@@ -10,6 +10,11 @@ Presets
   output (a valid distribution); loss = Wasserstein-1 distance on the radius grid,
   dr * mean |cumsum(pred - true)| in A; volume fraction jittered +-10 % during training so that a
   slightly wrong phi at inversion time does little harm.
+
+Training data whose curves were smeared by different resolutions (``dq_over_q`` varies) make the network
+take the curve's 1-sigma dQ/Q as a second scalar input after the volume fraction (0: unsmeared), jittered
+like phi: smearing and polydispersity both fill the form factor's minima, so only a network told the
+resolution can tell them apart.
 """
 
 from __future__ import annotations
@@ -64,6 +69,15 @@ class TrainResult:
     epochs_run: int
     seconds: float
     metrics: dict
+
+    def held_out(self) -> str:
+        """The held-out metrics in one line."""
+        m = self.metrics
+        if "median_w1_number_A" in m:
+            err = 100 * m["median_rel_err_mean_radius_number"]
+            return f"median W1 {m['median_w1_number_A']:.2f} A, number-mean radius error {err:.2f} %"
+        return ", ".join(f"{k[len('median_rel_err_'):]} {100 * v:.2f} %" for k, v in m.items()
+                         if k.startswith("median_rel_err_")) + " (median relative errors)"
 
 
 def w1_distance(pred: np.ndarray, true: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -127,8 +141,11 @@ def _read_data(path: Path, max_curves: int | None, preset: Preset):
             feats[lo:hi] = raw_features(f["intensity"][lo:hi], preset.transform, preset.block)
         y = f[target][:n].astype(np.float32)
         phi = f["volume_fraction"][:n].astype(np.float32)
+        res = f["dq_over_q"][:n].astype(np.float32) if "dq_over_q" in f else None
         attrs = dict(f.attrs)
-    return q, radius, feats, phi, y, attrs
+    if res is not None and (preset.transform != "log_block" or not np.ptp(res) > 0):
+        res = None  # the resolution is an input only where it varies (and for the log_block transform)
+    return q, radius, feats, phi, res, y, attrs
 
 
 def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "default", epochs: int = 200,
@@ -142,7 +159,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     out = out if out.suffix == ".h5" else out.with_name(out.name + ".h5")
     if not out.parent.is_dir():
         raise InputError(f"output directory {out.parent} does not exist; create it first")
-    q, radius, feats, phi, y, attrs = _read_data(data, max_curves, p)
+    q, radius, feats, phi, res, y, attrs = _read_data(data, max_curves, p)
     n = len(y)
     if n < 20:
         raise InputError(f"need at least 20 training curves (got {n})")
@@ -162,9 +179,16 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
         shift, scale = feats[tr].mean(axis=0), feats[tr].std(axis=0)
         phi_shift, phi_scale = float(phi[tr].mean()), float(phi[tr].std() or 1.0)
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    x = np.empty((n, feats.shape[1] + 1), np.float32)
-    np.divide(feats - shift, scale, out=x[:, :-1])
-    x[:, -1] = (phi - phi_shift) / phi_scale
+    n_feat = feats.shape[1]
+    x = np.empty((n, n_feat + 1 + (res is not None)), np.float32)
+    np.divide(feats - shift, scale, out=x[:, :n_feat])
+    x[:, n_feat] = (phi - phi_shift) / phi_scale
+    scalars = [(phi_shift, phi_scale)]
+    resolution = {}
+    if res is not None:
+        resolution = {"resolution_shift": float(res[tr].mean()), "resolution_scale": float(res[tr].std())}
+        x[:, n_feat + 1] = (res - resolution["resolution_shift"]) / resolution["resolution_scale"]
+        scalars.append((resolution["resolution_shift"], resolution["resolution_scale"]))
     del feats
     out_fields = {}
     if p.target == "parameters":  # log, then 0-1 over the training rows
@@ -191,12 +215,15 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     loss = w1_loss if p.loss == "w1" else p.loss
     metrics = [w1_loss] if p.loss != "w1" and p.target == "distribution" else []  # he2024: W1 still reported
 
-    def jitter_phi(xb):  # phi (last column, standardised) times U(1 - j, 1 + j)
+    def jitter_phi(xb):  # phi (and dQ/Q), the columns after the features, standardised, times U(1 - j, 1 + j)
         import tensorflow as tf
 
-        ph = xb[:, -1] * phi_scale + phi_shift
-        ph = ph * tf.random.uniform(tf.shape(ph), 1 - p.phi_jitter, 1 + p.phi_jitter)
-        return tf.concat([xb[:, :-1], ((ph - phi_shift) / phi_scale)[:, None]], axis=1)
+        cols = [xb[:, :n_feat]]
+        for k, (sh, sc) in enumerate(scalars):
+            v = xb[:, n_feat + k] * sc + sh
+            v = v * tf.random.uniform(tf.shape(v), 1 - p.phi_jitter, 1 + p.phi_jitter)
+            cols.append(((v - sh) / sc)[:, None])
+        return tf.concat(cols, axis=1)
 
     fitted = fit_dense(x, y, tr, val, hidden=p.hidden, output=p.output, loss=loss, learning_rate=p.learning_rate,
                        batch_size=p.batch_size, epochs=epochs, schedule=p.schedule, patience=patience, seed=seed,
@@ -214,7 +241,8 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     model = NNModel(q=q, radius=radius, transform=p.transform, block=p.block,
                     input_shift=shift.astype(np.float32), input_scale=scale,
                     phi_shift=phi_shift, phi_scale=phi_scale, weights=fitted.weights, biases=fitted.biases,
-                    activations=["relu"] * len(p.hidden) + [p.output], info=info, name=out.stem, **out_fields)
+                    activations=["relu"] * len(p.hidden) + [p.output], info=info, name=out.stem, **out_fields,
+                    **resolution)
     # held-out metrics with the numpy forward pass (what users run)
     raw = model.outputs_standardised(x[test])
     keras_raw = fitted.keras_predict(x[test])
