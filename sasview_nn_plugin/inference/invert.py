@@ -189,30 +189,10 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float, dq=None) -> Invers
     x s, is scored over the whole data range (lowest chi2, without dI the lowest misfit rms) and the best kept.
     """
     (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
-    scales = scale_for_window((d0, d1), (m0, m1))
-    if not maps_to_model_window(q, nn):
-        raise window_error(q, nn)
-    if len(scales) > MAX_WINDOW_CANDIDATES:
-        scales = np.geomspace(scales[0], scales[-1], MAX_WINDOW_CANDIDATES).tolist()
-    x = np.stack([to_model_window(q, intensity, di, s, nn)[1] for s in scales])
-    res = np.array([dq_over_q(q, dq, data_range((m0, m1), s)) for s in scales])
-    numbers = nn.predict(x, np.full(len(scales), phi), normalise=False, resolution=res).astype(float)
-    moments = numbers @ nn.radius_moments
-    training = training_of(nn)
-    best = None
-    for s, number, mom in zip(scales, numbers, moments, strict=True):
-        if not (mom[0] > 0 and np.isfinite(mom).all()):
-            continue
-        w = number / mom[0]
-        radius = from_model_window(nn.radius, s)
-        qual = assess(q, intensity, di, radius, w, phi, training=training, q_range=(d0, d1), dq=dq)
-        score = qual.chi2_reduced if di is not None else qual.residual_rms
-        score = math.inf if score is None or not math.isfinite(score) else score
-        if best is None or score < best[0]:
-            best = (score, s, radius, w, qual)
-    if best is None:
+    scales, best = _mapped_candidates(nn, q, intensity, di, np.array([phi]), dq)
+    if best[0] is None:
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
-    _, s, radius, w, qual = best
+    _, s, radius, w, qual = best[0]
     lo, hi = data_range((m0, m1), s)
     note = (f"the network saw q = {lo:.4g}-{hi:.4g} 1/A scaled by s = {s:.4g} (its window {m0:.4g}-{m1:.4g} 1/A): "
             f"radii scaled by s; s chosen of {len(scales)} by the model curve's "
@@ -221,20 +201,52 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float, dq=None) -> Invers
                      check=functools.partial(_computed, qual))
 
 
+def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None) -> tuple[list[float], list]:
+    """(scales, per phi the best (score, s, radius, w, quality) or None): every phi through every candidate
+    window of the self-similar map in one batched forward pass, each scored over the whole data range."""
+    (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
+    scales = scale_for_window((d0, d1), (m0, m1))
+    if not maps_to_model_window(q, nn):
+        raise window_error(q, nn)
+    if len(scales) > MAX_WINDOW_CANDIDATES:
+        scales = np.geomspace(scales[0], scales[-1], MAX_WINDOW_CANDIDATES).tolist()
+    x = np.stack([to_model_window(q, intensity, di, s, nn)[1] for s in scales])
+    res = np.array([dq_over_q(q, dq, data_range((m0, m1), s)) for s in scales])
+    k, n_s = len(phis), len(scales)
+    numbers = nn.predict(np.tile(x, (k, 1)), np.repeat(phis, n_s), normalise=False,
+                         resolution=np.tile(res, k)).astype(float)
+    moments = numbers @ nn.radius_moments
+    training = training_of(nn)
+    best: list = [None] * k
+    for row, (number, mom) in enumerate(zip(numbers, moments, strict=True)):
+        i, s = row // n_s, scales[row % n_s]
+        if not (mom[0] > 0 and np.isfinite(mom).all()):
+            continue
+        w = number / mom[0]
+        radius = from_model_window(nn.radius, s)
+        qual = assess(q, intensity, di, radius, w, float(phis[i]), training=training, q_range=(d0, d1), dq=dq)
+        score = qual.chi2_reduced if di is not None else qual.residual_rms
+        score = math.inf if score is None or not math.isfinite(score) else score
+        if best[i] is None or score < best[i][0]:
+            best[i] = (score, s, radius, w, qual)
+    return scales, best
+
+
 def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
     """:func:`invert` with the volume fraction estimated from the curve (:mod:`.phi`): a scan over the training
-    range (one batched forward pass; a mapped window: one mapped inversion per value), each candidate scored by
-    :func:`~.quality.assess`; the Inversion at the estimate, with ``volume_fraction_sigma`` and a note."""
+    range, each candidate scored by :func:`~.quality.assess`; the Inversion at the estimate, with
+    ``volume_fraction_sigma`` and a note.  One batched forward pass: on the model's window, one row per phi; a
+    mapped or wide window, every phi through every candidate window, each phi scored by its best window (over
+    the whole data range)."""
     phis = scan_values(nn)
-    if not covers_model_window(q, nn):
+    quals: list = [None] * len(phis)
+    if not covers_model_window(q, nn) or _wide(q, nn):
         check_curve(q, intensity, di)
-        quals = []
-        for p in phis:
-            try:
-                quals.append(_invert_mapped(nn, q, intensity, di, float(p), dq).quality)
-            except InputError:
-                quals.append(None)
-    else:
+        try:
+            quals = [None if b is None else b[4] for b in _mapped_candidates(nn, q, intensity, di, phis, dq)[1]]
+        except InputError:  # e.g. bad points outside the model's range, which the direct path below may drop
+            pass
+    if covers_model_window(q, nn) and not any(quals):
         qd, idata, dd, dqd, _ = _drop(q, intensity, di, dq, nn.q_range)
         check_curve(qd, idata, dd)
         x = to_model_grid(qd, idata, nn)

@@ -68,8 +68,12 @@ def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]]
         if curv > 0:
             phi = float(phis[k] + step * 0.5 * (ym - yp) / (yp - 2 * y0 + ym))
             sigma = math.hypot(math.sqrt(2.0 / curv) * math.sqrt(max(1.0, float(red[k]))), SYSTEMATIC_SIGMA)
+    elif k == 0 and lo == 0.0 and np.isfinite(score[:2]).all() and score[1] > score[0]:
+        # dilute: the physical edge; a one-sided sigma from chi2(phi) ~ chi2(0) + c phi^2 through the first step
+        curv = 2 * (score[1] - score[0]) / step**2
+        sigma = math.hypot(math.sqrt(2.0 / curv) * math.sqrt(max(1.0, float(red[0]))), SYSTEMATIC_SIGMA)
     what = "forward-model chi2" if di is not None else "forward-model misfit rms (no dI: misfit taken as the noise)"
     note = (f"volume fraction estimated from the curve: {phi:.3g} +- {sigma:.2g} (scan {lo:.3g}-{hi:.3g}, {what})")
-    if edge:
+    if edge and not (k == 0 and lo == 0.0):  # phi = 0 (dilute) is the physical edge, nothing lies beyond it
         note += "; the best value is at the edge of the scan (the model's training range): phi may lie outside it"
     return phi, sigma, note
