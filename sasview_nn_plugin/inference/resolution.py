@@ -1,10 +1,16 @@
 """Pinhole resolution in numpy: sasmodels' ``Pinhole1D`` (a 1-sigma Gaussian dq per point, cut at -2.5/+3
-sigma and renormalised) as a weight matrix over a log grid, cached per (q, dq).  Units: 1/A."""
+sigma and renormalised) as a weight matrix over a log grid, cached per (q, dq).  Units: 1/A.
+
+:func:`smearing` gives the dense matrix; :func:`banded` the same matrix cut into blocks of consecutive rows,
+each over the columns its rows use (a 3 % resolution touches ~150 of ~1000 columns per row), so that smearing
+one curve costs one batched product over ~1/5 of the entries (:class:`Banded`, equal to ``W @ I`` to rounding).
+"""
 
 from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,6 +19,7 @@ _LOCK = threading.Lock()
 _CACHE_SIZE = 8
 
 _SMEAR: dict = {}
+_BANDED: dict = {}
 
 
 def _erf(x: np.ndarray) -> np.ndarray:  # Abramowitz & Stegun 7.1.26, |error| < 1.5e-7 (numpy has no erf)
@@ -50,3 +57,58 @@ def smearing(q: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             _SMEAR.pop(next(iter(_SMEAR)))
         _SMEAR[key] = (x, w)
     return x, w
+
+
+@dataclass(frozen=True, eq=False)
+class Banded:
+    """A smearing matrix W (n, n_x) as ``len(starts)`` blocks of ``rows`` consecutive rows: block j is
+    W[j rows : (j + 1) rows, starts[j] : starts[j] + width] (zero rows pad the last), every nonzero inside."""
+
+    x: np.ndarray       # (n_x,) q_calc, 1/A
+    n: int              # rows of W (data points)
+    index: np.ndarray   # (n_blocks, width): the columns of each block
+    blocks: np.ndarray  # (n_blocks, rows, width)
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """W @ values for values (n_x,) -> (n,), or row by row for (N, n_x) -> (N, n)."""
+        if values.ndim == 1:
+            return (self.blocks @ values[self.index][:, :, None]).reshape(-1)[: self.n]
+        win = values[:, self.index].transpose(1, 0, 2)                   # (n_blocks, N, width)
+        out = win @ self.blocks.transpose(0, 2, 1)                       # (n_blocks, N, rows)
+        return out.transpose(1, 0, 2).reshape(len(values), -1)[:, : self.n]
+
+
+def banded(q: np.ndarray, dq: np.ndarray) -> Banded:
+    """:func:`smearing`'s matrix as a :class:`Banded` (block height chosen for the fewest entries, counting
+    each block as ~256 more), cached per (q, dq)."""
+    q, dq = np.ascontiguousarray(q, dtype=float), np.ascontiguousarray(dq, dtype=float)
+    key = (q.tobytes(), dq.tobytes())
+    hit = _BANDED.get(key)
+    if hit is not None:
+        return hit
+    x, w = smearing(q, dq)
+    nz = w != 0
+    first = np.where(nz.any(axis=1), nz.argmax(axis=1), 0)
+    last = np.where(nz.any(axis=1), w.shape[1] - 1 - nz[:, ::-1].argmax(axis=1), 0)
+    best = None
+    for rows in (4, 8, 16, 32, 64, 128):
+        nb = -(-len(q) // rows)
+        pad = nb * rows - len(q)
+        lo = np.pad(first, (0, pad), mode="edge").reshape(nb, rows).min(axis=1)
+        hi = np.pad(last, (0, pad), mode="edge").reshape(nb, rows).max(axis=1)
+        width = min(int((hi - lo).max()) + 1, w.shape[1])
+        cost = nb * (rows * width + 256)
+        if best is None or cost < best[0]:
+            best = (cost, rows, nb, pad, np.minimum(lo, w.shape[1] - width), width)
+    _, rows, nb, pad, starts, width = best
+    index = starts[:, None] + np.arange(width)
+    wp = np.concatenate([w, np.zeros((pad, w.shape[1]))])
+    blocks = np.stack([wp[j * rows:(j + 1) * rows, index[j]] for j in range(nb)])
+    for a in (x, index, blocks):
+        a.setflags(write=False)
+    out = Banded(x, len(q), index, blocks)
+    with _LOCK:
+        if len(_BANDED) >= _CACHE_SIZE:
+            _BANDED.pop(next(iter(_BANDED)))
+        _BANDED[key] = out
+    return out
