@@ -27,7 +27,8 @@ FAMILIES = ["lognormal", "gaussian", "bimodal", "tophat", "narrow_schulz"]
 
 
 def make_set(nn, family, n, rng, realistic):
-    """(curves on the model grid after the data path, phi given, true number distributions)."""
+    """(curves on the model grid after the data path, phi given, true number distributions, dQ/Q per curve: what
+    a user who passes dq gives the network; models without the resolution input ignore it)."""
     from sasmodels.resolution import Pinhole1D
 
     from sasview_nn_plugin.physics.grids import RadiusGrid
@@ -39,7 +40,7 @@ def make_set(nn, family, n, rng, realistic):
     if not realistic:
         basis = physics.sphere_basis(nn.q, nn.radius)
         clean = physics.intensity(basis, w, phi)
-        return clean * (1 + noise[:, None] * rng.standard_normal(clean.shape)), phi, w
+        return clean * (1 + noise[:, None] * rng.standard_normal(clean.shape)), phi, w, np.zeros(n)
     q = np.geomspace(0.03, 0.15, 400)
     res = Pinhole1D(q, 0.05 * q)
     plain = physics.intensity(physics.sphere_basis(q, nn.radius), w, phi)
@@ -51,7 +52,7 @@ def make_set(nn, family, n, rng, realistic):
     curves *= 1 + noise[:, None] * rng.standard_normal(curves.shape)
     curves = np.abs(curves)
     on_grid = np.stack([to_model_grid(q, c, nn) for c in curves])
-    return on_grid, phi * rng.uniform(0.9, 1.1, n), w
+    return on_grid, phi * rng.uniform(0.9, 1.1, n), w, np.where(smeared, 0.05, 0.0)
 
 
 def main() -> None:
@@ -68,8 +69,8 @@ def main() -> None:
         for cond in ("clean", "realistic"):
             rng = np.random.default_rng(args.seed)
             for fam in FAMILIES:
-                x, phi, w = make_set(nn, fam, args.n, rng, cond == "realistic")
-                pred = nn.predict(x, phi)
+                x, phi, w, dq_over_q = make_set(nn, fam, args.n, rng, cond == "realistic")
+                pred = nn.predict(x, phi, resolution=dq_over_q)
                 m = evaluate(pred, w, nn.radius)
                 big = physics.mean_radius(w, nn.radius) >= 30
                 m30 = evaluate(pred[big], w[big], nn.radius)["median_rel_err_mean_radius_number"]

@@ -190,7 +190,7 @@ def test_strict_input_refuses_what_would_be_repaired(mixed_dir, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     ([], "--volume-fraction"),
-    (["--volume-fraction", "0"], "volume fraction must be in"),
+    (["--volume-fraction", "-0.2"], "volume fraction must be in"),
     (["--volume-fraction", "0.74"], "volume fraction must be in"),
     (["--volume-fraction", "0.3", "--model", "MODEL"], "corrupt"),
     (["--volume-fraction", "0.3", "--model", "OTHER_GRID"], "the q grid of 500 points"),

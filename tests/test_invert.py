@@ -185,8 +185,7 @@ def test_every_entry_point_gives_the_same_network(name):
     phi = rng.uniform(0.1, 0.5, 6)
     curves = physics.intensity(physics.sphere_basis(nn.q, nn.radius), rng.random((6, len(nn.radius))) ** 8, phi)
     one = np.stack([nn.outputs(c, p) for c, p in zip(curves, phi, strict=True)])
-    standardised = (nn.features(curves) - nn.input_shift) / nn.input_scale
-    standardised = np.concatenate([standardised, ((phi - nn.phi_shift) / nn.phi_scale)[:, None]], axis=1)
+    standardised = nn.standardised_inputs(curves, phi)
     big = np.repeat(curves, 400, axis=0)   # > 2 blocks of 1024: predict's own thread pool
     for other in (nn.outputs(curves, phi), nn.outputs(big, np.repeat(phi, 400))[::400],
                   nn.outputs_standardised(standardised)):

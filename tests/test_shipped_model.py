@@ -19,7 +19,9 @@ def test_small_and_complete():
     m = nn.info["held_out_metrics"]
     assert m["max_abs_numpy_vs_keras"] < 1e-5
     assert m["median_w1_number_A"] < 1.0
-    assert nn.info["training_data"]["phi_min"] == 0.1 and nn.info["training_data"]["phi_max"] == 0.5
+    assert nn.info["training_data"]["phi_min"] == 0.0 and nn.info["training_data"]["phi_max"] == 0.5
+    assert nn.info["training_data"]["dilute_fraction"] > 0 and nn.info["training_data"]["dq_over_q_max"] == 0.2
+    assert nn.takes_resolution
 
 
 @pytest.mark.parametrize("factor", [1e-6, 3.7, 1e5])

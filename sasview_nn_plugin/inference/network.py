@@ -290,6 +290,15 @@ class NNModel:
                 out = np.concatenate(list(pool.map(block, range(0, len(x), step))))
         return out[0] if single else out
 
+    def standardised_inputs(self, intensity: np.ndarray, volume_fraction, resolution=0.0) -> np.ndarray:
+        """The network's inputs as Keras sees them (N, n_features + 1 [+ 1 for dQ/Q]), from curves on the model grid."""
+        x = np.atleast_2d((self.features(intensity) - self.input_shift) / self.input_scale)
+        cols = [x, ((np.broadcast_to(volume_fraction, (len(x),)) - self.phi_shift) / self.phi_scale)[:, None]]
+        if self.takes_resolution:
+            res = np.broadcast_to(resolution, (len(x),))
+            cols.append(((res - self.resolution_shift) / self.resolution_scale)[:, None])
+        return np.concatenate(cols, axis=1).astype(np.float32)
+
     def outputs_standardised(self, x: np.ndarray) -> np.ndarray:
         """The output layer (N, k) for already standardised inputs (N, n_features + 1), as Keras computes it."""
         h = np.asarray(x, dtype=np.float32) @ self.weights[0]
