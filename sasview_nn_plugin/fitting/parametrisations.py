@@ -30,25 +30,43 @@ class HistogramDistribution:
 
     name = "histogram"
 
-    def __init__(self, radius: np.ndarray, start: np.ndarray, n_knots: int = 24):
+    def __init__(self, radius: np.ndarray, start: np.ndarray, n_knots: int = 24,
+                 smoothness: float = SMOOTHNESS_SIGMA, anchor: float = ANCHOR_SIGMA):
         self.radius = radius
+        self.smoothness, self.anchor = float(smoothness), float(anchor)
         self.knots = np.linspace(radius[0], radius[-1], n_knots)
         # floor at 1e-4 of the peak so the correction can also put mass where the network put ~none
         self.base = np.maximum(start, 1e-4 * start.max())
         self.base /= self.base.sum()
         self.pars = [Parameter(0.0, name=f"log_w{k}").range(-25.0, 25.0) for k in range(n_knots)]
+        # linear interpolation knots -> bins as a matrix: theta(R) = theta @ interp.T
+        self.interp = np.stack([np.interp(radius, self.knots, e) for e in np.eye(n_knots)], axis=1)
 
     def parameters(self) -> dict:
         return {p.name: p for p in self.pars}
 
     def weights(self) -> np.ndarray:
-        theta = np.array([p.value for p in self.pars])
-        w = self.base * np.exp(np.interp(self.radius, self.knots, theta) - theta.max())
-        return w / w.sum()
+        return self.batch_weights(self._values())[0]
 
     def prior_residuals(self) -> np.ndarray:
-        theta = np.array([p.value for p in self.pars])
-        return np.concatenate([np.diff(theta, 2) / SMOOTHNESS_SIGMA, theta / ANCHOR_SIGMA])
+        return self.batch_prior(self._values())[0]
+
+    def _values(self) -> dict:
+        return {p.name: np.array([p.value]) for p in self.pars}
+
+    def _theta(self, values: dict) -> np.ndarray:
+        return np.stack(np.broadcast_arrays(*(np.asarray(values[p.name], float) for p in self.pars)), axis=-1)
+
+    def batch_weights(self, values: dict) -> np.ndarray:
+        """(m, n_r) number distributions for ``values``: parameter name -> (m,) array."""
+        theta = self._theta(values)
+        w = self.base * np.exp(theta @ self.interp.T - theta.max(axis=-1, keepdims=True))
+        return w / w.sum(axis=-1, keepdims=True)
+
+    def batch_prior(self, values: dict) -> np.ndarray:
+        """(m, n_prior) prior residuals (smoothness, anchor) for ``values``."""
+        theta = self._theta(values)
+        return np.concatenate([np.diff(theta, 2, axis=-1) / self.smoothness, theta / self.anchor], axis=-1)
 
 
 class Schulz3Distribution:
@@ -71,19 +89,28 @@ class Schulz3Distribution:
         return {p.name: p for p in self.pars}
 
     def weights(self) -> np.ndarray:
-        v = np.zeros(len(self.radius))
-        vals = [p.value for p in self.pars]
-        for k in range(0, len(vals), 3):
-            m, p, f = vals[k:k + 3]
-            mass = np.diff(distributions.schulz_cdf(self.grid.edges, m, p))
-            if f > 0 and mass.sum() > 1e-12:  # a component pushed off the grid contributes nothing
-                v += f * physics.number_to_volume(mass / mass.sum(), self.radius)
-        if v.sum() <= 0:
-            v[:] = 1.0
-        return physics.volume_to_number(v, self.radius)
+        return self.batch_weights({p.name: np.array([p.value]) for p in self.pars})[0]
 
     def prior_residuals(self) -> np.ndarray:
         return np.empty(0)
+
+    def batch_weights(self, values: dict) -> np.ndarray:
+        """(m, n_r) number distributions for ``values``: parameter name -> (m,) array."""
+        m_rows = max(np.size(values[p.name]) for p in self.pars)
+        v = np.zeros((m_rows, len(self.radius)))
+        r3 = self.radius**3
+        for k in range(0, len(self.pars), 3):
+            mean, pd, f = (np.broadcast_to(np.asarray(values[p.name], float), (m_rows,)) for p in self.pars[k:k + 3])
+            mass = np.diff(distributions.schulz_cdf(self.grid.edges, mean[:, None], pd[:, None]), axis=-1)
+            vol = mass * r3
+            total = vol.sum(axis=-1)
+            ok = (f > 0) & (mass.sum(axis=-1) > 1e-12)  # a component pushed off the grid contributes nothing
+            v += np.where(ok[:, None], f[:, None] * vol / np.where(ok, total, 1.0)[:, None], 0.0)
+        v[v.sum(axis=-1) <= 0] = 1.0
+        return physics.volume_to_number(v, self.radius)
+
+    def batch_prior(self, values: dict) -> np.ndarray:
+        return np.empty((max(np.size(values[p.name]) for p in self.pars), 0))
 
     def drop_empty(self, threshold: float = 0.02) -> None:
         """Fix components holding < threshold of the volume at weight 0: their mean and width are

@@ -1,124 +1,141 @@
-"""Refinement of a network guess with bumps: least squares (LM) or Bayesian (DREAM) fits of
-sasmodels' ``sphere@hardsphere`` to the data, started from the network's distribution.
+"""Refinement of a network guess with bumps: least-squares (LM) or Bayesian (DREAM) fits of sasmodels'
+``sphere@hardsphere`` to the data, started from the network's distribution.
 
-The model curve is :func:`physics.intensity` on the sasmodels ``sphere``-kernel basis (equal to
-``sphere@hardsphere`` with an array distribution to 1e-10), smeared with sasmodels' ``Pinhole1D``
-when the data carry dq.  The optimisers are bumps' own (``bumps.fitters.fit``).
-
-Parametrisations of the number distribution over the model's radius bins:
-- ``histogram``: log-amplitudes at K knots (default 24, i.e. coarsened ~4x), linear interpolation
-  in log space between them (positive, smooth at the knot scale), with a Gaussian smoothness prior
-  on second differences of the log-amplitudes (see docs/refine.md for the rule).
-- ``schulz3``: a volume-weighted mixture of up to three Schulz components (mean, pd, weight each),
-  fitted first to the network's histogram, then to the data.
-Scale and a flat background are always fitted; the volume fraction only with ``fit_volume_fraction``.
-:class:`SphereHSFitness` is a bumps ``Fitness`` that caches its theory until ``update()`` (as sasmodels'
-``bumps_model.Experiment`` does).
-
-The parametrisations are in :mod:`.parametrisations`; the network start of plain sasmodels fits
-(nn-lm, SasView's "Neural-network start") in :mod:`.start`.
+What is uncertain is fitted: the distribution (a parametrisation, :mod:`.parametrisations`), scale, flat
+background and the volume fraction within its Gaussian prior (the given value +- 10 %, or the estimate's
+sigma when it was estimated); the Fitness is :class:`.fitness.SphereHSFitness`.  ``method="lm"`` is the
+fast bounded least squares of :mod:`.lsq` on the bumps problem's residuals; every other bumps fitter id
+runs through ``bumps.fitters.fit``.  A fit that ends with chi2_red above :data:`RETRY_CHI2` is retried from
+other starts (the other parametrisation, a broadened network distribution) and the best kept; a refined
+result carries the forward-model check (``result.quality``), whose ``poor-fit`` flag marks a fit still
+above it.  Uncertainty (:mod:`.posterior`): the calibrated Laplace posterior over all fitted parameters,
+or DREAM draws started from it (``method="dream"``), as intervals and a cumulative band.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import contextlib
+import functools
+import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 from bumps import lsqerror
-from bumps.fitproblem import Fitness, FitProblem
+from bumps.fitproblem import FitProblem
 from bumps.fitters import fit
-from bumps.parameter import Parameter
-from sasmodels.resolution import Pinhole1D
 
 from ..data.validation import check_curve, in_q_range, take_points, uncertainty_or_default, unused_bad_points
 from ..errors import InputError
-from ..inference.quality import nnls_scale_background
+from ..inference.quality import POOR_FIT_CHI2, Training, assess, nnls_scale_background, training_of
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
-from ..physics import kernels as physics
-from .parametrisations import HistogramDistribution, Schulz3Distribution, fitted_mixture
+from . import posterior
+from .fitness import SphereHSFitness
+from .lsq import BatchProblem, solve
+from .parametrisations import HistogramDistribution, fitted_mixture
 
-# -- the bumps Fitness ----------------------------------------------------------------------------
+__all__ = ["SphereHSFitness", "refine", "posterior_draws", "fitted_result", "fit_parameters",
+           "volume_fraction_prior_sigma"]
 
-class SphereHSFitness(Fitness):
-    """bumps Fitness: sphere@hardsphere with a parametrised number distribution, scale, background.
+VOLUME_FRACTION_REL_SIGMA = 0.10  # a given volume fraction: 1-sigma 10 % of its value
+RETRY_CHI2 = POOR_FIT_CHI2         # chi2_red above this: retried from other starts, flagged if still above
+BROADEN_BINS = 4.0                 # the broadened start: the network's distribution smoothed by this sigma (bins)
+PARAMETRIZATIONS = ("histogram", "schulz3")
 
-    The theory is computed once per parameter set: cached until bumps calls ``update()`` after
-    changing parameters (``FitProblem.setp``), like sasmodels' ``bumps_model.Experiment``.  Set
-    parameter values directly only with an ``update()`` after.  bumps' defaults stand for the rest
-    of the protocol (``save``/``plot`` do nothing; ``resynth_data`` is not supported).
-    """
 
-    # bumps 1.x's Fitness is a field-less dataclass: its generated __eq__ makes every instance of a
-    # subclass equal to every other, and unhashable.  A fitness is an identity object.
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
+def volume_fraction_prior_sigma(start: Inversion, volume_fraction_sigma: float | None = None,
+                                fit_volume_fraction: bool = True) -> float:
+    """The 1-sigma of the volume fraction's prior in a refinement of ``start`` (0: held fixed, inf: flat).
 
-    def __init__(self, q, intensity, di, dist, phi: float, fit_phi: bool = False, dq=None,
-                 scale0: float = 1.0, background0: float = 0.0):
-        self.q, self.data, self.di = q, intensity, di
-        self.dist = dist
-        if dq is not None:
-            res = Pinhole1D(q, dq)
-            q_calc, self.resolution = res.q_calc, res.weight_matrix
-        else:
-            q_calc, self.resolution = q, None
-        self.basis = physics.sphere_basis(q_calc, dist.radius)
-        top = float(np.max(intensity))
-        self.scale = Parameter(scale0, name="scale").range(0.0, max(scale0, 1e-30) * 1e3)
-        self.background = Parameter(background0, name="background").range(0.0, top)
-        self.phi = Parameter(phi, name="volume_fraction")
-        if fit_phi:
-            self.phi.range(0.01, physics.PHI_MAX - 0.01)
-        self._cache: dict[str, np.ndarray] = {}
+    ``volume_fraction_sigma`` given: that; else the estimate's sigma when ``start`` estimated it
+    (``start.volume_fraction_sigma``); else :data:`VOLUME_FRACTION_REL_SIGMA` of the given value.  A dilute
+    start (phi = 0: the sphere curve alone, no S(q)) is held there: the curve is not continuous in phi at 0."""
+    if not fit_volume_fraction or not float(start.volume_fraction_used) > 0:
+        return 0.0
+    if volume_fraction_sigma is not None:
+        s = float(volume_fraction_sigma)
+        if not s >= 0:
+            raise InputError(f"`volume_fraction_sigma` must be >= 0 (0: held fixed; inf: no prior), got {s}")
+        return s
+    if start.volume_fraction_sigma is not None:
+        return float(start.volume_fraction_sigma)
+    return VOLUME_FRACTION_REL_SIGMA * float(start.volume_fraction_used)
 
-    def parameters(self) -> dict:
-        return {"scale": self.scale, "background": self.background, "volume_fraction": self.phi,
-                **self.dist.parameters()}
 
-    def update(self) -> None:
-        """Parameters changed: the cached theory is stale."""
-        self._cache.clear()
-
-    def numpoints(self) -> int:
-        return len(self.q)
-
-    def shape(self, weights: np.ndarray | None = None) -> np.ndarray:
-        """Model curve at scale 1, background 0 (smeared if the data have dq); not cached."""
-        w = self.dist.weights() if weights is None else weights
-        i = physics.intensity(self.basis, w, self.phi.value)
-        return i if self.resolution is None else i @ self.resolution
-
-    def theory(self) -> np.ndarray:
-        if "theory" not in self._cache:
-            self._cache["theory"] = self.scale.value * self.shape() + self.background.value
-        return self._cache["theory"]
-
-    def residuals(self) -> np.ndarray:
-        data = (self.theory() - self.data) / self.di
-        return np.concatenate([data, self.dist.prior_residuals()])
-
-    def nllf(self) -> float:
-        return 0.5 * float(np.sum(self.residuals() ** 2))
-
-    def chi2_reduced(self) -> float:
-        r = (self.theory() - self.data) / self.di
-        n_free = sum(1 for p in self.parameters().values() if not p.fixed)
-        return float(np.sum(r**2) / max(1, len(r) - n_free))
+@dataclass
+class _Attempt:
+    label: str
+    parametrization: str
+    fitness: SphereHSFitness
+    problem: FitProblem
+    x: np.ndarray
+    jac: np.ndarray
+    chi2: float
+    result: object = None  # bumps' result for other fitters
 
 
 def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, parametrization: str = "histogram",
-           fit_volume_fraction: bool = False, steps: int | None = None, samples: int = 300,
-           seed: int = 0) -> Inversion:
+           fit_volume_fraction: bool = True, volume_fraction_sigma: float | None = None, steps: int | None = None,
+           samples: int = 400, seed: int = 0, retry: bool = True) -> Inversion:
     """Fit sasmodels' sphere@hardsphere to (q, intensity, dI) starting from the network's ``start``.
 
-    Returns ``start`` with the fitted distribution and its ``fit`` and ``uncertainty`` parts (notes: the
-    start's, and the points left out).
-
-    q in 1/A, dI > 0 (None: 1 % of I is assumed), dq the 1-sigma Gaussian q resolution (sasmodels
-    Pinhole1D, sasdata's dx).  ``method``: any bumps fitter id ("lm", "dream", "amoeba", ...).
-    Uncertainties: LM, covariance from the Jacobian at the optimum, propagated by sampling;
-    DREAM, percentiles of the posterior draws.
+    Returns ``start`` with the fitted distribution, its ``fit`` and ``uncertainty`` parts and a forward-model
+    check (``quality``; notes: the start's, the points left out, a retry).  q in 1/A, dI > 0 (None: 1 % of I),
+    dq the 1-sigma Gaussian q resolution (sasmodels Pinhole1D, sasdata's dx).  ``method``: "lm" (fast bounded
+    least squares), "dream" (LM, then bumps' DREAM from its posterior) or any bumps fitter id.  The volume
+    fraction is fitted within a Gaussian prior of 1-sigma ``volume_fraction_sigma`` (None: see
+    :func:`volume_fraction_prior_sigma`; 0 or ``fit_volume_fraction=False``: held fixed; inf: no prior).
+    ``steps``: DREAM generations kept (default 1000).  ``retry``: refit from other starts when chi2_red ends
+    above :data:`RETRY_CHI2`.
     """
+    with _one_blas_thread():
+        return _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction,
+                       volume_fraction_sigma, steps, samples, seed, retry)
+
+
+def _one_blas_thread():
+    """One BLAS thread for the fit: its matrices are small, and threads that spin against other work make a
+    (28, 100) @ (100, 300) product 30x slower on a busy machine.  threadpoolctl is not in SasView's Python
+    (the bundle runs there): without it, the context does nothing."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction, volume_fraction_sigma,
+            steps, samples, seed, retry) -> Inversion:
+    q, intensity, di, dq, note, whole = _data(q, intensity, dI, dq, start)
+    if parametrization not in PARAMETRIZATIONS:
+        raise InputError(f"unknown parametrization {parametrization!r}; choose histogram or schulz3")
+    phi_sigma = volume_fraction_prior_sigma(start, volume_fraction_sigma, fit_volume_fraction)
+    data = (q, intensity, di, dq, float(start.volume_fraction_used), phi_sigma)
+    fast = method in ("lm", "dream")
+    t0 = time.perf_counter()
+    best = _attempt(data, _start_dist(parametrization, start.distribution), parametrization, "network", method)
+    retried = []
+    if retry and best.chi2 > RETRY_CHI2:
+        for par, base, label in _other_starts(parametrization, start.distribution):
+            retried.append(label)
+            other = _attempt(data, _start_dist(par, base), par, label, "lm" if fast else method)
+            if other.chi2 < best.chi2:
+                best = other
+            if best.chi2 <= RETRY_CHI2:
+                break
+    t1 = time.perf_counter()
+    unc, draws = _uncertainty(best, method, samples, seed, steps)
+    unc = replace(unc, diagnostics={**(unc.diagnostics or {}), "seconds_fit": t1 - t0,
+                                    "seconds_uncertainty": time.perf_counter() - t1})
+    notes = [note]
+    if retried:
+        notes.append(f"the fit from the network's start ended at chi2_red > {RETRY_CHI2:g}; retried from "
+                     f"{', '.join(retried)}: kept the {best.label} start (chi2_red {best.chi2:.3g})")
+    return _make_result(best, start, method, draws, unc, phi_sigma, tuple(retried), notes, whole)
+
+
+def _data(q, intensity, dI, dq, start: Inversion):
+    """The points refined (inside the model's q range), checked; a note on points left out; and all the points
+    (less the unused bad ones: what the forward-model check sees)."""
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
     di = uncertainty_or_default(intensity, dI)
@@ -127,6 +144,7 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     if keep is not None:
         q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
     check_curve(q, intensity, di)
+    whole = (q, intensity, di, dq)
     sel = in_q_range(q, start.q_range)
     if sel.sum() < 10:
         raise InputError("fewer than 10 data points inside the model's q range; cannot refine")
@@ -134,29 +152,124 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     dq = None if dq is None else dq[sel]
     if dq is not None and (not np.all(np.isfinite(dq)) or np.any(dq <= 0)):
         raise InputError("dq must be finite and > 0 at every point (or omitted)")
-    kinds = {"histogram": HistogramDistribution, "schulz3": Schulz3Distribution}
-    if parametrization not in kinds:
-        raise InputError(f"unknown parametrization {parametrization!r}; choose histogram or schulz3")
+    return q, intensity, di, dq, note, whole
+
+
+def _start_dist(parametrization: str, base: Distribution):
     if parametrization == "schulz3":  # as few components as describe the network's histogram
-        dist = fitted_mixture(start.radius, start.number_distribution)
-    else:
-        dist = kinds[parametrization](start.radius, start.number_distribution)
-    fitness = SphereHSFitness(q, intensity, di, dist, start.volume_fraction, fit_volume_fraction, dq)
-    s0, b0 = nnls_scale_background(fitness.shape(), intensity, di)
-    s0 = max(s0, 1e-30)
+        return fitted_mixture(base.radius, base.number)
+    return HistogramDistribution(base.radius, base.number)
+
+
+def _other_starts(parametrization: str, base: Distribution):
+    """(parametrisation, start distribution, label) to retry a poor fit from."""
+    r, w = base.radius, base.number
+    k = np.arange(-12, 13)
+    kernel = np.exp(-0.5 * (k / BROADEN_BINS) ** 2)
+    broad = np.convolve(np.pad(w, 12, mode="edge"), kernel / kernel.sum(), mode="valid")
+    broad = Distribution(r, broad / broad.sum())
+    other = "schulz3" if parametrization == "histogram" else "histogram"
+    return [(other, base, f"a {other} fit"), ("histogram", broad, "the broadened network distribution")]
+
+
+def _attempt(data, dist, parametrization: str, label: str, method: str) -> _Attempt:
+    q, intensity, di, dq, phi0, phi_sigma = data
+    fitness = SphereHSFitness(q, intensity, di, dist, phi0, dq=dq, phi_sigma=phi_sigma)
+    shape = fitness.shape()
+    s0, b0 = nnls_scale_background(shape, intensity, di)
+    w = 1.0 / di**2
+    s_only = max(float((w * shape) @ intensity / ((w * shape) @ shape)), 1e-30)  # scale alone, no background
+    if not s0 > 1e-6 * s_only:  # a flat (Guinier-only) window fits as background alone: start from the scale
+        s0, b0 = s_only, 0.0
     fitness.scale.value, fitness.background.value = s0, b0
-    fitness.scale.range(0.0, s0 * 1e3)
+    fitness.scale.range(0.0, max(s0, s_only) * 1e3)
     fitness.update()
     problem = FitProblem(fitness)
-    options = {"steps": steps} if steps else {}
+    labels = problem.labels()
+    result, jac = None, None
+    if method in ("lm", "dream"):
+        res = solve(BatchProblem(fitness, labels))
+        x, jac = res.x, res.jac
+    else:
+        result = fit(problem, method=method)
+        x = np.asarray(result.x)
+    problem.setp(x)
+    x = np.asarray(x, float)
+    if jac is None:
+        jac = BatchProblem(fitness, labels).jacobian(x)
+    return _Attempt(label, parametrization, fitness, problem, x, jac, chi2_reduced(fitness, jac), result)
+
+
+def chi2_reduced(fitness: SphereHSFitness, jac: np.ndarray) -> float:
+    """chi2 of the data over its degrees of freedom n - n_eff, n_eff = tr((J^T J)^-1 J_d^T J_d) the effective
+    number of parameters of the regularised fit (J: all residuals' Jacobian, J_d: the data rows): a prior
+    makes a parameter count less than one, so counting every knot as a whole parameter overstates chi2_red
+    (by ~13 % for the 27-parameter histogram on 240 points)."""
+    r = (fitness.theory() - fitness.data) / fitness.di
+    n = len(r)
+    jd = jac[:n]
+    n_eff = float(np.trace(np.linalg.pinv(jac.T @ jac) @ (jd.T @ jd)))
+    return float(r @ r / max(1.0, n - n_eff))
+
+
+def _uncertainty(best: _Attempt, method: str, samples: int, seed: int, steps: int | None):
+    fitness, labels = best.fitness, best.problem.labels()
+    bp = BatchProblem(fitness, labels)
+    cov, inflation = posterior.laplace_cov(best.jac, best.chi2)
+    diagnostics = None
     if method == "dream":
-        options.setdefault("steps", 200)
-        options.update(samples=max(10000, samples * 20), burn=options["steps"])
-    result = fit(problem, method=method, **options)
-    problem.setp(result.x)
-    draws = posterior_draws(problem, result, method, samples, seed)
-    return _make_result(fitness, start, method, parametrization, problem.labels(), result, draws,
-                        fit_volume_fraction, note)
+        kw = {} if steps is None else {"steps": steps}
+        draws, diagnostics = posterior.dream_draws(fitness, best.problem, labels, best.x, cov, temperature=inflation,
+                                                   samples=samples, seed=seed, **kw)
+        source = "dream"
+    else:
+        draws = posterior.laplace_draws(best.x, cov, bp.lo, bp.hi, samples, seed)
+        source = "laplace"
+    quantities = posterior.draw_quantities(fitness, labels, draws)
+    at_best = {k: v[0] for k, v in posterior.draw_quantities(fitness, labels, best.x[None]).items()}
+    q_max = float(fitness.q[-1])
+    return posterior.summarise(quantities, at_best, source, inflation, q_max, diagnostics), draws
+
+
+def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, phi_sigma, retried, notes,
+                 whole) -> Inversion:
+    fitness = best.fitness
+    labels = best.problem.labels()
+    best.problem.setp(best.x)
+    number = fitness.dist.weights()
+    phi = float(fitness.phi.value)
+    part = Fit(method, best.parametrization, fit_parameters(labels, best.x, draws), best.chi2, fitness.q,
+               fitness.theory(), float(fitness.scale.value), float(fitness.background.value),
+               volume_fraction=phi if fitness.fits_phi else None,
+               volume_fraction_prior_sigma=phi_sigma if fitness.fits_phi else None, retried=retried)
+    out = fitted_result(start, Distribution(start.radius, number), part, unc, notes)
+    q, intensity, di, dq = whole
+    check = functools.partial(refined_quality, q, intensity, di, start.radius, number, phi, _training(start),
+                              start.q_range, dq, part)
+    return replace(out, check=check)
+
+
+def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq, part: Fit):
+    """The forward-model check (:func:`~..inference.quality.assess`) of a refined distribution, with the
+    fit's own chi2_red, scale and background; ``poor-fit`` whenever chi2_red > :data:`RETRY_CHI2`."""
+    qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=q_range, dq=dq)
+    flags = qual.flags
+    if part.chi2_reduced > RETRY_CHI2 and "poor-fit" not in flags:
+        flags = ("poor-fit", *flags)
+    return replace(qual, chi2_reduced=part.chi2_reduced, scale=part.scale, background=part.background, flags=flags)
+
+
+def _training(start: Inversion) -> Training:
+    """The training domain the start's check used (else its model's, else the default)."""
+    kw = getattr(start.check, "keywords", None) or {}
+    if isinstance(kw.get("training"), Training):
+        return kw["training"]
+    try:
+        from ..inference.modelfile import load_model
+
+        return training_of(load_model(start.model))
+    except Exception:  # a start not from a loadable model (a parametric or hand-made start)
+        return Training(q_range=tuple(start.q_range), radius_range=(float(start.radius[0]), float(start.radius[-1])))
 
 
 def posterior_draws(problem, result, method: str, samples: int, seed: int) -> np.ndarray:
@@ -179,28 +292,6 @@ def posterior_draws(problem, result, method: str, samples: int, seed: int) -> np
     return np.clip(pts, lo, hi)
 
 
-def _make_result(fitness, start, method, parametrization, labels, result, draws, fit_phi, note) -> Inversion:
-    problem_x = np.asarray(result.x)
-    r = start.radius
-    number = fitness.dist.weights()
-    # distributions for every draw, then restore the best fit
-    prob = FitProblem(fitness)
-    nums = []
-    for p in draws:
-        prob.setp(p)
-        nums.append(fitness.dist.weights())
-    prob.setp(problem_x)
-    nums = np.array(nums)
-    vols = physics.number_to_volume(nums, r)
-    mn, mv = physics.mean_radius(nums, r), physics.mean_radius(vols, r)
-    uncertainty = Uncertainty(np.percentile(nums, [16, 84], axis=0), np.percentile(vols, [16, 84], axis=0),
-                              float(np.std(mn)), float(np.std(mv)))
-    part = Fit(method, parametrization, fit_parameters(labels, problem_x, draws), fitness.chi2_reduced(), fitness.q,
-               fitness.theory(), float(fitness.scale.value), float(fitness.background.value),
-               volume_fraction=float(fitness.phi.value) if fit_phi else None)
-    return fitted_result(start, Distribution(r, number), part, uncertainty, (note,))
-
-
 def fit_parameters(labels, best, draws) -> dict[str, tuple[float, float]]:
     """name -> (best value, standard deviation over the uncertainty draws) of a bumps fit."""
     return {lab: (float(x), float(s)) for lab, x, s in zip(labels, best, np.std(draws, axis=0), strict=True)}
@@ -215,3 +306,4 @@ def fitted_result(start: Inversion, distribution: Distribution, fit: Fit, uncert
     notes = tuple(dict.fromkeys(n for n in (*start.notes, *notes) if n))
     return replace(start, distribution=distribution, fit=replace(fit, start=start.distribution),
                    uncertainty=uncertainty, check=None, notes=notes)
+

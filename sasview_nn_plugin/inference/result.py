@@ -59,6 +59,8 @@ class Fit:
     background: float
     start: Distribution | None = None      # where the fit started (the network's distribution)
     volume_fraction: float | None = None   # fitted; None: held at the Inversion's volume_fraction_used
+    volume_fraction_prior_sigma: float | None = None  # 1-sigma of the fitted phi's Gaussian prior (inf: none)
+    retried: tuple[str, ...] = ()          # other starts tried because the first fit ended poor (chi2_red > 3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +71,36 @@ class Uncertainty:
     volume_band: np.ndarray
     mean_radius_number_sigma: float  # A
     mean_radius_volume_sigma: float  # A
+    # calibrated intervals (refinement): name -> (2.5, 16, 84, 97.5 percentiles), names "mean_radius_number",
+    # "mean_radius_volume" (A) and "volume_fraction"; None where not computed
+    intervals: dict[str, tuple[float, float, float, float]] | None = None
+    cumulative_band: np.ndarray | None = None   # (4, n_r): the cumulative number distribution's same percentiles
+    source: str | None = None                   # "laplace" (LM covariance) or "dream" (posterior draws)
+    inflation: float | None = None              # factor applied to the Laplace covariance (>= 1)
+    diagnostics: dict | None = None             # timings; DREAM: gelman_rubin_max, bumps_converged, ...
+
+    def interval(self, name: str, level: int = 68) -> tuple[float, float] | None:
+        """The central ``level`` % (68 or 95) interval of ``name`` (see ``intervals``), or None."""
+        if self.intervals is None or name not in self.intervals:
+            return None
+        lo95, lo68, hi68, hi95 = self.intervals[name]
+        return (lo68, hi68) if level == 68 else (lo95, hi95)
+
+    def to_dict(self) -> dict:
+        """The calibrated part of the record (empty when not computed)."""
+        out = {}
+        if self.intervals is not None:
+            out["intervals"] = {k: {"68": [v[1], v[2]], "95": [v[0], v[3]]} for k, v in self.intervals.items()}
+        if self.cumulative_band is not None:
+            out["cumulative_band"] = {f"p{p:g}": row.tolist()
+                                      for p, row in zip((2.5, 16, 84, 97.5), self.cumulative_band, strict=True)}
+        if self.source is not None:
+            out["uncertainty_method"] = self.source
+        if self.inflation is not None:
+            out["covariance_inflation"] = self.inflation
+        if self.diagnostics is not None:
+            out["diagnostics"] = self.diagnostics
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,5 +186,16 @@ class Inversion:
                 "number_band": None if u is None else u.number_band.tolist(),
                 "volume_band": None if u is None else u.volume_band.tolist(),
                 "network": None if f.start is None else f.start.to_dict(),
+                **({} if u is None else u.to_dict()),
             }
+            if f.volume_fraction is not None:
+                out["refinement"]["volume_fraction_prior"] = {"value": self.volume_fraction_used,
+                                                              "sigma": _finite(f.volume_fraction_prior_sigma)}
+            if f.retried:
+                out["refinement"]["retried"] = list(f.retried)
         return out
+
+
+def _finite(x: float | None) -> float | None:
+    """x, or None when it is None or not finite (JSON has no infinity)."""
+    return None if x is None or not np.isfinite(x) else float(x)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -159,9 +160,10 @@ def _one(c: Curve, phi: float | None, settings: Settings, nn):
     if settings.refine:
         from ..fitting.refine import refine
 
+        # phi is fitted within its prior (given +- 10 %, or the estimate's sigma); --fit-volume-fraction: no prior
         inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
                      parametrization=settings.parametrization,
-                     fit_volume_fraction=settings.fit_volume_fraction or phi is None)  # auto: phi is fitted too
+                     volume_fraction_sigma=math.inf if settings.fit_volume_fraction and phi is not None else None)
     return inv
 
 

@@ -1,0 +1,186 @@
+"""Calibration of the refinement (issue 15): accuracy, fit quality, coverage of the intervals and timing.
+
+Freshly generated curves of every family (physics.intensity == sasmodels sphere@hardsphere), under
+  given     : 400 log points over 0.03-0.15 1/A, flat background up to 2 % of I(0.105), 1-3 % noise (dI
+              passed), phi given off by up to +-10 %, half pinhole-smeared (dQ/Q = 5 %, dq passed);
+  auto      : the same curves with ``volume_fraction=None`` (the network estimates phi);
+  clean     : the model's q grid, true phi, 1-3 % noise, no background or smearing (bench_accuracy's clean).
+Per family: median W1 network -> refined (A), median |number-mean error| (%), median chi2_red, fits with
+chi2_red > 3 and how many carry no flag, coverage of the 68 % / 95 % intervals (number mean, volume mean,
+phi, cumulative number distribution at the true median radius); timing medians (LM, the fast uncertainty
+beyond it, DREAM from it with its Gelman-Rubin R-hat).
+
+    nice -n 10 python benchmarks/bench_calibration.py [--n 34] [--n-dream 6] [--seed 21] [--conditions given auto clean]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from sasview_nn_plugin.fitting.refine import refine
+from sasview_nn_plugin.inference.invert import invert
+from sasview_nn_plugin.inference.modelfile import load_model
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics import kernels as physics
+from sasview_nn_plugin.physics.grids import RadiusGrid
+
+FAMILIES = ["schulz", "lognormal", "gaussian", "bimodal", "tophat", "narrow_schulz"]
+QUANTITIES = ["mean_radius_number", "mean_radius_volume", "volume_fraction", "cumulative"]
+
+
+def make_curves(nn, family: str, n: int, rng, condition: str) -> list[dict]:
+    """n curves: q, I, dI, dq (or None), phi given (None for auto), and the truth."""
+    from sasmodels.resolution import Pinhole1D
+
+    grid = RadiusGrid(nn.radius[0], nn.radius[-1], len(nn.radius))
+    w = distributions.sample(rng, n, grid, family)
+    phi = rng.uniform(0.1, 0.5, n)
+    noise = rng.uniform(0.01, 0.03, n)
+    out = []
+    if condition == "clean":
+        q = nn.q
+        clean = physics.intensity(physics.sphere_basis(q, nn.radius), w, phi)
+        for k in range(n):
+            di = noise[k] * clean[k]
+            out.append(dict(q=q, i=clean[k] + di * rng.standard_normal(len(q)), di=di, dq=None, phi_given=phi[k],
+                            w=w[k], phi=phi[k], smeared=False))
+        return out
+    q = np.geomspace(0.03, 0.15, 400)
+    res = Pinhole1D(q, 0.05 * q)
+    plain = physics.intensity(physics.sphere_basis(q, nn.radius), w, phi)
+    calc = physics.intensity(physics.sphere_basis(res.q_calc, nn.radius), w, phi)
+    smeared = rng.random(n) < 0.5
+    given = phi * rng.uniform(0.9, 1.1, n)
+    bkg = rng.uniform(0, 0.02, n)
+    for k in range(n):
+        c = res.apply(calc[k]) if smeared[k] else plain[k]
+        c = c + bkg[k] * np.interp(0.105, q, c)
+        di = noise[k] * c
+        out.append(dict(q=q, i=np.abs(c + di * rng.standard_normal(len(q))), di=di,
+                        dq=0.05 * q if smeared[k] else None, phi_given=None if condition == "auto" else given[k],
+                        w=w[k], phi=phi[k], smeared=bool(smeared[k])))
+    return out
+
+
+def truth_of(c: dict, radius: np.ndarray) -> dict:
+    w = c["w"]
+    v = physics.number_to_volume(w, radius)
+    cum = np.cumsum(w)
+    j = int(np.searchsorted(cum, 0.5))
+    return {"mean_radius_number": float(w @ radius), "mean_radius_volume": float(v @ radius),
+            "volume_fraction": c["phi"], "median_bin": j, "cumulative": float(cum[j])}
+
+
+def run_one(nn, c: dict, method: str = "lm") -> dict:
+    from sasview_nn_plugin.training.train import w1_distance
+
+    r = nn.radius
+    t0 = time.perf_counter()
+    start = invert(c["q"], c["i"], c["di"], volume_fraction=c["phi_given"], model=nn, dq=c["dq"])
+    t1 = time.perf_counter()
+    ref = refine(c["q"], c["i"], c["di"], start, dq=c["dq"], method=method)
+    t2 = time.perf_counter()
+    truth = truth_of(c, r)
+    u = ref.uncertainty
+    row = {"w1_net": float(w1_distance(start.number_distribution, c["w"], r)),
+           "w1_ref": float(w1_distance(ref.number_distribution, c["w"], r)),
+           "mn_net": 100 * abs(start.mean_radius_number / truth["mean_radius_number"] - 1),
+           "mn_ref": 100 * abs(ref.mean_radius_number / truth["mean_radius_number"] - 1),
+           "phi_start": 100 * abs(start.volume_fraction_used / truth["volume_fraction"] - 1),
+           "phi_ref": 100 * abs(ref.volume_fraction / truth["volume_fraction"] - 1),
+           "chi2": ref.fit.chi2_reduced, "flagged": "poor-fit" in ref.quality.flags,
+           "t_net": t1 - t0, "t_total": t2 - t1, **(u.diagnostics or {})}
+    for name in QUANTITIES[:3]:
+        lo95, lo68, hi68, hi95 = u.intervals[name]
+        x = truth[name]
+        net = start.volume_fraction_used if name == "volume_fraction" else getattr(start, name)
+        row[f"{name}_raw"] = [float(getattr(ref, name)), x, lo95, lo68, hi68, hi95, float(net)]
+        row[f"{name}_68"], row[f"{name}_95"] = lo68 <= x <= hi68, lo95 <= x <= hi95
+        row[f"{name}_z"] = (getattr(ref, name) - x) / max((hi68 - lo68) / 2, 1e-300)
+    band, j = u.cumulative_band, truth["median_bin"]
+    row["cumulative_raw"] = [float(np.cumsum(ref.number_distribution)[j]), truth["cumulative"], *band[:, j].tolist(),
+                             float(np.cumsum(start.number_distribution)[j])]
+    row["cumulative_68"] = band[1, j] <= truth["cumulative"] <= band[2, j]
+    row["cumulative_95"] = band[0, j] <= truth["cumulative"] <= band[3, j]
+    return row
+
+
+def coverage(rows: list[dict], q: str) -> str:
+    """'68 / 95' coverage (%) of quantity ``q`` over ``rows``."""
+    return f"{100 * np.mean([r[f'{q}_68'] for r in rows]):3.0f} /{100 * np.mean([r[f'{q}_95'] for r in rows]):4.0f}"
+
+
+def table(rows_by_family: dict[str, list[dict]], label: str) -> None:
+    med = statistics.median
+    print(f"\n[{label}] accuracy and fit (medians)")
+    print(f"{'family':14s} {'n':>4s} {'W1 net':>7s} {'W1 ref':>7s} {'<R>n net%':>9s} {'<R>n ref%':>9s} "
+          f"{'phi in%':>7s} {'phi ref%':>8s} {'chi2':>6s} {'>3':>4s} {'>3 unflagged':>12s}")
+    allrows = [r for rows in rows_by_family.values() for r in rows]
+    for fam, rows in [*rows_by_family.items(), ("all", allrows)]:
+        col = {k: [r[k] for r in rows] for k in rows[0]}
+        poor = [r for r in rows if r["chi2"] > 3]
+        print(f"{fam:14s} {len(rows):4d} {med(col['w1_net']):7.3f} {med(col['w1_ref']):7.3f} "
+              f"{med(col['mn_net']):9.3f} {med(col['mn_ref']):9.3f} {med(col['phi_start']):7.2f} "
+              f"{med(col['phi_ref']):8.2f} {med(col['chi2']):6.2f} {len(poor):4d} "
+              f"{sum(not r['flagged'] for r in poor):12d}")
+    print(f"[{label}] coverage, % of curves inside the 68 % / 95 % interval")
+    print(f"{'family':14s} " + " ".join(f"{q[:18]:>18s}" for q in QUANTITIES))
+    for fam, rows in [*rows_by_family.items(), ("all", allrows)]:
+        print(f"{fam:14s} " + " ".join(f"{coverage(rows, q) + ' ' * 4:>18s}" for q in QUANTITIES))
+    t = {k: [r[k] for r in allrows if k in r] for k in ("t_net", "t_total", "seconds_fit", "seconds_uncertainty")}
+    print(f"[{label}] time per curve, medians: network {1e3 * med(t['t_net']):.1f} ms; refine total "
+          f"{1e3 * med(t['t_total']):.1f} ms (LM {1e3 * med(t['seconds_fit']):.1f} ms, fast uncertainty "
+          f"{1e3 * med(t['seconds_uncertainty']):.1f} ms beyond it)")
+    z = {q: np.array([r[f"{q}_z"] for r in allrows]) for q in QUANTITIES[:3]}
+    print(f"[{label}] error / reported sigma: " + "; ".join(
+        f"{q}: median |z| {np.median(np.abs(v)):.2f} (0.67 if calibrated)" for q, v in z.items()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=34, help="curves per family and condition (6 families)")
+    ap.add_argument("--n-dream", type=int, default=6, help="curves (of the given condition) refined with DREAM")
+    ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--conditions", nargs="+", default=["given", "auto", "clean"])
+    ap.add_argument("--families", nargs="+", default=FAMILIES)
+    ap.add_argument("--save", default=None, help="write every row (JSON) for offline analysis")
+    args = ap.parse_args()
+    nn = load_model("default")
+    print(f"model {nn.name}; {args.n} curves per family and condition; seed {args.seed}")
+    curves_given = None
+    saved = {}
+    for cond in args.conditions:
+        rng = np.random.default_rng(args.seed + (1000 if cond == "clean" else 0))
+        by_family = {}
+        for fam in args.families:
+            curves = make_curves(nn, fam, args.n, rng, "clean" if cond == "clean" else "given")
+            if cond == "auto":
+                for c in curves:
+                    c["phi_given"] = None
+            by_family[fam] = [run_one(nn, c) for c in curves]
+            if cond == "given":
+                curves_given = (curves_given or []) + curves[: max(1, args.n_dream // len(args.families) + 1)]
+        table(by_family, cond)
+        saved[cond] = by_family
+    if args.n_dream and curves_given:
+        rows = [run_one(nn, c, method="dream") for c in curves_given[: args.n_dream]]
+        saved["dream"] = {"given": rows}
+        med = statistics.median
+        rhat = [r["gelman_rubin_max"] for r in rows]
+        print(f"\n[dream from the Laplace posterior] n={len(rows)}: time/curve median "
+              f"{med(r['t_total'] for r in rows):.2f} s; Gelman-Rubin R-hat (max over parameters) median "
+              f"{med(rhat):.3f}, worst {max(rhat):.3f}; coverage 68 / 95: "
+              + ", ".join(f"{q} {coverage(rows, q)}" for q in QUANTITIES))
+    if args.save:
+        import json
+
+        with open(args.save, "w") as fh:
+            json.dump(saved, fh, default=float)
+
+
+if __name__ == "__main__":
+    main()

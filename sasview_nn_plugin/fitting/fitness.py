@@ -1,0 +1,140 @@
+"""The bumps Fitness of a refinement: sasmodels ``sphere@hardsphere`` of a parametrised number distribution,
+scale, flat background and the volume fraction within its prior, with a batched form for fast fits.
+
+The model curve is :func:`physics.intensity` on the sasmodels ``sphere`` form factors (computed in numpy by
+:func:`~..inference.quality.sphere_f2`, equal to sasmodels' kernel to 1e-12; the curve equals
+``sphere@hardsphere`` with an array distribution to 1e-10), smeared with sasmodels' ``Pinhole1D`` when the
+data carry dq.  The residuals are the data's, then the distribution's prior residuals, then the volume
+fraction's: (phi - phi0) / sigma (a Gaussian prior; LM, the Laplace covariance and DREAM all see it).
+
+:meth:`SphereHSFitness.batch_residuals` evaluates many parameter vectors in one pass (one matrix product
+for the distributions, one S(q) array): the Jacobian, the uncertainty draws and DREAM's population use it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from bumps.fitproblem import Fitness
+from bumps.parameter import Parameter
+from sasmodels.resolution import Pinhole1D
+
+from ..inference.quality import sphere_f2
+from ..physics import kernels as physics
+
+PHI_FIT_RANGE = (0.005, physics.PHI_MAX - 0.01)  # bounds of a fitted volume fraction
+
+
+class SphereHSFitness(Fitness):
+    """bumps Fitness: sphere@hardsphere with a parametrised number distribution, scale, background, phi.
+
+    The theory is computed once per parameter set: cached until bumps calls ``update()`` after
+    changing parameters (``FitProblem.setp``), like sasmodels' ``bumps_model.Experiment``.  Set
+    parameter values directly only with an ``update()`` after.  bumps' defaults stand for the rest
+    of the protocol (``save``/``plot`` do nothing; ``resynth_data`` is not supported).
+
+    ``phi_sigma``: the 1-sigma of the volume fraction's Gaussian prior around ``phi`` (0: held fixed;
+    ``math.inf``: fitted without a prior).  ``fit_phi=True`` with ``phi_sigma=0`` is the old flat fit.
+    """
+
+    # bumps 1.x's Fitness is a field-less dataclass: its generated __eq__ makes every instance of a
+    # subclass equal to every other, and unhashable.  A fitness is an identity object.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __init__(self, q, intensity, di, dist, phi: float, fit_phi: bool = False, dq=None,
+                 scale0: float = 1.0, background0: float = 0.0, phi_sigma: float = 0.0):
+        self.q, self.data, self.di = q, intensity, di
+        self.dist = dist
+        if dq is not None:
+            res = Pinhole1D(q, dq)
+            q_calc, self.resolution = res.q_calc, res.weight_matrix
+        else:
+            q_calc, self.resolution = q, None
+        f2, volume = sphere_f2(q_calc, dist.radius)  # sasmodels' sphere <F^2> in numpy (equal to 1e-12), cached
+        self.basis = physics.SphereBasis(q=np.asarray(q_calc, float), radius=dist.radius, f2=f2, volume=volume)
+        top = float(np.max(intensity))
+        self.scale = Parameter(scale0, name="scale").range(0.0, max(scale0, 1e-30) * 1e3)
+        self.background = Parameter(background0, name="background").range(0.0, top)
+        self.phi = Parameter(phi, name="volume_fraction")
+        self.phi0 = float(phi)
+        self.phi_sigma = math.inf if fit_phi and not phi_sigma else float(phi_sigma)
+        if self.phi_sigma > 0:
+            self.phi.range(*PHI_FIT_RANGE)
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def fits_phi(self) -> bool:
+        return self.phi_sigma > 0
+
+    def parameters(self) -> dict:
+        return {"scale": self.scale, "background": self.background, "volume_fraction": self.phi,
+                **self.dist.parameters()}
+
+    def update(self) -> None:
+        """Parameters changed: the cached theory is stale."""
+        self._cache.clear()
+
+    def numpoints(self) -> int:
+        return len(self.q)
+
+    def shape(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """Model curve at scale 1, background 0 (smeared if the data have dq); not cached."""
+        w = self.dist.weights() if weights is None else weights
+        i = physics.intensity(self.basis, w, self.phi.value)
+        return i if self.resolution is None else i @ self.resolution
+
+    def theory(self) -> np.ndarray:
+        if "theory" not in self._cache:
+            self._cache["theory"] = self.scale.value * self.shape() + self.background.value
+        return self._cache["theory"]
+
+    def phi_prior(self, phi) -> np.ndarray:
+        """The volume fraction's prior residual(s): (phi - phi0) / sigma; none when fixed or flat."""
+        phi = np.atleast_1d(np.asarray(phi, float))
+        if not 0 < self.phi_sigma < math.inf:
+            return np.empty((len(phi), 0))
+        return ((phi - self.phi0) / self.phi_sigma)[:, None]
+
+    def residuals(self) -> np.ndarray:
+        data = (self.theory() - self.data) / self.di
+        return np.concatenate([data, self.dist.prior_residuals(), self.phi_prior(self.phi.value)[0]])
+
+    def nllf(self) -> float:
+        return 0.5 * float(np.sum(self.residuals() ** 2))
+
+    def chi2_reduced(self) -> float:
+        r = (self.theory() - self.data) / self.di
+        n_free = sum(1 for p in self.parameters().values() if not p.fixed)
+        return float(np.sum(r**2) / max(1, len(r) - n_free))
+
+    # -- batched evaluation -----------------------------------------------------------------------
+
+    def values(self, labels, points) -> dict:
+        """Parameter name -> (m,) values: the columns of ``points`` (m, len(labels)) named by ``labels``,
+        the current value for every other parameter."""
+        points = np.atleast_2d(np.asarray(points, float))
+        out = {name: np.full(len(points), float(p.value)) for name, p in self.parameters().items()}
+        for j, name in enumerate(labels):
+            out[name] = points[:, j]
+        return out
+
+    def batch_theory(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
+        """((m, n_q) model curves, (m, n_r) number distributions) for ``values`` (see :meth:`values`)."""
+        w = self.dist.batch_weights(values)
+        i = physics.intensity(self.basis, w, values["volume_fraction"])
+        if self.resolution is not None:
+            i = i @ self.resolution
+        return values["scale"][:, None] * i + values["background"][:, None], w
+
+    def batch_residuals(self, labels, points) -> np.ndarray:
+        """(m, n_residuals) residuals (data, distribution prior, phi prior) of the rows of ``points``."""
+        values = self.values(labels, points)
+        theory, _ = self.batch_theory(values)
+        return np.concatenate([(theory - self.data) / self.di, self.dist.batch_prior(values),
+                               self.phi_prior(values["volume_fraction"])], axis=-1)
+
+    def batch_nllf(self, labels, points) -> np.ndarray:
+        r = self.batch_residuals(labels, points)
+        return 0.5 * np.einsum("ij,ij->i", r, r)

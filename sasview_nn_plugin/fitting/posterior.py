@@ -1,0 +1,176 @@
+"""Uncertainty of a refinement: the Laplace (LM covariance) posterior over all fitted parameters, calibrated,
+and DREAM started from it; both summarised as intervals of the mean radii and the volume fraction and as a
+band on the cumulative number distribution.
+
+Fast path (:func:`laplace_draws`): the covariance (J^T J)^-1 of every free parameter (distribution, scale,
+background, volume fraction) from the Jacobian of all residuals (data and priors) at the optimum, inflated
+by ``max(1, chi2_red)``, sampled and pushed through the distribution: each draw is a distribution, a phi,
+a scale.  DREAM (:func:`dream_draws`): bumps' DREAM on the same posterior, its population drawn from the
+Laplace one and a batched likelihood (one pass per generation), so it needs a short burn-in; its
+Gelman-Rubin R-hat is reported.
+
+Summaries (:func:`summarise`): percentiles of the draws (16/84 and 2.5/97.5) of ``mean_radius_number``,
+``mean_radius_volume``, ``volume_fraction`` and of the cumulative number distribution per bin, their distance
+from the best fit calibrated by :data:`SCALE` and :func:`observability_factor` (measured, docs/refine.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..inference.result import Uncertainty
+from ..physics import kernels as physics
+
+# Calibration (docs/refine.md; measured by benchmarks/bench_calibration.py on seed 21, checked on seed 22): each
+# interval's distance from the best fit is multiplied by SCALE[name] (68 %, 95 %) and by the observability
+# factor max(1, (OBS_X / (q_max <R>n))^OBS_POWER): sizes the window resolves poorly (q_max R below ~pi) are
+# where the network's prior, which the Laplace posterior takes for granted, is least right.
+SCALE = {"mean_radius_number": (0.70, 1.00), "mean_radius_volume": (0.90, 1.15),
+         "volume_fraction": (0.70, 0.95), "cumulative": (0.85, 1.95)}
+OBS_X, OBS_POWER = 7.0, 2.0
+PERCENTILES = (2.5, 16.0, 84.0, 97.5)
+
+
+def laplace_cov(jac: np.ndarray, chi2_red: float) -> tuple[np.ndarray, float]:
+    """(covariance, inflation) of the parameters from the Jacobian of all residuals at the optimum."""
+    cov = np.linalg.pinv(jac.T @ jac)
+    inflation = max(1.0, float(chi2_red))
+    return cov * inflation, inflation
+
+
+def laplace_draws(x: np.ndarray, cov: np.ndarray, lo: np.ndarray, hi: np.ndarray, samples: int,
+                  seed: int) -> np.ndarray:
+    """(samples, n) Gaussian draws around ``x``, clipped to the bounds; the first row is ``x`` itself."""
+    rng = np.random.default_rng(seed)
+    pts = rng.multivariate_normal(x, cov, size=samples, check_valid="ignore", method="eigh")
+    pts[0] = x
+    return np.clip(pts, lo, hi)
+
+
+def draw_quantities(fitness, labels, draws) -> dict[str, np.ndarray]:
+    """Per draw: number and volume distributions, their mean radii, phi, cumulative number distribution."""
+    values = fitness.values(labels, draws)
+    nums = fitness.dist.batch_weights(values)
+    r = fitness.dist.radius
+    vols = physics.number_to_volume(nums, r)
+    return {"number": nums, "volume": vols, "mean_radius_number": nums @ r, "mean_radius_volume": vols @ r,
+            "volume_fraction": values["volume_fraction"], "cumulative": np.cumsum(nums, axis=-1)}
+
+
+def observability_factor(q_max: float, radius_number: float) -> float:
+    """The intervals' factor for sizes the window resolves poorly: max(1, (OBS_X / (q_max <R>n))^OBS_POWER)."""
+    x = float(q_max) * float(radius_number)
+    return max(1.0, (OBS_X / x) ** OBS_POWER) if x > 0 else 1.0
+
+
+def _widen(p: np.ndarray, centre, factors: tuple[float, float]) -> np.ndarray:
+    """Percentiles (2.5, 16, 84, 97.5): their distance from ``centre`` times ``factors`` (68 %, 95 %); an
+    interval always contains the best fit (a percentile on the wrong side of it is mirrored)."""
+    f68, f95 = factors
+    return np.stack([centre - f95 * np.abs(centre - p[0]), centre - f68 * np.abs(centre - p[1]),
+                     centre + f68 * np.abs(p[2] - centre), centre + f95 * np.abs(p[3] - centre)])
+
+
+def summarise(q: dict[str, np.ndarray], best: dict[str, float], source: str, inflation: float,
+              q_max: float, diagnostics: dict | None = None) -> Uncertainty:
+    """The :class:`Uncertainty` of draws' quantities ``q`` (:func:`draw_quantities`) around the ``best`` fit,
+    calibrated (:data:`SCALE`, :func:`observability_factor` at ``q_max``, 1/A)."""
+    obs = observability_factor(q_max, best["mean_radius_number"])
+    intervals = {}
+    for name in ("mean_radius_number", "mean_radius_volume", "volume_fraction"):
+        p = np.percentile(q[name], PERCENTILES)
+        f68, f95 = SCALE[name]
+        intervals[name] = tuple(float(v) for v in _widen(p, float(best[name]), (f68 * obs, f95 * obs)))
+    f68, f95 = SCALE["cumulative"]
+    cum = np.clip(_widen(np.percentile(q["cumulative"], PERCENTILES, axis=0), best["cumulative"],
+                         (f68 * obs, f95 * obs)), 0.0, 1.0)
+    sig = {name: (intervals[name][2] - intervals[name][1]) / 2 for name in intervals}
+    return Uncertainty(np.percentile(q["number"], [16, 84], axis=0), np.percentile(q["volume"], [16, 84], axis=0),
+                       float(sig["mean_radius_number"]), float(sig["mean_radius_volume"]),
+                       intervals=intervals, cumulative_band=cum, source=source, inflation=float(inflation),
+                       diagnostics={**(diagnostics or {}), "observability_factor": obs})
+
+
+# -- DREAM from the fast posterior --------------------------------------------------------------------
+
+class _WhitenedModel:
+    """bumps' DREAM model protocol (labels, bounds, map) in whitened coordinates u, x = x0 + A u with A A^T the
+    Laplace covariance: the posterior is ~N(0, I) there, which DREAM's differential-evolution moves mix fast.
+    Points outside the parameters' own bounds have zero posterior."""
+
+    def __init__(self, nllf, x0, a, lo, hi, labels, width: float):
+        self.nllf, self.x0, self.a, self.lo, self.hi = nllf, x0, a, lo, hi
+        self.labels = list(labels)
+        self.bounds = np.array([np.full(len(x0), -width), np.full(len(x0), width)])
+
+    def to_x(self, u: np.ndarray) -> np.ndarray:
+        return self.x0 + np.atleast_2d(u) @ self.a.T
+
+    def map(self, pop) -> np.ndarray:
+        x = self.to_x(np.asarray(pop, float))
+        inside = np.all((x >= self.lo) & (x <= self.hi), axis=1)
+        logp = np.full(len(x), -1e300)
+        if inside.any():
+            logp[inside] = -self.nllf(x[inside])
+        return logp
+
+
+def dream_draws(fitness, problem, labels, x: np.ndarray, cov: np.ndarray, *, temperature: float = 1.0,
+                steps: int = 1000, burn: int = 100, pop: int = 3, samples: int = 400,
+                seed: int = 0) -> tuple[np.ndarray, dict]:
+    """(samples, n) posterior draws of bumps' DREAM started from and preconditioned by N(x, cov); diagnostics.
+
+    The posterior is the Laplace path's own: the fit's residuals, the log-likelihood divided by
+    ``temperature`` (the inflation max(1, chi2_red)).  DREAM runs in coordinates whitened by ``cov``
+    (:class:`_WhitenedModel`) with ``pop`` chains per parameter drawn from N(0, I): the chains start where the
+    posterior is and move on its own scales, so a short burn-in (``burn`` generations, then ``steps`` kept)
+    suffices.  The likelihood of a whole generation is one batched evaluation.  Diagnostics: Gelman-Rubin R-hat
+    (max over parameters, bumps' ``gelman`` over the part of the good chains bumps keeps, ``trim_portion``),
+    bumps' own convergence test (``bumps_converged``: its burn-point KS test found a stationary part),
+    generations, chains and draws.
+    """
+    import contextlib
+    import io
+    import warnings
+
+    from bumps.dream.core import Dream
+    from bumps.dream.gelman import gelman
+
+    lo, hi = (np.asarray(b, float) for b in problem.bounds())
+    order = [problem.labels().index(name) for name in labels]  # the problem's bounds in our order
+    lo, hi = lo[order], hi[order]
+    n = len(x)
+    n_chains = max(pop * n, 10)
+    evals, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
+    a = vecs * np.sqrt(np.clip(evals, 1e-300, None))
+
+    def nllf(points):
+        r = fitness.batch_residuals(labels, points)
+        return 0.5 * np.einsum("ij,ij->i", r, r) / temperature
+
+    model = _WhitenedModel(nllf, np.asarray(x, float), a, lo, hi, labels, width=10.0)
+    rng = np.random.default_rng(seed)
+    population = np.clip(rng.standard_normal((n_chains, n)), -3, 3)
+    population[0] = 0.0
+    state = np.random.get_state()
+    np.random.seed(seed)  # DREAM draws from numpy's global generator
+    try:
+        sampler = Dream(model=model, population=population[None], draws=n_chains * steps, burn=n_chains * burn,
+                        thinning=1, outlier_test="iqr", DE_noise=1e-6,
+                        monitor=lambda *_: True)  # bumps' console monitor would print to stdout
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mc = sampler.sample()  # (bumps' outlier test prints; its convergence test warns)
+            mc.portion = mc.trim_portion()  # as bumps' DreamFit: the converged part of the chains
+            mc.mark_outliers()
+    finally:
+        np.random.set_state(state)
+    rhat = gelman(mc.traces()[1], portion=1.0)  # over the kept part of the good chains
+    pts = model.to_x(mc.draw().points)
+    pick = rng.choice(len(pts), size=min(samples, len(pts)), replace=False)
+    diag = {"gelman_rubin_max": float(np.max(rhat)) if np.size(rhat) else math.nan,
+            "bumps_converged": not any("converge" in str(w.message) for w in caught),
+            "generations": int(mc.generation), "chains": int(n_chains), "draws": int(len(pts))}
+    return pts[pick], diag
