@@ -27,10 +27,11 @@ from .network import NNModel
 from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import assess, training_of
 from .result import Distribution, Inversion
-from .window import data_range, from_model_window, scale_for_window, to_model_window
+from .window import WINDOW_STEP, data_range, from_model_window, scale_for_window, to_model_window
 
 MAX_WINDOW_CANDIDATES = 5  # scale factors tried for a mapped window (each costs one assess, ~0.2-0.4 ms)
-WIDE_WINDOW = 2.0  # data spanning this many times the model's q_max/q_min: a flagged result tries other windows
+WIDE_WINDOW = WINDOW_STEP  # data spanning this x the model's q_max/q_min (room for another scale of the map):
+#                            a flagged result tries other windows
 
 
 def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import InputError
 from .quality import training_of
 
-N_SCAN = 17  # phi values scanned (0.025 apart over the shipped model's 0.1-0.5)
+N_SCAN = 17  # phi values scanned (0.031 apart over the shipped model's 0-0.5)
 SYSTEMATIC_SIGMA = 0.01  # the estimate's bias from the network (docs/domain.md table), added in quadrature
 
 
