@@ -61,7 +61,7 @@ def test_grid_interpolation(tiny_model, example_curve):
     on_grid = call_kernel(model.make_kernel([nn.q]), dict(radius=40.0, radius_pd=0.1, radius_pd_type="schulz",
                                                           radius_pd_n=60, volfraction=0.3, radius_effective_mode=1))
     q, i = example_curve
-    sel = (q > 0.039) & (q < 0.107)   # no room for another window of the self-similar map (a flagged result would try it)
+    sel = (q > 0.039) & (q < 0.107)  # no room for another window of the self-similar map
     q, i = q[sel], i[sel]
     interp = to_model_grid(q, i, nn)
     np.testing.assert_allclose(interp, on_grid, rtol=3e-3)
