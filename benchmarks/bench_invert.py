@@ -1,8 +1,12 @@
-"""Inversion speed: single curve in-process, batch throughput, Keras for comparison, and a cold CLI run.
+"""Inversion speed: single curve in-process (the network alone and with the forward-model check `quality`),
+the check alone against its straightforward computation, batch throughput (the network, invert_many, the
+batched check assess_many), Keras for comparison, and a cold CLI run.
 
-    python benchmarks/bench_invert.py [--model default] [--batch 200000] [--repeats 5]
+    python benchmarks/bench_invert.py [--model default] [--batch 200000] [--repeats 5] [--no-cold]
 
-Medians of several runs; the ratio to Keras is measured in the same process.
+Medians of --repeats runs; every ratio (the check against ``assess(..., reference=True)``, the check's
+pre-cache arithmetic; assess_many against one assess per curve; Keras) is measured in the same process, the
+two sides interleaved run by run (this 2-core VM is shared, so absolute figures drift between runs).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from sasview_nn_plugin import invert
+from sasview_nn_plugin.inference import quality
+from sasview_nn_plugin.inference.invert import invert_many
 from sasview_nn_plugin.inference.modelfile import load_model
 from sasview_nn_plugin.physics import kernels as physics
 
@@ -27,13 +33,53 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sasfit_schulz_R20_
 
 def timeit(fn, number, repeats):
     """Median seconds per call over ``repeats`` runs of ``number`` calls."""
-    runs = []
+    return interleaved({"": fn}, number, repeats)[""]
+
+
+def interleaved(fns: dict, number, repeats) -> dict:
+    """{name: median seconds per call}: each run calls every fn ``number`` times in turn (A/B in one process)."""
+    runs: dict = {k: [] for k in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - t0) / number)
-    return statistics.median(runs)
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            runs[k].append((time.perf_counter() - t0) / number)
+    return {k: statistics.median(v) for k, v in runs.items()}
+
+
+def check_speed(nn, pool, args) -> None:
+    """The forward-model check: invert with it, alone against its straightforward form, and batched."""
+    q, one = nn.q, pool[0].astype(float)
+    di = 0.01 * one
+    t = interleaved({"net": lambda: invert(q, one, volume_fraction=0.3, model=nn),
+                     "check": lambda: invert(q, one, volume_fraction=0.3, model=nn).quality,
+                     "check_di": lambda: invert(q, one, di, volume_fraction=0.3, model=nn).quality}, 1000, args.repeats)
+    print(f"single curve, invert() + result.quality on the model grid: median {t['check'] * 1e6:.1f} us without dI, "
+          f"{t['check_di'] * 1e6:.1f} us with dI (invert alone {t['net'] * 1e6:.1f} us; target <= 300 us)")
+    res = invert(q, one, volume_fraction=0.3, model=nn)
+    tr = quality.training_of(nn)
+    for label, d, dq in (("without dI", None, None), ("with dI", di, None), ("with dI and dQ/Q 3 %", di, 0.03 * q)):
+        call = (q, one, d, nn.radius, res.number_distribution, 0.3)
+        t = interleaved({"fast": lambda c=call, r=dq: quality.assess(*c, training=tr, dq=r),
+                         "ref": lambda c=call, r=dq: quality.assess(*c, training=tr, dq=r, reference=True)},
+                        200, args.repeats)
+        print(f"forward-model check alone, {label}: median {t['fast'] * 1e6:.1f} us "
+              f"(straightforward, the pre-cache arithmetic: {t['ref'] * 1e6:.1f} us; {t['ref'] / t['fast']:.1f}x)")
+    n = args.check_batch
+    rng = np.random.default_rng(1)
+    rows = pool[rng.integers(0, len(pool), n)].astype(float)
+    phis = rng.uniform(0.1, 0.5, n)
+    numbers = nn.predict(rows, phis).astype(float)
+    dis = 0.01 * rows
+    t = interleaved({"many": lambda: quality.assess_many(q, rows, dis, nn.radius, numbers, phis, training=tr),
+                     "one": lambda: [quality.assess(q, rows[k], dis[k], nn.radius, numbers[k], phis[k], training=tr)
+                                     for k in range(n)]}, 1, args.repeats)
+    print(f"batched check assess_many, {n:,} curves with dI: median {t['many'] / n * 1e6:.1f} us/curve = "
+          f"{n / t['many']:,.0f} curves/s (one assess per curve: {t['one'] / n * 1e6:.1f} us; "
+          f"{t['one'] / t['many']:.1f}x)")
+    t_many = timeit(lambda: invert_many(q, rows, volume_fractions=phis, model=nn), 1, args.repeats)
+    print(f"invert_many, {n:,} curves (Inversions, check not computed): median {n / t_many:,.0f} curves/s")
 
 
 def main() -> None:
@@ -41,6 +87,8 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--batch", type=int, default=200_000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--check-batch", type=int, default=2000)
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold CLI runs")
     args = ap.parse_args()
     nn = load_model(args.model)
     rng = np.random.default_rng(0)
@@ -60,6 +108,7 @@ def main() -> None:
     print(f"single curve, invert() on the model grid: median {t_single * 1e6:.1f} us "
           f"(network forward alone {t_fwd * 1e6:.1f} us)")
     print(f"single curve, invert() from 400 log-spaced points (interpolation): median {t_interp * 1e6:.1f} us")
+    check_speed(nn, pool, args)
 
     batch = pool[rng.integers(0, len(pool), args.batch)]
     phis = rng.uniform(0.1, 0.5, args.batch).astype(np.float32)
@@ -82,6 +131,8 @@ def main() -> None:
     except ImportError:
         print("Keras predict: TensorFlow not installed (pip install -e '.[train]'), skipped")
 
+    if args.no_cold:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         cold = []
         for k in range(args.repeats):

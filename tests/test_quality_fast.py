@@ -98,10 +98,10 @@ def test_uniform_grid_trig_and_banded_smearing_equal_the_direct_forms():
     q = np.linspace(0.04, 0.105, 1000)
     gr = Q._grid(q, np.linspace(9.0, 99.0, 100), None)
     assert gr.sweep is not None and Q._grid(np.geomspace(0.04, 0.105, 1000), gr.trial, None).sweep is None
-    for two_r in (10.0, 80.0, 200.0, np.array([18.0, 150.0])):
-        s, c = quality_fast._sincos(gr, two_r)
-        x = np.multiply.outer(two_r, q)
-        assert np.abs(s - np.sin(x)).max() < 1e-13 and np.abs(c - np.cos(x)).max() < 1e-13
+    two_r = np.array([10.0, 18.0, 80.0, 150.0, 200.0])
+    s, c = quality_fast._sincos_many(gr, two_r)
+    x = np.multiply.outer(two_r, q)
+    assert np.abs(s - np.sin(x)).max() < 1e-13 and np.abs(c - np.cos(x)).max() < 1e-13
     rng = np.random.default_rng(0)
     for qq, rel in ((q, 0.03), (q, 0.2), (np.geomspace(0.003, 0.5, 300), 0.1)):
         x, w = smearing(qq, rel * qq)
@@ -121,3 +121,30 @@ def test_fast_structure_factor_coefficients_equal_the_port():
         np.testing.assert_allclose(1.0 / (s * rows[0] + c * rows[1] + rows[2]), kernels.hardsphere_sq(q, r, phi),
                                    rtol=1e-11)
     assert math.isfinite(float(gr.powers.max()))
+
+
+def test_quadrant_edges_equal_nnls(rng):
+    m = np.exp(-np.linspace(0, 3, 200))
+    for a, b in ((2.0, -0.5), (-1.0, 0.3), (0.5, -1e-3), (-0.2, -0.1)):
+        d = a * m + b + 0.01 * rng.standard_normal(200)
+        sig = 0.01 + 0.02 * rng.random(200)
+        w = 1 / sig**2
+        sums = ((w * m) @ m, (w * m) @ d, w @ m, w @ d, w.sum())
+        assert quality_fast._edge(*sums) == pytest.approx(Q.nnls_scale_background(m, d, sig), abs=1e-12)
+    q = np.linspace(0.04, 0.105, 1000)
+    r = np.linspace(9.0, 99.0, 100)
+    clean = Q.model_intensity(q, r, np.ones(100), 0.3)
+    for data in (2.0 * clean - 0.5 * clean.min(), clean.mean() - 0.01 * clean):  # background < 0, scale < 0
+        same(Q.assess(q, data, 0.01 * data, r, np.ones(100), 0.3), Q.assess(q, data, 0.01 * data, r, np.ones(100),
+                                                                            0.3, reference=True))
+
+
+def test_degenerate_distributions_go_the_straightforward_way():
+    q = np.linspace(0.04, 0.105, 1000)
+    r = np.linspace(9.0, 99.0, 100)
+    i = Q.model_intensity(q, r, np.ones(100), 0.3)
+    gr = Q._grid(q, r, None)
+    for number in (np.zeros(100), np.full(100, np.nan)):
+        assert quality_fast.evaluate(gr, i, 0.01 * i, number, 0.3, Q.OBS_FRACTION, Q.OBS_CHI2) is None
+        assert quality_fast.evaluate_many(gr, i[None], None, number[None], np.array([0.3]), Q.OBS_FRACTION,
+                                          Q.OBS_CHI2) == [None]

@@ -262,7 +262,8 @@ def assess_many(q, intensities, dis, radius, numbers, volume_fractions, *, train
     phis = np.broadcast_to(np.asarray(volume_fractions, dtype=float), (len(inten),))
     lo, hi = dom.q_range if q_range is None else q_range
     q0, q1 = float(q[0]), float(q[-1])
-    sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
+    inside = q0 >= lo * (1 - 1e-9) and q1 <= hi * (1 + 1e-9)
+    sel = slice(None) if inside else (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
     qu, iu = q[sel], inten[:, sel]
     du = None if dis is None else np.asarray(dis, dtype=float)[:, sel]
     dqu = None if dq is None else np.asarray(dq, dtype=float)[sel]

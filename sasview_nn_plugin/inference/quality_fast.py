@@ -12,9 +12,14 @@ that does not depend on the distribution is computed once per (q, radius grid, d
 - the block starts of the smoothed residual;
 - the noise rule's trial spheres E = <F^2>/V on the subsampled points, as rows E^2 and E: the chi^2 added
   by c E after refitting scale and background is c^2 (E^2 . w - b^T G^-1 b) with b = (E . w, E . w m) and
-  G the 2x2 Gram matrix of (1, m): one (2 n_R, n) @ (n, 2) product instead of forming the residual curves.
+  G the 2x2 Gram matrix of (1, m): two matrix-vector products instead of forming n_R residual curves (the
+  difference loses ~4 of 16 digits to cancellation; the rule only compares it with OBS_CHI2 = 9).
 
-:func:`evaluate` is one curve, :func:`evaluate_many` N curves on one grid (rows of the same arithmetic).
+Per curve the scale/background fit is five sums from two matrix-vector products (its quadrant edges from the
+same sums), and the rest (residuals, chi^2, runs test, block misfits) one array pass each.  :func:`evaluate`
+is one curve, :func:`evaluate_many` N curves on one grid (rows of the same arithmetic, plus: sin/cos by angle
+addition on a uniform grid; per-thread scratch arrays for the (N, n) temporaries, since a fresh megabyte
+array page-faults; products blocked to stay single-threaded in OpenBLAS, see :func:`_product`).
 phi = 0 is the dilute curve (S = 1, prefactor 1, the window rule alone).  They return None where the fast
 arithmetic does not apply (2 R_eff q_min < 0.05 with phi > 0: S(q)'s Taylor branch; a degenerate fit); the
 caller then uses the straightforward forms (:mod:`.quality_model`).
@@ -28,12 +33,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .quality_model import nnls_scale_background, runs_z, sphere_f2
+from .quality_model import runs_z, sphere_f2
 from .resolution import Banded, banded
 
 _LOCK = threading.Lock()
 _GRIDS: tuple = ()     # ((key, Grid), ...), most recent first; replaced whole under the lock
 _GRIDS_KEPT = 16
+_WORK = threading.local()  # evaluate_many's large temporaries, reused per thread (a fresh MB array page-faults)
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +54,7 @@ class Grid:
     moments: np.ndarray      # (n_r, 5): 1, R, V, 1 on the EDGE small bins, V on the EDGE large bins
     powers: np.ndarray       # (6, n_m): 1, q^-2 .. q^-6 of the model grid
     x_min: float             # the model grid's smallest q
-    sweep: tuple | None      # a uniform model grid q0 + (J j + k) h: (q0 + J j h (n_J,), k h (J,)); else None
+    sweep: np.ndarray | None  # a uniform model grid's angle-addition split (:func:`_sweep`), else None
     starts: np.ndarray       # block starts of the smoothed residual
     step: int                # noise rule: every step-th point
     trial: np.ndarray        # (n_R,) trial radii of the noise rule, A
@@ -92,34 +98,56 @@ def grid(q: np.ndarray, radius: np.ndarray, dq: np.ndarray | None, *, blocks: in
     return out
 
 
-def _sweep(x: np.ndarray, r_max: float) -> tuple | None:
-    """The angle-addition split of a uniform grid (``Grid.sweep``), if x is one to 1e-13 / (2 r_max) 1/A (an
-    argument error below 1e-12 for every R_eff on the radius grid); None for other grids."""
+def _sweep(x: np.ndarray, r_max: float) -> np.ndarray | None:
+    """The angle-addition split of a uniform grid x_(J j + k) = x_0 + (J j + k) h (``Grid.sweep``): the J
+    values x_0 + J j h, then the J values k h; None unless x is uniform to 1e-13 / (2 r_max) 1/A (an argument
+    error below 1e-12 for every R_eff on the radius grid)."""
     n = len(x)
     h = (x[-1] - x[0]) / (n - 1) if n > 1 else 0.0
     if n < 64 or not h > 0 or np.abs(x - (x[0] + h * np.arange(n))).max() * 2.0 * r_max > 1e-13:
         return None
     j = math.isqrt(n - 1) + 1
-    coarse, fine = x[0] + (j * h) * np.arange(-(-n // j)), h * np.arange(j)
-    coarse.setflags(write=False)
-    fine.setflags(write=False)
-    return coarse, fine
+    out = np.concatenate([x[0] + (j * h) * np.arange(j), h * np.arange(j)])
+    out.setflags(write=False)
+    return out
 
 
-def _sincos(gr: Grid, two_r):
-    """(sin, cos) of X = two_r * the model grid: float two_r -> (n_m,), (N,) -> (N, n_m); on a uniform grid
-    by angle addition, sin(a_j + b_k) = sin a_j cos b_k + cos a_j sin b_k (2 sqrt(n) trig evaluations)."""
+def _work(name: str, shape: tuple) -> np.ndarray:
+    """A per-thread scratch array of ``shape`` (contents undefined), reused from call to call."""
+    size = math.prod(shape)
+    buf = _WORK.__dict__.get(name)
+    if buf is None or buf.size < size:
+        buf = _WORK.__dict__[name] = np.empty(size)
+    return buf[:size].reshape(shape)
+
+
+def _product(a: np.ndarray, b: np.ndarray, name: str) -> np.ndarray:
+    """a (N, K) @ b (K, M) into a scratch array, in column blocks of under 2^18 multiply-adds: OpenBLAS runs a
+    larger gemm on all cores, and on a loaded 2-core machine waking its threads costs ~10x the product."""
+    out = _work(name, (a.shape[0], b.shape[1]))
+    step = max(1, ((1 << 18) - 1) // (a.shape[0] * a.shape[1]))
+    for k in range(0, b.shape[1], step):
+        out[:, k:k + step] = a @ b[:, k:k + step]
+    return out
+
+
+def _sincos_many(gr: Grid, two_r: np.ndarray):
+    """(sin, cos) of X = two_r[:, None] * the model grid, (N, n_m) views of scratch arrays; on a uniform grid by
+    angle addition, sin(a_j + b_k) = sin a_j cos b_k + cos a_j sin b_k: 2 sqrt(n) trig evaluations a row, not n."""
     if gr.sweep is None:
         arg = np.multiply.outer(two_r, gr.xq)
-        return np.sin(arg), np.cos(arg)
-    a, b = np.multiply.outer(two_r, gr.sweep[0]), np.multiply.outer(two_r, gr.sweep[1])
-    sa, ca = np.sin(a)[..., :, None], np.cos(a)[..., :, None]
-    sb, cb = np.sin(b)[..., None, :], np.cos(b)[..., None, :]
-    sin, cos = sa * cb, ca * cb
-    sin += ca * sb
-    cos -= sa * sb
-    shape, n = (*np.shape(two_r), -1), len(gr.xq)
-    return sin.reshape(shape)[..., :n], cos.reshape(shape)[..., :n]
+        return np.sin(arg, out=_work("sin", arg.shape)), np.cos(arg, out=arg)
+    arg = np.multiply.outer(two_r, gr.sweep)
+    s, c = np.sin(arg), np.cos(arg)
+    j = gr.sweep.shape[0] // 2
+    sa, ca, sb, cb = s[:, :j, None], c[:, :j, None], s[:, None, j:], c[:, None, j:]
+    shape = (len(two_r), j, j)
+    sin, cos, tmp = (np.multiply(sa, cb, out=_work("sin", shape)), np.multiply(ca, cb, out=_work("cos", shape)),
+                     np.multiply(ca, sb, out=_work("tmp", shape)))
+    sin += tmp
+    cos -= np.multiply(sa, sb, out=tmp)
+    n = len(gr.xq)
+    return sin.reshape(len(two_r), -1)[:, :n], cos.reshape(len(two_r), -1)[:, :n]
 
 
 def _den_coefficients(r_eff, phi, c):
@@ -145,11 +173,14 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     """(scale, background, chi2 or None, runs z, misfit rms, misfit max, small-edge number share, large-edge
     volume share, observable range) of one curve on ``gr``, or None (see the module docstring)."""
     s0, s1, sv, e_lo, e_hi = (number @ gr.moments).tolist()
+    if not (s0 > 0 and sv > 0 and math.isfinite(s1 + e_lo + e_hi)):
+        return None
     r_eff = s1 / s0
-    if not (sv > 0 and (phi == 0 or phi > 0 and 2.0 * r_eff * gr.x_min >= 0.05)):
+    if not (phi == 0 or phi > 0 and 2.0 * r_eff * gr.x_min >= 0.05):
         return None
     rows = _den_coefficients(r_eff, phi, (phi if phi > 0 else 1.0) / sv) @ gr.powers  # phi = 0: dilute, S = 1
-    den, cos = _sincos(gr, 2.0 * r_eff)
+    arg = (2.0 * r_eff) * gr.xq
+    den, cos = np.sin(arg), np.cos(arg, out=arg)  # (angle addition, as in evaluate_many, saves nothing here)
     den *= rows[0]
     cos *= rows[1]
     den += cos
@@ -160,13 +191,14 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
         m = gr.smear.apply(m)
     sigma = data if di is None else di
     w = 1.0 / (sigma * sigma)
-    smm, smd, sm = (np.array([m, data, gr.ones]) @ (w * m)).tolist()  # gemv, not a (3, n) @ (n, 3) gemm
-    sd, sw = float(w @ data), float(w.sum())
+    stack = np.array([m, data, gr.ones])
+    smm, smd, sm = (stack @ (w * m)).tolist()  # two gemv, not a (3, n) @ (n, 3) gemm (slower here)
+    sd, sw = (stack[1:] @ w).tolist()
     det = smm * sw - sm * sm
     a = (smd * sw - sm * sd) / det if det > 0 else -1.0
     b = (smm * sd - sm * smd) / det if det > 0 else -1.0
     if not (a >= 0 and b >= 0):
-        a, b = nnls_scale_background(m, data, sigma)
+        a, b = _edge(smm, smd, sm, sd, sw)
     fit = m * a
     fit += b
     resid = data - fit
@@ -184,25 +216,35 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     return a, b, chi2, runs_z(z), misfit, shape_max, e_lo / s0, e_hi / sv, obs
 
 
+def _edge(smm: float, smd: float, sm: float, sd: float, sw: float) -> tuple[float, float]:
+    """:func:`.quality_model.nnls_scale_background`'s edge of the quadrant (its optimum outside): the better of
+    scale alone and background alone, compared by chi^2 less sum w d^2 (a^2 smm - 2 a smd, b^2 sw - 2 b sd)."""
+    a = max(smd / smm, 0.0) if smm > 0 else 0.0
+    b = max(sd / sw, 0.0)
+    return (float(a), 0.0) if a * (a * smm - 2.0 * smd) <= b * (b * sw - 2.0 * sd) else (0.0, float(b))
+
+
 def _observable(gr: Grid, w: np.ndarray, m: np.ndarray, c: float, obs_chi2: float):
     """The noise rule's (lo, hi) from the cached trial spheres (module docstring); None: a singular Gram matrix."""
-    k = gr.step
+    k, n_r = gr.step, len(gr.trial)
     ws = w[::k] * k
     ms = m[::k]
     wm = ws * ms
-    n_r = len(gr.trial)
-    e2, b0 = np.split(gr.trial_basis @ ws, 2)        # E^2 . w, E . w
-    b1 = gr.trial_basis[n_r:] @ wm                   # E . w m
     g0, g1, g2 = float(ws.sum()), float(wm.sum()), float(wm @ ms)
     det = g0 * g2 - g1 * g1
     if not det > 0:
         return None
-    quad = b0 * b0
-    quad *= g2
-    quad -= (2.0 * g1) * (b0 * b1)
-    quad += g0 * (b1 * b1)
-    e2 -= quad / det
-    ok = (c * c) * e2 >= obs_chi2
+    r = gr.trial_basis @ ws                          # E^2 . w (n_R), then E . w (n_R)
+    b0, b1 = r[n_r:], gr.trial_basis[n_r:] @ wm      # E . w, E . w m
+    chi2 = b0 * (g2 / det)                           # b^T G^-1 b = (g2 b0^2 - 2 g1 b0 b1 + g0 b1^2) / det
+    chi2 -= b1 * (2.0 * g1 / det)
+    chi2 *= b0
+    b1 *= b1
+    b1 *= g0 / det
+    chi2 += b1
+    np.subtract(r[:n_r], chi2, out=chi2)
+    chi2 *= c * c
+    ok = chi2 >= obs_chi2
     first = int(ok.argmax())
     if not ok[first]:
         return math.nan, math.nan
@@ -222,33 +264,41 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
     s0, s1, sv = mom[:, 0], mom[:, 1], mom[:, 2]
     with np.errstate(all="ignore"):
         r_eff = s1 / s0
-        idx = np.flatnonzero((sv > 0) & ((phis == 0) | (phis > 0) & (2.0 * r_eff * gr.x_min >= 0.05))
+        idx = np.flatnonzero((s0 > 0) & (sv > 0) & ((phis == 0) | (phis > 0) & (2.0 * r_eff * gr.x_min >= 0.05))
                              & np.isfinite(mom).all(axis=1))
     if not len(idx):
         return out
-    data, numbers, phi, r_eff, mom = data[idx], numbers[idx], phis[idx], r_eff[idx], mom[idx]
+    if len(idx) < len(data):
+        data, numbers, di = data[idx], numbers[idx], None if di is None else di[idx]
+    phi, r_eff, mom = phis[idx], r_eff[idx], mom[idx]
     pref = np.where(phi > 0, phi, 1.0)  # phi = 0: dilute, S = 1
-    rows = np.moveaxis(_den_coefficients(r_eff, phi, pref / mom[:, 2]), -1, 0) @ gr.powers   # (N, 3, n_m)
-    den, cos = _sincos(gr, 2.0 * r_eff)
+    coef = np.moveaxis(_den_coefficients(r_eff, phi, pref / mom[:, 2]), -1, 0)     # (N, 3, 6)
+    n_m = gr.powers.shape[1]
+    rows = _product(coef.reshape(-1, 6), gr.powers, "rows").reshape(len(idx), 3, n_m)
+    den, cos = _sincos_many(gr, 2.0 * r_eff)
     den *= rows[:, 0]
     cos *= rows[:, 1]
     den += cos
     den += rows[:, 2]
-    m = (numbers @ gr.f2) / den
+    m = _product(numbers, gr.f2, "m")
+    m /= den
     if gr.smear is not None:
         m = gr.smear.apply(m)
-    sigma = data if di is None else di[idx]
-    w = 1.0 / (sigma * sigma)
-    wm = w * m
+    sigma = data if di is None else di
+    w = np.multiply(sigma, sigma, out=_work("w", sigma.shape))
+    np.reciprocal(w, out=w)
+    wm = np.multiply(w, m, out=_work("wm", m.shape))
     smm, smd, sm, sd, sw = _rowdot(wm, m), _rowdot(wm, data), wm.sum(axis=1), _rowdot(w, data), w.sum(axis=1)
     det = smm * sw - sm * sm
     with np.errstate(all="ignore"):
         a = np.where(det > 0, (smd * sw - sm * sd) / det, -1.0)
         b = np.where(det > 0, (smm * sd - sm * smd) / det, -1.0)
     for j in np.flatnonzero(~((a >= 0) & (b >= 0))):
-        a[j], b[j] = nnls_scale_background(m[j], data[j], sigma[j])
-    resid = data - (m * a[:, None] + b[:, None])
-    z = resid / sigma
+        a[j], b[j] = _edge(smm[j], smd[j], sm[j], sd[j], sw[j])
+    resid = np.multiply(m, a[:, None], out=_work("resid", m.shape))
+    resid += b[:, None]
+    np.subtract(data, resid, out=resid)
+    z = np.divide(resid, sigma, out=wm)
     n = gr.n
     chi2 = None if di is None else _rowdot(z, z) / max(n - 2, 1)
     pos = z > 0
@@ -283,9 +333,9 @@ def _observable_many(gr: Grid, w: np.ndarray, m: np.ndarray, c: np.ndarray, obs_
     ws = w[:, ::k] * k
     ms = m[:, ::k]
     wm = ws * ms
-    r = ws @ gr.trial_basis.T
+    r = _product(ws, gr.trial_basis.T, "r")
     e2, b0 = r[:, :n_r], r[:, n_r:]
-    b1 = wm @ gr.trial_basis[n_r:].T
+    b1 = _product(wm, gr.trial_basis[n_r:].T, "b1")
     g0, g1, g2 = ws.sum(axis=1), wm.sum(axis=1), _rowdot(wm, ms)
     det = g0 * g2 - g1 * g1
     with np.errstate(all="ignore"):

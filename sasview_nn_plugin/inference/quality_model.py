@@ -128,7 +128,7 @@ def runs_z(residual: np.ndarray) -> float:
     when the residuals come in long same-sign stretches (a systematic misfit)."""
     pos = residual > 0
     n = len(pos)
-    n1 = int(pos.sum())
+    n1 = int(np.count_nonzero(pos))
     n2 = n - n1
     if n1 == 0 or n2 == 0:
         return -math.sqrt(n)  # one run: as structured as it gets
