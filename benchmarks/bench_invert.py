@@ -48,9 +48,9 @@ def interleaved(fns: dict, number, repeats) -> dict:
     return {k: statistics.median(v) for k, v in runs.items()}
 
 
-def check_speed(nn, pool, args) -> None:
+def check_speed(nn, one, pool, args) -> None:
     """The forward-model check: invert with it, alone against its straightforward form, and batched."""
-    q, one = nn.q, pool[0].astype(float)
+    q = nn.q
     di = 0.01 * one
     t = interleaved({"net": lambda: invert(q, one, volume_fraction=0.3, model=nn),
                      "check": lambda: invert(q, one, volume_fraction=0.3, model=nn).quality,
@@ -99,16 +99,17 @@ def main() -> None:
     print(f"model {nn.name}: {len(nn.q)} q points, block {nn.block}, layers "
           f"{[w.shape[1] for w in nn.weights]}; {os.cpu_count()} cores")
 
-    q, one = nn.q, pool[0].astype(float)
+    gauss = np.exp(-0.5 * ((nn.radius - 40.0) / 6.0) ** 2)   # single curves: a trusted one (no flags), phi 0.3
+    q, one = nn.q, physics.intensity(basis, gauss, 0.3)
     t_single = timeit(lambda: invert(q, one, volume_fraction=0.3, model=nn), 2000, args.repeats)
     q2 = np.geomspace(0.03, 0.15, 400)
-    one2 = np.exp(np.interp(np.log(q2), np.log(q), np.log(one), left=np.log(one[0]), right=np.log(one[-1])))
+    one2 = physics.intensity(physics.sphere_basis(q2, nn.radius), gauss, 0.3)  # the same sample, more q
     t_interp = timeit(lambda: invert(q2, one2, volume_fraction=0.3, model=nn), 2000, args.repeats)
     t_fwd = timeit(lambda: nn.predict(one, 0.3), 2000, args.repeats)
     print(f"single curve, invert() on the model grid: median {t_single * 1e6:.1f} us "
           f"(network forward alone {t_fwd * 1e6:.1f} us)")
     print(f"single curve, invert() from 400 log-spaced points (interpolation): median {t_interp * 1e6:.1f} us")
-    check_speed(nn, pool, args)
+    check_speed(nn, one, pool, args)
 
     batch = pool[rng.integers(0, len(pool), args.batch)]
     phis = rng.uniform(0.1, 0.5, args.batch).astype(np.float32)
@@ -120,8 +121,7 @@ def main() -> None:
         from sasview_nn_plugin.training.train import keras_twin
 
         net = keras_twin(nn)
-        x = (nn.features(one[None]) - nn.input_shift) / nn.input_scale
-        x = np.concatenate([x, [[(0.3 - nn.phi_shift) / nn.phi_scale]]], axis=1).astype(np.float32)
+        x = nn.standardised_inputs(one[None], 0.3)
         net.predict(x, verbose=0)
         t_keras = timeit(lambda: net.predict(x, verbose=0), 50, args.repeats)
         t_call = timeit(lambda: net(x, training=False), 200, args.repeats)
