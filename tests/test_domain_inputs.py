@@ -75,8 +75,10 @@ def test_model_takes_resolution_and_applies_it_everywhere(smeared_model, tmp_pat
 
 def test_invert_gives_the_network_the_median_dq_over_q(smeared_model, example_curve):
     q, i = example_curve
+    sel = (q > 0.039) & (q < 0.107)   # no room for another window of the self-similar map: the direct path
+    q, i = q[sel], i[sel]
     dq = 0.1 * q
-    dq[q > 0.1] *= 1.5   # outside the network's window: not part of the median it is given
+    dq[q > 0.105] *= 1.5   # outside the network's window: not part of the median it is given
     assert dq_over_q(q, dq, smeared_model.q_range) == pytest.approx(0.1)
     r = invert(q, i, volume_fraction=0.3, model=smeared_model, dq=dq)
     from sasview_nn_plugin.inference.invert import to_model_grid

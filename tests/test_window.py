@@ -77,6 +77,8 @@ def test_invert_maps_a_window_below_the_models(with_di):
 
 def test_invert_maps_a_wider_off_window_curve_and_invert_many_agrees():
     """0.012-0.06 1/A (ratio 5, not covering 0.04-0.105): several candidate scales, the best fit kept."""
+    import re
+
     from sasview_nn_plugin.inference.invert import MAX_WINDOW_CANDIDATES, invert_many
 
     q = np.geomspace(0.012, 0.06, 400)
@@ -86,7 +88,8 @@ def test_invert_maps_a_wider_off_window_curve_and_invert_many_agrees():
     assert res.mean_radius_number == pytest.approx(100.0, rel=0.05)
     assert "q-window-too-narrow" not in res.quality.flags and res.quality.chi2_reduced < 3
     assert q[0] * (1 - 1e-9) <= res.q_range[0] and res.q_range[1] <= q[-1] * (1 + 1e-9)
-    assert f"chosen of {MAX_WINDOW_CANDIDATES}" in res.notes[0]
+    n = int(re.search(r"chosen of (\d+) windows", res.notes[0]).group(1))
+    assert 2 <= n <= MAX_WINDOW_CANDIDATES + 1
     (many,) = invert_many(q, data[None], di[None], volume_fractions=0.2)
     np.testing.assert_array_equal(many.number_distribution, res.number_distribution)
     assert many.notes == res.notes and many.q_range == res.q_range
@@ -106,19 +109,28 @@ def test_a_window_too_narrow_for_the_map_is_still_refused():
                 raise r
 
 
-def test_lab_window_flagged_on_the_model_window_tries_the_others():
+def test_lab_window_tries_the_other_windows():
     """150 A spheres on 0.008-0.25 1/A (the issue's case, read as 12 A before): the data cover the model's window
-    but the direct result is flagged, so the other windows of the self-similar map are tried; the best fits."""
+    with room to spare, so the other windows of the self-similar map are tried too; the best fits."""
     lab = np.geomspace(0.008, 0.25, 300)
     data, di = noisy(schulz_hs(lab, 150.0))
     res = invert(lab, data, di, volume_fraction=0.3)
     assert abs(res.mean_radius_number / 150.0 - 1) < 0.02 and not res.quality.flags
-    assert res.q_range != load_model().q_range and any("fits better" in n for n in res.notes)
+    assert res.q_range != load_model().q_range and any("scaled by s" in n for n in res.notes)
 
 
-def test_a_clean_curve_on_a_wide_window_keeps_the_model_window():
-    """40 A spheres on the same lab window: the direct result is not flagged, so nothing else is tried."""
+def test_a_wide_window_keeps_the_best_window_the_models_own_among_them():
+    """40 A spheres on the same lab window: the model's own window (s = 1) is one of the candidates, and the window
+    kept fits the whole curve at least as well as it does."""
+    from sasview_nn_plugin.inference.quality import assess
+
+    nn = load_model()
     lab = np.geomspace(0.008, 0.25, 300)
     data, di = noisy(schulz_hs(lab, 40.0))
     res = invert(lab, data, di, volume_fraction=0.3)
-    assert res.q_range == load_model().q_range and abs(res.mean_radius_number / 40.0 - 1) < 0.02
+    assert abs(res.mean_radius_number / 40.0 - 1) < 0.02 and not res.quality.flags
+    sel = (lab >= 0.039) & (lab <= 0.107)
+    own = invert(lab[sel], data[sel], di[sel], volume_fraction=0.3)   # the model's window alone
+    assert own.q_range == nn.q_range
+    own_whole = assess(lab, data, di, own.radius, own.number_distribution, 0.3, q_range=(lab[0], lab[-1]))
+    assert res.quality.chi2_reduced <= own_whole.chi2_reduced * (1 + 1e-9)

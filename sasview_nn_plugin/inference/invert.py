@@ -4,11 +4,12 @@
 (linear in log q - log I), runs the network and returns an :class:`Inversion` (the result types are in
 :mod:`.result`).
 
-Data that do not cover the model's q window but span at least its q_max / q_min are mapped onto it
-(:mod:`.window`): polydisperse hard spheres with R_eff = the number-mean radius are self-similar, I_R(q) =
-s^3 I_{R/s}(q s) at the same phi (F^2 depends on q R alone, V scales as s^3, and the Percus-Yevick S(q)
+Data that do not cover the model's q window but span at least its q_max / q_min, and data that cover it with
+room to spare (lab SAXS, SANS), are mapped onto it (:mod:`.window`): polydisperse hard spheres with R_eff =
+the number-mean radius are self-similar, I_R(q) = s^3 I_{R/s}(q s) at the same phi (F^2 depends on q R alone, V scales as s^3, and the Percus-Yevick S(q)
 on q R_eff and phi alone), so the mapping is exact for concentrated samples too.  A few scales s are
-tried and the one whose model curve fits the whole data range best is kept, radii x s.
+tried (the model's own window among them) and the one whose model curve fits the whole data range best is
+kept, radii x s.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from .quality import assess, training_of
 from .result import Distribution, Inversion
 from .window import WINDOW_STEP, data_range, from_model_window, scale_for_window, to_model_window
 
-MAX_WINDOW_CANDIDATES = 5  # scale factors tried for a mapped window (each costs one assess, ~0.2-0.4 ms)
-WIDE_WINDOW = WINDOW_STEP  # data spanning this x the model's q_max/q_min (room for another scale of the map):
-#                            a flagged result tries other windows
+MAX_WINDOW_CANDIDATES = 13  # scale factors tried for a mapped or wide window (each costs one check, ~0.3 ms)
+PHI_SCAN_WINDOWS = 5        # ... per scanned phi when phi is estimated on such a window (17 phi values)
+WIDE_WINDOW = WINDOW_STEP   # data spanning this x the model's q_max/q_min have room for another scale of the map
 
 
 def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.ndarray:
@@ -147,28 +148,16 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
         check_curve(q, intensity, di, q_known_good=on_grid)
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
     res = _inversion(nn, number, moments.tolist(), q, intensity, di, phi, (note,) if note else (), dq)
-    if not on_grid and _wide(q_all, nn) and res.quality is not None and res.quality.flags:
-        return _other_window(nn, q_all, i_all, di_all, phi, res, dq_all)
+    if not on_grid and _wide(q_all, nn):  # room for other windows of the map: the best of them (s = 1 included)
+        try:
+            return _invert_mapped(nn, q_all, i_all, di_all, phi, dq_all)
+        except InputError:  # e.g. bad points outside the model's range, which the direct path has dropped
+            return res
     return res
 
 
 def _wide(q: np.ndarray, nn: NNModel) -> bool:
     return q[-1] / q[0] >= WIDE_WINDOW * nn.q_range[1] / nn.q_range[0]
-
-
-def _other_window(nn: NNModel, q, intensity, di, phi: float, direct: Inversion, dq=None) -> Inversion:
-    """A wide window (lab SAXS, SANS) whose direct result is flagged: the network also sees the data through
-    the self-similar map at other scales, all scored by the model curve over the whole data range; a better
-    scale replaces the direct result (its note says so), else the direct result stands."""
-    try:
-        mapped = _invert_mapped(nn, q, intensity, di, phi, dq)
-    except InputError:  # e.g. bad points outside the model's range, which the direct path may drop
-        return direct
-    if mapped.q_range == nn.q_range or mapped.quality is None or len(mapped.quality.flags) > len(direct.quality.flags):
-        return direct
-    return dataclasses.replace(mapped, notes=(*direct.notes, *mapped.notes,
-                                              f"the model's own window gave a flagged result "
-                                              f"({', '.join(direct.quality.flags)}); this window fits better"))
 
 
 def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float,
@@ -195,22 +184,25 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float, dq=None) -> Invers
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
     _, s, radius, w, qual = best[0]
     lo, hi = data_range((m0, m1), s)
-    note = (f"the network saw q = {lo:.4g}-{hi:.4g} 1/A scaled by s = {s:.4g} (its window {m0:.4g}-{m1:.4g} 1/A): "
-            f"radii scaled by s; s chosen of {len(scales)} by the model curve's "
+    seen = (f"the network saw its own window q = {m0:.4g}-{m1:.4g} 1/A (s = 1)" if s == 1.0 else
+            f"the network saw q = {lo:.4g}-{hi:.4g} 1/A scaled by s = {s:.4g} (its window {m0:.4g}-{m1:.4g} 1/A): "
+            "radii scaled by s")
+    note = (f"{seen}; s chosen of {len(scales)} windows of the self-similar map by the model curve's "
             f"{'chi2' if di is not None else 'misfit'} over the data's {d0:.4g}-{d1:.4g} 1/A")
     return Inversion(Distribution(radius, w), phi, nn.name, q, intensity, di, (lo, hi), (note,),
                      check=functools.partial(_computed, qual))
 
 
-def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None) -> tuple[list[float], list]:
+def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
+                       n_max: int = MAX_WINDOW_CANDIDATES) -> tuple[list[float], list]:
     """(scales, per phi the best (score, s, radius, w, quality) or None): every phi through every candidate
     window of the self-similar map in one batched forward pass, each scored over the whole data range."""
     (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
     scales = scale_for_window((d0, d1), (m0, m1))
     if not maps_to_model_window(q, nn):
         raise window_error(q, nn)
-    if len(scales) > MAX_WINDOW_CANDIDATES:
-        scales = np.geomspace(scales[0], scales[-1], MAX_WINDOW_CANDIDATES).tolist()
+    if len(scales) > n_max:  # log-spaced between the extremes, keeping s = 1 (the model's own window) if there
+        scales = sorted(set(np.geomspace(scales[0], scales[-1], n_max).tolist()) | ({1.0} & set(scales)))
     x = np.stack([to_model_window(q, intensity, di, s, nn)[1] for s in scales])
     res = np.array([dq_over_q(q, dq, data_range((m0, m1), s)) for s in scales])
     k, n_s = len(phis), len(scales)
@@ -244,7 +236,8 @@ def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
     if not covers_model_window(q, nn) or _wide(q, nn):
         check_curve(q, intensity, di)
         try:
-            quals = [None if b is None else b[4] for b in _mapped_candidates(nn, q, intensity, di, phis, dq)[1]]
+            best = _mapped_candidates(nn, q, intensity, di, phis, dq, PHI_SCAN_WINDOWS)[1]
+            quals = [None if b is None else b[4] for b in best]
         except InputError:  # e.g. bad points outside the model's range, which the direct path below may drop
             pass
     if covers_model_window(q, nn) and not any(quals):
