@@ -6,10 +6,10 @@
 
 Data that do not cover the model's q window but span at least its q_max / q_min, and data that cover it with
 room to spare (lab SAXS, SANS), are mapped onto it (:mod:`.window`): polydisperse hard spheres with R_eff =
-the number-mean radius are self-similar, I_R(q) = s^3 I_{R/s}(q s) at the same phi (F^2 depends on q R alone, V scales as s^3, and the Percus-Yevick S(q)
-on q R_eff and phi alone), so the mapping is exact for concentrated samples too.  A few scales s are
-tried (the model's own window among them) and the one whose model curve fits the whole data range best is
-kept, radii x s.
+the number-mean radius are self-similar, I_R(q) = s^3 I_{R/s}(q s) at the same phi (F^2 depends on q R
+alone, V scales as s^3, and the Percus-Yevick S(q) on q R_eff and phi alone), so the mapping is exact for
+concentrated samples too.  A few scales s are tried (the model's own window among them) and the one whose
+model curve fits the whole data range best is kept, radii x s.
 """
 
 from __future__ import annotations
