@@ -26,6 +26,12 @@ blocks of the points used, over the data summed there (noise averages out; a wro
   <= 0.13 unsmeared, <= 0.19 smeared dQ/Q 3 %).  The network's standardised inputs (the model file's
   input_shift / input_scale) do not tell: core-shell, cylinder and 10x-sphere curves lie well inside the
   training features' spread (max |z| 2.5, 0.45, 0.65; in-domain curves up to 4.5).
+
+Speed: the forward model and statistics are written out straightforwardly in :mod:`.quality_model`
+(re-exported here); :func:`assess` computes the same numbers from per-grid caches (:mod:`.quality_fast`,
+~2-3x less time, equal to ~1e-12) and falls back to the straightforward forms where that does not apply;
+``assess(..., reference=True)`` forces them.  :func:`assess_many` checks a batch of curves on one grid in
+array passes, :class:`BatchCheck` lazily (the ``check`` of a batch of Inversions).
 """
 
 from __future__ import annotations
