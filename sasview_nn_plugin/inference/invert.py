@@ -26,7 +26,7 @@ from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside i
 from .modelfile import load_model
 from .network import NNModel
 from .phi import estimate_volume_fraction, scan_values, score_of
-from .quality import assess, training_of
+from .quality import BatchCheck, assess, training_of
 from .result import Distribution, Inversion
 from .window import WINDOW_STEP, data_range, from_model_window, scale_for_window, to_model_window
 
@@ -161,13 +161,15 @@ def _wide(q: np.ndarray, nn: NNModel) -> bool:
 
 
 def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float,
-               notes: tuple[str, ...] = (), dq=None) -> Inversion:
-    """The Inversion for an unnormalised float64 number distribution and its moments (1, R, R^3, R^4)."""
+               notes: tuple[str, ...] = (), dq=None, check=None) -> Inversion:
+    """The Inversion for an unnormalised float64 number distribution and its moments (1, R, R^3, R^4); ``check``
+    computes its quality (default: :func:`~.quality.assess` of this curve)."""
     s0, s1, s3, s4 = moments
     vol = number * (nn.radius_cubed / s3)
     number *= 1.0 / s0
     dist = Distribution(nn.radius, number, vol, s1 / s0, s4 / s3)
-    check = functools.partial(assess, q, intensity, di, nn.radius, number, phi, training=training_of(nn), dq=dq)
+    if check is None:
+        check = functools.partial(assess, q, intensity, di, nn.radius, number, phi, training=training_of(nn), dq=dq)
     return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes, check=check)
 
 
@@ -254,6 +256,23 @@ def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
     return dataclasses.replace(inv, notes=(*inv.notes, note), volume_fraction_sigma=sigma)
 
 
+def _batch_check(nn: NNModel, q, inten, dIs, dqr, rows, numbers, phis) -> BatchCheck | None:
+    """One lazy forward-model check for the rows of a batch (:class:`~.quality.BatchCheck`: computed as arrays when
+    the first is asked for), or None when their resolutions differ (each row is then checked on its own)."""
+    if not len(rows):
+        return None
+    first = dqr[rows[0]]
+    if any((dqr[i] is None) != (first is None) or (first is not None and not np.array_equal(dqr[i], first))
+           for i in rows):
+        return None
+    try:
+        dq = _resolution(first, q)
+    except InputError:
+        return None
+    di = None if dIs is None else np.asarray(dIs, dtype=float)[rows]
+    return BatchCheck(q, inten[rows], di, nn.radius, numbers, phis[rows], training=training_of(nn), dq=dq)
+
+
 def _row_resolution(q, dq, nn: NNModel) -> float:
     """:func:`dq_over_q` of one frame's dq, 0.0 when it is bad (the single-curve path then names the problem)."""
     try:
@@ -294,7 +313,7 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
             raise window_error(q, nn)
     except InputError as exc:
         return [exc] * n
-    if not covers_model_window(q, nn):  # mapped windows: one curve at a time (candidate scales, scored)
+    if not covers_model_window(q, nn) or _wide(q, nn):  # mapped windows: one curve at a time (scales scored)
         good[:] = False
     rows = [to_model_grid(q, row, nn) for row in inten[good]]
     x = np.stack(rows) if rows else np.empty((0, len(nn.q)))
@@ -302,13 +321,16 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     res = np.array([_row_resolution(q, dqr[i], nn) for i in idx])
     number = nn.predict(x, phis[idx], resolution=res).astype(float) if len(idx) else np.empty((0, len(nn.radius)))
     moments = number @ nn.radius_moments
-    for k, i in enumerate(idx):
-        if moments[k, 0] > 0 and np.isfinite(moments[k]).all():
-            try:
-                out[i] = _inversion(nn, number[k], moments[k].tolist(), q, inten[i], dis[i], float(phis[i]),
-                                    dq=_resolution(dqr[i], q))
-            except InputError:  # a bad dq: the single-curve path below names it
-                pass
+    kept = [k for k in range(len(idx)) if moments[k, 0] > 0 and np.isfinite(moments[k]).all()]
+    batch = _batch_check(nn, q, inten, dIs, dqr, idx[kept], number[kept] / moments[kept, :1], phis)
+    for j, k in enumerate(kept):
+        i = idx[k]
+        try:
+            check = None if batch is None else functools.partial(batch.row, j)
+            out[i] = _inversion(nn, number[k], moments[k].tolist(), q, inten[i], dis[i], float(phis[i]),
+                                dq=_resolution(dqr[i], q), check=check)
+        except InputError:  # a bad dq: the single-curve path below names it
+            pass
     for i in range(n):
         if out[i] is None:  # the single-curve path names the problem
             try:
