@@ -99,3 +99,22 @@ def test_no_project_written_when_an_input_is_bad(tmp_path):
     assert main(["invert", str(REPO / "examples" / "bimodal_phi0.3.xml"), str(bad), "--volume-fraction", "0.3",
                  "--output", str(tmp_path / "o"), "--sasview-project", str(out)]) == 2
     assert not out.exists()
+
+
+def test_project_carries_the_estimated_volume_fractions_sigma(tmp_path):
+    """`--volume-fraction auto`: the page's volfraction row has the estimate's 1-sigma in SasView's error column,
+    the same value as the frame's JSON; a given phi has none."""
+    src = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"
+    for phi, want_error in (("auto", True), ("0.3", False)):
+        out = tmp_path / phi
+        out.mkdir()
+        assert main(["invert", str(src), "--volume-fraction", phi, "--output", str(out / "o"),
+                     "--sasview-project", str(out / "p.json")]) == 0
+        (page,) = [v["fit_params"][0] for v in json.loads((out / "p.json").read_text()).values()
+                   if isinstance(v, dict) and "fit_params" in v]
+        (record,) = [json.loads(p.read_text()) for p in (out / "o").glob("*.json") if p.name != "run.json"]
+        error = page["volfraction"][2]
+        if want_error:
+            assert float(error) == pytest.approx(record["volume_fraction_sigma"]) and 0 < float(error) < 0.1
+        else:
+            assert error is None

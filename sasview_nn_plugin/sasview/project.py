@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +27,20 @@ class PluginParameters:
 
     values: dict[str, float]
     free: set[str]
+    errors: dict[str, float] = field(default_factory=dict)   # 1-sigma where the result has one (SasView's error column)
+
+
+def parameter_errors(result) -> dict[str, float]:
+    """1-sigma errors of the plugin parameters the result measures: ``volfraction`` when phi was estimated (its
+    sigma) or refined (the half width of its 68 % interval)."""
+    errors = {}
+    u = result.uncertainty
+    phi68 = None if u is None else u.interval("volume_fraction", 68)
+    if phi68 is not None and all(np.isfinite(phi68)):
+        errors["volfraction"] = 0.5 * (phi68[1] - phi68[0])
+    elif result.volume_fraction_sigma is not None and np.isfinite(result.volume_fraction_sigma):
+        errors["volfraction"] = float(result.volume_fraction_sigma)
+    return errors
 
 
 @lru_cache(maxsize=1)
@@ -72,7 +86,7 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     shape = load_plugin_module().Iq(q[sel], **values)
     scale, bkg = nnls_scale_background(shape, y[sel], y[sel] if di is None else di[sel])
     values |= {"scale": scale, "background": bkg}
-    return PluginParameters(values, free)
+    return PluginParameters(values, free, parameter_errors(result))
 
 
 def _array(x) -> dict:
@@ -124,7 +138,8 @@ def fit_page(pars: PluginParameters, name: str, data_id: str, tab_index: int, q_
             "magnetic_params": ["False"], "chainfit_params": ["False"], "2D_params": ["False"]}
     for key in ("scale", "background", *(p[0] for p in module.parameters)):
         lo, hi = bounds[key]
-        page[key] = [str(key in pars.free), repr(float(pars.values[key])), None, repr(float(lo)), repr(float(hi)), []]
+        err = repr(float(pars.errors[key])) if key in pars.errors else None
+        page[key] = [str(key in pars.free), repr(float(pars.values[key])), err, repr(float(lo)), repr(float(hi)), []]
     return page
 
 
