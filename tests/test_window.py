@@ -134,3 +134,26 @@ def test_a_wide_window_keeps_the_best_window_the_models_own_among_them():
     assert own.q_range == nn.q_range
     own_whole = assess(lab, data, di, own.radius, own.number_distribution, 0.3, q_range=(lab[0], lab[-1]))
     assert res.quality.chi2_reduced <= own_whole.chi2_reduced * (1 + 1e-9)
+
+
+def test_the_chosen_windows_quality_is_the_full_check(monkeypatch):
+    """Candidates are scored without the observable range's noise rule; the one kept carries the whole check:
+    one full assess() per inversion, equal to assess() of that result over the data's whole range."""
+    import sasview_nn_plugin.inference.invert as inv
+    from sasview_nn_plugin.inference.quality import assess
+
+    calls = []
+
+    def counting(*args, observe=True, **kwargs):
+        calls.append(observe)
+        return assess(*args, observe=observe, **kwargs)
+
+    monkeypatch.setattr(inv, "assess", counting)
+    lab = np.geomspace(0.008, 0.25, 300)
+    data, di = noisy(schulz_hs(lab, 150.0))
+    res = invert(lab, data, di, volume_fraction=0.3)
+    q = res.quality
+    assert calls.count(True) == 1 and calls.count(False) >= 5
+    full = assess(lab, data, di, res.radius, res.number_distribution, 0.3, q_range=(lab[0], lab[-1]))
+    assert q.observable_radius == full.observable_radius and q.flags == full.flags
+    assert q.chi2_reduced == pytest.approx(full.chi2_reduced)

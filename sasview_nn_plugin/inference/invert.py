@@ -196,16 +196,17 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float, dq=None) -> Invers
 
 
 def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
-                       n_max: int = MAX_WINDOW_CANDIDATES) -> tuple[list[float], list]:
+                       n_max: int = MAX_WINDOW_CANDIDATES, full_check: bool = True) -> tuple[list[float], list]:
     """(scales, per phi the best (score, s, radius, w, quality) or None): every phi through every candidate
-    window of the self-similar map in one batched forward pass, each scored over the whole data range."""
+    window of the self-similar map in one batched forward pass, each scored over the whole data range (without
+    the observable range's noise rule; ``full_check``: the winners' quality with it)."""
     (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
     scales = scale_for_window((d0, d1), (m0, m1))
     if not maps_to_model_window(q, nn):
         raise window_error(q, nn)
     if len(scales) > n_max:  # log-spaced between the extremes, keeping s = 1 (the model's own window) if there
         scales = sorted(set(np.geomspace(scales[0], scales[-1], n_max).tolist()) | ({1.0} & set(scales)))
-    x = np.stack([to_model_window(q, intensity, di, s, nn)[1] for s in scales])
+    x = np.stack([to_model_window(q, intensity, None, s, nn)[1] for s in scales])
     res = np.array([dq_over_q(q, dq, data_range((m0, m1), s)) for s in scales])
     k, n_s = len(phis), len(scales)
     numbers = nn.predict(np.tile(x, (k, 1)), np.repeat(phis, n_s), normalise=False,
@@ -219,11 +220,17 @@ def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
             continue
         w = number / mom[0]
         radius = from_model_window(nn.radius, s)
-        qual = assess(q, intensity, di, radius, w, float(phis[i]), training=training, q_range=(d0, d1), dq=dq)
+        qual = assess(q, intensity, di, radius, w, float(phis[i]), training=training, q_range=(d0, d1), dq=dq,
+                      observe=False)   # the winner's observable range is computed below
         score = qual.chi2_reduced if di is not None else qual.residual_rms
         score = math.inf if score is None or not math.isfinite(score) else score
         if best[i] is None or score < best[i][0]:
             best[i] = (score, s, radius, w, qual)
+    if full_check:  # the winners' whole check, the noise rule of the observable range included
+        for i, b in enumerate(best):
+            if b is not None:
+                qual = assess(q, intensity, di, b[2], b[3], float(phis[i]), training=training, q_range=(d0, d1), dq=dq)
+                best[i] = (*b[:4], qual)
     return scales, best
 
 
@@ -238,7 +245,7 @@ def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
     if not covers_model_window(q, nn) or _wide(q, nn):
         check_curve(q, intensity, di)
         try:
-            best = _mapped_candidates(nn, q, intensity, di, phis, dq, PHI_SCAN_WINDOWS)[1]
+            best = _mapped_candidates(nn, q, intensity, di, phis, dq, PHI_SCAN_WINDOWS, full_check=False)[1]
             quals = [None if b is None else b[4] for b in best]
         except InputError:  # e.g. bad points outside the model's range, which the direct path below may drop
             pass

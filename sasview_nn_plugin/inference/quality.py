@@ -215,7 +215,8 @@ def _grid(qu, radius, dqu) -> quality_fast.Grid:
 
 
 def assess(q, intensity, di, radius, number, volume_fraction: float, *, training=None,
-           q_range: tuple[float, float] | None = None, dq=None, reference: bool = False) -> Quality:
+           q_range: tuple[float, float] | None = None, dq=None, reference: bool = False,
+           observe: bool = True) -> Quality:
     """Check a result (number weights over ``radius``, A) against the data it came from.
 
     q in 1/A (ascending), intensity in any units, di None or per point (same units).  ``training``: a
@@ -224,7 +225,8 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     curve is :func:`model_intensity` with scale and flat background fitted (non-negative least squares,
     weights 1/dI^2, or 1/I^2 without dI) over the data points inside ``q_range``, smeared with ``dq`` (1/A).
     Computed from per-grid caches (:mod:`.quality_fast`); ``reference=True``: straightforwardly, as specified
-    (the same numbers to rounding, ~5x slower).
+    (the same numbers to rounding, ~5x slower).  ``observe=False`` skips the noise rule of the observable range
+    (the window rule alone): for scoring candidates whose winner is then assessed in full.
     """
     dom = training if type(training) is Training else _training(training)
     q = np.asarray(q, dtype=float)
@@ -248,7 +250,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     number = np.asarray(number, dtype=float)
     phi = float(volume_fraction)
     stats = None if reference else quality_fast.evaluate(_grid(qu, radius, dqu), iu, du, number, phi,
-                                                         OBS_FRACTION, OBS_CHI2)
+                                                         OBS_FRACTION, OBS_CHI2, observe)
     if stats is None:
         stats = _reference_stats(qu, iu, du, dqu, radius, number, phi)
     return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats)

@@ -169,9 +169,10 @@ def _den_coefficients(r_eff, phi, c):
 
 
 def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarray, phi: float,
-             obs_fraction: float, obs_chi2: float):
+             obs_fraction: float, obs_chi2: float, observe: bool = True):
     """(scale, background, chi2 or None, runs z, misfit rms, misfit max, small-edge number share, large-edge
-    volume share, observable range) of one curve on ``gr``, or None (see the module docstring)."""
+    volume share, observable range) of one curve on ``gr``, or None (see the module docstring).
+    ``observe=False``: the observable range is the window rule's alone (no noise rule; for scoring candidates)."""
     s0, s1, sv, e_lo, e_hi = (number @ gr.moments).tolist()
     if not (s0 > 0 and sv > 0 and math.isfinite(s1 + e_lo + e_hi)):
         return None
@@ -209,7 +210,7 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     misfit = math.sqrt(float(smooth @ smooth) / len(smooth))
     shape_max = float(np.abs(smooth).max())
     obs = gr.window
-    if di is not None and phi > 0:
+    if observe and di is not None and phi > 0:
         obs = _observable(gr, w, m, obs_fraction * phi * (a if a > 0 else float(np.median(data / m))), obs_chi2)
         if obs is None:
             return None
