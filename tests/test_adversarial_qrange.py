@@ -52,17 +52,19 @@ def test_bad_points_outside_model_range_are_dropped_and_noted(curve, where):
     res = invert(q, bad_i, bad_di, volume_fraction=PHI)
     ref = invert(q[keep], i[keep], di[keep], volume_fraction=PHI)
     np.testing.assert_array_equal(res.number_distribution, ref.number_distribution)
-    assert res.mean_radius_number == ref.mean_radius_number and res.q_range == ref.q_range == (lo, hi)
+    assert res.mean_radius_number == ref.mean_radius_number and res.q_range == ref.q_range
     np.testing.assert_array_equal(res.q_data, q[keep])  # the points used, not the NaN/negative ones
-    assert ref.notes == ()
-    assert len(res.notes) == 1 and "dropped 3 points" in res.notes[0] and f"{lo:.4g}-{hi:.4g}" in res.notes[0]
+    assert not any("dropped" in n for n in ref.notes)   # (the window map's note: the curve spans 5x the model's)
+    assert "dropped 3 points" in res.notes[0] and f"{lo:.4g}-{hi:.4g}" in res.notes[0]
+    assert res.notes[1:] == ref.notes
     assert res.to_dict()["notes"] == list(res.notes)
     # the same without dI, and through the batched path
-    assert invert(q, bad_i, None, volume_fraction=PHI).notes == res.notes
+    assert invert(q, bad_i, None, volume_fraction=PHI).notes[0] == res.notes[0]
     many = invert_many(q, np.stack([i, bad_i]), volume_fractions=PHI)
     assert not isinstance(many[1], InputError), many[1]
-    np.testing.assert_allclose(many[1].number_distribution, many[0].number_distribution, atol=1e-6)
-    assert many[1].notes == res.notes and many[0].notes == ()
+    # (the dropped points' neighbourhood is interpolated differently in the mapped windows that reach it)
+    np.testing.assert_allclose(many[1].number_distribution, many[0].number_distribution, atol=1e-4)
+    assert many[1].notes[0] == res.notes[0] and not any("dropped" in n for n in many[0].notes)
 
 
 @pytest.mark.parametrize("value", [-1.0, 0.0, np.nan])

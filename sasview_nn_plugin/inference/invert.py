@@ -130,7 +130,7 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
     if not on_grid and q.ndim == 1 and len(q) >= 2 and not covers_model_window(q, nn):
         check_curve(q, intensity, di)  # every point is used: the model curve is scored over the whole range
         return _invert_mapped(nn, q, intensity, di, phi, dq)
-    q_all, i_all, di_all, dq_all = q, intensity, di, dq
+    q_all = q
     note = None
     if on_grid and di is None:
         # hot path: two reductions; min() catches NaN and I <= 0, max() catches inf
@@ -149,10 +149,11 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
     res = _inversion(nn, number, moments.tolist(), q, intensity, di, phi, (note,) if note else (), dq)
     if not on_grid and _wide(q_all, nn):  # room for other windows of the map: the best of them (s = 1 included)
-        try:
-            return _invert_mapped(nn, q_all, i_all, di_all, phi, dq_all)
-        except InputError:  # e.g. bad points outside the model's range, which the direct path has dropped
+        try:  # the points kept above (unusable ones outside the model's window dropped, with the note)
+            mapped = _invert_mapped(nn, q, intensity, di, phi, dq)
+        except InputError:  # e.g. unusable points that the mapped windows would need
             return res
+        return dataclasses.replace(mapped, notes=(*res.notes, *mapped.notes))
     return res
 
 
