@@ -57,7 +57,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="refine the network's result with a bumps fit of sasmodels sphere@hardsphere")
     p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram",
                    help="distribution model of the refinement (default histogram)")
-    p.add_argument("--fit-volume-fraction", action="store_true", help="also refine the volume fraction")
+    p.add_argument("--fit-volume-fraction", action="store_true",
+                   help="refine the volume fraction without a prior (by default --refine fits it within its sigma)")
+    p.add_argument("--volume-fraction-sigma", type=float, default=None, metavar="S",
+                   help="1-sigma of the given volume fraction(s), the prior of --refine (default 10 %% of phi; "
+                        "0: held fixed; inf: no prior)")
     p.add_argument("--parametric", choices=["lognormal", "schulz"], default=None,
                    help="parametric head + bumps fit of sasmodels sphere@hardsphere with this polydispersity type "
                         "(--refine picks the fitter, default lm; --model a parametric model file)")
@@ -123,10 +127,10 @@ def _run_options(args: argparse.Namespace):
     return RunOptions(volume_fraction=args.volume_fraction, volume_fraction_table=args.volume_fraction_table,
                       q_unit=args.q_unit, model=args.model, refine=args.refine, parametrization=args.parametrization,
                       fit_volume_fraction=args.fit_volume_fraction, parametric=args.parametric,
+                      volume_fraction_sigma=args.volume_fraction_sigma,
                       check_identifiability=args.identifiability_check, plot=args.plot,
                       sasview_project=args.sasview_project, allow_external_hdf5=args.allow_external_hdf5,
-                      strict_input=args.strict_input,
-                      order=args.order)
+                      strict_input=args.strict_input, order=args.order)
 
 
 def _cmd_invert(args: argparse.Namespace) -> int:

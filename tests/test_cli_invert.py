@@ -135,6 +135,7 @@ def test_repaired_files(tiny_model, example_curve, tmp_path, case):
     (["--volume-fraction", "0.8"], "volume fraction"),
     (["--volume-fraction", "-0.1"], "volume fraction"),
     (["--volume-fraction", "0.3", "--model", "nonexistent"], "no model named"),
+    (["--volume-fraction", "0.3", "--volume-fraction-sigma", "-0.01"], "--volume-fraction-sigma must be >= 0"),
 ])
 def test_bad_arguments(tiny_model, example_curve, tmp_path, args, message):
     q, i = example_curve
@@ -154,3 +155,21 @@ def test_plot(tiny_model, example_curve, tmp_path):
     assert r.returncode == 0, r.stderr
     png = (tmp_path / "o" / "good.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_volume_fraction_sigma_is_the_refinements_prior(example_curve, tmp_path):
+    """`--volume-fraction-sigma` reaches refine(): the JSON's prior says so; 0 holds phi fixed; default 10 %."""
+    from sasview_nn_plugin.cli import main
+
+    q, i = example_curve
+    good = save_curve(tmp_path / "good.txt", q, i, 0.01 * i)
+    prior = {}
+    for label, extra in (("default", []), ("given", ["--volume-fraction-sigma", "0.05"]),
+                         ("fixed", ["--volume-fraction-sigma", "0"])):
+        out = tmp_path / label
+        assert main(["invert", str(good), "--volume-fraction", "0.3", "--refine", "lm", *extra,
+                     "--output", str(out)]) in (0, 3)
+        ref = json.loads((out / "good.json").read_text())["refinement"]
+        prior[label] = ref.get("volume_fraction_prior")
+    assert prior["default"]["sigma"] == pytest.approx(0.03) and prior["given"]["sigma"] == pytest.approx(0.05)
+    assert prior["fixed"] is None   # held at the given value: no fitted phi, no prior

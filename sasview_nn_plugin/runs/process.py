@@ -33,6 +33,7 @@ class Settings:
     refine: str | None = None               # None | "lm" | "dream" (with parametric: the fitter, default lm)
     parametrization: str = "histogram"
     fit_volume_fraction: bool = False
+    volume_fraction_sigma: float | None = None  # the given phi's 1-sigma for refinement (None: 10 % of it)
     parametric: str | None = None           # None | "schulz" | "lognormal": a parametric head + its fit
     check_identifiability: bool = False
     allow_external_hdf5: bool = False       # follow HDF5 external links / external storage / VDS
@@ -87,6 +88,7 @@ class RunOptions:
     refine: str | None = None
     parametrization: str = "histogram"
     fit_volume_fraction: bool = False
+    volume_fraction_sigma: float | None = None   # 1-sigma of a given phi (refinement's prior; None: 10 % of it)
     parametric: str | None = None
     check_identifiability: bool | None = None
     plot: bool = False
@@ -114,6 +116,9 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
         o = replace(o, volume_fraction=check_volume_fraction(o.volume_fraction))  # a float (the CLI gives text)
     else:
         table = read_volume_fraction_table(o.volume_fraction_table)
+    sigma = o.volume_fraction_sigma
+    if sigma is not None and not (isinstance(sigma, (int, float)) and sigma >= 0):  # nan fails too
+        raise InputError(f"`volume_fraction_sigma` must be >= 0 (0: phi held fixed; inf: no prior), got {sigma}")
     model = o.model
     if o.parametric and model is None:
         from ..fitting.parametric import shipped_model_name
@@ -123,7 +128,8 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
     check = bool(o.refine or o.parametric) if o.check_identifiability is None else o.check_identifiability
     return Settings(model=str(resolve_model_path(model).resolve()), volume_fraction=o.volume_fraction,
                     volume_fractions=table, q_unit=o.q_unit, refine=o.refine, parametrization=o.parametrization,
-                    fit_volume_fraction=o.fit_volume_fraction, parametric=o.parametric, check_identifiability=check,
+                    fit_volume_fraction=o.fit_volume_fraction, volume_fraction_sigma=sigma, parametric=o.parametric,
+                    check_identifiability=check,
                     allow_external_hdf5=o.allow_external_hdf5, strict_input=o.strict_input, frame_files=frame_files,
                     plot=o.plot)
 
@@ -160,10 +166,13 @@ def _one(c: Curve, phi: float | None, settings: Settings, nn):
     if settings.refine:
         from ..fitting.refine import refine
 
-        # phi is fitted within its prior (given +- 10 %, or the estimate's sigma); --fit-volume-fraction: no prior
+        # phi is fitted within its prior: the given sigma (default 10 %), or the estimate's; fit_volume_fraction:
+        # no prior
+        sigma = settings.volume_fraction_sigma if phi is not None else None
+        if sigma is None and settings.fit_volume_fraction and phi is not None:
+            sigma = math.inf
         inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
-                     parametrization=settings.parametrization,
-                     volume_fraction_sigma=math.inf if settings.fit_volume_fraction and phi is not None else None)
+                     parametrization=settings.parametrization, volume_fraction_sigma=sigma)
     return inv
 
 
