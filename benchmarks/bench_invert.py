@@ -102,13 +102,21 @@ def main() -> None:
     gauss = np.exp(-0.5 * ((nn.radius - 40.0) / 6.0) ** 2)   # single curves: a trusted one (no flags), phi 0.3
     q, one = nn.q, physics.intensity(basis, gauss, 0.3)
     t_single = timeit(lambda: invert(q, one, volume_fraction=0.3, model=nn), 2000, args.repeats)
-    q2 = np.geomspace(0.03, 0.15, 400)
-    one2 = physics.intensity(physics.sphere_basis(q2, nn.radius), gauss, 0.3)  # the same sample, more q
+    q2 = np.geomspace(0.039, 0.107, 400)   # covers the model's window without room for another: interpolation
+    one2 = physics.intensity(physics.sphere_basis(q2, nn.radius), gauss, 0.3)  # the same sample, other q
     t_interp = timeit(lambda: invert(q2, one2, volume_fraction=0.3, model=nn), 2000, args.repeats)
+    q3 = np.geomspace(0.03, 0.15, 400)     # 1.9x the model's ratio: the best of the self-similar map's windows
+    one3 = physics.intensity(physics.sphere_basis(q3, nn.radius), gauss, 0.3)
+    di3 = 0.01 * one3
+    t_wide = timeit(lambda: invert(q3, one3, di3, volume_fraction=0.3, model=nn).quality, 200, args.repeats)
+    n_windows = invert(q3, one3, di3, volume_fraction=0.3, model=nn).notes[-1].split("chosen of ")[1].split()[0]
     t_fwd = timeit(lambda: nn.predict(one, 0.3), 2000, args.repeats)
     print(f"single curve, invert() on the model grid: median {t_single * 1e6:.1f} us "
           f"(network forward alone {t_fwd * 1e6:.1f} us)")
-    print(f"single curve, invert() from 400 log-spaced points (interpolation): median {t_interp * 1e6:.1f} us")
+    print(f"single curve, invert() from 400 log-spaced points over 0.039-0.107 1/A (interpolation): median "
+          f"{t_interp * 1e6:.1f} us")
+    print(f"single curve, invert() + result.quality from 400 points over 0.03-0.15 1/A with dI ({n_windows} windows "
+          f"of the self-similar map scored): median {t_wide * 1e6:.1f} us")
     check_speed(nn, one, pool, args)
 
     batch = pool[rng.integers(0, len(pool), args.batch)]
