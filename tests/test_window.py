@@ -157,3 +157,30 @@ def test_the_chosen_windows_quality_is_the_full_check(monkeypatch):
     full = assess(lab, data, di, res.radius, res.number_distribution, 0.3, q_range=(lab[0], lab[-1]))
     assert q.observable_radius == full.observable_radius and q.flags == full.flags
     assert q.chi2_reduced == pytest.approx(full.chi2_reduced)
+
+
+def test_a_window_with_mass_at_its_grid_edge_loses_to_one_without(monkeypatch):
+    """Among candidate windows, a result cut off by its grid's edge ranks after every result that is not, whatever
+    its chi2: the edge says the window is wrong for the sample."""
+    import math
+
+    import sasview_nn_plugin.inference.invert as inv
+    from sasview_nn_plugin.inference.quality import Quality, assess
+
+    edge_s = []
+
+    def fake(q, intensity, di, radius, number, phi, *, observe=True, **kw):
+        real = assess(q, intensity, di, radius, number, phi, observe=observe, **kw)
+        s = radius[0] / load_model().radius[0]
+        if not edge_s:
+            edge_s.append(s)   # the first candidate: the best chi2, but cut off at the edge
+        edge = math.isclose(s, edge_s[0])
+        return Quality(0.5 if edge else 2.0, real.scale, real.background, real.observable_radius,
+                       ("mass-at-large-radius-edge",) if edge else (), real.residual_runs_z, real.residual_rms,
+                       real.shape_max_rel, real.n_points)
+
+    monkeypatch.setattr(inv, "assess", fake)
+    lab = np.geomspace(0.008, 0.25, 300)
+    data, di = noisy(schulz_hs(lab, 150.0))
+    res = invert(lab, data, di, volume_fraction=0.3)
+    assert not res.quality.flags and not math.isclose(res.radius[0] / load_model().radius[0], edge_s[0])

@@ -225,6 +225,9 @@ def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
                       observe=False)   # the winner's observable range is computed below
         score = qual.chi2_reduced if di is not None else qual.residual_rms
         score = math.inf if score is None or not math.isfinite(score) else score
+        # a distribution cut off by its grid's edge says that window is wrong for the sample: windows without
+        # edge mass first, then the lowest score
+        score = (any(f.startswith("mass-at-") for f in qual.flags), score)
         if best[i] is None or score < best[i][0]:
             best[i] = (score, s, radius, w, qual)
     if full_check:  # the winners' whole check, the noise rule of the observable range included
