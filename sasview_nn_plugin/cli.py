@@ -95,9 +95,9 @@ _SIMULATION_FLAGS = (
     ("background_max", 0.02, "flat background (in half the curves) up to this fraction of I(q_max)"),
     ("smear_fraction", 0.0, "share of curves smeared by pinhole resolution"),
     ("dq_over_q_max", 0.06, "largest 1-sigma dQ/Q of smeared curves"),
-    ("smear_levels", 6, "smeared curves take one of this many dQ/Q values, evenly spaced up to --dq-over-q-max"),
-    ("scale_min", 1e-2, "sasmodels scale, log-uniform over scale_min..scale_max"), ("scale_max", 1e2, ""),
-)
+    ("smear_levels", 6, "smeared curves take one of this many dQ/Q values up to --dq-over-q-max, spaced by"),
+    ("smear_spacing", "linear", "linear (k/n of the largest) or geometric (from 1/40 of it)"),
+    ("scale_min", 1e-2, "sasmodels scale, log-uniform over scale_min..scale_max"), ("scale_max", 1e2, ""))
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:

@@ -117,3 +117,15 @@ def test_half_a_resolution_normalisation_is_refused(smeared_model, tmp_path):
         del f.attrs["resolution_scale"]
     with pytest.raises(ModelFileError, match="resolution_scale"):
         load_model(path)
+
+
+def test_smear_levels_linear_or_geometric():
+    from sasview_nn_plugin.training.simulate import SimulationSettings, make_resolutions
+
+    lin = [r.dq_over_q for r in make_resolutions(SimulationSettings(smear_fraction=0.5, dq_over_q_max=0.2,
+                                                                    smear_levels=4))]
+    geo = [r.dq_over_q for r in make_resolutions(SimulationSettings(smear_fraction=0.5, dq_over_q_max=0.2,
+                                                                    smear_levels=4, smear_spacing="geometric"))]
+    assert lin == pytest.approx([0.05, 0.1, 0.15, 0.2]) and geo == pytest.approx([0.005, 0.017, 0.0585, 0.2], rel=0.01)
+    with pytest.raises(InputError, match="smear_spacing"):
+        SimulationSettings(smear_spacing="log")

@@ -51,6 +51,7 @@ class SimulationSettings:
     smear_fraction: float = 0.0      # share of curves smeared by pinhole resolution
     dq_over_q_max: float = 0.06      # their 1-sigma dQ/Q is one of smear_levels values up to this
     smear_levels: int = 6
+    smear_spacing: str = "linear"    # levels dq_over_q_max * k / smear_levels, or "geometric": from 1/40 of it up
     parametric: bool = False         # single-component family with its sasmodels parameters recorded
     sld: float = physics.DEFAULT_SLD
     sld_solvent: float = physics.DEFAULT_SLD_SOLVENT
@@ -67,6 +68,8 @@ class SimulationSettings:
             raise InputError("background_max must be >= 0 and background_probability in [0, 1]")
         if not 0 <= self.dilute_fraction <= 1:
             raise InputError(f"`dilute_fraction` must be in [0, 1] (got {self.dilute_fraction})")
+        if self.smear_spacing not in ("linear", "geometric"):
+            raise InputError(f"`smear_spacing` must be linear or geometric (got {self.smear_spacing!r})")
         if not 0 <= self.smear_fraction <= 1 or not 0 < self.dq_over_q_max < 0.5 or self.smear_levels < 1:
             raise InputError("`smear_fraction` must be in [0, 1] and `dq_over_q_max` in (0, 0.5)")
         if self.family != "mixed" and self.family not in distributions.FAMILIES:
@@ -104,8 +107,10 @@ def make_resolutions(settings: SimulationSettings) -> list[Resolution]:
     if not settings.smear_fraction:
         return []
     out = []
-    for k in range(1, settings.smear_levels + 1):
-        level = settings.dq_over_q_max * k / settings.smear_levels
+    n, top = settings.smear_levels, settings.dq_over_q_max
+    levels = (top * np.arange(1, n + 1) / n if settings.smear_spacing == "linear" else
+              np.geomspace(top / 40, top, n))
+    for level in levels.tolist():
         q_calc, wm = physics.pinhole_resolution(settings.q_grid.q, level)
         basis = physics.sphere_basis(q_calc, settings.r_grid.radius, settings.sld, settings.sld_solvent)
         out.append(Resolution(level, basis, wm))
