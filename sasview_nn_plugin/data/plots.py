@@ -48,9 +48,17 @@ def training_curve(history: dict, path: str | os.PathLike, title: str = "", ylab
 
 def inversion_figure(inv, path: str | os.PathLike, title: str = "", curve=None) -> Path:
     """Left: number and volume distributions.  Right: the data with the fit's curve, or else ``curve`` (the
-    result's model curve, :func:`sasview_nn_plugin.fitting.curves.model_curve`; None: no curve drawn)."""
-    fig, (a1, a2) = new_figure(1, 2, figsize=(11, 4.2))
+    result's model curve, :func:`sasview_nn_plugin.fitting.curves.model_curve`; None: no curve drawn).
+    A refined result with calibrated intervals has a middle panel, its cumulative number distribution with
+    the 68 % and 95 % bands, and the 68 % intervals of <R>n and phi in the left panel's title."""
     fit, band = inv.fit, inv.uncertainty
+    cumulative = None if band is None else band.cumulative_band
+    if cumulative is None:
+        fig, (a1, a2) = new_figure(1, 2, figsize=(11, 4.2))
+    else:
+        fig, (a1, a3, a2) = new_figure(1, 3, figsize=(16.5, 4.4),
+                                       gridspec_kw={"width_ratios": [1, 0.8, 1], "wspace": 0.32})
+        _cumulative_panel(fig, a3, inv.radius, np.cumsum(inv.number_distribution), cumulative)
     tag = f" refined ({fit.method}, {fit.parametrization})" if fit is not None else ""
     a1.plot(inv.radius, inv.number_distribution, "C0-", label=f"number{tag} (mean {inv.mean_radius_number:.1f} A)")
     a1.plot(inv.radius, inv.volume_distribution, "C1-", label=f"volume{tag} (mean {inv.mean_radius_volume:.1f} A)")
@@ -74,7 +82,15 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "", curve=None) 
                                           else "; NOT TRUSTED: " + ", ".join(quality.flags))
     sigma = inv.volume_fraction_sigma
     phi = f"{inv.volume_fraction:g}" if sigma is None else f"{inv.volume_fraction:.3g} +- {sigma:.2g} (estimated)"
-    a1.set_title(f"size distribution, phi = {phi}{verdict}", fontsize=10,
+    rn, phi68 = (None, None) if band is None else (band.interval("mean_radius_number"),
+                                                   band.interval("volume_fraction"))
+    if phi68 is not None:  # refined: the calibrated 68 % interval of the fitted phi
+        phi = _with_interval(inv.volume_fraction, phi68)
+    head = f"size distribution, phi = {phi}{verdict}"
+    if rn is not None:
+        head = (f"size distribution{verdict}\n<R>n = {_with_interval(inv.mean_radius_number, rn, ' A')}, "
+                f"phi = {phi} (68 %)")
+    a1.set_title(head, fontsize=10 if rn is None else 9,
                  color="C3" if quality is not None and quality.flags else "black")
     q, i_data = inv.q_data, inv.intensity_data
     if inv.di_data is not None:
@@ -96,6 +112,40 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "", curve=None) 
     a2.grid(alpha=0.3, which="both")
     a2.set_title(title)
     return save_figure(fig, path)
+
+
+def _with_interval(value: float, interval: tuple[float, float], unit: str = "") -> str:
+    """``value`` and its 68 % interval, to the decimals that show the interval's width to two digits."""
+    lo, hi = interval
+    width = hi - lo
+    digits = int(np.clip(1 - np.floor(np.log10(width)), 0, 6)) if np.isfinite(width) and width > 0 else 3
+    return f"{value:.{digits}f}{unit} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _cumulative_panel(fig, ax, radius, cum, band) -> None:
+    """In ``ax``'s place: the cumulative number distribution with its calibrated 68 % and 95 % bands (band:
+    2.5/16/84/97.5 %) and, below it, the bands less the result (percentage points), which shows a narrow band."""
+    spec = ax.get_subplotspec().subgridspec(2, 1, height_ratios=[2.2, 1], hspace=0.08)
+    ax.remove()
+    top = fig.add_subplot(spec[0])
+    low = fig.add_subplot(spec[1], sharex=top)
+    for a, ref, scale in ((top, 0.0, 1.0), (low, cum, 100.0)):
+        a.fill_between(radius, scale * (band[0] - ref), scale * (band[3] - ref), color="C0", alpha=0.18, lw=0,
+                       label="95 % band")
+        a.fill_between(radius, scale * (band[1] - ref), scale * (band[2] - ref), color="C0", alpha=0.4, lw=0,
+                       label="68 % band")
+        a.plot(radius, scale * (cum - ref), "C0-", lw=1.2, label="refined")
+        a.grid(alpha=0.3)
+    lo, hi = np.interp([0.005, 0.995], cum, radius)  # where the distribution is: the band elsewhere is 0 or 1
+    pad = 0.15 * (hi - lo) + (radius[1] - radius[0])
+    top.set_xlim(max(radius[0], lo - pad), min(radius[-1], hi + pad))
+    top.set_ylim(-0.02, 1.02)
+    top.tick_params(labelbottom=False)
+    top.set_ylabel("cumulative number")
+    top.set_title("cumulative number distribution, calibrated bands", fontsize=10)
+    top.legend(fontsize=8, loc="upper left")
+    low.set_xlabel("radius R (A)")
+    low.set_ylabel("band - result\n(% points)", fontsize=9)
 
 
 def timeseries_figure(radius, volume, mean_n, mean_v, frame_index, path: str | os.PathLike, title: str = "") -> Path:

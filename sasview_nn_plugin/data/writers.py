@@ -14,8 +14,8 @@ from .load import quiet_sasdata
 
 
 def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | None = None) -> tuple[Path, Path]:
-    """Write ``<stem>.json`` and ``<stem>.csv`` for an Inversion into out_dir (a fit adds its band and start
-    to the CSV)."""
+    """Write ``<stem>.json`` and ``<stem>.csv`` for an Inversion into out_dir (a fit adds its bands, per bin
+    and on the cumulative number distribution, and its start to the CSV)."""
     out_dir = Path(out_dir)
     record = inv.to_dict() | (extra or {})
     # no indent: json's C encoder (4x faster; batch runs write one per frame); `python -m json.tool` pretty-prints
@@ -28,6 +28,10 @@ def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | No
                      "volume_p16": u.volume_band[0], "volume_p84": u.volume_band[1]})
     if inv.fit is not None and inv.fit.start is not None:  # where the fit started: the network's guess
         cols.update({"number_network": inv.fit.start.number, "volume_network": inv.fit.start.volume})
+    band = None if inv.uncertainty is None else inv.uncertainty.cumulative_band
+    if band is not None:  # the calibrated band (appended): the cumulative number distribution's percentiles
+        cols["cumulative_number"] = np.cumsum(inv.number_distribution)  # the result's own, inside the band
+        cols.update({f"cumulative_p{p:g}": row for p, row in zip((2.5, 16, 84, 97.5), band, strict=True)})
     table = np.column_stack(list(cols.values()))
     fmt = ",".join(["%.8g"] * table.shape[1])
     lines = [",".join(cols)] + [fmt % row for row in map(tuple, table.tolist())]

@@ -30,14 +30,15 @@ from .guard import OutputLock, refuse_outputs_onto_inputs
 from .plan import FRAMES, PARTS, RUN_FILES, Unit, content_hash, expand_inputs, plan_units, read_unit
 from .process import FrameResult, RunOptions, Settings, process_frames, process_unit, settings_for
 from .project import project_path, write_run_project
-from .summary import write_results_h5, write_summary_csv
+from .summary import no_intervals, refined_columns, write_results_h5, write_summary_csv
 
 __all__ = ["run_batch", "record_unit", "finish_run", "RunSummary", "UNIT_FRAMES"]
 
 UNIT_FRAMES = 512   # table rows per unit without refinement (one batched forward pass)
 UNIT_FRAMES_REFINE = 8  # with refinement (~0.1-10 s a frame): small units spread over the workers
 PART_KEYS = ("frame", "source", "source_id", "index", "status", "reason", "number", "chi2", "phi", "phi_sigma",
-             "weighting", "warnings")
+             "weighting", "warnings", "intervals", "retried", "radius_scale")
+OPTIONAL_KEYS = ("cumulative",)  # in a part only when one of its frames has it (refined frames' (4, n_r) band)
 
 
 @dataclass
@@ -84,9 +85,11 @@ def record_unit(out: Path, unit: Unit, results: list[FrameResult], settings: Set
     text = {key: np.array([printable(getattr(r, key)) for r in results], dtype=str)
             for key in ("frame", "source", "source_id", "status", "reason")}
     text["warnings"] = np.array([printable("; ".join(r.warnings)) for r in results], dtype=str)
+    refined = refined_columns([r.inversion if r.status == "ok" else None for r in results],
+                              load_model(settings.model).radius)
     with atomic_path(out / PARTS / f"{unit.uid}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **text, index=np.array([r.index for r in results]), number=number, chi2=chi2, phi=phi,
-                 phi_sigma=phi_sigma, weighting=weighting.astype(str), content=np.array(content))
+                 phi_sigma=phi_sigma, weighting=weighting.astype(str), **refined, content=np.array(content))
 
 
 def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Path]:
@@ -117,8 +120,12 @@ def _load_parts(out: Path) -> dict[str, dict]:
             with np.load(p) as z:
                 part = {k: z[k] for k in z.files}
             part.setdefault("warnings", np.array([""] * len(part["frame"])))
-            part.setdefault("phi_sigma", np.full(len(part["frame"]), np.nan))
-            parts[p.stem] = {k: part[k] for k in (*PART_KEYS, "content")}
+            n = len(part["frame"])
+            part.setdefault("phi_sigma", np.full(n, np.nan))
+            part.setdefault("intervals", no_intervals(n))
+            part.setdefault("retried", np.full(n, np.nan))
+            part.setdefault("radius_scale", np.ones(n))
+            parts[p.stem] = {k: part[k] for k in (*PART_KEYS, *OPTIONAL_KEYS, "content") if k in part}
         except Exception:
             p.unlink(missing_ok=True)
     return parts
@@ -300,6 +307,11 @@ def current_frames(out: Path, units: list[Unit]) -> tuple[dict, list[str]]:
     if not groups:
         return {key: np.array([]) for key in PART_KEYS}, stale
     cat = {key: np.concatenate([p[key][idx] for p, idx in groups]) for key in PART_KEYS}
+    for key in OPTIONAL_KEYS:  # NaN rows for the frames of parts without it
+        shape = next((p[key].shape[1:] for p, _ in groups if key in p), None)
+        if shape is not None:
+            cat[key] = np.concatenate([p[key][idx] if key in p else np.full((len(idx), *shape), np.nan)
+                                       for p, idx in groups])
     return cat, stale
 
 
@@ -310,16 +322,19 @@ def finish_run(out: Path, units: list[Unit], radius: np.ndarray) -> RunSummary:
         return RunSummary(0, 0, 0, 0.0, out, [], stale)
     ok = cat["status"] == "ok"
     number = cat["number"]  # failed frames are NaN rows and stay NaN
+    scale = cat["radius_scale"]  # frame k's radii: radius * scale[k]; means and widths scale, volume does not
     with np.errstate(invalid="ignore", divide="ignore"):
         volume = physics.number_to_volume(number, radius)
-        mean_n, mean_v = physics.mean_radius(number, radius), physics.mean_radius(volume, radius)
-        width_n, width_v = _widths(number, radius), _widths(volume, radius)
+        mean_n, mean_v = scale * physics.mean_radius(number, radius), scale * physics.mean_radius(volume, radius)
+        width_n, width_v = scale * _widths(number, radius), scale * _widths(volume, radius)
     write_summary_csv(out / "summary.csv", cat, mean_n, mean_v, width_n, width_v)
     write_results_h5(out / "results.h5", radius, cat, volume, mean_n, mean_v, width_n, width_v)
     if ok.any():
         from ..data.plots import timeseries_figure
 
-        timeseries_figure(radius, volume[ok], mean_n[ok], mean_v[ok], np.flatnonzero(ok), out / "timeseries.png")
+        s_ok = scale[ok]  # the heat map has one radius axis: the frames' own when they share one
+        r_map = radius * s_ok[0] if np.allclose(s_ok, s_ok[0]) else radius
+        timeseries_figure(r_map, volume[ok], mean_n[ok], mean_v[ok], np.flatnonzero(ok), out / "timeseries.png")
     failures = [(f, r) for f, r, s in zip(cat["frame"], cat["reason"], cat["status"], strict=True) if s != "ok"]
     warnings = [(f, w) for f, w in zip(cat["frame"], cat["warnings"], strict=True) if w]
     return RunSummary(int(ok.sum()), int((~ok).sum()), 0, 0.0, out, failures, stale, warnings=warnings)
