@@ -26,6 +26,7 @@ from sasview_nn_plugin.cli import main
 from sasview_nn_plugin.data.load import load_curves
 from sasview_nn_plugin.data.writers import save_curve
 from sasview_nn_plugin.runs import batch as beamline
+from sasview_nn_plugin.runs.summary import COLUMNS
 from sasview_nn_plugin.training.simulate import growth_series
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
@@ -233,7 +234,8 @@ def test_summary_csv_quotes_names_and_neutralises_formulas(series_curves, tmp_pa
         table = list(csv.reader(fh))
     assert len(table) == 1 + len(names) and {len(r) for r in table} == {len(table[0])}
     for row in table[1:]:
-        for cell in (row[0], row[1], row[-3], row[-2], row[-1]):  # the text cells
+        w = COLUMNS.index("weighting")
+        for cell in (row[0], row[1], *row[w + 1:w + 4]):  # the text cells (status, reason, warnings)
             assert not cell.startswith(FORMULA), row
     frames = sorted(r[0] for r in table[1:])
     assert frames == sorted("'" + n if n.startswith(FORMULA) else n for n in names)
@@ -380,5 +382,6 @@ def test_fuzz_file_names_through_batch(series_curves, tmp_path_factory, names):
         table = list(csv.reader(fh))
     assert len(table) == 1 + len(names) and {len(r) for r in table} == {len(table[0])}
     for row in table[1:]:
-        assert row[-4:] == ["dI", "ok", "", ""] and not any(c.startswith(FORMULA) for c in (row[0], row[1]))
+        w = COLUMNS.index("weighting")
+        assert row[w:w + 4] == ["dI", "ok", "", ""] and not any(c.startswith(FORMULA) for c in (row[0], row[1]))
     assert len(list((out / "frames").glob("*.json"))) == len(names)

@@ -170,7 +170,7 @@ def test_bad_frames_are_reported_and_skipped(mixed_dir, tmp_path, capsys):
     assert json.loads((out / "frames" / "good.txt.json").read_text())["input"]["repairs"] == []
     # the same curve at twice the intensity: the same distribution (scale invariance), separate frames
     a, b = rows["two_entries.h5#0"], rows["two_entries.h5#1"]
-    assert float(a["mean_radius_number_A"]) == pytest.approx(float(b["mean_radius_number_A"]), rel=1e-6)
+    assert float(a["mean_radius_number_A"]) == pytest.approx(float(b["mean_radius_number_A"]), rel=1e-5)  # 6 digits
     js = json.loads((out / "frames" / "good.txt.json").read_text())
     assert js["frame"] == "good.txt" and len(js["number_distribution"]) == 100
     err = capsys.readouterr()

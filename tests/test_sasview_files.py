@@ -118,3 +118,19 @@ def test_project_carries_the_estimated_volume_fractions_sigma(tmp_path):
             assert float(error) == pytest.approx(record["volume_fraction_sigma"]) and 0 < float(error) < 0.1
         else:
             assert error is None
+
+
+def test_batch_project_puts_mapped_windows_on_their_own_radii(tmp_path):
+    """`batch --sasview-project`: a curve read through another window of the self-similar map (radii x s) gets the
+    same plugin radius as `invert` gives it (the run records each frame's radius scale)."""
+    src = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"
+    pages = {}
+    for cmd in ("invert", "batch"):
+        out = tmp_path / cmd
+        out.mkdir()
+        assert main([cmd, str(src), "--volume-fraction", "0.3", "--output", str(out / "o"),
+                     "--sasview-project", str(out / "p.json")]) == 0
+        (pages[cmd],) = [v["fit_params"][0] for v in json.loads((out / "p.json").read_text()).values()
+                         if isinstance(v, dict) and "fit_params" in v]
+    assert float(pages["batch"]["radius1"][1]) == pytest.approx(float(pages["invert"]["radius1"][1]), rel=1e-3)
+    assert float(pages["batch"]["radius1"][1]) == pytest.approx(45.0, rel=0.05)

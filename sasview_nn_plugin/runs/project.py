@@ -64,6 +64,7 @@ def write_run_project(project: Path, cat: dict, units: list, settings, nn) -> Pa
             if k is None or isinstance(c, str):
                 continue
             lo, hi = getattr(nn, "q_range", (float(c.q[0]), float(c.q[-1])))
-            inv = RecordedResult(nn.radius, cat["number"][k], float(cat["phi"][k]), c.q, c.intensity, c.di, (lo, hi))
+            radius = nn.radius * float(cat["radius_scale"][k])   # a mapped window's radii: the model's x s
+            inv = RecordedResult(radius, cat["number"][k], float(cat["phi"][k]), c.q, c.intensity, c.di, (lo, hi))
             results.append(FrameResult(frame, source, index, "ok", inversion=inv, curve=c, source_id=sid))
     return write_project(project, project_entries(results))

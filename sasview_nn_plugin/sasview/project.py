@@ -34,12 +34,13 @@ def parameter_errors(result) -> dict[str, float]:
     """1-sigma errors of the plugin parameters the result measures: ``volfraction`` when phi was estimated (its
     sigma) or refined (the half width of its 68 % interval)."""
     errors = {}
-    u = result.uncertainty
+    u = getattr(result, "uncertainty", None)   # a batch run's recorded results carry neither part
+    sigma = getattr(result, "volume_fraction_sigma", None)
     phi68 = None if u is None else u.interval("volume_fraction", 68)
     if phi68 is not None and all(np.isfinite(phi68)):
         errors["volfraction"] = 0.5 * (phi68[1] - phi68[0])
-    elif result.volume_fraction_sigma is not None and np.isfinite(result.volume_fraction_sigma):
-        errors["volfraction"] = float(result.volume_fraction_sigma)
+    elif sigma is not None and np.isfinite(sigma):
+        errors["volfraction"] = float(sigma)
     return errors
 
 
