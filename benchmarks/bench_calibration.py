@@ -190,9 +190,14 @@ def main() -> None:
         med = statistics.median
         rhat = [r["gelman_rubin_max"] for r in rows]
         print(f"\n[dream from the Laplace posterior] n={len(rows)}: time/curve median "
-              f"{med(r['t_total'] for r in rows):.2f} s; Gelman-Rubin R-hat (max over parameters) median "
-              f"{med(rhat):.3f}, worst {max(rhat):.3f}; coverage 68 / 95: "
-              + ", ".join(f"{q} {coverage(rows, q)}" for q in QUANTITIES))
+              f"{med(r['t_total'] for r in rows):.2f} s (max {max(r['t_total'] for r in rows):.2f} s); Gelman-Rubin "
+              f"R-hat (max over DREAM's directions) median {med(rhat):.3f}, worst {max(rhat):.3f}, < 1.1 on "
+              f"{sum(h < 1.1 for h in rhat)}/{len(rows)}; bumps' test passed on "
+              f"{sum(r['bumps_converged'] for r in rows)}/{len(rows)}; DREAM directions median "
+              f"{med(r['dream_dimensions'] for r in rows)} of {rows[0]['parameters']}; importance ESS median "
+              f"{med(r['importance_ess'] for r in rows):.2f}; "
+              "coverage 68 / 95: " + ", ".join(f"{q} {coverage(rows, q)}" for q in QUANTITIES))
+        print("R-hat per curve: " + ", ".join(f"{h:.2f}" for h in sorted(rhat)))
     if args.save:
         import json
 

@@ -166,7 +166,22 @@ def test_dream_starts_from_the_laplace_posterior_and_reports_convergence():
     u = ref.uncertainty
     assert u.source == "dream" and ref.fit.method == "dream"
     assert 1.0 <= u.diagnostics["gelman_rubin_max"] < 2.0, u.diagnostics  # reported (15 chains: a noisy R-hat)
-    assert isinstance(u.diagnostics["bumps_converged"], bool) and u.diagnostics["generations"] >= 1000
+    assert isinstance(u.diagnostics["bumps_converged"], bool) and u.diagnostics["generations"] >= 2000
+    assert 1 <= u.diagnostics["dream_dimensions"] <= u.diagnostics["parameters"]
+    assert 0.0 < u.diagnostics["importance_ess"] <= 1.0
     lo, hi = u.interval("mean_radius_number", 95)
     assert lo < 45.0 < hi
     assert ref.to_dict()["refinement"]["diagnostics"]["gelman_rubin_max"] == u.diagnostics["gelman_rubin_max"]
+
+
+def test_dream_on_the_histogram_samples_the_informed_directions_and_converges():
+    """The 27-parameter histogram: DREAM runs on the directions the data inform or where the posterior is not
+    the Laplace Gaussian (a handful), the prior's Gaussian rest is importance-weighted; R-hat < 1.1."""
+    rng = np.random.default_rng(9)
+    i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng)
+    ref = refine(Q, i, di, invert(Q, i, di, volume_fraction=0.3), method="dream")
+    d = ref.uncertainty.diagnostics
+    assert d["parameters"] == 27 and 3 <= d["dream_dimensions"] < 27, d
+    assert d["gelman_rubin_max"] < 1.1 and d["importance_ess"] > 0.05, d
+    lo, hi = ref.uncertainty.interval("mean_radius_number", 95)
+    assert lo < ref.mean_radius_number < hi

@@ -84,7 +84,7 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     least squares), "dream" (LM, then bumps' DREAM from its posterior) or any bumps fitter id.  The volume
     fraction is fitted within a Gaussian prior of 1-sigma ``volume_fraction_sigma`` (None: see
     :func:`volume_fraction_prior_sigma`; 0 or ``fit_volume_fraction=False``: held fixed; inf: no prior).
-    ``steps``: DREAM generations kept (default 1000).  ``retry``: refit from other starts when chi2_red ends
+    ``steps``: DREAM generations kept (default 2000).  ``retry``: refit from other starts when chi2_red ends
     above :data:`RETRY_CHI2`.
     """
     with _one_blas_thread():
@@ -219,7 +219,8 @@ def _uncertainty(best: _Attempt, method: str, samples: int, seed: int, steps: in
     diagnostics = None
     if method == "dream":
         kw = {} if steps is None else {"steps": steps}
-        draws, diagnostics = posterior.dream_draws(fitness, best.problem, labels, best.x, cov, temperature=inflation,
+        draws, diagnostics = posterior.dream_draws(fitness, best.problem, labels, best.x, cov, best.jac,
+                                                   temperature=inflation,
                                                    samples=samples, seed=seed, **kw)
         source = "dream"
     else:
