@@ -56,10 +56,14 @@ def test_sasfit_reference_curve():
                                          ("sasfit_schulz_R20_phi0.3.txt", 2.0)])
 def test_bundled_examples_against_their_truth(name, w1_max):
     from sasview_nn_plugin.data.load import load_curves
-    from sasview_nn_plugin.training.train import w1_distance
 
     curve = load_curves(REPO / "examples" / name)[0]
     truth = np.loadtxt(REPO / "examples" / (name.rsplit(".", 1)[0] + "_truth.csv"), delimiter=",", skiprows=1)
     r = invert(curve.q, curve.intensity, curve.di, volume_fraction=0.3)
-    np.testing.assert_allclose(truth[:, 0], r.radius)
-    assert w1_distance(r.number_distribution, truth[:, 1], r.radius) < w1_max
+    # W1 between the two histograms as point masses at their bin centres (the result's grid may be the model's
+    # x s: the example's window leaves room for other windows of the self-similar map)
+    x = np.concatenate([r.radius, truth[:, 0]])
+    order = np.argsort(x, kind="stable")
+    mass = np.concatenate([r.number_distribution, -truth[:, 1] / truth[:, 1].sum()])[order]
+    w1 = float(np.sum(np.abs(np.cumsum(mass)[:-1]) * np.diff(x[order])))
+    assert w1 < w1_max
