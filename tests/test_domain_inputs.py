@@ -129,3 +129,21 @@ def test_smear_levels_linear_or_geometric():
     assert lin == pytest.approx([0.05, 0.1, 0.15, 0.2]) and geo == pytest.approx([0.005, 0.017, 0.0585, 0.2], rel=0.01)
     with pytest.raises(InputError, match="smear_spacing"):
         SimulationSettings(smear_spacing="log")
+
+
+def test_fit_starts_give_the_network_the_pinhole_width():
+    """nn-lm / SasView's "Neural-network start" read dQ from a sasmodels Pinhole1D (``q_width``) or SasView's dx."""
+    from types import SimpleNamespace
+
+    from sasmodels.resolution import Pinhole1D
+
+    from sasview_nn_plugin.fitting.sasfitness import SasFitnessView
+    from sasview_nn_plugin.fitting.start import pinhole_width
+
+    q = np.geomspace(0.03, 0.15, 50)
+    np.testing.assert_allclose(pinhole_width(SimpleNamespace(resolution=Pinhole1D(q, 0.1 * q)), 50), 0.1 * q)
+    assert pinhole_width(SimpleNamespace(resolution=SimpleNamespace(q=q)), 50) is None
+    assert pinhole_width(SimpleNamespace(resolution=SimpleNamespace(q=q, q_width=np.zeros(50))), 50) is None
+    data = SimpleNamespace(x=q, y=1 / q, dy=0.01 / q, dx=0.05 * q, idx=q > 0.035)
+    exp = SasFitnessView(SimpleNamespace(data=data, _pars={}, model=None))   # what SasView's SasFitness is seen as
+    np.testing.assert_allclose(pinhole_width(exp, int((q > 0.035).sum())), 0.05 * q[q > 0.035])

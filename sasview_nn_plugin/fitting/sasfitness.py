@@ -54,7 +54,10 @@ class SasFitnessView:
         dy = getattr(d, "dy", None)
         self.Iq = np.asarray(d.y, float)[idx]
         self.dIq = None if dy is None else np.asarray(dy, float)[idx]
-        self.resolution = SimpleNamespace(q=np.asarray(d.x, float)[idx])
+        dx = getattr(d, "dx", None)   # SasView's pinhole dQ (1-sigma, 1/A), as sasdata reads it; None or zeros: none
+        width = None if dx is None or np.ndim(dx) != 1 or len(dx) != len(d.x) else np.asarray(dx, float)[idx]
+        self.resolution = SimpleNamespace(q=np.asarray(d.x, float)[idx],
+                                          q_width=width if width is not None and np.all(width > 0) else None)
         self._data = SimpleNamespace(x=self.resolution.q, y=self.Iq, dy=self.dIq)
 
     def theory(self) -> np.ndarray:

@@ -19,6 +19,17 @@ SUPPORTED = ("sasmodels Experiments on sphere@hardsphere (schulz, lognormal or g
 PLUGIN = "nn_spheres_hs"
 
 
+def pinhole_width(exp, n: int) -> np.ndarray | None:
+    """The 1-sigma q resolution (1/A) of an Experiment's fitted points when its resolution is sasmodels' pinhole
+    (``Pinhole1D.q_width``, one value per point), else None (slit or perfect resolution: not given to the
+    network)."""
+    width = getattr(getattr(exp, "resolution", None), "q_width", None)
+    if width is None:
+        return None
+    width = np.broadcast_to(np.asarray(width, float), (n,)) if np.ndim(width) == 0 else np.asarray(width, float)
+    return width if width.shape == (n,) and np.all(np.isfinite(width)) and np.all(width > 0) else None
+
+
 def fitted_points(exp) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(q, I, dI) of the points a sasmodels ``Experiment`` fits, where its ``theory()`` is evaluated.
 
@@ -75,9 +86,10 @@ def network_start(problem, model=None) -> None:
             if kind not in ("schulz", "lognormal", "gaussian"):
                 raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")
         q, y, dy = fitted_points(exp)
+        dq = pinhole_width(exp, len(q))
         keep = np.isfinite(y) & (y > 0)
-        q, y, dy = q[keep], y[keep], None if dy is None else dy[keep]
-        res = invert(q, y, dy, volume_fraction=float(m.volfraction.value), model=model)
+        q, y, dy, dq = q[keep], y[keep], None if dy is None else dy[keep], None if dq is None else dq[keep]
+        res = invert(q, y, dy, volume_fraction=float(m.volfraction.value), model=model, dq=dq)
         if plugin:
             _set_plugin_components(m, res)
         else:

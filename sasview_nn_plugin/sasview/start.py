@@ -66,12 +66,14 @@ def _scale_background(fitness) -> None:
 def _histogram(fitness, model):
     """The inversion network_start made (the same points, volume fraction and network): its histogram."""
     from ..fitting.sasfitness import as_experiment
-    from ..fitting.start import fitted_points
+    from ..fitting.start import fitted_points, pinhole_width
     from ..inference.invert import invert
 
-    q, y, dy = fitted_points(as_experiment(fitness))
+    exp = as_experiment(fitness)
+    q, y, dy = fitted_points(exp)
+    dq = pinhole_width(exp, len(q))
     keep = np.isfinite(y) & (y > 0)
-    return invert(q[keep], y[keep], None if dy is None else dy[keep],
+    return invert(q[keep], y[keep], None if dy is None else dy[keep], dq=None if dq is None else dq[keep],
                   volume_fraction=float(fitness._pars["volfraction"].value), model=model)
 
 
