@@ -98,7 +98,8 @@ def test_invert_figure_shows_the_bands_and_the_68_percent_intervals(refined_inve
     head = titles[0]
     assert "<R>n = " in head and "(68 %)" in head and "estimated" not in head
     lo, hi = js["refinement"]["intervals"]["mean_radius_number"]["68"]
-    assert f"[{lo:.3f}, {hi:.3f}]" in head
+    digits = int(np.clip(1 - np.floor(np.log10(hi - lo)), 0, 6))   # the width to two digits (data.plots)
+    assert f"[{lo:.{digits}f}, {hi:.{digits}f}]" in head
     assert any("cumulative number distribution" in t for t in titles)
 
 
