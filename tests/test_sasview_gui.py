@@ -88,11 +88,12 @@ def test_main_window_lists_the_plugin_model(sasview_env, capsys):
     assert "nn_spheres_hs" in res["plugin_models"]
 
 
-def test_project_opens_with_our_parameters_and_a_fit_runs(sasview_env, capsys, tmp_path):
+@pytest.mark.parametrize("phi", ["0.3", "auto"])   # auto: the estimate's sigma in the volfraction row's error column
+def test_project_opens_with_our_parameters_and_a_fit_runs(sasview_env, capsys, tmp_path, phi):
     install(sasview_env, capsys)
     project = tmp_path / "nn.json"
     assert main(["invert", str(REPO / "examples" / "bimodal_phi0.3.xml"),
-                 str(REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"), "--volume-fraction", "0.3",
+                 str(REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"), "--volume-fraction", phi,
                  "--output", str(tmp_path / "out"), "--sasview-project", str(project)]) == 0
     ours = json.loads(project.read_text())
     pages = {v["fit_params"][0]["tab_index"][0]: v["fit_params"][0] for k, v in ours.items() if isinstance(v, dict)
@@ -100,8 +101,10 @@ def test_project_opens_with_our_parameters_and_a_fit_runs(sasview_env, capsys, t
     res = drive(sasview_env, "project", str(project))
     assert res["n_tabs"] >= 2 and res["data_loaded"]
     assert (res["category"], res["model"]) == ("Plugin Models", "nn_spheres_hs")
-    assert res["q_range"] == pytest.approx([0.04, 0.105], rel=1e-6)
     page = pages[str(max(int(k) for k in pages))]  # SasView shows the last page opened
+    # the q range the network saw (the model's 0.04-0.105 1/A, or another window of the self-similar map)
+    want = [float(page["q_range_min"][0]), float(page["q_range_max"][0])]
+    assert res["q_range"] == pytest.approx(want, rel=1e-6) and want[1] / want[0] == pytest.approx(0.105 / 0.04)
     for name, (free, value) in res["before"].items():
         if name in page and page[name][1] not in ("", None):
             assert free == page[name][0], name
@@ -169,7 +172,8 @@ def check_acceptance(res: dict, where: Path, tmp_path: Path, shot: Path) -> dict
     assert comp["summary"]["mean_number"] == pytest.approx(mean, rel=1e-9)
     before = res["plots_before_fit"][names[0]]["summary"]["mean_number"]
     assert before != pytest.approx(mean, rel=1e-6)                      # the plot followed the fit
-    assert len(hist["x"]) == 100 and hist["x"][0] == pytest.approx(9.0) and hist["x"][-1] == pytest.approx(99.0)
+    # the network's 100 bins, 9-99 A on its own window, times the scale s of the window it saw
+    assert len(hist["x"]) == 100 and hist["x"][-1] / hist["x"][0] == pytest.approx(99.0 / 9.0)
     assert "Traceback" not in res["log"] and "sasview_nn_plugin" not in res["log"], res["log"][-2000:]
     assert not set(res["imported"]) & {"tqdm", "filelock", "threadpoolctl", "tensorflow", "sasview_nn_plugin.runs",
                                        "sasview_nn_plugin.training"}, res["imported"]
