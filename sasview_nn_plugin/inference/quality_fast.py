@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .quality_model import runs_z, sphere_f2
+from ..physics.kernels import dilute_as_one
+from .quality_model import py_coefficients, runs_z, sphere_f2
 from .resolution import Banded, banded
 
 _LOCK = threading.Lock()
@@ -154,10 +155,7 @@ def _den_coefficients(r_eff, phi, c):
     """(..., 3, 6) coefficients over ``Grid.powers`` of the S(q) denominator's sin, cos and constant parts,
     divided by the scale c (so that model = (number @ f2) / (sin X P_s + cos X P_c + P_0)); hardsphere.c's
     FF regrouped as in :func:`.quality_model.structure_factor`."""
-    d = 1.0 / (1.0 - phi) ** 2
-    a = ((1.0 + 2.0 * phi) * d) ** 2
-    b = -6.0 * phi * ((1.0 + 0.5 * phi) * d) ** 2
-    g = 0.5 * phi * a
+    a, b, g = py_coefficients(phi)
     s = 0.5 / r_eff
     s2 = s * s
     p = 24.0 * phi / c
@@ -272,7 +270,7 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
     if len(idx) < len(data):
         data, numbers, di = data[idx], numbers[idx], None if di is None else di[idx]
     phi, r_eff, mom = phis[idx], r_eff[idx], mom[idx]
-    pref = np.where(phi > 0, phi, 1.0)  # phi = 0: dilute, S = 1
+    pref = dilute_as_one(phi)  # phi = 0: dilute, S = 1
     coef = np.moveaxis(_den_coefficients(r_eff, phi, pref / mom[:, 2]), -1, 0)     # (N, 3, 6)
     n_m = gr.powers.shape[1]
     rows = _product(coef.reshape(-1, 6), gr.powers, "rows").reshape(len(idx), 3, n_m)

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from ..physics.kernels import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, hardsphere_sq
+from ..physics.kernels import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, dilute_as_one, hardsphere_sq
 from .resolution import smearing
 
 _CACHE: dict = {}
@@ -65,8 +65,16 @@ def model_intensity(q, radius, number, volume_fraction: float, sld: float = DEFA
     w = np.asarray(number, dtype=float)
     f2, volume = sphere_f2(q, radius, sld, sld_solvent)
     r_eff = float(w @ radius) / float(w.sum())
-    prefactor = float(volume_fraction) if volume_fraction > 0 else 1.0  # phi = 0: dilute, sasmodels `sphere`
+    prefactor = float(dilute_as_one(volume_fraction))  # phi = 0: dilute, sasmodels `sphere`
     return (prefactor / float(w @ volume)) * (w @ f2) * structure_factor(q, r_eff, volume_fraction)
+
+
+def py_coefficients(phi):
+    """Percus-Yevick's A, B, G of ``hardsphere.c`` (Kinning & Thomas) for volume fraction(s) phi."""
+    d = 1.0 / (1.0 - phi) ** 2
+    a = ((1.0 + 2.0 * phi) * d) ** 2
+    b = -6.0 * phi * ((1.0 + 0.5 * phi) * d) ** 2
+    return a, b, 0.5 * phi * a
 
 
 def structure_factor(q: np.ndarray, radius_effective: float, volume_fraction: float) -> np.ndarray:
@@ -77,10 +85,7 @@ def structure_factor(q: np.ndarray, radius_effective: float, volume_fraction: fl
     x = (2.0 * abs(r)) * q
     if not (x[0] >= 0.05 and phi >= 0):
         return hardsphere_sq(q, r, phi)
-    d = 1.0 / (1.0 - phi) ** 2
-    a = ((1.0 + 2.0 * phi) * d) ** 2
-    b = -6.0 * phi * ((1.0 + 0.5 * phi) * d) ** 2
-    g = 0.5 * phi * a
+    a, b, g = py_coefficients(phi)
     u = 1.0 / x
     u2 = u * u
     t = (24.0 * g) * u2
