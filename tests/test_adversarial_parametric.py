@@ -59,7 +59,7 @@ def test_draws_outside_grid_give_band_and_note(case):
 
 def test_cli_parametric_on_crashing_curve(tmp_path, capsys):
     from sasview_nn_plugin.cli import main
-    from sasview_nn_plugin.data.writers import save_curve
+    from sasview_nn_plugin.data.writers import read_result_csv, save_curve
 
     q, i, di = _curve(*CRASHING[0])
     data = save_curve(tmp_path / "ln20.txt", q, i, di)
@@ -70,8 +70,10 @@ def test_cli_parametric_on_crashing_curve(tmp_path, capsys):
     assert (out / "ln20.csv").is_file()
     assert rec["refinement"]["parametrization"] == "lognormal"
     assert any("uncertainty draws" in n for n in rec["notes"]), rec["notes"]
-    table = np.loadtxt(out / "ln20.csv", delimiter=",", skiprows=1)
+    meta, cols = read_result_csv(out / "ln20.csv")
+    table = np.column_stack(list(cols.values()))
     assert np.isfinite(table).all() and table.shape[0] == len(rec["radius"])
+    assert float(meta["volume_fraction"]) == pytest.approx(rec["volume_fraction"], rel=1e-7)
 
 
 def test_band_from_draws_inside_grid_widened_when_many_rejected():

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from sasview_nn_plugin.data.writers import save_curve
+from sasview_nn_plugin.data.writers import read_result_csv, save_curve
 
 
 def run(*args):
@@ -29,9 +29,10 @@ def test_every_format(tiny_model, example_curve, tmp_path, fmt):
         assert key in rec
     assert rec["input"]["has_dI"] and rec["input"]["n_points"] == len(q)
     assert sum(rec["number_distribution"]) == pytest.approx(1)
-    csv = np.loadtxt(out / "curve.csv", delimiter=",", skiprows=1)
-    assert csv.shape == (100, 3)
-    np.testing.assert_allclose(csv[:, 1], rec["number_distribution"], rtol=1e-6)
+    meta, cols = read_result_csv(out / "curve.csv")
+    assert list(cols) == ["radius_A", "number_distribution", "volume_distribution"] and len(cols["radius_A"]) == 100
+    np.testing.assert_allclose(cols["number_distribution"], rec["number_distribution"], rtol=1e-6)
+    assert float(meta["volume_fraction"]) == rec["volume_fraction"] and meta["volume_fraction_source"] == "given"
 
 
 def test_q_in_nm(tiny_model, example_curve, tmp_path):

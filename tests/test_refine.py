@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO
 
 from sasview_nn_plugin import invert
+from sasview_nn_plugin.data.writers import read_result_csv
 from sasview_nn_plugin.fitting.refine import refine
 from sasview_nn_plugin.inference.result import Distribution
 from sasview_nn_plugin.physics.distributions import bin_mass, lognormal_cdf, schulz_cdf
@@ -141,8 +142,8 @@ def test_cli_refine(tmp_path, noisy_cases):
     ref = rec["refinement"]
     assert ref["method"] == "lm" and ref["chi2_reduced"] < 2.0 and ref["mean_radius_number_sigma"] > 0
     assert len(ref["number_band"]) == 2 and len(ref["network"]["number_distribution"]) == 100
-    header = (tmp_path / "o" / "c.csv").read_text().splitlines()[0]
-    assert "number_p16" in header and "number_network" in header
+    _, cols = read_result_csv(tmp_path / "o" / "c.csv")
+    assert "number_p16" in cols and "number_network" in cols
     assert (tmp_path / "o" / "c.png").stat().st_size > 20_000
 
 

@@ -16,6 +16,7 @@ from conftest import REPO
 
 from sasview_nn_plugin.cli import main
 from sasview_nn_plugin.data import plots
+from sasview_nn_plugin.data.writers import read_result_csv
 from sasview_nn_plugin.runs.summary import COLUMNS, INTERVAL_NAMES, REFINED_COLUMNS
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
@@ -73,19 +74,33 @@ def plain_batch(inputs, tmp_path_factory):
 
 def test_invert_csv_has_the_cumulative_band_ordered_around_the_result(refined_invert):
     out, _ = refined_invert
-    rows = read_csv(out / f"{EXAMPLE.stem}.csv")
-    header = list(rows[0])
+    _, cols = read_result_csv(out / f"{EXAMPLE.stem}.csv")
+    header = list(cols)
     assert header[-5:] == ["cumulative_number", *BAND]          # appended: the earlier columns keep their places
     assert header[:3] == ["radius_A", "number_distribution", "volume_distribution"]
-    band = np.array([[float(r[c]) for c in BAND] for r in rows])
-    cum = np.array([float(r["cumulative_number"]) for r in rows])
-    np.testing.assert_allclose(cum, np.cumsum([float(r["number_distribution"]) for r in rows]), rtol=1e-6)
+    band = np.column_stack([cols[c] for c in BAND])
+    cum = cols["cumulative_number"]
+    np.testing.assert_allclose(cum, np.cumsum(cols["number_distribution"]), rtol=1e-6)
     assert np.all(np.diff(band, axis=1) >= -1e-12)               # p2.5 <= p16 <= p84 <= p97.5 per bin
     assert np.all((band[:, 1] <= cum + 1e-6) & (cum <= band[:, 2] + 1e-6))
     mid = np.argmin(np.abs(cum - 0.5))
     assert band[mid, 0] < band[mid, 1] < band[mid, 2] < band[mid, 3]   # a band of some width where the mass is
     js = json.loads((out / f"{EXAMPLE.stem}.json").read_text())
     np.testing.assert_allclose(js["refinement"]["cumulative_band"]["p16"], band[:, 1], rtol=1e-6)
+
+
+def test_invert_csv_header_has_the_fitted_phi_its_prior_and_68_percent_interval(refined_invert):
+    out, _ = refined_invert
+    meta, _ = read_result_csv(out / f"{EXAMPLE.stem}.csv")
+    js = json.loads((out / f"{EXAMPLE.stem}.json").read_text())
+    lo, hi = js["refinement"]["intervals"]["volume_fraction"]["68"]
+    assert meta["volume_fraction_source"] == "fitted"
+    assert float(meta["volume_fraction"]) == pytest.approx(js["volume_fraction"], rel=1e-7)
+    assert [float(x) for x in meta["volume_fraction_68"].split(",")] == pytest.approx([lo, hi], rel=1e-7)
+    assert float(meta["volume_fraction_sigma"]) == pytest.approx(0.5 * (hi - lo), rel=1e-6)
+    assert meta["volume_fraction_prior"] == "0.3 +- 0.03 (given)"           # the given phi's default 10 %
+    assert float(meta["chi2_reduced"]) == pytest.approx(js["quality"]["chi2_reduced"], rel=1e-7)
+    assert meta["quality_flags"] == ("; ".join(js["quality"]["flags"]) or "none")
 
 
 def test_invert_figure_shows_the_bands_and_the_68_percent_intervals(refined_invert):
@@ -112,8 +127,11 @@ def test_unrefined_invert_keeps_its_csv_columns_and_the_estimate_sigma_title(tmp
 
     monkeypatch.setattr(plots, "save_figure", capture)
     assert main(["invert", str(EXAMPLE), "--volume-fraction", "auto", "--plot", "--output", str(tmp_path)]) == 0
-    header = list(read_csv(tmp_path / f"{EXAMPLE.stem}.csv")[0])
-    assert header == ["radius_A", "number_distribution", "volume_distribution"]
+    meta, cols = read_result_csv(tmp_path / f"{EXAMPLE.stem}.csv")
+    assert list(cols) == ["radius_A", "number_distribution", "volume_distribution"]
+    js = json.loads((tmp_path / f"{EXAMPLE.stem}.json").read_text())
+    assert meta["volume_fraction_source"] == "estimated" and "volume_fraction_68" not in meta
+    assert float(meta["volume_fraction_sigma"]) == pytest.approx(js["volume_fraction_sigma"], rel=1e-7)
     assert "+-" in titles[0] and "(estimated)" in titles[0] and "68 %" not in titles[0]
     assert len(titles) == 2
 
@@ -179,7 +197,8 @@ def test_unrefined_batch_leaves_the_cells_empty_and_the_datasets_nan(plain_batch
             assert np.isnan(d[f"{name}_percentiles"][:]).all()
         assert np.isnan(d["refinement_retried"][:]).all()
     (frame_csv,) = (plain_batch / "frames").glob("*.csv")
-    assert not any(c.startswith("cumulative") for c in read_csv(frame_csv)[0])
+    meta, cols = read_result_csv(frame_csv)                     # exactly what invert writes (docs/batch.md)
+    assert not any(c.startswith("cumulative") for c in cols) and meta["volume_fraction_source"] == "given"
 
 
 def test_a_run_recorded_before_the_intervals_resumes_with_empty_cells(inputs, tmp_path):

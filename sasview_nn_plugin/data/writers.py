@@ -8,9 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .curve import Q_UNITS
-from .files import write_atomic
+from .files import printable, write_atomic
 from .load import quiet_sasdata
+
+CSV_FORMAT = "sasview-nn result CSV 1"   # the first `# key: value` line of a per-curve CSV
+CSV_UNITS = ("radius_A: A (bin centres); number_*, volume_*: probability per bin (number- and volume-weighted); "
+             "cumulative_*: cumulative number fraction")
 
 
 def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | None = None) -> tuple[Path, Path]:
@@ -34,9 +39,60 @@ def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | No
         cols.update({f"cumulative_p{p:g}": row for p, row in zip((2.5, 16, 84, 97.5), band, strict=True)})
     table = np.column_stack(list(cols.values()))
     fmt = ",".join(["%.8g"] * table.shape[1])
-    lines = [",".join(cols)] + [fmt % row for row in map(tuple, table.tolist())]
+    lines = [f"# {k}: {v}" for k, v in csv_metadata(inv).items()] + [",".join(cols)]
+    lines += [fmt % row for row in map(tuple, table.tolist())]
     csv = write_atomic(out_dir / f"{stem}.csv", "\n".join(lines) + "\n")
     return js, csv
+
+
+def csv_metadata(inv) -> dict[str, str]:
+    """The `# key: value` lines that open a per-curve CSV: phi (given, estimated, or fitted within its prior), its
+    1-sigma (``none`` for a given phi), its 68 % interval when refined, the forward-model check (chi2_reduced,
+    flags, observable radius range), the model, the package version and the columns' units."""
+    from .. import __version__
+
+    def num(x) -> str:
+        return "none" if x is None else f"{x:.8g}"
+
+    fit, u, sigma = inv.fit, inv.uncertainty, inv.volume_fraction_sigma
+    meta = {"format": CSV_FORMAT, "model": " ".join(printable(inv.model).splitlines()), "package_version": __version__,
+            "volume_fraction": num(inv.volume_fraction)}
+    source = "given" if sigma is None else "estimated"
+    phi68 = None if u is None else u.interval("volume_fraction", 68)
+    if fit is not None and fit.volume_fraction is not None:  # fitted within a prior on the phi used
+        prior = fit.volume_fraction_prior_sigma  # inf: no prior
+        prior = prior if prior is not None and np.isfinite(prior) else None
+        meta["volume_fraction_sigma"] = num(None if phi68 is None else 0.5 * (phi68[1] - phi68[0]))
+        meta["volume_fraction_source"] = "fitted"
+        meta["volume_fraction_prior"] = (f"{num(inv.volume_fraction_used)} +- "
+                                         f"{num(prior)} ({source})")
+    else:
+        meta["volume_fraction_sigma"] = num(sigma)
+        meta["volume_fraction_source"] = source + ("" if fit is None else " (held fixed in the fit)")
+    if phi68 is not None:
+        meta["volume_fraction_68"] = f"{num(phi68[0])}, {num(phi68[1])}"
+    qual = inv.quality
+    if qual is None:
+        meta["quality"] = "not checked"
+    else:
+        meta["chi2_reduced"] = num(qual.chi2_reduced)  # none: no dI (the check then uses the misfit rms)
+        meta["quality_flags"] = "; ".join(qual.flags) or "none"
+        meta["observable_radius_A"] = f"{num(qual.observable_radius[0])}, {num(qual.observable_radius[1])}"
+    meta["units"] = CSV_UNITS
+    return meta
+
+
+def read_result_csv(path: str | os.PathLike) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """(metadata, columns) of a per-curve result CSV (:func:`write_inversion`): the `# key: value` lines as
+    strings, and each column of the table by its name."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    meta = dict(line[1:].strip().partition(": ")[::2] for line in lines if line.startswith("#"))
+    body = [line for line in lines if line.strip() and not line.startswith("#")]
+    if not body or not body[0].startswith("radius_A"):
+        raise InputError(f"`path` {path} is not a result CSV: no column-name row starting with radius_A")
+    names = body[0].split(",")
+    table = np.loadtxt(body[1:], delimiter=",", ndmin=2).reshape(-1, len(names))
+    return meta, {name: table[:, k] for k, name in enumerate(names)}
 
 
 def save_curve(path: str | os.PathLike, q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None = None,
