@@ -46,9 +46,22 @@ def training_curve(history: dict, path: str | os.PathLike, title: str = "", ylab
     return save_figure(fig, path)
 
 
-def inversion_figure(inv, path: str | os.PathLike, title: str = "", curve=None) -> Path:
-    """Left: number and volume distributions.  Right: the data with the fit's curve, or else ``curve`` (the
-    result's model curve, :func:`sasview_nn_plugin.fitting.curves.model_curve`; None: no curve drawn).
+def check_curve(inv) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """(q, I, label) of the forward-model check's curve (``inv.quality.model_curve()``: its q points, smearing,
+    phi, scale and background) and the statistic it printed: ``chi2_red`` (``quality.chi2_reduced``), without
+    dI the block-smoothed ``misfit rms`` (``quality.residual_rms``).  None when there is no checked curve."""
+    quality = inv.quality
+    curve = None if quality is None else quality.model_curve()
+    if curve is None:
+        return None
+    stat = (f"chi2_red {quality.chi2_reduced:.3g}" if quality.chi2_reduced is not None
+            else f"misfit rms {100 * quality.residual_rms:.2g} %")
+    return curve[0], curve[1], f"model curve of the check ({stat})"
+
+
+def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
+    """Left: number and volume distributions.  Right: the data with the fit's curve, or else the forward-model
+    check's curve and statistic (:func:`check_curve`, the numbers of ``inv.quality``).
     A refined result with calibrated intervals has a middle panel, its cumulative number distribution with
     the 68 % and 95 % bands, and the 68 % intervals of <R>n and phi in the left panel's title."""
     fit, band = inv.fit, inv.uncertainty
@@ -97,13 +110,11 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "", curve=None) 
         a2.errorbar(q, i_data, inv.di_data, fmt=".", ms=2, lw=0.5, color="0.4", label="data")
     else:
         a2.plot(q, i_data, ".", ms=2, color="0.4", label="data")
-    a2.axvspan(*inv.q_range, color="C0", alpha=0.08, label="q range of the model")
+    a2.axvspan(*inv.q_range, color="C0", alpha=0.08, label="q window the network saw")
     if fit is not None:
         a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"bumps fit (chi2_red {fit.chi2_reduced:.3g})")
-    elif curve is not None:
-        stat = (f"chi2_red {curve.chi2_reduced:.3g}" if curve.weighting == "dI"
-                else f"rms rel. residual {100 * curve.chi2_reduced ** 0.5:.2g} %")
-        a2.plot(curve.q, curve.intensity, "r-", lw=1.2, label=f"sasmodels curve of result ({stat})")
+    elif (curve := check_curve(inv)) is not None:
+        a2.plot(curve[0], curve[1], "r-", lw=1.2, label=curve[2])
     a2.set_xscale("log")
     a2.set_yscale("log")
     a2.set_xlabel("q (1/A)")

@@ -39,7 +39,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -90,10 +90,21 @@ class Quality:
     residual_rms: float                     # rms of the block-smoothed relative residual (data - fit) / data
     shape_max_rel: float                    # its largest block (absolute value)
     n_points: int                           # data points used
+    # what model_curve() evaluates: (q, dq or None, radius, number, phi) of the points used
+    curve_inputs: tuple | None = field(default=None, repr=False)
 
     @property
     def trusted(self) -> bool:
         return not self.flags
+
+    def model_curve(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(q in 1/A, I in data units): the check's model curve at the points it used, with its scale and
+        background (smeared when the data have dq); what ``chi2_reduced`` and the misfit were computed from
+        (the figures draw it).  None where the check had no curve (fewer than 3 points)."""
+        if self.curve_inputs is None:
+            return None
+        q, dq, radius, number, phi = self.curve_inputs
+        return q, self.scale * smeared_intensity(q, dq, radius, number, phi) + self.background
 
     def to_dict(self) -> dict:
         return {"chi2_reduced": self.chi2_reduced, "scale": self.scale, "background": self.background,
@@ -167,8 +178,9 @@ def _training(training) -> Training:
     return Training.of(load_model(training))
 
 
-def _quality(dom: Training, n: int, covered: float, phi: float, stats) -> Quality:
-    """The Quality of a check's numbers (:func:`_reference_stats`' tuple): the flags and their thresholds."""
+def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tuple | None = None) -> Quality:
+    """The Quality of a check's numbers (:func:`_reference_stats`' tuple): the flags and their thresholds;
+    ``curve``: its :attr:`Quality.curve_inputs`."""
     scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, obs = stats
     flags = []
     if chi2 is not None and chi2 > POOR_FIT_CHI2 and misfit > MISFIT_MIN_REL:
@@ -186,7 +198,7 @@ def _quality(dom: Training, n: int, covered: float, phi: float, stats) -> Qualit
         flags.append("q-window-too-narrow")
     if shape_max > SHAPE_MAX_REL:
         flags.append("shape-outside-training")
-    return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n)
+    return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n, curve)
 
 
 def _reference_stats(qu, iu, du, dqu, radius, number, phi: float):
@@ -253,7 +265,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
                                                          OBS_FRACTION, OBS_CHI2, observe)
     if stats is None:
         stats = _reference_stats(qu, iu, du, dqu, radius, number, phi)
-    return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats)
+    return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats, (qu, dqu, radius, number, phi))
 
 
 def assess_many(q, intensities, dis, radius, numbers, volume_fractions, *, training=None,
@@ -286,7 +298,8 @@ def assess_many(q, intensities, dis, radius, numbers, volume_fractions, *, train
     covered = min(q1, hi) / max(q0, lo)
     return [_quality(dom, n, covered, float(phis[k]), stats[k] if stats[k] is not None else
                      _reference_stats(qu, iu[k], None if du is None else du[k], dqu, radius, numbers[k],
-                                      float(phis[k]))) for k in range(len(iu))]
+                                      float(phis[k])), (qu, dqu, radius, numbers[k], float(phis[k])))
+            for k in range(len(iu))]
 
 
 class BatchCheck:

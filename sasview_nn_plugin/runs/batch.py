@@ -104,10 +104,8 @@ def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Pa
     paths = list(write_inversion(inv, base.parent, base.name, extra))
     if plot:
         from ..data.plots import inversion_figure
-        from ..fitting.curves import model_curve
 
-        curve = model_curve(inv) if inv.fit is None else None
-        paths.append(inversion_figure(inv, base.with_name(base.name + ".png"), title=printable(r.frame), curve=curve))
+        paths.append(inversion_figure(inv, base.with_name(base.name + ".png"), title=printable(r.frame)))
     return paths
 
 
