@@ -1,11 +1,14 @@
 """The bumps Fitness of a refinement: sasmodels ``sphere@hardsphere`` of a parametrised number distribution,
-scale, flat background and the volume fraction within its prior, with a batched form for fast fits.
+scale, flat background, the volume fraction within its prior and, where dq is given, the resolution's width
+factor ``dq_scale`` within its prior, with a batched form for fast fits.
 
 The model curve is :func:`physics.intensity` on the sasmodels ``sphere`` form factors (computed in numpy by
 :func:`~..inference.quality.sphere_f2`, equal to sasmodels' kernel to 1e-12; the curve equals
-``sphere@hardsphere`` with an array distribution to 1e-10), smeared with sasmodels' ``Pinhole1D`` when the
-data carry dq.  The residuals are the data's, then the distribution's prior residuals, then the volume
-fraction's: (phi - phi0) / sigma (a Gaussian prior; LM, the Laplace covariance and DREAM all see it).
+``sphere@hardsphere`` with an array distribution to 1e-10), smeared with sasmodels' ``Pinhole1D`` weights for
+1-sigma widths ``dq_scale * dq`` when the data carry dq (:class:`.resolution.ScaledPinhole`).  The residuals
+are the data's, then the distribution's prior residuals, then the volume fraction's, (phi - phi0) / sigma (a
+Gaussian prior), then the resolution factor's, ln(dq_scale) / :data:`DQ_SCALE_SIGMA` (a log-normal prior
+around 1); LM, the Laplace covariance and DREAM all see them.
 
 :meth:`SphereHSFitness.batch_residuals` evaluates many parameter vectors in one pass (one matrix product
 for the distributions, one S(q) array): the Jacobian, the uncertainty draws and DREAM's population use it.
@@ -18,12 +21,16 @@ import math
 import numpy as np
 from bumps.fitproblem import Fitness
 from bumps.parameter import Parameter
-from sasmodels.resolution import Pinhole1D
 
 from ..inference.quality import sphere_f2
 from ..physics import kernels as physics
+from .resolution import ScaledPinhole
 
 PHI_FIT_RANGE = (0.005, physics.PHI_MAX - 0.01)  # bounds of a fitted volume fraction
+# The given dq is a model of the instrument (collimation, wavelength spread, detector pixels) whose width is
+# commonly off by 10-30 %: the true 1-sigma width is dq_scale * dq, ln(dq_scale) ~ N(0, DQ_SCALE_SIGMA^2).
+DQ_SCALE_SIGMA = 0.25
+DQ_SCALE_RANGE = (0.4, 2.5)  # bounds of a fitted dq_scale: +-3.7 sigma of its prior
 
 
 class SphereHSFitness(Fitness):
@@ -36,6 +43,8 @@ class SphereHSFitness(Fitness):
 
     ``phi_sigma``: the 1-sigma of the volume fraction's Gaussian prior around ``phi`` (0: held fixed;
     ``math.inf``: fitted without a prior).  ``fit_phi=True`` with ``phi_sigma=0`` is the old flat fit.
+    ``dq_scale_sigma``: the 1-sigma of ln(dq_scale) (a log-normal prior around 1; 0: held at 1; inf: fitted
+    within :data:`DQ_SCALE_RANGE` without a prior); only with ``dq``.
     """
 
     # bumps 1.x's Fitness is a field-less dataclass: its generated __eq__ makes every instance of a
@@ -44,12 +53,17 @@ class SphereHSFitness(Fitness):
     __hash__ = object.__hash__
 
     def __init__(self, q, intensity, di, dist, phi: float, fit_phi: bool = False, dq=None,
-                 scale0: float = 1.0, background0: float = 0.0, phi_sigma: float = 0.0):
+                 scale0: float = 1.0, background0: float = 0.0, phi_sigma: float = 0.0,
+                 dq_scale_sigma: float = DQ_SCALE_SIGMA):
         self.q, self.data, self.di = q, intensity, di
         self.dist = dist
+        self.dq_scale_sigma = float(dq_scale_sigma) if dq is not None else 0.0
+        self.dq_scale = Parameter(1.0, name="dq_scale")
+        if self.dq_scale_sigma > 0:
+            self.dq_scale.range(*DQ_SCALE_RANGE)
         if dq is not None:
-            res = Pinhole1D(q, dq)
-            q_calc, self.resolution = res.q_calc, res.weight_matrix
+            self.resolution = ScaledPinhole(q, dq, DQ_SCALE_RANGE if self.fits_dq_scale else (1.0, 1.0))
+            q_calc = self.resolution.q_calc
         else:
             q_calc, self.resolution = q, None
         f2, volume = sphere_f2(q_calc, dist.radius)  # sasmodels' sphere <F^2> in numpy (equal to 1e-12), cached
@@ -68,8 +82,18 @@ class SphereHSFitness(Fitness):
     def fits_phi(self) -> bool:
         return self.phi_sigma > 0
 
+    @property
+    def fits_dq_scale(self) -> bool:
+        return self.dq_scale_sigma > 0
+
+    def hold_dq_scale(self) -> None:
+        """Hold the resolution factor at 1 (dq as given): no longer fitted, no prior residual."""
+        self.dq_scale.value, self.dq_scale.fixed, self.dq_scale_sigma = 1.0, True, 0.0
+        self.update()
+
     def parameters(self) -> dict:
-        return {"scale": self.scale, "background": self.background, "volume_fraction": self.phi,
+        extra = {} if self.resolution is None else {"dq_scale": self.dq_scale}
+        return {"scale": self.scale, "background": self.background, "volume_fraction": self.phi, **extra,
                 **self.dist.parameters()}
 
     def update(self) -> None:
@@ -83,7 +107,7 @@ class SphereHSFitness(Fitness):
         """Model curve at scale 1, background 0 (smeared if the data have dq); not cached."""
         w = self.dist.weights() if weights is None else weights
         i = physics.intensity(self.basis, w, self.phi.value)
-        return i if self.resolution is None else i @ self.resolution
+        return i if self.resolution is None else self.resolution.apply(i, self.dq_scale.value)
 
     def theory(self) -> np.ndarray:
         if "theory" not in self._cache:
@@ -97,9 +121,17 @@ class SphereHSFitness(Fitness):
             return np.empty((len(phi), 0))
         return ((phi - self.phi0) / self.phi_sigma)[:, None]
 
+    def dq_scale_prior(self, f) -> np.ndarray:
+        """The resolution factor's prior residual(s): ln(f) / sigma; none when held or flat."""
+        f = np.atleast_1d(np.asarray(f, float))
+        if not 0 < self.dq_scale_sigma < math.inf:
+            return np.empty((len(f), 0))
+        return (np.log(f) / self.dq_scale_sigma)[:, None]
+
     def residuals(self) -> np.ndarray:
         data = (self.theory() - self.data) / self.di
-        return np.concatenate([data, self.dist.prior_residuals(), self.phi_prior(self.phi.value)[0]])
+        return np.concatenate([data, self.dist.prior_residuals(), self.phi_prior(self.phi.value)[0],
+                               self.dq_scale_prior(self.dq_scale.value)[0]])
 
     def nllf(self) -> float:
         return 0.5 * float(np.sum(self.residuals() ** 2))
@@ -125,15 +157,17 @@ class SphereHSFitness(Fitness):
         w = self.dist.batch_weights(values)
         i = physics.intensity(self.basis, w, values["volume_fraction"])
         if self.resolution is not None:
-            i = i @ self.resolution
+            i = self.resolution.apply(i, values["dq_scale"])
         return values["scale"][:, None] * i + values["background"][:, None], w
 
     def batch_residuals(self, labels, points) -> np.ndarray:
-        """(m, n_residuals) residuals (data, distribution prior, phi prior) of the rows of ``points``."""
+        """(m, n_residuals) residuals (data, distribution prior, phi prior, dq_scale prior) of the rows of
+        ``points``."""
         values = self.values(labels, points)
         theory, _ = self.batch_theory(values)
+        dq_prior = self.dq_scale_prior(values.get("dq_scale", np.ones(len(theory))))
         return np.concatenate([(theory - self.data) / self.di, self.dist.batch_prior(values),
-                               self.phi_prior(values["volume_fraction"])], axis=-1)
+                               self.phi_prior(values["volume_fraction"]), dq_prior], axis=-1)
 
     def batch_nllf(self, labels, points) -> np.ndarray:
         r = self.batch_residuals(labels, points)

@@ -11,6 +11,7 @@ Fitness through ``bumps.fitters.fit``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,3 +98,39 @@ def solve(problem: BatchProblem, max_nfev: int = 60, x0=None) -> LsqResult:
                         x_scale=problem.typical, max_nfev=max_nfev, xtol=1e-8, ftol=1e-8, gtol=1e-8)
     problem.set(res.x)
     return LsqResult(res.x, res.jac, res.fun, problem.nfev, bool(res.success))
+
+
+def solve_resolution_by_bic(fitness, labels) -> tuple[list[str], LsqResult, float | None]:
+    """:func:`solve` where the fitness's resolution factor ``dq_scale`` is free: first with it held at 1 (dq as
+    given); it is freed only when that lowers the cost (chi2 plus every prior's residuals, dq_scale's log-normal
+    one included) by more than ln(n) for the n data points (BIC, one parameter more), else held at 1 again
+    (``fitness.hold_dq_scale``).  The drop is first predicted at the held optimum (the score test: the
+    Gauss-Newton drop along dq_scale's Jacobian column with the other parameters re-optimised, one batched
+    evaluation); only a predicted drop above ln(n) runs the free fit from there, which must then reach it.
+    Returns (labels fitted, result, the cost's drop: predicted, or reached where the free fit ran; None when
+    dq_scale was not free).  Why: with dq right, a free width trades against the distribution's width (W1
+    worse on average, docs/refine.md); with dq wrong by 1.5x the drop is ~40 on 240 points."""
+    labels = list(labels)
+    if "dq_scale" not in labels:
+        return labels, solve(BatchProblem(fitness, labels)), None
+    held_labels = [name for name in labels if name != "dq_scale"]
+    fitness.dq_scale.value = 1.0
+    held_problem = BatchProblem(fitness, held_labels)
+    held = solve(held_problem)
+    j = labels.index("dq_scale")
+    h = REL_STEP
+    x = np.insert(held.x, j, 1.0 + h)
+    col = (BatchProblem(fitness, labels).residuals(x)[0] - held.residuals) / h
+    col = col - held.jac @ np.linalg.lstsq(held.jac, col, rcond=None)[0]  # the others re-optimised
+    drop = float((col @ held.residuals) ** 2 / max(col @ col, 1e-300))
+    threshold = math.log(len(fitness.q))
+    if drop > threshold:
+        held_problem.set(held.x)
+        free = solve(BatchProblem(fitness, labels))  # from the held optimum
+        drop = float(held.residuals @ held.residuals - free.residuals @ free.residuals)
+        if drop > threshold:
+            return labels, free, drop
+    fitness.hold_dq_scale()
+    held_problem.set(held.x)
+    # the held fit's residuals end with dq_scale's prior row (ln 1 = 0), which a held fitness no longer has
+    return held_labels, LsqResult(held.x, held.jac[:-1], held.residuals[:-1], held.nfev, held.success), drop

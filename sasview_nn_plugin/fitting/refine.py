@@ -2,8 +2,9 @@
 ``sphere@hardsphere`` to the data, started from the network's distribution.
 
 What is uncertain is fitted: the distribution (a parametrisation, :mod:`.parametrisations`), scale, flat
-background and the volume fraction within its Gaussian prior (the given value +- 10 %, or the estimate's
-sigma when it was estimated); the Fitness is :class:`.fitness.SphereHSFitness`.  ``method="lm"`` is the
+background, the volume fraction within its Gaussian prior (the given value +- 10 %, or the estimate's
+sigma when it was estimated) and, where dq is given, the resolution's width factor (dQ = dq_scale * dq,
+ln(dq_scale) ~ N(0, 0.25^2)); the Fitness is :class:`.fitness.SphereHSFitness`.  ``method="lm"`` is the
 fast bounded least squares of :mod:`.lsq` on the bumps problem's residuals; every other bumps fitter id
 runs through ``bumps.fitters.fit``.  A fit that ends with chi2_red above :data:`RETRY_CHI2` is retried from
 other starts (the other parametrisation, a broadened network distribution) and the best kept; a refined
@@ -29,8 +30,8 @@ from ..errors import InputError
 from ..inference.quality import POOR_FIT_CHI2, Training, assess, nnls_scale_background, training_of
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from . import posterior
-from .fitness import SphereHSFitness
-from .lsq import BatchProblem, solve
+from .fitness import DQ_SCALE_SIGMA, SphereHSFitness
+from .lsq import BatchProblem, solve_resolution_by_bic
 from .parametrisations import HistogramDistribution, fitted_mixture
 
 __all__ = ["SphereHSFitness", "refine", "posterior_draws", "fitted_result", "fit_parameters",
@@ -71,11 +72,12 @@ class _Attempt:
     jac: np.ndarray
     chi2: float
     result: object = None  # bumps' result for other fitters
+    dq_drop: float | None = None  # the cost's drop with dq_scale free (the BIC rule of lsq.solve_resolution_by_bic)
 
 
 def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, parametrization: str = "histogram",
            fit_volume_fraction: bool = True, volume_fraction_sigma: float | None = None, steps: int | None = None,
-           samples: int = 400, seed: int = 0, retry: bool = True) -> Inversion:
+           samples: int = 400, seed: int = 0, retry: bool = True, dq_scale_sigma: float | None = None) -> Inversion:
     """Fit sasmodels' sphere@hardsphere to (q, intensity, dI) starting from the network's ``start``.
 
     Returns ``start`` with the fitted distribution, its ``fit`` and ``uncertainty`` parts and a forward-model
@@ -84,12 +86,14 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     least squares), "dream" (LM, then bumps' DREAM from its posterior) or any bumps fitter id.  The volume
     fraction is fitted within a Gaussian prior of 1-sigma ``volume_fraction_sigma`` (None: see
     :func:`volume_fraction_prior_sigma`; 0 or ``fit_volume_fraction=False``: held fixed; inf: no prior).
+    Where dq is given its width is fitted too, dQ = dq_scale * dq, within a log-normal prior around 1 of
+    1-sigma ``dq_scale_sigma`` in ln(dq_scale) (None: :data:`~.fitness.DQ_SCALE_SIGMA`; 0: held at 1; inf: no prior).
     ``steps``: DREAM generations kept (default 2000).  ``retry``: refit from other starts when chi2_red ends
     above :data:`RETRY_CHI2`.
     """
     with _one_blas_thread():
         return _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction,
-                       volume_fraction_sigma, steps, samples, seed, retry)
+                       volume_fraction_sigma, steps, samples, seed, retry, dq_scale_sigma)
 
 
 def _one_blas_thread():
@@ -104,12 +108,15 @@ def _one_blas_thread():
 
 
 def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction, volume_fraction_sigma,
-            steps, samples, seed, retry) -> Inversion:
+            steps, samples, seed, retry, dq_scale_sigma) -> Inversion:
     q, intensity, di, dq, note, whole = _data(q, intensity, dI, dq, start)
     if parametrization not in PARAMETRIZATIONS:
         raise InputError(f"unknown parametrization {parametrization!r}; choose histogram or schulz3")
     phi_sigma = volume_fraction_prior_sigma(start, volume_fraction_sigma, fit_volume_fraction)
-    data = (q, intensity, di, dq, float(start.volume_fraction_used), phi_sigma)
+    dq_sigma = DQ_SCALE_SIGMA if dq_scale_sigma is None else float(dq_scale_sigma)
+    if not dq_sigma >= 0:
+        raise InputError(f"`dq_scale_sigma` must be >= 0 (0: dq held as given; inf: no prior), got {dq_sigma}")
+    data = (q, intensity, di, dq, float(start.volume_fraction_used), phi_sigma, dq_sigma)
     fast = method in ("lm", "dream")
     t0 = time.perf_counter()
     best = _attempt(data, _start_dist(parametrization, start.distribution), parametrization, "network", method)
@@ -130,7 +137,7 @@ def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fra
     if retried:
         notes.append(f"the fit from the network's start ended at chi2_red > {RETRY_CHI2:g}; retried from "
                      f"{', '.join(retried)}: kept the {best.label} start (chi2_red {best.chi2:.3g})")
-    return _make_result(best, start, method, draws, unc, phi_sigma, tuple(retried), notes, whole)
+    return _make_result(best, start, method, draws, unc, (phi_sigma, dq_sigma), tuple(retried), notes, whole)
 
 
 def _data(q, intensity, dI, dq, start: Inversion):
@@ -173,8 +180,8 @@ def _other_starts(parametrization: str, base: Distribution):
 
 
 def _attempt(data, dist, parametrization: str, label: str, method: str) -> _Attempt:
-    q, intensity, di, dq, phi0, phi_sigma = data
-    fitness = SphereHSFitness(q, intensity, di, dist, phi0, dq=dq, phi_sigma=phi_sigma)
+    q, intensity, di, dq, phi0, phi_sigma, dq_sigma = data
+    fitness = SphereHSFitness(q, intensity, di, dist, phi0, dq=dq, phi_sigma=phi_sigma, dq_scale_sigma=dq_sigma)
     shape = fitness.shape()
     s0, b0 = nnls_scale_background(shape, intensity, di)
     w = 1.0 / di**2
@@ -186,10 +193,13 @@ def _attempt(data, dist, parametrization: str, label: str, method: str) -> _Atte
     fitness.update()
     problem = FitProblem(fitness)
     labels = problem.labels()
-    result, jac = None, None
+    result, jac, drop = None, None, None
     if method in ("lm", "dream"):
-        res = solve(BatchProblem(fitness, labels))
+        fitted, res, drop = solve_resolution_by_bic(fitness, labels)
         x, jac = res.x, res.jac
+        if fitted != labels:  # dq_scale held at 1 (BIC): the problem without it
+            problem = FitProblem(fitness)
+            labels = problem.labels()
     else:
         result = fit(problem, method=method)
         x = np.asarray(result.x)
@@ -197,7 +207,7 @@ def _attempt(data, dist, parametrization: str, label: str, method: str) -> _Atte
     x = np.asarray(x, float)
     if jac is None:
         jac = BatchProblem(fitness, labels).jacobian(x)
-    return _Attempt(label, parametrization, fitness, problem, x, jac, chi2_reduced(fitness, jac), result)
+    return _Attempt(label, parametrization, fitness, problem, x, jac, chi2_reduced(fitness, jac), result, drop)
 
 
 def chi2_reduced(fitness: SphereHSFitness, jac: np.ndarray) -> float:
@@ -232,9 +242,9 @@ def _uncertainty(best: _Attempt, method: str, samples: int, seed: int, steps: in
     return posterior.summarise(quantities, at_best, source, inflation, q_max, diagnostics), draws
 
 
-def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, phi_sigma, retried, notes,
+def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas, retried, notes,
                  whole) -> Inversion:
-    fitness = best.fitness
+    (phi_sigma, dq_sigma), fitness = sigmas, best.fitness
     labels = best.problem.labels()
     best.problem.setp(best.x)
     number = fitness.dist.weights()
@@ -242,12 +252,22 @@ def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, phi_sig
     part = Fit(method, best.parametrization, fit_parameters(labels, best.x, draws), best.chi2, fitness.q,
                fitness.theory(), float(fitness.scale.value), float(fitness.background.value),
                volume_fraction=phi if fitness.fits_phi else None,
-               volume_fraction_prior_sigma=phi_sigma if fitness.fits_phi else None, retried=retried)
+               volume_fraction_prior_sigma=phi_sigma if fitness.fits_phi else None, retried=retried,
+               **_dq_scale_part(best, dq_sigma))
     out = fitted_result(start, Distribution(start.radius, number), part, unc, notes)
     q, intensity, di, dq = whole
     check = functools.partial(refined_quality, q, intensity, di, start.radius, number, phi, _training(start),
                               start.q_range, dq, part)
     return replace(out, check=check)
+
+
+def _dq_scale_part(best: _Attempt, dq_sigma: float) -> dict:
+    """The Fit's resolution fields: where dq_scale was free (fitted, or held at 1 by the BIC rule)."""
+    fitness = best.fitness
+    if fitness.resolution is None or not (fitness.fits_dq_scale or best.dq_drop is not None):
+        return {}
+    return {"dq_scale": float(fitness.dq_scale.value), "dq_scale_prior_sigma": dq_sigma,
+            "dq_scale_drop": best.dq_drop}
 
 
 def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq, part: Fit):

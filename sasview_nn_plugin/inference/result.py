@@ -61,6 +61,10 @@ class Fit:
     volume_fraction: float | None = None   # fitted; None: held at the Inversion's volume_fraction_used
     volume_fraction_prior_sigma: float | None = None  # 1-sigma of the fitted phi's Gaussian prior (inf: none)
     retried: tuple[str, ...] = ()          # other starts tried because the first fit ended poor (chi2_red > 3)
+    dq_scale: float | None = None          # resolution factor (dQ = dq_scale * dq given): fitted, or 1 where the BIC
+    #                                        rule held it (not in ``parameters``); None: no dq, or held by the caller
+    dq_scale_prior_sigma: float | None = None  # 1-sigma of ln(dq_scale) in its log-normal prior around 1 (inf: none)
+    dq_scale_drop: float | None = None     # chi2 + priors: drop with dq_scale free (fitted when > ln(n points))
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,6 +195,10 @@ class Inversion:
             if f.volume_fraction is not None:
                 out["refinement"]["volume_fraction_prior"] = {"value": self.volume_fraction_used,
                                                               "sigma": _finite(f.volume_fraction_prior_sigma)}
+            if f.dq_scale is not None:
+                out["refinement"]["dq_scale"] = {"value": f.dq_scale, "fitted": "dq_scale" in f.parameters,
+                                                 "prior": {"value": 1.0, "sigma_log": _finite(f.dq_scale_prior_sigma)},
+                                                 "cost_drop": f.dq_scale_drop}
             if f.retried:
                 out["refinement"]["retried"] = list(f.retried)
         return out

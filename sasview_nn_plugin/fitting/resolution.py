@@ -1,0 +1,72 @@
+"""Pinhole resolution with a fitted width factor: sasmodels' ``Pinhole1D`` weights for dQ = f * dq (1/A), f the
+refinement's ``dq_scale``, on one q_calc for every f in its bounds.
+
+The weight matrix W(f) is sasmodels' own (``pinhole_resolution``: a Gaussian cut at -2.5/+3 sigma, renormalised)
+at nodes f_k = exp(k * :data:`STEP`), computed when first needed, and linear in ln f between nodes (between
+nodes 4 % apart the interpolation is off by ~1e-3 of the smearing's own effect).  q_calc extends as far as the
+largest f needs, so the smeared curve is continuous in f.  Many rows at one f (an LM step, a Jacobian) cost one
+product with W(f); rows at many f (posterior draws, DREAM) two products per node interval.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+STEP = 0.04  # node spacing in ln f
+
+
+class ScaledPinhole:
+    """Smearing of curves on :attr:`q_calc` to the data's q with 1-sigma widths f * dq, f in ``f_range``."""
+
+    def __init__(self, q: np.ndarray, dq: np.ndarray, f_range: tuple[float, float] = (1.0, 1.0)):
+        from sasmodels.resolution import MINIMUM_ABSOLUTE_Q, MINIMUM_RESOLUTION, pinhole_extend_q
+
+        self.q = np.asarray(q, float)
+        self.dq = np.maximum(np.asarray(dq, float), MINIMUM_RESOLUTION)
+        self.f_range = (float(f_range[0]), float(f_range[1]))
+        q_calc = pinhole_extend_q(self.q, self.f_range[1] * self.dq)  # as Pinhole1D, for the widest f
+        self._q_signed = q_calc[abs(q_calc) >= MINIMUM_ABSOLUTE_Q * np.min(self.q)]
+        self.q_calc = np.abs(self._q_signed)
+        self._nodes: dict[int, np.ndarray] = {}
+
+    def node(self, k: int) -> np.ndarray:
+        """(n_calc, n_q) sasmodels' weights at f = exp(k * STEP)."""
+        if k not in self._nodes:
+            from sasmodels.resolution import pinhole_resolution
+
+            self._nodes[k] = pinhole_resolution(self._q_signed, self.q, math.exp(k * STEP) * self.dq)
+        return self._nodes[k]
+
+    def _position(self, f):
+        u = np.log(np.clip(np.asarray(f, float), *self.f_range)) / STEP
+        k = np.floor(u + 1e-12).astype(int)
+        return k, np.clip(u - k, 0.0, 1.0)
+
+    def matrix(self, f: float) -> np.ndarray:
+        """(n_calc, n_q) W(f): sasmodels' weights at a node, linear in ln f between nodes."""
+        k, t = (int(v) if i == 0 else float(v) for i, v in enumerate(self._position(f)))
+        if t < 1e-12:
+            return self.node(k)
+        return (1.0 - t) * self.node(k) + t * self.node(k + 1)
+
+    def apply(self, i_calc: np.ndarray, f) -> np.ndarray:
+        """Smeared curves: ``i_calc`` (n_calc,) or (m, n_calc) on q_calc, f a scalar or one per row."""
+        if i_calc.ndim == 1:
+            return i_calc @ self.matrix(float(np.ravel(f)[0]))
+        f = np.broadcast_to(np.asarray(f, float), (len(i_calc),))
+        values, inverse = np.unique(f, return_inverse=True)
+        out = np.empty((len(i_calc), len(self.q)))
+        if len(values) <= 4:  # an LM step, a Jacobian: one matrix per value
+            for j, v in enumerate(values):
+                rows = inverse == j
+                out[rows] = i_calc[rows] @ self.matrix(v)
+            return out
+        k, t = self._position(f)
+        for kk in np.unique(k):  # draws: per node interval, both nodes' products, interpolated per row
+            rows = k == kk
+            lo = i_calc[rows] @ self.node(int(kk))
+            hi = i_calc[rows] @ self.node(int(kk) + 1)
+            out[rows] = lo + t[rows, None] * (hi - lo)
+        return out
