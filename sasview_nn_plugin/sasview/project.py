@@ -30,9 +30,21 @@ class PluginParameters:
     errors: dict[str, float] = field(default_factory=dict)   # 1-sigma where the result has one (SasView's error column)
 
 
-def parameter_errors(result) -> dict[str, float]:
-    """1-sigma errors of the plugin parameters the result measures: ``volfraction`` when phi was estimated (its
-    sigma) or refined (the half width of its 68 % interval)."""
+def parameter_errors(result, values: dict[str, float] | None = None) -> dict[str, float]:
+    """1-sigma errors of the plugin parameters (``values``) the result measures, for SasView's error column:
+
+    - ``volfraction``: phi estimated (its sigma) or refined (half its calibrated 68 % interval);
+    - refined results: ``scale`` (the fit's relative posterior spread of its own scale: the plugin's scale
+      multiplies the same curve) and ``background`` (the fit's, same intensity units), both the spread of the
+      uncertainty draws, which no coverage study calibrates;
+    - a ``schulz3`` refinement: ``radiusK``, ``pdK`` of each plugin component matched to a fitted component (mean
+      within 5 %, pd within 0.05), and ``fractionK`` of the free shares: the draws' spread of that component's
+      mean, pd and weight (the weight's carried to the normalised share), times the factor that calibrates the
+      number-mean radius's 68 % interval (``posterior.SCALE`` x the observability factor);
+    - a ``histogram`` refinement summarised by one component: ``radius1``, the number-mean radius's calibrated
+      sigma (that component's mean is the number mean); a summary's widths and shares are no parameters of
+      the fit, so they get none.
+    """
     errors = {}
     u = getattr(result, "uncertainty", None)   # a batch run's recorded results carry neither part
     sigma = getattr(result, "volume_fraction_sigma", None)
@@ -41,6 +53,35 @@ def parameter_errors(result) -> dict[str, float]:
         errors["volfraction"] = 0.5 * (phi68[1] - phi68[0])
     elif sigma is not None and np.isfinite(sigma):
         errors["volfraction"] = float(sigma)
+    fit = getattr(result, "fit", None)
+    if fit is None or u is None or values is None or fit.parametrization not in ("histogram", "schulz3"):
+        return errors
+    par = fit.parameters
+    if "scale" in par and par["scale"][0] > 0:
+        errors["scale"] = abs(values["scale"]) * par["scale"][1] / par["scale"][0]
+    if "background" in par:
+        errors["background"] = par["background"][1]
+    active = [k for k in (1, 2, 3) if values.get(f"fraction{k}", 0.0) > 0]
+    if fit.parametrization == "histogram":
+        if len(active) == 1 and np.isfinite(u.mean_radius_number_sigma):
+            errors[f"radius{active[0]}"] = float(u.mean_radius_number_sigma)
+        return errors
+    from ..fitting.posterior import SCALE
+
+    factor = SCALE["mean_radius_number"][0] * float((u.diagnostics or {}).get("observability_factor", 1.0))
+    free = free_parameters(values)
+    fitted = [j for j in range(3) if f"mean{j}" in par and f"pd{j}" in par]
+    for k in active:
+        r, pd, share = values[f"radius{k}"], values[f"pd{k}"], values[f"fraction{k}"]
+        match = [j for j in fitted if abs(par[f"mean{j}"][0] / r - 1) < 0.05 and abs(par[f"pd{j}"][0] - pd) < 0.05]
+        if not match:
+            continue
+        j = min(match, key=lambda j: abs(par[f"mean{j}"][0] - r))
+        errors[f"radius{k}"] = factor * par[f"mean{j}"][1]
+        errors[f"pd{k}"] = factor * par[f"pd{j}"][1]
+        weight = par.get(f"weight{j}")
+        if f"fraction{k}" in free and weight is not None and weight[0] > 0:   # share s = w / sum(w)
+            errors[f"fraction{k}"] = factor * weight[1] * share * (1 - share) / weight[0]
     return errors
 
 
@@ -87,7 +128,7 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     shape = load_plugin_module().Iq(q[sel], **values)
     scale, bkg = nnls_scale_background(shape, y[sel], y[sel] if di is None else di[sel])
     values |= {"scale": scale, "background": bkg}
-    return PluginParameters(values, free, parameter_errors(result))
+    return PluginParameters(values, free, parameter_errors(result, values))
 
 
 def _array(x) -> dict:
