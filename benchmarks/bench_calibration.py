@@ -7,7 +7,10 @@ Freshly generated curves of every family (physics.intensity == sasmodels sphere@
   clean     : the model's q grid, true phi, 1-3 % noise, no background or smearing (bench_accuracy's clean).
 Per family: median W1 network -> refined (A), median |number-mean error| (%), median |phi error| (%) given
 and refined, median chi2_red, fits with chi2_red > 3 and how many carry no flag, results the network gave
-through the self-similar window map (``mapped``: on the model's radius grid times s); coverage of the
+through the self-similar window map (``mapped``: on the model's radius grid times s), smeared curves whose
+resolution factor the refinement freed (``dq fit``); then W1 on the result's own grid (the truth's bin masses
+spread evenly over its bins and rebinned onto the result's grid: ``W1g``, the same as W1 unmapped) and the
+floor W1 sets there (the rebinned truth's W1 against the truth: what no result on that grid can beat); coverage of the
 68 % / 95 % intervals (number mean, volume mean, phi, cumulative number distribution at the true median
 radius); timing medians (LM, the fast uncertainty beyond it, DREAM from it with its Gelman-Rubin R-hat).
 
@@ -81,6 +84,14 @@ def upper_edges(r: np.ndarray) -> np.ndarray:
     return np.append(0.5 * (r[1:] + r[:-1]), r[-1] + 0.5 * (r[-1] - r[-2]))
 
 
+def rebinned(w: np.ndarray, r_from: np.ndarray, r_to: np.ndarray) -> np.ndarray:
+    """Bin masses ``w`` on ``r_from`` (mass spread evenly in each bin) as masses on the bins of ``r_to``."""
+    lower = lambda r: r[0] - 0.5 * (r[1] - r[0])  # noqa: E731
+    cdf = np.concatenate([[0.0], np.cumsum(w)])
+    return np.diff(np.interp(np.append(lower(r_to), upper_edges(r_to)), np.append(lower(r_from), upper_edges(r_from)),
+                             cdf))
+
+
 def truth_of(c: dict, radius: np.ndarray, result_radius: np.ndarray) -> dict:
     """The truth's means, phi, and its cumulative number distribution at the result's median bin (mass spread
     evenly in each bin: the result's cumulative at bin j is its mass below that bin's upper edge)."""
@@ -102,8 +113,15 @@ def run_one(nn, c: dict, method: str = "lm") -> dict:
     t2 = time.perf_counter()
     truth = truth_of(c, r, ref.radius)
     u = ref.uncertainty
+    on_grid = rebinned(c["w"], r, ref.radius)
     row = {"w1_net": w1(start.radius, start.number_distribution, r, c["w"]),
            "w1_ref": w1(ref.radius, ref.number_distribution, r, c["w"]),
+           "w1g_net": w1(start.radius, start.number_distribution, ref.radius, on_grid),
+           "w1g_ref": w1(ref.radius, ref.number_distribution, ref.radius, on_grid),
+           "w1_floor": w1(ref.radius, on_grid, r, c["w"]),
+           "dq_fit": "dq_scale" in ref.fit.parameters, "dq_scale": ref.fit.dq_scale,
+           "pd_ref": float(np.sqrt(ref.number_distribution @ (ref.radius - ref.mean_radius_number) ** 2)
+                           / ref.mean_radius_number),
            "mapped": bool(abs(start.radius[-1] / r[-1] - 1) > 1e-9),
            "mn_net": 100 * abs(start.mean_radius_number / truth["mean_radius_number"] - 1),
            "mn_ref": 100 * abs(ref.mean_radius_number / truth["mean_radius_number"] - 1),
@@ -136,7 +154,8 @@ def table(rows_by_family: dict[str, list[dict]], label: str) -> None:
     med = statistics.median
     print(f"\n[{label}] accuracy and fit (medians)")
     print(f"{'family':14s} {'n':>4s} {'W1 net':>7s} {'W1 ref':>7s} {'<R>n net%':>9s} {'<R>n ref%':>9s} "
-          f"{'phi in%':>7s} {'phi ref%':>8s} {'chi2':>6s} {'>3':>4s} {'>3 unflagged':>12s} {'mapped':>6s}")
+          f"{'phi in%':>7s} {'phi ref%':>8s} {'chi2':>6s} {'>3':>4s} {'>3 unflagged':>12s} {'mapped':>6s} "
+          f"{'dq fit':>6s} {'W1g net':>7s} {'W1g ref':>7s} {'floor':>6s}")
     allrows = [r for rows in rows_by_family.values() for r in rows]
     for fam, rows in [*rows_by_family.items(), ("all", allrows)]:
         col = {k: [r[k] for r in rows] for k in rows[0]}
@@ -144,7 +163,9 @@ def table(rows_by_family: dict[str, list[dict]], label: str) -> None:
         print(f"{fam:14s} {len(rows):4d} {med(col['w1_net']):7.3f} {med(col['w1_ref']):7.3f} "
               f"{med(col['mn_net']):9.3f} {med(col['mn_ref']):9.3f} {med(col['phi_start']):7.2f} "
               f"{med(col['phi_ref']):8.2f} {med(col['chi2']):6.2f} {len(poor):4d} "
-              f"{sum(not r['flagged'] for r in poor):12d} {sum(r['mapped'] for r in rows):6d}")
+              f"{sum(not r['flagged'] for r in poor):12d} {sum(r['mapped'] for r in rows):6d} "
+              f"{sum(r['dq_fit'] for r in rows):6d} {med(col['w1g_net']):7.3f} {med(col['w1g_ref']):7.3f} "
+              f"{med(col['w1_floor']):6.3f}")
     print(f"[{label}] coverage, % of curves inside the 68 % / 95 % interval")
     print(f"{'family':14s} " + " ".join(f"{q[:18]:>18s}" for q in QUANTITIES))
     for fam, rows in [*rows_by_family.items(), ("all", allrows)]:
@@ -201,6 +222,9 @@ def main() -> None:
     if args.save:
         import json
 
+        from sasview_nn_plugin.fitting import posterior
+
+        saved["calibration"] = {"SCALE": posterior.SCALE, "OBS": [posterior.OBS_X, posterior.OBS_POWER]}
         with open(args.save, "w") as fh:
             json.dump(saved, fh, default=float)
 
