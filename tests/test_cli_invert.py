@@ -78,7 +78,7 @@ def _bad_files(tmp_path, q, i):
     qd = q.copy()
     qd[7] = qd[6]
     yield "duplicate", (qd, i), "duplicate"
-    yield "short_range", (np.linspace(0.05, 0.2, 100), np.ones(100)), "needs 0.04-0.105"
+    yield "short_range", (np.linspace(0.09, 0.3, 100), np.ones(100)), "needs 0.04-0.105"   # s < 0.5 only
 
 
 REPAIRED = {"nan": "dropped 1 row with NaN/inf values (line 11)", "inf": "dropped 1 row with NaN/inf values (line 6)",

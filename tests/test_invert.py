@@ -70,9 +70,10 @@ def test_grid_interpolation(tiny_model, example_curve):
     assert np.abs(np.cumsum(a.number_distribution - b.number_distribution)).sum() * 0.909 < 0.5
 
 
-@pytest.mark.parametrize("lo,hi", [(0.05, 0.2), (0.02, 0.035)])
+@pytest.mark.parametrize("lo,hi", [(0.09, 0.3), (0.02, 0.035)])
 def test_q_range_refused(tiny_model, lo, hi):
-    """Above the model's window (radii below its grid), or too narrow to map onto it (q_max/q_min < 2.625)."""
+    """Above the model's window by more than 1 / MIN_WINDOW_SCALE (radii below half its grid's smallest: s < 0.5),
+    or too narrow to map onto it (q_max/q_min < 2.625)."""
     q = np.linspace(lo, hi, 100)
     with pytest.raises(InputError, match=r"needs 0.04-0.105 1/A"):
         invert(q, 1 / q, volume_fraction=0.3, model=tiny_model)

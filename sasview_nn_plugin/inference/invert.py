@@ -28,7 +28,7 @@ from .network import NNModel
 from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import BatchCheck, assess, training_of
 from .result import Distribution, Inversion
-from .window import WINDOW_STEP, data_range, from_model_window, scale_for_window, to_model_window
+from .window import MIN_WINDOW_SCALE, WINDOW_STEP, data_range, from_model_window, to_model_window, window_scales
 
 MAX_WINDOW_CANDIDATES = 13  # scale factors tried for a mapped or wide window (each costs one check, ~0.3 ms)
 PHI_SCAN_WINDOWS = 5        # ... per scanned phi when phi is estimated on such a window (17 phi values)
@@ -50,10 +50,8 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.nd
 
 def maps_to_model_window(q: np.ndarray, model: NNModel) -> bool:
     """Whether off-window data can be mapped onto the model's window (:mod:`.window`): they span at least its
-    q_max / q_min and do not lie wholly above it (s < 1: radii below the model's smallest, and q in 1/nm read
-    as 1/A would map to s = 0.1, a unit error that self-similarity makes invisible to the quality check)."""
-    scales = scale_for_window((float(q[0]), float(q[-1])), model.q_range)
-    return bool(scales) and scales[-1] >= 1.0
+    q_max / q_min and, if wholly above it, need no s below :data:`~.window.MIN_WINDOW_SCALE` (the q-unit guard)."""
+    return bool(window_scales((float(q[0]), float(q[-1])), model.q_range))
 
 
 def window_error(q: np.ndarray, model: NNModel) -> InputError:
@@ -61,9 +59,11 @@ def window_error(q: np.ndarray, model: NNModel) -> InputError:
     (m0, m1), d0, d1 = model.q_range, float(q[0]), float(q[-1])
     why = (f"the q window is too narrow: q_max/q_min >= {m1 / m0:.4g} is needed (these data span {d1 / d0:.3g})"
            if d1 / d0 < (m1 / m0) * (1 - 1e-9) else
-           f"data above {m0:.4g} 1/A are mapped only from windows reaching below it (radii >= {model.radius[0]:.3g} A)")
+           f"data starting above {m0 / MIN_WINDOW_SCALE:.4g} 1/A would map only with s < {MIN_WINDOW_SCALE:g} (radii < "
+           f"{MIN_WINDOW_SCALE * model.radius[0]:.3g} A), the mark of q in 1/nm read as 1/A")
     return InputError(f"data cover q = {d0:.4g}-{d1:.4g} 1/A but model {model.name!r} needs {m0:.4g}-{m1:.4g} 1/A, "
-                      f"or a window of the same q_max/q_min at lower q; {why}; measure or merge data over that range "
+                      f"or a window of the same q_max/q_min reaching below {m0 / MIN_WINDOW_SCALE:.4g} 1/A; {why}; "
+                      "measure or merge data over that range "
                       '(or, if q is in 1/nm, pass q_unit="nm")')
 
 
@@ -202,8 +202,8 @@ def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
     window of the self-similar map in one batched forward pass, each scored over the whole data range (without
     the observable range's noise rule; ``full_check``: the winners' quality with it)."""
     (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
-    scales = scale_for_window((d0, d1), (m0, m1))
-    if not maps_to_model_window(q, nn):
+    scales = window_scales((d0, d1), (m0, m1))
+    if not scales:
         raise window_error(q, nn)
     if len(scales) > n_max:  # log-spaced between the extremes, keeping s = 1 (the model's own window) if there
         scales = sorted(set(np.geomspace(scales[0], scales[-1], n_max).tolist()) | ({1.0} & set(scales)))
@@ -252,7 +252,8 @@ def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
             best = _mapped_candidates(nn, q, intensity, di, phis, dq, PHI_SCAN_WINDOWS, full_check=False)[1]
             quals = [None if b is None else b[4] for b in best]
         except InputError:  # e.g. bad points outside the model's range, which the direct path below may drop
-            pass
+            if not covers_model_window(q, nn):   # no direct path: the window's own error, not phi's
+                raise
     if covers_model_window(q, nn) and not any(quals):
         qd, idata, dd, dqd, _ = _drop(q, intensity, di, dq, nn.q_range)
         check_curve(qd, idata, dd)
