@@ -100,7 +100,8 @@ class Quality:
     def model_curve(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(q in 1/A, I in data units): the check's model curve at the points it used, with its scale and
         background (smeared when the data have dq); what ``chi2_reduced`` and the misfit were computed from
-        (the figures draw it).  None where the check had no curve (fewer than 3 points)."""
+        (the figures draw it).  None where the check had no curve (fewer than 3 points).  A refined result's check
+        carries the fit's chi2, scale and background: its own curve is ``fit.q``, ``fit.intensity``."""
         if self.curve_inputs is None:
             return None
         q, dq, radius, number, phi = self.curve_inputs
