@@ -46,7 +46,7 @@ def training_curve(history: dict, path: str | os.PathLike, title: str = "", ylab
     return save_figure(fig, path)
 
 
-def check_curve(inv) -> tuple[np.ndarray, np.ndarray, str] | None:
+def checked_model_curve(inv) -> tuple[np.ndarray, np.ndarray, str] | None:
     """(q, I, label) of the forward-model check's curve (``inv.quality.model_curve()``: its q points, smearing,
     phi, scale and background) and the statistic it printed: ``chi2_red`` (``quality.chi2_reduced``), without
     dI the block-smoothed ``misfit rms`` (``quality.residual_rms``).  None when there is no checked curve."""
@@ -61,7 +61,7 @@ def check_curve(inv) -> tuple[np.ndarray, np.ndarray, str] | None:
 
 def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     """Left: number and volume distributions.  Right: the data with the fit's curve, or else the forward-model
-    check's curve and statistic (:func:`check_curve`, the numbers of ``inv.quality``).
+    check's curve and statistic (:func:`checked_model_curve`, the numbers of ``inv.quality``).
     A refined result with calibrated intervals has a middle panel, its cumulative number distribution with
     the 68 % and 95 % bands, and the 68 % intervals of <R>n and phi in the left panel's title."""
     fit, band = inv.fit, inv.uncertainty
@@ -113,7 +113,7 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     a2.axvspan(*inv.q_range, color="C0", alpha=0.08, label="q window the network saw")
     if fit is not None:
         a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"bumps fit (chi2_red {fit.chi2_reduced:.3g})")
-    elif (curve := check_curve(inv)) is not None:
+    elif (curve := checked_model_curve(inv)) is not None:
         a2.plot(curve[0], curve[1], "r-", lw=1.2, label=curve[2])
     a2.set_xscale("log")
     a2.set_yscale("log")
