@@ -120,6 +120,7 @@ def run_one(nn, c: dict, method: str = "lm") -> dict:
            "w1g_ref": w1(ref.radius, ref.number_distribution, ref.radius, on_grid),
            "w1_floor": w1(ref.radius, on_grid, r, c["w"]),
            "dq_fit": "dq_scale" in ref.fit.parameters, "dq_scale": ref.fit.dq_scale,
+           "dq_drop": ref.fit.dq_scale_drop,
            "pd_ref": float(np.sqrt(ref.number_distribution @ (ref.radius - ref.mean_radius_number) ** 2)
                            / ref.mean_radius_number),
            "mapped": bool(abs(start.radius[-1] / r[-1] - 1) > 1e-9),

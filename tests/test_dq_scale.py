@@ -126,3 +126,25 @@ def distributions_start(w):
     from sasview_nn_plugin.inference.result import Distribution
 
     return Distribution(GRID.radius, w)
+
+
+@pytest.mark.parametrize("mean", [50.0, 65.0])
+def test_a_narrow_peak_does_not_move_dq_within_its_accuracy(mean, monkeypatch):
+    """Narrow Schulz (pd 0.025), dq right: freeing dq_scale lowers chi2 by more than ln(n), at dq_scale 0.96-0.98:
+    less smearing stands in for a peak the smooth histogram correction cannot narrow, and the distribution is
+    worse.  A change within DQ_SCALE_TOLERANCE is held at 1."""
+    from sasview_nn_plugin.fitting import lsq
+
+    rng = np.random.default_rng(7)
+    w = schulz(mean, 0.025)
+    i, di = smeared_curve(w, 0.3, 0.05, rng)
+    dq = 0.05 * Q
+    start = invert(Q, i, di, volume_fraction=0.3, dq=dq)
+    ref = refine(Q, i, di, start, dq=dq)
+    n = np.sum((Q >= 0.04) & (Q <= 0.105))
+    assert ref.fit.dq_scale == 1.0 and ref.fit.dq_scale_drop > math.log(n), ref.fit.dq_scale_drop
+    monkeypatch.setattr(lsq, "DQ_SCALE_TOLERANCE", 0.0)
+    freed = refine(Q, i, di, start, dq=dq)
+    assert 0.9 < freed.fit.dq_scale < 1.0, freed.fit.dq_scale
+    assert w1_across(ref.radius, ref.number_distribution, GRID.radius, w) < w1_across(
+        freed.radius, freed.number_distribution, GRID.radius, w)

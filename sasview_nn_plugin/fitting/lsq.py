@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from .fitness import DQ_SCALE_TOLERANCE
+
 REL_STEP = 1e-6  # forward-difference step, in units of each parameter's typical size
 
 
@@ -106,7 +108,9 @@ def solve_resolution_by_bic(fitness, labels) -> tuple[list[str], LsqResult, floa
     one included) by more than ln(n) for the n data points (BIC, one parameter more), else held at 1 again
     (``fitness.hold_dq_scale``).  The drop is first predicted at the held optimum (the score test: the
     Gauss-Newton drop along dq_scale's Jacobian column with the other parameters re-optimised, one batched
-    evaluation); only a predicted drop above ln(n) runs the free fit from there, which must then reach it.
+    evaluation); only a predicted drop above ln(n) runs the free fit from there, which must then reach it and
+    move dq_scale by more than :data:`~.fitness.DQ_SCALE_TOLERANCE` in ln (within a given dq's accuracy, a free
+    width takes up the distribution's misfit: a narrow peak's, measured).
     Returns (labels fitted, result, the cost's drop: predicted, or reached where the free fit ran; None when
     dq_scale was not free).  Why: with dq right, a free width trades against the distribution's width (W1
     worse on average, docs/refine.md); with dq wrong by 1.5x the drop is ~40 on 240 points."""
@@ -128,7 +132,7 @@ def solve_resolution_by_bic(fitness, labels) -> tuple[list[str], LsqResult, floa
         held_problem.set(held.x)
         free = solve(BatchProblem(fitness, labels))  # from the held optimum
         drop = float(held.residuals @ held.residuals - free.residuals @ free.residuals)
-        if drop > threshold:
+        if drop > threshold and abs(math.log(fitness.dq_scale.value)) > DQ_SCALE_TOLERANCE:
             return labels, free, drop
     fitness.hold_dq_scale()
     held_problem.set(held.x)
