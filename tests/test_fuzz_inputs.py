@@ -57,3 +57,14 @@ def test_loaders_random_bytes(tmp_path, blob, suffix):
         open_frame_table(path)
     except InputError as exc:
         assert str(exc)
+
+
+def test_invert_tiny_di_found_by_the_fuzzer():
+    """Hypothesis' find: dI = 3e-90 at one point made the noise rule's 2x2 system singular (LinAlgError escaped)."""
+    q = np.array([0.03, 0.06708204, 0.15])
+    try:
+        res = invert(q, np.ones(3), np.array([2.73987762e-90, 1.0, 1.0]), volume_fraction=0.5)
+    except InputError as exc:
+        assert str(exc)
+        return
+    assert np.isfinite(res.mean_radius_number) and res.quality is not None

@@ -161,6 +161,10 @@ def observable_radius(q: np.ndarray, di: np.ndarray | None = None, model_curve: 
     w = k / di**2
     basis = np.stack([model_curve, np.ones_like(model_curve)])            # project out scale and background
     g = (basis * w) @ basis.T
+    with np.errstate(over="ignore", invalid="ignore"):
+        degenerate = not (np.all(np.isfinite(g)) and abs(np.linalg.det(g)) > 1e-12 * g[0, 0] * g[1, 1])
+    if degenerate:
+        return float(lo), float(hi)   # dI or the curve too degenerate for the noise rule (e.g. dI ~ 1e-90): window rule
     proj = np.linalg.solve(g, (basis * w) @ extra.T)                       # (2, n_R)
     rest = extra - proj.T @ basis
     ok = (rest**2 * w).sum(axis=1) >= OBS_CHI2
