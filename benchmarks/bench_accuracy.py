@@ -8,7 +8,7 @@ between predicted and true number distributions (A), under two conditions:
               phi given off by up to +-10 %, half the curves pinhole-smeared (dQ/Q = 5 %, sasmodels Pinhole1D).
 Curves come from physics.intensity, which equals sasmodels sphere@hardsphere (tests/test_physics.py).
 
-    python benchmarks/bench_accuracy.py [--models default he2024] [--n 300] [--seed 7]
+    python benchmarks/bench_accuracy.py [--models default he2024] [--n 300] [--seed 7] [--baseline PATH]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sasview_nn_plugin.inference.invert import to_model_grid
 from sasview_nn_plugin.inference.modelfile import load_model
 from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
-from sasview_nn_plugin.training.train import evaluate
+from sasview_nn_plugin.training.train import w1_distance
 
 FAMILIES = ["lognormal", "gaussian", "bimodal", "tophat", "narrow_schulz"]
 
@@ -55,28 +55,64 @@ def make_set(nn, family, n, rng, realistic):
     return on_grid, phi * rng.uniform(0.9, 1.1, n), w, np.where(smeared, 0.05, 0.0)
 
 
+def per_curve(pred, true, radius) -> dict[str, np.ndarray]:
+    """Per-curve errors behind the table's medians: err <R>n, the same for true mean >= 30 A (NaN below), err <R>v,
+    W1 (A)."""
+    rn_p, rn_t = physics.mean_radius(pred, radius), physics.mean_radius(true, radius)
+    vp, vt = physics.number_to_volume(pred, radius), physics.number_to_volume(true, radius)
+    err_n = np.abs(rn_p / rn_t - 1)
+    return {"err <R>n": err_n, "(R>=30)": np.where(rn_t >= 30, err_n, np.nan),
+            "err <R>v": np.abs(physics.mean_radius(vp, radius) / physics.mean_radius(vt, radius) - 1),
+            "W1 (A)": w1_distance(pred, true, radius)}
+
+
+def paired(a: np.ndarray, b: np.ndarray, rng, n_boot: int = 400) -> tuple[float, float, float]:
+    """median(a) - median(b) over the same curves and its 95 % bootstrap interval (curves resampled in pairs)."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    idx = rng.integers(0, len(a), (n_boot, len(a)))
+    diff = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
+    lo, hi = np.percentile(diff, [2.5, 97.5])
+    return float(np.median(a) - np.median(b)), float(lo), float(hi)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["default"])
     ap.add_argument("--n", type=int, default=300, help="curves per family and condition")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--baseline", default=None, help="a model (name or path) every --models entry is compared with on "
+                    "the same curves: median difference and its 95 %% paired-bootstrap interval per row and column")
     args = ap.parse_args()
     print(f"{args.n} curves per family and condition, seed {args.seed}")
     print(f"{'model':10s} {'condition':10s} {'family':14s} {'err <R>n':>9s} {'(R>=30)':>8s} {'err <R>v':>9s} "
           f"{'W1 (A)':>7s}")
-    for name in args.models:
-        nn = load_model(name)
+    models = {name: load_model(name) for name in args.models}
+    base = None if args.baseline is None else load_model(args.baseline)
+    comparisons = []
+    for name, nn in models.items():
         for cond in ("clean", "realistic"):
             rng = np.random.default_rng(args.seed)
             for fam in FAMILIES:
                 x, phi, w, dq_over_q = make_set(nn, fam, args.n, rng, cond == "realistic")
                 pred = nn.predict(x, phi, resolution=dq_over_q)
-                m = evaluate(pred, w, nn.radius)
-                big = physics.mean_radius(w, nn.radius) >= 30
-                m30 = evaluate(pred[big], w[big], nn.radius)["median_rel_err_mean_radius_number"]
-                print(f"{name:10s} {cond:10s} {fam:14s} {100 * m['median_rel_err_mean_radius_number']:8.2f}% "
-                      f"{100 * m30:7.2f}% {100 * m['median_rel_err_mean_radius_volume']:8.2f}% "
-                      f"{m['median_w1_number_A']:7.2f}")
+                m = per_curve(pred, w, nn.radius)
+                print(f"{name:10s} {cond:10s} {fam:14s} " + " ".join(
+                    f"{np.nanmedian(v) if k == 'W1 (A)' else 100 * np.nanmedian(v):{8 if k == '(R>=30)' else 9}.2f}"
+                    + ("" if k == "W1 (A)" else "%") for k, v in m.items()))
+                if base is not None:   # the same curves (the baseline must share the model's grid)
+                    mb = per_curve(base.predict(x, phi, resolution=dq_over_q), w, nn.radius)
+                    comparisons.append((name, cond, fam, {k: paired(m[k], mb[k], np.random.default_rng(0)) for k in m}))
+    if comparisons:
+        print(f"\nagainst {args.baseline} on the same curves: median(model) - median(baseline), "
+              "[95 % paired bootstrap]; worse = the whole interval above 0 (errors in percentage points, W1 in A)")
+        for name, cond, fam, cols in comparisons:
+            cells = []
+            for k, (d, lo, hi) in cols.items():
+                f = 1 if k == "W1 (A)" else 100
+                verdict = "worse" if lo > 0 else ("better" if hi < 0 else "same")
+                cells.append(f"{k} {f * d:+.3f} [{f * lo:+.3f},{f * hi:+.3f}] {verdict:6s}")
+            print(f"{name:10s} {cond:10s} {fam:14s} " + "  ".join(cells))
 
 
 if __name__ == "__main__":
