@@ -63,6 +63,12 @@ class HistogramDistribution:
         w = self.base * np.exp(theta @ self.interp.T - theta.max(axis=-1, keepdims=True))
         return w / w.sum(axis=-1, keepdims=True)
 
+    def prior_precision(self) -> np.ndarray:
+        """(K, K) precision of the Gaussian prior on the knots' log-corrections (smoothness and anchor)."""
+        k = len(self.pars)
+        d2 = np.diff(np.eye(k), 2, axis=0)
+        return d2.T @ d2 / self.smoothness**2 + np.eye(k) / self.anchor**2
+
     def batch_prior(self, values: dict) -> np.ndarray:
         """(m, n_prior) prior residuals (smoothness, anchor) for ``values``."""
         theta = self._theta(values)

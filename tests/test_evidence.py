@@ -1,0 +1,44 @@
+"""The data choose whether the network's distribution is corrected (issue 15, deliverable 1: "on smooth unimodal
+curves it does not fit noise"): the Laplace evidence of the histogram correction against the network's shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import REPO
+from test_calibration import GRID, Q, curve, schulz
+from test_project_errors import schulz_mix
+from test_refine import w1_across
+
+from sasview_nn_plugin import invert
+from sasview_nn_plugin.fitting.refine import refine
+
+pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
+
+
+@pytest.mark.parametrize("mean, pd", [(45.0, 0.1), (60.0, 0.15)])
+def test_smooth_unimodal_curve_keeps_the_network_shape_with_its_uncertainty(mean, pd):
+    """phi unknown, 2 % noise: the correction does not pay for its Occam factor; the result is the network's
+    distribution exactly (scale, background, phi fitted), and its intervals are the histogram model's there."""
+    rng = np.random.default_rng(1)
+    i, di, _ = curve(schulz(mean, pd), 0.3, rng, noise=0.02)
+    start = invert(Q, i, di, volume_fraction=None)
+    ref = refine(Q, i, di, start)
+    u = ref.uncertainty
+    assert u.diagnostics["log_evidence_correction"] < 0
+    assert np.allclose(ref.number_distribution, start.number_distribution, rtol=1e-9, atol=1e-15)
+    assert any("do not ask for a correction" in n for n in ref.notes)
+    lo, hi = u.interval("mean_radius_number", 68)
+    assert lo < ref.mean_radius_number < hi and hi - lo > 1e-3 * mean
+    assert ref.fit.volume_fraction is not None and ref.fit.chi2_reduced < 1.5
+
+
+def test_bimodal_curve_is_corrected():
+    rng = np.random.default_rng(1)
+    w = schulz_mix([30.0, 60.0], [0.1, 0.1], [0.4, 0.6])
+    i, di, _ = curve(w, 0.3, rng, noise=0.02)
+    start = invert(Q, i, di, volume_fraction=None)
+    ref = refine(Q, i, di, start)
+    assert ref.uncertainty.diagnostics["log_evidence_correction"] > 0
+    assert w1_across(ref.radius, ref.number_distribution, GRID.radius, w) < 0.7 * w1_across(
+        start.radius, start.number_distribution, GRID.radius, w)
