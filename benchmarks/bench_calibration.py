@@ -8,7 +8,8 @@ Freshly generated curves of every family (physics.intensity == sasmodels sphere@
 Per family: median W1 network -> refined (A), median |number-mean error| (%), median |phi error| (%) given
 and refined, median chi2_red, fits with chi2_red > 3 and how many carry no flag, results the network gave
 through the self-similar window map (``mapped``: on the model's radius grid times s), smeared curves whose
-resolution factor the refinement freed (``dq fit``); then W1 on the result's own grid (the truth's bin masses
+resolution factor the refinement freed (``dq fit``), results that kept the network's shape (``kept``: the
+evidence rule); then W1 on the result's own grid (the truth's bin masses
 spread evenly over its bins and rebinned onto the result's grid: ``W1g``, the same as W1 unmapped) and the
 floor W1 sets there (the rebinned truth's W1 against the truth: what no result on that grid can beat); coverage of the
 68 % / 95 % intervals (number mean, volume mean, phi, cumulative number distribution at the true median
@@ -156,16 +157,17 @@ def table(rows_by_family: dict[str, list[dict]], label: str) -> None:
     print(f"\n[{label}] accuracy and fit (medians)")
     print(f"{'family':14s} {'n':>4s} {'W1 net':>7s} {'W1 ref':>7s} {'<R>n net%':>9s} {'<R>n ref%':>9s} "
           f"{'phi in%':>7s} {'phi ref%':>8s} {'chi2':>6s} {'>3':>4s} {'>3 unflagged':>12s} {'mapped':>6s} "
-          f"{'dq fit':>6s} {'W1g net':>7s} {'W1g ref':>7s} {'floor':>6s}")
+          f"{'dq fit':>6s} {'kept':>4s} {'W1g net':>7s} {'W1g ref':>7s} {'floor':>6s}")
     allrows = [r for rows in rows_by_family.values() for r in rows]
     for fam, rows in [*rows_by_family.items(), ("all", allrows)]:
-        col = {k: [r[k] for r in rows] for k in rows[0]}
+        col = {k: [r.get(k) for r in rows] for k in rows[0]}
         poor = [r for r in rows if r["chi2"] > 3]
         print(f"{fam:14s} {len(rows):4d} {med(col['w1_net']):7.3f} {med(col['w1_ref']):7.3f} "
               f"{med(col['mn_net']):9.3f} {med(col['mn_ref']):9.3f} {med(col['phi_start']):7.2f} "
               f"{med(col['phi_ref']):8.2f} {med(col['chi2']):6.2f} {len(poor):4d} "
               f"{sum(not r['flagged'] for r in poor):12d} {sum(r['mapped'] for r in rows):6d} "
-              f"{sum(r['dq_fit'] for r in rows):6d} {med(col['w1g_net']):7.3f} {med(col['w1g_ref']):7.3f} "
+              f"{sum(r['dq_fit'] for r in rows):6d} {sum(r.get('log_evidence_correction', 1) < 0 for r in rows):4d} "
+              f"{med(col['w1g_net']):7.3f} {med(col['w1g_ref']):7.3f} "
               f"{med(col['w1_floor']):6.3f}")
     print(f"[{label}] coverage, % of curves inside the 68 % / 95 % interval")
     print(f"{'family':14s} " + " ".join(f"{q[:18]:>18s}" for q in QUANTITIES))
