@@ -88,13 +88,16 @@ def test_main_window_lists_the_plugin_model(sasview_env, capsys):
     assert "nn_spheres_hs" in res["plugin_models"]
 
 
-@pytest.mark.parametrize("phi", ["0.3", "auto"])   # auto: the estimate's sigma in the volfraction row's error column
+# auto: the estimate's sigma in the volfraction row's error column; refined: errors on scale, background, phi and
+# each schulz3 component's radius, pd and free share
+@pytest.mark.parametrize("phi", ["0.3", "auto", "0.3 refined"])
 def test_project_opens_with_our_parameters_and_a_fit_runs(sasview_env, capsys, tmp_path, phi):
     install(sasview_env, capsys)
     project = tmp_path / "nn.json"
+    refined = ["--refine", "lm", "--parametrization", "schulz3"] if phi.endswith("refined") else []
     assert main(["invert", str(REPO / "examples" / "bimodal_phi0.3.xml"),
-                 str(REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"), "--volume-fraction", phi,
-                 "--output", str(tmp_path / "out"), "--sasview-project", str(project)]) == 0
+                 str(REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"), "--volume-fraction", phi.split()[0],
+                 *refined, "--output", str(tmp_path / "out"), "--sasview-project", str(project)]) == 0
     ours = json.loads(project.read_text())
     pages = {v["fit_params"][0]["tab_index"][0]: v["fit_params"][0] for k, v in ours.items() if isinstance(v, dict)
              and "fit_params" in v}
@@ -102,6 +105,8 @@ def test_project_opens_with_our_parameters_and_a_fit_runs(sasview_env, capsys, t
     assert res["n_tabs"] >= 2 and res["data_loaded"]
     assert (res["category"], res["model"]) == ("Plugin Models", "nn_spheres_hs")
     page = pages[str(max(int(k) for k in pages))]  # SasView shows the last page opened
+    if refined:
+        assert all(page[k][2] is not None for k in ("scale", "background", "volfraction", "radius1", "pd1"))
     # the q range the network saw (the model's 0.04-0.105 1/A, or another window of the self-similar map)
     want = [float(page["q_range_min"][0]), float(page["q_range_max"][0])]
     assert res["q_range"] == pytest.approx(want, rel=1e-6) and want[1] / want[0] == pytest.approx(0.105 / 0.04)
