@@ -148,3 +148,33 @@ def test_a_narrow_peak_does_not_move_dq_within_its_accuracy(mean, monkeypatch):
     assert 0.9 < freed.fit.dq_scale < 1.0, freed.fit.dq_scale
     assert w1_across(ref.radius, ref.number_distribution, GRID.radius, w) < w1_across(
         freed.radius, freed.number_distribution, GRID.radius, w)
+
+
+def test_the_fitted_resolution_factor_is_in_the_csv_header_and_summary_csv(tmp_path):
+    """`invert --refine lm` writes dq_scale in the per-curve CSV header, `batch` in summary.csv and results.h5."""
+    import csv
+
+    import h5py
+
+    from sasview_nn_plugin.cli import main
+    from sasview_nn_plugin.data.writers import read_result_csv, save_curve
+
+    i, di = smeared_curve(schulz(50.0, 0.06), 0.3, 0.075, np.random.default_rng(3))
+    src = tmp_path / "in"
+    src.mkdir()
+    save_curve(src / "smeared.txt", Q, i, di, dq=0.05 * Q)   # dq given 1.5x too small
+    assert main(["invert", str(src / "smeared.txt"), "--volume-fraction", "0.3", "--refine", "lm",
+                 "--output", str(tmp_path / "one")]) == 0
+    value, how = read_result_csv(tmp_path / "one" / "smeared.csv")[0]["dq_scale"].split()
+    assert abs(float(value) - 1.5) < 0.15 and how == "(fitted)"
+    assert main(["batch", str(src), "--volume-fraction", "0.3", "--refine", "lm", "--output", str(tmp_path / "run"),
+                 "--quiet", "--no-frame-files"]) == 0
+    with open(tmp_path / "run" / "summary.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert float(row["refinement_dq_scale"]) == pytest.approx(float(value), rel=1e-5)
+    with h5py.File(tmp_path / "run" / "results.h5") as f:
+        assert f["entry/distributions/refinement_dq_scale"][0] == pytest.approx(float(value), rel=1e-5)
+    assert main(["batch", str(src), "--volume-fraction", "0.3", "--output", str(tmp_path / "plain"), "--quiet",
+                 "--no-frame-files"]) == 0
+    with open(tmp_path / "plain" / "summary.csv", newline="") as f:
+        assert next(csv.DictReader(f))["refinement_dq_scale"] == ""   # not refined: an empty cell

@@ -37,7 +37,7 @@ __all__ = ["run_batch", "record_unit", "finish_run", "RunSummary", "UNIT_FRAMES"
 UNIT_FRAMES = 512   # table rows per unit without refinement (one batched forward pass)
 UNIT_FRAMES_REFINE = 8  # with refinement (~0.1-10 s a frame): small units spread over the workers
 PART_KEYS = ("frame", "source", "source_id", "index", "status", "reason", "number", "chi2", "phi", "phi_sigma",
-             "weighting", "warnings", "intervals", "retried", "radius_scale")
+             "weighting", "warnings", "intervals", "retried", "dq_scale", "radius_scale")
 OPTIONAL_KEYS = ("cumulative",)  # in a part only when one of its frames has it (refined frames' (4, n_r) band)
 
 
@@ -122,6 +122,7 @@ def _load_parts(out: Path) -> dict[str, dict]:
             part.setdefault("phi_sigma", np.full(n, np.nan))
             part.setdefault("intervals", no_intervals(n))
             part.setdefault("retried", np.full(n, np.nan))
+            part.setdefault("dq_scale", np.full(n, np.nan))
             part.setdefault("radius_scale", np.ones(n))
             parts[p.stem] = {k: part[k] for k in (*PART_KEYS, *OPTIONAL_KEYS, "content") if k in part}
         except Exception:

@@ -17,7 +17,7 @@ COLUMNS = ("frame", "source", "index", "mean_radius_number_A", "mean_radius_volu
 INTERVAL_NAMES = ("mean_radius_number", "mean_radius_volume", "volume_fraction")
 PERCENTILES = (2.5, 16.0, 84.0, 97.5)   # the order of Uncertainty.intervals' values (lo95, lo68, hi68, hi95)
 INTERVAL_COLUMNS = tuple(f"{n}_{b}" for n in INTERVAL_NAMES for b in ("lo68", "hi68", "lo95", "hi95"))
-REFINED_COLUMNS = (*INTERVAL_COLUMNS, "refinement_chi2_reduced", "refinement_retried")
+REFINED_COLUMNS = (*INTERVAL_COLUMNS, "refinement_chi2_reduced", "refinement_retried", "refinement_dq_scale")
 ALL_COLUMNS = COLUMNS + REFINED_COLUMNS
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -40,15 +40,19 @@ def no_intervals(n: int) -> np.ndarray:
 
 def refined_columns(inversions: list, model_radius: np.ndarray) -> dict[str, np.ndarray]:
     """A unit's per-frame refinement record (None: a failed frame): ``intervals`` (N, 3, 4) and ``retried``
-    (the number of other starts tried), NaN where not refined; ``radius_scale`` (a mapped q window's result
+    (the number of other starts tried) and ``dq_scale`` (the fitted resolution factor, 1 where held; NaN without
+    dq), NaN where not refined; ``radius_scale`` (a mapped q window's result
     lies on the model's radii times s); ``cumulative`` (N, 4, n_r), only when a frame has that band."""
     n = len(inversions)
-    out = {"intervals": no_intervals(n), "retried": np.full(n, np.nan), "radius_scale": np.ones(n)}
+    out = {"intervals": no_intervals(n), "retried": np.full(n, np.nan), "dq_scale": np.full(n, np.nan),
+           "radius_scale": np.ones(n)}
     for k, inv in enumerate(inversions):
         if inv is None:
             continue
         out["radius_scale"][k] = float(np.median(inv.radius / model_radius))
         out["retried"][k] = np.nan if inv.fit is None else len(inv.fit.retried)
+        if inv.fit is not None and inv.fit.dq_scale is not None:
+            out["dq_scale"][k] = inv.fit.dq_scale
         u = inv.uncertainty
         if u is not None and u.intervals is not None:
             out["intervals"][k] = [u.intervals.get(name, (np.nan,) * 4) for name in INTERVAL_NAMES]
@@ -63,7 +67,8 @@ def _refined_cells(cat: dict, k: int) -> list[str]:
     for lo95, lo68, hi68, hi95 in cat["intervals"][k]:
         cells += map(_number, (lo68, hi68, lo95, hi95))
     retried = cat["retried"][k]
-    return cells + [_number(cat["chi2"][k]), "" if not np.isfinite(retried) else str(int(retried))]
+    return cells + [_number(cat["chi2"][k]), "" if not np.isfinite(retried) else str(int(retried)),
+                    _number(cat["dq_scale"][k])]
 
 
 def summary_csv(cat: dict, mean_n, mean_v, width_n, width_v) -> str:
@@ -72,7 +77,7 @@ def summary_csv(cat: dict, mean_n, mean_v, width_n, width_v) -> str:
     w = csv.writer(buf)  # RFC 4180: CRLF rows, so a CR or LF inside a name is always quoted
     w.writerow(ALL_COLUMNS)
     n = len(cat["frame"])
-    cat = {"intervals": no_intervals(n), "retried": np.full(n, np.nan)} | cat
+    cat = {"intervals": no_intervals(n), "retried": np.full(n, np.nan), "dq_scale": np.full(n, np.nan)} | cat
     for k in range(n):
         nums = (mean_n[k], mean_v[k], width_n[k], width_v[k], cat["phi"][k], cat["phi_sigma"][k], cat["chi2"][k])
         w.writerow([text_cell(cat["frame"][k]), text_cell(cat["source"][k]), int(cat["index"][k]),
@@ -135,6 +140,7 @@ def _write_refined(d, cat: dict, n: int) -> None:
         if name != "volume_fraction":
             d[key].attrs["units"] = "Angstrom"
     d["refinement_retried"] = cat.get("retried", np.full(n, np.nan))  # other starts tried; NaN: not refined
+    d["refinement_dq_scale"] = cat.get("dq_scale", np.full(n, np.nan))  # fitted dQ / dQ given; NaN: no dq, not refined
     band = cat.get("cumulative")
     if band is not None:
         d["cumulative_number_band"] = band   # (N, 4, n_r) on each frame's radius bins; NaN: none
