@@ -178,3 +178,41 @@ def test_the_fitted_resolution_factor_is_in_the_csv_header_and_summary_csv(tmp_p
                  "--no-frame-files"]) == 0
     with open(tmp_path / "plain" / "summary.csv", newline="") as f:
         assert next(csv.DictReader(f))["refinement_dq_scale"] == ""   # not refined: an empty cell
+
+
+def test_the_check_of_a_refined_result_smears_with_the_fitted_resolution():
+    """Review find: the forward-model check of a refined result smeared with the dq given, not the fitted
+    dq_scale * dq, and flagged `poor-fit` (misfit 10-15 %) a fit at chi2 0.96."""
+    i, di = smeared_curve(schulz(50.0, 0.06), 0.3, 0.075, np.random.default_rng(3))
+    dq = 0.05 * Q
+    fitted = refine(Q, i, di, invert(Q, i, di, volume_fraction=0.3, dq=dq), dq=dq)
+    assert "dq_scale" in fitted.fit.parameters and fitted.fit.chi2_reduced < 1.5
+    assert fitted.quality.flags == (), fitted.quality.flags
+    q_used, model = fitted.quality.model_curve()
+    assert np.allclose(model, np.interp(q_used, fitted.fit.q, fitted.fit.intensity), rtol=0.03)
+
+
+
+@pytest.mark.parametrize("parametrization", ["histogram", "schulz3"])
+def test_holding_dq_scale_without_a_prior_keeps_every_residual_row(monkeypatch, parametrization):
+    """Review find: with dq_scale_sigma=inf (no prior row), holding dq_scale at 1 dropped the last residual row
+    anyway (phi's prior for the histogram, a data point for schulz3): the covariance, chi2's degrees of freedom
+    and the evidence then missed it."""
+    from sasview_nn_plugin.fitting import lsq
+    from sasview_nn_plugin.fitting import refine as refine_module
+
+    seen = []
+
+    def spy(fitness, labels):
+        out = lsq.solve_resolution_by_bic(fitness, labels)
+        seen.append((out, len(fitness.residuals())))
+        return out
+
+    monkeypatch.setattr(refine_module, "solve_resolution_by_bic", spy)
+    i, di = smeared_curve(schulz(50.0, 0.06), 0.3, 0.05, np.random.default_rng(4))   # dq right: held at 1
+    start = invert(Q, i, di, volume_fraction=0.3, dq=0.05 * Q)
+    refine(Q, i, di, start, dq=0.05 * Q, dq_scale_sigma=math.inf, parametrization=parametrization)
+    held = [(res, n) for (labels, res, _), n in seen if "dq_scale" not in labels]
+    assert held
+    for res, n in held:
+        assert len(res.residuals) == res.jac.shape[0] == n, (len(res.residuals), res.jac.shape, n)

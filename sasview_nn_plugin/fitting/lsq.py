@@ -134,10 +134,12 @@ def solve_resolution_by_bic(fitness, labels) -> tuple[list[str], LsqResult, floa
         drop = float(held.residuals @ held.residuals - free.residuals @ free.residuals)
         if drop > threshold and abs(math.log(fitness.dq_scale.value)) > DQ_SCALE_TOLERANCE:
             return labels, free, drop
+    n_prior = fitness.dq_scale_prior(1.0).shape[1]   # 1, or 0 without a prior (dq_scale_sigma = inf)
     fitness.hold_dq_scale()
     held_problem.set(held.x)
-    # the held fit's residuals end with dq_scale's prior row (ln 1 = 0), which a held fitness no longer has
-    return held_labels, LsqResult(held.x, held.jac[:-1], held.residuals[:-1], held.nfev, held.success), drop
+    # the held fit's residuals end with dq_scale's prior row (ln 1 = 0), if any, which a held fitness no longer has
+    n = len(held.residuals) - n_prior
+    return held_labels, LsqResult(held.x, held.jac[:n], held.residuals[:n], held.nfev, held.success), drop
 
 
 def chi2_reduced(fitness, jac: np.ndarray) -> float:

@@ -276,6 +276,8 @@ def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas,
                **_dq_scale_part(best, dq_sigma))
     out = fitted_result(start, Distribution(start.radius, number), part, unc, notes)
     q, intensity, di, dq = whole
+    if dq is not None and part.dq_scale is not None:   # the check smears as the fit did
+        dq = part.dq_scale * dq
     check = functools.partial(refined_quality, q, intensity, di, start.radius, number, phi, _training(start),
                               start.q_range, dq, part)
     return replace(out, check=check)
