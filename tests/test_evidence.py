@@ -42,3 +42,45 @@ def test_bimodal_curve_is_corrected():
     assert ref.uncertainty.diagnostics["log_evidence_correction"] > 0
     assert w1_across(ref.radius, ref.number_distribution, GRID.radius, w) < 0.7 * w1_across(
         start.radius, start.number_distribution, GRID.radius, w)
+
+
+def test_the_network_shape_fit_shares_the_histogram_fits_resolution_decision(monkeypatch):
+    """Review find: the network-shape fit ran its own BIC rule on dq_scale, so the evidence compared models that
+    also differed in the resolution (the histogram freed dq_scale 1.4-1.5 where the shape fit held it at 1)."""
+    from test_dq_scale import Q as QD
+    from test_dq_scale import schulz as schulz_d
+    from test_dq_scale import smeared_curve
+
+    from sasview_nn_plugin.fitting import refine as refine_module
+
+    attempts = []
+    real = refine_module._attempt
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        attempts.append(out)
+        return out
+
+    monkeypatch.setattr(refine_module, "_attempt", spy)
+    for mean, pd, seed in ((50.0, 0.06, 3), (70.0, 0.1, 5)):
+        attempts.clear()
+        i, di = smeared_curve(schulz_d(mean, pd), 0.3, 0.075, np.random.default_rng(seed))   # 1.5x the dq given
+        refine(QD, i, di, invert(QD, i, di, volume_fraction=0.3, dq=0.05 * QD), dq=0.05 * QD)
+        hist, shape = attempts[0], attempts[-1]
+        assert shape is not hist and all(p.fixed for p in shape.fitness.dist.pars)
+        assert ("dq_scale" in hist.problem.labels()) == ("dq_scale" in shape.problem.labels())
+
+
+def test_dream_on_a_kept_network_shape_uses_the_laplace_posterior_there():
+    """Review find: where the network's shape is kept, DREAM sampled the rejected correction's posterior (centred
+    on the histogram optimum), so the intervals were lopsided around the returned distribution."""
+    rng = np.random.default_rng(1)
+    i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng, noise=0.02)
+    start = invert(Q, i, di, volume_fraction=None)
+    lm = refine(Q, i, di, start, seed=2)
+    dream = refine(Q, i, di, start, method="dream", seed=2, steps=200)
+    assert lm.uncertainty.diagnostics["log_evidence_correction"] < 0
+    assert np.allclose(dream.number_distribution, lm.number_distribution)
+    for name in ("mean_radius_number", "volume_fraction"):
+        assert dream.uncertainty.interval(name, 68) == pytest.approx(lm.uncertainty.interval(name, 68), rel=1e-9)
+    assert any("DREAM" in n and "kept" in n for n in dream.notes)

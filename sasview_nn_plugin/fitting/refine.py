@@ -31,7 +31,7 @@ from ..inference.quality import POOR_FIT_CHI2, Training, assess, nnls_scale_back
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from . import posterior
 from .fitness import DQ_SCALE_SIGMA, SphereHSFitness
-from .lsq import BatchProblem, chi2_reduced, solve_resolution_by_bic
+from .lsq import BatchProblem, chi2_reduced, solve, solve_resolution_by_bic
 from .parametrisations import HistogramDistribution, fitted_mixture
 
 __all__ = ["SphereHSFitness", "refine", "posterior_draws", "fitted_result", "fit_parameters",
@@ -133,14 +133,19 @@ def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fra
     if fast and best.parametrization == "histogram" and best.label == "network":
         best, gain = _network_shape_if_evident(data, start, best)
     t1 = time.perf_counter()
-    unc, draws = _uncertainty(best, method, samples, seed, steps)
+    kept = gain is not None and gain < 0
+    # a kept network shape: DREAM would sample the rejected correction's posterior, centred elsewhere
+    unc, draws = _uncertainty(best, "lm" if kept and method == "dream" else method, samples, seed, steps)
     unc = replace(unc, diagnostics={**(unc.diagnostics or {}), "seconds_fit": t1 - t0,
                                     "seconds_uncertainty": time.perf_counter() - t1,
                                     **({} if gain is None else {"log_evidence_correction": gain})})
     notes = [note]
-    if gain is not None and gain < 0:
+    if kept:
+        free = ", ".join(["scale", "background"] + ["phi"] * best.fitness.fits_phi
+                         + ["dq_scale"] * ("dq_scale" in best.problem.labels()))
+        dream = "; DREAM not run: the intervals are the Laplace posterior's there" if method == "dream" else ""
         notes.append(f"the data do not ask for a correction of the network's distribution (Laplace log evidence "
-                     f"{gain:.3g}): its shape kept, scale, background and phi fitted")
+                     f"{gain:.3g}): its shape kept, {free} fitted{dream}")
     if retried:
         notes.append(f"the fit from the network's start ended at chi2_red > {RETRY_CHI2:g}; retried from "
                      f"{', '.join(retried)}: kept the {best.label} start (chi2_red {best.chi2:.3g})")
@@ -156,7 +161,8 @@ def _network_shape_if_evident(data, start: Inversion, hist: _Attempt) -> tuple[_
     held = HistogramDistribution(start.radius, start.number_distribution)
     for p in held.pars:
         p.fixed = True
-    shape = _attempt(data, held, "histogram", "network", "lm")
+    freed = "dq_scale" in hist.problem.labels()   # the histogram fit's resolution model: dq_scale free or held
+    shape = _attempt(data if freed else (*data[:6], 0.0), held, "histogram", "network", "lm", dq_rule=not freed)
     r_h, r_s = hist.fitness.residuals(), shape.fitness.residuals()
     gain = posterior.log_evidence_gain(float(r_h @ r_h), hist.jac, float(r_s @ r_s), shape.jac,
                                        hist.fitness.dist.prior_precision())
@@ -211,7 +217,8 @@ def _other_starts(parametrization: str, base: Distribution):
     return [(other, base, f"a {other} fit"), ("histogram", broad, "the broadened network distribution")]
 
 
-def _attempt(data, dist, parametrization: str, label: str, method: str) -> _Attempt:
+def _attempt(data, dist, parametrization: str, label: str, method: str, dq_rule: bool = True) -> _Attempt:
+    """One fit from ``dist``; ``dq_rule``: dq_scale freed only by the BIC rule (else fitted if free)."""
     q, intensity, di, dq, phi0, phi_sigma, dq_sigma = data
     fitness = SphereHSFitness(q, intensity, di, dist, phi0, dq=dq, phi_sigma=phi_sigma, dq_scale_sigma=dq_sigma)
     shape = fitness.shape()
@@ -227,7 +234,8 @@ def _attempt(data, dist, parametrization: str, label: str, method: str) -> _Atte
     labels = problem.labels()
     result, jac, drop = None, None, None
     if method in ("lm", "dream"):
-        fitted, res, drop = solve_resolution_by_bic(fitness, labels)
+        fitted, res, drop = (solve_resolution_by_bic(fitness, labels) if dq_rule else
+                             (labels, solve(BatchProblem(fitness, labels)), None))
         x, jac = res.x, res.jac
         if fitted != labels:  # dq_scale held at 1 (BIC): the problem without it
             problem = FitProblem(fitness)
