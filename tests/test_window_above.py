@@ -29,6 +29,10 @@ def test_the_bound_is_half_the_model_scale():
     m0 = nn.q_range[0]
     assert maps_to_model_window(np.geomspace(m0 / 0.5, 0.3, 50), nn)            # s = 0.5 exactly: mapped
     assert not maps_to_model_window(np.geomspace(m0 / 0.5 * 1.01, 0.3, 50), nn)  # just above it: refused
+    # q rounded when a file was written (review find: 2.0000001 x the model's q_min was refused at 1e-9)
+    assert maps_to_model_window(np.geomspace(m0 / 0.5 * (1 + 1e-7), 0.3, 50), nn)
+    q = np.geomspace(m0 / 0.5 * (1 + 1e-7), 0.3, 200)
+    assert np.isfinite(invert(q, q**-2.0, volume_fraction=0.2).mean_radius_number)
 
 
 def test_candidates_above_the_model_window_stop_at_the_bound():

@@ -46,7 +46,8 @@ def window_scales(q_data_range: tuple[float, float], q_model_range: tuple[float,
     """The candidate scales of the map for these data: :func:`scale_for_window`, with s >= :data:`MIN_WINDOW_SCALE`
     alone for data starting above the model's window (s < 1 only)."""
     above = q_data_range[0] > q_model_range[0] * (1 + 1e-9)
-    return scale_for_window(q_data_range, q_model_range, s_min=MIN_WINDOW_SCALE if above else 0.0)
+    # 1e-6 of slack: q written to a file with 7 digits must not fall off the bound
+    return scale_for_window(q_data_range, q_model_range, s_min=MIN_WINDOW_SCALE * (1 - 1e-6) if above else 0.0)
 
 
 def to_model_window(q, intensity, di, s: float, model) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
