@@ -59,9 +59,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="distribution model of the refinement (default histogram)")
     p.add_argument("--fit-volume-fraction", action="store_true",
                    help="refine the volume fraction without a prior (by default --refine fits it within its sigma)")
-    p.add_argument("--volume-fraction-sigma", type=float, default=None, metavar="S",
-                   help="1-sigma of the given volume fraction(s), the prior of --refine (default 10 %% of phi; "
-                        "0: held fixed; inf: no prior)")
+    p.add_argument("--volume-fraction-sigma", type=float, default=None, metavar="S", help="1-sigma of the given "
+                   "volume fraction(s), the prior of --refine (default 10 %% of phi; 0: held fixed; inf: no prior)")
+    p.add_argument("--dq-scale-sigma", type=float, default=None, metavar="S", help="1-sigma of ln(dQ / dQ given), "
+                   "--refine's resolution prior where files carry dQ (default 0.25; 0: dQ as given; inf: no prior)")
     p.add_argument("--parametric", choices=["lognormal", "schulz"], default=None,
                    help="parametric head + bumps fit of sasmodels sphere@hardsphere with this polydispersity type "
                         "(--refine picks the fitter, default lm; --model a parametric model file)")
@@ -127,7 +128,7 @@ def _run_options(args: argparse.Namespace):
     return RunOptions(volume_fraction=args.volume_fraction, volume_fraction_table=args.volume_fraction_table,
                       q_unit=args.q_unit, model=args.model, refine=args.refine, parametrization=args.parametrization,
                       fit_volume_fraction=args.fit_volume_fraction, parametric=args.parametric,
-                      volume_fraction_sigma=args.volume_fraction_sigma,
+                      volume_fraction_sigma=args.volume_fraction_sigma, dq_scale_sigma=args.dq_scale_sigma,
                       check_identifiability=args.identifiability_check, plot=args.plot,
                       sasview_project=args.sasview_project, allow_external_hdf5=args.allow_external_hdf5,
                       strict_input=args.strict_input, order=args.order)
@@ -138,14 +139,13 @@ def _cmd_invert(args: argparse.Namespace) -> int:
 
     results = invert_files(args.inputs, output=args.output, options=_run_options(args))
     for r in results:
-        inv, where = r.inversion, r.files[0]
         for w in r.warnings:
             print(f"sasview-nn invert: warning: {r.source}: {w}", file=sys.stderr)
         for n in getattr(r.curve, "repairs", ()):
             print(f"sasview-nn invert: note: {r.source}: repaired: {n}", file=sys.stderr)
-        for n in inv.notes:
+        for n in r.inversion.notes:
             print(f"sasview-nn invert: note: {r.source}: {n}", file=sys.stderr)
-        print(f"{r.source}: {describe(inv)} -> {where}")
+        print(f"{r.source}: {describe(r.inversion)} -> {r.files[0]}")
     if args.sasview_project:
         print(f"SasView project: {args.sasview_project} (File > Open Project; needs the plugin model: "
               "sasview-nn install-sasview)")

@@ -216,3 +216,17 @@ def test_holding_dq_scale_without_a_prior_keeps_every_residual_row(monkeypatch, 
     assert held
     for res, n in held:
         assert len(res.residuals) == res.jac.shape[0] == n, (len(res.residuals), res.jac.shape, n)
+
+
+def test_cli_dq_scale_sigma(tmp_path, capsys):
+    """`--dq-scale-sigma 0` holds dQ as given (no dq_scale in the outputs); a negative value is one clear error."""
+    from sasview_nn_plugin.cli import main
+    from sasview_nn_plugin.data.writers import read_result_csv, save_curve
+
+    i, di = smeared_curve(schulz(50.0, 0.06), 0.3, 0.075, np.random.default_rng(3))
+    save_curve(tmp_path / "smeared.txt", Q, i, di, dq=0.05 * Q)
+    args = ["invert", str(tmp_path / "smeared.txt"), "--volume-fraction", "0.3", "--refine", "lm"]
+    assert main([*args, "--dq-scale-sigma", "0", "--output", str(tmp_path / "held")]) == 0
+    assert "dq_scale" not in read_result_csv(tmp_path / "held" / "smeared.csv")[0]
+    assert main([*args, "--dq-scale-sigma", "-1", "--output", str(tmp_path / "bad")]) == 2
+    assert "--dq-scale-sigma" in capsys.readouterr().err and not (tmp_path / "bad").exists()

@@ -34,6 +34,7 @@ class Settings:
     parametrization: str = "histogram"
     fit_volume_fraction: bool = False
     volume_fraction_sigma: float | None = None  # the given phi's 1-sigma for refinement (None: 10 % of it)
+    dq_scale_sigma: float | None = None     # 1-sigma of ln(dq_scale), refinement's resolution prior (None: 0.25)
     parametric: str | None = None           # None | "schulz" | "lognormal": a parametric head + its fit
     check_identifiability: bool = False
     allow_external_hdf5: bool = False       # follow HDF5 external links / external storage / VDS
@@ -89,6 +90,7 @@ class RunOptions:
     parametrization: str = "histogram"
     fit_volume_fraction: bool = False
     volume_fraction_sigma: float | None = None   # 1-sigma of a given phi (refinement's prior; None: 10 % of it)
+    dq_scale_sigma: float | None = None          # 1-sigma of ln(dq_scale) where dq is given (None: the default)
     parametric: str | None = None
     check_identifiability: bool | None = None
     plot: bool = False
@@ -119,6 +121,9 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
     sigma = o.volume_fraction_sigma
     if sigma is not None and not (isinstance(sigma, (int, float)) and sigma >= 0):  # nan fails too
         raise InputError(f"`volume_fraction_sigma` must be >= 0 (0: phi held fixed; inf: no prior), got {sigma}")
+    dq_sigma = o.dq_scale_sigma
+    if dq_sigma is not None and not (isinstance(dq_sigma, (int, float)) and dq_sigma >= 0):
+        raise InputError(f"`dq_scale_sigma` must be >= 0 (0: dq held as given; inf: no prior), got {dq_sigma}")
     model = o.model
     if o.parametric and model is None:
         from ..fitting.parametric import shipped_model_name
@@ -129,6 +134,7 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
     return Settings(model=str(resolve_model_path(model).resolve()), volume_fraction=o.volume_fraction,
                     volume_fractions=table, q_unit=o.q_unit, refine=o.refine, parametrization=o.parametrization,
                     fit_volume_fraction=o.fit_volume_fraction, volume_fraction_sigma=sigma, parametric=o.parametric,
+                    dq_scale_sigma=dq_sigma,
                     check_identifiability=check,
                     allow_external_hdf5=o.allow_external_hdf5, strict_input=o.strict_input, frame_files=frame_files,
                     plot=o.plot)
@@ -172,7 +178,8 @@ def _one(c: Curve, phi: float | None, settings: Settings, nn):
         if sigma is None and settings.fit_volume_fraction and phi is not None:
             sigma = math.inf
         inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
-                     parametrization=settings.parametrization, volume_fraction_sigma=sigma)
+                     parametrization=settings.parametrization, volume_fraction_sigma=sigma,
+                     dq_scale_sigma=settings.dq_scale_sigma)
     return inv
 
 
