@@ -36,6 +36,14 @@ DQ_SCALE_RANGE = (0.4, 2.5)  # bounds of a fitted dq_scale: +-3.7 sigma of its p
 DQ_SCALE_TOLERANCE = 0.1
 
 
+def gaussian_prior(x, centre: float, sigma: float) -> np.ndarray:
+    """(m, 1) prior residuals (x - centre) / sigma of m values; (m, 0) when sigma is 0 (held) or inf (flat)."""
+    x = np.atleast_1d(np.asarray(x, float))
+    if not 0 < sigma < math.inf:
+        return np.empty((len(x), 0))
+    return ((x - centre) / sigma)[:, None]
+
+
 class SphereHSFitness(Fitness):
     """bumps Fitness: sphere@hardsphere with a parametrised number distribution, scale, background, phi.
 
@@ -119,17 +127,11 @@ class SphereHSFitness(Fitness):
 
     def phi_prior(self, phi) -> np.ndarray:
         """The volume fraction's prior residual(s): (phi - phi0) / sigma; none when fixed or flat."""
-        phi = np.atleast_1d(np.asarray(phi, float))
-        if not 0 < self.phi_sigma < math.inf:
-            return np.empty((len(phi), 0))
-        return ((phi - self.phi0) / self.phi_sigma)[:, None]
+        return gaussian_prior(phi, self.phi0, self.phi_sigma)
 
     def dq_scale_prior(self, f) -> np.ndarray:
         """The resolution factor's prior residual(s): ln(f) / sigma; none when held or flat."""
-        f = np.atleast_1d(np.asarray(f, float))
-        if not 0 < self.dq_scale_sigma < math.inf:
-            return np.empty((len(f), 0))
-        return (np.log(f) / self.dq_scale_sigma)[:, None]
+        return gaussian_prior(np.log(np.asarray(f, float)), 0.0, self.dq_scale_sigma)
 
     def residuals(self) -> np.ndarray:
         data = (self.theory() - self.data) / self.di

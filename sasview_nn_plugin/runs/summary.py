@@ -40,9 +40,10 @@ def no_intervals(n: int) -> np.ndarray:
 
 def refined_columns(inversions: list, model_radius: np.ndarray) -> dict[str, np.ndarray]:
     """A unit's per-frame refinement record (None: a failed frame): ``intervals`` (N, 3, 4) and ``retried``
-    (the number of other starts tried) and ``dq_scale`` (the fitted resolution factor, 1 where held; NaN without
-    dq), NaN where not refined; ``radius_scale`` (a mapped q window's result
-    lies on the model's radii times s); ``cumulative`` (N, 4, n_r), only when a frame has that band."""
+    (the number of other starts tried) and ``dq_scale`` (the fitted resolution factor, 1 where the BIC rule held
+    it; NaN without dq or held by ``dq_scale_sigma=0``), NaN where not refined; ``radius_scale`` (a mapped q
+    window's result lies on the model's radii times s); ``cumulative`` (N, 4, n_r), only when a frame has that
+    band."""
     n = len(inversions)
     out = {"intervals": no_intervals(n), "retried": np.full(n, np.nan), "dq_scale": np.full(n, np.nan),
            "radius_scale": np.ones(n)}
