@@ -30,6 +30,7 @@ from ..errors import InputError
 from ..inference.modelfile import NNModel, raw_features, save_model
 from ..physics import distributions
 from ..physics import kernels as physics
+from .batches import training_batches
 
 
 @dataclass(frozen=True)
@@ -215,13 +216,13 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     loss = w1_loss if p.loss == "w1" else p.loss
     metrics = [w1_loss] if p.loss != "w1" and p.target == "distribution" else []  # he2024: W1 still reported
 
-    def jitter_phi(xb):  # phi (and dQ/Q), the columns after the features, standardised, times U(1 - j, 1 + j)
+    def jitter_phi(xb, rand_seed):  # phi (and dQ/Q), the columns after the features, standardised, x U(1 - j, 1 + j)
         import tensorflow as tf
 
+        u = tf.random.stateless_uniform((tf.shape(xb)[0], len(scalars)), rand_seed, 1 - p.phi_jitter, 1 + p.phi_jitter)
         cols = [xb[:, :n_feat]]
         for k, (sh, sc) in enumerate(scalars):
-            v = xb[:, n_feat + k] * sc + sh
-            v = v * tf.random.uniform(tf.shape(v), 1 - p.phi_jitter, 1 + p.phi_jitter)
+            v = (xb[:, n_feat + k] * sc + sh) * u[:, k]
             cols.append(((v - sh) / sc)[:, None])
         return tf.concat(cols, axis=1)
 
@@ -286,38 +287,33 @@ def fit_dense(x: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np
 
     ``x`` (N, n_in) already normalised, ``y`` (N, n_out); rows ``train_rows`` train, ``val_rows`` drive
     early stopping (best weights restored) and, with ``schedule="plateau"``, learning-rate halving.
-    ``loss`` is a Keras loss name or function, ``metrics`` extra ones to report; ``augment`` an optional
-    TF function applied to each training batch of x.  The SAXS networks (distribution and parametric heads) and the Mie
-    backscatter perceptron (:mod:`sasview_nn_plugin.optics.lam1990`) are all trained here.
+    ``loss`` is a Keras loss name or function, ``metrics`` extra ones to report; ``augment(xb, seed)`` an optional
+    TF function applied to each training batch of x, drawing its randomness statelessly from ``seed`` (shape (2,)).
+    The SAXS networks (distribution and parametric heads) and the Mie backscatter perceptron
+    (:mod:`sasview_nn_plugin.optics.lam1990`) are all trained here.
     """
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-
-    def dataset(idx, shuffle):
-        ds = tf.data.Dataset.from_tensor_slices((x[idx], y[idx]))
-        if shuffle:
-            ds = ds.shuffle(min(len(idx), 200_000), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size)
-        if shuffle and augment is not None:
-            ds = ds.map(lambda xb, yb: (augment(xb), yb))
-        return ds.prefetch(4)
+    steps_per_epoch = -(-len(train_rows) // batch_size)
+    validation = tf.data.Dataset.from_tensor_slices((x[val_rows], y[val_rows])).batch(batch_size).prefetch(4)
 
     inputs = keras.Input((x.shape[1],))
     h = inputs
     for width in hidden:
         h = keras.layers.Dense(width, activation="relu")(h)
     net = keras.Model(inputs, keras.layers.Dense(y.shape[1], activation=output)(h))
-    steps = -(-len(train_rows) // batch_size) * epochs
+    steps = steps_per_epoch * epochs
     lr = keras.optimizers.schedules.CosineDecay(learning_rate, steps) if schedule == "cosine" else learning_rate
     net.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=list(metrics))
     callbacks = [keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)]
     if schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, patience // 3), min_lr=1e-5))
     t0 = time.time()
-    hist = net.fit(dataset(train_rows, True), validation_data=dataset(val_rows, False), epochs=epochs,
-                   callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
+    hist = net.fit(training_batches(x[train_rows], y[train_rows], batch_size, epochs, seed, augment),
+                   validation_data=validation, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                   verbose=verbose, shuffle=False)  # one iterator over all epochs' batches
     seconds = time.time() - t0
     dense = [layer for layer in net.layers if isinstance(layer, keras.layers.Dense)]
     return DenseFit([d.get_weights()[0] for d in dense], [d.get_weights()[1] for d in dense],
