@@ -230,3 +230,30 @@ def test_cli_dq_scale_sigma(tmp_path, capsys):
     assert "dq_scale" not in read_result_csv(tmp_path / "held" / "smeared.csv")[0]
     assert main([*args, "--dq-scale-sigma", "-1", "--output", str(tmp_path / "bad")]) == 2
     assert "--dq-scale-sigma" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_the_resolution_tolerance_is_a_factor_either_way():
+    """dq_scale is held at 1 when the free fit moves it by less than a factor 1.1 either way (0.909-1.1), and
+    freed beyond: not 'within 0.1 in ln', which held 1.10 (+10 %) but freed 0.90 (-10 %)."""
+    from sasview_nn_plugin.fitting.lsq import dq_scale_moved
+
+    for factor in (1.0, 1.05, 1.099):
+        assert not dq_scale_moved(factor) and not dq_scale_moved(1 / factor), factor
+    for factor in (1.101, 1.2, 2.0):
+        assert dq_scale_moved(factor) and dq_scale_moved(1 / factor), factor
+
+
+@pytest.mark.parametrize("method", ["amoeba", "newton"])
+def test_other_bumps_fitters_share_the_resolution_rule(method):
+    """refine(method=<any bumps fitter>) decides dq_scale by the same BIC and tolerance rules as LM: held at 1
+    where dq is right, freed where the data were smeared with 1.5x the dq passed (how near 1.5 it ends is the
+    fitter's: amoeba from the network's start stops at ~1.25 in 27 dimensions)."""
+    rng = np.random.default_rng(4)
+    dq = 0.05 * Q
+    i, di = smeared_curve(schulz(45.0, 0.08), 0.3, 0.05, rng)
+    ref = refine(Q, i, di, invert(Q, i, di, volume_fraction=0.3, dq=dq), dq=dq, method=method)
+    assert ref.fit.method == method
+    assert ref.fit.dq_scale == 1.0 and "dq_scale" not in ref.fit.parameters, ref.fit.parameters.get("dq_scale")
+    i, di = smeared_curve(schulz(50.0, 0.06), 0.3, 0.075, rng)
+    ref = refine(Q, i, di, invert(Q, i, di, volume_fraction=0.3, dq=dq), dq=dq, method=method)
+    assert ref.fit.parameters["dq_scale"][0] > 1.15 and ref.fit.dq_scale_drop > math.log(len(Q)), ref.fit.parameters

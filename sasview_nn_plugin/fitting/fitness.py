@@ -31,9 +31,10 @@ PHI_FIT_RANGE = (0.005, physics.PHI_MAX - 0.01)  # bounds of a fitted volume fra
 # commonly off by 10-30 %: the true 1-sigma width is dq_scale * dq, ln(dq_scale) ~ N(0, DQ_SCALE_SIGMA^2).
 DQ_SCALE_SIGMA = 0.25
 DQ_SCALE_RANGE = (0.4, 2.5)  # bounds of a fitted dq_scale: +-3.7 sigma of its prior
-# A fitted |ln dq_scale| below this is held at 1: within a given dq's own accuracy, what a free width takes up is the
-# distribution's (a narrow peak the smooth histogram correction cannot narrow further: docs/refine.md), not dq's.
-DQ_SCALE_TOLERANCE = 0.1
+# A fitted dq_scale within this factor of 1, either way (1/1.1-1.1: |ln dq_scale| < ln 1.1), is held at 1: within a
+# given dq's own accuracy, what a free width takes up is the distribution's (a narrow peak the smooth histogram
+# correction cannot narrow further: docs/refine.md), not dq's.
+DQ_SCALE_TOLERANCE = math.log(1.1)
 
 
 def gaussian_prior(x, centre: float, sigma: float) -> np.ndarray:

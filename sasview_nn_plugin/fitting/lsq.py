@@ -109,7 +109,7 @@ def solve_resolution_by_bic(fitness, labels) -> tuple[list[str], LsqResult, floa
     (``fitness.hold_dq_scale``).  The drop is first predicted at the held optimum (the score test: the
     Gauss-Newton drop along dq_scale's Jacobian column with the other parameters re-optimised, one batched
     evaluation); only a predicted drop above ln(n) runs the free fit from there, which must then reach it and
-    move dq_scale by more than :data:`~.fitness.DQ_SCALE_TOLERANCE` in ln (within a given dq's accuracy, a free
+    move dq_scale by more than a factor 1.1 either way (:func:`dq_scale_moved`; within a given dq's accuracy, a free
     width takes up the distribution's misfit: a narrow peak's, measured).
     Returns (labels fitted, result, the cost's drop: predicted, or reached where the free fit ran; None when
     dq_scale was not free).  Why: with dq right, a free width trades against the distribution's width (W1
@@ -132,7 +132,7 @@ def solve_resolution_by_bic(fitness, labels) -> tuple[list[str], LsqResult, floa
         held_problem.set(held.x)
         free = solve(BatchProblem(fitness, labels))  # from the held optimum
         drop = float(held.residuals @ held.residuals - free.residuals @ free.residuals)
-        if drop > threshold and abs(math.log(fitness.dq_scale.value)) > DQ_SCALE_TOLERANCE:
+        if drop > threshold and dq_scale_moved(fitness.dq_scale.value):
             return labels, free, drop
     n_prior = fitness.dq_scale_prior(1.0).shape[1]   # 1, or 0 without a prior (dq_scale_sigma = inf)
     fitness.hold_dq_scale()
@@ -140,6 +140,12 @@ def solve_resolution_by_bic(fitness, labels) -> tuple[list[str], LsqResult, floa
     # the held fit's residuals end with dq_scale's prior row (ln 1 = 0), if any, which a held fitness no longer has
     n = len(held.residuals) - n_prior
     return held_labels, LsqResult(held.x, held.jac[:n], held.residuals[:n], held.nfev, held.success), drop
+
+
+def dq_scale_moved(dq_scale: float) -> bool:
+    """Whether a fitted resolution factor lies beyond a factor exp(:data:`~.fitness.DQ_SCALE_TOLERANCE`) = 1.1 of 1,
+    either way (1.1 and 1/1.1 alike)."""
+    return abs(math.log(dq_scale)) > DQ_SCALE_TOLERANCE
 
 
 def chi2_reduced(fitness, jac: np.ndarray) -> float:

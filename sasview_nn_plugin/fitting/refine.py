@@ -233,15 +233,17 @@ def _attempt(data, dist, parametrization: str, label: str, method: str, dq_rule:
     problem = FitProblem(fitness)
     labels = problem.labels()
     result, jac, drop = None, None, None
-    if method in ("lm", "dream"):
+    x0 = problem.getp()
+    if method in ("lm", "dream") or (dq_rule and "dq_scale" in labels):  # any fitter: dq_scale by LM's BIC rule
         fitted, res, drop = (solve_resolution_by_bic(fitness, labels) if dq_rule else
                              (labels, solve(BatchProblem(fitness, labels)), None))
         x, jac = res.x, res.jac
         if fitted != labels:  # dq_scale held at 1 (BIC): the problem without it
             problem = FitProblem(fitness)
-            labels = problem.labels()
-    else:
-        result = fit(problem, method=method)
+            labels, x0 = problem.labels(), np.delete(x0, labels.index("dq_scale"))
+    if method not in ("lm", "dream"):  # bumps' fitter from the start, on the problem the rule left
+        problem.setp(x0)
+        result, jac = fit(problem, method=method), None
         x = np.asarray(result.x)
     problem.setp(x)
     x = np.asarray(x, float)
@@ -293,11 +295,9 @@ def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas,
 
 def _dq_scale_part(best: _Attempt, dq_sigma: float) -> dict:
     """The Fit's resolution fields: where dq_scale was free (fitted, or held at 1 by the BIC rule)."""
-    fitness = best.fitness
-    if fitness.resolution is None or not (fitness.fits_dq_scale or best.dq_drop is not None):
-        return {}
-    return {"dq_scale": float(fitness.dq_scale.value), "dq_scale_prior_sigma": dq_sigma,
-            "dq_scale_drop": best.dq_drop}
+    f = best.fitness
+    return {} if f.resolution is None or not (f.fits_dq_scale or best.dq_drop is not None) else {
+        "dq_scale": float(f.dq_scale.value), "dq_scale_prior_sigma": dq_sigma, "dq_scale_drop": best.dq_drop}
 
 
 def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq, part: Fit):
