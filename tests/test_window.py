@@ -133,7 +133,9 @@ def test_a_wide_window_keeps_the_best_window_the_models_own_among_them():
     own = invert(lab[sel], data[sel], di[sel], volume_fraction=0.3)   # the model's window alone
     assert own.q_range == nn.q_range
     own_whole = assess(lab, data, di, own.radius, own.number_distribution, 0.3, q_range=(lab[0], lab[-1]))
-    assert res.quality.chi2_reduced <= own_whole.chi2_reduced * (1 + 1e-9)
+    # the window kept is the model's own here too (s = 1, from all 300 points rather than the 94 inside it: the
+    # interpolated inputs, hence the distributions, differ by ~1e-7), so "at least as well" up to that
+    assert res.quality.chi2_reduced <= own_whole.chi2_reduced * (1 + 1e-4)
 
 
 def test_the_chosen_windows_quality_is_the_full_check(monkeypatch):
