@@ -1,19 +1,21 @@
 """Calibration of the refinement (issue 15): accuracy, fit quality, coverage of the intervals and timing.
 
 Freshly generated curves of every family (physics.intensity == sasmodels sphere@hardsphere), under
-  given     : 400 log points over 0.03-0.15 1/A, flat background up to 2 % of I(0.105), 1-3 % noise (dI
+  given     : truths on a grid 10x finer than the model's (continuous on the scale of its bins, as real samples
+              are), 400 log points over 0.03-0.15 1/A, flat background up to 2 % of I(0.105), 1-3 % noise (dI
               passed), phi given off by up to +-10 %, half pinhole-smeared (dQ/Q = 5 %, dq passed);
   auto      : the same curves with ``volume_fraction=None`` (the network estimates phi);
-  clean     : the model's q grid, true phi, 1-3 % noise, no background or smearing (bench_accuracy's clean).
-Per family: median W1 network -> refined (A), median |number-mean error| (%), median |phi error| (%) given
-and refined, median chi2_red, fits with chi2_red > 3 and how many carry no flag, results the network gave
-through the self-similar window map (``mapped``: on the model's radius grid times s), smeared curves whose
-resolution factor the refinement freed (``dq fit``), results that kept the network's shape (``kept``: the
-evidence rule); then W1 on the result's own grid (the truth's bin masses
-spread evenly over its bins and rebinned onto the result's grid: ``W1g``, the same as W1 unmapped) and the
-floor W1 sets there (the rebinned truth's W1 against the truth: what no result on that grid can beat); coverage of the
-68 % / 95 % intervals (number mean, volume mean, phi, cumulative number distribution at the true median
-radius); timing medians (LM, the fast uncertainty beyond it, DREAM from it with its Gelman-Rubin R-hat).
+  clean     : truths on the model's grid, its q grid, true phi, 1-3 % noise, no background or smearing
+              (bench_accuracy's clean).
+Per family: median W1 network -> refined (A; the histograms' masses spread evenly over their bins, see ``w1``),
+median |number-mean error| (%), median |phi error| (%) given and refined, median chi2_red, fits with chi2_red > 3
+and how many carry no flag, results the network gave through the self-similar window map (``mapped``: on the
+model's radius grid times s), smeared curves whose resolution factor the refinement freed (``dq fit``), results
+that kept the network's shape (``kept``: the evidence rule), and W1 with each bin a point mass at its centre
+(``W1p``: the measure before 2026-12-01, which charges the offset between the result's grid and the truth's), and
+the median per-curve change of W1 with its 95 % bootstrap interval (``paired dW1``, refined - network);
+coverage of the 68 % / 95 % intervals (number mean, volume mean, phi, cumulative number distribution at the true
+median radius); timing medians (LM, the fast uncertainty beyond it, DREAM from it with its Gelman-Rubin R-hat).
 
     nice -n 10 python benchmarks/bench_calibration.py [--n 34] [--n-dream 6] [--seed 21] [--conditions given auto clean]
 """
@@ -42,22 +44,24 @@ def make_curves(nn, family: str, n: int, rng, condition: str) -> list[dict]:
     from sasmodels.resolution import Pinhole1D
 
     grid = RadiusGrid(nn.radius[0], nn.radius[-1], len(nn.radius))
-    w = distributions.sample(rng, n, grid, family)
     phi = rng.uniform(0.1, 0.5, n)
     noise = rng.uniform(0.01, 0.03, n)
     out = []
-    if condition == "clean":
+    if condition == "clean":   # bench_accuracy's clean set: truths on the model's own grid, results on it too
+        w = distributions.sample(rng, n, grid, family)
         q = nn.q
         clean = physics.intensity(physics.sphere_basis(q, nn.radius), w, phi)
         for k in range(n):
             di = noise[k] * clean[k]
             out.append(dict(q=q, i=clean[k] + di * rng.standard_normal(len(q)), di=di, dq=None, phi_given=phi[k],
-                            w=w[k], phi=phi[k], smeared=False))
+                            w=w[k], r=grid.radius, phi=phi[k], smeared=False))
         return out
+    fine = fine_grid(grid)   # the realistic truths: continuous on the scale of a model bin, as real samples are
+    w = distributions.sample(rng, n, fine, family)
     q = np.geomspace(0.03, 0.15, 400)
     res = Pinhole1D(q, 0.05 * q)
-    plain = physics.intensity(physics.sphere_basis(q, nn.radius), w, phi)
-    calc = physics.intensity(physics.sphere_basis(res.q_calc, nn.radius), w, phi)
+    plain = physics.intensity(physics.sphere_basis(q, fine.radius), w, phi)
+    calc = physics.intensity(physics.sphere_basis(res.q_calc, fine.radius), w, phi)
     smeared = rng.random(n) < 0.5
     given = phi * rng.uniform(0.9, 1.1, n)
     bkg = rng.uniform(0, 0.02, n)
@@ -67,30 +71,45 @@ def make_curves(nn, family: str, n: int, rng, condition: str) -> list[dict]:
         di = noise[k] * c
         out.append(dict(q=q, i=np.abs(c + di * rng.standard_normal(len(q))), di=di,
                         dq=0.05 * q if smeared[k] else None, phi_given=None if condition == "auto" else given[k],
-                        w=w[k], phi=phi[k], smeared=bool(smeared[k])))
+                        w=w[k], r=fine.radius, phi=phi[k], smeared=bool(smeared[k])))
     return out
 
 
+def fine_grid(grid: RadiusGrid, k: int = 10) -> RadiusGrid:
+    """The grid of ``grid``'s span cut k times finer: k sub-bins tile each bin exactly."""
+    half = 0.5 * grid.step * (1 - 1 / k)
+    return RadiusGrid(grid.r_min - half, grid.r_max + half, k * grid.n)
+
+
+def edges(r: np.ndarray) -> np.ndarray:
+    """Bin edges of uniformly spaced bin centres ``r``."""
+    h = 0.5 * (r[1] - r[0])
+    return np.append(r - h, r[-1] + h)
+
+
 def w1(r_a: np.ndarray, w_a: np.ndarray, r_b: np.ndarray, w_b: np.ndarray) -> float:
-    """Wasserstein-1 distance (A) between number distributions on two radius grids (bin centres): the integral of
-    |F_a - F_b| for their step CDFs (on one grid, training.train.w1_distance's sum; a mapped window's result
-    lies on the model's grid times s)."""
+    """Wasserstein-1 distance (A) between two histograms on their own grids, each bin's mass spread evenly over
+    the bin (what a distribution over bins means; the CDFs are piecewise linear): the exact integral of |F_a - F_b|.
+    On one grid it is within ~1 % of training.train.w1_distance (point masses at the centres: ``w1_points``); across
+    grids it does not charge the offset between two grids' centres (a mapped window's result lies on the model grid
+    times s)."""
+    x = np.union1d(edges(r_a), edges(r_b))
+    d = (np.interp(x, edges(r_a), np.concatenate([[0.0], np.cumsum(w_a)]))
+         - np.interp(x, edges(r_b), np.concatenate([[0.0], np.cumsum(w_b)])))
+    a, b, dx = d[:-1], d[1:], np.diff(x)
+    same = a * b >= 0   # |linear| over a segment: trapezoid, or two triangles where it crosses 0
+    total = np.maximum(np.abs(a) + np.abs(b), 1e-300)
+    area = np.where(same, 0.5 * (np.abs(a) + np.abs(b)), (a * a + b * b) / (2 * total))
+    return float(np.sum(area * dx))
+
+
+def w1_points(r_a: np.ndarray, w_a: np.ndarray, r_b: np.ndarray, w_b: np.ndarray) -> float:
+    """W1 (A) with each bin's mass a point at its centre (step CDFs): the measure before 2026-12-01, which across two
+    grids also charges their offset (up to a quarter of a bin on average: 0.27-0.33 A on the mapped grids)."""
     x = np.union1d(r_a, r_b)
     fa = np.concatenate([[0.0], np.cumsum(w_a)])[np.searchsorted(r_a, x, side="right")]
     fb = np.concatenate([[0.0], np.cumsum(w_b)])[np.searchsorted(r_b, x, side="right")]
     return float(np.sum(np.abs(fa - fb)[:-1] * np.diff(x)))
-
-
-def upper_edges(r: np.ndarray) -> np.ndarray:
-    return np.append(0.5 * (r[1:] + r[:-1]), r[-1] + 0.5 * (r[-1] - r[-2]))
-
-
-def rebinned(w: np.ndarray, r_from: np.ndarray, r_to: np.ndarray) -> np.ndarray:
-    """Bin masses ``w`` on ``r_from`` (mass spread evenly in each bin) as masses on the bins of ``r_to``."""
-    lower = lambda r: r[0] - 0.5 * (r[1] - r[0])  # noqa: E731
-    cdf = np.concatenate([[0.0], np.cumsum(w)])
-    return np.diff(np.interp(np.append(lower(r_to), upper_edges(r_to)), np.append(lower(r_from), upper_edges(r_from)),
-                             cdf))
 
 
 def truth_of(c: dict, radius: np.ndarray, result_radius: np.ndarray) -> dict:
@@ -98,15 +117,14 @@ def truth_of(c: dict, radius: np.ndarray, result_radius: np.ndarray) -> dict:
     evenly in each bin: the result's cumulative at bin j is its mass below that bin's upper edge)."""
     w = c["w"]
     v = physics.number_to_volume(w, radius)
-    edges = np.append(radius[0] - 0.5 * (radius[1] - radius[0]), upper_edges(radius))
-    cdf = np.interp(upper_edges(result_radius), edges, np.concatenate([[0.0], np.cumsum(w)]))
+    cdf = np.interp(edges(result_radius)[1:], edges(radius), np.concatenate([[0.0], np.cumsum(w)]))
     j = min(int(np.searchsorted(cdf, 0.5)), len(cdf) - 1)
     return {"mean_radius_number": float(w @ radius), "mean_radius_volume": float(v @ radius),
             "volume_fraction": c["phi"], "median_bin": j, "cumulative": float(cdf[j])}
 
 
 def run_one(nn, c: dict, method: str = "lm") -> dict:
-    r = nn.radius
+    r = c["r"]
     t0 = time.perf_counter()
     start = invert(c["q"], c["i"], c["di"], volume_fraction=c["phi_given"], model=nn, dq=c["dq"])
     t1 = time.perf_counter()
@@ -114,12 +132,10 @@ def run_one(nn, c: dict, method: str = "lm") -> dict:
     t2 = time.perf_counter()
     truth = truth_of(c, r, ref.radius)
     u = ref.uncertainty
-    on_grid = rebinned(c["w"], r, ref.radius)
     row = {"w1_net": w1(start.radius, start.number_distribution, r, c["w"]),
            "w1_ref": w1(ref.radius, ref.number_distribution, r, c["w"]),
-           "w1g_net": w1(start.radius, start.number_distribution, ref.radius, on_grid),
-           "w1g_ref": w1(ref.radius, ref.number_distribution, ref.radius, on_grid),
-           "w1_floor": w1(ref.radius, on_grid, r, c["w"]),
+           "w1p_net": w1_points(start.radius, start.number_distribution, r, c["w"]),
+           "w1p_ref": w1_points(ref.radius, ref.number_distribution, r, c["w"]),
            "dq_fit": "dq_scale" in ref.fit.parameters, "dq_scale": ref.fit.dq_scale,
            "dq_drop": ref.fit.dq_scale_drop,
            "pd_ref": float(np.sqrt(ref.number_distribution @ (ref.radius - ref.mean_radius_number) ** 2)
@@ -147,6 +163,14 @@ def run_one(nn, c: dict, method: str = "lm") -> dict:
     return row
 
 
+def paired(after, before, n_boot: int = 2000) -> str:
+    """Median of the per-curve differences after - before and its 95 % bootstrap interval (curves resampled)."""
+    d = np.asarray(after) - np.asarray(before)
+    boot = np.median(d[np.random.default_rng(0).integers(0, len(d), (n_boot, len(d)))], axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return f"{np.median(d):+.3f} [{lo:+.3f},{hi:+.3f}]"
+
+
 def coverage(rows: list[dict], q: str) -> str:
     """'68 / 95' coverage (%) of quantity ``q`` over ``rows``."""
     return f"{100 * np.mean([r[f'{q}_68'] for r in rows]):3.0f} /{100 * np.mean([r[f'{q}_95'] for r in rows]):4.0f}"
@@ -157,7 +181,7 @@ def table(rows_by_family: dict[str, list[dict]], label: str) -> None:
     print(f"\n[{label}] accuracy and fit (medians)")
     print(f"{'family':14s} {'n':>4s} {'W1 net':>7s} {'W1 ref':>7s} {'<R>n net%':>9s} {'<R>n ref%':>9s} "
           f"{'phi in%':>7s} {'phi ref%':>8s} {'chi2':>6s} {'>3':>4s} {'>3 unflagged':>12s} {'mapped':>6s} "
-          f"{'dq fit':>6s} {'kept':>4s} {'W1g net':>7s} {'W1g ref':>7s} {'floor':>6s}")
+          f"{'dq fit':>6s} {'kept':>4s} {'W1p net':>7s} {'W1p ref':>7s}  paired dW1 [95 %]")
     allrows = [r for rows in rows_by_family.values() for r in rows]
     for fam, rows in [*rows_by_family.items(), ("all", allrows)]:
         col = {k: [r.get(k) for r in rows] for k in rows[0]}
@@ -167,8 +191,7 @@ def table(rows_by_family: dict[str, list[dict]], label: str) -> None:
               f"{med(col['phi_ref']):8.2f} {med(col['chi2']):6.2f} {len(poor):4d} "
               f"{sum(not r['flagged'] for r in poor):12d} {sum(r['mapped'] for r in rows):6d} "
               f"{sum(r['dq_fit'] for r in rows):6d} {sum(r.get('log_evidence_correction', 1) < 0 for r in rows):4d} "
-              f"{med(col['w1g_net']):7.3f} {med(col['w1g_ref']):7.3f} "
-              f"{med(col['w1_floor']):6.3f}")
+              f"{med(col['w1p_net']):7.3f} {med(col['w1p_ref']):7.3f}  {paired(col['w1_ref'], col['w1_net'])}")
     print(f"[{label}] coverage, % of curves inside the 68 % / 95 % interval")
     print(f"{'family':14s} " + " ".join(f"{q[:18]:>18s}" for q in QUANTITIES))
     for fam, rows in [*rows_by_family.items(), ("all", allrows)]:
@@ -205,12 +228,19 @@ def main() -> None:
                     c["phi_given"] = None
             by_family[fam] = [run_one(nn, c) for c in curves]
             if cond == "given":
-                curves_given = (curves_given or []) + curves[: max(1, args.n_dream // len(args.families) + 1)]
+                curves_given = (curves_given or []) + curves[: 2 * max(1, args.n_dream // len(args.families) + 1)]
         table(by_family, cond)
         saved[cond] = by_family
     if args.n_dream and curves_given:
-        rows = [run_one(nn, c, method="dream") for c in curves_given[: args.n_dream]]
+        rows, kept = [], 0   # DREAM is not run where the evidence kept the network's shape (Laplace intervals)
+        for c in curves_given:
+            row = run_one(nn, c, method="dream")
+            kept += "gelman_rubin_max" not in row
+            rows += [row] * ("gelman_rubin_max" in row)
+            if len(rows) == args.n_dream:
+                break
         saved["dream"] = {"given": rows}
+        print(f"\n[dream] {kept} of the curves tried kept the network's shape (DREAM not run there)")
         med = statistics.median
         rhat = [r["gelman_rubin_max"] for r in rows]
         print(f"\n[dream from the Laplace posterior] n={len(rows)}: time/curve median "
