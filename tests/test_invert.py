@@ -203,3 +203,21 @@ def test_every_entry_point_gives_the_same_network(name):
     np.testing.assert_allclose(dist.sum(axis=1), 1, rtol=1e-5)
     np.testing.assert_allclose(raw / raw.sum(axis=1, keepdims=True), dist, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(nn.predict_normalised(standardised), dist, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "zero", "negative", "shape"])
+def test_bad_di_on_the_model_grid_is_refused(tiny_model, example_curve, bad):
+    """On the model's own grid (the hot path) a dI with NaN, inf, 0, a negative value or the wrong length is one
+    InputError naming dI, as off the grid."""
+    q0, i0 = example_curve
+    q = load_model(tiny_model).q
+    intensity = np.interp(q, q0, i0)
+    di = 0.01 * intensity
+    if bad == "shape":
+        di = di[:-1]
+    else:
+        di[7] = {"nan": np.nan, "inf": np.inf, "zero": 0.0, "negative": -1e-3}[bad]
+    with pytest.raises(InputError, match="dI"):
+        invert(q, intensity, di, volume_fraction=0.3, model=tiny_model)
+    good = invert(q, intensity, 0.01 * intensity, volume_fraction=0.3, model=tiny_model)
+    assert good.quality.chi2_reduced is not None

@@ -132,9 +132,10 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
         return _invert_mapped(nn, q, intensity, di, phi, dq)
     q_all = q
     note = None
-    if on_grid and di is None:
-        # hot path: two reductions; min() catches NaN and I <= 0, max() catches inf
-        if not intensity.min() > 0 or intensity.max() == math.inf:
+    if on_grid and (di is None or di.shape == q.shape):
+        # hot path: two reductions an array; min() catches NaN and values <= 0, max() catches inf
+        if not intensity.min() > 0 or intensity.max() == math.inf or (
+                di is not None and (not di.min() > 0 or di.max() == math.inf)):
             check_curve(q, intensity, di, q_known_good=True)
     else:
         if not on_grid:  # on the grid every point is inside the model's q range
