@@ -1,4 +1,5 @@
-"""Training with TensorFlow/Keras (the only module that imports it) and export to a model file.
+"""Training with TensorFlow/Keras (this module and its batches, :mod:`.batches`, are the only ones that import it)
+and export to a model file.
 
 Presets
 - ``he2024``: He et al. (2024): 1000 raw intensities min-max scaled + volume fraction, Dense
