@@ -17,6 +17,17 @@ DEFAULT_RELATIVE_DI = 0.01   # the uncertainty assumed for a curve given without
 Q_RANGE_TOLERANCE = 1e-9     # relative: a point this close to the ends of a q range is inside it
 
 
+def check_prior_sigma(value, parameter: str, held: str) -> float:
+    """A prior's 1-sigma as a float >= 0 (0: ``held``; inf: no prior), else InputError naming ``parameter``."""
+    try:
+        sigma = float(value)
+    except (TypeError, ValueError):
+        sigma = math.nan
+    if not sigma >= 0:  # nan fails too
+        raise InputError(f"`{parameter}` must be >= 0 (0: {held}; inf: no prior), got {value}")
+    return sigma
+
+
 def check_volume_fraction(volume_fraction, parameter: str = "volume_fraction") -> float:
     """The volume fraction of a sample as a float in [0, 0.74) (close packing), else InputError; 0 means dilute
     (no structure factor)."""

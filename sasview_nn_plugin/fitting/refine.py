@@ -25,6 +25,7 @@ from bumps import lsqerror
 from bumps.fitproblem import FitProblem
 from bumps.fitters import fit
 
+from ..data import validation
 from ..data.validation import check_curve, in_q_range, take_points, uncertainty_or_default, unused_bad_points
 from ..errors import InputError
 from ..inference.quality import POOR_FIT_CHI2, Training, assess, nnls_scale_background, training_of
@@ -53,10 +54,7 @@ def volume_fraction_prior_sigma(start: Inversion, volume_fraction_sigma: float |
     if not fit_volume_fraction or not float(start.volume_fraction_used) > 0:
         return 0.0
     if volume_fraction_sigma is not None:
-        s = float(volume_fraction_sigma)
-        if not s >= 0:
-            raise InputError(f"`volume_fraction_sigma` must be >= 0 (0: held fixed; inf: no prior), got {s}")
-        return s
+        return validation.check_prior_sigma(volume_fraction_sigma, "volume_fraction_sigma", "phi held fixed")
     if start.volume_fraction_sigma is not None:
         return float(start.volume_fraction_sigma)
     return VOLUME_FRACTION_REL_SIGMA * float(start.volume_fraction_used)
@@ -113,9 +111,8 @@ def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fra
     if parametrization not in PARAMETRIZATIONS:
         raise InputError(f"unknown parametrization {parametrization!r}; choose histogram or schulz3")
     phi_sigma = volume_fraction_prior_sigma(start, volume_fraction_sigma, fit_volume_fraction)
-    dq_sigma = DQ_SCALE_SIGMA if dq_scale_sigma is None else float(dq_scale_sigma)
-    if not dq_sigma >= 0:
-        raise InputError(f"`dq_scale_sigma` must be >= 0 (0: dq held as given; inf: no prior), got {dq_sigma}")
+    dq_sigma = DQ_SCALE_SIGMA if dq_scale_sigma is None else validation.check_prior_sigma(
+        dq_scale_sigma, "dq_scale_sigma", "dq held as given")
     data = (q, intensity, di, dq, float(start.volume_fraction_used), phi_sigma, dq_sigma)
     fast = method in ("lm", "dream")
     t0 = time.perf_counter()

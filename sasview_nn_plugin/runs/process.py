@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.curve import Curve
-from ..data.validation import check_volume_fraction
+from ..data.validation import check_prior_sigma, check_volume_fraction
 from ..errors import InputError
 from ..inference.modelfile import load_model
 
@@ -118,12 +118,10 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
         o = replace(o, volume_fraction=check_volume_fraction(o.volume_fraction))  # a float (the CLI gives text)
     else:
         table = read_volume_fraction_table(o.volume_fraction_table)
-    sigma = o.volume_fraction_sigma
-    if sigma is not None and not (isinstance(sigma, (int, float)) and sigma >= 0):  # nan fails too
-        raise InputError(f"`volume_fraction_sigma` must be >= 0 (0: phi held fixed; inf: no prior), got {sigma}")
-    dq_sigma = o.dq_scale_sigma
-    if dq_sigma is not None and not (isinstance(dq_sigma, (int, float)) and dq_sigma >= 0):
-        raise InputError(f"`dq_scale_sigma` must be >= 0 (0: dq held as given; inf: no prior), got {dq_sigma}")
+    # checked before any file is read (refine checks them too, for the library's callers)
+    sigma, dq_sigma = (None if v is None else check_prior_sigma(v, name, held) for v, name, held in (
+        (o.volume_fraction_sigma, "volume_fraction_sigma", "phi held fixed"),
+        (o.dq_scale_sigma, "dq_scale_sigma", "dq held as given")))
     model = o.model
     if o.parametric and model is None:
         from ..fitting.parametric import shipped_model_name
