@@ -103,7 +103,10 @@ def _sincos(q: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = scale * q
     n = len(q)
     step = (q[-1] - q[0]) / (n - 1) if n > 1 else 0.0
-    uniform = n > 16 and np.allclose(np.diff(q), step, rtol=1e-9, atol=0)
+    tol = 1e-9 * abs(step)
+    # the two end steps first (a log grid fails there at once), then every step
+    ends = n > 16 and abs(q[1] - q[0] - step) <= tol and abs(q[-1] - q[-2] - step) <= tol
+    uniform = ends and np.allclose(np.diff(q), step, rtol=1e-9, atol=0)
     if not uniform or np.max(np.abs(x)) > 100:
         return np.sin(x), np.cos(x)
     m = int(np.ceil(np.sqrt(n)))
