@@ -56,6 +56,8 @@ class ScaledPinhole:
         if i_calc.ndim == 1:
             return i_calc @ self.matrix(float(np.ravel(f)[0]))
         f = np.broadcast_to(np.asarray(f, float), (len(i_calc),))
+        if np.all(f == f[0]):  # one width for every row (dq_scale held, DREAM's population then): one product
+            return i_calc @ self.matrix(float(f[0]))
         values, inverse = np.unique(f, return_inverse=True)
         out = np.empty((len(i_calc), len(self.q)))
         if len(values) <= 4:  # an LM step, a Jacobian: one matrix per value
