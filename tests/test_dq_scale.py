@@ -257,3 +257,18 @@ def test_other_bumps_fitters_share_the_resolution_rule(method):
     i, di = smeared_curve(schulz(50.0, 0.06), 0.3, 0.075, rng)
     ref = refine(Q, i, di, invert(Q, i, di, volume_fraction=0.3, dq=dq), dq=dq, method=method)
     assert ref.fit.parameters["dq_scale"][0] > 1.15 and ref.fit.dq_scale_drop > math.log(len(Q)), ref.fit.parameters
+
+
+@pytest.mark.parametrize("widths", ["one", "two", "many"])
+def test_batched_smearing_equals_each_rows_own_product(widths):
+    """ScaledPinhole.apply on (m, n_calc) rows: one width for every row (its one-product path), two widths (one
+    matrix each) and a width per row (interpolated per node interval) all equal each row smeared alone with W(f)."""
+    from sasview_nn_plugin.fitting.resolution import ScaledPinhole
+
+    q = np.geomspace(0.04, 0.105, 240)
+    res = ScaledPinhole(q, 0.05 * q, (0.4, 2.5))
+    rows = np.random.default_rng(0).random((36, len(res.q_calc)))
+    f = {"one": np.full(36, 1.37), "two": np.repeat([0.8, 1.6], 18), "many": np.linspace(0.5, 2.0, 36)}[widths]
+    one_by_one = np.stack([row @ res.matrix(float(v)) for row, v in zip(rows, f, strict=True)])
+    np.testing.assert_allclose(res.apply(rows, f), one_by_one, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(res.apply(rows[0], f[0]), one_by_one[0], rtol=1e-12, atol=1e-15)
