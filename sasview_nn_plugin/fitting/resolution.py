@@ -53,11 +53,11 @@ class ScaledPinhole:
 
     def apply(self, i_calc: np.ndarray, f) -> np.ndarray:
         """Smeared curves: ``i_calc`` (n_calc,) or (m, n_calc) on q_calc, f a scalar or one per row."""
-        if i_calc.ndim == 1:
-            return i_calc @ self.matrix(float(np.ravel(f)[0]))
-        f = np.broadcast_to(np.asarray(f, float), (len(i_calc),))
-        if np.all(f == f[0]):  # one width for every row (dq_scale held, DREAM's population then): one product
-            return i_calc @ self.matrix(float(f[0]))
+        f = np.asarray(f, float)
+        first = float(np.ravel(f)[0])
+        if i_calc.ndim == 1 or np.all(f == first):  # one width for every row (dq_scale held: DREAM, LM): one product
+            return i_calc @ self.matrix(first)
+        f = np.broadcast_to(f, (len(i_calc),))
         values, inverse = np.unique(f, return_inverse=True)
         out = np.empty((len(i_calc), len(self.q)))
         if len(values) <= 4:  # an LM step, a Jacobian: one matrix per value
