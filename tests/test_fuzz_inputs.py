@@ -68,3 +68,41 @@ def test_invert_tiny_di_found_by_the_fuzzer():
         assert str(exc)
         return
     assert np.isfinite(res.mean_radius_number) and res.quality is not None
+
+
+
+@pytest.mark.parametrize("big", [1.5e154, 1e200])
+@pytest.mark.parametrize("on_grid", [False, True])
+def test_values_whose_squares_overflow_are_refused(big, on_grid):
+    """Found by test_invert_random_arrays: dI (or, without dI, I) so large that its square overflows made every
+    weight 1 / dI^2 zero, and the scale / background fit divided by their sum (ZeroDivisionError).  Such values are
+    no intensity in 1/cm: one InputError naming the column, on the model grid's hot path too."""
+    from sasview_nn_plugin.inference.modelfile import load_model
+
+    q = load_model("default").q if on_grid else np.geomspace(0.03, 0.15, 50)
+    ones = np.ones_like(q)
+    for i, di, name in ((ones, np.full_like(q, big), "dI"), (np.full_like(q, big), None, "intensity")):
+        for phi in (0.0, 0.3):
+            with pytest.raises(InputError, match=name):
+                invert(q, i, di, volume_fraction=phi)
+
+
+def test_batched_rows_whose_squares_overflow_are_refused_alone():
+    """invert_many: a row with dI or I above validation.MAX_VALUE gets the single-curve path's InputError; the others
+    are inverted."""
+    from sasview_nn_plugin.inference.invert import invert_many
+    from sasview_nn_plugin.inference.modelfile import load_model
+    from sasview_nn_plugin.physics import distributions, kernels
+    from sasview_nn_plugin.physics.grids import RadiusGrid
+
+    nn = load_model("default")
+    q, grid = nn.q, RadiusGrid(nn.radius[0], nn.radius[-1], len(nn.radius))
+    w = distributions.bin_mass(distributions.schulz_cdf, grid, np.array([45.0]), np.array([0.1]))[0]
+    rows = np.tile(kernels.intensity(kernels.sphere_basis(q, grid.radius), w, 0.3), (3, 1))
+    dis = 0.01 * rows
+    dis[1] = 1e200
+    rows[2] = 1e200
+    out = invert_many(q, rows, dis, volume_fractions=0.3)
+    assert not isinstance(out[0], InputError)
+    assert isinstance(out[1], InputError) and "dI" in str(out[1])
+    assert isinstance(out[2], InputError) and "intensity" in str(out[2])

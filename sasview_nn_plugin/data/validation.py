@@ -15,6 +15,8 @@ from ..physics.kernels import PHI_MAX
 
 DEFAULT_RELATIVE_DI = 0.01   # the uncertainty assumed for a curve given without dI: 1 % of I
 Q_RANGE_TOLERANCE = 1e-9     # relative: a point this close to the ends of a q range is inside it
+# I and dI above this are no intensity in 1/cm, and their squares (the fits' variances, 1/dI^2 weights) overflow
+MAX_VALUE = 1e150
 
 
 def check_prior_sigma(value, parameter: str, held: str) -> float:
@@ -113,9 +115,15 @@ def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_k
         k = int(np.argmax(intensity <= 0))
         raise InputError(f"intensity has {int(np.sum(intensity <= 0))} non-positive values (first at q = "
                          f"{q[k]:.4g}); the inversion works on log I: subtract less background or cut the q range")
+    if intensity.max() > MAX_VALUE:
+        raise InputError(f"intensity has values above {MAX_VALUE:g} (max {intensity.max():.3g}): no intensity in 1/cm; "
+                         "check the columns and units, or rescale I and dI")
     if di is not None:
         if di.shape != q.shape or not np.isfinite(di.sum()) or di.min() <= 0:
             raise InputError("dI must be finite and > 0 at every point; fix or drop the uncertainty column "
                              "(without dI all points are weighted equally)")
+        if di.max() > MAX_VALUE:
+            raise InputError(f"dI has values above {MAX_VALUE:g} (max {di.max():.3g}): their squares overflow; "
+                             "check the columns and units, or rescale I and dI")
 
 

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ..data.validation import check_curve, check_volume_fraction, take_points, unused_bad_points
+from ..data.validation import MAX_VALUE, check_curve, check_volume_fraction, take_points, unused_bad_points
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .modelfile import load_model
@@ -133,9 +133,9 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
     q_all = q
     note = None
     if on_grid and (di is None or di.shape == q.shape):
-        # hot path: two reductions an array; min() catches NaN and values <= 0, max() catches inf
-        if not intensity.min() > 0 or intensity.max() == math.inf or (
-                di is not None and (not di.min() > 0 or di.max() == math.inf)):
+        # hot path: two reductions an array; min() catches NaN and values <= 0, max() inf and values too large
+        if not intensity.min() > 0 or not intensity.max() <= MAX_VALUE or (
+                di is not None and (not di.min() > 0 or not di.max() <= MAX_VALUE)):
             check_curve(q, intensity, di, q_known_good=True)
     else:
         if not on_grid:  # on the grid every point is inside the model's q range
@@ -316,10 +316,10 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     auto = np.isnan(phis)
     nn = load_model(model)
     out: list = [None] * n
-    good = np.isfinite(inten).all(axis=1) & (inten > 0).all(axis=1) & (phis >= 0) & (phis < PHI_MAX)
+    in_range = lambda x: ((x > 0) & (x <= MAX_VALUE)).all(axis=1)  # noqa: E731  (NaN fails both)
+    good = in_range(inten) & (phis >= 0) & (phis < PHI_MAX)
     if dIs is not None:
-        d = np.asarray(dIs, dtype=float)
-        good &= np.isfinite(d).all(axis=1) & (d > 0).all(axis=1)
+        good &= in_range(np.asarray(dIs, dtype=float))
     try:
         check_curve(q, np.ones_like(q), None)  # q alone: sorted, positive, finite (intensities: per row)
         if not covers_model_window(q, nn) and not maps_to_model_window(q, nn):
