@@ -115,3 +115,17 @@ def test_parametric_start_accepts_bad_points_outside_range(curve):
     assert fit.fit.parameters["radius"][0] == pytest.approx(40.0, rel=0.02)
     assert any("dropped 3 points" in n for n in fit.notes), fit.notes
     np.testing.assert_array_equal(fit.q_data, q[keep])
+
+
+def test_a_huge_point_outside_model_range_is_dropped_like_nan(curve):
+    """An intensity above validation.MAX_VALUE (refused inside the model's range) is, like NaN, dropped and noted
+    where the model never uses it."""
+    q, i, di = curve
+    bad = i.copy()
+    k = int(np.argmin(np.abs(q - 0.14)))
+    bad[k] = 1e200
+    res = invert(q, bad, di, volume_fraction=PHI)
+    keep = np.arange(len(q)) != k
+    ref = invert(q[keep], i[keep], di[keep], volume_fraction=PHI)
+    np.testing.assert_array_equal(res.number_distribution, ref.number_distribution)
+    assert res.notes[0].startswith("dropped 1 points with intensity <= 0, NaN/inf or > 1e+150")

@@ -56,23 +56,25 @@ def uncertainty_or_default(intensity: np.ndarray, di) -> np.ndarray:
 
 def unused_bad_points(q: np.ndarray, intensity: np.ndarray,
                       q_range: tuple[float, float]) -> tuple[np.ndarray | None, str | None]:
-    """(keep, note): the mask of points to keep when some outside ``q_range`` (1/A) have intensity <= 0
-    or NaN/inf, which the model never uses, and one line saying what was dropped; (None, None) if none.
+    """(keep, note): the mask of points to keep when some outside ``q_range`` (1/A) have intensity <= 0,
+    NaN/inf or above :data:`MAX_VALUE`, which the model never uses, and one line saying what was dropped; (None, None)
+    if none.
 
     Such points inside the range are kept for :func:`check_curve` to refuse; so are malformed arrays.
     The valid case costs two reductions.
     """
     if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2 or (intensity.min() > 0
-                                                                    and intensity.max() < math.inf):
+                                                                    and intensity.max() <= MAX_VALUE):
         return None, None
     lo, hi = q_range
     with np.errstate(invalid="ignore"):
-        drop = ~((intensity > 0) & (intensity < math.inf)) & ~in_q_range(q, q_range)
+        drop = ~((intensity > 0) & (intensity <= MAX_VALUE)) & ~in_q_range(q, q_range)
     if not drop.any():
         return None, None
     at = q[drop]
-    return ~drop, (f"dropped {int(drop.sum())} points with intensity <= 0 or NaN/inf at q = {at.min():.4g}-"
-                   f"{at.max():.4g} 1/A, outside the model's q range {lo:.4g}-{hi:.4g} 1/A (the only points it uses)")
+    return ~drop, (f"dropped {int(drop.sum())} points with intensity <= 0, NaN/inf or > {MAX_VALUE:g} at q = "
+                   f"{at.min():.4g}-{at.max():.4g} 1/A, outside the model's q range {lo:.4g}-{hi:.4g} 1/A "
+                   "(the only points it uses)")
 
 
 def drop_unused_bad_points(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_range: tuple[float, float],
