@@ -85,7 +85,10 @@ def test_poor_fit_is_retried_and_flagged():
     start = invert(Q, i, di, volume_fraction=0.3)
     ref = refine(Q, i, di, start)
     assert ref.fit.chi2_reduced > 3
-    assert len(ref.fit.retried) == 2, "a poor fit is retried from other starts"
+    assert ref.fit.retried == ("a schulz3 fit", "the broadened network distribution", "the network's window"), \
+        "a poor fit is retried from other starts, then on the network's window alone"
+    assert "misfit-outside-window" not in ref.quality.flags, "the ripple is in the window too: the whole range kept"
+    np.testing.assert_array_equal(ref.fit.q, Q)
     assert ref.quality is not None and "poor-fit" in ref.quality.flags
     assert ref.quality.chi2_reduced == ref.fit.chi2_reduced
     rec = ref.to_dict()

@@ -16,10 +16,12 @@ from sasview_nn_plugin.fitting.refine import refine
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 
 
-@pytest.mark.parametrize("mean, pd", [(45.0, 0.1), (60.0, 0.15)])
+@pytest.mark.parametrize("mean, pd", [(45.0, 0.1), (50.0, 0.12)])
 def test_smooth_unimodal_curve_keeps_the_network_shape_with_its_uncertainty(mean, pd):
     """phi unknown, 2 % noise: the correction does not pay for its Occam factor; the result is the network's
-    distribution exactly (scale, background, phi fitted), and its intervals are the histogram model's there."""
+    distribution exactly (scale, background, phi fitted), and its intervals are the histogram model's there.
+    (Fitted over all 400 points the data see more: a (60 A, 0.15) curve kept on the window alone now asks for the
+    correction, log evidence 9, and it lowers W1 0.353 -> 0.316 A.)"""
     rng = np.random.default_rng(1)
     i, di, _ = curve(schulz(mean, pd), 0.3, rng, noise=0.02)
     start = invert(Q, i, di, volume_fraction=None)

@@ -30,6 +30,17 @@ def check_prior_sigma(value, parameter: str, held: str) -> float:
     return sigma
 
 
+def check_q_range(q_range, parameter: str = "q_range") -> tuple[float, float]:
+    """(q_min, q_max) in 1/A as two finite floats with 0 <= q_min < q_max, else InputError naming ``parameter``."""
+    try:
+        lo, hi = (float(x) for x in q_range)
+    except (TypeError, ValueError):
+        lo = hi = math.nan
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi):
+        raise InputError(f"`{parameter}` must be two numbers q_min < q_max in 1/A (q_min >= 0), got {q_range!r}")
+    return lo, hi
+
+
 def check_volume_fraction(volume_fraction, parameter: str = "volume_fraction") -> float:
     """The volume fraction of a sample as a float in [0, 0.74) (close packing), else InputError; 0 means dilute
     (no structure factor)."""
@@ -74,7 +85,7 @@ def unused_bad_points(q: np.ndarray, intensity: np.ndarray,
     at = q[drop]
     return ~drop, (f"dropped {int(drop.sum())} points with intensity <= 0, NaN/inf or > {MAX_VALUE:g} at q = "
                    f"{at.min():.4g}-{at.max():.4g} 1/A, outside the model's q range {lo:.4g}-{hi:.4g} 1/A "
-                   "(the only points it uses)")
+                   "(the network reads only that range; the points are not fitted either)")
 
 
 def drop_unused_bad_points(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_range: tuple[float, float],

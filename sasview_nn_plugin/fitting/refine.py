@@ -1,16 +1,19 @@
 """Refinement of a network guess with bumps: least-squares (LM) or Bayesian (DREAM) fits of sasmodels'
 ``sphere@hardsphere`` to the data, started from the network's distribution.
 
-What is uncertain is fitted: the distribution (a parametrisation, :mod:`.parametrisations`), scale, flat
-background, the volume fraction within its Gaussian prior (the given value +- 10 %, or the estimate's
-sigma when it was estimated) and, where dq is given, the resolution's width factor (dQ = dq_scale * dq,
-ln(dq_scale) ~ N(0, 0.25^2)); the Fitness is :class:`.fitness.SphereHSFitness`.  ``method="lm"`` is the
-fast bounded least squares of :mod:`.lsq` on the bumps problem's residuals; every other bumps fitter id
-runs through ``bumps.fitters.fit``.  A fit that ends with chi2_red above :data:`RETRY_CHI2` is retried from
-other starts (the other parametrisation, a broadened network distribution) and the best kept; a refined
-result carries the forward-model check (``result.quality``), whose ``poor-fit`` flag marks a fit still
-above it.  Uncertainty (:mod:`.posterior`): the calibrated Laplace posterior over all fitted parameters,
-or DREAM draws started from it (``method="dream"``), as intervals and a cumulative band.
+Every point of the data is fitted (``q_range`` restricts it), not only the network's window: the data beyond
+the window resolve the distribution better.  What is uncertain is fitted: the distribution (a
+parametrisation, :mod:`.parametrisations`), scale, flat background, the volume fraction within its Gaussian
+prior (the given value +- 10 %, or the estimate's sigma when it was estimated) and, where dq is given, the
+resolution's width factor (dQ = dq_scale * dq, ln(dq_scale) ~ N(0, 0.25^2)); the Fitness is
+:class:`.fitness.SphereHSFitness`.  ``method="lm"`` is the fast bounded least squares of :mod:`.lsq` on the
+bumps problem's residuals; every other bumps fitter id runs through ``bumps.fitters.fit``.  A fit that ends
+with chi2_red above :data:`RETRY_CHI2` is retried from other starts (the other parametrisation, a broadened
+network distribution) and the best kept; a whole-range fit still above it is refitted on the network's
+window, and kept with the flag ``misfit-outside-window`` where that fit is good.  A refined result carries
+the forward-model check (``result.quality``), whose ``poor-fit`` flag marks a fit still above it.
+Uncertainty (:mod:`.posterior`): the calibrated Laplace posterior over all fitted parameters, or DREAM draws
+started from it (``method="dream"``), as intervals and a cumulative band.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-from bumps import lsqerror
 from bumps.fitproblem import FitProblem
 from bumps.fitters import fit
 
@@ -34,6 +36,7 @@ from . import posterior
 from .fitness import DQ_SCALE_SIGMA, SphereHSFitness
 from .lsq import BatchProblem, chi2_reduced, solve, solve_resolution_by_bic
 from .parametrisations import HistogramDistribution, fitted_mixture
+from .results import fit_parameters, fitted_result, posterior_draws
 
 __all__ = ["SphereHSFitness", "refine", "posterior_draws", "fitted_result", "fit_parameters",
            "volume_fraction_prior_sigma"]
@@ -75,7 +78,8 @@ class _Attempt:
 
 def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, parametrization: str = "histogram",
            fit_volume_fraction: bool = True, volume_fraction_sigma: float | None = None, steps: int | None = None,
-           samples: int = 400, seed: int = 0, retry: bool = True, dq_scale_sigma: float | None = None) -> Inversion:
+           samples: int = 400, seed: int = 0, retry: bool = True, dq_scale_sigma: float | None = None,
+           q_range: tuple[float, float] | None = None) -> Inversion:
     """Fit sasmodels' sphere@hardsphere to (q, intensity, dI) starting from the network's ``start``.
 
     Returns ``start`` with the fitted distribution, its ``fit`` and ``uncertainty`` parts and a forward-model
@@ -87,11 +91,14 @@ def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, p
     Where dq is given its width is fitted too, dQ = dq_scale * dq, within a log-normal prior around 1 of
     1-sigma ``dq_scale_sigma`` in ln(dq_scale) (None: :data:`~.fitness.DQ_SCALE_SIGMA`; 0: held at 1; inf: no prior).
     ``steps``: DREAM generations kept (default 2000).  ``retry``: refit from other starts when chi2_red ends
-    above :data:`RETRY_CHI2`.
+    above :data:`RETRY_CHI2`.  ``q_range`` (q_min, q_max in 1/A): the points fitted; None: all of them.  Where every
+    start of a whole-range fit ends above :data:`RETRY_CHI2` (data these spheres do not describe beyond the
+    network's window: an upturn, a peak), the fit is repeated on the window (``start.q_range``) and kept where it
+    ends below, flagged ``misfit-outside-window``.
     """
     with _one_blas_thread():
         return _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction,
-                       volume_fraction_sigma, steps, samples, seed, retry, dq_scale_sigma)
+                       volume_fraction_sigma, steps, samples, seed, retry, dq_scale_sigma, q_range)
 
 
 def _one_blas_thread():
@@ -106,8 +113,9 @@ def _one_blas_thread():
 
 
 def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction, volume_fraction_sigma,
-            steps, samples, seed, retry, dq_scale_sigma) -> Inversion:
-    q, intensity, di, dq, note, whole = _data(q, intensity, dI, dq, start)
+            steps, samples, seed, retry, dq_scale_sigma, q_range) -> Inversion:
+    whole, note = _data(q, intensity, dI, dq, start)
+    q, intensity, di, dq = _points(whole, q_range)
     if parametrization not in PARAMETRIZATIONS:
         raise InputError(f"unknown parametrization {parametrization!r}; choose histogram or schulz3")
     phi_sigma = volume_fraction_prior_sigma(start, volume_fraction_sigma, fit_volume_fraction)
@@ -126,6 +134,14 @@ def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fra
                 best = other
             if best.chi2 <= RETRY_CHI2:
                 break
+    outside = False
+    if retry and best.chi2 > RETRY_CHI2 and q_range is None and len(q) > in_q_range(q, start.q_range).sum() >= 10:
+        window = (*_points(whole, start.q_range), *data[4:])
+        retried.append("the network's window")
+        other = _attempt(window, _start_dist(parametrization, start.distribution), parametrization, best.label,
+                         "lm" if fast else method)
+        if other.chi2 <= RETRY_CHI2:  # the window is described: what lies beyond it is not
+            best, data, outside = other, window, True
     gain = None
     if fast and best.parametrization == "histogram" and best.label == "network":
         best, gain = _network_shape_if_evident(data, start, best)
@@ -146,7 +162,13 @@ def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fra
     if retried:
         notes.append(f"the fit from the network's start ended at chi2_red > {RETRY_CHI2:g}; retried from "
                      f"{', '.join(retried)}: kept the {best.label} start (chi2_red {best.chi2:.3g})")
-    return _make_result(best, start, method, draws, unc, (phi_sigma, dq_sigma), tuple(retried), notes, whole)
+    if outside:
+        notes.append(f"the whole data range ({q[0]:.4g}-{q[-1]:.4g} 1/A) is not described by these spheres: refined on "
+                     f"the network's window {start.q_range[0]:.4g}-{start.q_range[1]:.4g} 1/A only (chi2_red "
+                     f"{best.chi2:.3g}); flagged misfit-outside-window")
+    fitted = start.q_range if outside else (float(q[0]), float(q[-1])) if q_range is None else q_range
+    return _make_result(best, start, method, draws, unc, (phi_sigma, dq_sigma), tuple(retried), notes, whole,
+                        fitted, outside)
 
 
 def _network_shape_if_evident(data, start: Inversion, hist: _Attempt) -> tuple[_Attempt, float]:
@@ -176,25 +198,32 @@ def _network_shape_if_evident(data, start: Inversion, hist: _Attempt) -> tuple[_
 
 
 def _data(q, intensity, dI, dq, start: Inversion):
-    """The points refined (inside the model's q range), checked; a note on points left out; and all the points
-    (less the unused bad ones: what the forward-model check sees)."""
+    """All the points (less the bad ones outside the network's window: what the forward-model check sees),
+    checked, as (q, intensity, di, dq); and a note on the points left out."""
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
     di = uncertainty_or_default(intensity, dI)
     dq = None if dq is None else np.asarray(dq, float)
-    keep, note = unused_bad_points(q, intensity, start.q_range)  # points the fit never uses may be <= 0
+    keep, note = unused_bad_points(q, intensity, start.q_range)  # points the network never read may be <= 0
     if keep is not None:
         q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
     check_curve(q, intensity, di)
-    whole = (q, intensity, di, dq)
-    sel = in_q_range(q, start.q_range)
-    if sel.sum() < 10:
-        raise InputError("fewer than 10 data points inside the model's q range; cannot refine")
-    q, intensity, di = q[sel], intensity[sel], di[sel]
-    dq = None if dq is None else dq[sel]
     if dq is not None and (not np.all(np.isfinite(dq)) or np.any(dq <= 0)):
         raise InputError("dq must be finite and > 0 at every point (or omitted)")
-    return q, intensity, di, dq, note, whole
+    return (q, intensity, di, dq), note
+
+
+def _points(whole, q_range) -> tuple:
+    """(q, intensity, di, dq) of the points fitted: inside ``q_range`` (1/A), or all of them (None)."""
+    q, intensity, di, dq = whole
+    if q_range is None:
+        return whole
+    lo, hi = validation.check_q_range(q_range)
+    sel = in_q_range(q, (lo, hi))
+    if sel.sum() < 10:
+        raise InputError(f"fewer than 10 data points inside q_range {lo:.4g}-{hi:.4g} 1/A; cannot refine: "
+                         "widen it, or leave it out (every point)")
+    return q[sel], intensity[sel], di[sel], None if dq is None else dq[sel]
 
 
 def _start_dist(parametrization: str, base: Distribution):
@@ -270,7 +299,7 @@ def _uncertainty(best: _Attempt, method: str, samples: int, seed: int, steps: in
 
 
 def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas, retried, notes,
-                 whole) -> Inversion:
+                 whole, fitted: tuple[float, float], outside: bool) -> Inversion:
     (phi_sigma, dq_sigma), fitness = sigmas, best.fitness
     labels = best.problem.labels()
     best.problem.setp(best.x)
@@ -286,7 +315,7 @@ def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas,
     if dq is not None and part.dq_scale is not None:   # the check smears as the fit did
         dq = part.dq_scale * dq
     check = functools.partial(refined_quality, q, intensity, di, start.radius, number, phi, _training(start),
-                              start.q_range, dq, part)
+                              fitted, dq, part, outside)
     return replace(out, check=check)
 
 
@@ -297,13 +326,16 @@ def _dq_scale_part(best: _Attempt, dq_sigma: float) -> dict:
         "dq_scale": float(f.dq_scale.value), "dq_scale_prior_sigma": dq_sigma, "dq_scale_drop": best.dq_drop}
 
 
-def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq, part: Fit):
-    """The forward-model check (:func:`~..inference.quality.assess`) of a refined distribution, with the
-    fit's own chi2_red, scale and background; ``poor-fit`` whenever chi2_red > :data:`RETRY_CHI2`."""
+def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq, part: Fit, outside: bool = False):
+    """The forward-model check (:func:`~..inference.quality.assess`) of a refined distribution over the q range
+    fitted, with the fit's own chi2_red, scale and background; ``poor-fit`` whenever chi2_red > :data:`RETRY_CHI2`,
+    ``misfit-outside-window`` where the whole range was not described and the window alone was fitted (``outside``)."""
     qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=q_range, dq=dq)
     flags = qual.flags
     if part.chi2_reduced > RETRY_CHI2 and "poor-fit" not in flags:
         flags = ("poor-fit", *flags)
+    if outside:
+        flags = (*flags, "misfit-outside-window")
     return replace(qual, chi2_reduced=part.chi2_reduced, scale=part.scale, background=part.background, flags=flags)
 
 
@@ -318,40 +350,3 @@ def _training(start: Inversion) -> Training:
         return training_of(load_model(start.model))
     except Exception:  # a start not from a loadable model (a parametric or hand-made start)
         return Training(q_range=tuple(start.q_range), radius_range=(float(start.radius[0]), float(start.radius[-1])))
-
-
-def posterior_draws(problem, result, method: str, samples: int, seed: int) -> np.ndarray:
-    """(n, n_parameters) parameter vectors for the uncertainty of a bumps fit of ``problem``.
-
-    ``result``: what ``bumps.fitters.fit`` returned.  DREAM (``method == "dream"``): up to ``samples``
-    of its posterior draws, chosen with ``seed``.  Otherwise the Gaussian approximation of the
-    posterior at ``result.x`` (covariance from the Jacobian), ``samples`` draws clipped to the bounds.
-    """
-    if method == "dream" and getattr(result, "state", None) is not None:
-        pts = result.state.draw().points
-        rng = np.random.default_rng(seed)
-        return pts[rng.choice(len(pts), size=min(samples, len(pts)), replace=False)]
-    x = np.asarray(result.x)
-    jac = lsqerror.jacobian(problem, x)
-    cov = np.linalg.pinv(jac.T @ jac)
-    rng = np.random.default_rng(seed)
-    pts = rng.multivariate_normal(x, cov, size=samples, check_valid="ignore", method="eigh")
-    lo, hi = problem.bounds()
-    return np.clip(pts, lo, hi)
-
-
-def fit_parameters(labels, best, draws) -> dict[str, tuple[float, float]]:
-    """name -> (best value, standard deviation over the uncertainty draws) of a bumps fit."""
-    return {lab: (float(x), float(s)) for lab, x, s in zip(labels, best, np.std(draws, axis=0), strict=True)}
-
-
-def fitted_result(start: Inversion, distribution: Distribution, fit: Fit, uncertainty: Uncertainty | None,
-                  notes=()) -> Inversion:
-    """The result of a fit started from ``start``: its data, model, q range and volume fraction used, the
-    fitted ``distribution``, the ``fit`` part (its ``start``: the start's distribution) and the ``uncertainty``
-    (a quality check of the start does not carry over); notes: the start's, then ``notes`` (None and repeats
-    left out).  Both fits (:func:`refine`, :func:`.parametric.fit_sphere_hs`) build their result here."""
-    notes = tuple(dict.fromkeys(n for n in (*start.notes, *notes) if n))
-    return replace(start, distribution=distribution, fit=replace(fit, start=start.distribution),
-                   uncertainty=uncertainty, check=None, notes=notes)
-

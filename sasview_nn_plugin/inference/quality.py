@@ -74,7 +74,7 @@ OBS_POINTS = 200             # at most ~this many data points for the noise rule
 MANY_CHUNK = 128             # assess_many: rows per array pass (bounds its memory: ~10 MB per 100 rows)
 
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
-         "phi-outside-training", "q-window-too-narrow", "shape-outside-training")
+         "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window")
 
 
 @dataclass(frozen=True, eq=False)

@@ -184,6 +184,7 @@ class Inversion:
             out["refinement"] = {
                 "method": f.method, "parametrization": f.parametrization,
                 "chi2_reduced": f.chi2_reduced, "scale": f.scale, "background": f.background,
+                "q_range": [float(f.q[0]), float(f.q[-1])], "points": len(f.q),
                 "mean_radius_number_sigma": np.nan if u is None else u.mean_radius_number_sigma,
                 "mean_radius_volume_sigma": np.nan if u is None else u.mean_radius_volume_sigma,
                 "parameters": {k: {"value": v, "sigma": s} for k, (v, s) in f.parameters.items()},

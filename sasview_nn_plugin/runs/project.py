@@ -37,7 +37,7 @@ class RecordedResult:
 
 def project_entries(results: list[FrameResult]) -> list[dict]:
     """Project entries of the ok results that carry their curve."""
-    from ..sasview.project import plugin_parameters
+    from ..sasview.project import fitted_q_range, plugin_parameters
 
     entries = []
     for r in results:
@@ -45,7 +45,7 @@ def project_entries(results: list[FrameResult]) -> list[dict]:
             continue
         c = r.curve
         entries.append(dict(name=printable(r.frame), path=printable(Path(r.source).resolve()), q=c.q,
-                            intensity=c.intensity, di=c.di, dq=c.dq, q_range=r.inversion.q_range,
+                            intensity=c.intensity, di=c.di, dq=c.dq, q_range=fitted_q_range(r.inversion),
                             parameters=plugin_parameters(r.inversion)))
     return entries
 

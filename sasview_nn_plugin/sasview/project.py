@@ -106,12 +106,19 @@ def free_parameters(values: dict[str, float]) -> set[str]:
     return free
 
 
+def fitted_q_range(result) -> tuple[float, float]:
+    """The q range (1/A) a result describes: a refinement's points fitted (all the data, or the window it fell
+    back to), else the network's window (``result.q_range``)."""
+    fit = getattr(result, "fit", None)
+    return (float(fit.q[0]), float(fit.q[-1])) if fit is not None else tuple(result.q_range)
+
+
 def plugin_parameters(result, components: list[tuple[float, float, float]] | None = None) -> PluginParameters:
     """Plugin parameters for an :class:`~sasview_nn_plugin.inference.result.Inversion` (with or without a fit).
 
     The size distribution is summarised as up to three Schulz components (``components`` =
     [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background
-    are then fitted (non-negative least squares) to the data inside the model's q range.
+    are then fitted (non-negative least squares) to the data inside :func:`fitted_q_range`.
     """
     from ..fitting.parametrisations import schulz3_components
     from ..inference.quality import nnls_scale_background
@@ -124,7 +131,8 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
         values |= {f"radius{n}": float(mean), f"pd{n}": float(pd), f"fraction{n}": float(share)}
     free = free_parameters(values)
     q, y, di = result.q_data, result.intensity_data, result.di_data
-    sel = (q >= result.q_range[0] * (1 - 1e-9)) & (q <= result.q_range[1] * (1 + 1e-9))
+    lo, hi = fitted_q_range(result)
+    sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
     shape = load_plugin_module().Iq(q[sel], **values)
     scale, bkg = nnls_scale_background(shape, y[sel], y[sel] if di is None else di[sel])
     values |= {"scale": scale, "background": bkg}

@@ -1,0 +1,97 @@
+"""Refinement fits every point of the data, not only the network's window (issue 15): the q range beyond the
+window resolves the distribution better; ``q_range`` restricts the fit; data the spheres do not describe beyond
+the window (a low-q upturn) fall back to the window, flagged ``misfit-outside-window``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import REPO
+from test_calibration import GRID, Q, curve, schulz
+from test_refine import w1_across
+
+from sasview_nn_plugin import invert
+from sasview_nn_plugin.errors import InputError
+from sasview_nn_plugin.fitting.refine import refine
+from sasview_nn_plugin.physics import distributions
+from sasview_nn_plugin.physics import kernels as physics
+from sasview_nn_plugin.physics.grids import RadiusGrid
+
+pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
+
+
+def test_every_point_is_fitted_by_default_and_q_range_restricts():
+    rng = np.random.default_rng(11)
+    i, di, dq = curve(schulz(40.0, 0.12), 0.25, rng, smeared=True)
+    start = invert(Q, i, di, volume_fraction=0.25, dq=dq)
+    assert start.q_range[1] / start.q_range[0] < 0.9 * Q[-1] / Q[0], "the network reads a part of the data"
+    ref = refine(Q, i, di, start, dq=dq)
+    np.testing.assert_array_equal(ref.fit.q, Q)
+    rec = ref.to_dict()["refinement"]
+    assert rec["points"] == len(Q) and rec["q_range"] == [Q[0], Q[-1]]
+    assert "q-window-too-narrow" not in ref.quality.flags
+    part = refine(Q, i, di, start, dq=dq, q_range=(0.05, 0.12))
+    assert part.fit.q[0] >= 0.05 and part.fit.q[-1] <= 0.12 and len(part.fit.q) < len(Q)
+    assert part.to_dict()["refinement"]["points"] == len(part.fit.q)
+
+
+@pytest.mark.parametrize("bad", [(0.1, 0.05), (np.nan, 0.1), "abc", (0.2, 0.3), (-0.01, 0.1)])
+def test_a_bad_q_range_is_refused(bad):
+    rng = np.random.default_rng(12)
+    i, di, _ = curve(schulz(40.0, 0.12), 0.25, rng)
+    start = invert(Q, i, di, volume_fraction=0.25)
+    with pytest.raises(InputError, match="q_range"):
+        refine(Q, i, di, start, q_range=bad)
+
+
+def test_the_whole_range_resolves_the_distribution_better_than_the_window():
+    """Bimodal and top-hat truths on a grid 10x finer than the model's (bench_calibration's realistic curves, phi
+    given 5 % high): refined over all 400 points the median W1 is lower than refined over the network's window
+    alone, and no curve is much worse."""
+    rng = np.random.default_rng(13)
+    half = 0.5 * GRID.step * (1 - 1 / 10)   # 10 sub-bins tile each model bin (bench_calibration.fine_grid)
+    fg = RadiusGrid(GRID.r_min - half, GRID.r_max + half, 10 * GRID.n)
+    whole, window = [], []
+    for family in ("bimodal", "tophat"):
+        for w in distributions.sample(rng, 4, fg, family):
+            i = physics.intensity(physics.sphere_basis(Q, fg.radius), w[None], 0.3)[0]
+            di = 0.02 * i
+            i = i + di * rng.standard_normal(len(Q))
+            start = invert(Q, i, di, volume_fraction=0.315)
+            for out, q_range in ((whole, None), (window, start.q_range)):
+                ref = refine(Q, i, di, start, q_range=q_range)
+                out.append(w1_across(ref.radius, ref.number_distribution, fg.radius, w))
+    whole, window = np.array(whole), np.array(window)
+    assert np.median(whole) < 0.9 * np.median(window), (whole, window)
+    assert np.all(whole < window + 0.15), (whole, window)
+
+
+def test_a_low_q_upturn_falls_back_to_the_window_and_is_flagged():
+    """Aggregates' upturn below the window (~q^-12 from 0.036 1/A down): no sphere distribution on the grid
+    describes all 400 points, the window alone is; the result is the window's fit, flagged."""
+    rng = np.random.default_rng(4)
+    i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng, noise=0.01)
+    up = np.interp(0.04, Q, i) * (0.036 / Q) ** 12
+    i, di = i + up, np.sqrt(di**2 + (0.01 * up) ** 2)
+    start = invert(Q, i, di, volume_fraction=0.3)
+    ref = refine(Q, i, di, start)
+    assert ref.fit.retried[-1] == "the network's window"
+    assert ref.fit.chi2_reduced <= 3 and "poor-fit" not in ref.quality.flags
+    assert "misfit-outside-window" in ref.quality.flags
+    lo, hi = start.q_range
+    assert ref.fit.q[0] >= lo * (1 - 1e-9) and ref.fit.q[-1] <= hi * (1 + 1e-9)
+    assert any("not described by these spheres" in n for n in ref.notes)
+    assert abs(ref.mean_radius_number / 45.0 - 1) < 0.05
+    assert "misfit-outside-window" in ref.to_dict()["quality"]["flags"]
+
+
+def test_a_sasview_project_page_covers_the_q_range_refined():
+    """The project's fit page (and its scale / background) spans what the refinement fitted, not the window alone."""
+    from sasview_nn_plugin.sasview.project import fitted_q_range
+
+    rng = np.random.default_rng(11)
+    i, di, _ = curve(schulz(40.0, 0.12), 0.25, rng)
+    start = invert(Q, i, di, volume_fraction=0.25)
+    assert fitted_q_range(start) == tuple(start.q_range)
+    assert fitted_q_range(refine(Q, i, di, start)) == (Q[0], Q[-1])
+    assert fitted_q_range(refine(Q, i, di, start, q_range=(0.05, 0.12)))[0] >= 0.05
