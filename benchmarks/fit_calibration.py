@@ -44,6 +44,8 @@ def coverage(d: np.ndarray, factor: float, level: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
+    ap.add_argument("--fit-conditions", nargs="+", default=None,
+                    help="the conditions the factors are fitted on (default: all); the others are only reported")
     args = ap.parse_args()
     by_condition: dict[str, list] = {}
     scales = []
@@ -59,14 +61,15 @@ def main() -> None:
     for name in QUANTITIES:
         per_cond = {c: np.concatenate([raw_distances(rows, name, sc) for sc, rows in parts])
                     for c, parts in by_condition.items()}
-        pooled = np.concatenate(list(per_cond.values()))
+        fit_on = {c: d for c, d in per_cond.items() if args.fit_conditions is None or c in args.fit_conditions}
+        pooled = np.concatenate(list(fit_on.values()))
         factors = []
         for level in (68, 95):
             nominal = level / 100
             f = 0.01
             while coverage(pooled, f, level) < nominal and f < 10:
                 f = round(f + 0.01, 2)
-            while any(coverage(d, f, level) < nominal - SLACK for d in per_cond.values()) and f < 10:
+            while any(coverage(d, f, level) < nominal - SLACK for d in fit_on.values()) and f < 10:
                 f = round(f + 0.01, 2)
             factors.append(f)
         new[name] = tuple(factors)
