@@ -100,6 +100,9 @@ def test_invert_csv_header_has_the_fitted_phi_its_prior_and_68_percent_interval(
     assert float(meta["volume_fraction_sigma"]) == pytest.approx(0.5 * (hi - lo), rel=1e-6)
     assert meta["volume_fraction_prior"] == "0.3 +- 0.03 (given)"           # the given phi's default 10 %
     assert float(meta["chi2_reduced"]) == pytest.approx(js["quality"]["chi2_reduced"], rel=1e-7)
+    q_lo, q_hi = (float(x) for x in meta["refined_q_range"].split(" 1/A")[0].split(","))  # the points refined
+    assert [q_lo, q_hi] == pytest.approx(js["refinement"]["q_range"], rel=1e-7)
+    assert meta["refined_q_range"].endswith(f"({js['refinement']['points']} points)")
     assert meta["quality_flags"] == ("; ".join(js["quality"]["flags"]) or "none")
 
 

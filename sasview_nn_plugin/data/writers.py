@@ -71,6 +71,8 @@ def csv_metadata(inv) -> dict[str, str]:
         meta["volume_fraction_source"] = source + ("" if fit is None else " (held fixed in the fit)")
     if phi68 is not None:
         meta["volume_fraction_68"] = f"{num(phi68[0])}, {num(phi68[1])}"
+    if fit is not None:  # the points the refinement fitted (all the data, a q_range, or the window it fell back to)
+        meta["refined_q_range"] = f"{num(float(fit.q[0]))}, {num(float(fit.q[-1]))} 1/A ({len(fit.q)} points)"
     if fit is not None and fit.dq_scale is not None:  # the resolution factor: fitted dQ / given dQ
         meta["dq_scale"] = f"{num(fit.dq_scale)} ({'fitted' if 'dq_scale' in fit.parameters else 'held at 1'})"
     qual = inv.quality
