@@ -95,3 +95,22 @@ def test_a_sasview_project_page_covers_the_q_range_refined():
     assert fitted_q_range(start) == tuple(start.q_range)
     assert fitted_q_range(refine(Q, i, di, start)) == (Q[0], Q[-1])
     assert fitted_q_range(refine(Q, i, di, start, q_range=(0.05, 0.12)))[0] >= 0.05
+
+
+def test_points_invert_dropped_inside_a_mapped_window_are_dropped_by_refine_too():
+    """Found by a review of whole-range refinement (the defect predates it): a noise floor makes 5 points beyond
+    0.105 1/A non-positive; invert drops them (outside the model's own window) and then reads a mapped window,
+    0.0475-0.125 1/A, that reaches one of them; refine dropped only outside that mapped window and refused the
+    one inside ("intensity has 1 non-positive values") on a result invert had returned."""
+    rng = np.random.default_rng(3)
+    w = schulz(60.0, 0.1)
+    i0 = physics.intensity(physics.sphere_basis(Q, GRID.radius), w, 0.3)
+    di = np.sqrt((0.01 * i0) ** 2 + (0.004 * np.interp(0.04, Q, i0)) ** 2)
+    i = i0 + di * rng.standard_normal(len(Q))
+    bad = i <= 0
+    start = invert(Q, i, di, volume_fraction=0.3)
+    assert bad.sum() == 5 and np.any((Q[bad] >= start.q_range[0]) & (Q[bad] <= start.q_range[1]))
+    ref = refine(Q, i, di, start)
+    np.testing.assert_array_equal(ref.fit.q, Q[~bad])
+    assert sum("dropped" in n for n in ref.notes) == 1, ref.notes
+    assert ref.fit.chi2_reduced < 1.5 and abs(ref.mean_radius_number / 60.0 - 1) < 0.02

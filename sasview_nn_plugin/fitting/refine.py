@@ -198,13 +198,15 @@ def _network_shape_if_evident(data, start: Inversion, hist: _Attempt) -> tuple[_
 
 
 def _data(q, intensity, dI, dq, start: Inversion):
-    """All the points (less the bad ones outside the network's window: what the forward-model check sees),
-    checked, as (q, intensity, di, dq); and a note on the points left out."""
+    """All the points (less the bad ones outside the model's window, which invert dropped too: what the
+    forward-model check sees), checked, as (q, intensity, di, dq); and a note on the points left out."""
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
     di = uncertainty_or_default(intensity, dI)
     dq = None if dq is None else np.asarray(dq, float)
-    keep, note = unused_bad_points(q, intensity, start.q_range)  # points the network never read may be <= 0
+    # bad points outside the model's own window are dropped, inside it refused: invert's rule (a mapped window can
+    # reach points invert dropped), and its note
+    keep, note = unused_bad_points(q, intensity, _training(start).q_range)
     if keep is not None:
         q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
     check_curve(q, intensity, di)
