@@ -114,3 +114,19 @@ def test_points_invert_dropped_inside_a_mapped_window_are_dropped_by_refine_too(
     np.testing.assert_array_equal(ref.fit.q, Q[~bad])
     assert sum("dropped" in n for n in ref.notes) == 1, ref.notes
     assert ref.fit.chi2_reduced < 1.5 and abs(ref.mean_radius_number / 60.0 - 1) < 0.02
+
+
+def test_dq_of_zero_at_some_points_is_a_point_without_smearing_as_in_invert():
+    """invert takes dq >= 0 (sasmodels' Pinhole1D clips widths to its MINIMUM_RESOLUTION); refine refused dq = 0 at
+    the 5 lowest points once it fitted every point (they lie outside the network's window)."""
+    rng = np.random.default_rng(5)
+    i, di, dq = curve(schulz(50.0, 0.1), 0.35, rng, smeared=True)
+    dq = dq.copy()
+    dq[:5] = 0.0
+    start = invert(Q, i, di, volume_fraction=0.35, dq=dq)
+    ref = refine(Q, i, di, start, dq=dq)
+    assert len(ref.fit.q) == len(Q) and ref.fit.chi2_reduced < 1.5
+    for bad in (-1.0, np.nan):
+        dq[3] = bad
+        with pytest.raises(InputError, match="dq"):
+            refine(Q, i, di, start, dq=dq)

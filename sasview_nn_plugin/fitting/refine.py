@@ -210,8 +210,12 @@ def _data(q, intensity, dI, dq, start: Inversion):
     if keep is not None:
         q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
     check_curve(q, intensity, di)
-    if dq is not None and (not np.all(np.isfinite(dq)) or np.any(dq <= 0)):
-        raise InputError("dq must be finite and > 0 at every point (or omitted)")
+    if dq is not None and not (np.all(np.isfinite(dq)) and dq.min() >= 0):
+        raise InputError("dq (the q resolution, 1/A) has NaN/inf or negative values; fix or omit it")
+    if dq is not None:   # invert's rule: all 0 is no resolution; a 0 width is sasmodels' smallest (a point unsmeared)
+        from sasmodels.resolution import MINIMUM_RESOLUTION
+
+        dq = None if dq.max() == 0 else np.maximum(dq, MINIMUM_RESOLUTION)
     return (q, intensity, di, dq), note
 
 
