@@ -130,3 +130,38 @@ def test_dq_of_zero_at_some_points_is_a_point_without_smearing_as_in_invert():
         dq[3] = bad
         with pytest.raises(InputError, match="dq"):
             refine(Q, i, di, start, dq=dq)
+
+
+def test_review_findings_on_whole_range_refinement(monkeypatch):
+    """Found by a review: (1) a curve of 4 points was refined (27 parameters, <R>n 63.5 A for 45, a tight interval)
+    where the window's 10-point minimum used to refuse it; (2) the window fallback's fit, which starts from the
+    network's distribution, was labelled with the last retry's start (and so skipped the evidence rule); (3) a
+    q_range of strings passed validation and broke ``quality``; (4) the identifiability warning mapped the window,
+    not the points refined."""
+    from sasview_nn_plugin.fitting import identifiability
+
+    q4 = np.geomspace(0.03, 0.15, 4)
+    i4 = physics.intensity(physics.sphere_basis(q4, GRID.radius), schulz(45.0, 0.1)[None], 0.3)[0]
+    with pytest.raises(InputError, match="cannot refine"):
+        refine(q4, i4, 0.02 * i4, invert(q4, i4, 0.02 * i4, volume_fraction=0.3))
+
+    rng = np.random.default_rng(4)
+    i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng, noise=0.01)
+    up = np.interp(0.04, Q, i) * (0.036 / Q) ** 12
+    i, di = i + up, np.sqrt(di**2 + (0.01 * up) ** 2)
+    start = invert(Q, i, di, volume_fraction=0.3)
+    ref = refine(Q, i, di, start)
+    assert "misfit-outside-window" in ref.quality.flags
+    assert any("kept the network start" in n for n in ref.notes), ref.notes
+    assert "log_evidence_correction" in ref.uncertainty.diagnostics   # the evidence rule ran on the window fit
+
+    i, di, _ = curve(schulz(40.0, 0.12), 0.25, rng)
+    start = invert(Q, i, di, volume_fraction=0.25)
+    text = refine(Q, i, di, start, q_range=("0.05", "0.12"))
+    assert text.quality.chi2_reduced == text.fit.chi2_reduced and text.fit.q[-1] <= 0.12
+
+    seen = []
+    real = identifiability.in_q_range
+    monkeypatch.setattr(identifiability, "in_q_range", lambda q, r: seen.append(tuple(r)) or real(q, r))
+    identifiability.check_result(refine(Q, i, di, start))
+    assert seen[0] == (Q[0], Q[-1]), seen

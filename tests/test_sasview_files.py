@@ -120,17 +120,24 @@ def test_project_carries_the_estimated_volume_fractions_sigma(tmp_path):
             assert error is None
 
 
-def test_batch_project_puts_mapped_windows_on_their_own_radii(tmp_path):
+@pytest.mark.parametrize("refine", [[], ["--refine", "lm"]], ids=["network", "refined"])
+def test_batch_project_puts_mapped_windows_on_their_own_radii(tmp_path, refine):
     """`batch --sasview-project`: a curve read through another window of the self-similar map (radii x s) gets the
-    same plugin radius as `invert` gives it (the run records each frame's radius scale)."""
+    same plugin radius as `invert` gives it (the run records each frame's radius scale), and the same q range: the
+    window the network read (the model's / s), or the points the refinement fitted (the run records them; a
+    review found batch pages on the model's 0.04-0.105 1/A)."""
     src = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"
     pages = {}
     for cmd in ("invert", "batch"):
         out = tmp_path / cmd
         out.mkdir()
         assert main([cmd, str(src), "--volume-fraction", "0.3", "--output", str(out / "o"),
-                     "--sasview-project", str(out / "p.json")]) == 0
+                     "--sasview-project", str(out / "p.json"), *refine]) == 0
         (pages[cmd],) = [v["fit_params"][0] for v in json.loads((out / "p.json").read_text()).values()
                          if isinstance(v, dict) and "fit_params" in v]
     assert float(pages["batch"]["radius1"][1]) == pytest.approx(float(pages["invert"]["radius1"][1]), rel=1e-3)
     assert float(pages["batch"]["radius1"][1]) == pytest.approx(45.0, rel=0.05)
+    for end in ("q_range_min", "q_range_max"):
+        assert float(pages["batch"][end][0]) == pytest.approx(float(pages["invert"][end][0]), rel=1e-9), end
+    assert float(pages["batch"]["background"][1]) == pytest.approx(float(pages["invert"]["background"][1]),
+                                                                   rel=1e-6, abs=1e-12)

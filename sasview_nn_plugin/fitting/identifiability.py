@@ -240,13 +240,15 @@ def region_summary(m: IdentifiabilityMap) -> dict:
 def check_result(inv, family: str | None = None) -> str | None:
     """Warning when an inversion result lies outside the noise-aware identifiable region, else None.
 
-    The map is computed (and cached) for the data's q range inside the model's range, the median
+    The map is computed (and cached) for the data's q range inside the range the result describes (a refinement's
+    points fitted, else the network's window), the median
     relative dI (1 % without dI, rounded to one significant digit) and the volume fraction (to 0.05).
     A parametric result is looked up by its (radius, radius_pd); a histogram by its Schulz
     equivalent (number-mean radius, number std / mean).
     """
     q = np.asarray(inv.q_data, float)
-    sel = in_q_range(q, inv.q_range)
+    fitted = inv.fit.q if inv.fit is not None and len(inv.fit.q) else None
+    sel = in_q_range(q, inv.q_range if fitted is None else (float(fitted[0]), float(fitted[-1])))
     if sel.sum() < 3:
         return None
     i = np.asarray(inv.intensity_data, float)[sel]

@@ -114,6 +114,7 @@ def _one_blas_thread():
 
 def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction, volume_fraction_sigma,
             steps, samples, seed, retry, dq_scale_sigma, q_range) -> Inversion:
+    q_range = None if q_range is None else validation.check_q_range(q_range)
     whole, note = _data(q, intensity, dI, dq, start)
     q, intensity, di, dq = _points(whole, q_range)
     if parametrization not in PARAMETRIZATIONS:
@@ -138,7 +139,7 @@ def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fra
     if retry and best.chi2 > RETRY_CHI2 and q_range is None and len(q) > in_q_range(q, start.q_range).sum() >= 10:
         window = (*_points(whole, start.q_range), *data[4:])
         retried.append("the network's window")
-        other = _attempt(window, _start_dist(parametrization, start.distribution), parametrization, best.label,
+        other = _attempt(window, _start_dist(parametrization, start.distribution), parametrization, "network",
                          "lm" if fast else method)
         if other.chi2 <= RETRY_CHI2:  # the window is described: what lies beyond it is not
             best, data, outside = other, window, True
@@ -204,8 +205,7 @@ def _data(q, intensity, dI, dq, start: Inversion):
     intensity = np.asarray(intensity, float)
     di = uncertainty_or_default(intensity, dI)
     dq = None if dq is None else np.asarray(dq, float)
-    # bad points outside the model's own window are dropped, inside it refused: invert's rule (a mapped window can
-    # reach points invert dropped), and its note
+    # bad points outside the model's own window dropped, inside refused: invert's rule and note
     keep, note = unused_bad_points(q, intensity, _training(start).q_range)
     if keep is not None:
         q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
@@ -223,6 +223,8 @@ def _points(whole, q_range) -> tuple:
     """(q, intensity, di, dq) of the points fitted: inside ``q_range`` (1/A), or all of them (None)."""
     q, intensity, di, dq = whole
     if q_range is None:
+        if len(q) < 10:
+            raise InputError(f"only {len(q)} data points; cannot refine (at least 10)")
         return whole
     lo, hi = validation.check_q_range(q_range)
     sel = in_q_range(q, (lo, hi))

@@ -38,7 +38,7 @@ UNIT_FRAMES = 512   # table rows per unit without refinement (one batched forwar
 UNIT_FRAMES_REFINE = 8  # with refinement (~0.1-10 s a frame): small units spread over the workers
 PART_KEYS = ("frame", "source", "source_id", "index", "status", "reason", "number", "chi2", "phi", "phi_sigma",
              "weighting", "warnings", "intervals", "retried", "dq_scale", "radius_scale")
-OPTIONAL_KEYS = ("cumulative",)  # in a part only when one of its frames has it (refined frames' (4, n_r) band)
+OPTIONAL_KEYS = ("cumulative", "fit_q_range")  # in a part only when one of its frames has it (refined frames')
 
 
 @dataclass

@@ -63,8 +63,12 @@ def write_run_project(project: Path, cat: dict, units: list, settings, nn) -> Pa
             k = recorded.get((printable(frame), int(index)))
             if k is None or isinstance(c, str):
                 continue
-            lo, hi = getattr(nn, "q_range", (float(c.q[0]), float(c.q[-1])))
-            radius = nn.radius * float(cat["radius_scale"][k])   # a mapped window's radii: the model's x s
+            s = float(cat["radius_scale"][k])   # a mapped window: the model's q range / s, its radii x s
+            lo, hi = (x / s for x in getattr(nn, "q_range", (float(c.q[0]) * s, float(c.q[-1]) * s)))
+            fitted = cat.get("fit_q_range", np.full((len(cat["frame"]), 2), np.nan))[k]
+            if np.all(np.isfinite(fitted)):   # a refined frame: the page spans the points refined
+                lo, hi = float(fitted[0]), float(fitted[1])
+            radius = nn.radius * s
             inv = RecordedResult(radius, cat["number"][k], float(cat["phi"][k]), c.q, c.intensity, c.di, (lo, hi))
             results.append(FrameResult(frame, source, index, "ok", inversion=inv, curve=c, source_id=sid))
     return write_project(project, project_entries(results))

@@ -43,7 +43,8 @@ def refined_columns(inversions: list, model_radius: np.ndarray) -> dict[str, np.
     (the number of other starts tried) and ``dq_scale`` (the fitted resolution factor, 1 where the BIC rule held
     it; NaN without dq or held by ``dq_scale_sigma=0``), NaN where not refined; ``radius_scale`` (a mapped q
     window's result lies on the model's radii times s); ``cumulative`` (N, 4, n_r), only when a frame has that
-    band."""
+    band; ``fit_q_range`` (N, 2: the first and last q refined, 1/A; NaN where not refined), only when a frame was
+    refined."""
     n = len(inversions)
     out = {"intervals": no_intervals(n), "retried": np.full(n, np.nan), "dq_scale": np.full(n, np.nan),
            "radius_scale": np.ones(n)}
@@ -52,6 +53,8 @@ def refined_columns(inversions: list, model_radius: np.ndarray) -> dict[str, np.
             continue
         out["radius_scale"][k] = float(np.median(inv.radius / model_radius))
         out["retried"][k] = np.nan if inv.fit is None else len(inv.fit.retried)
+        if inv.fit is not None:
+            out.setdefault("fit_q_range", np.full((n, 2), np.nan))[k] = (inv.fit.q[0], inv.fit.q[-1])
         if inv.fit is not None and inv.fit.dq_scale is not None:
             out["dq_scale"][k] = inv.fit.dq_scale
         u = inv.uncertainty
@@ -142,6 +145,9 @@ def _write_refined(d, cat: dict, n: int) -> None:
             d[key].attrs["units"] = "Angstrom"
     d["refinement_retried"] = cat.get("retried", np.full(n, np.nan))  # other starts tried; NaN: not refined
     d["refinement_dq_scale"] = cat.get("dq_scale", np.full(n, np.nan))  # fitted dQ / dQ given; NaN: no dq, not refined
+    if "fit_q_range" in cat:
+        d["refinement_q_range"] = cat["fit_q_range"]   # (N, 2) first and last q refined; NaN: not refined
+        d["refinement_q_range"].attrs["units"] = "1/Angstrom"
     band = cat.get("cumulative")
     if band is not None:
         d["cumulative_number_band"] = band   # (N, 4, n_r) on each frame's radius bins; NaN: none
