@@ -66,15 +66,21 @@ def test_the_whole_range_resolves_the_distribution_better_than_the_window():
     assert np.all(whole < window + 0.15), (whole, window)
 
 
-def test_a_low_q_upturn_falls_back_to_the_window_and_is_flagged():
-    """Aggregates' upturn below the window (~q^-12 from 0.036 1/A down): no sphere distribution on the grid
-    describes all 400 points, the window alone is; the result is the window's fit, flagged."""
+def upturn_refined():
+    """A 45 A Schulz curve (phi 0.3, 1 % noise) with an aggregates' upturn below the window, ~q^-12 from 0.036 1/A
+    down: (I, dI, the network's start, its refinement)."""
     rng = np.random.default_rng(4)
     i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng, noise=0.01)
     up = np.interp(0.04, Q, i) * (0.036 / Q) ** 12
     i, di = i + up, np.sqrt(di**2 + (0.01 * up) ** 2)
     start = invert(Q, i, di, volume_fraction=0.3)
-    ref = refine(Q, i, di, start)
+    return i, di, start, refine(Q, i, di, start)
+
+
+def test_a_low_q_upturn_falls_back_to_the_window_and_is_flagged():
+    """Aggregates' upturn below the window (~q^-12 from 0.036 1/A down): no sphere distribution on the grid
+    describes all 400 points, the window alone is; the result is the window's fit, flagged."""
+    i, di, start, ref = upturn_refined()
     assert ref.fit.retried[-1] == "the network's window"
     assert ref.fit.chi2_reduced <= 3 and "poor-fit" not in ref.quality.flags
     assert "misfit-outside-window" in ref.quality.flags
@@ -146,11 +152,7 @@ def test_review_findings_on_whole_range_refinement(monkeypatch):
         refine(q4, i4, 0.02 * i4, invert(q4, i4, 0.02 * i4, volume_fraction=0.3))
 
     rng = np.random.default_rng(4)
-    i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng, noise=0.01)
-    up = np.interp(0.04, Q, i) * (0.036 / Q) ** 12
-    i, di = i + up, np.sqrt(di**2 + (0.01 * up) ** 2)
-    start = invert(Q, i, di, volume_fraction=0.3)
-    ref = refine(Q, i, di, start)
+    _, _, _, ref = upturn_refined()
     assert "misfit-outside-window" in ref.quality.flags
     assert any("kept the network start" in n for n in ref.notes), ref.notes
     assert "log_evidence_correction" in ref.uncertainty.diagnostics   # the evidence rule ran on the window fit
