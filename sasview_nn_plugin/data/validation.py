@@ -41,6 +41,19 @@ def check_q_range(q_range, parameter: str = "q_range") -> tuple[float, float]:
     return lo, hi
 
 
+def check_dq(dq, q: np.ndarray) -> np.ndarray | None:
+    """dq (1/A, 1-sigma per point) as a float array of q's shape, or None (not given, or 0 everywhere: no
+    resolution); InputError if not finite and >= 0.  invert's and refine's rule."""
+    if dq is None:
+        return None
+    dq = np.asarray(dq, dtype=float)
+    if dq.shape != q.shape:
+        raise InputError(f"dq must have one value per q point (got {dq.shape}, q {q.shape})")
+    if not (np.isfinite(dq).all() and dq.min() >= 0):
+        raise InputError("dq (the q resolution, 1/A) has NaN/inf or negative values; fix or omit it")
+    return dq if dq.max() > 0 else None
+
+
 def check_volume_fraction(volume_fraction, parameter: str = "volume_fraction") -> float:
     """The volume fraction of a sample as a float in [0, 0.74) (close packing), else InputError; 0 means dilute
     (no structure factor)."""

@@ -204,18 +204,16 @@ def _data(q, intensity, dI, dq, start: Inversion):
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
     di = uncertainty_or_default(intensity, dI)
-    dq = None if dq is None else np.asarray(dq, float)
+    dq = validation.check_dq(dq, q)
     # bad points outside the model's own window dropped, inside refused: invert's rule and note
     keep, note = unused_bad_points(q, intensity, _training(start).q_range)
     if keep is not None:
         q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
     check_curve(q, intensity, di)
-    if dq is not None and not (np.all(np.isfinite(dq)) and dq.min() >= 0):
-        raise InputError("dq (the q resolution, 1/A) has NaN/inf or negative values; fix or omit it")
-    if dq is not None:   # invert's rule: all 0 is no resolution; a 0 width is sasmodels' smallest (a point unsmeared)
+    if dq is not None:   # a 0 width is sasmodels' smallest (that point unsmeared)
         from sasmodels.resolution import MINIMUM_RESOLUTION
 
-        dq = None if dq.max() == 0 else np.maximum(dq, MINIMUM_RESOLUTION)
+        dq = np.maximum(dq, MINIMUM_RESOLUTION)
     return (q, intensity, di, dq), note
 
 
@@ -226,7 +224,7 @@ def _points(whole, q_range) -> tuple:
         if len(q) < 10:
             raise InputError(f"only {len(q)} data points; cannot refine (at least 10)")
         return whole
-    lo, hi = validation.check_q_range(q_range)
+    lo, hi = q_range   # validated by _refine (or the start's window)
     sel = in_q_range(q, (lo, hi))
     if sel.sum() < 10:
         raise InputError(f"fewer than 10 data points inside q_range {lo:.4g}-{hi:.4g} 1/A; cannot refine: "

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ..data.validation import MAX_VALUE, check_curve, check_volume_fraction, take_points, unused_bad_points
+from ..data.validation import MAX_VALUE, check_curve, check_dq, check_volume_fraction, take_points, unused_bad_points
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .modelfile import load_model
@@ -82,18 +82,6 @@ def _drop(q, intensity, di, dq, q_range):
     return q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep), note
 
 
-def _resolution(dq, q: np.ndarray) -> np.ndarray | None:
-    """dq (1/A, 1-sigma per point) as a float array of q's shape, or None; refused if not finite and >= 0."""
-    if dq is None:
-        return None
-    dq = np.asarray(dq, dtype=float)
-    if dq.shape != q.shape:
-        raise InputError(f"dq must have one value per q point (got {dq.shape}, q {q.shape})")
-    if not (np.isfinite(dq).all() and dq.min() >= 0):
-        raise InputError("dq (the q resolution, 1/A) has NaN/inf or negative values; fix or omit it")
-    return dq if dq.max() > 0 else None
-
-
 def dq_over_q(q: np.ndarray, dq: np.ndarray | None, q_range: tuple[float, float]) -> float:
     """The network's resolution input: the median 1-sigma dQ/Q of the points inside ``q_range`` (1/A), 0.0
     without dq.  Invariant under the self-similar map (q and dq scale together)."""
@@ -117,7 +105,7 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
     q = np.asarray(q, dtype=float)
     intensity = np.ascontiguousarray(intensity, dtype=float)
     di = None if dI is None else np.asarray(dI, dtype=float)
-    dq = _resolution(dq, q)
+    dq = check_dq(dq, q)
     if volume_fraction is None:
         return _invert_auto(load_model(model), q, intensity, di, dq)
     phi = check_volume_fraction(volume_fraction)
@@ -279,7 +267,7 @@ def _batch_check(nn: NNModel, q, inten, dIs, dqr, rows, numbers, phis) -> BatchC
            for i in rows):
         return None
     try:
-        dq = _resolution(first, q)
+        dq = check_dq(first, q)
     except InputError:
         return None
     di = None if dIs is None else np.asarray(dIs, dtype=float)[rows]
@@ -289,7 +277,7 @@ def _batch_check(nn: NNModel, q, inten, dIs, dqr, rows, numbers, phis) -> BatchC
 def _row_resolution(q, dq, nn: NNModel) -> float:
     """:func:`dq_over_q` of one frame's dq, 0.0 when it is bad (the single-curve path then names the problem)."""
     try:
-        return dq_over_q(q, _resolution(dq, q), nn.q_range)
+        return dq_over_q(q, check_dq(dq, q), nn.q_range)
     except InputError:
         return 0.0
 
@@ -341,7 +329,7 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
         try:
             check = None if batch is None else functools.partial(batch.row, j)
             out[i] = _inversion(nn, number[k], moments[k].tolist(), q, inten[i], dis[i], float(phis[i]),
-                                dq=_resolution(dqr[i], q), check=check)
+                                dq=check_dq(dqr[i], q), check=check)
         except InputError:  # a bad dq: the single-curve path below names it
             pass
     for i in range(n):
