@@ -74,13 +74,22 @@ def remove_partials(directory: Path) -> int:
     return n
 
 
-def ensure_output_dir(path: str | os.PathLike, what: str = "output") -> Path:
-    """Create the output directory ``path`` if needed and check it is a writable directory."""
+def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
+    """InputError unless ``path`` is a directory or can be created as one (nothing is created)."""
     if str(path).strip() == "":
         raise InputError(f"{what}: an empty path is not a directory; give a directory name")
     out = Path(path)
+    if out.is_symlink() and not out.exists():
+        raise InputError(f"{what} {printable(out)} is a symbolic link leading nowhere (a loop or a dangling link); "
+                         "give a directory")
     if out.exists() and not out.is_dir():
         raise InputError(f"{what} {out} exists and is not a directory; give a directory")
+    return out
+
+
+def ensure_output_dir(path: str | os.PathLike, what: str = "output") -> Path:
+    """Create the output directory ``path`` if needed and check it is a writable directory."""
+    out = check_output_path(path, what)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.files import atomic_path, ensure_output_dir, printable, remove_partials, safe_stem, write_atomic
+from ..data.files import check_output_path as files_check_output
 from ..data.writers import write_inversion
 from ..errors import InputError
 from ..inference.modelfile import load_model
@@ -200,7 +201,7 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
         raise InputError(f"`workers` must be at least 1 (got {workers})")
     settings = settings_for(options, frame_files)
     nn = load_model(settings.model)
-    out = Path(output)
+    out = files_check_output(output, "`output`")
     files, own = expand_inputs(inputs)
     if not files:
         raise InputError("no input files" + (f" (only the run files of an earlier run: {own[0]})" if own else ""))

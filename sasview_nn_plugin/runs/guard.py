@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from ..data.files import printable
@@ -41,8 +43,27 @@ def resolved_path(path: Path) -> Path:
     """The path an input or output really is (symlinks resolved; a missing file: its resolved parent)."""
     try:
         return path.resolve()
-    except OSError:
-        return path.absolute()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13's Path.resolve)
+        return Path(os.path.abspath(path))
+
+
+def not_a_file(path: str | os.PathLike) -> str:
+    """Why ``path`` cannot be read as a data file ("" when it is a regular file), without opening it: a FIFO
+    or a device would block or never end, a symbolic link loop or a dangling link has nothing to read."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (the link leads back to itself); remove or fix the link"
+        if os.path.islink(path):
+            return f"no such file (a dangling link to {printable(os.readlink(path))}?)"
+        return "the file vanished during the run"
+    if stat.S_ISREG(mode):
+        return ""
+    kind = next((k for test, k in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                                    (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                                    (stat.S_ISDIR, "a directory")) if test(mode)), "not a file")
+    return f"not a regular file ({kind}); only data files are read"
 
 
 def refuse_outputs_onto_inputs(outputs: list[Path], inputs: list[Path]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..data.files import ensure_output_dir, printable, remove_partials, safe_stem
+from ..data.files import check_output_path, ensure_output_dir, printable, remove_partials, safe_stem
 from ..errors import InputError
 from .batch import UNIT_FRAMES, write_frame_files
 from .guard import OutputLock, refuse_outputs_onto_inputs
@@ -50,8 +50,7 @@ def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, 
     :class:`~sasview_nn_plugin.runs.process.RunOptions`.  Each returned result lists the files written."""
     options = options or RunOptions(**choices)
     out = Path(output)
-    if str(output).strip() == "" or (out.exists() and not out.is_dir()):
-        raise InputError(f"`output` {printable(out)} is not a directory; give a directory name")
+    check_output_path(output, "`output`")
     settings = settings_for(options, frame_files=True)
     files, _ = expand_inputs([str(f) for f in inputs])
     units = plan_units(files, options.order, settings.q_unit, UNIT_FRAMES, settings.read_options)

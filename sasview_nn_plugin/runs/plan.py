@@ -21,7 +21,7 @@ from ..data.files import printable
 from ..data.frames import FrameTable, open_frame_table
 from ..data.load import load_curves
 from ..errors import InputError
-from .guard import file_identity, resolved_path, unique_labels
+from .guard import file_identity, not_a_file, resolved_path, unique_labels
 
 PARTS = ".parts"
 FRAMES = "frames"
@@ -62,18 +62,18 @@ def _own_output(p: Path) -> bool:
 def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[Path]]:
     """Files from paths, globs and directories (not recursive), no repeats; and the run outputs left out.
 
-    A dangling link is kept (it becomes a failed frame, never a silent omission); files that a
+    Anything but a directory is kept: a dangling link, a symbolic link loop, a FIFO or a device becomes a
+    failed frame (never opened, never a silent omission); files that a
     sasview-nn run wrote (summary.csv, results.h5, timeseries.png, frames/) are never inputs."""
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            out += sorted(x for x in p.iterdir()
-                          if (x.is_file() or (x.is_symlink() and not x.exists())) and not x.name.startswith("."))
-        elif p.is_file() or p.is_symlink():
+            out += sorted(x for x in p.iterdir() if not x.is_dir() and not x.name.startswith("."))
+        elif os.path.lexists(p):
             out.append(p)
         else:
-            matches = sorted(Path(m) for m in glob.glob(item) if Path(m).is_file() or Path(m).is_symlink())
+            matches = sorted(Path(m) for m in glob.glob(item) if not Path(m).is_dir())
             if not matches:
                 raise InputError(f"{printable(item)}: no such file, directory or matching glob")
             out += matches
@@ -115,7 +115,7 @@ def plan_units(files: list[Path], order: str = "name", q_unit: str | None = None
     labels = unique_labels(files)
     tables, singles = [], []
     for p in files:
-        t, error = _open_table(p, q_unit, read_options) if p.exists() else (None, "")
+        t, error = _open_table(p, q_unit, read_options) if not not_a_file(p) else (None, "")
         (tables if t is not None else singles).append((p, t, error))
     if order not in ("name", "mtime"):
         if singles or not tables:
@@ -169,9 +169,9 @@ def read_unit(unit: Unit, q_unit: str | None, read_options: dict | None = None) 
     out: list[tuple] = []
     errors = unit.error.split("\0") if unit.error else [""] * len(unit.files)
     for f, fid, label, table_error in zip(unit.files, unit.file_ids, unit.labels, errors, strict=True):
-        if not os.path.exists(f):
-            out.append((label, f, fid, -1, f"no such file (a dangling link to {printable(os.readlink(f))}?)"
-                        if os.path.islink(f) else "the file vanished during the run"))
+        why = not_a_file(f)
+        if why:
+            out.append((label, f, fid, -1, why))
             continue
         if table_error:
             out.append((label, f, fid, -1, table_error))
