@@ -206,11 +206,11 @@ def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tu
     return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n, curve)
 
 
-def _reference_stats(qu, iu, du, dqu, radius, number, phi: float):
+def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: float | None = None):
     """The check's numbers computed straightforwardly (the specification :mod:`.quality_fast` is tested
     against, and its fallback): (scale, background, chi2, runs z, misfit rms, misfit max, small-edge number
     share, large-edge volume share, observable range)."""
-    m = smeared_intensity(qu, dqu, radius, number, phi)
+    m = smeared_intensity(qu, dqu, radius, number, phi, slit_length)
     sigma = iu if du is None else du
     scale, bkg = nnls_scale_background(m, iu, sigma)
     fit = scale * m + bkg
@@ -233,7 +233,7 @@ def _grid(qu, radius, dqu) -> quality_fast.Grid:
 
 def assess(q, intensity, di, radius, number, volume_fraction: float, *, training=None,
            q_range: tuple[float, float] | None = None, dq=None, reference: bool = False,
-           observe: bool = True) -> Quality:
+           observe: bool = True, slit_length: float | None = None) -> Quality:
     """Check a result (number weights over ``radius``, A) against the data it came from.
 
     q in 1/A (ascending), intensity in any units, di None or per point (same units).  ``training``: a
@@ -266,10 +266,12 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     radius = np.asarray(radius, dtype=float)
     number = np.asarray(number, dtype=float)
     phi = float(volume_fraction)
+    if slit_length:   # slit-smeared data: the straightforward forms (the fast caches are pinhole's)
+        reference = True
     stats = None if reference else quality_fast.evaluate(_grid(qu, radius, dqu), iu, du, number, phi,
                                                          OBS_FRACTION, OBS_CHI2, observe)
     if stats is None:
-        stats = _reference_stats(qu, iu, du, dqu, radius, number, phi)
+        stats = _reference_stats(qu, iu, du, dqu, radius, number, phi, slit_length)
     return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats, (qu, dqu, radius, number, phi))
 
 

@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from ..physics.kernels import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, dilute_as_one, hardsphere_sq
+from ..physics.slit import slit_resolution
 from .resolution import smearing
 
 _CACHE: dict = {}
@@ -118,8 +119,12 @@ def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray
     return float(a), float(b)
 
 
-def smeared_intensity(q, dq, radius, number, volume_fraction: float) -> np.ndarray:
-    """:func:`model_intensity` smeared with pinhole resolution dq (1/A per point; None: unsmeared)."""
+def smeared_intensity(q, dq, radius, number, volume_fraction: float, slit_length: float | None = None) -> np.ndarray:
+    """:func:`model_intensity` smeared with pinhole resolution dq (1/A per point; None: unsmeared) or with a slit
+    length (1/A; :mod:`..physics.slit`, sasmodels' Slit1D)."""
+    if slit_length:
+        x, w = slit_resolution(q, slit_length)
+        return model_intensity(x, radius, number, volume_fraction) @ w
     if dq is None:
         return model_intensity(q, radius, number, volume_fraction)
     x, w = smearing(q, dq)

@@ -1,0 +1,129 @@
+"""Inversion with the whole-curve network (:mod:`.wide`): any window up to 3.6 decades in one forward pass.
+
+No scanning: the curve is placed on the network's dimensionless grid by self-similarity, the network answers
+the volume distribution over radii rho L and (when not given) the volume fraction with its sigma, in the same
+pass.  Points with I <= 0 are data: masked for the network, kept in the check (their dI weigh them).
+The forward-model check (:func:`~.quality.assess`) scores the answer over the window the network read,
+smeared with the pinhole dq or the slit length the data carry.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..data.validation import MAX_VALUE, check_dq, check_q_range, check_volume_fraction, in_q_range
+from ..errors import InputError
+from .quality import Training, assess
+from .result import Distribution, Inversion
+from .wide import Placed, WideModel, check_slit, place
+
+MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
+PHI_RANGE = (0.0, 0.5)
+
+
+def _validated(q, intensity, di, dq, q_range):
+    q = np.asarray(q, dtype=float)
+    intensity = np.asarray(intensity, dtype=float)
+    if q.ndim != 1 or intensity.shape != q.shape:
+        raise InputError(f"q and intensity must be 1-D arrays of one length (got {q.shape} and {intensity.shape})",
+                         parameter="intensity")
+    di = None if di is None else np.asarray(di, dtype=float)
+    if di is not None and di.shape != q.shape:
+        raise InputError(f"dI must have q's shape {q.shape} (got {di.shape})", parameter="dI")
+    if not (np.all(np.isfinite(q)) and np.all(q > 0) and np.all(np.diff(q) > 0)):
+        raise InputError("q must be finite, positive and strictly ascending (1/A); sort or clean the data",
+                         parameter="q")
+    if not np.all(np.isfinite(intensity)) or np.abs(intensity).max() > MAX_VALUE:
+        raise InputError(f"intensity must be finite with |I| <= {MAX_VALUE:g}; drop the bad points",
+                         parameter="intensity")
+    if di is not None and not (np.all(np.isfinite(di)) and np.all(di > 0) and di.max() <= MAX_VALUE):
+        raise InputError(f"dI must be finite, > 0 and <= {MAX_VALUE:g}; drop or repair those points", parameter="dI")
+    dq = check_dq(dq, q)
+    if q_range is not None:
+        lo, hi = check_q_range(q_range)
+        keep = in_q_range(q, (lo, hi))
+        q, intensity = q[keep], intensity[keep]
+        di = None if di is None else di[keep]
+        dq = None if dq is None else dq[keep]
+    if len(q) < MIN_POINTS:
+        raise InputError(f"{len(q)} points to read; the whole-curve network needs at least {MIN_POINTS}"
+                         + (" inside `q_range`" if q_range is not None else ""),
+                         parameter="q_range" if q_range else "q")
+    if np.count_nonzero(intensity > 0) < MIN_POINTS:
+        raise InputError(f"only {np.count_nonzero(intensity > 0)} points have I > 0; at least {MIN_POINTS} are "
+                         "needed (is the background over-subtracted?)", parameter="intensity")
+    return q, intensity, di, dq
+
+
+def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_sigma: float | None,
+            q, intensity, di, dq, slit, notes) -> Inversion:
+    radius = model.grids.rho * placed.length
+    number = vol / radius**3
+    number /= number.sum()
+    dist = Distribution(radius, number, vol, float(number @ radius), float(vol @ radius))
+    training = Training(placed.q_range, (float(radius[0]), float(radius[-1])), PHI_RANGE)
+    check = functools.partial(assess, q, intensity, di, radius, number, phi, training=training,
+                              q_range=placed.q_range, dq=dq, slit_length=slit)
+    return Inversion(dist, phi, model.name, q, intensity, di, placed.q_range, tuple(notes), check=check,
+                     volume_fraction_sigma=phi_sigma)
+
+
+def _notes(q, intensity, placed: Placed) -> list[str]:
+    notes = []
+    if placed.q_range != (float(q[0]), float(q[-1])):
+        notes.append(f"the data span more than the network's 3.6 decades: it read q = {placed.q_range[0]:.4g}-"
+                     f"{placed.q_range[1]:.4g} 1/A, the span with the most signal")
+    n_bad = int(np.count_nonzero(intensity <= 0))
+    if n_bad:
+        notes.append(f"{n_bad} points with I <= 0 kept as data (masked for the network, in the check by their dI)")
+    return notes
+
+
+def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: float | None = None, dq=None,
+                slit_length: float | None = None, q_range: tuple[float, float] | None = None) -> Inversion:
+    """Invert one curve (q 1/A ascending, I any units, dI, pinhole dq 1-sigma 1/A or slit length 1/A) with the
+    whole-curve network; ``volume_fraction`` None: estimated in the same pass (``volume_fraction_sigma``)."""
+    slit = check_slit(slit_length)
+    phi = None if volume_fraction is None else check_volume_fraction(volume_fraction)
+    q, intensity, di, dq = _validated(q, intensity, dI, dq, q_range)
+    if slit is not None and dq is not None:
+        raise InputError("give either pinhole `dq` or a `slit_length`, not both", parameter="slit_length")
+    placed = place(model.grids, q, intensity, di, dq, slit)
+    vol, phi_est, phi_sig = model.predict_placed([placed], [phi])
+    notes = _notes(q, intensity, placed)
+    if phi is None:
+        phi, sigma = float(phi_est[0]), float(phi_sig[0])
+        notes.append(f"volume fraction estimated by the network in the same pass: {phi:.3f} +- {sigma:.3f}")
+    else:
+        sigma = None
+    return _result(model, placed, vol[0], phi, sigma, q, intensity, di, dq, slit, notes)
+
+
+def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fractions=None, dqs=None,
+                     slit_length: float | None = None) -> list[Inversion | InputError]:
+    """N curves on one q grid, one batched forward pass; per row its Inversion or the InputError it raised."""
+    inten = np.asarray(intensities, dtype=float)
+    n = len(inten)
+    phis = np.broadcast_to(np.asarray(np.nan if volume_fractions is None else volume_fractions, float), (n,))
+    dis = [None] * n if dIs is None else list(np.asarray(dIs, dtype=float))
+    dqr = [None] * n if dqs is None else list(np.broadcast_to(np.asarray(dqs, dtype=float), inten.shape))
+    out: list = [None] * n
+    ready = []
+    for i in range(n):
+        try:
+            phi = None if np.isnan(phis[i]) else check_volume_fraction(phis[i])
+            qi, ii, di, dqi = _validated(q, inten[i], dis[i], dqr[i], None)
+            ready.append((i, phi, qi, ii, di, dqi, place(model.grids, qi, ii, di, dqi, check_slit(slit_length))))
+        except InputError as exc:
+            out[i] = exc
+    vol, phi_est, phi_sig = model.predict_placed([r[6] for r in ready], [r[1] for r in ready])
+    for k, (i, phi, qi, ii, di, dqi, placed) in enumerate(ready):
+        notes = _notes(qi, ii, placed)
+        sigma = None
+        if phi is None:
+            phi, sigma = float(phi_est[k]), float(phi_sig[k])
+            notes.append(f"volume fraction estimated by the network in the same pass: {phi:.3f} +- {sigma:.3f}")
+        out[i] = _result(model, placed, vol[k], phi, sigma, qi, ii, di, dqi, slit_length, notes)
+    return out

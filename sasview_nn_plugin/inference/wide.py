@@ -1,0 +1,216 @@
+"""The whole-curve network: one forward pass over any window up to 3.6 decades of q, numpy + h5py only.
+
+A curve (q, I in any units, dI, pinhole dQ or slit length) is placed on the network's dimensionless grid
+x = q L, L = 1 / sqrt(q_lo q_hi) (:mod:`..physics.wide`: exact by self-similarity); grid points the curve does
+not reach, or where its intensity is <= 0, are masked.  Inputs: centred log I (0 where masked), the mask, the
+volume fraction and whether it is known, the pinhole dQ/Q (1-sigma), the slit length in x units.  Outputs: the
+volume distribution over the dimensionless radius bins (softmax; radii in A are rho L) and the volume
+fraction's estimate with its sigma.  A window wider than the grid uses the 3.6-decade span holding the most
+information (sum of log(1 + (I/dI)^2) over its points).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ModelFileError
+from ..physics.wide import WideGrids, placement
+
+FORMAT = "sasview_nn_plugin wide network"
+N_SCALARS = 5       # phi, phi known, dQ/Q x 5, slit present, log10 slit length (x units)
+
+
+def input_vector(features: np.ndarray, mask: np.ndarray, phi: np.ndarray, phi_known: np.ndarray,
+                 dq_over_q: np.ndarray, slit: np.ndarray) -> np.ndarray:
+    """(N, 2 n_x + N_SCALARS) float32 network inputs; training and inference both build them here."""
+    n = len(features)
+    slit = np.asarray(slit, dtype=float)
+    has_slit = slit > 0
+    scal = np.stack([np.asarray(phi, float) * 4.0, np.asarray(phi_known, float),
+                     np.asarray(dq_over_q, float) * 5.0, has_slit.astype(float),
+                     np.where(has_slit, np.log10(np.where(has_slit, slit, 1.0)), 0.0) / 2.0], axis=1)
+    out = np.empty((n, 2 * features.shape[1] + N_SCALARS), np.float32)
+    out[:, :features.shape[1]] = features / 3.0
+    out[:, features.shape[1]:2 * features.shape[1]] = mask
+    out[:, 2 * features.shape[1]:] = scal
+    return out
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A curve on the network's grid: features, mask and the length L (A) it was placed with."""
+
+    features: np.ndarray      # (n_x,) centred log I, 0 where masked
+    mask: np.ndarray          # (n_x,) bool
+    length: float             # L, A: radius = rho * L, q = x / L
+    q_range: tuple[float, float]   # the data window read (1/A)
+    dq_over_q: float
+    slit_x: float             # slit length in x units (0: none)
+
+
+def _span(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, decades: float) -> tuple[float, float]:
+    """The window (1/A): all of q, or the ``decades``-wide span with the most information."""
+    lq = np.log10(q)
+    if lq[-1] - lq[0] <= decades:
+        return float(q[0]), float(q[-1])
+    snr = np.abs(intensity / di) if di is not None else np.where(intensity > 0, 10.0, 0.0)
+    info = np.cumsum(np.concatenate([[0.0], np.log1p(snr**2)]))
+    ends = np.searchsorted(lq, lq + decades, side="right")
+    gain = info[ends] - info[np.arange(len(q))]
+    k = int(np.argmax(gain))
+    return float(q[k]), float(q[ends[k] - 1])
+
+
+def place(grids: WideGrids, q, intensity, di=None, dq=None, slit_length: float | None = None) -> Placed:
+    """Put one curve (q 1/A ascending, I, dI or None, dq 1-sigma 1/A or None, slit length 1/A or None) on the grid.
+
+    Points with I <= 0 are data but carry no log: they are masked (with every grid point nearer to them than
+    to a positive point).  Several points per grid cell are averaged in log; gaps are interpolated in log-log.
+    """
+    q, intensity = np.asarray(q, float), np.asarray(intensity, float)
+    di = None if di is None else np.asarray(di, float)
+    x = grids.x
+    q_lo, q_hi = _span(q, intensity, di, 2 * grids.x_half - 1e-6)
+    inside = (q >= q_lo) & (q <= q_hi)
+    length = placement(q_lo, q_hi)
+    xq = q[inside] * length
+    iq = intensity[inside]
+    lx = np.log(x)
+    cell = np.clip(np.searchsorted((lx[1:] + lx[:-1]) / 2, np.log(xq)), 0, len(x) - 1)
+    pos = iq > 0
+    # per cell: mean log of positive points; a cell whose points are mostly non-positive is masked
+    n_pos = np.bincount(cell[pos], minlength=len(x))
+    n_all = np.bincount(cell, minlength=len(x))
+    sum_log = np.bincount(cell[pos], weights=np.log(iq[pos]), minlength=len(x))
+    li = np.interp(lx, np.log(xq[pos]), np.log(iq[pos])) if pos.sum() >= 2 else np.zeros(len(x))
+    li = np.where(n_pos > 0, sum_log / np.maximum(n_pos, 1), li)
+    in_window = (x >= xq[0] * (1 - 1e-9)) & (x <= xq[-1] * (1 + 1e-9))
+    # nearest data point for grid points between data: masked when it is non-positive
+    nearest = np.clip(np.searchsorted(xq, x), 1, len(xq) - 1)
+    left = nearest - 1
+    pick = np.where(np.abs(np.log(xq[left]) - lx) <= np.abs(np.log(xq[nearest]) - lx), left, nearest)
+    good = np.where(n_all > 0, n_pos * 2 > n_all, iq[pick] > 0)
+    mask = in_window & good & (pos.sum() >= 2)
+    feats = np.where(mask, li, 0.0)
+    if mask.any():
+        feats = np.where(mask, feats - feats[mask].mean(), 0.0)
+    dqr = 0.0
+    if dq is not None:
+        rel = np.asarray(dq, float)[inside] / q[inside]
+        dqr = float(np.median(rel)) if len(rel) else 0.0
+    slit_x = float(slit_length) * length if slit_length else 0.0
+    return Placed(feats, mask, length, (q_lo, q_hi), dqr, slit_x)
+
+
+@dataclass(frozen=True, eq=False)
+class WideModel:
+    """The whole-curve network: dimensionless grids, dense layers (ReLU, last linear), metadata."""
+
+    grids: WideGrids
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    info: dict = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", tuple(np.array(w, np.float32) for w in self.weights))
+        object.__setattr__(self, "biases", tuple(np.array(b, np.float32) for b in self.biases))
+        for a in self.weights + self.biases:
+            a.flags.writeable = False
+        n_in = 2 * len(self.grids.x) + N_SCALARS
+        n_out = len(self.grids.rho) + 2
+        if self.weights[0].shape[0] != n_in or self.weights[-1].shape[1] != n_out:
+            raise ModelFileError(f"model {self.name}: layers take {self.weights[0].shape[0]} inputs and give "
+                                 f"{self.weights[-1].shape[1]} outputs; its grids need {n_in} and {n_out}")
+
+    def forward(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Network on (N, n_in) inputs -> (volume (N, n_rho), phi (N,), phi_sigma (N,))."""
+        h = np.asarray(inputs, np.float32)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w + b
+            if i < len(self.weights) - 1:
+                np.maximum(h, 0, out=h)
+        n_rho = len(self.grids.rho)
+        logits = h[:, :n_rho].astype(float)
+        logits -= logits.max(axis=1, keepdims=True)
+        vol = np.exp(logits)
+        vol /= vol.sum(axis=1, keepdims=True)
+        phi = 0.5 / (1.0 + np.exp(-h[:, n_rho].astype(float)))
+        sigma = np.exp(np.clip(h[:, n_rho + 1].astype(float), -7, 1))
+        return vol, phi, sigma
+
+    def predict_placed(self, placed: list[Placed], phi: list[float | None]
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One batched pass over placed curves; ``phi[k]`` None = unknown (then estimated)."""
+        if not placed:
+            return np.zeros((0, len(self.grids.rho))), np.zeros(0), np.zeros(0)
+        feats = np.stack([p.features for p in placed])
+        mask = np.stack([p.mask for p in placed]).astype(np.float32)
+        known = np.array([v is not None for v in phi], float)
+        phis = np.array([0.0 if v is None else float(v) for v in phi])
+        x = input_vector(feats, mask, phis, known, [p.dq_over_q for p in placed], [p.slit_x for p in placed])
+        return self.forward(x)
+
+
+def save_wide(model: WideModel, path: str | os.PathLike) -> Path:
+    """Write the model atomically (metadata first, then the layers)."""
+    import h5py
+
+    from ..data.files import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = 1
+        f.attrs["grids"] = json.dumps(model.grids.as_dict())
+        f.attrs["n_layers"] = len(model.weights)
+        f.attrs["info"] = json.dumps(model.info, default=float)
+        for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+            f[f"layers/{i}/kernel"], f[f"layers/{i}/bias"] = w, b
+    return path
+
+
+def is_wide_file(path: str | os.PathLike) -> bool:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f.attrs.get("format") == FORMAT
+
+
+def load_wide(path: str | os.PathLike) -> WideModel:
+    """Read a wide model; metadata checked before any array is read."""
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT or int(f.attrs.get("format_version", 0)) != 1:
+                raise ModelFileError(f"{path} is not a whole-curve model file (format {f.attrs.get('format')!r})")
+            grids = WideGrids(**json.loads(f.attrs["grids"]))
+            n = int(f.attrs["n_layers"])
+            if not 1 <= n <= 16:
+                raise ModelFileError(f"{path}: {n} layers; the file is corrupt")
+            shapes = [(f[f"layers/{i}/kernel"].shape, f[f"layers/{i}/bias"].shape) for i in range(n)]
+            if any(len(k) != 2 or np.prod(k) > 5e7 or b != (k[1],) for k, b in shapes):
+                raise ModelFileError(f"{path}: layer shapes {shapes} are not a dense network")
+            weights = [f[f"layers/{i}/kernel"][()] for i in range(n)]
+            biases = [f[f"layers/{i}/bias"][()] for i in range(n)]
+            info = json.loads(f.attrs.get("info", "{}"))
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelFileError(f"{path}: cannot read the whole-curve model ({exc})") from None
+    return WideModel(grids, weights, biases, info, name=path.stem)
+
+
+def check_slit(slit_length) -> float | None:
+    """A slit length (1/A) as given: None or 0 for none; positive finite otherwise."""
+    if slit_length is None or slit_length == 0:
+        return None
+    v = float(slit_length)
+    if not np.isfinite(v) or v < 0:
+        raise InputError(f"`slit_length` must be a positive length in 1/A (got {slit_length})", parameter="slit_length")
+    return v
