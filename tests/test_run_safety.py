@@ -88,7 +88,7 @@ ENTRY = st.sampled_from(["file", "link-file", "dangling", "self-loop", "two-loop
                          "link-dir", "link-parent"])
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kinds=st.lists(ENTRY, min_size=1, max_size=7))
 def test_batch_over_trees_with_links_fifos_and_loops(tmp_path_factory, kinds):
     """Any directory of such entries: no traceback, exit 0 (or 2 with one line when nothing is a file), one
@@ -108,7 +108,7 @@ def test_batch_over_trees_with_links_fifos_and_loops(tmp_path_factory, kinds):
             os.symlink(root / f"t{k}.txt", p)
             expected_ok.add(name)
         elif kind == "dangling":
-            os.symlink(root / "nothing", p)
+            os.symlink(root / f"nothing{k}", p)   # (two links to one path are one input)
             expected_failed.add(name)
         elif kind == "self-loop":
             os.symlink(name, p)
@@ -122,7 +122,8 @@ def test_batch_over_trees_with_links_fifos_and_loops(tmp_path_factory, kinds):
             expected_failed.add(name)
         elif kind == "dev-zero":
             os.symlink("/dev/zero", p)
-            expected_failed.add(name)
+            if "dev-zero" not in kinds[:k]:   # two links to one file are one input (the first name kept)
+                expected_failed.add(name)
         elif kind == "subdir":
             p.mkdir()
             shutil.copy(R20, p / "inner.txt")   # not recursive: never an input
