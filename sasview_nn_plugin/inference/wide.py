@@ -22,6 +22,7 @@ from ..errors import InputError, ModelFileError
 from ..physics.wide import WideGrids, placement
 
 FORMAT = "sasview_nn_plugin wide network"
+GAP = 3.0           # a gap between positive points wider than GAP x their median log spacing is masked
 N_SCALARS = 5       # phi, phi known, dQ/Q x 5, slit present, log10 slit length (x units)
 
 
@@ -69,8 +70,10 @@ def _span(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, decades: 
 def place(grids: WideGrids, q, intensity, di=None, dq=None, slit_length: float | None = None) -> Placed:
     """Put one curve (q 1/A ascending, I, dI or None, dq 1-sigma 1/A or None, slit length 1/A or None) on the grid.
 
-    Points with I <= 0 are data but carry no log: they are masked (with every grid point nearer to them than
-    to a positive point).  Several points per grid cell are averaged in log; gaps are interpolated in log-log.
+    The window (hence L) is the data's whole q range.  Points with I <= 0 are data but carry no log: the network
+    reads the positive points, interpolated in log-log onto the grid (several points per grid cell averaged in
+    log), and masks the grid outside them and inside gaps wider than GAP x the curve's median log spacing (a run
+    of non-positive points, a detector gap).  So a curve with points marked bad reads as the same curve cut.
     """
     q, intensity = np.asarray(q, float), np.asarray(intensity, float)
     di = None if di is None else np.asarray(di, float)
@@ -78,27 +81,24 @@ def place(grids: WideGrids, q, intensity, di=None, dq=None, slit_length: float |
     q_lo, q_hi = _span(q, intensity, di, 2 * grids.x_half - 1e-6)
     inside = (q >= q_lo) & (q <= q_hi)
     length = placement(q_lo, q_hi)
-    xq = q[inside] * length
-    iq = intensity[inside]
+    pos = inside & (intensity > 0)
+    lxq = np.log(q[pos] * length)
+    liq = np.log(intensity[pos])
     lx = np.log(x)
-    cell = np.clip(np.searchsorted((lx[1:] + lx[:-1]) / 2, np.log(xq)), 0, len(x) - 1)
-    pos = iq > 0
-    # per cell: mean log of positive points; a cell whose points are mostly non-positive is masked
-    n_pos = np.bincount(cell[pos], minlength=len(x))
-    n_all = np.bincount(cell, minlength=len(x))
-    sum_log = np.bincount(cell[pos], weights=np.log(iq[pos]), minlength=len(x))
-    li = np.interp(lx, np.log(xq[pos]), np.log(iq[pos])) if pos.sum() >= 2 else np.zeros(len(x))
-    li = np.where(n_pos > 0, sum_log / np.maximum(n_pos, 1), li)
-    in_window = (x >= xq[0] * (1 - 1e-9)) & (x <= xq[-1] * (1 + 1e-9))
-    # nearest data point for grid points between data: masked when it is non-positive
-    nearest = np.clip(np.searchsorted(xq, x), 1, len(xq) - 1)
-    left = nearest - 1
-    pick = np.where(np.abs(np.log(xq[left]) - lx) <= np.abs(np.log(xq[nearest]) - lx), left, nearest)
-    good = np.where(n_all > 0, n_pos * 2 > n_all, iq[pick] > 0)
-    mask = in_window & good & (pos.sum() >= 2)
-    feats = np.where(mask, li, 0.0)
-    if mask.any():
-        feats = np.where(mask, feats - feats[mask].mean(), 0.0)
+    mask = np.zeros(len(x), bool)
+    feats = np.zeros(len(x))
+    if len(lxq) >= 2:
+        cell = np.clip(np.searchsorted((lx[1:] + lx[:-1]) / 2, lxq), 0, len(x) - 1)
+        count = np.bincount(cell, minlength=len(x))
+        mean_log = np.bincount(cell, weights=liq, minlength=len(x)) / np.maximum(count, 1)
+        li = np.where(count > 0, mean_log, np.interp(lx, lxq, liq))
+        spacing = np.diff(lxq)
+        wide_gap = np.maximum(GAP * np.median(spacing), 2.0 * (lx[1] - lx[0]))
+        k = np.clip(np.searchsorted(lxq, lx), 1, len(lxq) - 1)      # lxq[k-1] <= lx < lxq[k]
+        in_gap = (lxq[k] - lxq[k - 1]) > wide_gap
+        mask = (lx >= lxq[0] - 1e-9) & (lx <= lxq[-1] + 1e-9) & ((count > 0) | ~in_gap)
+        if mask.any():
+            feats = np.where(mask, li - li[mask].mean(), 0.0)
     dqr = 0.0
     if dq is not None:
         rel = np.asarray(dq, float)[inside] / q[inside]

@@ -1,0 +1,179 @@
+"""Acceptance benchmark of issue 25: the whole curve in one pass (broad, decades apart, near-monodisperse, slit).
+
+The test set is made here, fresh, with sasmodels directly (``sphere`` / ``sphere@hardsphere`` with the radius
+dispersion replaced by an explicit mesh: sasmodels' 'array' dispersion, so R_eff is the mixture's number mean;
+radius_effective_mode=1, structure_factor_mode=0):
+  kinds    broad      log-normal (number) sigma 0.35-0.8;
+           decades    two log-normal populations (sigma 0.05-0.25) 5-20x apart, volume share of the small 0.2-0.8;
+           narrow     Schulz pd 0.01-0.04;
+           slit       log-normal sigma 0.1-0.5, Slit1D slit length 0.02-0.06 1/A, q 1e-4-0.05 1/A (200 points);
+  windows  usaxs_saxs 1e-4-0.3 1/A (400 log points), lab 0.005-0.5 1/A (300 log points); slit has its own;
+  radii    the volume-mean radius log-uniform where the window sees it: 6/q_max .. 0.6/q_min (<= 3000 A);
+  phi      0 (half) or 0.1-0.4;  data: unknown scale (x 10^U(-2, 2)), flat background U(0, 5 %) of the clean
+           I(q_max), 1-3 % Gaussian noise with dI.
+A curve is *right* when unflagged, volume-weighted W1 <= 10 % of the true volume-mean radius and number W1 <=
+15 % of the true number-mean radius (W1 = integral |CDF_pred - CDF_true| dR, A, between the result's bins and
+the mesh).  *silent* = unflagged and not right; required per kind: right >= 85 %, silent <= 3 %.
+
+    nice -n 10 python benchmarks/bench_wide.py [--n 20] [--seed 25] [--model wide] [--phi given|auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("SAS_OPENCL", "none")
+sys.path.insert(0, os.path.dirname(__file__))
+
+import numpy as np
+from bench_domain import sas_intensity, w1_a
+from sasmodels.resolution import Slit1D
+
+from sasview_nn_plugin.errors import InputError
+from sasview_nn_plugin.inference.invert_wide import invert_wide
+from sasview_nn_plugin.inference.modelfile import resolve_model_path
+from sasview_nn_plugin.inference.wide import load_wide
+
+WINDOWS = {"usaxs_saxs": (1e-4, 0.3, 400), "lab": (0.005, 0.5, 300), "slit": (1e-4, 0.05, 200)}
+KINDS = {"broad": ("usaxs_saxs", "lab"), "decades": ("usaxs_saxs", "lab"), "narrow": ("usaxs_saxs", "lab"),
+         "slit": ("slit",)}
+R_MAX = 3000.0
+LIMITS = {"right": 0.85, "silent": 0.03, "w1_volume": 0.10, "w1_number": 0.15}
+
+
+def lognormal_mesh(median: float, sigma: float, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(radii A, number weights) of a log-normal over +-4.5 sigma."""
+    x = median * np.exp(np.linspace(-4.5, 4.5, n) * sigma)
+    w = np.exp(-0.5 * (np.log(x / median) / sigma) ** 2) * np.gradient(x) / x
+    return x, w / w.sum()
+
+
+def schulz_mesh(mean: float, pd: float, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(radii A, number weights) of sasmodels' Schulz dispersion (its own mesh, via the sphere kernel)."""
+    _, mesh = sas_intensity("sphere", np.array([0.01]), dict(radius=mean, radius_pd=pd, radius_pd_type="schulz",
+                                                             radius_pd_n=n, radius_pd_nsigma=6.0))
+    return mesh
+
+
+def volume_mean(mesh) -> float:
+    x, w = mesh
+    v = w * x**3
+    return float((v * x).sum() / v.sum())
+
+
+def draw_mesh(kind: str, lo: float, hi: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """A number-weighted radius mesh whose volume-mean radius lies log-uniformly in [lo, hi] (A)."""
+    target = np.exp(rng.uniform(np.log(lo), np.log(hi)))
+    if kind == "narrow":
+        return schulz_mesh(target, rng.uniform(0.01, 0.04))
+    if kind in ("broad", "slit"):
+        s = rng.uniform(0.35, 0.8) if kind == "broad" else rng.uniform(0.1, 0.5)
+        return lognormal_mesh(target * np.exp(-3.5 * s * s), s)   # volume mean = median exp(3.5 sigma^2)
+    ratio = np.exp(rng.uniform(np.log(5), np.log(20)))            # decades: two populations
+    share_small = rng.uniform(0.2, 0.8)
+    small = np.sqrt(lo * hi / ratio) * np.exp(rng.uniform(-0.5, 0.5) * np.log(hi / lo / ratio) / 2) \
+        if hi / lo > ratio else lo
+    parts = []
+    for centre, share in ((small, share_small), (small * ratio, 1 - share_small)):
+        x, w = lognormal_mesh(centre, rng.uniform(0.05, 0.25))
+        parts.append((x, share * w / (w * x**3).sum()))             # volume share -> number weights
+    x = np.concatenate([p[0] for p in parts])
+    w = np.concatenate([p[1] for p in parts])
+    order = np.argsort(x)
+    return x[order], w[order] / w.sum()
+
+
+def make_curve(kind: str, window: str, rng) -> dict:
+    q_lo, q_hi, n = WINDOWS[window]
+    q = np.geomspace(q_lo, q_hi, n)
+    lo, hi = 6.0 / q_hi, min(0.6 / q_lo, R_MAX)
+    if kind == "decades":
+        lo, hi = 3.0 / q_hi, min(1.0 / q_lo, R_MAX * 3)
+    mesh = draw_mesh(kind, lo, hi, rng)
+    phi = 0.0 if rng.uniform() < 0.5 else rng.uniform(0.1, 0.4)
+    name = "sphere" if phi == 0 else "sphere@hardsphere"
+    pars = dict(radius=float(mesh[0].mean()), scale=1.0 if phi == 0 else 1.0, background=0.0)
+    if phi > 0:
+        pars.update(volfraction=phi, radius_effective_mode=1, structure_factor_mode=0)
+    slit = None
+    if kind == "slit":
+        slit = rng.uniform(0.02, 0.06)
+        res = Slit1D(q, q_length=slit)
+        clean = res.apply(sas_intensity(name, res.q_calc, pars, mesh)[0])
+    else:
+        clean = sas_intensity(name, q, pars, mesh)[0]
+    clean = clean * 10 ** rng.uniform(-2, 2)
+    clean = clean + rng.uniform(0, 0.05) * clean[-1]
+    di = rng.uniform(0.01, 0.03) * clean
+    return dict(kind=kind, window=window, q=q, i=clean + di * rng.standard_normal(n), di=di, slit=slit, phi=phi,
+                mesh=mesh)
+
+
+def score(c: dict, model, phi_mode: str) -> dict:
+    x, w = c["mesh"]
+    true_n, true_v = float(w @ x), volume_mean(c["mesh"])
+    t0 = time.perf_counter()
+    try:
+        r = invert_wide(model, c["q"], c["i"], c["di"], volume_fraction=c["phi"] if phi_mode == "given" else None,
+                        slit_length=c["slit"])
+        flags = r.quality.flags
+    except InputError as exc:
+        return dict(refused=str(exc), right=False, flagged=True, seconds=time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    vt = w * x**3
+    w1v = w1_a(r.radius, r.volume_distribution, x, vt / vt.sum()) / true_v
+    w1n = w1_a(r.radius, r.number_distribution, x, w) / true_n
+    good = w1v <= LIMITS["w1_volume"] and w1n <= LIMITS["w1_number"]
+    return dict(right=bool(good and not flags), good=good, flagged=bool(flags), flags=flags, w1v=w1v, w1n=w1n,
+                err_v=r.mean_radius_volume / true_v - 1, err_n=r.mean_radius_number / true_n - 1, seconds=seconds,
+                phi_err=r.volume_fraction_used - c["phi"], phi_sigma=r.volume_fraction_sigma)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20, help="curves per kind and window")
+    ap.add_argument("--seed", type=int, default=25)
+    ap.add_argument("--model", default="wide")
+    ap.add_argument("--phi", choices=("given", "auto"), default="given")
+    args = ap.parse_args()
+    model = load_wide(resolve_model_path(args.model))
+    rng = np.random.default_rng(args.seed)
+    print(f"model {args.model}, n {args.n} per cell, seed {args.seed}, phi {args.phi}")
+    print(f"{'kind':9s} {'window':11s} {'right':>6s} {'r+flag':>6s} {'w+flag':>6s} {'silent':>6s} {'refused':>7s} "
+          f"{'W1v med':>8s} {'W1n med':>8s} {'err<R>v':>8s} {'ms':>6s}  flags")
+    verdict = []
+    for kind, windows in KINDS.items():
+        rows_kind = []
+        for window in windows:
+            rows = [score(make_curve(kind, window, rng), model, args.phi) for _ in range(args.n)]
+            rows_kind += rows
+            ok = [r for r in rows if "refused" not in r]
+            share = lambda f: np.mean([f(r) for r in rows])  # noqa: E731
+            flags = {}
+            for r in ok:
+                for f in r["flags"]:
+                    flags[f] = flags.get(f, 0) + 1
+            print(f"{kind:9s} {window:11s} {share(lambda r: r['right']):6.0%} "
+                  f"{share(lambda r: r.get('good', False) and r['flagged']):6.0%} "
+                  f"{share(lambda r: not r.get('good', False) and r['flagged'] and 'refused' not in r):6.0%} "
+                  f"{share(lambda r: not r['flagged'] and not r['right']):6.0%} {share(lambda r: 'refused' in r):7.0%} "
+                  f"{np.median([r['w1v'] for r in ok]) if ok else np.nan:8.3f} "
+                  f"{np.median([r['w1n'] for r in ok]) if ok else np.nan:8.3f} "
+                  f"{np.median([abs(r['err_v']) for r in ok]) if ok else np.nan:8.1%} "
+                  f"{1e3 * np.median([r['seconds'] for r in rows]):6.1f}  {flags}")
+            if args.phi == "auto" and ok:
+                z = [r["phi_err"] / r["phi_sigma"] for r in ok if r["phi_sigma"]]
+                print(f"{'':21s} phi: median |error| {np.median([abs(r['phi_err']) for r in ok]):.3f}, "
+                      f"68 % coverage {np.mean(np.abs(z) < 1):.0%}")
+        right = np.mean([r["right"] for r in rows_kind])
+        silent = np.mean([not r["flagged"] and not r["right"] for r in rows_kind])
+        verdict.append(f"{kind}: right {right:.0%} (>= {LIMITS['right']:.0%}) silent {silent:.0%} "
+                       f"(<= {LIMITS['silent']:.0%}) {'PASS' if right >= LIMITS['right'] and silent <= LIMITS['silent'] else 'FAIL'}")
+    print("\n".join(verdict))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The whole-curve network's plumbing: placement by self-similarity, masks, model files, the training set.
+
+Expected values come from physics (self-similarity of spheres: radii x s maps I(q) to s^3 I(s q)) or from
+hand-made cases; a small random network stands in for the trained one where only the plumbing is tested.
+"""
+
+import h5py
+import numpy as np
+import pytest
+from sasmodels.core import load_model
+from sasmodels.direct_model import call_kernel
+
+from sasview_nn_plugin.errors import InputError, ModelFileError
+from sasview_nn_plugin.inference.invert_wide import invert_wide, invert_wide_many
+from sasview_nn_plugin.inference.wide import N_SCALARS, WideModel, load_wide, place, save_wide
+from sasview_nn_plugin.physics.wide import WideGrids, placement
+from sasview_nn_plugin.training.wide_simulate import simulate_wide
+
+GRIDS = WideGrids()
+
+
+def random_model(seed: int = 0) -> WideModel:
+    rng = np.random.default_rng(seed)
+    sizes = [2 * len(GRIDS.x) + N_SCALARS, 32, len(GRIDS.rho) + 2]
+    ws = [rng.normal(0, 1 / np.sqrt(a), (a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    return WideModel(GRIDS, ws, [np.zeros(b) for b in sizes[1:]], {}, "random")
+
+
+def spheres(q, radius, pd=0.1, phi=0.0):
+    """sasmodels' sphere (phi = 0) or sphere@hardsphere, Schulz dispersion, scale 1, no background."""
+    name = "sphere" if phi == 0 else "sphere@hardsphere"
+    pars = dict(radius=radius, radius_pd=pd, radius_pd_type="schulz", radius_pd_n=60, background=0.0)
+    if phi:
+        pars.update(volfraction=phi, radius_effective_mode=1)
+    kernel = load_model(name).make_kernel([q])
+    try:
+        return call_kernel(kernel, pars)
+    finally:
+        kernel.release()
+
+
+@pytest.mark.parametrize("s", [10.0, 1000.0])
+def test_self_similar_curves_read_alike_across_the_span(s):
+    """Spheres of radius R on q = 1e-3..3 1/A (3.5 decades) and of radius R s on q / s: the same network input,
+    the same answer in rho, radii x s (phi 0.3: the PY S(q) scales too)."""
+    q = np.geomspace(1e-3, 3.0, 500)
+    a = spheres(q, 30.0, phi=0.3)
+    b = spheres(q / s, 30.0 * s, phi=0.3)
+    np.testing.assert_allclose(b / a, s**3, rtol=1e-6)   # the physics premise: I -> s^3 I(q / s)
+    pa, pb = place(GRIDS, q, a), place(GRIDS, q / s, b)
+    np.testing.assert_array_equal(pa.mask, pb.mask)
+    np.testing.assert_allclose(pa.features, pb.features, atol=1e-6)
+    assert pb.length == pytest.approx(s * pa.length)
+    model = random_model()
+    ra = invert_wide(model, q, a, volume_fraction=0.3)
+    rb = invert_wide(model, q / s, b * 7.0, volume_fraction=0.3)   # and any intensity scale
+    np.testing.assert_allclose(rb.radius, s * ra.radius, rtol=1e-12)
+    np.testing.assert_allclose(rb.volume_distribution, ra.volume_distribution, atol=1e-6)
+
+
+def test_points_marked_bad_read_as_the_curve_cut():
+    """A run of non-positive points (over-subtraction, a detector gap) is masked: the same input as the curve
+    without those points; the window (placement) stays the data's."""
+    q = np.geomspace(0.005, 0.5, 300)
+    i = spheres(q, 40.0)
+    bad = (q > 0.03) & (q < 0.06)
+    marked = np.where(bad, -1e-3 * i, i)
+    pm, pc = place(GRIDS, q, marked), place(GRIDS, q[~bad], i[~bad])
+    np.testing.assert_array_equal(pm.mask, pc.mask)
+    np.testing.assert_allclose(pm.features, pc.features, atol=1e-12)
+    x_gap = GRIDS.x[(GRIDS.x > 0.031 * pm.length) & (GRIDS.x < 0.059 * pm.length)]
+    assert len(x_gap) > 5 and not pm.mask[np.isin(GRIDS.x, x_gap)].any()
+
+
+def test_a_window_wider_than_the_grid_reads_the_span_with_most_signal():
+    q = np.geomspace(1e-5, 1.0, 800)          # 5 decades; below 1e-4 the points are noise around zero
+    i = spheres(q, 200.0) + 1e-3
+    di = 0.01 * i
+    di[q < 1e-4] = 1e6
+    p = place(GRIDS, q, i, di)
+    assert p.q_range[0] >= 9e-5 and np.log10(p.q_range[1] / p.q_range[0]) <= 2 * GRIDS.x_half
+    assert p.length == pytest.approx(placement(*p.q_range))
+
+
+def test_over_subtracted_points_are_data_not_a_refusal():
+    q = np.geomspace(0.005, 0.5, 300)
+    i = spheres(q, 40.0) * 1e3
+    i = i - 1.5 * i[-1]                         # the last points go negative
+    di = 0.02 * np.abs(i) + 0.01 * abs(i[-1])
+    res = invert_wide(random_model(), q, i, di, volume_fraction=0.0)
+    assert np.count_nonzero(i <= 0) > 0
+    assert any("I <= 0 kept as data" in n for n in res.notes)
+    assert len(res.q_data) == len(q)             # every point kept for the check
+    assert res.quality is not None
+
+
+def test_q_range_restricts_what_is_read():
+    q = np.geomspace(0.001, 0.5, 300)
+    i = spheres(q, 40.0)
+    res = invert_wide(random_model(), q, i, volume_fraction=0.0, q_range=(0.01, 0.3))
+    assert res.q_data[0] >= 0.01 and res.q_data[-1] <= 0.3
+    assert res.q_range == (float(res.q_data[0]), float(res.q_data[-1]))
+    with pytest.raises(InputError) as err:
+        invert_wide(random_model(), q, i, volume_fraction=0.0, q_range=(0.2, 0.21))
+    assert err.value.parameter == "q_range"
+
+
+def test_unknown_phi_is_estimated_in_the_same_pass_with_a_sigma():
+    q = np.geomspace(0.005, 0.5, 200)
+    res = invert_wide(random_model(), q, spheres(q, 40.0))
+    assert 0 <= res.volume_fraction_used <= 0.5 and res.volume_fraction_sigma > 0
+
+
+def test_many_equals_one_by_one():
+    q = np.geomspace(0.005, 0.5, 200)
+    rows = np.stack([spheres(q, r) for r in (20.0, 40.0, 80.0)])
+    rows[1, :3] = np.nan                               # a bad row is that row's error, not the batch's
+    model = random_model()
+    many = invert_wide_many(model, q, rows, volume_fractions=[0.1, 0.2, None])
+    assert isinstance(many[1], InputError)
+    for k, phi in ((0, 0.1), (2, None)):
+        one = invert_wide(model, q, rows[k], volume_fraction=phi)
+        np.testing.assert_allclose(many[k].volume_distribution, one.volume_distribution, atol=1e-7)
+        assert many[k].volume_fraction_used == pytest.approx(one.volume_fraction_used, abs=1e-7)
+
+
+def test_slit_and_pinhole_together_are_refused():
+    q = np.geomspace(1e-4, 0.05, 100)
+    with pytest.raises(InputError) as err:
+        invert_wide(random_model(), q, spheres(q, 500.0), dq=0.05 * q, slit_length=0.03, volume_fraction=0)
+    assert err.value.parameter == "slit_length"
+
+
+def test_model_file_round_trip_and_corruption(tmp_path):
+    model = random_model()
+    path = save_wide(model, tmp_path / "m.h5")
+    back = load_wide(path)
+    for a, b in zip(model.weights + model.biases, back.weights + back.biases, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with h5py.File(path, "r+") as f:
+        f.attrs["n_layers"] = 99
+    with pytest.raises(ModelFileError):
+        load_wide(path)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f.attrs["format"] = "something else"
+    with pytest.raises(ModelFileError):
+        load_wide(other)
+
+
+def test_training_set_is_reproducible_and_masks_non_positive_points(tmp_path):
+    a = simulate_wide(50, 3, tmp_path / "a.h5")
+    b = simulate_wide(50, 3, tmp_path / "b.h5")
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        for name in ("features", "mask", "volume", "phi", "slit", "dq_over_q"):
+            np.testing.assert_array_equal(fa[name][()], fb[name][()])
+        vol, mask, feats = fa["volume"][()], fa["mask"][()].astype(bool), fa["features"][()]
+        np.testing.assert_allclose(vol.sum(axis=1), 1, rtol=1e-5)
+        assert np.all(feats[~mask] == 0)
+        np.testing.assert_allclose([f[m].mean() for f, m in zip(feats, mask, strict=True)], 0, atol=1e-4)
+        assert (fa["phi"][()] == 0).any() and (fa["phi"][()] > 0).any()
+    with pytest.raises(InputError):
+        simulate_wide(5, 3, a)                       # never overwritten
