@@ -143,3 +143,52 @@ def test_batch_over_trees_with_links_fifos_and_loops(tmp_path_factory, kinds):
     assert all(r["reason"] for r in got if r["status"] != "ok")
     rc = main(["batch", str(d), "--volume-fraction", "0.3", "--output", str(out), "--quiet", "--no-frame-files"])
     assert rc == 0 and len(rows(out)) == len(got)   # resumes over the same tree
+
+
+def test_batch_refuses_a_directory_holding_the_users_own_run_file_names(tmp_path, capsys):
+    d = tmp_path / "data"
+    d.mkdir()
+    shutil.copy(R20, d / "a.dat")
+    (d / "results.h5").write_bytes(b"the user's own results")
+    (d / "summary.csv").write_text("the user's own summary\n")
+    rc = main(["batch", str(d / "*.dat"), "--volume-fraction", "0.3", "--output", str(d), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "was not written by a sasview-nn run" in err and err.count("\n") == 1, err
+    assert (d / "results.h5").read_bytes() == b"the user's own results"
+    assert (d / "summary.csv").read_text() == "the user's own summary\n"
+    assert sorted(p.name for p in d.iterdir()) == ["a.dat", "results.h5", "summary.csv"]
+    # a run directory's own files are replaced by the next run as before
+    out = tmp_path / "run"
+    for _ in range(2):
+        assert main(["batch", str(d / "*.dat"), "--volume-fraction", "0.3", "--output", str(out), "--quiet"]) == 0
+
+
+def test_sasview_project_never_replaces_a_result_of_the_same_command(tmp_path, capsys):
+    d = tmp_path / "d"
+    d.mkdir()
+    shutil.copy(R20, d / "s.txt")
+    out = tmp_path / "OUT"
+    rc = main(["invert", str(d / "s.txt"), "--volume-fraction", "0.3", "--output", str(out),
+               "--sasview-project", str(out / "s.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "would replace" in err and err.count("\n") == 1 and not out.exists(), err
+    rc = main(["batch", str(d / "s.txt"), "--volume-fraction", "0.3", "--output", str(out), "--quiet",
+               "--sasview-project", str(out / "summary.csv")])
+    assert rc == 2 and "would replace" in capsys.readouterr().err and not out.exists()
+
+
+def test_sasview_project_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"my": "notes"}')
+    for cmd in ("invert", "batch"):
+        rc = main([cmd, str(R20), "--volume-fraction", "0.3", "--output", str(tmp_path / cmd),
+                   "--sasview-project", str(mine)])
+        err = capsys.readouterr().err
+        assert rc == 2 and "not a SasView project written by sasview-nn" in err, err
+        assert mine.read_text() == '{"my": "notes"}'
+    # its own project is replaced by the same command run again; a folder that does not exist yet is created
+    proj = tmp_path / "new" / "deeper" / "p.json"
+    for _ in range(2):
+        assert main(["invert", str(R20), "--volume-fraction", "0.3", "--output", str(tmp_path / "o"),
+                     "--sasview-project", str(proj)]) == 0
+    assert proj.is_file()

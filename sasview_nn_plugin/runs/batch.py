@@ -27,8 +27,18 @@ from ..data.writers import write_inversion
 from ..errors import InputError
 from ..inference.modelfile import load_model
 from ..physics import kernels as physics
-from .guard import OutputLock, refuse_outputs_onto_inputs
-from .plan import FRAMES, PARTS, RUN_FILES, Unit, content_hash, expand_inputs, plan_units, read_unit
+from .guard import LOCK_NAME, OutputLock, refuse_outputs_onto_inputs
+from .plan import (
+    FRAMES,
+    PARTS,
+    RUN_FILES,
+    Unit,
+    content_hash,
+    expand_inputs,
+    plan_units,
+    read_unit,
+    refuse_foreign_run_files,
+)
 from .process import FrameResult, RunOptions, Settings, process_frames, process_unit, settings_for
 from .project import project_path, write_run_project
 from .summary import no_intervals, refined_columns, write_results_h5, write_summary_csv
@@ -205,8 +215,10 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     files, own = expand_inputs(inputs)
     if not files:
         raise InputError("no input files" + (f" (only the run files of an earlier run: {own[0]})" if own else ""))
-    project = project_path(options.sasview_project)
-    refuse_outputs_onto_inputs([out / n for n in RUN_FILES] + ([project] if project else []), files)
+    named = [Path(options.sasview_project)] if options.sasview_project else []
+    refuse_outputs_onto_inputs([out / n for n in RUN_FILES] + named, files)
+    project = project_path(options.sasview_project, [out / n for n in (*RUN_FILES, FRAMES, PARTS, LOCK_NAME)])
+    refuse_foreign_run_files(out)
     refining = settings.refine or settings.parametric
     units = plan_units(files, options.order, settings.q_unit, UNIT_FRAMES_REFINE if refining else UNIT_FRAMES,
                        settings.read_options)

@@ -16,7 +16,7 @@ from .batch import UNIT_FRAMES, write_frame_files
 from .guard import OutputLock, refuse_outputs_onto_inputs
 from .plan import expand_inputs, plan_units, read_unit
 from .process import FrameResult, RunOptions, process_frames, settings_for
-from .project import project_entries, project_path
+from .project import project_entries, project_path, write_project_file
 
 
 def output_stem(frame: str) -> str:
@@ -68,8 +68,9 @@ def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, 
         stems.add(stem)
         r.stem = stem
     outputs = [out / f"{r.stem}.{ext}" for r in results for ext in ("json", "csv", "png")[:3 if options.plot else 2]]
-    project = project_path(options.sasview_project)
-    refuse_outputs_onto_inputs(outputs + ([project] if project else []), files)
+    named = [Path(options.sasview_project)] if options.sasview_project else []
+    refuse_outputs_onto_inputs(outputs + named, files)
+    project = project_path(options.sasview_project, outputs)
     entries = project_entries(results) if project is not None else []
     ensure_output_dir(out)
     with OutputLock(out):
@@ -77,7 +78,5 @@ def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, 
         for r in results:
             r.files = write_frame_files(r, out / r.stem, options.plot)
         if project is not None:
-            from ..sasview.project import write_project
-
-            write_project(project, entries)
+            write_project_file(project, entries)
     return results

@@ -51,6 +51,20 @@ def is_run_directory(d: Path) -> bool:
     return (d / PARTS / "run.json").is_file()
 
 
+def refuse_foreign_run_files(out: Path) -> None:
+    """InputError if ``out`` holds a file named like a run file (summary.csv, results.h5, timeseries.png) or a
+    non-empty frames/ folder but is not a run directory: they are the user's own and never replaced."""
+    if not out.is_dir() or is_run_directory(out):
+        return
+    for name in (*RUN_FILES, FRAMES):
+        p = out / name
+        if name == FRAMES and not p.is_dir():
+            continue   # a file called frames is refused where the folder is made
+        if os.path.lexists(p) and not (p.is_dir() and not any(p.iterdir())):
+            raise InputError(f"{printable(p)} was not written by a sasview-nn run (no {PARTS}/run.json beside it) "
+                             "and would be replaced; choose another `output` directory or move that file")
+
+
 def _own_output(p: Path) -> bool:
     """Is ``p`` a file written by a sasview-nn batch run (in a directory holding its run record)?"""
     parent = p.parent
