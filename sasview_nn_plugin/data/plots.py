@@ -59,6 +59,16 @@ def checked_model_curve(inv) -> tuple[np.ndarray, np.ndarray, str] | None:
     return curve[0], curve[1], f"model curve of the check ({stat})"
 
 
+def verdict_text(quality) -> str:
+    """The title's verdict: "checked: trusted", "checked: approximate (...)" (close, not a fit: refine it) or
+    "NOT TRUSTED: flags" (``quality.verdict``, ``quality.flags``)."""
+    if quality.flags:
+        return "; NOT TRUSTED: " + ", ".join(quality.flags)
+    if getattr(quality, "approximate", False):
+        return "; checked: approximate (close, not a fit: refine it)"
+    return "; checked: trusted"
+
+
 def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     """Left: number and volume distributions.  Right: the data with the fit's curve, or else the forward-model
     check's curve and statistic (:func:`checked_model_curve`, the numbers of ``inv.quality``).
@@ -91,8 +101,7 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     a1.set_ylabel("probability per bin")
     a1.legend(fontsize=8)
     a1.grid(alpha=0.3)
-    verdict = "" if quality is None else ("; checked: trusted" if not quality.flags
-                                          else "; NOT TRUSTED: " + ", ".join(quality.flags))
+    verdict = "" if quality is None else verdict_text(quality)
     sigma = inv.volume_fraction_sigma
     phi = f"{inv.volume_fraction:g}" if sigma is None else f"{inv.volume_fraction:.3g} +- {sigma:.2g} (estimated)"
     rn, phi68 = (None, None) if band is None else (band.interval("mean_radius_number"),
@@ -104,7 +113,8 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
         head = (f"size distribution{verdict}\n<R>n = {_with_interval(inv.mean_radius_number, rn, ' A')}, "
                 f"phi = {phi} (68 %)")
     a1.set_title(head, fontsize=10 if rn is None else 9,
-                 color="C3" if quality is not None and quality.flags else "black")
+                 color="black" if quality is None or quality.verdict == "trusted" else
+                 "C3" if quality.flags else "C1")
     q, i_data = inv.q_data, inv.intensity_data
     if inv.di_data is not None:
         a2.errorbar(q, i_data, inv.di_data, fmt=".", ms=2, lw=0.5, color="0.4", label="data")

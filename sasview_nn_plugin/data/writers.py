@@ -22,9 +22,9 @@ def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | No
     """Write ``<stem>.json`` and ``<stem>.csv`` for an Inversion into out_dir (a fit adds its bands, per bin
     and on the cumulative number distribution, and its start to the CSV)."""
     out_dir = Path(out_dir)
-    record = inv.to_dict() | (extra or {})
+    record = json_safe(inv.to_dict() | (extra or {}))
     # no indent: json's C encoder (4x faster; batch runs write one per frame); `python -m json.tool` pretty-prints
-    js = write_atomic(out_dir / f"{stem}.json", json.dumps(record))
+    js = write_atomic(out_dir / f"{stem}.json", json.dumps(record, allow_nan=False))
     cols = {"radius_A": inv.radius, "number_distribution": inv.number_distribution,
             "volume_distribution": inv.volume_distribution}
     if inv.uncertainty is not None:  # the band of a fit
@@ -43,6 +43,20 @@ def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | No
     lines += [fmt % row for row in map(tuple, table.tolist())]
     csv = write_atomic(out_dir / f"{stem}.csv", "\n".join(lines) + "\n")
     return js, csv
+
+
+def json_safe(value):
+    """``value`` (dicts, lists, tuples, numbers, numpy scalars and arrays) with every NaN or infinite number as None:
+    JSON has neither, and a strict parser refuses Python's ``NaN`` / ``Infinity``."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [json_safe(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
 
 
 def csv_metadata(inv) -> dict[str, str]:

@@ -11,6 +11,7 @@ Units: q in 1/A, radii in A.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
@@ -27,7 +28,8 @@ from ..data.validation import (
 from ..errors import InputError
 from ..inference.invert import to_model_grid
 from ..inference.modelfile import NNModel, load_model
-from ..inference.quality import nnls_scale_background
+from ..inference.quality import POOR_FIT_CHI2, Training, assess, nnls_scale_background, training_of
+from ..inference.quality_flags import of_fit
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from ..physics import distributions
 from ..physics import kernels as physics
@@ -93,7 +95,8 @@ def predict_start(q, intensity, dI=None, *, volume_fraction: float, family: str,
 
 def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radius: float, radius_pd: float,
                   dq=None, method: str = "lm", scale: float | None = None, background: float | None = None,
-                  grid: RadiusGrid | None = None, samples: int = 300, seed: int = 0, model_name: str = ""):
+                  grid: RadiusGrid | None = None, samples: int = 300, seed: int = 0, model_name: str = "",
+                  training: Training | None = None):
     """bumps fit of sasmodels ``sphere@hardsphere`` (``radius_pd_type=family``) from the given start.
 
     Fitted: radius, radius_pd, scale, background; the volume fraction is fixed.  ``scale`` and
@@ -103,7 +106,10 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     ``uncertainty`` parts, whose distributions are binned on ``grid`` (default 9-99 A) and whose mean radii
     come from the continuous distribution.
     Uncertainty draws that put no particles inside ``grid`` are left out of the bands (see
-    :func:`_draw_bands`); the result's ``notes`` say how many.
+    :func:`_draw_bands`); the result's ``notes`` say how many.  The result is checked as a refinement is
+    (``quality``: :func:`~..inference.quality.assess` of the binned distribution over every point, with the fit's
+    chi2_red, scale and background, ``poor-fit`` above :data:`~..inference.quality.POOR_FIT_CHI2`); ``training``:
+    the domain its flags test against (default: this grid, the points' q range, phi 0-0.5).
     """
     from bumps.fitproblem import FitProblem
     from bumps.fitters import fit
@@ -151,7 +157,16 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
                np.asarray(experiment.theory(), float), float(model.scale.value), float(model.background.value))
     uncertainty = Uncertainty(number_band, volume_band, float(np.std(mn_d)), float(np.std(mv_d)))
     fitted = Distribution(grid.radius, number, mean_radius_number=float(mn), mean_radius_volume=float(mv))
-    return fitted_result(start, fitted, part, uncertainty, (draw_note,))
+    training = training or Training((float(q[0]), float(q[-1])), (grid.r_min, grid.r_max), (0.0, 0.5))
+    check = functools.partial(_checked, q, intensity, di, grid.radius, number, volume_fraction, training, dq, part)
+    return replace(fitted_result(start, fitted, part, uncertainty, (draw_note,)), check=check)
+
+
+def _checked(q, intensity, di, radius, number, phi, training, dq, part: Fit):
+    """The forward-model check of a parametric fit (:func:`fit_sphere_hs`) over every point it fitted."""
+    qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=(float(q[0]), float(q[-1])),
+                  dq=None if dq is None else np.asarray(dq, float))
+    return of_fit(qual, part.chi2_reduced, part.scale, part.background, (), POOR_FIT_CHI2)
 
 
 BAND_PERCENTILES = (16, 84)
@@ -230,5 +245,5 @@ def invert_parametric(q, intensity, dI=None, *, volume_fraction: float, family: 
     start = predict_start(q, intensity, dI, volume_fraction=volume_fraction, family=family, model=nn)
     grid = RadiusGrid(float(nn.radius[0]), float(nn.radius[-1]), len(nn.radius))
     fit = fit_sphere_hs(q, intensity, dI, volume_fraction=volume_fraction, family=family, dq=dq, method=method,
-                        grid=grid, model_name=nn.name, **start)
+                        grid=grid, model_name=nn.name, training=training_of(nn), **start)
     return replace(fit, notes=(note, *fit.notes)) if note else fit

@@ -31,6 +31,7 @@ from ..data import validation
 from ..data.validation import check_curve, in_q_range, take_points, uncertainty_or_default, unused_bad_points
 from ..errors import InputError
 from ..inference.quality import POOR_FIT_CHI2, Training, assess, nnls_scale_background, training_of
+from ..inference.quality_flags import of_fit
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from . import posterior
 from .fitness import DQ_SCALE_SIGMA, SphereHSFitness
@@ -337,12 +338,8 @@ def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq
     fitted, with the fit's own chi2_red, scale and background; ``poor-fit`` whenever chi2_red > :data:`RETRY_CHI2`,
     ``misfit-outside-window`` where the whole range was not described and the window alone was fitted (``outside``)."""
     qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=q_range, dq=dq)
-    flags = qual.flags
-    if part.chi2_reduced > RETRY_CHI2 and "poor-fit" not in flags:
-        flags = ("poor-fit", *flags)
-    if outside:
-        flags = (*flags, "misfit-outside-window")
-    return replace(qual, chi2_reduced=part.chi2_reduced, scale=part.scale, background=part.background, flags=flags)
+    return of_fit(qual, part.chi2_reduced, part.scale, part.background, ("misfit-outside-window",) * outside,
+                  RETRY_CHI2)
 
 
 def _training(start: Inversion) -> Training:

@@ -26,6 +26,8 @@ blocks of the points used, over the data summed there (noise averages out; a wro
   <= 0.13 unsmeared, <= 0.19 smeared dQ/Q 3 %).  The network's standardised inputs (the model file's
   input_shift / input_scale) do not tell: core-shell, cylinder and 10x-sphere curves lie well inside the
   training features' spread (max |z| 2.5, 0.45, 0.65; in-domain curves up to 4.5).
+- ``check-failed``, ``no-particle-signal``, ``mass-outside-observable`` and the ``approximate`` mark (not a flag:
+  close, not a fit; ``Quality.verdict``): :mod:`.quality_flags`.
 
 Speed: the forward model and statistics are written out straightforwardly in :mod:`.quality_model`
 (re-exported here); :func:`assess` computes the same numbers from per-grid caches (:mod:`.quality_fast`,
@@ -44,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import quality_fast
+from .quality_flags import all_finite, is_approximate, json_number, judge, outside_observable, particle_signal
 from .quality_model import (
     block_means,
     model_intensity,
@@ -74,7 +77,9 @@ OBS_POINTS = 200             # at most ~this many data points for the noise rule
 MANY_CHUNK = 128             # assess_many: rows per array pass (bounds its memory: ~10 MB per 100 rows)
 
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
-         "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window")
+         "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window",
+         "check-failed", "no-particle-signal", "mass-outside-observable")
+VERDICTS = ("trusted", "approximate", "not trusted")   # Quality.verdict
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,10 +97,17 @@ class Quality:
     n_points: int                           # data points used
     # what model_curve() evaluates: (q, dq or None, radius, number, phi) of the points used
     curve_inputs: tuple | None = field(default=None, repr=False)
+    particle_signal: float | None = None    # F of the sphere term against a flat background alone (quality_flags)
+    approximate: bool = False               # close but not a fit (quality_flags): not "trusted", not a flag
 
     @property
     def trusted(self) -> bool:
-        return not self.flags
+        return not self.flags and not self.approximate
+
+    @property
+    def verdict(self) -> str:
+        """"trusted", "approximate" (close, not a fit: refine it) or "not trusted" (flagged)."""
+        return "not trusted" if self.flags else "approximate" if self.approximate else "trusted"
 
     def model_curve(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(q in 1/A, I in data units): the check's model curve at the points it used, with its scale and
@@ -108,10 +120,13 @@ class Quality:
         return q, self.scale * smeared_intensity(q, dq, radius, number, phi) + self.background
 
     def to_dict(self) -> dict:
-        return {"chi2_reduced": self.chi2_reduced, "scale": self.scale, "background": self.background,
-                "observable_radius": list(self.observable_radius), "flags": list(self.flags),
-                "residual_runs_z": self.residual_runs_z, "residual_rms": self.residual_rms,
-                "shape_max_rel": self.shape_max_rel, "n_points": self.n_points}
+        """The JSON record: non-finite numbers as None (JSON has no NaN)."""
+        return {"verdict": self.verdict, "flags": list(self.flags), "approximate": self.approximate,
+                **{k: json_number(getattr(self, k)) for k in ("chi2_reduced", "scale", "background")},
+                "observable_radius": [json_number(x) for x in self.observable_radius],
+                **{k: json_number(getattr(self, k)) for k in ("residual_runs_z", "residual_rms", "shape_max_rel",
+                                                              "particle_signal")},
+                "n_points": self.n_points}
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,7 +201,7 @@ def _training(training) -> Training:
 def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tuple | None = None) -> Quality:
     """The Quality of a check's numbers (:func:`_reference_stats`' tuple): the flags and their thresholds;
     ``curve``: its :attr:`Quality.curve_inputs`."""
-    scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, obs = stats
+    scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, obs, rss, rss_bg = stats
     flags = []
     if chi2 is not None and chi2 > POOR_FIT_CHI2 and misfit > MISFIT_MIN_REL:
         flags.append("poor-fit")
@@ -203,19 +218,27 @@ def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tu
         flags.append("q-window-too-narrow")
     if shape_max > SHAPE_MAX_REL:
         flags.append("shape-outside-training")
-    return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n, curve)
+    signal = particle_signal(rss, rss_bg, n)
+    finite = all_finite((scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, rss, rss_bg))
+    outside = curve is not None and outside_observable(curve[2], curve[3], obs,
+                                                       (OBS_X / curve[0][-1], OBS_X / curve[0][0]))
+    judge(flags, finite, signal, outside)
+    return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n, curve, signal,
+                   is_approximate(flags, chi2, rz, misfit, POOR_FIT_CHI2, RUNS_Z))
 
 
 def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: float | None = None):
     """The check's numbers computed straightforwardly (the specification :mod:`.quality_fast` is tested
     against, and its fallback): (scale, background, chi2, runs z, misfit rms, misfit max, small-edge number
-    share, large-edge volume share, observable range)."""
+    share, large-edge volume share, observable range, weighted sum of squares of the fit, of background alone)."""
     m = smeared_intensity(qu, dqu, radius, number, phi, slit_length)
     sigma = iu if du is None else du
     scale, bkg = nnls_scale_background(m, iu, sigma)
     fit = scale * m + bkg
     z = (iu - fit) / sigma
     chi2 = None if du is None else float(z @ z) / max(len(qu) - 2, 1)
+    w_bg = 1.0 / sigma**2
+    flat = iu - (w_bg @ iu) / w_bg.sum()   # the background-only fit: the weighted mean
     smooth = block_means(iu - fit, SHAPE_BLOCKS) / block_means(iu, SHAPE_BLOCKS)  # local relative misfit
     w = number / number.sum()
     vol = w * radius**3
@@ -223,7 +246,7 @@ def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: f
     level = scale if scale > 0 else float(np.median(iu / m))  # a flat fit: the data's level sets the noise rule
     obs = observable_radius(qu, du, m if du is not None else None, level, phi)
     return (scale, bkg, chi2, runs_z(z), math.sqrt(smooth @ smooth / len(smooth)), float(np.abs(smooth).max()),
-            float(w[:EDGE_BINS].sum()), float(vol[-EDGE_BINS:].sum()), obs)
+            float(w[:EDGE_BINS].sum()), float(vol[-EDGE_BINS:].sum()), obs, float(z @ z), float((w_bg * flat) @ flat))
 
 
 def _grid(qu, radius, dqu) -> quality_fast.Grid:
@@ -261,7 +284,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
         dqu = None if dq is None else np.asarray(dq, dtype=float)[sel]
     n = len(qu)
     if n < 3:
-        return Quality(None, math.nan, math.nan, (math.nan, math.nan), ("q-window-too-narrow",),
+        return Quality(None, math.nan, math.nan, (math.nan, math.nan), ("q-window-too-narrow", "check-failed"),
                        math.nan, math.nan, math.nan, n)
     radius = np.asarray(radius, dtype=float)
     number = np.asarray(number, dtype=float)

@@ -169,7 +169,8 @@ def _den_coefficients(r_eff, phi, c):
 def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarray, phi: float,
              obs_fraction: float, obs_chi2: float, observe: bool = True):
     """(scale, background, chi2 or None, runs z, misfit rms, misfit max, small-edge number share, large-edge
-    volume share, observable range) of one curve on ``gr``, or None (see the module docstring).
+    volume share, observable range, sum of squared weighted residuals, the same of the background-only fit) of one
+    curve on ``gr``, or None (see the module docstring).
     ``observe=False``: the observable range is the window rule's alone (no noise rule; for scoring candidates)."""
     s0, s1, sv, e_lo, e_hi = (number @ gr.moments).tolist()
     if not (s0 > 0 and sv > 0 and math.isfinite(s1 + e_lo + e_hi)):
@@ -202,7 +203,10 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     fit += b
     resid = data - fit
     z = resid / sigma
-    chi2 = None if di is None else float(z @ z) / max(gr.n - 2, 1)
+    rss = float(z @ z)
+    chi2 = None if di is None else rss / max(gr.n - 2, 1)
+    flat = data - sd / sw  # the background-only fit's residual (weighted mean)
+    rss_bg = float((w * flat) @ flat)
     smooth = np.add.reduceat(resid, gr.starts)
     smooth /= np.add.reduceat(data, gr.starts)
     misfit = math.sqrt(float(smooth @ smooth) / len(smooth))
@@ -212,7 +216,7 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
         obs = _observable(gr, w, m, obs_fraction * phi * (a if a > 0 else float(np.median(data / m))), obs_chi2)
         if obs is None:
             return None
-    return a, b, chi2, runs_z(z), misfit, shape_max, e_lo / s0, e_hi / sv, obs
+    return a, b, chi2, runs_z(z), misfit, shape_max, e_lo / s0, e_hi / sv, obs, rss, rss_bg
 
 
 def _edge(smm: float, smd: float, sm: float, sd: float, sw: float) -> tuple[float, float]:
@@ -299,7 +303,11 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
     np.subtract(data, resid, out=resid)
     z = np.divide(resid, sigma, out=wm)
     n = gr.n
-    chi2 = None if di is None else _rowdot(z, z) / max(n - 2, 1)
+    rss = _rowdot(z, z)
+    chi2 = None if di is None else rss / max(n - 2, 1)
+    with np.errstate(all="ignore"):
+        flat = data - (sd / sw)[:, None]   # the background-only fit's residual (weighted mean)
+        rss_bg = _rowdot(w * flat, flat)
     pos = z > 0
     n1 = np.count_nonzero(pos, axis=1)
     n2 = n - n1
@@ -320,9 +328,9 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
         obs = [o if p > 0 else gr.window for o, p in zip(rule, phi.tolist(), strict=True)]
     cols = zip(a.tolist(), b.tolist(), [None] * len(idx) if chi2 is None else chi2.tolist(), rz.tolist(),
                misfit.tolist(), shape_max.tolist(), (mom[:, 3] / mom[:, 0]).tolist(), (mom[:, 4] / mom[:, 2]).tolist(),
-               obs, strict=True)
+               obs, rss.tolist(), rss_bg.tolist(), strict=True)
     for i, row in zip(idx.tolist(), cols, strict=True):
-        out[i] = None if row[-1] is None else row
+        out[i] = None if row[8] is None else row
     return out
 
 
