@@ -135,14 +135,14 @@ def _run_options(args: argparse.Namespace):
 
 
 def _cmd_invert(args: argparse.Namespace) -> int:
-    from .runs.invert import describe, invert_files
+    from .runs.invert import describe, input_notes, invert_files
 
     results = invert_files(args.inputs, output=args.output, options=_run_options(args))
-    for r in results:
+    for r, notes in zip(results, input_notes(results), strict=True):
         for w in r.warnings:
             print(f"sasview-nn invert: warning: {r.source}: {w}", file=sys.stderr)
-        for n in getattr(r.curve, "repairs", ()):
-            print(f"sasview-nn invert: note: {r.source}: repaired: {n}", file=sys.stderr)
+        for n in notes:  # what was read: repairs, a q unit assumed
+            print(f"sasview-nn invert: note: {r.source}: {n}", file=sys.stderr)
         for n in r.inversion.notes:
             print(f"sasview-nn invert: note: {r.source}: {n}", file=sys.stderr)
         print(f"{r.source}: {describe(r.inversion)} -> {r.files[0]}")

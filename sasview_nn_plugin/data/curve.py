@@ -13,6 +13,7 @@ Curve records what was changed (``repairs``); with ``strict=True`` every such ca
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,26 @@ Q_UNITS = {"A": 1.0, "nm": 0.1}  # factor to 1/A
 Q_UNIT_SOURCES = ("file", "argument", "default")
 MAX_POINTS = 100_000            # points per curve (a frame table's q, one NXcanSAS Q, one ASCII curve)
 Q_PLAUSIBLE_MAX = 3.0           # 1/A; beyond this q is not SAXS (typically 1/nm read as 1/A)
+
+# inverse nanometres and inverse angstroms as files spell them (the table in docs/domain.md): 1/nm, nm^-1, nm^{-1},
+# nm^(-1), nm-1, nm**-1, nm⁻¹, "inverse nm"; nm also nanometer(s) / nanometre(s); the same with A, Å, Ang, Angstrom(s)
+_NM = r"nm|nanomet(?:er|re)s?"
+_A = r"Å|Å|angstr(?:o|ö|oe)ms?|ang|a"
+_POWER = r"(?:\^\s*\{\s*-\s*1\s*\}|\^\s*\(\s*-\s*1\s*\)|\^\s*-\s*1|\*\*\s*-\s*1|-1|⁻¹)"
+INVERSE_LENGTH = re.compile(
+    rf"(?<![\w/^.])(?:1\s*/\s*(?:(?P<nm1>{_NM})|(?P<a1>{_A}))|(?:(?P<nm2>{_NM})|(?P<a2>{_A}))\s*{_POWER}"
+    rf"|inverse\s+(?:(?P<nm3>{_NM})|(?P<a3>{_A})))(?![\w^])", re.IGNORECASE)
+
+
+def spelled_unit(text: str) -> str | None:
+    """"nm" or "A" when ``text`` is, as a whole, one of the spellings of 1/nm or 1/A (:data:`INVERSE_LENGTH`)."""
+    m = INVERSE_LENGTH.fullmatch((text or "").strip())
+    return None if m is None else unit_of(m)
+
+
+def unit_of(m: re.Match) -> str:
+    """"nm" or "A": the unit an :data:`INVERSE_LENGTH` match spells."""
+    return "nm" if any(m.group(f"nm{k}") for k in (1, 2, 3)) else "A"
 
 
 @dataclass
@@ -58,6 +79,8 @@ def q_unit_factor(unit: str) -> float | None:
     u = (unit or "").strip().replace("⁻¹", "^-1").replace("−", "-")
     if not u:
         return None
+    if (name := spelled_unit(u)) is not None:
+        return Q_UNITS[name]
     from sasdata.data_util.nxsunit import Converter
 
     try:

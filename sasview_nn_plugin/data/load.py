@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from .curve import (
+    INVERSE_LENGTH,
     MAX_POINTS,
     Curve,
     check_q_plausible,
@@ -24,6 +25,7 @@ from .curve import (
     q_unit_factor,
     repair_curve,
     resolve_q_unit,
+    unit_of,
 )
 from .hdf5 import materialise, nxcansas_preflight
 
@@ -50,6 +52,23 @@ def quiet_sasdata():
 # ASCII headers: "q(1/nm)", "Q [nm^-1]", "q / A^-1" (q not part of a longer word such as dq or Qdev)
 _ASCII_Q_UNIT = re.compile(r"(?<![A-Za-z0-9_])q(?![A-Za-z0-9_])\s*(?:\(([^()]*)\)|\[([^\[\]]*)\]|/\s*([^\s,;()\[\]]+))",
                            re.IGNORECASE)
+# ... and "q in 1/nm", "Q nm^-1 I dI", "q: 1/A" (q, then a spelling of 1/nm or 1/A), "units: 1/nm" (a units line naming
+# one of them; 1/cm there is the intensity's)
+_ASCII_Q_THEN_UNIT = re.compile(r"(?<![A-Za-z0-9_])q(?![A-Za-z0-9_])\s*(?:in\s+|[:=]\s*)?(?=\S)", re.IGNORECASE)
+_ASCII_UNITS_LINE = re.compile(r"(?<![A-Za-z0-9_])units?\s*[:=]", re.IGNORECASE)
+
+
+def _header_line_units(line: str) -> set[str]:
+    """The q units one ASCII header line states, as spelled (module comments above)."""
+    units = {next(g for g in m.groups() if g is not None).strip() for m in _ASCII_Q_UNIT.finditer(line)}
+    for m in _ASCII_Q_THEN_UNIT.finditer(line):
+        if (u := INVERSE_LENGTH.match(line, m.end())) is not None:
+            units.add("1/" + unit_of(u))
+    if not units and (m := _ASCII_UNITS_LINE.search(line)):
+        units |= {"1/" + unit_of(u) for u in INVERSE_LENGTH.finditer(line, m.end())}
+    return units
+
+
 # CanSAS XML: the unit attribute of every <Q> element (not Qdev, Qmean, ...)
 _XML_Q_UNIT = re.compile(rb"<(?:[\w.-]+:)?Q(?=[\s/>])[^>]*?\bunit\s*=\s*(['\"])(.*?)\1")
 
@@ -67,8 +86,7 @@ def _ascii_header_unit(path: Path) -> str | None:
             if len([float(t) for t in tokens]) >= 2:
                 break
         except ValueError:
-            for m in _ASCII_Q_UNIT.finditer(line):
-                header_units.add(next(g for g in m.groups() if g is not None).strip())
+            header_units |= _header_line_units(line)
     for u in header_units:
         if q_unit_factor(u) is None:
             raise InputError(f"{path}: the header gives q in {u!r}, which is not a unit of inverse length; "

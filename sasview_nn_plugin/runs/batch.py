@@ -110,6 +110,7 @@ def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Pa
              "warnings": list(r.warnings)}
     if c is not None:
         extra["input"] = {"file": printable(r.source), "q_unit": c.q_unit, "q_unit_from": c.q_unit_source,
+                          "q_unit_source": c.q_unit_source, "q_unit_assumed": c.q_unit_source == "default",
                           "n_points": int(len(inv.q_data)), "q_min": float(inv.q_data[0]),
                           "q_max": float(inv.q_data[-1]), "has_dI": inv.di_data is not None, "repairs": list(c.repairs)}
     paths = list(write_inversion(inv, base.parent, base.name, extra))

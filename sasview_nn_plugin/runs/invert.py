@@ -42,6 +42,21 @@ def describe(inv) -> str:
             f"chi2_reduced {f.chi2_reduced:.3g} ({f.method}, {f.parametrization})")
 
 
+def input_notes(results: list[FrameResult]) -> list[list[str]]:
+    """Per result, what the loader did to its input: each repair, and (once per file) that the file states no q unit
+    and 1/A was assumed."""
+    seen: set[str] = set()
+    out = []
+    for r in results:
+        notes = [f"repaired: {n}" for n in getattr(r.curve, "repairs", ())]
+        if getattr(r.curve, "q_unit_source", None) == "default" and r.source not in seen:
+            seen.add(r.source)
+            notes.append("the file states no q unit: q read in 1/A (pass --q-unit nm if it is in 1/nm, or state the "
+                         "unit in the file: docs/domain.md, q units in file headers)")
+        out.append(notes)
+    return out
+
+
 def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, options: RunOptions | None = None,
                  **choices) -> list[FrameResult]:
     """Invert every curve of ``inputs`` (files, globs, directories, frame tables); write the results to ``output``.
