@@ -192,3 +192,31 @@ def test_sasview_project_never_replaces_a_file_it_did_not_write(tmp_path, capsys
         assert main(["invert", str(R20), "--volume-fraction", "0.3", "--output", str(tmp_path / "o"),
                      "--sasview-project", str(proj)]) == 0
     assert proj.is_file()
+
+
+def test_resume_redoes_a_file_edited_in_place_with_size_and_mtime_kept(tmp_path):
+    """`cp -p` / `rsync -a` of another curve of the same size over an input: the stale result must go."""
+    import numpy as np
+
+    from sasview_nn_plugin.data.load import load_curves
+
+    c = load_curves(R20)[0]
+    d, out = tmp_path / "d", tmp_path / "out"
+    d.mkdir()
+    f = d / "x.txt"
+
+    def write(intensity):   # fixed-width numbers: both versions have the same size
+        rows = zip(c.q, intensity, 0.01 * intensity, strict=True)
+        f.write_text("".join(f"{a:.6e} {b:.6e} {e:.6e}\n" for a, b, e in rows))
+
+    write(c.intensity)
+    st = f.stat()
+    assert main(["batch", str(d), "--volume-fraction", "0.3", "--output", str(out), "--quiet"]) == 0
+    before = float(rows(out)[0]["mean_radius_number_A"])
+    write(c.intensity * (c.q / c.q[0]) ** -0.7)   # another curve, same byte count
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+    assert main(["batch", str(d), "--volume-fraction", "0.3", "--output", str(out), "--quiet"]) == 0
+    after = float(rows(out)[0]["mean_radius_number_A"])
+    assert main(["batch", str(d), "--volume-fraction", "0.3", "--output", str(tmp_path / "fresh"), "--quiet"]) == 0
+    assert after == float(rows(tmp_path / "fresh")[0]["mean_radius_number_A"]) and not np.isclose(after, before)

@@ -77,11 +77,19 @@ def refuse_outputs_onto_inputs(outputs: list[Path], inputs: list[Path]) -> None:
 
 
 def file_identity(path: Path) -> str:
-    """What a single input file is, for resuming: resolved path, size and modification time (ns)."""
+    """What a single input file is, for resuming: resolved path, size, modification time (ns) and a SHA-256
+    of its bytes (an in-place edit keeping size and mtime, as `cp -p` or `rsync -a` make, is a new input).
+    Only regular files are read (a FIFO or a device is known by its name)."""
     try:
         st = path.stat()
         stamp = f"{st.st_size}:{st.st_mtime_ns}"
-    except OSError:  # a dangling link or a file that vanished: known by its name only
+        if stat.S_ISREG(st.st_mode):
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            stamp += ":" + h.hexdigest()
+    except OSError:  # a dangling link, a loop or a file that vanished: known by its name only
         stamp = "missing"
     return hashlib.sha256(f"{os.fsencode(resolved_path(path))!r}|{stamp}".encode()).hexdigest()[:20]
 
