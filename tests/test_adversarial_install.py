@@ -188,3 +188,22 @@ def test_installed_file_is_still_a_sasmodels_plugin(plugins):
     info = load_model_info(str(plugins / "nn_spheres_hs.py"))
     assert info.name == "nn_spheres_hs" and "Percus-Yevick" in info.docs
     assert MARKER not in info.docs
+
+
+def test_uninstall_and_update_keep_the_users_files_inside_the_bundle(plugins, capsys):
+    """Issue 28, item 5: files the user put inside sasview_nn_bundle/ were deleted with it."""
+    install_plugin(plugins)
+    bundle = plugins / "sasview_nn_bundle"
+    (bundle / "notes.txt").write_text("my notes")
+    (bundle / "mine").mkdir()
+    (bundle / "mine" / "fit.py").write_text("# my script")
+    init = next(bundle.rglob("__init__.py"))
+    init.write_text(init.read_text() + "\n# edited\n")     # an outdated bundle: the next install updates it
+    assert install_plugin(plugins).action == "updated"
+    assert (bundle / "notes.txt").read_text() == "my notes" and (bundle / "mine" / "fit.py").is_file()
+    assert "# edited" not in init.read_text()
+    rc, out, err = cli(capsys, "--plugin-dir", str(plugins), "--uninstall")
+    assert rc == 0 and "kept 2 files" in out and "notes.txt" in out, out
+    assert not (plugins / "nn_spheres_hs.py").exists()
+    left = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file())
+    assert left == ["mine/fit.py", "notes.txt"]

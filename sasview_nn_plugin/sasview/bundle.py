@@ -20,6 +20,7 @@ bumps, sasmodels; tests/test_sasview_bundle.py imports every one with the rest b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -113,6 +114,34 @@ def matches(folder: Path, files: dict[str, bytes]) -> bool:
         return False
 
 
+def users_files(folder: Path, manifest: dict) -> list[str]:
+    """Files in our bundle ``folder`` that its manifest does not list, outside the package folder (which is
+    ours whole: a stale module of an older version there goes): the user's own, never removed."""
+    listed = {*manifest.get("files", {}), MANIFEST}
+    return sorted(rel for p in folder.rglob("*") if (p.is_symlink() or p.is_file()) and "__pycache__" not in p.parts
+                  and (rel := p.relative_to(folder).as_posix()) not in listed and not rel.startswith(PACKAGE + "/"))
+
+
+def remove_folder(folder: Path, manifest: dict) -> list[str]:
+    """Remove what the bundle installed (the files its manifest lists, caches, then folders left empty) and
+    return the user's files kept there (the folder stays when there are any)."""
+    keep = users_files(folder, manifest)
+    if not keep:
+        shutil.rmtree(folder)
+        return []
+    shutil.rmtree(folder / PACKAGE, ignore_errors=True)
+    for rel in (*manifest.get("files", {}), MANIFEST):
+        if ".." not in Path(rel).parts and not Path(rel).is_absolute():
+            (folder / rel).unlink(missing_ok=True)
+    for cache in sorted(folder.rglob("__pycache__"), key=lambda p: len(p.parts), reverse=True):
+        shutil.rmtree(cache, ignore_errors=True)
+    for d in sorted((p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()),
+                    key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            d.rmdir()    # only an empty one
+    return keep
+
+
 def write_folder(folder: Path, files: dict[str, bytes]) -> None:
     """Write ``files`` into ``folder`` (which must not exist)."""
     for rel, data in files.items():
@@ -121,8 +150,9 @@ def write_folder(folder: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def replace_folder(target: Path, files: dict[str, bytes]) -> None:
-    """Put a fresh bundle at ``target``: written beside it, then swapped in by renames (never half a bundle)."""
+def replace_folder(target: Path, files: dict[str, bytes], keep: list[str] = ()) -> None:
+    """Put a fresh bundle at ``target``: written beside it, then swapped in by renames (never half a bundle);
+    ``keep`` (the user's files in the old one, relative paths) are copied into the new one first."""
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     for leftover in (tmp, old):
@@ -130,6 +160,9 @@ def replace_folder(target: Path, files: dict[str, bytes]) -> None:
             shutil.rmtree(leftover)
     try:
         write_folder(tmp, files)
+        for rel in keep:
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target / rel, tmp / rel, follow_symlinks=False)
         if target.exists():
             os.rename(target, old)
         os.rename(tmp, target)

@@ -38,6 +38,7 @@ class InstallResult:
     backup: Path | None = None  # where a file that was not ours was moved (force=True)
     bundle: Path | None = None  # the bundle folder (installed or removed); None if none was touched
     bundle_backup: Path | None = None  # where a folder there that was not ours was moved (force=True)
+    kept: tuple[str, ...] = ()  # the user's own files inside the bundle folder, left there
 
 
 def _sasview_version() -> str | None:
@@ -175,17 +176,18 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
             for cached in (d / "__pycache__").glob(f"{PLUGIN_NAME}.*.pyc"):
                 cached.unlink()
             bundle_backup = _backup(folder) if bstate not in ("ours", "absent") else None
+            kept = ()
             if bstate == "ours":
-                import shutil
+                from .bundle import read_manifest, remove_folder
 
-                shutil.rmtree(folder)
+                kept = tuple(remove_folder(folder, read_manifest(folder)))
             return InstallResult(target, "removed", how, backup, folder if bstate != "absent" else None,
-                                 bundle_backup)
+                                 bundle_backup, kept)
         if state in ("foreign", "link") and not force:
             raise _refusal(target, state, uninstall)
         if bstate in ("foreign", "link") and not force:
             raise _bundle_refusal(folder, bstate, uninstall)
-        from .bundle import bundle_files, matches, replace_folder
+        from .bundle import bundle_files, matches, read_manifest, replace_folder, users_files
 
         text = plugin_text()
         files = bundle_files()
@@ -195,8 +197,13 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
             return InstallResult(target, "unchanged", how, bundle=folder)
         d.mkdir(parents=True, exist_ok=True)
         bundle_backup = _backup(folder) if bstate in ("foreign", "link") else None
+        kept = tuple(users_files(folder, read_manifest(folder))) if bstate == "ours" else ()
+        clash = next((rel for rel in kept if rel in files), None)
+        if clash is not None and not bundle_same:
+            raise InputError(f"{folder / clash} is not the bundle's file but the new bundle has one of that name; "
+                             "move it out of the bundle folder and run again")
         if not bundle_same:
-            replace_folder(folder, files)
+            replace_folder(folder, files, kept)
         backup = _backup(target) if state in ("foreign", "link") else None
         if not plugin_same:
             from ..data.files import write_atomic
@@ -206,7 +213,7 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
         raise InputError(f"cannot {'remove' if uninstall else 'write'} the plugin model in {d}: "
                          f"{exc.strerror or exc}; choose a writable plugin_dir") from None
     action = "updated" if state == "ours" else "replaced" if backup else "installed"
-    return InstallResult(target, action, how, backup, folder, bundle_backup)
+    return InstallResult(target, action, how, backup, folder, bundle_backup, kept)
 
 
 def write_zip(path: str | os.PathLike) -> Path:
@@ -237,6 +244,9 @@ def describe(res: InstallResult | Path) -> str:
     if res.bundle_backup is not None:
         lines.append(f"  the folder that was there (not installed by sasview_nn_plugin) is kept as backup "
                      f"{res.bundle_backup}")
+    if res.kept:
+        lines.append(f"  kept {len(res.kept)} files of yours in {res.bundle} (not installed by sasview_nn_plugin): "
+                     + ", ".join(res.kept[:5]) + (", ..." if len(res.kept) > 5 else ""))
     if res.action in ("installed", "updated", "replaced"):
         lines += [f"  with the network bundle {res.bundle} (SasView's own Python runs it: nothing to pip install)",
                   "  restart SasView; the model is under Fitting > Category 'Plugin Models', and the Fitting menu "
