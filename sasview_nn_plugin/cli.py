@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-from .errors import InputError
+from .errors import InputError, Terminated, sigterm_raises
 
 # the library names its parameters (q_unit="nm"); on the command line they are flags (--q-unit nm)
 _PARAMETER = re.compile(r"""\b(q_unit|allow_external_hdf5|plugin_dir|volume_fraction_table|volume_fraction"""
@@ -236,8 +236,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     if len(s.failures) > 20:
         print(f"... and {len(s.failures) - 20} more failures (see {s.output / 'summary.csv'})", file=sys.stderr)
     print(f"ok {s.done}, failed {s.failed} ({s.skipped} frames recorded by an earlier run, not redone), "
-          f"{s.seconds:.1f} s -> "
-          f"{s.output / 'summary.csv'}, {s.output / 'results.h5'}")
+          f"{s.seconds:.1f} s -> {s.output / 'summary.csv'}, {s.output / 'results.h5'}")
     return 3 if args.strict and s.warnings else 0
 
 
@@ -336,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        rc = args.func(args) or 0
+        with sigterm_raises():
+            rc = args.func(args) or 0
         sys.stdout.flush()
     except InputError as exc:
         print(f"sasview-nn {args.command}: error: {as_flags(str(exc))}", file=sys.stderr)
@@ -349,10 +349,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"sasview-nn {args.command}: error: {os_error_message(exc)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        hint = "; re-run the same command to resume" if args.command == "batch" else ""
-        print(f"sasview-nn {args.command}: interrupted{hint}", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as exc:
+        hint, term = "; re-run the same command to resume" if args.command == "batch" else "", type(exc) is Terminated
+        print(f"sasview-nn {args.command}: {'terminated (SIGTERM)' if term else 'interrupted'}{hint}", file=sys.stderr)
+        return 143 if term else 130
     return rc
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+from collections.abc import Iterator
 
 _NAMED = re.compile(r"`([a-z][a-z0-9_]*)`|\b([a-z][a-z0-9]*_[a-z0-9_]+)=")
 
@@ -23,3 +26,25 @@ class InputError(ValueError):
 
 class ModelFileError(InputError):
     """A trained-model file is missing, corrupt, or made for other grids."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a BaseException like KeyboardInterrupt: no ``except Exception`` swallows it; files being
+    written are removed, finished units kept).  The CLI says so in one line, exit code 143."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (elsewhere: nothing changes)."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:   # not the main thread
+        old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)

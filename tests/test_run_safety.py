@@ -10,6 +10,8 @@ import csv
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,74 @@ def test_resume_redoes_a_file_edited_in_place_with_size_and_mtime_kept(tmp_path)
     after = float(rows(out)[0]["mean_radius_number_A"])
     assert main(["batch", str(d), "--volume-fraction", "0.3", "--output", str(tmp_path / "fresh"), "--quiet"]) == 0
     assert after == float(rows(tmp_path / "fresh")[0]["mean_radius_number_A"]) and not np.isclose(after, before)
+
+
+def test_duplicate_rows_in_the_volume_fraction_table_are_refused(tmp_path, capsys):
+    table = tmp_path / "phi.csv"
+    table.write_text("frame,volume_fraction\nx.txt,0.3\ny.txt,0.2\nx.txt,0.1\n")
+    rc = main(["batch", str(R20), "--volume-fraction-table", str(table), "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "line 4: 'x.txt' is listed twice (also line 2)" in err and "--volume-fraction-table" in err
+    assert not (tmp_path / "o").exists()
+
+
+def nxcansas(path: Path, intensity, q_units=True) -> Path:
+    import h5py
+    import numpy as np
+
+    q = np.linspace(0.005, 0.3, intensity.shape[-1])
+    with h5py.File(path, "w") as f:
+        e = f.create_group("sasentry01")
+        e.attrs.update(NX_class="NXentry", canSAS_class="SASentry")
+        e["definition"] = "NXcanSAS"
+        d = e.create_group("sasdata01")
+        d.attrs.update(NX_class="NXdata", canSAS_class="SASdata", signal="I",
+                       I_axes="Q" if intensity.ndim == 1 else "Time,Q")
+        d["Q"] = q
+        if q_units:
+            d["Q"].attrs["units"] = "1/A"
+        d["I"] = intensity
+        d["I"].attrs["units"] = "1/cm"
+    return path
+
+
+def test_nxcansas_series_and_q_without_units_say_so_once(tmp_path, capsys):
+    import numpy as np
+
+    curve = 1 / (1 + (np.linspace(0.005, 0.3, 200) * 40) ** 4)
+    series = nxcansas(tmp_path / "series.h5", np.tile(curve, (3, 1)))
+    bare = nxcansas(tmp_path / "bare.h5", curve, q_units=False)
+    for path, says in ((series, "shape (3, 200) against a 1-D Q: a series of curves"),
+                       (bare, "Q has no units attribute")):
+        rc = main(["invert", str(path), "--volume-fraction", "0.3", "--output", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert rc == 2 and says in err and err.count(path.name) == 1 and err.count("\n") == 1, err
+    assert main(["batch", str(series), str(bare), "--volume-fraction", "0.3", "--output", str(tmp_path / "b"),
+                 "--quiet"]) == 0
+    reasons = {r["frame"]: r["reason"] for r in rows(tmp_path / "b")}
+    assert "a series of curves" in reasons["series.h5"] and "no units" in reasons["bare.h5"]
+    assert not any(str(tmp_path) in r for r in reasons.values())   # the path is in its own column
+
+
+def test_sigterm_ends_a_run_with_one_line_and_it_resumes(tmp_path):
+    import time
+
+    from sasview_nn_plugin.training.simulate import growth_series
+
+    table = growth_series(tmp_path / "g.h5", 3000, seed=6)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "sasview_nn_plugin.cli", "batch", str(table), "--volume-fraction", "0.3",
+           "--output", str(out), "--quiet"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((out / ".parts").glob("t*.npz")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 143 and "terminated (SIGTERM); re-run the same command to resume" in err, err
+    assert err.count("\n") == 1 and not list(out.rglob("*.partial-*")) and not (out / "summary.csv").exists()
+    assert subprocess.run([*cmd, "--no-frame-files"], capture_output=True, text=True, env=env).returncode == 0
+    assert len(rows(out)) == 3000

@@ -258,7 +258,7 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
         curves.append(Curve(q, i, di, dq, str(path), label=getattr(d, "title", "") or f"{path.stem}[{k}]",
                             q_unit=unit_name, q_unit_source=unit_source, repairs=repairs))
     if not curves:
-        raise InputError(f"{path}: {_nothing_read(datasets)}")
+        raise InputError(f"{path}: {(kind == 'hdf5' and _nxcansas_why(path)) or _nothing_read(datasets)}")
     for c in curves:
         check_q_plausible(path, c.q, unit_name, unit_source)
     return curves
@@ -271,3 +271,29 @@ def _nothing_read(datasets: list) -> str:
         return ("holds 2-D data (I(qx, qy)), not a 1-D curve; reduce it to I(q) first (e.g. SasView's circular "
                 "average) and save that as ASCII, CanSAS XML or NXcanSAS")
     return "no 1-D data points found; expected columns q I [dI [dq]], CanSAS XML or NXcanSAS"
+
+
+def _nxcansas_why(path: Path) -> str:
+    """Why sasdata read no 1-D curve from an NXcanSAS file ("" if not known): a 2-D I such as I[t, Q] (a
+    series), or a Q dataset without units (which NXcanSAS requires)."""
+    import h5py
+
+    found: list[str] = []
+
+    def visit(name: str, obj) -> None:
+        if found or not isinstance(obj, h5py.Group) or obj.attrs.get("canSAS_class") not in ("SASdata", b"SASdata"):
+            return
+        i, q = obj.get("I", getclass=True), obj.get("Q", getclass=True)
+        if i is h5py.Dataset and obj["I"].ndim > 1 and q is h5py.Dataset and obj["Q"].ndim == 1:
+            found.append(f"its {name}/I has shape {obj['I'].shape} against a 1-D Q: a series of curves (I[t, Q]), "
+                         "not one 1-D curve; write each curve as its own SASentry, or as an HDF5 frame table "
+                         "(1-D q, 2-D intensity) for `sasview-nn batch`")
+        elif q is h5py.Dataset and "units" not in obj["Q"].attrs:
+            found.append(f"its {name}/Q has no units attribute, which NXcanSAS requires; add units='1/A' (or '1/nm')")
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except (OSError, KeyError, ValueError):
+        return ""
+    return found[0] if found else ""

@@ -112,8 +112,8 @@ def _uid(prefix: str, *parts: object) -> str:
 def _open_table(p: Path, q_unit: str | None, read_options: dict) -> tuple[FrameTable | None, str]:
     try:
         return open_frame_table(p, q_unit, allow_external_hdf5=read_options.get("allow_external_hdf5", False)), ""
-    except InputError as exc:
-        return None, str(exc)
+    except InputError as exc:   # (the path is the frame's own column)
+        return None, str(exc).removeprefix(f"{p}: ").removeprefix(f"{printable(p)}: ")
     except Exception as exc:  # an HDF5 file broken in a way the reader did not foresee: that file fails
         return None, f"cannot read: {type(exc).__name__}: {exc}"
 
@@ -192,8 +192,8 @@ def read_unit(unit: Unit, q_unit: str | None, read_options: dict | None = None) 
             continue
         try:
             curves = load_curves(f, q_unit, **read_options)
-        except InputError as exc:
-            out.append((label, f, fid, -1, str(exc)))
+        except InputError as exc:   # the path is the frame's own column: not repeated in its reason
+            out.append((label, f, fid, -1, str(exc).removeprefix(f"{f}: ").removeprefix(f"{printable(f)}: ")))
             continue
         except Exception as exc:  # a reader we do not know failing in a way we did not foresee
             out.append((label, f, fid, -1, f"cannot read: {type(exc).__name__}: {exc}"))

@@ -36,11 +36,16 @@ def read_volume_fraction_table(path) -> dict[str, float | None]:
     if key is None or val is None:
         raise InputError(f"`volume_fraction_table` {p}: needs columns 'frame' (or file/name) and "
                          f"'volume_fraction' (or phi); found {', '.join(c for c in rows[0] if c)}")
-    table = {}
+    table, lines = {}, {}
     for n, r in enumerate(rows, 2):
+        frame = str(r[key]).strip()
+        if frame in lines:
+            raise InputError(f"`volume_fraction_table` {p}: line {n}: {frame!r} is listed twice (also line "
+                             f"{lines[frame]}); keep one row per frame")
+        lines[frame] = n
         raw = (r[val] or "").strip()
         if raw.lower() == "auto":
-            table[str(r[key]).strip()] = None
+            table[frame] = None
             continue
         if delimiter != ",":
             raw = raw.replace(",", ".")
@@ -52,5 +57,5 @@ def read_volume_fraction_table(path) -> dict[str, float | None]:
             check_volume_fraction(phi)
         except InputError as exc:
             raise InputError(f"`volume_fraction_table` {p}: line {n}: {exc}") from None
-        table[str(r[key]).strip()] = phi
+        table[frame] = phi
     return table
