@@ -233,8 +233,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"warning: {frame}: {warning}", file=sys.stderr)
     for frame, reason in s.failures[:20]:
         print(f"failed: {frame}: {as_flags(reason)}", file=sys.stderr)
-    if len(s.failures) > 20:
-        print(f"... and {len(s.failures) - 20} more failures (see {s.output / 'summary.csv'})", file=sys.stderr)
+    if s.failed > 20:
+        print(f"... and {s.failed - 20} more failures (see {s.output / 'summary.csv'})", file=sys.stderr)
     print(f"ok {s.done}, failed {s.failed} ({s.skipped} frames recorded by an earlier run, not redone), "
           f"{s.seconds:.1f} s -> {s.output / 'summary.csv'}, {s.output / 'results.h5'}")
     return 3 if args.strict and s.warnings else 0

@@ -286,7 +286,7 @@ def test_disk_full_is_one_line(series_curves, tmp_path, capsys, monkeypatch):
     def full(path, *args):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr("sasview_nn_plugin.runs.summary.write_atomic", full)
+    monkeypatch.setattr("sasview_nn_plugin.runs.summary.atomic_path", full)   # the run files (streamed)
     assert batch(d, "--output", tmp_path / "run") == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "No space left on device" in err and "free some space" in err

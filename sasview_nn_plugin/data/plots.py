@@ -169,27 +169,64 @@ def _cumulative_panel(fig, ax, radius, cum, band) -> None:
     low.set_ylabel("band - result\n(% points)", fontsize=9)
 
 
-def timeseries_figure(radius, volume, mean_n, mean_v, frame_index, path: str | os.PathLike, title: str = "") -> Path:
-    """Top: number- and volume-mean radius per frame.  Bottom: volume distributions as a heat map, each
-    frame scaled to its own maximum (narrow early distributions would otherwise wash out the rest)."""
+class TimeSeries:
+    """The time-series figure's data, gathered a block of frames at a time in fixed memory: at most ``columns``
+    columns (neighbouring frames averaged), each frame's volume distribution drawn on its own radii (``radius *
+    scale``: a mapped q window's result) as density per A, resampled onto one radius axis and scaled to its maximum."""
+
+    def __init__(self, n_frames: int, radius: np.ndarray, scale_lo: float, scale_hi: float, columns: int = 1000):
+        self.n, self.cols, self.radius = n_frames, min(n_frames, columns), np.asarray(radius, dtype=float)
+        self.step = self.radius[1] - self.radius[0]
+        lo, hi = max(self.radius[0] - self.step / 2, 0.0) * scale_lo, (self.radius[-1] + self.step / 2) * scale_hi
+        n_r = int(min(1500, np.ceil((hi - lo) / (self.step * scale_lo)) + 1))
+        self.r = np.linspace(lo, hi, n_r)
+        self.heat, self.cover = np.zeros((self.cols, n_r)), np.zeros((self.cols, n_r))
+        self.means, self.count = np.zeros((self.cols, 2)), np.zeros(self.cols)
+
+    def add(self, positions, volume, scale, mean_n, mean_v) -> None:
+        """Ok frames at ``positions`` (0 .. n_frames - 1, run order) with their volume distributions (per bin of
+        ``radius * scale``) and mean radii."""
+        if not len(positions):
+            return
+        scale = np.asarray(scale, dtype=float)[:, None]
+        density = np.asarray(volume) / (self.step * scale)                       # per A
+        density = density / np.maximum(density.max(axis=1, keepdims=True), 1e-300)
+        j = (self.r[None, :] / scale - self.radius[0]) / self.step             # fractional bin of each radius
+        inside = (j >= -0.5) & (j <= len(self.radius) - 0.5)
+        jc = np.clip(j, 0, len(self.radius) - 1)
+        lo = np.minimum(jc.astype(int), len(self.radius) - 2)
+        rows = np.arange(len(density))[:, None]
+        value = density[rows, lo] * (1 - (jc - lo)) + density[rows, lo + 1] * (jc - lo)
+        col = np.asarray(positions) * self.cols // self.n
+        np.add.at(self.heat, col, np.where(inside, value, 0.0))
+        np.add.at(self.cover, col, inside)
+        np.add.at(self.means, col, np.column_stack([mean_n, mean_v]))
+        np.add.at(self.count, col, 1)
+
+
+def timeseries_figure(series: TimeSeries, path: str | os.PathLike, title: str = "") -> Path:
+    """Top: number- and volume-mean radius per frame.  Bottom: volume distributions (density per A) as a heat map on
+    each frame's own radii, each frame scaled to its maximum (narrow early distributions would otherwise wash out
+    the rest); blank where a frame has no radius bins or no result."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        heat = series.heat / series.cover
+        heat = heat / np.max(np.where(np.isfinite(heat), heat, -np.inf), axis=1, keepdims=True)
+        means = series.means / series.count[:, None]
+    x = (np.arange(series.cols) + 0.5) * series.n / series.cols - 0.5
     fig, (a1, a2) = new_figure(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.6]})
-    a1.plot(frame_index, mean_n, "C0.-", ms=2, lw=0.8, label="number-mean radius")
-    a1.plot(frame_index, mean_v, "C1.-", ms=2, lw=0.8, label="volume-mean radius")
-    a1.set_ylabel("radius (A)")
-    a1.legend(fontsize=8)
+    a1.plot(x, means[:, 0], "C0.-", ms=2, lw=0.8, label="number-mean radius")
+    a1.plot(x, means[:, 1], "C1.-", ms=2, lw=0.8, label="volume-mean radius")
+    a1.set_ylabel("mean radius (A)")
+    a1.legend(fontsize=8, loc="best")
     a1.grid(alpha=0.3)
-    a1.set_title(title or f"{len(frame_index)} frames")
-    step = radius[1] - radius[0]
-    extent = (frame_index[0] - 0.5, frame_index[-1] + 0.5, radius[0] - step / 2, radius[-1] + step / 2)
-    v = np.asarray(volume)
-    if len(v) > 2000:  # more frames than pixels: average neighbouring frames (cheaper to draw, same picture)
-        edges = np.linspace(0, len(v), 1001).astype(int)
-        v = np.add.reduceat(v, edges[:-1], axis=0) / np.diff(edges)[:, None]
-    v = v / np.maximum(v.max(axis=1, keepdims=True), 1e-300)
-    im = a2.imshow(v.T, origin="lower", aspect="auto", extent=extent, cmap="viridis",
-                   interpolation="nearest")
-    a2.plot(frame_index, mean_v, "w-", lw=0.6, alpha=0.7)
-    a2.set_xlabel("frame")
+    a1.set_title(title or f"{series.n} frames" + (f" (averaged {series.n / series.cols:.3g} a column)"
+                                                  if series.cols < series.n else ""))
+    im = a2.imshow(heat.T, origin="lower", aspect="auto", cmap="viridis", interpolation="nearest",
+                   extent=(-0.5, series.n - 0.5, series.r[0], series.r[-1]))
+    a2.plot(x, means[:, 1], "w-", lw=0.6, alpha=0.7)
+    a2.set_xlim(-0.5, series.n - 0.5)
+    a2.set_xlabel("frame (run order)")
     a2.set_ylabel("radius R (A)")
-    fig.colorbar(im, ax=a2, label="volume distribution / its maximum", pad=0.01)
+    cax = a2.inset_axes([1.01, 0.0, 0.015, 1.0])   # beside the map, not taken from its width: the panels align
+    fig.colorbar(im, cax=cax, label="volume density per A / its maximum")
     return save_figure(fig, path)

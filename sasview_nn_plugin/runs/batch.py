@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..inference.modelfile import load_model
 from ..physics import kernels as physics
 from .guard import LOCK_NAME, OutputLock, refuse_outputs_onto_inputs
+from .parts import blocks, frame_groups, gather, part_index
 from .plan import (
     FRAMES,
     PARTS,
@@ -41,15 +42,13 @@ from .plan import (
 )
 from .process import FrameResult, RunOptions, Settings, process_frames, process_unit, settings_for
 from .project import project_path, write_run_project
-from .summary import no_intervals, refined_columns, write_results_h5, write_summary_csv
+from .summary import RunFiles, refined_columns
 
 __all__ = ["run_batch", "record_unit", "finish_run", "RunSummary", "UNIT_FRAMES"]
 
 UNIT_FRAMES = 512   # table rows per unit without refinement (one batched forward pass)
 UNIT_FRAMES_REFINE = 8  # with refinement (~0.1-10 s a frame): small units spread over the workers
-PART_KEYS = ("frame", "source", "source_id", "index", "status", "reason", "number", "chi2", "phi", "phi_sigma",
-             "weighting", "warnings", "intervals", "retried", "dq_scale", "radius_scale")
-OPTIONAL_KEYS = ("cumulative", "fit_q_range")  # in a part only when one of its frames has it (refined frames')
+MAX_LISTED = 1000   # failures and warnings a RunSummary lists (their counts are complete; summary.csv has all)
 
 
 @dataclass
@@ -119,27 +118,6 @@ def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Pa
 
         paths.append(inversion_figure(inv, base.with_name(base.name + ".png"), title=printable(r.frame)))
     return paths
-
-
-def _load_parts(out: Path) -> dict[str, dict]:
-    """Every readable part of ``out`` by unit id; an unreadable one (a crash mid-write on a file system
-    without atomic rename, a truncated copy) is removed, so its unit is simply done again."""
-    parts = {}
-    for p in sorted((out / PARTS).glob("*.npz")):
-        try:
-            with np.load(p) as z:
-                part = {k: z[k] for k in z.files}
-            part.setdefault("warnings", np.array([""] * len(part["frame"])))
-            n = len(part["frame"])
-            part.setdefault("phi_sigma", np.full(n, np.nan))
-            part.setdefault("intervals", no_intervals(n))
-            part.setdefault("retried", np.full(n, np.nan))
-            part.setdefault("dq_scale", np.full(n, np.nan))
-            part.setdefault("radius_scale", np.ones(n))
-            parts[p.stem] = {k: part[k] for k in (*PART_KEYS, *OPTIONAL_KEYS, "content") if k in part}
-        except Exception:
-            p.unlink(missing_ok=True)
-    return parts
 
 
 def _start_output(out: Path, settings: Settings) -> None:
@@ -226,7 +204,7 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     ensure_output_dir(out)
     with OutputLock(out):
         _start_output(out, settings)
-        parts = _load_parts(out)
+        parts = part_index(out)
         todo, skipped = _todo(units, parts, settings)
         from tqdm import tqdm
 
@@ -295,59 +273,53 @@ def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:
 # -- run outputs ---------------------------------------------------------------------------------------
 
 def current_frames(out: Path, units: list[Unit]) -> tuple[dict, list[str]]:
-    """The recorded frames of the inputs as they are now, in run order; and the stale sources."""
-    parts = _load_parts(out)
-    groups: list[tuple[dict, np.ndarray]] = []
-    by_file: dict[str, list[tuple[dict, int]]] = {}
-    for uid, p in parts.items():
-        if uid.startswith("f"):
-            for k, sid in enumerate(p["source_id"]):
-                by_file.setdefault(str(sid), []).append((p, k))
-    used_tables, used_files = set(), set()
-    for u in units:
-        if u.table is not None:
-            if u.uid in parts:
-                used_tables.add(u.uid)
-                groups.append((parts[u.uid], np.arange(len(parts[u.uid]["frame"]))))
-        else:
-            for sid in u.file_ids:
-                used_files.add(sid)
-                groups += [(p, np.array([k])) for p, k in by_file.get(sid, [])]
-    stale = sorted({str(parts[uid]["source"][0]) for uid in parts
-                    if uid.startswith("t") and uid not in used_tables and len(parts[uid]["source"])}
-                   | {str(p["source"][k]) for sid, hits in by_file.items() if sid not in used_files
-                      for p, k in hits})
-    if not groups:
-        return {key: np.array([]) for key in PART_KEYS}, stale
-    cat = {key: np.concatenate([p[key][idx] for p, idx in groups]) for key in PART_KEYS}
-    for key in OPTIONAL_KEYS:  # NaN rows for the frames of parts without it
-        shape = next((p[key].shape[1:] for p, _ in groups if key in p), None)
-        if shape is not None:
-            cat[key] = np.concatenate([p[key][idx] if key in p else np.full((len(idx), *shape), np.nan)
-                                       for p, idx in groups])
-    return cat, stale
+    """The recorded frames of the inputs as they are now, in run order, all at once; and the stale sources."""
+    index = part_index(out)
+    groups, stale = frame_groups(index, units)
+    return gather(index, groups), stale
+
+
+def _scale_range(index: dict, groups: list) -> tuple[float, float] | None:
+    """The smallest and largest radius scale of the ok frames of ``groups`` (None: no ok frame)."""
+    lo, hi = np.inf, -np.inf
+    for uid, idx in groups:
+        with np.load(index[uid]["path"]) as z:
+            ok = z["status"][idx] == "ok"
+            s = z["radius_scale"][idx][ok] if "radius_scale" in z.files else np.ones(int(ok.sum()))
+        if len(s):
+            lo, hi = min(lo, float(s.min())), max(hi, float(s.max()))
+    return None if lo > hi else (lo, hi)
 
 
 def finish_run(out: Path, units: list[Unit], radius: np.ndarray) -> RunSummary:
-    """Merge the recorded frames of the current inputs into summary.csv, results.h5 and timeseries.png."""
-    cat, stale = current_frames(out, units)
-    if not len(cat["frame"]):
-        return RunSummary(0, 0, 0, 0.0, out, [], stale)
-    ok = cat["status"] == "ok"
-    number = cat["number"]  # failed frames are NaN rows and stay NaN
-    scale = cat["radius_scale"]  # frame k's radii: radius * scale[k]; means and widths scale, volume does not
-    with np.errstate(invalid="ignore", divide="ignore"):
-        volume = physics.number_to_volume(number, radius)
-        mean_n, mean_v = scale * physics.mean_radius(number, radius), scale * physics.mean_radius(volume, radius)
-        width_n, width_v = scale * _widths(number, radius), scale * _widths(volume, radius)
-    write_summary_csv(out / "summary.csv", cat, mean_n, mean_v, width_n, width_v)
-    write_results_h5(out / "results.h5", radius, cat, volume, mean_n, mean_v, width_n, width_v)
-    if ok.any():
-        from ..data.plots import timeseries_figure
+    """Merge the recorded frames of the current inputs into summary.csv, results.h5 and timeseries.png, a part at a
+    time (memory flat with the frame count); failures and warnings listed up to MAX_LISTED."""
+    from ..data.plots import TimeSeries, timeseries_figure
 
-        s_ok = scale[ok]  # the heat map has one radius axis: the frames' own when they share one
-        r_map = radius * s_ok[0] if np.allclose(s_ok, s_ok[0]) else radius
-        timeseries_figure(r_map, volume[ok], mean_n[ok], mean_v[ok], np.flatnonzero(ok), out / "timeseries.png")
-    failures = [(f, r) for f, r, s in zip(cat["frame"], cat["reason"], cat["status"], strict=True) if s != "ok"]
-    warnings = [(f, w) for f, w in zip(cat["frame"], cat["warnings"], strict=True) if w]
-    return RunSummary(int(ok.sum()), int((~ok).sum()), 0, 0.0, out, failures, stale, warnings=warnings)
+    index = part_index(out)
+    groups, stale = frame_groups(index, units)
+    n = sum(len(idx) for _, idx in groups)
+    if not n:
+        return RunSummary(0, 0, 0, 0.0, out, [], stale)
+    scales = _scale_range(index, groups)
+    series = TimeSeries(n, radius, *scales) if scales else None
+    done, failures, warnings = 0, [], []
+    with RunFiles(out, radius, n, {k for uid, _ in groups for k in index[uid]["optional"]}) as files:
+        for cat in blocks(index, groups):
+            ok = cat["status"] == "ok"
+            number, scale = cat["number"], cat["radius_scale"]   # frame k's radii: radius * scale[k]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                volume = physics.number_to_volume(number, radius)
+                mean_n = scale * physics.mean_radius(number, radius)
+                mean_v = scale * physics.mean_radius(volume, radius)
+                width_n, width_v = scale * _widths(number, radius), scale * _widths(volume, radius)
+            files.add(cat, volume, mean_n, mean_v, width_n, width_v)
+            if series is not None:
+                series.add(files.done - len(ok) + np.flatnonzero(ok), volume[ok], scale[ok], mean_n[ok], mean_v[ok])
+            failures += [(f, r) for f, r, s in zip(cat["frame"], cat["reason"], ok, strict=True) if not s]
+            warnings += [(f, w) for f, w in zip(cat["frame"], cat["warnings"], strict=True) if w]
+            done += int(ok.sum())
+            del failures[MAX_LISTED:], warnings[MAX_LISTED:]
+    if series is not None:
+        timeseries_figure(series, out / "timeseries.png")
+    return RunSummary(done, n - done, 0, 0.0, out, failures, stale, warnings=warnings)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
 from pathlib import Path
 
 import numpy as np
 
-from ..data.files import atomic_path, printable, write_atomic
+from ..data.files import atomic_path, printable
 
 COLUMNS = ("frame", "source", "index", "mean_radius_number_A", "mean_radius_volume_A", "width_number_A",
            "width_volume_A", "volume_fraction", "volume_fraction_sigma", "chi2_reduced", "weighting", "status",
@@ -75,80 +75,115 @@ def _refined_cells(cat: dict, k: int) -> list[str]:
                     _number(cat["dq_scale"][k])]
 
 
-def summary_csv(cat: dict, mean_n, mean_v, width_n, width_v) -> str:
-    """summary.csv's text: a header and one row per frame (csv module: quoting of commas, quotes, newlines)."""
-    buf = io.StringIO()
-    w = csv.writer(buf)  # RFC 4180: CRLF rows, so a CR or LF inside a name is always quoted
-    w.writerow(ALL_COLUMNS)
+def summary_rows(cat: dict, mean_n, mean_v, width_n, width_v):
+    """summary.csv's rows of the frames in ``cat`` (one block of a run)."""
     n = len(cat["frame"])
     cat = {"intervals": no_intervals(n), "retried": np.full(n, np.nan), "dq_scale": np.full(n, np.nan)} | cat
     for k in range(n):
         nums = (mean_n[k], mean_v[k], width_n[k], width_v[k], cat["phi"][k], cat["phi_sigma"][k], cat["chi2"][k])
-        w.writerow([text_cell(cat["frame"][k]), text_cell(cat["source"][k]), int(cat["index"][k]),
-                    *map(_number, nums), text_cell(cat["weighting"][k]), text_cell(cat["status"][k]),
-                    text_cell(cat["reason"][k]), text_cell(cat["warnings"][k]), *_refined_cells(cat, k)])
-    return buf.getvalue()
+        yield [text_cell(cat["frame"][k]), text_cell(cat["source"][k]), int(cat["index"][k]),
+               *map(_number, nums), text_cell(cat["weighting"][k]), text_cell(cat["status"][k]),
+               text_cell(cat["reason"][k]), text_cell(cat["warnings"][k]), *_refined_cells(cat, k)]
 
 
-def write_summary_csv(path: Path, cat: dict, mean_n, mean_v, width_n, width_v) -> Path:
-    return write_atomic(path, summary_csv(cat, mean_n, mean_v, width_n, width_v))
+DERIVED = ("volume_distribution", "mean_radius_number", "mean_radius_volume", "width_number", "width_volume")
+FRAME_DATASETS = {"number": "number_distribution", "phi": "volume_fraction", "phi_sigma": "volume_fraction_sigma",
+                  "chi2": "chi2_reduced", "index": "index", "radius_scale": "radius_scale",
+                  "retried": "refinement_retried", "dq_scale": "refinement_dq_scale",
+                  "fit_q_range": "refinement_q_range", "cumulative": "cumulative_number_band"}
+TEXT = ("frame", "source", "status", "reason")
 
 
-def write_results_h5(path: Path, radius, cat, volume, mean_n, mean_v, width_n, width_v) -> None:
-    """All distributions in one NeXus-style HDF5 file (NXentry/NXdata; readable by nexusformat, silx)."""
-    import h5py
+class RunFiles:
+    """summary.csv and results.h5 of a run written a block of frames at a time, so memory stays flat with the
+    frame count: both go to temporary names and replace the old files together, after the last block."""
 
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["NX_class"] = "NXroot"
-        f.attrs["default"] = "entry"
-        f.attrs["creator"] = "sasview_nn_plugin"
-        e = f.create_group("entry")
-        e.attrs["NX_class"] = "NXentry"
-        e.attrs["default"] = "distributions"
-        e["definition"] = "sasview_nn_plugin.batch"
-        d = e.create_group("distributions")
-        d.attrs["NX_class"] = "NXdata"
-        d.attrs["signal"] = "volume_distribution"
-        d.attrs["axes"] = ["frame_index", "radius"]
-        d.attrs["frame_index_indices"] = 0
-        d.attrs["radius_indices"] = 1
-        d["radius"] = radius
-        d["radius"].attrs["units"] = "Angstrom"
-        d["frame_index"] = np.arange(len(cat["frame"]))
-        d["volume_distribution"] = volume
-        d["number_distribution"] = cat["number"]
-        for name, values in (("mean_radius_number", mean_n), ("mean_radius_volume", mean_v),
-                             ("width_number", width_n), ("width_volume", width_v)):
-            d[name] = values
-            d[name].attrs["units"] = "Angstrom"
-        d["volume_fraction"] = cat["phi"]
-        d["volume_fraction_sigma"] = cat["phi_sigma"]  # NaN where the volume fraction was given, not estimated
-        d["chi2_reduced"] = cat["chi2"]
-        _write_refined(d, cat, len(cat["frame"]))
-        str_dt = h5py.string_dtype()
-        for name in ("frame", "source", "status", "reason"):
-            d.create_dataset(name, data=np.asarray([printable(x) for x in cat[name]], dtype=object), dtype=str_dt)
-        d["index"] = cat["index"]
+    def __init__(self, out: Path, radius: np.ndarray, n: int, optional: set[str]):
+        import h5py
+
+        self._stack = contextlib.ExitStack()
+        csv_tmp = self._stack.enter_context(atomic_path(out / "summary.csv"))
+        h5_tmp = self._stack.enter_context(atomic_path(out / "results.h5"))
+        self._fh = self._stack.enter_context(open(csv_tmp, "w", newline="", encoding="utf-8", errors="surrogateescape"))
+        self._csv = csv.writer(self._fh)   # RFC 4180: CRLF rows, so a CR or LF inside a name is always quoted
+        self._csv.writerow(ALL_COLUMNS)
+        self._h5 = self._stack.enter_context(h5py.File(h5_tmp, "w"))
+        self.d = _results_layout(self._h5, radius)
+        self.n, self.done = n, 0
+        shapes = {"number": (len(radius),), "fit_q_range": (2,), "cumulative": (len(PERCENTILES), len(radius))}
+        for key, name in FRAME_DATASETS.items():
+            if key in ("fit_q_range", "cumulative") and key not in optional:
+                continue
+            self.d.create_dataset(name, (n, *shapes.get(key, ())), dtype=np.int64 if key == "index" else float,
+                                  chunks=(min(n, 512), *shapes.get(key, ())) if n else None)
+        for name in DERIVED:
+            self.d.create_dataset(name, (n, *shapes["number"]) if name == DERIVED[0] else (n,), dtype=float)
+        for name in INTERVAL_NAMES:
+            self.d.create_dataset(f"{name}_percentiles", (n, len(PERCENTILES)), dtype=float)
+        for name in TEXT:
+            self.d.create_dataset(name, (n,), dtype=h5py.string_dtype())
+        _attributes(self.d)
+
+    def add(self, cat: dict, volume, mean_n, mean_v, width_n, width_v) -> None:
+        """The next block of frames (consecutive in run order)."""
+        self._csv.writerows(summary_rows(cat, mean_n, mean_v, width_n, width_v))
+        sl = slice(self.done, self.done + len(cat["frame"]))
+        for key, name in FRAME_DATASETS.items():
+            if name in self.d and key in cat:
+                self.d[name][sl] = cat[key]
+        for name, values in zip(DERIVED, (volume, mean_n, mean_v, width_n, width_v), strict=True):
+            self.d[name][sl] = values
+        for j, name in enumerate(INTERVAL_NAMES):
+            self.d[f"{name}_percentiles"][sl] = cat["intervals"][:, j, :]
+        for name in TEXT:
+            self.d[name][sl] = np.asarray([printable(x) for x in cat[name]], dtype=object)
+        self.done = sl.stop
+
+    def close(self) -> None:
+        self.d["frame_index"] = np.arange(self.n)
+        self._stack.close()   # the files are closed, fsync'ed and renamed into place (removed on an error)
+
+    def __enter__(self) -> RunFiles:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self._stack.__exit__(*exc)
 
 
-def _write_refined(d, cat: dict, n: int) -> None:
-    """Refined frames' calibrated intervals (NaN rows where not refined), retries, the radius grid of each
-    frame and, when any frame has one, the cumulative number distribution's band."""
-    d["radius_scale"] = cat.get("radius_scale", np.ones(n))
+def _results_layout(f, radius) -> object:
+    """results.h5's NeXus frame (NXroot / NXentry / NXdata) and its radius axis; returns the NXdata group."""
+    f.attrs["NX_class"] = "NXroot"
+    f.attrs["default"] = "entry"
+    f.attrs["creator"] = "sasview_nn_plugin"
+    e = f.create_group("entry")
+    e.attrs["NX_class"] = "NXentry"
+    e.attrs["default"] = "distributions"
+    e["definition"] = "sasview_nn_plugin.batch"
+    d = e.create_group("distributions")
+    d.attrs["NX_class"] = "NXdata"
+    d.attrs["signal"] = "volume_distribution"
+    d.attrs["axes"] = ["frame_index", "radius"]
+    d.attrs["frame_index_indices"] = 0
+    d.attrs["radius_indices"] = 1
+    d["radius"] = radius
+    d["radius"].attrs["units"] = "Angstrom"
+    return d
+
+
+def _attributes(d) -> None:
+    """Units and meanings of results.h5's per-frame datasets."""
+    for name in ("mean_radius_number", "mean_radius_volume", "width_number", "width_volume"):
+        d[name].attrs["units"] = "Angstrom"
+    d["volume_distribution"].attrs["long_name"] = "probability per bin (frame k's bins: radius * radius_scale[k])"
     d["radius_scale"].attrs["long_name"] = "frame k's radius bins are radius * radius_scale[k] (a mapped q window)"
-    intervals = cat.get("intervals", no_intervals(n))
-    for j, name in enumerate(INTERVAL_NAMES):
-        key = f"{name}_percentiles"
-        d[key] = intervals[:, j, :]
-        d[key].attrs["percentiles"] = PERCENTILES
+    for name in INTERVAL_NAMES:
+        d[f"{name}_percentiles"].attrs["percentiles"] = PERCENTILES
         if name != "volume_fraction":
-            d[key].attrs["units"] = "Angstrom"
-    d["refinement_retried"] = cat.get("retried", np.full(n, np.nan))  # other starts tried; NaN: not refined
-    d["refinement_dq_scale"] = cat.get("dq_scale", np.full(n, np.nan))  # fitted dQ / dQ given; NaN: no dq, not refined
-    if "fit_q_range" in cat:
-        d["refinement_q_range"] = cat["fit_q_range"]   # (N, 2) first and last q refined; NaN: not refined
+            d[f"{name}_percentiles"].attrs["units"] = "Angstrom"
+    if "refinement_q_range" in d:
         d["refinement_q_range"].attrs["units"] = "1/Angstrom"
-    band = cat.get("cumulative")
-    if band is not None:
-        d["cumulative_number_band"] = band   # (N, 4, n_r) on each frame's radius bins; NaN: none
+    if "cumulative_number_band" in d:   # (N, 4, n_r) on each frame's radius bins; NaN: none
         d["cumulative_number_band"].attrs["percentiles"] = PERCENTILES
