@@ -27,7 +27,7 @@ def drawn(path, tmp_path, monkeypatch, *args):
     real = plots.save_figure
 
     def capture(fig, out):
-        lines.extend(line for line in fig.axes[-1].get_lines() if STAT.search(line.get_label() or ""))
+        lines.extend(line for ax in fig.axes for line in ax.get_lines() if STAT.search(line.get_label() or ""))
         return real(fig, out)
 
     monkeypatch.setattr(plots, "save_figure", capture)

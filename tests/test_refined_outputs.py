@@ -136,7 +136,7 @@ def test_unrefined_invert_keeps_its_csv_columns_and_the_estimate_sigma_title(tmp
     assert meta["volume_fraction_source"] == "estimated" and "volume_fraction_68" not in meta
     assert float(meta["volume_fraction_sigma"]) == pytest.approx(js["volume_fraction_sigma"], rel=1e-7)
     assert "+-" in titles[0] and "(estimated)" in titles[0] and "68 %" not in titles[0]
-    assert len(titles) == 2
+    assert len(titles) == 3 and not any("cumulative" in t for t in titles)   # distributions, I(q), residuals
 
 
 def test_batch_summary_has_ordered_intervals_for_refined_frames(refined_batch):

@@ -48,3 +48,35 @@ def test_batch_heatmap_draws_each_frame_on_its_own_radii(tmp_path, drawn):
     for k, fr in enumerate(frames):
         drawn_peak = r[np.nanargmax(np.ma.filled(heat[:, k].astype(float), np.nan))]
         assert abs(drawn_peak - peaks[fr]) < 2.5 * (radius[1] - radius[0]) * scale[k], (fr, drawn_peak, peaks[fr])
+
+
+def test_invert_outputs_units_mean_radii_and_no_lock_left(tmp_path, drawn):
+    import json
+
+    from sasview_nn_plugin.cli import main
+    from sasview_nn_plugin.data.writers import read_result_csv
+
+    out = tmp_path / "o"
+    assert main(["invert", str(EXAMPLES[2]), "--volume-fraction", "0.3", "--output", str(out), "--plot"]) == 0
+    stem = EXAMPLES[2].stem
+    text = (out / f"{stem}.json").read_text()
+    record = json.loads(text)
+    assert text.count("\n") > 20 and record["units"]["radius"] == "A" and record["units"]["q"] == "1/A"
+    meta, cols = read_result_csv(out / f"{stem}.csv")
+    assert abs(float(meta["mean_radius_number_A"]) - record["mean_radius_number"]) < 1e-4
+    assert abs(float(meta["mean_radius_volume_A"]) - record["mean_radius_volume"]) < 1e-4
+    assert not (out / ".sasview-nn.lock").exists()
+    assert main(["batch", str(EXAMPLES[2]), "--volume-fraction", "0.3", "--output", str(tmp_path / "b"),
+                 "--quiet"]) == 0
+    assert not (tmp_path / "b" / ".sasview-nn.lock").exists()
+    # the figure: I(q) with its unit, a residual panel, density per A, legends outside the data
+    fig = drawn[0]
+    labels = {ax.get_ylabel() for ax in fig.axes}
+    assert any(lab.startswith("I(q) (") for lab in labels) and any("residual" in lab for lab in labels)
+    assert any("per A" in lab and "1/A" in lab for lab in labels), labels
+    fig.canvas.draw()
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is not None:
+            box, area = leg.get_window_extent(), ax.get_window_extent()
+            assert box.y1 <= area.y0 + 1 or box.x0 >= area.x1 - 1, ax.get_ylabel()   # below or beside the axes

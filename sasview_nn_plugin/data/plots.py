@@ -77,19 +77,23 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     fit, band = inv.fit, inv.uncertainty
     cumulative = None if band is None else band.cumulative_band
     if cumulative is None:
-        fig, (a1, a2) = new_figure(1, 2, figsize=(11, 4.2))
+        fig, (a1, a2) = new_figure(1, 2, figsize=(11, 4.6), gridspec_kw={"wspace": 0.3})
     else:
         fig, (a1, a3, a2) = new_figure(1, 3, figsize=(16.5, 4.4),
                                        gridspec_kw={"width_ratios": [1, 0.8, 1], "wspace": 0.32})
         _cumulative_panel(fig, a3, inv.radius, np.cumsum(inv.number_distribution), cumulative)
     tag = f" refined ({fit.method}, {fit.parametrization})" if fit is not None else ""
-    a1.plot(inv.radius, inv.number_distribution, "C0-", label=f"number{tag} (mean {inv.mean_radius_number:.1f} A)")
-    a1.plot(inv.radius, inv.volume_distribution, "C1-", label=f"volume{tag} (mean {inv.mean_radius_volume:.1f} A)")
+    per_a = 1.0 / (inv.radius[1] - inv.radius[0])   # probability per bin -> density per A (as SasView plots it)
+    a1.plot(inv.radius, per_a * inv.number_distribution, "C0-",
+            label=f"number{tag} (mean {inv.mean_radius_number:.1f} A)")
+    a1.plot(inv.radius, per_a * inv.volume_distribution, "C1-",
+            label=f"volume{tag} (mean {inv.mean_radius_volume:.1f} A)")
     if band is not None:
-        a1.fill_between(inv.radius, *band.number_band, color="C0", alpha=0.25, lw=0, label="68 % band")
-        a1.fill_between(inv.radius, *band.volume_band, color="C1", alpha=0.25, lw=0)
+        a1.fill_between(inv.radius, *(per_a * b for b in band.number_band), color="C0", alpha=0.25, lw=0,
+                        label="68 % band")
+        a1.fill_between(inv.radius, *(per_a * b for b in band.volume_band), color="C1", alpha=0.25, lw=0)
     if fit is not None and fit.start is not None:
-        a1.plot(inv.radius, fit.start.number, "C0:", lw=1, label="network (number)")
+        a1.plot(inv.radius, per_a * fit.start.number, "C0:", lw=1, label="network (number)")
     quality = inv.quality
     if quality is not None:  # radii this q window does not constrain: hatched
         lo, hi = quality.observable_radius
@@ -98,8 +102,8 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
             if b > a:
                 a1.axvspan(a, b, facecolor="none", edgecolor="0.6", hatch="///", lw=0, label=label)
     a1.set_xlabel("radius R (A)")
-    a1.set_ylabel("probability per bin")
-    a1.legend(fontsize=8)
+    a1.set_ylabel("density per A of radius (1/A)")
+    a1.legend(fontsize=8, **BELOW)
     a1.grid(alpha=0.3)
     verdict = "" if quality is None else verdict_text(quality)
     sigma = inv.volume_fraction_sigma
@@ -115,24 +119,49 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
     a1.set_title(head, fontsize=10 if rn is None else 9,
                  color="black" if quality is None or quality.verdict == "trusted" else
                  "C3" if quality.flags else "C1")
-    q, i_data = inv.q_data, inv.intensity_data
-    if inv.di_data is not None:
-        a2.errorbar(q, i_data, inv.di_data, fmt=".", ms=2, lw=0.5, color="0.4", label="data")
+    _curve_panels(fig, a2, inv, title)
+    return save_figure(fig, path)
+
+
+BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.14), "ncol": 2, "frameon": False}  # never over the data
+
+
+def _curve_panels(fig, ax, inv, title: str) -> None:
+    """In ``ax``'s place: the data with the fit's (or the check's) curve and, below, the residuals against it."""
+    spec = ax.get_subplotspec().subgridspec(2, 1, height_ratios=[2.6, 1], hspace=0.06)
+    ax.remove()
+    a2 = fig.add_subplot(spec[0])
+    low = fig.add_subplot(spec[1], sharex=a2)
+    q, i_data, di = inv.q_data, inv.intensity_data, inv.di_data
+    if di is not None:
+        a2.errorbar(q, i_data, di, fmt=".", ms=2, lw=0.5, color="0.4", label="data")
     else:
         a2.plot(q, i_data, ".", ms=2, color="0.4", label="data")
-    a2.axvspan(*inv.q_range, color="C0", alpha=0.08, label="q window the network saw")
-    if fit is not None:
-        a2.plot(fit.q, fit.intensity, "r-", lw=1.2, label=f"bumps fit (chi2_red {fit.chi2_reduced:.3g})")
-    elif (curve := checked_model_curve(inv)) is not None:
+    for a in (a2, low):
+        a.axvspan(*inv.q_range, color="C0", alpha=0.08, label="q window the network saw" if a is a2 else None)
+    curve = None
+    if inv.fit is not None:
+        curve = (inv.fit.q, inv.fit.intensity, f"bumps fit (chi2_red {inv.fit.chi2_reduced:.3g})")
+    elif (checked := checked_model_curve(inv)) is not None:
+        curve = checked
+    if curve is not None:
         a2.plot(curve[0], curve[1], "r-", lw=1.2, label=curve[2])
+        k = np.clip(np.searchsorted(q, curve[0]), 0, len(q) - 1)
+        on = np.isclose(q[k], curve[0], rtol=1e-9, atol=0)      # the model's points that are data points
+        model = np.asarray(curve[1])[on]
+        res = (i_data[k[on]] - model) / (di[k[on]] if di is not None else model)
+        low.plot(curve[0][on], res, ".", ms=2, color="0.3")
+    low.axhline(0, color="r", lw=0.8)
+    low.set_ylabel("residual\n(I - model) / dI" if di is not None else "residual\n(I - model) / model", fontsize=8)
     a2.set_xscale("log")
     a2.set_yscale("log")
-    a2.set_xlabel("q (1/A)")
-    a2.set_ylabel("I(q)")
-    a2.legend(fontsize=8, loc="lower left")
-    a2.grid(alpha=0.3, which="both")
+    a2.tick_params(which="both", labelbottom=False)
+    low.set_xlabel("q (1/A)")
+    a2.set_ylabel("I(q) (data units, e.g. 1/cm)")
+    a2.legend(fontsize=8, **(BELOW | {"bbox_to_anchor": (0.5, -0.62)}))   # below the residual panel
+    for a in (a2, low):
+        a.grid(alpha=0.3, which="both")
     a2.set_title(title)
-    return save_figure(fig, path)
 
 
 def _with_interval(value: float, interval: tuple[float, float], unit: str = "") -> str:
@@ -164,7 +193,7 @@ def _cumulative_panel(fig, ax, radius, cum, band) -> None:
     top.tick_params(labelbottom=False)
     top.set_ylabel("cumulative number")
     top.set_title("cumulative number distribution, calibrated bands", fontsize=10)
-    top.legend(fontsize=8, loc="upper left")
+    top.legend(fontsize=8, **(BELOW | {"bbox_to_anchor": (0.5, -0.85), "ncol": 3}))
     low.set_xlabel("radius R (A)")
     low.set_ylabel("band - result\n(% points)", fontsize=9)
 

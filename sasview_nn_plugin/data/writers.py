@@ -14,6 +14,10 @@ from .files import printable, write_atomic
 from .load import quiet_sasdata
 
 CSV_FORMAT = "sasview-nn result CSV 1"   # the first `# key: value` line of a per-curve CSV
+JSON_UNITS = {"radius": "A", "mean_radius_number": "A", "mean_radius_volume": "A", "q": "1/A", "q_range": "1/A",
+              "number_distribution": "probability per bin", "volume_distribution": "probability per bin",
+              "density per A": "a distribution / bin width (radius[1] - radius[0])",
+              "intensity": "as in the input file (1/cm when absolute)", "volume_fraction": "1"}
 CSV_UNITS = ("radius_A: A (bin centres); number_*, volume_*: probability per bin (number- and volume-weighted); "
              "cumulative_*: cumulative number fraction")
 
@@ -22,9 +26,8 @@ def write_inversion(inv, out_dir: str | os.PathLike, stem: str, extra: dict | No
     """Write ``<stem>.json`` and ``<stem>.csv`` for an Inversion into out_dir (a fit adds its bands, per bin
     and on the cumulative number distribution, and its start to the CSV)."""
     out_dir = Path(out_dir)
-    record = json_safe(inv.to_dict() | (extra or {}))
-    # no indent: json's C encoder (4x faster; batch runs write one per frame); `python -m json.tool` pretty-prints
-    js = write_atomic(out_dir / f"{stem}.json", json.dumps(record, allow_nan=False))
+    record = json_safe(inv.to_dict() | (extra or {}) | {"units": JSON_UNITS})
+    js = write_atomic(out_dir / f"{stem}.json", json.dumps(record, allow_nan=False, indent=1) + "\n")
     cols = {"radius_A": inv.radius, "number_distribution": inv.number_distribution,
             "volume_distribution": inv.volume_distribution}
     if inv.uncertainty is not None:  # the band of a fit
@@ -70,6 +73,7 @@ def csv_metadata(inv) -> dict[str, str]:
 
     fit, u, sigma = inv.fit, inv.uncertainty, inv.volume_fraction_sigma
     meta = {"format": CSV_FORMAT, "model": " ".join(printable(inv.model).splitlines()), "package_version": __version__,
+            "mean_radius_number_A": num(inv.mean_radius_number), "mean_radius_volume_A": num(inv.mean_radius_volume),
             "volume_fraction": num(inv.volume_fraction)}
     source = "given" if sigma is None else "estimated"
     phi68 = None if u is None else u.interval("volume_fraction", 68)

@@ -15,28 +15,56 @@ LOCK_NAME = ".sasview-nn.lock"
 
 
 class OutputLock:
-    """An exclusive lock on an output directory (``filelock``: flock on POSIX, msvcrt on Windows).
+    """An exclusive lock on an output directory: ``flock`` on ``DIR/.sasview-nn.lock`` on POSIX (the file is removed
+    again on release, and a run that opened a file just removed retries on the new one), ``filelock`` elsewhere.
 
     A second run on the same directory fails at once with an InputError instead of mixing results."""
 
     def __init__(self, directory: Path):
-        from filelock import FileLock
+        self.directory, self.path, self._fd, self._lock = directory, directory / LOCK_NAME, None, None
 
-        self.directory = directory
-        self._lock = FileLock(str(directory / LOCK_NAME), timeout=0)
+    def _busy(self) -> InputError:
+        return InputError(f"another sasview-nn run is writing to {self.directory}; wait for it to finish "
+                          "or choose another output directory")
 
     def __enter__(self) -> OutputLock:
-        from filelock import Timeout
+        if os.name != "posix":
+            from filelock import FileLock, Timeout
 
-        try:
-            self._lock.acquire()
-        except Timeout:
-            raise InputError(f"another sasview-nn run is writing to {self.directory}; wait for it to finish "
-                             "or choose another output directory") from None
-        return self
+            self._lock = FileLock(str(self.path), timeout=0)
+            try:
+                self._lock.acquire()
+            except Timeout:
+                raise self._busy() from None
+            return self
+        import fcntl
+
+        for _ in range(100):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._busy() from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fd = fd
+                return self
+            os.close(fd)   # the run that held it removed that file meanwhile: lock the one at the path now
+        raise self._busy()
 
     def __exit__(self, *exc) -> None:
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
+            return
+        import fcntl
+
+        self.path.unlink(missing_ok=True)   # while still held: no empty lock file is left behind
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
 
 
 def resolved_path(path: Path) -> Path:
