@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data.validation import MAX_VALUE, check_dq, check_q_range, check_volume_fraction, in_q_range
 from ..errors import InputError
+from .polish import SUB, polish, sub_radii
 from .quality import Training, assess
 from .result import Distribution, Inversion
 from .wide import Placed, WideModel, check_slit, place
@@ -58,14 +59,21 @@ def _validated(q, intensity, di, dq, q_range):
 
 
 def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_sigma: float | None,
-            q, intensity, di, dq, slit, notes) -> Inversion:
+            q, intensity, di, dq, slit, notes, polished: bool = True) -> Inversion:
     radius = model.grids.rho * placed.length
+    vol, c0, c1 = polish(q, intensity, di, dq, slit, radius, vol, phi) if polished else (vol, 0.0, 0.0)
+    if c1 < c0:
+        notes = [*notes, f"polished against the data (each population shifted/stretched in log R): "
+                         f"chi2 {c0 / max(len(q) - 2, 1):.3g} -> {c1 / max(len(q) - 2, 1):.3g}"]
     number = vol / radius**3
     number /= number.sum()
     dist = Distribution(radius, number, vol, float(number @ radius), float(vol @ radius))
+    # the check reads each bin as spread log-uniformly over its width (SUB points), as the polish does
+    r_sub = sub_radii(radius)
+    n_sub = np.repeat(number[:, None] / SUB, SUB, axis=1) * (radius[:, None] / r_sub) ** 3
     training = Training(placed.q_range, (float(radius[0]), float(radius[-1])), PHI_RANGE)
-    check = functools.partial(assess, q, intensity, di, radius, number, phi, training=training,
-                              q_range=placed.q_range, dq=dq, slit_length=slit)
+    check = functools.partial(assess, q, intensity, di, r_sub.ravel(), n_sub.ravel() / n_sub.sum(), phi,
+                              training=training, q_range=placed.q_range, dq=dq, slit_length=slit)
     return Inversion(dist, phi, model.name, q, intensity, di, placed.q_range, tuple(notes), check=check,
                      volume_fraction_sigma=phi_sigma)
 
@@ -82,9 +90,11 @@ def _notes(q, intensity, placed: Placed) -> list[str]:
 
 
 def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: float | None = None, dq=None,
-                slit_length: float | None = None, q_range: tuple[float, float] | None = None) -> Inversion:
+                slit_length: float | None = None, q_range: tuple[float, float] | None = None,
+                polished: bool = True) -> Inversion:
     """Invert one curve (q 1/A ascending, I any units, dI, pinhole dq 1-sigma 1/A or slit length 1/A) with the
-    whole-curve network; ``volume_fraction`` None: estimated in the same pass (``volume_fraction_sigma``)."""
+    whole-curve network; ``volume_fraction`` None: estimated in the same pass (``volume_fraction_sigma``).
+    ``polished``: the answer polished against the data (:mod:`.polish`; False: the network's output as is)."""
     slit = check_slit(slit_length)
     phi = None if volume_fraction is None else check_volume_fraction(volume_fraction)
     q, intensity, di, dq = _validated(q, intensity, dI, dq, q_range)
@@ -98,11 +108,11 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
         notes.append(f"volume fraction estimated by the network in the same pass: {phi:.3f} +- {sigma:.3f}")
     else:
         sigma = None
-    return _result(model, placed, vol[0], phi, sigma, q, intensity, di, dq, slit, notes)
+    return _result(model, placed, vol[0], phi, sigma, q, intensity, di, dq, slit, notes, polished)
 
 
 def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fractions=None, dqs=None,
-                     slit_length: float | None = None) -> list[Inversion | InputError]:
+                     slit_length: float | None = None, polished: bool = True) -> list[Inversion | InputError]:
     """N curves on one q grid, one batched forward pass; per row its Inversion or the InputError it raised."""
     inten = np.asarray(intensities, dtype=float)
     n = len(inten)
@@ -125,5 +135,5 @@ def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fract
         if phi is None:
             phi, sigma = float(phi_est[k]), float(phi_sig[k])
             notes.append(f"volume fraction estimated by the network in the same pass: {phi:.3f} +- {sigma:.3f}")
-        out[i] = _result(model, placed, vol[k], phi, sigma, qi, ii, di, dqi, slit_length, notes)
+        out[i] = _result(model, placed, vol[k], phi, sigma, qi, ii, di, dqi, slit_length, notes, polished)
     return out
