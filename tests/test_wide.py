@@ -178,10 +178,12 @@ def test_polish_recovers_a_shifted_and_a_mixed_answer(phi):
     clean = Curve1D(q, np.ones_like(q), None, None, None, radius, truth > 0).model(truth, phi)
     di = 0.01 * clean
     data = clean + di * np.random.default_rng(1).standard_normal(len(q))
-    start = 0.6 * moved(pop[0] / pop[0].sum(), radius, 0.03, 0.0) + 0.4 * moved(pop[1] / pop[1].sum(), radius, -0.04, 0)
+    start = (0.6 * moved(pop[0] / pop[0].sum(), radius, 0.03, 0.0)
+             + 0.4 * moved(pop[1] / pop[1].sum(), radius, -0.04, 0.0))
     vol, c0, c1 = polish(q, data, di, None, None, radius, start, phi)
     assert c1 / (len(q) - 2) < 2.0 < c0 / (len(q) - 2)
     for k in range(2):
         part = slice(0, len(radius) // 2) if k == 0 else slice(len(radius) // 2, None)
         assert vol[part].sum() == pytest.approx(truth[part].sum(), abs=0.03)
-        assert vol[part] @ lr[part] / vol[part].sum() == pytest.approx(truth[part] @ lr[part] / truth[part].sum(), abs=0.005)
+        centre = truth[part] @ lr[part] / truth[part].sum()
+        assert vol[part] @ lr[part] / vol[part].sum() == pytest.approx(centre, abs=0.005)
