@@ -83,7 +83,7 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
                                        gridspec_kw={"width_ratios": [1, 0.8, 1], "wspace": 0.32})
         _cumulative_panel(fig, a3, inv.radius, np.cumsum(inv.number_distribution), cumulative)
     tag = f" refined ({fit.method}, {fit.parametrization})" if fit is not None else ""
-    per_a = 1.0 / (inv.radius[1] - inv.radius[0])   # probability per bin -> density per A (as SasView plots it)
+    per_a = 1.0 / np.gradient(inv.radius)   # probability per bin -> density per A (as SasView plots it); log bins widen
     a1.plot(inv.radius, per_a * inv.number_distribution, "C0-",
             label=f"number{tag} (mean {inv.mean_radius_number:.1f} A)")
     a1.plot(inv.radius, per_a * inv.volume_distribution, "C1-",
@@ -101,6 +101,12 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
         for a, b, label in ((r0, min(lo, r1), "not observable in this q window"), (max(hi, r0), r1, None)):
             if b > a:
                 a1.axvspan(a, b, facecolor="none", edgecolor="0.6", hatch="///", lw=0, label=label)
+    if inv.radius[-1] / inv.radius[0] > 20:   # a log grid over decades (whole-curve model): log axis, cropped
+        mass = np.maximum(np.cumsum(inv.number_distribution), np.cumsum(inv.volume_distribution))
+        low = np.minimum(np.cumsum(inv.number_distribution), np.cumsum(inv.volume_distribution))
+        i0, i1 = int(np.searchsorted(mass, 1e-3)), int(np.searchsorted(low, 1 - 1e-3))
+        a1.set_xscale("log")
+        a1.set_xlim(inv.radius[max(i0 - 8, 0)], inv.radius[min(i1 + 8, len(inv.radius) - 1)])
     a1.set_xlabel("radius R (A)")
     a1.set_ylabel("density per A of radius (1/A)")
     a1.legend(fontsize=8, **BELOW)

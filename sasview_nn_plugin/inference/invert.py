@@ -23,11 +23,13 @@ import numpy as np
 from ..data.validation import MAX_VALUE, check_curve, check_dq, check_volume_fraction, take_points, unused_bad_points
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
+from .invert_wide import invert_wide, invert_wide_many
 from .modelfile import load_model
 from .network import NNModel
 from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import BatchCheck, assess, training_of
 from .result import Distribution, Inversion
+from .wide import wide_model
 from .window import MIN_WINDOW_SCALE, WINDOW_STEP, data_range, from_model_window, to_model_window, window_scales
 
 MAX_WINDOW_CANDIDATES = 13  # scale factors tried for a mapped or wide window (each costs one check, ~0.3 ms)
@@ -102,6 +104,8 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
     per point (1/A); a model trained with resolution as an input (:attr:`NNModel.takes_resolution`) is given its
     median dQ/Q over the window it sees, and the quality check smears its model curve with it.
     """
+    if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)
+        return invert_wide(wide, q, intensity, dI, volume_fraction=volume_fraction, dq=dq)
     q = np.asarray(q, dtype=float)
     intensity = np.ascontiguousarray(intensity, dtype=float)
     di = None if dI is None else np.asarray(dI, dtype=float)
@@ -295,6 +299,8 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     per curve, its Inversion or the InputError that :func:`invert` would raise for it (a bad curve
     never stops the others).
     """
+    if (wide := wide_model(model)) is not None:
+        return invert_wide_many(wide, q, intensities, dIs, volume_fractions=volume_fractions, dqs=dqs)
     q = np.asarray(q, dtype=float)
     inten = np.asarray(intensities, dtype=float)
     n = len(inten)

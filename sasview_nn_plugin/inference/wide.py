@@ -128,6 +128,11 @@ class WideModel:
             raise ModelFileError(f"model {self.name}: layers take {self.weights[0].shape[0]} inputs and give "
                                  f"{self.weights[-1].shape[1]} outputs; its grids need {n_in} and {n_out}")
 
+    @property
+    def radius(self) -> np.ndarray:
+        """The dimensionless radius bins (rho); a result's radii are rho L, L set by its window."""
+        return self.grids.rho
+
     def forward(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Network on (N, n_in) inputs -> (volume (N, n_rho), phi (N,), phi_sigma (N,))."""
         h = np.asarray(inputs, np.float32)
@@ -176,10 +181,14 @@ def save_wide(model: WideModel, path: str | os.PathLike) -> Path:
 
 
 def is_wide_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a whole-curve model file (False for anything unreadable: its loader says why)."""
     import h5py
 
-    with h5py.File(path, "r") as f:
-        return f.attrs.get("format") == FORMAT
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT
+    except OSError:
+        return False
 
 
 def load_wide(path: str | os.PathLike) -> WideModel:
@@ -214,3 +223,30 @@ def check_slit(slit_length) -> float | None:
     if not np.isfinite(v) or v < 0:
         raise InputError(f"`slit_length` must be a positive length in 1/A (got {slit_length})", parameter="slit_length")
     return v
+
+
+_LOADED: dict = {}
+
+
+def wide_model(model) -> WideModel | None:
+    """The whole-curve model that ``model`` names (a WideModel, a shipped name or a path to such a file), loaded
+    once per file (keyed by path, modification time and size); None when it names another kind of model."""
+    if isinstance(model, WideModel):
+        return model
+    if model is None or not isinstance(model, (str, os.PathLike)):
+        return None
+    from .modelfile import resolve_model_path
+
+    path = resolve_model_path(model)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _LOADED:
+        _LOADED[key] = load_wide(path) if is_wide_file(path) else None
+    return _LOADED[key]
+
+
+def load_any(model=None):
+    """The model ``model`` names, whole-curve (:class:`WideModel`) or windowed (``modelfile.load_model``)."""
+    from .modelfile import load_model
+
+    return wide_model(model) or load_model(model)

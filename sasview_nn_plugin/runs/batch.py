@@ -25,7 +25,7 @@ from ..data.files import atomic_path, ensure_output_dir, printable, remove_parti
 from ..data.files import check_output_path as files_check_output
 from ..data.writers import write_inversion
 from ..errors import InputError
-from ..inference.modelfile import load_model
+from ..inference.wide import load_any
 from ..physics import kernels as physics
 from .guard import LOCK_NAME, OutputLock, refuse_outputs_onto_inputs
 from .parts import blocks, frame_groups, gather, part_index
@@ -96,7 +96,7 @@ def record_unit(out: Path, unit: Unit, results: list[FrameResult], settings: Set
             for key in ("frame", "source", "source_id", "status", "reason")}
     text["warnings"] = np.array([printable("; ".join(r.warnings)) for r in results], dtype=str)
     refined = refined_columns([r.inversion if r.status == "ok" else None for r in results],
-                              load_model(settings.model).radius)
+                              load_any(settings.model).radius)
     with atomic_path(out / PARTS / f"{unit.uid}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **text, index=np.array([r.index for r in results]), number=number, chi2=chi2, phi=phi,
                  phi_sigma=phi_sigma, weighting=weighting.astype(str), **refined, content=np.array(content))
@@ -189,7 +189,7 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     if workers is not None and workers < 1:
         raise InputError(f"`workers` must be at least 1 (got {workers})")
     settings = settings_for(options, frame_files)
-    nn = load_model(settings.model)
+    nn = load_any(settings.model)
     out = files_check_output(output, "`output`")
     files, own = expand_inputs(inputs)
     if not files:

@@ -19,7 +19,7 @@ import numpy as np
 from ..data.curve import Curve
 from ..data.validation import check_prior_sigma, check_volume_fraction
 from ..errors import InputError
-from ..inference.modelfile import load_model
+from ..inference.wide import load_any
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
         from ..fitting.parametric import shipped_model_name
 
         model = shipped_model_name(o.parametric)
-    load_model(model)  # a missing or corrupt model file stops the run before any work
+    load_any(model)  # a missing or corrupt model file stops the run before any work
     check = bool(o.refine or o.parametric) if o.check_identifiability is None else o.check_identifiability
     return Settings(model=str(resolve_model_path(model).resolve()), volume_fraction=o.volume_fraction,
                     volume_fractions=table, q_unit=o.q_unit, refine=o.refine, parametrization=o.parametrization,
@@ -213,7 +213,7 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
     (:func:`~sasview_nn_plugin.inference.invert.invert_many`).  Every failure is recorded, none raised."""
     from ..inference.invert import invert_many
 
-    nn = load_model(settings.model)
+    nn = load_any(settings.model)
     out: list[FrameResult | None] = []
     phis: dict[int, float] = {}
     for k, (fid, source, sid, index, c) in enumerate(frames):
