@@ -22,6 +22,7 @@ from .quality_model import nnls_scale_background
 from .resolution import smearing
 
 SUB = 5             # sub-points per radius bin (log-uniform within the bin)
+GOOD_CHI2 = 1.2     # reduced chi2 at or below which an answer is left as it is
 STEPS = 12          # Levenberg-Marquardt iterations at most
 DIP = 0.3           # a minimum below DIP x the lower neighbouring peak separates two populations
 MAX_MODES = 3
@@ -153,6 +154,8 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[
     p = np.zeros(2 * len(parts))
     c0, v0 = evaluate(p)
     best, v_best = c0, v0
+    if di is not None and c0 <= GOOD_CHI2 * max(len(q) - 2, 1):   # explains the data already: left as it is
+        return vol, c0, c0
     # a narrow population's chi2 oscillates in its position: scan the largest population's shift first
     big = int(np.argmax([vol[m].sum() for m in parts]))
     for shift in SCAN:
