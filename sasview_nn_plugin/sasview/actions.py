@@ -22,61 +22,13 @@ import copy
 import logging
 import math
 import traceback
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from . import PLUGIN_NAME
-from .start import SIZE_PARAMETERS, ActionError, Start, component_distributions, histogram_distributions, start_fitness
+from .compat import fitter_owner
+from .page import _data_key, _data_of, _page_items, _shown_data, _state, current_tab, gui_manager, page_values  # noqa: F401
+from .start import SIZE_PARAMETERS, ActionError, Start, start_fitness
 
 logger = logging.getLogger("sasview_nn_plugin")
-
-PLOT_LABELS = {"number": "number", "volume": "volume", "nn_number": "number, network", "nn_volume": "volume, network"}
-
-
-def gui_manager():
-    from sas.qtgui.Utilities import ObjectLibrary
-
-    explorer = ObjectLibrary.getObject("DataExplorer")
-    return None if explorer is None else getattr(explorer, "parent", None)
-
-
-def current_tab():
-    """The current Fitting page (``FittingWidget``) of the running SasView."""
-    gm = gui_manager()
-    if gm is None:
-        raise ActionError("SasView's main window is not there (run this inside SasView)")
-    per = gm.perspective()
-    tab = getattr(per, "currentTab", None)
-    if tab is None or not hasattr(tab, "cbModel"):
-        raise ActionError("no Fitting page is current: switch to the Fitting perspective")
-    return tab
-
-
-def _page_items(tab) -> list:
-    if not getattr(tab, "data_is_loaded", False):
-        raise ActionError("the Fitting page has no data: send data to it from the Data Explorer first")
-    if tab.cbModel.currentText() != PLUGIN_NAME:
-        raise ActionError(f"the page's model is {tab.cbModel.currentText()!r}; choose {PLUGIN_NAME} "
-                          "(category Plugin Models) first")
-    if getattr(tab, "is2D", False):
-        raise ActionError("2D data: the network inverts 1D curves only")
-    return list(tab.all_data)
-
-
-def _data_of(item):
-    from sas.qtgui.Utilities import GuiUtils
-
-    return GuiUtils.dataFromItem(item)
-
-
-def _shown_data(tab):
-    """The data set the page shows (a batch page shows one at a time)."""
-    return _data_of(tab.all_data[getattr(tab, "data_index", 0)])
-
-
-def _data_key(data) -> str:
-    return str(getattr(data, "id", None) or data.name)
 
 
 def fitness_for(tab, item, fitted):
@@ -101,26 +53,6 @@ def fitness_for(tab, item, fitted):
     return data, fitness
 
 
-@dataclass
-class _PageState:
-    """What the actions remember per Fitting page."""
-
-    starts: dict[str, Start] = field(default_factory=dict)          # per data key
-    fitted: dict[str, dict[str, float]] = field(default_factory=dict)  # batch fit results per data key
-    plotted: bool = False
-    listening: bool = False
-    wrapped: bool = False
-
-
-def _state(tab) -> _PageState:
-    """This page's state, kept on the page object itself (it goes when the page goes)."""
-    st = getattr(tab, "_sasview_nn_state", None)
-    if st is None:
-        st = _PageState()
-        tab._sasview_nn_state = st
-    return st
-
-
 def _page_row(tab, start: Start) -> dict[str, list[str]]:
     """``updatePageWithParameters`` input: the page's rows with our values and ticks (limits kept)."""
     rows = tab.getParameterDict()
@@ -137,9 +69,9 @@ def _page_row(tab, start: Start) -> dict[str, list[str]]:
 def status(text: str) -> None:
     """A message in SasView's status bar (nothing if there is none)."""
     try:
-        from sas.qtgui.Utilities import GuiUtils
+        from .compat import communicator
 
-        GuiUtils.communicate.statusBarUpdateSignal.emit(text)
+        communicator().statusBarUpdateSignal.emit(text)
     except Exception:  # noqa: BLE001 - never let a message break anything
         pass
 
@@ -181,16 +113,17 @@ def network_start(tab=None, model=None) -> dict[str, Start]:
             raise ActionError(f"{name}: {exc}") from None
         except (ValueError, OSError) as exc:   # InputError, ModelFileError: the data or the network file
             raise ActionError(f"{name}: {exc}") from exc
-    st.starts, st.fitted = starts, {}
+    st.starts, st.fitted, st.errors = starts, {}, {}
     shown = _shown_data(tab)
     tab.updatePageWithParameters(_page_row(tab, starts[_data_key(shown)]), warn_user=False)
     if len(items) > 1:
         _wrap_batch_fit(tab)
     _listen(tab)
     tab.onPlot()
+    names = {_data_key(_data_of(item)): getattr(_data_of(item), "name", "?") for item in items}
     for key, s in starts.items():
         for note in s.notes[-1:]:
-            logger.info("Neural-network start, %s: %s", key, note)
+            logger.info("Neural-network start, %s: %s", names.get(key, key), note)   # the name, not SasView's id
     s = starts[_data_key(shown)]
     msg = (f"Neural-network start: {len(s.free)} parameters ticked, "
            f"number-mean radius {s.inversion.mean_radius_number:.1f} A, chi2 {s.chi2:.3g}"
@@ -206,11 +139,13 @@ def network_start(tab=None, model=None) -> dict[str, Start]:
 def _wrap_batch_fit(tab) -> None:
     """Batch page: SasView fits every data set from the page's one parameter set; give each data set its own
     network start instead, unless the page was edited since (then the page's values are used, as SasView does).
-    Done by wrapping this page's ``prepareFitters`` (an attribute of this page object; no SasView code changes)."""
+    Done by wrapping this page's ``prepareFitters`` (6.2: its ``fitting_controller``'s; an attribute of that object, no
+    SasView code changes)."""
     st = _state(tab)
     if st.wrapped:
         return
-    original = tab.prepareFitters
+    owner = fitter_owner(tab)
+    original = owner.prepareFitters
 
     def prepare(*args, **kwargs):
         fitters, fit_id = original(*args, **kwargs)
@@ -220,7 +155,7 @@ def _wrap_batch_fit(tab) -> None:
             logger.warning("Neural-network start: per-data starts not applied:\n%s", traceback.format_exc())
         return fitters, fit_id
 
-    tab.prepareFitters = prepare
+    owner.prepareFitters = prepare
     st.wrapped = True
 
 
@@ -277,76 +212,43 @@ def _listen(tab) -> None:
 
 
 def _after_fit(tab, result, batch: bool) -> None:
+    """Keep each data set's fitted values (batch) and errors; say which widths ended at a bound; replot."""
+    from .start import widths_at_bounds
+
     st = _state(tab)
-    if batch and result and result[0]:
-        kernel = tab.logic.kernel_module
-        page = {k: float(kernel.getParam(k)) for k in kernel.params}
-        for res_list in result[0]:
-            res = res_list[0] if res_list else None
-            if res is None or getattr(res, "data", None) is None:
-                continue
-            key = _data_key(getattr(res.data, "sas_data", res.data))
-            values = dict(st.starts[key].values) if key in st.starts else dict(page)
-            values.update({k: float(v) for k, v in zip(res.param_list, res.pvec, strict=False)})
+    kernel = tab.logic.kernel_module
+    page = {k: float(kernel.getParam(k)) for k in kernel.params}
+    for res_list in (result[0] if result and result[0] else []):
+        res = res_list[0] if res_list else None
+        if res is None or getattr(res, "data", None) is None:
+            continue
+        data = getattr(res.data, "sas_data", res.data)
+        key = _data_key(data) if batch else _data_key(_shown_data(tab))
+        fitted = {k: float(v) for k, v in zip(res.param_list, res.pvec, strict=False)}
+        values = (dict(st.starts[key].values) if key in st.starts else dict(page)) if batch else dict(page)
+        values.update(fitted if batch else {})
+        if batch:
             st.fitted[key] = values
+        errors = getattr(res, "stderr", None)
+        st.errors[key] = {} if errors is None else {k: float(e) for k, e in zip(res.param_list, errors, strict=False)}
+        for warning in widths_at_bounds(values, st.errors[key]):
+            logger.warning("sasview_nn_plugin, %s: %s", getattr(data, "name", "?"), warning)
+            status(f"sasview_nn_plugin: {warning}")
     if st.plotted:
         plot_size_distribution(tab)
 
 
-def page_values(tab, data=None) -> dict[str, float]:
-    """The parameter values of the page for ``data`` (batch: the last fit of that data set, if any)."""
-    data = data if data is not None else _shown_data(tab)
-    fitted = _state(tab).fitted.get(_data_key(data))
-    if fitted is not None:
-        return dict(fitted)
-    kernel = tab.logic.kernel_module
-    return {k: float(kernel.getParam(k)) for k in kernel.params}
-
-
 def size_distribution_plots(tab) -> list:
-    """SasView ``Data1D`` plots (role ROLE_SIZE_DISTRIBUTION) for the page's shown data set."""
-    from sas.qtgui.Plotting.PlotterData import Data1D, DataRole
+    """SasView ``Data1D`` plots (role ROLE_SIZE_DISTRIBUTION) for the page's shown data set (:mod:`.sizeplot`)."""
+    from .sizeplot import size_distribution_plots as plots
 
-    data = _shown_data(tab)
-    values = page_values(tab, data)
-    where = f"M{tab.tab_id}" + (f", {data.name}" if len(tab.all_data) > 1 else "")
-    dist = component_distributions(values)
-    curves = [("number", dist["radius"], dist["number"], "Line"), ("volume", dist["radius"], dist["volume"], "Line")]
-    start = _state(tab).starts.get(_data_key(data))
-    if start is not None:
-        h = histogram_distributions(start.inversion)
-        curves += [("nn_number", h["radius"], h["number"], "Circle"), ("nn_volume", h["radius"], h["volume"], "Circle")]
-    plots = []
-    for kind, x, y, symbol in curves:
-        p = Data1D(x=np.asarray(x, float), y=np.asarray(y, float))
-        p.is_data = False
-        p.plot_role = DataRole.ROLE_SIZE_DISTRIBUTION
-        p.symbol = symbol
-        p.name = f"{PLOT_LABELS[kind]} [{where}]"   # SasView keys plot windows by name: one per page and data
-        p.id = p.name
-        p.group_id = f"sasview_nn_plugin size distribution [{where}]"
-        p.title = f"Size distribution [{where}: {data.name}]"
-        p.hide_error = True
-        p.xaxis("\\rm{Radius}", "A")
-        p.yaxis("\\rm{Probability\\ density}", "A^{-1}")
-        p.sasview_nn = {"kind": kind, "mean_number": dist["mean_number"], "mean_volume": dist["mean_volume"],
-                        "values": values}
-        plots.append(p)
-    return plots
+    return plots(tab)
 
 
 def plot_size_distribution(tab=None) -> list:
     """Fitting > Plot size distribution: open (or update) the plot for the current page; returns the plots."""
-    from sas.qtgui.Utilities import GuiUtils
+    from .sizeplot import plot_size_distribution as plot
 
-    tab = tab or current_tab()
-    _page_items(tab)
-    plots = size_distribution_plots(tab)
-    item = tab.all_data[getattr(tab, "data_index", 0)]
-    for p in plots:
-        GuiUtils.updateModelItemWithPlot(item, p, p.name)
-    GuiUtils.communicate.plotRequestedSignal.emit([item, *plots], tab.tab_id)
-    st = _state(tab)
-    st.plotted = True
-    _listen(tab)
+    plots = plot(tab)
+    _listen(tab or current_tab())   # replot after every fit of this page
     return plots

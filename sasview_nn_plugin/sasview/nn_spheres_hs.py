@@ -192,7 +192,8 @@ def _sasview_gui_hook():
                     QTimer.singleShot(200, app, lambda: report(left - 1))
                     return
                 logging.getLogger("sasview_nn_plugin").warning(text)
-                GuiUtils.communicate.statusBarUpdateSignal.emit(text)
+                hub = getattr(GuiUtils, "communicator", None) or GuiUtils.communicate   # SasView 6.2 / 6.1
+                hub.statusBarUpdateSignal.emit(text)
             except Exception:  # noqa: BLE001
                 logging.getLogger("sasview_nn_plugin").warning(text)
 

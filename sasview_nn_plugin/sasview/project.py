@@ -174,16 +174,19 @@ def data1d_record(name: str, path: str, q, intensity, di, dq, data_id: str) -> d
 
 
 def fit_page(pars: PluginParameters, name: str, data_id: str, tab_index: int, q_range: tuple[float, float],
-             has_dq: bool) -> dict:
-    """One Fitting page: model, parameter rows ``[fit?, value, error, min, max, []]``, q range, smearing."""
+             has_dq: bool, has_di: bool = False) -> dict:
+    """One Fitting page: model, parameter rows ``[fit?, value, error, min, max, []]``, q range, smearing, weighting
+    ("Use dI Data" where the data have dI, as SasView itself chooses on loading such data; else "None")."""
     module = load_plugin_module()
+    weighting = "1" if has_di else "0"
     bounds = {p[0]: p[3] for p in module.parameters} | {"scale": [0.0, np.inf], "background": [-np.inf, np.inf]}
     page = {"model_name": [PLUGIN_NAME], PLUGIN_NAME: [None, "", None, "", "", []],
             "fitpage_category": ["Plugin Models"], "fitpage_model": [PLUGIN_NAME], "fitpage_structure": ["None"],
             "is_data": ["True"], "tab_index": [str(tab_index)], "is_batch_fitting": ["False"],
             "data_name": [[name]], "data_id": [[data_id]], "tab_name": [f"M{tab_index}"],
             "q_range_min": [repr(float(q_range[0]))], "q_range_max": [repr(float(q_range[1]))],
-            "q_weighting": ["0"], "weighting": ["0"], "smearing": ["1" if has_dq else "0"],
+            # SasView's weighting buttons by index: 0 None, 1 "Use dI Data" (tests/test_sasview_api.py)
+            "q_weighting": [weighting], "weighting": [weighting], "smearing": ["1" if has_dq else "0"],
             "smearing_min": ["None"], "smearing_max": ["None"], "polydisperse_params": ["False"],
             "magnetic_params": ["False"], "chainfit_params": ["False"], "2D_params": ["False"]}
     for key in ("scale", "background", *(p[0] for p in module.parameters)):
@@ -200,7 +203,8 @@ def project_dict(entries: list[dict]) -> dict:
     for k, e in enumerate(entries, start=1):
         data_id = f"{e['name']}{stamp + k * 1e-3:.4f}"
         data = data1d_record(e["name"], e["path"], e["q"], e["intensity"], e["di"], e["dq"], data_id)
-        page = fit_page(e["parameters"], e["name"], data_id, k, e["q_range"], e["dq"] is not None)
+        page = fit_page(e["parameters"], e["name"], data_id, k, e["q_range"], e["dq"] is not None,
+                        e["di"] is not None and bool(np.any(np.asarray(e["di"]) > 0)))
         project[data_id] = {"fit_data": [data, {"checked": True}, []], "fit_params": [page]}
     return project
 

@@ -77,6 +77,12 @@ def _histogram(fitness, model):
                   volume_fraction=float(fitness._pars["volfraction"].value), model=model)
 
 
+def phi_scan_range(nn) -> tuple[float, float]:
+    """The volume fractions scanned when the page's volfraction is to be estimated: the network's training range."""
+    td = nn.info.get("training_data", {}) if isinstance(nn.info, dict) else {}
+    return float(td.get("phi_min", 0.05)), float(td.get("phi_max", 0.5))
+
+
 def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
     """Run the network start on SasView's ``SasFitness`` of ``nn_spheres_hs`` (a private copy: its parameters
     and their fixed flags are changed).  ``estimate_phi``: scan the volume fraction over the network's training
@@ -105,8 +111,7 @@ def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
 
     notes = []
     if estimate_phi:
-        td = nn.info.get("training_data", {}) if isinstance(nn.info, dict) else {}
-        lo, hi = float(td.get("phi_min", 0.05)), float(td.get("phi_max", 0.5))
+        lo, hi = phi_scan_range(nn)
         trials = []
         for phi in np.arange(lo, hi + 1e-9, PHI_STEP):
             try:
@@ -116,7 +121,8 @@ def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
         if not trials:
             raise ActionError(f"no volume fraction in {lo:g}-{hi:g} gave a start: {notes[-1] if notes else ''}")
         chi2, values, phi = min(trials, key=lambda t: t[0])
-        notes.append(f"volfraction estimated: {phi:.3f} (best chi2 over {lo:g}-{hi:g} in steps of {PHI_STEP})")
+        notes.append(f"volfraction estimated: {phi:.3f} (best chi2 over the network's training range "
+                     f"{lo:g}-{hi:g} in steps of {PHI_STEP})")
     else:
         phi = float(pars["volfraction"].value)
         if not 0 < phi < 0.74:
@@ -157,3 +163,48 @@ def histogram_distributions(inversion) -> dict[str, np.ndarray]:
     width = np.diff(edges)
     return {"radius": r, "number": np.asarray(inversion.number_distribution) / width,
             "volume": np.asarray(inversion.volume_distribution) / width}
+
+
+def widths_at_bounds(values: dict[str, float], errors: dict[str, float] | None = None) -> list[str]:
+    """One sentence per active component whose width ``pdK`` ended at a bound of the plugin's parameter table (or
+    whose error exceeds it): the data do not determine that width, and its spike in the size plot is the bound."""
+    from .project import load_plugin_module
+
+    bounds = {p[0]: p[3] for p in load_plugin_module().parameters}
+    out = []
+    for k in COMPONENTS:
+        name, value = f"pd{k}", values.get(f"pd{k}")
+        if value is None or values.get(f"fraction{k}", 0.0) <= 0:
+            continue
+        lo, hi = bounds[name]
+        err = (errors or {}).get(name)
+        at = "lower" if value <= lo * (1 + 1e-3) else "upper" if value >= hi * (1 - 1e-3) else None
+        if at is None and not (err is not None and np.isfinite(err) and err > value):
+            continue
+        pm = f" +- {err:.3g}" if err is not None and np.isfinite(err) else ""
+        where = f"at its {at} bound {lo if at == 'lower' else hi:g}" if at else "undetermined (error > value)"
+        out.append(f"{name} = {value:.3g}{pm} is {where}: the data do not determine the width of component {k} "
+                   f"(radius{k} = {values.get(f'radius{k}', float('nan')):.1f} A); its peak in the size plot is that "
+                   "bound, not a measurement (fix it, or use fewer components)")
+    return out
+
+
+def number_mean_sigma(values: dict[str, float], errors: dict[str, float] | None) -> float | None:
+    """1-sigma of the number-mean radius (A) from the fit's parameter errors (no correlations: SasView's errors
+    column has none); None without errors."""
+    if not errors:
+        return None
+    base = component_distributions(values)["mean_number"]
+    total = 0.0
+    for name in SIZE_PARAMETERS:
+        err = errors.get(name)
+        if err is None or not np.isfinite(err) or err <= 0 or values.get(name) is None:
+            continue
+        step = max(abs(values[name]) * 1e-4, 1e-9)
+        shifted = dict(values, **{name: values[name] + step})
+        try:
+            slope = (component_distributions(shifted)["mean_number"] - base) / step
+        except ActionError:
+            continue
+        total += (slope * min(err, 10 * abs(values[name]) + 1e-9)) ** 2
+    return float(np.sqrt(total))

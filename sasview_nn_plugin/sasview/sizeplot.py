@@ -1,0 +1,105 @@
+"""Fitting > Plot size distribution: a SasView plot window (``ROLE_SIZE_DISTRIBUTION``, the route of SasView's Size
+Distribution perspective) of the number and volume distributions of the page's parameters, the network's histogram,
+the number-mean radius and, after a Fit, its 1-sigma band from the fit's errors.  The window is titled after the
+page and the data (SasView names a new plot window "GraphN"); a width that ended at its bound is said in the title.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PLOT_LABELS = {"number": "number", "volume": "volume", "nn_number": "number, network", "nn_volume": "volume, network",
+               "mean": "number-mean radius", "band": "number-mean +- 1 sigma (fit errors)"}
+
+
+def plot_title(tab_name: str, data_name: str, mean: float, sigma: float | None, warnings: list[str]) -> str:
+    """The window title: page, data, number-mean radius (+- sigma after a fit) and any width at its bound."""
+    pm = f" +- {sigma:.2g}" if sigma is not None and np.isfinite(sigma) else ""
+    text = f"Size distribution {tab_name}: {data_name} (number-mean {mean:.1f}{pm} A)"
+    at = [w.split(" = ")[0] for w in warnings]
+    return text + (f" - {', '.join(at)} at a bound: see the log" if at else "")
+
+
+def _curve(x, y, kind: str, symbol: str, where: str, data, summary: dict):
+    from sas.qtgui.Plotting.PlotterData import Data1D, DataRole
+
+    p = Data1D(x=np.asarray(x, float), y=np.asarray(y, float))
+    p.is_data = False
+    p.plot_role = DataRole.ROLE_SIZE_DISTRIBUTION
+    p.symbol = symbol
+    p.name = f"{PLOT_LABELS[kind]} [{where}]"   # SasView keys plot windows by name: one per page and data
+    p.id = p.name
+    p.group_id = f"sasview_nn_plugin size distribution [{where}]"
+    p.title = summary["title"]
+    p.hide_error = True
+    p.xaxis("\\rm{Radius}", "A")
+    p.yaxis("\\rm{Probability\\ density}", "A^{-1}")
+    p.sasview_nn = dict(summary, kind=kind)
+    return p
+
+
+def size_distribution_plots(tab) -> list:
+    """SasView ``Data1D`` plots (role ROLE_SIZE_DISTRIBUTION) for the page's shown data set."""
+    from .page import _data_key, _shown_data, _state, page_values
+    from .start import component_distributions, histogram_distributions, number_mean_sigma, widths_at_bounds
+
+    data = _shown_data(tab)
+    values = page_values(tab, data)
+    st = _state(tab)
+    errors = st.errors.get(_data_key(data))
+    where = f"M{tab.tab_id}" + (f", {data.name}" if len(tab.all_data) > 1 else "")
+    dist = component_distributions(values)
+    mean, sigma = dist["mean_number"], number_mean_sigma(values, errors)
+    warnings = widths_at_bounds(values, errors)
+    summary = {"mean_number": mean, "mean_volume": dist["mean_volume"], "mean_number_sigma": sigma,
+               "warnings": warnings, "values": values,
+               "title": plot_title(f"M{tab.tab_id}", str(data.name), mean, sigma, warnings)}
+    curves = [("number", dist["radius"], dist["number"], "Line"), ("volume", dist["radius"], dist["volume"], "Line")]
+    start = st.starts.get(_data_key(data))
+    if start is not None:
+        h = histogram_distributions(start.inversion)
+        curves += [("nn_number", h["radius"], h["number"], "Circle"), ("nn_volume", h["radius"], h["volume"], "Circle")]
+    top = float(max(np.max(dist["number"]), np.max(dist["volume"])))
+    curves.append(("mean", [mean, mean], [0.0, top], "Line"))
+    if sigma is not None and sigma > 0:
+        lo, hi = mean - sigma, mean + sigma
+        curves.append(("band", [lo, lo, hi, hi], [0.0, top, top, 0.0], "Line"))
+    return [_curve(x, y, kind, symbol, where, data, summary) for kind, x, y, symbol in curves]
+
+
+def _title_windows(tab, plots) -> None:
+    """Give the plot window its title (SasView calls a new one "GraphN"), as SasView's own rename does."""
+    from .compat import communicator
+    from .page import gui_manager
+
+    explorer = getattr(gui_manager(), "filesWidget", None)
+    title = plots[0].sasview_nn["title"]
+    seen = set()
+    for p in plots:
+        widget = getattr(explorer, "active_plots", {}).get(p.name)
+        if widget is None or id(widget) in seen:
+            continue
+        seen.add(id(widget))
+        old = widget.windowTitle()
+        if old != title:
+            widget.setWindowTitle(title)
+            communicator().activeGraphName.emit((old, title))
+
+
+def plot_size_distribution(tab=None) -> list:
+    """Fitting > Plot size distribution: open (or update) the plot for the current page; returns the plots."""
+    from sas.qtgui.Utilities import GuiUtils
+
+    from .compat import request_plot
+    from .page import _page_items, _state, current_tab
+
+    tab = tab or current_tab()
+    _page_items(tab)
+    plots = size_distribution_plots(tab)
+    item = tab.all_data[getattr(tab, "data_index", 0)]
+    for p in plots:
+        GuiUtils.updateModelItemWithPlot(item, p, p.name)
+    request_plot([item, *plots], tab.tab_id)
+    _title_windows(tab, plots)
+    _state(tab).plotted = True
+    return plots
