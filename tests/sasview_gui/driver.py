@@ -25,6 +25,13 @@ def plugins() -> dict:
     return {"models": sorted(found), "log_errors": errors, "log": PLUGIN_LOG}
 
 
+def _hub():
+    """SasView's signal hub: GuiUtils.communicator (6.2) or .communicate (6.1)."""
+    from sas.qtgui.Utilities import GuiUtils
+
+    return GuiUtils.communicator if hasattr(GuiUtils, "communicator") else GuiUtils.communicate
+
+
 def _main_window():
     from PySide6.QtWidgets import QApplication
 
@@ -67,9 +74,17 @@ def project(path: str, screenshot: str | None = None) -> dict:
     out = {"perspective": per.name, "n_tabs": len(per.tabs), "model": tab.cbModel.currentText(),
            "category": tab.cbCategory.currentText(), "data_loaded": bool(tab.data_is_loaded),
            "before": _page_values(tab), "smearing": tab.smearing_widget.cbSmearing.currentText(),
-           "q_range": [tab.q_range_min, tab.q_range_max], "chi2_before": tab.lblChi2Value.text()}
+           "q_range": [tab.q_range_min, tab.q_range_max], "chi2_before": tab.lblChi2Value.text(),
+           "weighting": tab.options_widget.weightingGroup.checkedButton().text(), "npts": len(tab.data.x)}
+    # Compute (the page's own theory and chi2 of the opened parameters), then Fit
+    tab.lblChi2Value.setText("")
+    tab.cmdPlot.click()
+    _wait(app, lambda: tab.lblChi2Value.text() not in ("", "---"), 120)
+    _settle(app, 10)
+    out["chi2_computed"] = None if tab.chi2 is None else float(tab.chi2)
+    out["page_values"] = {k: float(v[1]) for k, v in _page_values(tab).items() if _number(v[1])}
     messages, finished = [], []
-    tab.communicate.statusBarUpdateSignal.connect(messages.append)
+    _hub().statusBarUpdateSignal.connect(messages.append)
     tab.fittingFinishedSignal.connect(finished.append)
     tab.onFit()
     t0 = time.perf_counter()
@@ -92,6 +107,14 @@ def project(path: str, screenshot: str | None = None) -> dict:
             time.sleep(0.02)
         w.grab().save(screenshot)
     return out
+
+
+def _number(text) -> bool:
+    try:
+        float(text)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def _wait(app, until, seconds: float) -> bool:
@@ -142,7 +165,7 @@ def _plots(gm, names) -> dict:
         if widget is None:
             continue
         p = widget.plot_dict.get(name)
-        out[name] = {"window": widget.windowTitle(), "visible": bool(widget.isVisible()),
+        out[name] = {"window": widget.windowTitle(), "visible": bool(widget.isVisible()), "name": p.name,
                      "role": getattr(getattr(p, "plot_role", None), "name", None),
                      "x": [float(v) for v in p.x], "y": [float(v) for v in p.y],
                      "summary": {k: v for k, v in getattr(p, "sasview_nn", {}).items() if k != "values"},
@@ -193,7 +216,7 @@ def actions_run(data_file: str, screenshot: str, *batch_files: str) -> dict:
     out["package_file"] = sasview_nn_plugin.__file__
     out["package_version"] = getattr(sasview_nn_plugin, "__version__", None)
     messages = []
-    gm.communicate.statusBarUpdateSignal.connect(lambda m: messages.append(str(m)))
+    _hub().statusBarUpdateSignal.connect(lambda m: messages.append(str(m)))
     [item] = _load(app, gm, [data_file])
     gm.filesWidget.chkBatch.setChecked(False)
     for i in range(gm.filesWidget.model.rowCount()):
@@ -231,7 +254,8 @@ def actions_run(data_file: str, screenshot: str, *batch_files: str) -> dict:
     out["after"] = _page_values(tab)
     out["chi2"] = tab.lblChi2Value.text()
     out["fit_chi2"] = float(tab.chi2) if getattr(tab, "chi2", None) is not None else None
-    out["plots_after_fit"] = _plots(gm, names)
+    out["plot_names_after_fit"] = [p.name for p in nn_actions.size_distribution_plots(tab)]
+    out["plots_after_fit"] = _plots(gm, out["plot_names_after_fit"])
     out["subwindows"] = [s.windowTitle() for s in w.workspace.subWindowList()]
     if screenshot:
         _arrange(app, w, gm, gm.filesWidget.active_plots.get(names[0]),
@@ -288,7 +312,7 @@ def startup() -> dict:
     app, w = _main_window()
     gm = w.guiManager
     messages = []
-    gm.communicate.statusBarUpdateSignal.connect(lambda m: messages.append(str(m)))
+    _hub().statusBarUpdateSignal.connect(lambda m: messages.append(str(m)))
     _wait(app, lambda: "Neural-network start" in _menu_actions(w), 8)
     _settle(app, 50)
     tab = gm.perspective().currentTab
