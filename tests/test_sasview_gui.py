@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -133,13 +132,16 @@ def test_project_opens_with_our_parameters_and_a_fit_runs(sasview_env, capsys, t
     # issue 28 item 10: the data carry dI, so the page weights by them; Compute's chi2 is the result's (refined:
     # every point, SasView's mean of squared residuals against the refinement's reduced chi2, 5 parameters of 400)
     assert res["weighting"] == "Use dI Data"
-    print("FIGURES", json.dumps({"phi": phi, "chi2_computed": res["chi2_computed"], "npts": res["npts"]}))
+    with capsys.disabled():
+        print("FIGURES", json.dumps({"phi": phi, "chi2_computed": res["chi2_computed"], "npts": res["npts"],
+                                     "q_range": res["q_range"], "weighting": res["weighting"]}))
     if refined:
         out = json.loads(next((tmp_path / "out").glob("schulz_R45*.json")).read_text())
         assert res["q_range"] == pytest.approx(out["refinement"]["q_range"], rel=1e-9)
         assert res["chi2_computed"] == pytest.approx(out["refinement"]["chi2_reduced"], rel=0.03)
-    else:
-        assert res["chi2_computed"] < 10   # was 18445 with weighting "None"
+    # unrefined: the page spans the network's window, narrower than the data, and SasView (6.1.3 and 6.2.0,
+    # FittingUtilities.calculateChi2) then pairs the window's theory with the data's first points: its chi2 is
+    # not the result's (recorded above as FIGURES; docs/sasview.md says to refine, or widen the range, first)
 
 
 # -- issue 16: the Fitting menu actions, the bundle, SasView's own Python -----------------------------------
@@ -197,9 +199,9 @@ def check_acceptance(res: dict, where: Path, tmp_path: Path, shot: Path) -> dict
         assert p["role"] == "ROLE_SIZE_DISTRIBUTION" and p["visible"] and p["window"] in res["subwindows"]
     # issue 28 item 11: the window is titled after page, data and number-mean (+- the fit's sigma), not "GraphN"
     title = comp["window"]
-    assert title.startswith("Size distribution M") and R45.name in title and "number-mean 45.0 +- " in title, title
+    assert title.startswith(f"Size distribution M1: {res['data_name']} (number-mean 45.0 +- "), title
     assert mean_line["x"] == pytest.approx([mean, mean], rel=1e-6)
-    assert not re.search(re.escape(R45.name) + r"\d", res["log"] + title), "SasView's data id in the log"
+    assert res["data_id"] != res["data_name"] and res["data_id"] not in res["log"] + title   # SasView's id
     x, y = comp["x"], comp["y"]
     assert sum(a * b for a, b in zip(x, y, strict=True)) / sum(y) == pytest.approx(mean, rel=1e-6)
     assert comp["summary"]["mean_number"] == pytest.approx(mean, rel=1e-9)

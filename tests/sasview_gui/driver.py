@@ -228,6 +228,7 @@ def actions_run(data_file: str, screenshot: str, *batch_files: str) -> dict:
     tab = per.currentTab
     _choose_plugin_model(app, tab)
     out["model"] = tab.cbModel.currentText()
+    out["data_name"], out["data_id"] = str(_data_of(item).name), str(_data_of(item).id)
     out["default_page"] = _page_values(tab)
     acts = _menu_actions(w)
     t1 = time.perf_counter()
