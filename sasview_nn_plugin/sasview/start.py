@@ -183,9 +183,10 @@ def widths_at_bounds(values: dict[str, float], errors: dict[str, float] | None =
             continue
         pm = f" +- {err:.3g}" if err is not None and np.isfinite(err) else ""
         where = f"at its {at} bound {lo if at == 'lower' else hi:g}" if at else "undetermined (error > value)"
+        peak = "its peak in the size plot is that bound," if at else "the width of its peak in the size plot is"
         out.append(f"{name} = {value:.3g}{pm} is {where}: the data do not determine the width of component {k} "
-                   f"(radius{k} = {values.get(f'radius{k}', float('nan')):.1f} A); its peak in the size plot is that "
-                   "bound, not a measurement (fix it, or use fewer components)")
+                   f"(radius{k} = {values.get(f'radius{k}', float('nan')):.1f} A); {peak} not a measurement "
+                   "(fix it, or use fewer components)")
     return out
 
 
