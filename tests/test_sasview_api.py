@@ -224,3 +224,18 @@ def test_project_weighting_is_dI_when_the_data_have_dI(version):
     buttons = VERSIONS[version]["weighting_buttons"]
     assert buttons[int(project(True)["fit_params"][0]["weighting"][0])] == "Use dI Data"
     assert buttons[int(project(False)["fit_params"][0]["weighting"][0])] == "None"
+
+
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_the_start_writes_every_key_sasviews_page_update_requires(version):
+    """6.2's updatePageWithParameters reads line_dict['fitpage_structure'] unasked: Neural-network start failed with
+    KeyError there (found by the 6.2 GUI run)."""
+    from types import SimpleNamespace
+
+    from sasview_nn_plugin.sasview.actions import _page_row
+    from sasview_nn_plugin.sasview.start import Start
+
+    tab = SimpleNamespace(getParameterDict=lambda: {"radius1": ["False", "40.0", "1.0", "inf", []]})
+    row = _page_row(tab, Start({"radius1": 45.0}, {"radius1"}, None, 0.3, 1.0))
+    assert set(VERSIONS[version]["page_keys_required"]) <= set(row), row
+    assert row["radius1"][:2] == ["True", "45.0"]

@@ -56,7 +56,8 @@ def fitness_for(tab, item, fitted):
 def _page_row(tab, start: Start) -> dict[str, list[str]]:
     """``updatePageWithParameters`` input: the page's rows with our values and ticks (limits kept)."""
     rows = tab.getParameterDict()
-    out = {"model_name": [PLUGIN_NAME]}
+    # 6.2 reads fitpage_structure unasked (tests/test_sasview_api.py: page_keys_required)
+    out = {"model_name": [PLUGIN_NAME], "fitpage_structure": list(rows.get("fitpage_structure", ["None"]))}
     for name, value in start.values.items():
         row = list(rows.get(name, []))
         if len(row) < 4:

@@ -120,6 +120,23 @@ def page_keys(tree: Tree) -> list[str]:
     return sorted(keys)
 
 
+def page_keys_required(tree: Tree) -> list[str]:
+    """Keys ``FittingWidget.updatePageWithParameters`` reads without asking first (``line_dict['k']`` where no
+    ``if 'x' in line_dict:`` encloses it): a page row dict without them raises KeyError."""
+    found = tree.find_class("sas.qtgui.Perspectives.Fitting.FittingWidget", "FittingWidget")
+    fn = next(n for n in found[1].body if isinstance(n, ast.FunctionDef) and n.name == "updatePageWithParameters")
+    read, asked = set(), set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "line_dict" \
+                and isinstance(node.slice, ast.Constant):
+            read.add(node.slice.value)
+        elif isinstance(node, ast.If) and any(isinstance(c, ast.Compare) and isinstance(c.left, ast.Constant) and any(
+                isinstance(x, ast.Name) and x.id == "line_dict" for x in c.comparators) for c in ast.walk(node.test)):
+            asked |= {n.slice.value for b in node.body for n in ast.walk(b) if isinstance(n, ast.Subscript)
+                      and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)}
+    return sorted(read - asked)
+
+
 def weighting_buttons(tree: Tree) -> list[str]:
     """The weighting radio buttons' texts in the order OptionsWidget adds them to its group (id -2, -3, ...)."""
     opts = tree.parse("sas.qtgui.Perspectives.Fitting.OptionsWidget")
@@ -167,7 +184,8 @@ def extract(root: Path) -> dict:
         modules[module] = entry
     dist = sorted(p.name for pattern in ("sasview-*.dist-info", "sasdata-*.dist-info") for p in root.glob(pattern))
     return {"from": dist, "modules": modules, "page_keys": page_keys(tree),
-            "weighting_buttons": weighting_buttons(tree), "object_library": object_library(tree)}
+            "page_keys_required": page_keys_required(tree), "weighting_buttons": weighting_buttons(tree),
+            "object_library": object_library(tree)}
 
 
 if __name__ == "__main__":
