@@ -187,3 +187,19 @@ def test_polish_recovers_a_shifted_and_a_mixed_answer(phi):
         assert vol[part].sum() == pytest.approx(truth[part].sum(), abs=0.03)
         centre = truth[part] @ lr[part] / truth[part].sum()
         assert vol[part] @ lr[part] / vol[part].sum() == pytest.approx(centre, abs=0.005)
+
+
+def test_an_uncertain_volume_fraction_estimate_is_a_flag(monkeypatch):
+    """Hand-made: the phi head's sigma set above / below PHI_SIGMA_MAX decides the flag; a given phi never has it."""
+    import sasview_nn_plugin.inference.invert_wide as iw
+
+    q = np.geomspace(0.005, 0.5, 200)
+    i = spheres(q, 40.0)
+    model = random_model()
+    for sigma, flagged in ((0.2, True), (0.001, False)):
+        monkeypatch.setattr(WideModel, "predict_placed", lambda self, placed, phi, s=sigma: (
+            np.full((1, len(GRIDS.rho)), 1 / len(GRIDS.rho)), np.array([0.2]), np.array([s])))
+        res = iw.invert_wide(model, q, i, 0.01 * i, polished=False)
+        assert ("volume-fraction-uncertain" in res.quality.flags) is flagged
+    assert "volume-fraction-uncertain" not in iw.invert_wide(model, q, i, 0.01 * i, volume_fraction=0.2,
+                                                             polished=False).quality.flags

@@ -9,6 +9,7 @@ smeared with the pinhole dq or the slit length the data carry.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -22,6 +23,7 @@ from .wide import Placed, WideModel, check_slit, place
 
 MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
 PHI_RANGE = (0.0, 0.5)
+PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 
 
 def _validated(q, intensity, di, dq, q_range):
@@ -74,8 +76,15 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     training = Training(placed.q_range, (float(radius[0]), float(radius[-1])), PHI_RANGE)
     check = functools.partial(assess, q, intensity, di, r_sub.ravel(), n_sub.ravel() / n_sub.sum(), phi,
                               training=training, q_range=placed.q_range, dq=dq, slit_length=slit)
+    if phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX:   # the answer moves with an uncertain phi: a flag
+        check = functools.partial(_flagged, check, "volume-fraction-uncertain")
     return Inversion(dist, phi, model.name, q, intensity, di, placed.q_range, tuple(notes), check=check,
                      volume_fraction_sigma=phi_sigma)
+
+
+def _flagged(check, flag: str):
+    quality = check()
+    return dataclasses.replace(quality, flags=(*quality.flags, flag))
 
 
 def _notes(q, intensity, placed: Placed) -> list[str]:
