@@ -232,6 +232,9 @@ def check_acceptance(res: dict, where: Path, tmp_path: Path, shot: Path) -> dict
     assert shot.is_file() and shot.stat().st_size > 50_000
     if os.environ.get("SASVIEW_NN_SCREENSHOTS") and shot.name == "sasview_nn_actions.png":   # docs/sasview.md's
         shutil.copy(shot, Path(os.environ["SASVIEW_NN_SCREENSHOTS"]) / shot.name)
+        plot_shot = shot.with_name(shot.stem + "_size_plot.png")
+        if plot_shot.is_file():
+            shutil.copy(plot_shot, Path(os.environ["SASVIEW_NN_SCREENSHOTS"]) / f"sasview_{SASVIEW}_size_plot.png")
     figures = {"chi2": chi2, "number_mean": mean, "truth": truth, "error": mean / truth - 1,
                "batch_chi2": {k: r["chi2"] for k, r in by_name.items()}, "menu_s": res["menu_s"],
                "start_s": res["start_s"], "fit_s": res["fit_s"]}

@@ -259,9 +259,13 @@ def actions_run(data_file: str, screenshot: str, *batch_files: str) -> dict:
     out["plots_after_fit"] = _plots(gm, out["plot_names_after_fit"])
     out["subwindows"] = [s.windowTitle() for s in w.workspace.subWindowList()]
     if screenshot:
-        _arrange(app, w, gm, gm.filesWidget.active_plots.get(names[0]),
-                 gm.filesWidget.active_plots.get(_data_of(item).name))
+        ours = gm.filesWidget.active_plots.get(names[0])
+        _arrange(app, w, gm, ours, gm.filesWidget.active_plots.get(_data_of(item).name))
         w.grab().save(screenshot)
+        if ours is not None:   # the size-distribution window alone (SasView 6.2's main window hides it behind docks)
+            ours.resize(900, 600)
+            _settle(app, 20)
+            ours.grab().save(screenshot.replace(".png", "_size_plot.png"))
     if batch_files:
         items = _load(app, gm, batch_files)
         for i in range(gm.filesWidget.model.rowCount()):
