@@ -23,6 +23,10 @@ from .resolution import smearing
 
 SUB = 5             # sub-points per radius bin (log-uniform within the bin)
 GOOD_CHI2 = 1.2     # reduced chi2 at or below which an answer is left as it is
+KNOT_DEX = 0.05     # reshape: knots of the log-correction this many decades of R apart
+SMOOTH_SIGMA = 0.3  # ... prior sigma of its second differences
+ANCHOR_SIGMA = 2.0  # ... and of its values (0: the start)
+RESHAPE_STEPS = 15
 STEPS = 12          # Levenberg-Marquardt iterations at most
 DIP = 0.3           # a minimum below DIP x the lower neighbouring peak separates two populations
 MAX_MODES = 3
@@ -130,7 +134,8 @@ def _nnls(cols: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[np.ndarray, float, float]:
     """(volume distribution, chi2 before, chi2 after): each population of ``vol`` shifted and stretched in log R
     (Levenberg-Marquardt on 2 parameters a population) and its volume share, the scale and a flat background
-    fitted linearly (>= 0); the answer is kept only where it lowers chi2."""
+    fitted linearly (>= 0); then, if the data still ask, its shape (:func:`reshape`).  Each stage is kept only
+    where it lowers chi2."""
     parts = modes(vol)
     reach = np.convolve(vol > MASS_FLOOR, np.ones(9), "same") > 0     # room to move ~4 bins either way
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
@@ -186,4 +191,68 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[
             lam *= 5
         if not improved or f0 - best < 1e-4 * f0:
             break
-    return (v_best / v_best.sum() if best < c0 else vol), c0, min(best, c0)
+    out, c1 = (v_best / v_best.sum(), best) if best < c0 else (vol, c0)
+    if di is None or c1 > GOOD_CHI2 * max(len(q) - 2, 1):   # still short of the data: the shape itself
+        v2, _, c2 = reshape(q, intensity, di, dq, slit_length, radius, out, phi)
+        if c2 < c1:
+            return v2, c0, c2
+    return out, c0, c1
+
+
+def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[np.ndarray, float, float]:
+    """(volume distribution, chi2 before, chi2 after): ``vol`` times a smooth correction exp(theta(log R)), theta
+    linear between knots KNOT_DEX decades apart over the bins ``vol`` reaches, fitted with the scale and a flat
+    background by damped Gauss-Newton under a smoothness and an anchor prior (theta = 0: the start).  The
+    regularised inversion of McSAS / MaxEnt kind, started at the network's answer; kept only where chi2 drops."""
+    reach = np.convolve(vol > MASS_FLOOR, np.ones(9), "same") > 0
+    idx = np.flatnonzero(reach)
+    cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
+    b = cur.b[idx]
+    base = np.maximum(vol[idx], 1e-4 * vol.max())
+    lr = np.log10(radius[idx])
+    k = max(3, int(math.ceil((lr[-1] - lr[0]) / KNOT_DEX)) + 1)
+    knots = np.linspace(lr[0], lr[-1], k)
+    interp = np.stack([np.interp(lr, knots, e) for e in np.eye(k)], axis=1)        # (n_active, k)
+    w = 1.0 / cur.sigma
+    d2 = np.diff(np.eye(k), 2, axis=0) / SMOOTH_SIGMA
+    prior = np.vstack([d2, np.eye(k) / ANCHOR_SIGMA])
+
+    def state(theta):
+        v = base * np.exp(theta @ interp.T - theta.max())
+        n = v / radius[idx] ** 3
+        sq = hardsphere_sq(cur.q_calc, float(n @ radius[idx] / n.sum()), phi) if phi > 0 else 1.0
+        m = cur.apply((v @ b) * sq)
+        x = _nnls(np.stack([m, np.ones_like(m)], axis=1), cur.i, w)
+        r = (x[0] * m + x[1] - cur.i) * w
+        pr = prior @ theta
+        return v, m, x, r, sq, float(r @ r), float(pr @ pr)
+
+    theta = np.zeros(k)
+    v, m, x, r, sq, chi2, pen = state(theta)
+    chi2_0 = chi2
+    lam = 1e-3
+    for _ in range(RESHAPE_STEPS):
+        dm = np.stack([cur.apply(((v * interp[:, j]) @ b) * sq) for j in range(k)], axis=1)   # d m / d theta_j
+        jac = np.hstack([x[0] * dm, m[:, None], np.ones((len(m), 1))]) * w[:, None]
+        pj = np.hstack([prior, np.zeros((len(prior), 2))])
+        a = jac.T @ jac + pj.T @ pj
+        g = jac.T @ r + pj.T @ (prior @ theta)
+        while lam < 1e6:
+            step = -np.linalg.solve(a + lam * np.diag(np.maximum(np.diag(a), 1e-12)), g)
+            trial = state(theta + step[:k])
+            if trial[5] + trial[6] < chi2 + pen:
+                theta = theta + step[:k]
+                old = chi2 + pen
+                v, m, x, r, sq, chi2, pen = trial
+                lam /= 10
+                break
+            lam *= 10
+        else:
+            break
+        if old - (chi2 + pen) < 1e-3 * old:
+            break
+    if chi2 >= chi2_0:
+        return vol, chi2_0, chi2_0
+    out = np.zeros_like(vol)
+    out[idx] = v
+    return out / out.sum(), chi2_0, chi2
