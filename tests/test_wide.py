@@ -166,24 +166,31 @@ def test_training_set_is_reproducible_and_masks_non_positive_points(tmp_path):
 
 @pytest.mark.parametrize("phi", [0.0, 0.3])
 def test_polish_recovers_a_shifted_and_a_mixed_answer(phi):
-    """Hand-made: data from a two-population volume distribution (the polish's own forward model, 1 % noise);
-    the start has both populations moved (3 % and -4 %) and the wrong shares: the polish finds the data's."""
-    from sasview_nn_plugin.inference.polish import Curve1D, moved, polish
+    """Hand-made: data from two narrow populations (15 and 120 A, 40/60 % of the volume; the polish's own forward
+    model on its fine grid, 1 % noise); the start, on the network's grid, has both moved (3 % and -4 %) and the
+    shares swapped: the polish finds the data's shares and positions."""
+    from sasview_nn_plugin.inference.polish import Curve1D, fine_grid, moved, polish
 
-    radius = GRIDS.rho * 20.0
-    lr = np.log(radius)
-    pop = [np.exp(-0.5 * ((lr - np.log(c)) / 0.03) ** 2) for c in (15.0, 120.0)]
-    truth = 0.4 * pop[0] / pop[0].sum() + 0.6 * pop[1] / pop[1].sum()
+    coarse = GRIDS.rho * 20.0
+    fine = fine_grid(coarse)[0]
+
+    def populations(radius):
+        lr = np.log(radius)
+        pops = [np.exp(-0.5 * ((lr - np.log(c)) / 0.03) ** 2) for c in (15.0, 120.0)]
+        return [p / p.sum() for p in pops]
+
+    truth = 0.4 * populations(fine)[0] + 0.6 * populations(fine)[1]
     q = np.geomspace(0.003, 0.5, 300)
-    clean = Curve1D(q, np.ones_like(q), None, None, None, radius, truth > 0).model(truth, phi)
+    clean = Curve1D(q, np.ones_like(q), None, None, None, fine, truth > 0).model(truth, phi)
     di = 0.01 * clean
     data = clean + di * np.random.default_rng(1).standard_normal(len(q))
-    start = (0.6 * moved(pop[0] / pop[0].sum(), radius, 0.03, 0.0)
-             + 0.4 * moved(pop[1] / pop[1].sum(), radius, -0.04, 0.0))
-    vol, c0, c1 = polish(q, data, di, None, None, radius, start, phi)
+    pc = populations(coarse)
+    start = 0.6 * moved(pc[0], coarse, 0.03, 0.0) + 0.4 * moved(pc[1], coarse, -0.04, 0.0)
+    radius, vol, c0, c1 = polish(q, data, di, None, None, coarse, start, phi)
+    np.testing.assert_allclose(radius, fine)
     assert c1 / (len(q) - 2) < 2.0 < c0 / (len(q) - 2)
-    for k in range(2):
-        part = slice(0, len(radius) // 2) if k == 0 else slice(len(radius) // 2, None)
+    lr = np.log(fine)
+    for part in (fine < 40, fine >= 40):
         assert vol[part].sum() == pytest.approx(truth[part].sum(), abs=0.03)
         centre = truth[part] @ lr[part] / truth[part].sum()
         assert vol[part] @ lr[part] / vol[part].sum() == pytest.approx(centre, abs=0.005)

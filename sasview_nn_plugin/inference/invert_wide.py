@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data.validation import MAX_VALUE, check_dq, check_q_range, check_volume_fraction, in_q_range
 from ..errors import InputError
-from .polish import SUB, polish, sub_radii
+from .polish import fine_grid, polish
 from .quality import Training, assess
 from .result import Distribution, Inversion
 from .wide import Placed, WideModel, check_slit, place
@@ -62,19 +62,19 @@ def _validated(q, intensity, di, dq, q_range):
 
 def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_sigma: float | None,
             q, intensity, di, dq, slit, notes, polished: bool = True) -> Inversion:
-    radius = model.grids.rho * placed.length
-    vol, c0, c1 = polish(q, intensity, di, dq, slit, radius, vol, phi) if polished else (vol, 0.0, 0.0)
+    coarse = model.grids.rho * placed.length
+    if polished:
+        radius, vol, c0, c1 = polish(q, intensity, di, dq, slit, coarse, vol, phi)
+    else:
+        (radius, vol), c0, c1 = fine_grid(coarse, vol), 0.0, 0.0
     if c1 < c0:
-        notes = [*notes, f"polished against the data (each population shifted/stretched in log R): "
+        notes = [*notes, f"polished against the data (populations shifted/stretched in log R, then the shape): "
                          f"chi2 {c0 / max(len(q) - 2, 1):.3g} -> {c1 / max(len(q) - 2, 1):.3g}"]
     number = vol / radius**3
     number /= number.sum()
     dist = Distribution(radius, number, vol, float(number @ radius), float(vol @ radius))
-    # the check reads each bin as spread log-uniformly over its width (SUB points), as the polish does
-    r_sub = sub_radii(radius)
-    n_sub = np.repeat(number[:, None] / SUB, SUB, axis=1) * (radius[:, None] / r_sub) ** 3
     training = Training(placed.q_range, (float(radius[0]), float(radius[-1])), PHI_RANGE)
-    check = functools.partial(assess, q, intensity, di, r_sub.ravel(), n_sub.ravel() / n_sub.sum(), phi,
+    check = functools.partial(assess, q, intensity, di, radius, number, phi,
                               training=training, q_range=placed.q_range, dq=dq, slit_length=slit)
     if phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX:   # the answer moves with an uncertain phi: a flag
         check = functools.partial(_flagged, check, "volume-fraction-uncertain")

@@ -41,14 +41,19 @@ def sub_radii(radius: np.ndarray) -> np.ndarray:
     return radius[:, None] * np.exp(offs)[None, :]
 
 
+def fine_grid(radius: np.ndarray, vol: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The network's log grid split SUB-fold (radii A, uniform in log) and ``vol`` spread evenly over it."""
+    fine = sub_radii(radius).ravel()
+    return fine, None if vol is None else np.repeat(np.asarray(vol, float) / SUB, SUB)
+
+
 def _basis(q_calc: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """(n_r, n_q) per-bin volume-weighted sphere intensity V <Phi^2> averaged over the bin's sub-points."""
-    r = sub_radii(radius)
-    u = r[..., None] * q_calc
+    """(n_r, n_q) volume-weighted sphere intensity V Phi^2(q R) at each radius (A)."""
+    u = radius[:, None] * q_calc
     with np.errstate(invalid="ignore", divide="ignore"):
         amp = 3.0 * (np.sin(u) - u * np.cos(u)) / u**3
     amp = np.where(u < 1e-3, 1.0, amp)
-    return ((r**3)[..., None] * amp * amp).mean(axis=1)
+    return (radius**3)[:, None] * amp * amp
 
 
 class Curve1D:
@@ -87,7 +92,7 @@ class Curve1D:
 
 def modes(vol: np.ndarray, min_share: float = 0.03) -> list[np.ndarray]:
     """Masks of the distribution's populations: split at minima below DIP x the lower neighbouring peak."""
-    smooth = np.convolve(vol, np.ones(5) / 5, "same")
+    smooth = np.convolve(vol, np.ones(5 * SUB) / (5 * SUB), "same")
     peaks = [i for i in range(1, len(vol) - 1) if smooth[i] >= smooth[i - 1] and smooth[i] > smooth[i + 1]
              and smooth[i] > 1e-3 * smooth.max()]
     cuts = []
@@ -131,13 +136,16 @@ def _nnls(cols: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0)
 
 
-def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[np.ndarray, float, float]:
+def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
+           ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(volume distribution, chi2 before, chi2 after): each population of ``vol`` shifted and stretched in log R
     (Levenberg-Marquardt on 2 parameters a population) and its volume share, the scale and a flat background
     fitted linearly (>= 0); then, if the data still ask, its shape (:func:`reshape`).  Each stage is kept only
-    where it lowers chi2."""
+    where it lowers chi2.  ``radius``, ``vol``: the network's grid and answer; the result lies on its SUB-fold
+    finer grid (:func:`fine_grid`), returned first: (fine radii A, volume distribution, chi2 before, after)."""
+    radius, vol = fine_grid(radius, vol)
     parts = modes(vol)
-    reach = np.convolve(vol > MASS_FLOOR, np.ones(9), "same") > 0     # room to move ~4 bins either way
+    reach = np.convolve(vol > MASS_FLOOR, np.ones(9 * SUB), "same") > 0     # room to move ~4 bins either way
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
     w = 1.0 / cur.sigma
 
@@ -160,7 +168,7 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[
     c0, v0 = evaluate(p)
     best, v_best = c0, v0
     if di is not None and c0 <= GOOD_CHI2 * max(len(q) - 2, 1):   # explains the data already: left as it is
-        return vol, c0, c0
+        return radius, vol, c0, c0
     # a narrow population's chi2 oscillates in its position: scan the largest population's shift first
     big = int(np.argmax([vol[m].sum() for m in parts]))
     for shift in SCAN:
@@ -195,8 +203,8 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[
     if di is None or c1 > GOOD_CHI2 * max(len(q) - 2, 1):   # still short of the data: the shape itself
         v2, _, c2 = reshape(q, intensity, di, dq, slit_length, radius, out, phi)
         if c2 < c1:
-            return v2, c0, c2
-    return out, c0, c1
+            return radius, v2, c0, c2
+    return radius, out, c0, c1
 
 
 def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[np.ndarray, float, float]:
@@ -204,7 +212,7 @@ def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple
     linear between knots KNOT_DEX decades apart over the bins ``vol`` reaches, fitted with the scale and a flat
     background by damped Gauss-Newton under a smoothness and an anchor prior (theta = 0: the start).  The
     regularised inversion of McSAS / MaxEnt kind, started at the network's answer; kept only where chi2 drops."""
-    reach = np.convolve(vol > MASS_FLOOR, np.ones(9), "same") > 0
+    reach = np.convolve(vol > MASS_FLOOR, np.ones(9 * SUB), "same") > 0
     idx = np.flatnonzero(reach)
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
     b = cur.b[idx]

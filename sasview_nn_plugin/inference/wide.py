@@ -130,8 +130,10 @@ class WideModel:
 
     @property
     def radius(self) -> np.ndarray:
-        """The dimensionless radius bins (rho); a result's radii are rho L, L set by its window."""
-        return self.grids.rho
+        """The dimensionless radii of a result (rho split SUB-fold, :func:`.polish.fine_grid`); in A: x L."""
+        from .polish import fine_grid
+
+        return fine_grid(self.grids.rho)[0]
 
     def forward(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Network on (N, n_in) inputs -> (volume (N, n_rho), phi (N,), phi_sigma (N,))."""
