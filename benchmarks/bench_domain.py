@@ -41,7 +41,8 @@ from sasmodels.resolution import Pinhole1D
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError
-from sasview_nn_plugin.inference.modelfile import load_model, resolve_model_path
+from sasview_nn_plugin.inference.modelfile import resolve_model_path
+from sasview_nn_plugin.inference.wide import load_any
 
 # name: (q_min 1/A, q_max 1/A, points, dQ/Q range or None)
 WINDOWS = {"lab": (0.008, 0.3, 300, None), "sans": (0.003, 0.3, 300, (0.10, 0.20)),
@@ -246,9 +247,10 @@ def verdict(fails: list[str]) -> str:
 def print_provenance(args, nn) -> None:
     """Date, sasmodels and numpy versions, model file and its window, seed and set sizes."""
     print(f"# bench_domain (issue 14)  {datetime.datetime.now().isoformat(timespec='seconds')}")
+    where = (f"q {nn.q_range[0]:.4g}-{nn.q_range[1]:.4g} 1/A, radii {nn.radius[0]:.3g}-{nn.radius[-1]:.3g} A"
+             if hasattr(nn, "q_range") else "whole-curve model (any window up to 3.6 decades)")
     print(f"# sasmodels {sasmodels.__version__}, numpy {np.__version__}; model {nn.name!r} "
-          f"({resolve_model_path(args.model)}), q {nn.q_range[0]:.4g}-{nn.q_range[1]:.4g} 1/A, "
-          f"radii {nn.radius[0]:.3g}-{nn.radius[-1]:.3g} A; seed {args.seed}; {args.n} curves per "
+          f"({resolve_model_path(args.model)}), {where}; seed {args.seed}; {args.n} curves per "
           f"window x phi band x family; {args.n_ood} per out-of-domain kind; {os.cpu_count()} cores")
 
 
@@ -261,7 +263,7 @@ def main() -> None:
     ap.add_argument("--families", nargs="+", default=FAMILIES, choices=FAMILIES)
     ap.add_argument("--windows", nargs="+", default=list(WINDOWS), choices=list(WINDOWS))
     args = ap.parse_args()
-    nn = load_model(args.model)
+    nn = load_any(args.model)
     print_provenance(args, nn)
     t_start, timing, all_fail = time.perf_counter(), {band: [] for band in PHI_BANDS}, []
     print("\n## In domain: phi given (relW1 = W1 / true <R>n; err = |<R>n - true| / true; "

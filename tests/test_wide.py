@@ -125,6 +125,14 @@ def test_many_equals_one_by_one():
         assert many[k].volume_fraction_used == pytest.approx(one.volume_fraction_used, abs=1e-7)
 
 
+def test_a_window_narrower_than_the_training_windows_is_refused():
+    """The training windows spanned 1.0-3.6 decades: 0.02-0.06 1/A (0.48) is refused, naming the windowed model."""
+    q = np.geomspace(0.02, 0.06, 100)
+    with pytest.raises(InputError) as err:
+        invert_wide(random_model(), q, spheres(q, 40.0), volume_fraction=0.1)
+    assert err.value.parameter == "model" and "default" in str(err.value)
+
+
 def test_slit_and_pinhole_together_are_refused():
     q = np.geomspace(1e-4, 0.05, 100)
     with pytest.raises(InputError) as err:

@@ -21,6 +21,7 @@ from .quality import Training, assess
 from .result import Distribution, Inversion
 from .wide import Placed, WideModel, check_slit, place
 
+MIN_DECADES = 1.0      # narrower windows: refused (the training windows were 1.0-3.6 decades)
 MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
 PHI_RANGE = (0.0, 0.5)
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
@@ -54,6 +55,10 @@ def _validated(q, intensity, di, dq, q_range):
         raise InputError(f"{len(q)} points to read; the whole-curve network needs at least {MIN_POINTS}"
                          + (" inside `q_range`" if q_range is not None else ""),
                          parameter="q_range" if q_range else "q")
+    if np.log10(q[-1] / q[0]) < MIN_DECADES:
+        raise InputError(f"the data span q = {q[0]:.4g}-{q[-1]:.4g} 1/A ({np.log10(q[-1] / q[0]):.2f} decades); the "
+                         f"whole-curve model reads windows of {MIN_DECADES:g}-3.6 decades (it was trained on them): "
+                         "use the windowed model (model='default') for this curve", parameter="model")
     if np.count_nonzero(intensity > 0) < MIN_POINTS:
         raise InputError(f"only {np.count_nonzero(intensity > 0)} points have I > 0; at least {MIN_POINTS} are "
                          "needed (is the background over-subtracted?)", parameter="intensity")
