@@ -14,11 +14,12 @@ Curve records what was changed (``repairs``); with ``strict=True`` every such ca
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import InputError
+from .repairs import repair_columns, repair_curve  # noqa: F401  (repair_curve: its documented home)
 
 Q_UNITS = {"A": 1.0, "nm": 0.1}  # factor to 1/A
 Q_UNIT_SOURCES = ("file", "argument", "default")
@@ -46,23 +47,134 @@ def unit_of(m: re.Match) -> str:
     return "nm" if any(m.group(f"nm{k}") for k in (1, 2, 3)) else "A"
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Curve:
-    """One 1-D curve: q (1/A, ascending), intensity, optional dI and dq (1-sigma, 1/A).
+    """One 1-D curve: q (1/A, ascending), intensity, optional dI and a q resolution, dq (pinhole, 1-sigma) or
+    slit_length (slit smearing), all 1/A.  The one data type of the pipeline: built once by the loaders
+    (:func:`~.load.load_curves`, frame tables), by :meth:`from_data1d` from a sasdata ``Data1D`` or by
+    :meth:`from_arrays`; ``invert(curve)`` checks it, its :class:`~..inference.result.Inversion` keeps the
+    points used, and ``refine(result)`` fits them.
 
-    ``q_unit`` is the unit q was given in ("A", "nm", or the file's own spelling of another unit) and
-    ``q_unit_source`` where that came from: "file" (stated in it), "argument" (``q_unit=``) or "default" (1/A);
-    ``repairs`` what the loader changed in the file's points (:func:`repair_curve`), empty if nothing."""
+    ``dq``: 1-sigma Gaussian q resolution per point (sasdata's ``dx``; all 0: None).  ``slit_length`` and
+    ``slit_width``: slit smearing per point (sasdata's ``dxl`` and ``dxw``; sasmodels' ``Slit1D`` qy_width and
+    qx_width; all 0: None).  ``q_unit`` is the unit q was given in ("A", "nm", or the file's own spelling of
+    another unit) and ``q_unit_source`` where that came from: "file" (stated in it), "argument" (``q_unit=``)
+    or "default" (1/A); ``repairs`` what the loader changed in the file's points (:func:`repair_curve`), empty if
+    nothing; ``q_range`` (q_min, q_max in 1/A, ends included) the points to use, None: all of them.
+
+    Constructing one checks the arrays' shapes and the resolution (finite, >= 0, one value per point; a
+    scalar slit length is given to every point); the values of q and I are checked by the inversion, which
+    knows the model's q range (points it never uses may be bad)."""
 
     q: np.ndarray
     intensity: np.ndarray
-    di: np.ndarray | None
-    dq: np.ndarray | None
-    source: str
+    di: np.ndarray | None = None
+    dq: np.ndarray | None = None
+    source: str = ""
     label: str = ""
     q_unit: str = "A"
     q_unit_source: str = "default"
     repairs: tuple[str, ...] = ()  # what the loader changed (one sentence each; see repair_curve)
+    slit_length: np.ndarray | None = None   # 1/A per point (sasdata dxl); None: no slit smearing
+    slit_width: np.ndarray | None = None    # 1/A per point (sasdata dxw)
+    q_range: tuple[float, float] | None = None  # the points to use (1/A); None: all
+
+    def __post_init__(self):
+        from .validation import check_dq, check_q_range, check_resolution
+
+        q = np.asarray(self.q, dtype=float)
+        set_ = object.__setattr__
+        set_(self, "q", q)
+        set_(self, "intensity", np.ascontiguousarray(self.intensity, dtype=float))
+        if self.di is not None:
+            set_(self, "di", np.asarray(self.di, dtype=float))
+        set_(self, "dq", check_dq(self.dq, q))
+        for name in ("slit_length", "slit_width"):
+            set_(self, name, check_resolution(getattr(self, name), q, name))
+        if self.slit_width is not None and self.slit_length is None:
+            raise InputError("a `slit_width` without a `slit_length` is no slit smearing sasmodels knows; "
+                             "give the slit length too, or neither", parameter="slit_width")
+        if self.dq is not None and self.slit_length is not None:
+            raise InputError("a curve has either a pinhole resolution `dq` or a slit (`slit_length`), not both; "
+                             "pass the one the instrument has", parameter="dq")
+        if self.q_range is not None:
+            set_(self, "q_range", check_q_range(self.q_range))
+        if type(self.repairs) is not tuple:
+            set_(self, "repairs", tuple(self.repairs))
+
+    @classmethod
+    def from_arrays(cls, q, intensity, dI=None, dq=None, **fields) -> Curve:
+        """A Curve of arrays given in 1/A (q, dq); ``fields``: the other fields (``slit_length``, ``q_range``, ...)."""
+        return cls(q, intensity, dI, dq, **{"source": "arrays", **fields})
+
+    @classmethod
+    def from_data1d(cls, data, *, strict: bool = False, label: str | None = None) -> Curve:
+        """The Curve of a sasdata (SasView) ``Data1D``: x, y, dy, dx, dxl, dxw, converted from its q unit
+        (``_xunit``, else 1/A) to 1/A and repaired as the loaders repair files (:func:`repair_curve`; ``strict``:
+        InputError instead)."""
+        stated = str(getattr(data, "_xunit", "") or "").strip() or None
+        factor = 1.0 if stated is None else q_unit_factor(stated)
+        if factor is None:
+            raise InputError(f"the Data1D gives q in {stated!r}, which is not a unit of inverse length; "
+                             "state q in 1/A or 1/nm", parameter="data")
+
+        def column(name, scale=1.0):
+            a = getattr(data, name, None)
+            return None if a is None or not np.size(a) or not np.any(a) else np.asarray(a, dtype=float) * scale
+
+        q, intensity = column("x", factor), column("y")
+        if q is None or intensity is None:
+            raise InputError("the Data1D holds no points (x and y empty); load a 1-D curve", parameter="data")
+        q, intensity, di, dq, repairs, (dxl, dxw) = repair_columns(
+            q, intensity, column("dy"), column("dx", factor), extra=(column("dxl", factor), column("dxw", factor)),
+            strict=strict)
+        name = "A" if stated is None else unit_name(factor, stated)
+        title = label if label is not None else (getattr(data, "title", "") or getattr(data, "filename", "") or "")
+        return cls(q, intensity, di, dq, str(getattr(data, "filename", "") or "Data1D"), label=str(title),
+                   q_unit=name, q_unit_source="default" if stated is None else "file", repairs=repairs,
+                   slit_length=dxl, slit_width=dxw)
+
+    def take(self, keep: np.ndarray) -> Curve:
+        """The curve of the points ``keep`` (a mask or indices) selects."""
+        per_point = {k: None if getattr(self, k) is None else getattr(self, k)[keep]
+                     for k in ("q", "intensity", "di", "dq", "slit_length", "slit_width")}
+        return replace(self, **per_point)
+
+    def within(self, q_range: tuple[float, float]) -> Curve:
+        """The curve of the points inside ``q_range`` (1/A, ends included to 1e-9)."""
+        lo, hi = q_range
+        return self.take((self.q >= lo * (1 - 1e-9)) & (self.q <= hi * (1 + 1e-9)))
+
+    def one_slit_length(self, where: str) -> float | None:
+        """The curve's one slit length (1/A; None: no slit) for code that takes one value per curve; InputError
+        when it varies from point to point or a slit width is given, which ``where`` does not support."""
+        if self.slit_length is None:
+            return None
+        if self.slit_width is not None or np.ptp(self.slit_length) > 1e-9 * self.slit_length.max():
+            raise InputError(f"{where} takes one slit length per curve and no slit width; this curve's varies "
+                             "from point to point or has a `slit_width`", parameter="slit_length")
+        return float(self.slit_length[0])
+
+    def refuse_slit(self, where: str) -> None:
+        """InputError when the curve is slit-smeared and ``where`` cannot smear that way yet."""
+        if self.slit_length is not None:
+            raise InputError(f"slit-smeared data are not supported yet by {where}: this curve has a "
+                             "`slit_length`; use pinhole (`dq`) or desmeared data until then",
+                             parameter="slit_length")
+
+
+def as_curve(data, intensity=None, dI=None, dq=None) -> Curve:
+    """The Curve of a function's data: a :class:`Curve` as it is (then nothing else may be given), or arrays q,
+    intensity, dI, dq (1/A) made into one (:meth:`Curve.from_arrays`)."""
+    if isinstance(data, Curve):
+        if intensity is not None or dI is not None or dq is not None:
+            raise InputError("pass either a Curve alone or the arrays q, intensity, dI, dq; not both (a Curve "
+                             "carries its own dI and dq)", parameter="intensity")
+        return data
+    if intensity is None:
+        raise InputError(f"no intensity: pass a Curve, or q and `intensity` arrays (got {type(data).__name__} "
+                         "alone)", parameter="intensity")
+    return Curve.from_arrays(data, intensity, dI, dq)
 
 
 def check_q_unit(q_unit: str | None) -> None:
@@ -135,162 +247,3 @@ def check_q_plausible(path, q: np.ndarray, unit_name: str, unit_source: str) -> 
     said = "the file states" if unit_source == "file" else "q_unit says"
     raise InputError(f"{path}: q reaches {qmax:.3g} 1/A ({said} q is in {unit_name}), implausible for SAXS; "
                      "check the q unit")
-
-
-# --- repairs: SasView's own rules (sasdata 0.11, the loader of SasView 6.1.3, and SasView's fit engine) ---------
-# 1. rows holding NaN/inf in any column are dropped: sasdata/dataloader/filereader.py FileReader._remove_nans_in_data
-#    (l. 277-301: good = isfinite(x) & isfinite(y) & isfinite(dx) & isfinite(dy) ...), called by sort_data (l. 217)
-# 2. rows with q == 0 are dropped: FileReader.remove_empty_q_values (l. 417-460: x[x != 0] ...), which the ASCII,
-#    ABS and CanSAS XML readers call (ascii_reader.py l. 159, abs_reader.py l. 216, cansas_reader.py data_cleanup);
-#    the NXcanSAS reader keeps them, but the inversion cannot use q = 0, so here it applies to every format
-# 3. points are sorted by q, ties by I: FileReader.sort_data (l. 196: ind = np.lexsort((data.y, data.x)))
-# 4. rows with dI == 0 are left out of the fit: sas/sascalc/fit/AbstractFitEngine.py FitData1D.set_fit_range
-#    (l. 214: self.idx = self.idx & (self.dy != 0), "zero error can not participate for fitting"), and dI == 0
-#    on every row means no dI, all points weighted equally (l. 164: np.all(dy == 0) -> self.dy = np.ones(len(y)))
-#    dI < 0 weighs as |dI| there: the residuals (y - fx) / dy (l. 254) are squared; so |dI| is used here
-# 5. not SasView's (it keeps repeated q): points at one q are merged by inverse-variance averaging (I and dq
-#    weighted by 1/dI^2, dI = (sum 1/dI^2)^-1/2; equal weights without dI), since the inversion needs one I per q
-# Refused, not repaired: q < 0, no points left, fewer than 2, I <= 0 at every point.  A few I <= 0 points
-# are the inversion's to judge (refused inside the q range it uses, dropped outside: inference.invert).
-
-_SASVIEW = "as SasView's loader does"
-
-
-def _n_rows(n: int) -> str:
-    return "1 row" if n == 1 else f"{n} rows"
-
-
-def _listed(values, fmt: str = "{:.4g}", at_most: int = 5) -> str:
-    vals = list(values)
-    return ", ".join(fmt.format(v) for v in vals[:at_most]) + (", ..." if len(vals) > at_most else "")
-
-
-def _where(q: np.ndarray, rows: np.ndarray | None, mask: np.ndarray, with_q: bool = True) -> str:
-    """' (line 3)', ' (lines 3, 9)' (the file's line numbers) or ' (q = 0.0123, 0.05 1/A)' for the masked points."""
-    if rows is not None:
-        lines = rows[mask]
-        return f" (line{'s' if len(lines) > 1 else ''} {_listed(lines, '{:d}')})"
-    qs = q[mask][np.isfinite(q[mask])]
-    return f" (q = {_listed(qs)} 1/A)" if with_q and qs.size else ""
-
-
-def _keep(arrays: list, keep: np.ndarray) -> list:
-    return [None if a is None else a[keep] for a in arrays]
-
-
-def repair_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, dq: np.ndarray | None, *,
-                 rows: np.ndarray | None = None, strict: bool = False):
-    """(q, intensity, di, dq, repairs): the points as SasView would use them, and one sentence per change.
-
-    Arrays in file order, q in 1/A; ``rows`` the points' line numbers in the file (for the sentences), if known.
-    In order: rows with NaN/inf dropped, rows with q = 0 dropped, |dI| for dI < 0, points sorted by q, rows with
-    dI = 0 dropped (dI = 0 everywhere: no dI), points at one q merged by inverse-variance averaging (the rules
-    and the SasView/sasdata lines they follow are in the comment above).  ``strict``: InputError for the first
-    change instead.  InputError for what no repair can save: q < 0, no points left, fewer than 2, I <= 0 at every
-    point.  The inputs are not modified."""
-    q, intensity = np.asarray(q, dtype=float), np.asarray(intensity, dtype=float)
-    di = None if di is None else np.asarray(di, dtype=float)
-    dq = None if dq is None else np.asarray(dq, dtype=float)
-    rows = None if rows is None else np.asarray(rows, dtype=int)
-    arrays = [q, intensity, di, dq, rows]
-    repairs: list[str] = []
-    without = " (or read it without `strict_input`: {})"
-    n_file = len(q)
-
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.isfinite(q) & np.isfinite(intensity))
-        for a in (di, dq):
-            if a is not None:
-                bad |= ~np.isfinite(a)
-    if bad.any():
-        what = f"{_n_rows(int(bad.sum()))} with NaN/inf values{_where(q, rows, bad)}"
-        if strict:
-            raise InputError(f"{what}; remove or fix them" + without.format("they are dropped, " + _SASVIEW))
-        repairs.append(f"dropped {what}, {_SASVIEW}")
-        arrays = _keep(arrays, ~bad)
-    q, intensity = arrays[0], arrays[1]
-    zero = q == 0
-    if zero.any():
-        what = (f"{_n_rows(int(zero.sum()))} with q = 0{' and I = 0' if np.all(intensity[zero] == 0) else ''}"
-                f"{_where(q, arrays[4], zero, with_q=False)}")
-        if strict:
-            raise InputError(f"{what}; remove them" + without.format("they are dropped, " + _SASVIEW))
-        repairs.append(f"dropped {what}, {_SASVIEW}")
-        arrays = _keep(arrays, ~zero)
-    q, intensity, di, dq, rows = arrays
-    if not len(q):
-        raise InputError(f"no points left after dropping {_n_rows(n_file)} ({'; '.join(repairs)}); "
-                         "check the file holds a curve: columns q I [dI [dq]]")
-    if (q < 0).any():
-        neg = q < 0
-        raise InputError(f"q < 0 on {_n_rows(int(neg.sum()))}{_where(q, rows, neg)}: not a scattering curve; "
-                         "a 1-D SAS data file holds q > 0 (columns q I [dI [dq]])")
-    if di is not None and (di < 0).any():
-        neg = di < 0
-        what = f"{_n_rows(int(neg.sum()))} with dI < 0{_where(q, rows, neg)}"
-        if strict:
-            raise InputError(f"{what}; dI is the uncertainty of I: fix the column or drop it (without dI all points "
-                             "are weighted equally)" + without.format("|dI| is used, as SasView's fit weighs them"))
-        repairs.append(f"used |dI| for {what}, as SasView's fit weighs them (it squares (I - model) / dI)")
-        di = arrays[2] = np.abs(di)
-
-    if (q[1:] < q[:-1]).any():  # (sasdata sorts ties by I too; repeated q is merged below, in any order)
-        order = np.lexsort((intensity, q))
-        moved = int(np.sum(q[order] != q))
-        what = f"{len(q)} points by q ({moved} were out of order)"
-        if strict:
-            raise InputError(f"q is not sorted in ascending order ({moved} of {len(q)} points out of order); "
-                             "sort the points by q" + without.format("they are sorted, " + _SASVIEW))
-        repairs.append(f"sorted {what}, {_SASVIEW}")
-        arrays = _keep(arrays, order)
-        q, intensity, di, dq, rows = arrays
-    if di is not None and not di.any():
-        if strict:
-            raise InputError("dI = 0 on every row; fix the uncertainties or drop the dI column (without dI all "
-                             "points are weighted equally)" + without.format("dI is then not used, as in SasView"))
-        repairs.append("dI is 0 on every row: not used, all points weighted equally (as SasView does)")
-        di = arrays[2] = None
-    elif di is not None and (di == 0).any():
-        zero = di == 0
-        what = f"{_n_rows(int(zero.sum()))} with dI = 0{_where(q, rows, zero)}"
-        if strict:
-            raise InputError(f"{what}; fix the uncertainties or drop the dI column (without dI all points are "
-                             "weighted equally)" + without.format("they are dropped, as SasView's fit leaves "
-                                                                  "them out"))
-        repairs.append(f"dropped {what}, which SasView's fit leaves out too")
-        arrays = _keep(arrays, ~zero)
-        q, intensity, di, dq, rows = arrays
-
-    first = np.r_[True, q[1:] != q[:-1]] if len(q) else np.ones(0, bool)
-    if not first.all():
-        group = np.cumsum(first) - 1
-        counts = np.bincount(group)
-        dup = counts > 1
-        qs, m, g = q[first][dup], int(counts[dup].sum()), int(dup.sum())
-        what = (f"{m} duplicate q points (q = {_listed(qs)} 1/A)" if g == 1
-                else f"{m} points at {g} duplicate q values (q = {_listed(qs)} 1/A)")
-        if strict:
-            raise InputError(f"q has duplicate values: {what}; merge or remove them"
-                             + without.format("they are merged by inverse-variance averaging"))
-        repairs.append(f"merged {what} into {g} by inverse-variance averaging")
-        w = np.ones_like(q) if di is None else di ** -2.0
-        sw = np.bincount(group, w)
-
-        def merged(a: np.ndarray | None, value) -> np.ndarray | None:  # single points exactly as they were
-            if a is None:
-                return None
-            out = a[first]
-            out[dup] = value(a)[dup]
-            return out
-
-        intensity = merged(intensity, lambda a: np.bincount(group, w * a) / sw)
-        dq = merged(dq, lambda a: np.bincount(group, w * a) / sw)
-        di = merged(di, lambda a: sw ** -0.5)
-        q = q[first]
-    if len(q) < 2:
-        raise InputError(f"fewer than 2 points left ({len(q)}) after the repairs ({'; '.join(repairs)}); "
-                         "a curve needs at least 2")
-    if not (intensity > 0).any():
-        raise InputError(f"intensity is <= 0 at every point ({len(q)} points): nothing to invert; check the file "
-                         "holds I(q) and how much background was subtracted")
-    return q, intensity, di, dq, tuple(repairs)

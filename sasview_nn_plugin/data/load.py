@@ -23,7 +23,7 @@ from .curve import (
     check_q_unit,
     one_unit,
     q_unit_factor,
-    repair_curve,
+    repair_columns,
     resolve_q_unit,
     unit_of,
 )
@@ -157,6 +157,28 @@ def _same_rows(values: np.ndarray, d) -> bool:
         return False
 
 
+# ASCII: a header naming the 4th column dQl (or slit_length, dxl) gives slit lengths there, not dq
+_ASCII_SLIT = re.compile(r"^(dql|slit_length|dxl)(?![a-z0-9_])", re.IGNORECASE)
+
+
+def _ascii_slit_column(path: Path) -> bool:
+    """Whether an ASCII file's header (its last text line before the first data row) names the 4th column
+    ``dQl`` / ``slit_length`` / ``dxl``: slit lengths (in q's unit), not dq.  InputError if it names another."""
+    names: list[str] = []
+    for line in path.read_text(errors="replace").splitlines():
+        tokens = [t for t in re.split(r"[\s,;]+", line.strip().lstrip("#").strip()) if t]
+        try:
+            if len([float(t) for t in tokens]) >= 2:
+                break
+        except ValueError:
+            names = [t for t in tokens if t[0].isalpha()] if tokens else names
+    at = [k for k, t in enumerate(names) if _ASCII_SLIT.match(t)]
+    if at and at != [3]:
+        raise InputError(f"{path}: the header names {names[at[0]]!r} as column {at[0] + 1}; slit lengths are read "
+                         "from the 4th column: write the columns as q I dI dQl", parameter="path")
+    return bool(at)
+
+
 def _xml_q_unit(path: Path) -> str | None:
     units = set()
     for m in _XML_Q_UNIT.finditer(path.read_bytes()):
@@ -229,6 +251,7 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
         with quiet_sasdata():  # (its decoder logs what it cannot decode)
             raw = ascii_rows(path.read_bytes())
         raw = raw if raw is not None and _same_rows(raw[1], one_d[0]) else None
+    slit_column = kind == "ascii" and _ascii_slit_column(path)
     curves = []
     for k, d in enumerate(one_d):
         x = np.asarray(d.x if d.x is not None else [], dtype=float)
@@ -250,13 +273,18 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
             di = None if d.dy is None or not np.any(np.asarray(d.dy)) else np.asarray(d.dy, dtype=float)
             dq = None if d.dx is None or not np.any(np.asarray(d.dx)) else np.asarray(d.dx, dtype=float) * factor
             arrays = (x * factor, y, di, dq)
+        slit = tuple(None if getattr(d, a, None) is None or not np.any(getattr(d, a)) else
+                     np.asarray(getattr(d, a), dtype=float) * factor for a in ("dxl", "dxw"))
+        if slit_column:  # the 4th column (read as dq) holds slit lengths
+            arrays, slit = (*arrays[:3], None), (arrays[3], None)
         try:
-            q, i, di, dq, repairs = repair_curve(*arrays, rows=rows, strict=strict_input)
+            q, i, di, dq, repairs, (dxl, dxw) = repair_columns(*arrays, rows=rows, strict=strict_input, extra=slit)
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
         dq = None if dq is None or not np.any(dq) else dq
         curves.append(Curve(q, i, di, dq, str(path), label=getattr(d, "title", "") or f"{path.stem}[{k}]",
-                            q_unit=unit_name, q_unit_source=unit_source, repairs=repairs))
+                            q_unit=unit_name, q_unit_source=unit_source, repairs=repairs, slit_length=dxl,
+                            slit_width=dxw))
     if not curves:
         raise InputError(f"{path}: {(kind == 'hdf5' and _nxcansas_why(path)) or _nothing_read(datasets)}")
     for c in curves:

@@ -30,6 +30,20 @@ def check_prior_sigma(value, parameter: str, held: str) -> float:
     return sigma
 
 
+def check_count(value, parameter: str, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (a count: draws, steps), else InputError naming ``parameter``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise InputError(f"`{parameter}` must be an integer >= {minimum}, got {value!r}", parameter=parameter)
+    return int(value)
+
+
+def check_choice(value, choices, parameter: str) -> str:
+    """``value`` if it is one of ``choices``, else InputError naming ``parameter`` and listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(f"unknown `{parameter}` {value!r}; choose one of {', '.join(choices)}", parameter=parameter)
+    return value
+
+
 def check_q_range(q_range, parameter: str = "q_range") -> tuple[float, float]:
     """(q_min, q_max) in 1/A as two finite floats with 0 <= q_min < q_max, else InputError naming ``parameter``."""
     try:
@@ -52,6 +66,22 @@ def check_dq(dq, q: np.ndarray) -> np.ndarray | None:
     if not (np.isfinite(dq).all() and dq.min() >= 0):
         raise InputError("dq (the q resolution, 1/A) has NaN/inf or negative values; fix or omit it")
     return dq if dq.max() > 0 else None
+
+
+def check_resolution(value, q: np.ndarray, parameter: str) -> np.ndarray | None:
+    """A per-point resolution width (1/A: a slit's length or width) as a float array of q's shape, or None (not
+    given, or 0 everywhere); a scalar applies to every point.  InputError naming ``parameter`` unless finite and
+    >= 0."""
+    if value is None:
+        return None
+    try:
+        a = np.array(np.broadcast_to(np.asarray(value, dtype=float), np.shape(q)))
+    except (TypeError, ValueError):
+        raise InputError(f"`{parameter}` must be one number or one per q point (1/A), got shape {np.shape(value)} "
+                         f"for {np.shape(q)} q points", parameter=parameter) from None
+    if not (np.isfinite(a).all() and (a.size == 0 or a.min() >= 0)):
+        raise InputError(f"`{parameter}` (1/A) has NaN/inf or negative values; fix or omit it", parameter=parameter)
+    return a if a.size and a.max() > 0 else None
 
 
 def check_volume_fraction(volume_fraction, parameter: str = "volume_fraction") -> float:

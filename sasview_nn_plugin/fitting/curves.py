@@ -30,6 +30,7 @@ def model_curve(result: Inversion, q: np.ndarray | None = None) -> ModelCurve:
     inside the model's q range by weighted non-negative least squares (weights 1/dI, or 1/I without
     dI), at the result's volume fraction.  (A fit's own curve is ``result.fit.q``, ``result.fit.intensity``.)
     """
+    result.curve.refuse_slit("model_curve")
     q_data, (lo, hi) = result.q_data, result.q_range
     sel = (q_data >= lo * (1 - 1e-9)) & (q_data <= hi * (1 + 1e-9))
     di = None if result.di_data is None else result.di_data[sel]

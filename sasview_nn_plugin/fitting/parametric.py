@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 from scipy.special import gammaln
 
+from ..data.curve import Curve
 from ..data.validation import (
     check_curve,
     check_volume_fraction,
@@ -151,7 +152,7 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     number_band, volume_band, draw_note = _draw_bands(family, grid, r_draw, pd_draw, number)
     mn, mv = mean_radii(family, model.radius.value, model.radius_pd.value)
     mn_d, mv_d = mean_radii(family, r_draw, pd_draw)
-    start = _start_inversion(family, grid, radius, radius_pd, volume_fraction, q, intensity, di,
+    start = _start_inversion(family, grid, radius, radius_pd, volume_fraction, Curve.from_arrays(q, intensity, di, dq),
                              model_name or "sasmodels default start")
     part = Fit(method, family, fit_parameters(labels, best, draws), float(problem.chisq()), q,
                np.asarray(experiment.theory(), float), float(model.scale.value), float(model.background.value))
@@ -221,12 +222,12 @@ def _draw_bands(family: str, grid: RadiusGrid, radius: np.ndarray, pd: np.ndarra
     return number_band, volume_band, note
 
 
-def _start_inversion(family, grid, radius, pd, phi, q, intensity, di, model_name) -> Inversion:
+def _start_inversion(family, grid, radius, pd, phi, curve: Curve, model_name) -> Inversion:
     """The starting point as an Inversion (its distribution binned on ``grid``, its mean radii the continuous ones)."""
     number = _best_binned(family, grid, radius, pd, "starting")
     mn, mv = mean_radii(family, radius, pd)
     dist = Distribution(grid.radius, number, mean_radius_number=float(mn), mean_radius_volume=float(mv))
-    return Inversion(dist, float(phi), model_name, q, intensity, di, (float(q[0]), float(q[-1])))
+    return Inversion(dist, float(phi), model_name, curve, (float(curve.q[0]), float(curve.q[-1])))
 
 
 def invert_parametric(q, intensity, dI=None, *, volume_fraction: float, family: str,

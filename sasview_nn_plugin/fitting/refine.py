@@ -28,13 +28,22 @@ from bumps.fitproblem import FitProblem
 from bumps.fitters import fit
 
 from ..data import validation
-from ..data.validation import check_curve, in_q_range, take_points, uncertainty_or_default, unused_bad_points
-from ..errors import InputError
-from ..inference.quality import POOR_FIT_CHI2, Training, assess, nnls_scale_background, training_of
+from ..data.curve import Curve
+from ..data.validation import in_q_range
+from ..inference.quality import POOR_FIT_CHI2, assess, nnls_scale_background
 from ..inference.quality_flags import of_fit
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from . import posterior
 from .fitness import DQ_SCALE_SIGMA, SphereHSFitness
+from .inputs import (
+    PARAMETRIZATIONS,
+    curve_and_start,
+    data_points,
+    methods,
+    points,
+    training,
+    volume_fraction_prior_sigma,
+)
 from .lsq import BatchProblem, chi2_reduced, solve, solve_resolution_by_bic
 from .parametrisations import HistogramDistribution, fitted_mixture
 from .results import fit_parameters, fitted_result, posterior_draws
@@ -42,26 +51,8 @@ from .results import fit_parameters, fitted_result, posterior_draws
 __all__ = ["SphereHSFitness", "refine", "posterior_draws", "fitted_result", "fit_parameters",
            "volume_fraction_prior_sigma"]
 
-VOLUME_FRACTION_REL_SIGMA = 0.10  # a given volume fraction: 1-sigma 10 % of its value
 RETRY_CHI2 = POOR_FIT_CHI2         # chi2_red above this: retried from other starts, flagged if still above
 BROADEN_BINS = 4.0                 # the broadened start: the network's distribution smoothed by this sigma (bins)
-PARAMETRIZATIONS = ("histogram", "schulz3")
-
-
-def volume_fraction_prior_sigma(start: Inversion, volume_fraction_sigma: float | None = None,
-                                fit_volume_fraction: bool = True) -> float:
-    """The 1-sigma of the volume fraction's prior in a refinement of ``start`` (0: held fixed, inf: flat).
-
-    ``volume_fraction_sigma`` given: that; else the estimate's sigma when ``start`` estimated it
-    (``start.volume_fraction_sigma``); else :data:`VOLUME_FRACTION_REL_SIGMA` of the given value.  A dilute
-    start (phi = 0: the sphere curve alone, no S(q)) is held there: the curve is not continuous in phi at 0."""
-    if not fit_volume_fraction or not float(start.volume_fraction_used) > 0:
-        return 0.0
-    if volume_fraction_sigma is not None:
-        return validation.check_prior_sigma(volume_fraction_sigma, "volume_fraction_sigma", "phi held fixed")
-    if start.volume_fraction_sigma is not None:
-        return float(start.volume_fraction_sigma)
-    return VOLUME_FRACTION_REL_SIGMA * float(start.volume_fraction_used)
 
 
 @dataclass
@@ -77,29 +68,44 @@ class _Attempt:
     dq_drop: float | None = None  # the cost's drop with dq_scale free (the BIC rule of lsq.solve_resolution_by_bic)
 
 
-def refine(q, intensity, dI, start: Inversion, *, method: str = "lm", dq=None, parametrization: str = "histogram",
-           fit_volume_fraction: bool = True, volume_fraction_sigma: float | None = None, steps: int | None = None,
-           samples: int = 400, seed: int = 0, retry: bool = True, dq_scale_sigma: float | None = None,
+def refine(q, intensity=None, dI=None, start: Inversion | None = None, *, method: str = "lm", dq=None,
+           parametrization: str = "histogram", fit_volume_fraction: bool = True,
+           volume_fraction_sigma: float | None = None, steps: int | None = None, samples: int = 400, seed: int = 0,
+           retry: bool = True, dq_scale_sigma: float | None = None,
            q_range: tuple[float, float] | None = None) -> Inversion:
-    """Fit sasmodels' sphere@hardsphere to (q, intensity, dI) starting from the network's ``start``.
+    """Fit sasmodels' sphere@hardsphere to the data starting from the network's ``start``.
 
+    ``refine(result)``: the points the inversion used (``result.curve``, with its dI and dq), as checked there.
+    ``refine(q, intensity, dI, start, dq=dq)`` or ``refine(curve, start)``: other data (q in 1/A, dI > 0 or None,
+    dq the 1-sigma Gaussian q resolution: sasmodels Pinhole1D, sasdata's dx), checked here; on the same data
+    both forms give the same fit.
     Returns ``start`` with the fitted distribution, its ``fit`` and ``uncertainty`` parts and a forward-model
-    check (``quality``; notes: the start's, the points left out, a retry).  q in 1/A, dI > 0 (None: 1 % of I),
-    dq the 1-sigma Gaussian q resolution (sasmodels Pinhole1D, sasdata's dx).  ``method``: "lm" (fast bounded
-    least squares), "dream" (LM, then bumps' DREAM from its posterior) or any bumps fitter id.  The volume
+    check (``quality``; notes: the start's, the points left out, a retry).  dI None: 1 % of I.
+    ``method``: "lm" (fast bounded least squares), "dream" (LM, then bumps' DREAM from its posterior) or any
+    bumps fitter id.  The volume
     fraction is fitted within a Gaussian prior of 1-sigma ``volume_fraction_sigma`` (None: see
     :func:`volume_fraction_prior_sigma`; 0 or ``fit_volume_fraction=False``: held fixed; inf: no prior).
     Where dq is given its width is fitted too, dQ = dq_scale * dq, within a log-normal prior around 1 of
     1-sigma ``dq_scale_sigma`` in ln(dq_scale) (None: :data:`~.fitness.DQ_SCALE_SIGMA`; 0: held at 1; inf: no prior).
-    ``steps``: DREAM generations kept (default 2000).  ``retry``: refit from other starts when chi2_red ends
+    ``steps``: DREAM generations kept (default 2000); ``samples``: uncertainty draws (>= 2).  ``retry``: refit from
+    other starts when chi2_red ends
     above :data:`RETRY_CHI2`.  ``q_range`` (q_min, q_max in 1/A): the points fitted; None: all of them.  Where every
     start of a whole-range fit ends above :data:`RETRY_CHI2` (data these spheres do not describe beyond the
     network's window: an upturn, a peak), the fit is repeated on the window (``start.q_range``) and kept where it
-    ends below, flagged ``misfit-outside-window``.
+    ends below, flagged ``misfit-outside-window``.  Every argument is checked before any fit runs.
     """
+    curve, start, checked = curve_and_start(q, intensity, dI, start, dq)
+    validation.check_choice(method, methods(), "method")
+    validation.check_choice(parametrization, PARAMETRIZATIONS, "parametrization")
+    samples = validation.check_count(samples, "samples", 2)
+    steps = None if steps is None else validation.check_count(steps, "steps", 1)
+    q_range = None if q_range is None else validation.check_q_range(q_range)
+    phi_sigma = volume_fraction_prior_sigma(start, volume_fraction_sigma, fit_volume_fraction)
+    dq_sigma = DQ_SCALE_SIGMA if dq_scale_sigma is None else validation.check_prior_sigma(
+        dq_scale_sigma, "dq_scale_sigma", "dq held as given")
     with _one_blas_thread():
-        return _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction,
-                       volume_fraction_sigma, steps, samples, seed, retry, dq_scale_sigma, q_range)
+        return _refine(curve, checked, start, method, parametrization, (phi_sigma, dq_sigma), steps, samples, seed,
+                       retry, q_range)
 
 
 def _one_blas_thread():
@@ -113,16 +119,12 @@ def _one_blas_thread():
     return threadpool_limits(1)
 
 
-def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fraction, volume_fraction_sigma,
-            steps, samples, seed, retry, dq_scale_sigma, q_range) -> Inversion:
-    q_range = None if q_range is None else validation.check_q_range(q_range)
-    whole, note = _data(q, intensity, dI, dq, start)
-    q, intensity, di, dq = _points(whole, q_range)
-    if parametrization not in PARAMETRIZATIONS:
-        raise InputError(f"unknown parametrization {parametrization!r}; choose histogram or schulz3")
-    phi_sigma = volume_fraction_prior_sigma(start, volume_fraction_sigma, fit_volume_fraction)
-    dq_sigma = DQ_SCALE_SIGMA if dq_scale_sigma is None else validation.check_prior_sigma(
-        dq_scale_sigma, "dq_scale_sigma", "dq held as given")
+def _refine(curve: Curve, checked: bool, start: Inversion, method, parametrization, sigmas, steps, samples, seed,
+            retry, q_range) -> Inversion:
+    curve.refuse_slit("refine")
+    whole, note = data_points(curve, checked, start)
+    q, intensity, di, dq = points(whole, q_range)
+    phi_sigma, dq_sigma = sigmas
     data = (q, intensity, di, dq, float(start.volume_fraction_used), phi_sigma, dq_sigma)
     fast = method in ("lm", "dream")
     t0 = time.perf_counter()
@@ -138,7 +140,7 @@ def _refine(q, intensity, dI, start, method, dq, parametrization, fit_volume_fra
                 break
     outside = False
     if retry and best.chi2 > RETRY_CHI2 and q_range is None and len(q) > in_q_range(q, start.q_range).sum() >= 10:
-        window = (*_points(whole, start.q_range), *data[4:])
+        window = (*points(whole, start.q_range), *data[4:])
         retried.append("the network's window")
         other = _attempt(window, _start_dist(parametrization, start.distribution), parametrization, "network",
                          "lm" if fast else method)
@@ -197,40 +199,6 @@ def _network_shape_if_evident(data, start: Inversion, hist: _Attempt) -> tuple[_
     bp.set(x)
     jac = bp.jacobian(x)
     return replace(hist, x=x, jac=jac, chi2=chi2_reduced(hist.fitness, jac)), gain
-
-
-def _data(q, intensity, dI, dq, start: Inversion):
-    """All the points (less the bad ones outside the model's window, which invert dropped too: what the
-    forward-model check sees), checked, as (q, intensity, di, dq); and a note on the points left out."""
-    q = np.asarray(q, float)
-    intensity = np.asarray(intensity, float)
-    di = uncertainty_or_default(intensity, dI)
-    dq = validation.check_dq(dq, q)
-    # bad points outside the model's own window dropped, inside refused: invert's rule and note
-    keep, note = unused_bad_points(q, intensity, _training(start).q_range)
-    if keep is not None:
-        q, intensity, di, dq = q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep)
-    check_curve(q, intensity, di)
-    if dq is not None:   # a 0 width is sasmodels' smallest (that point unsmeared)
-        from sasmodels.resolution import MINIMUM_RESOLUTION
-
-        dq = np.maximum(dq, MINIMUM_RESOLUTION)
-    return (q, intensity, di, dq), note
-
-
-def _points(whole, q_range) -> tuple:
-    """(q, intensity, di, dq) of the points fitted: inside ``q_range`` (1/A), or all of them (None)."""
-    q, intensity, di, dq = whole
-    if q_range is None:
-        if len(q) < 10:
-            raise InputError(f"only {len(q)} data points; cannot refine (at least 10)")
-        return whole
-    lo, hi = q_range   # validated by _refine (or the start's window)
-    sel = in_q_range(q, (lo, hi))
-    if sel.sum() < 10:
-        raise InputError(f"fewer than 10 data points inside q_range {lo:.4g}-{hi:.4g} 1/A; cannot refine: "
-                         "widen it, or leave it out (every point)")
-    return q[sel], intensity[sel], di[sel], None if dq is None else dq[sel]
 
 
 def _start_dist(parametrization: str, base: Distribution):
@@ -321,7 +289,7 @@ def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas,
     q, intensity, di, dq = whole
     if dq is not None and part.dq_scale is not None:   # the check smears as the fit did
         dq = part.dq_scale * dq
-    check = functools.partial(refined_quality, q, intensity, di, start.radius, number, phi, _training(start),
+    check = functools.partial(refined_quality, q, intensity, di, start.radius, number, phi, training(start),
                               fitted, dq, part, outside)
     return replace(out, check=check)
 
@@ -340,16 +308,3 @@ def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq
     qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=q_range, dq=dq)
     return of_fit(qual, part.chi2_reduced, part.scale, part.background, ("misfit-outside-window",) * outside,
                   RETRY_CHI2)
-
-
-def _training(start: Inversion) -> Training:
-    """The training domain the start's check used (else its model's, else the default)."""
-    kw = getattr(start.check, "keywords", None) or {}
-    if isinstance(kw.get("training"), Training):
-        return kw["training"]
-    try:
-        from ..inference.modelfile import load_model
-
-        return training_of(load_model(start.model))
-    except Exception:  # a start not from a loadable model (a parametric or hand-made start)
-        return Training(q_range=tuple(start.q_range), radius_range=(float(start.radius[0]), float(start.radius[-1])))

@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-from ..data.validation import MAX_VALUE, check_curve, check_dq, check_volume_fraction, take_points, unused_bad_points
+from ..data.curve import Curve, as_curve
+from ..data.validation import MAX_VALUE, check_curve, check_dq, check_volume_fraction, unused_bad_points
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .invert_wide import invert_wide, invert_wide_many
@@ -30,90 +31,57 @@ from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import BatchCheck, assess, training_of
 from .result import Distribution, Inversion
 from .wide import wide_model
-from .window import MIN_WINDOW_SCALE, WINDOW_STEP, data_range, from_model_window, to_model_window, window_scales
+from .window import (  # noqa: F401  (to_model_grid, maps_to_model_window, dq_over_q: also imported from here)
+    MIN_WINDOW_SCALE,
+    WINDOW_STEP,
+    covers_model_window,
+    data_range,
+    dq_over_q,
+    from_model_window,
+    maps_to_model_window,
+    to_model_grid,
+    to_model_window,
+    window_error,
+    window_scales,
+)
 
 MAX_WINDOW_CANDIDATES = 13  # scale factors tried for a mapped or wide window (each costs one check, ~0.3 ms)
 PHI_SCAN_WINDOWS = 5        # ... per scanned phi when phi is estimated on such a window (17 phi values)
 WIDE_WINDOW = WINDOW_STEP   # data spanning this x the model's q_max/q_min have room for another scale of the map
 
 
-def to_model_grid(q: np.ndarray, intensity: np.ndarray, model: NNModel) -> np.ndarray:
-    """Interpolate a curve onto the model's q grid in log-log space; refuse if it does not cover it."""
-    mq = model.q
-    if len(q) == len(mq) and np.abs(q - mq).max() <= 1e-9 * mq[-1]:
-        return intensity
-    tol = 1e-6 * mq[-1]
-    if q[0] > mq[0] + tol or q[-1] < mq[-1] - tol:
-        raise InputError(f"data cover q = {q[0]:.4g}-{q[-1]:.4g} 1/A but model {model.name!r} needs "
-                         f"{mq[0]:.4g}-{mq[-1]:.4g} 1/A; measure or merge data over that range "
-                         '(or, if q is in 1/nm, pass q_unit="nm")')
-    return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
+def _drop(curve: Curve, q_range) -> tuple[Curve, str | None]:
+    """(curve, note): the curve without the unused bad points (:func:`~..data.validation.unused_bad_points`)."""
+    keep, note = unused_bad_points(curve.q, curve.intensity, q_range)
+    return (curve, None) if keep is None else (curve.take(keep), note)
 
 
-def maps_to_model_window(q: np.ndarray, model: NNModel) -> bool:
-    """Whether off-window data can be mapped onto the model's window (:mod:`.window`): they span at least its
-    q_max / q_min and, if wholly above it, need no s below :data:`~.window.MIN_WINDOW_SCALE` (the q-unit guard)."""
-    return bool(window_scales((float(q[0]), float(q[-1])), model.q_range))
-
-
-def window_error(q: np.ndarray, model: NNModel) -> InputError:
-    """The error for data that neither cover the model's q window nor map onto it (:func:`maps_to_model_window`)."""
-    (m0, m1), d0, d1 = model.q_range, float(q[0]), float(q[-1])
-    why = (f"the q window is too narrow: q_max/q_min >= {m1 / m0:.4g} is needed (these data span {d1 / d0:.3g})"
-           if d1 / d0 < (m1 / m0) * (1 - 1e-9) else
-           f"data starting above {m0 / MIN_WINDOW_SCALE:.4g} 1/A would map only with s < {MIN_WINDOW_SCALE:g} (radii < "
-           f"{MIN_WINDOW_SCALE * model.radius[0]:.3g} A), the mark of q in 1/nm read as 1/A")
-    return InputError(f"data cover q = {d0:.4g}-{d1:.4g} 1/A but model {model.name!r} needs {m0:.4g}-{m1:.4g} 1/A, "
-                      f"or a window of the same q_max/q_min reaching below {m0 / MIN_WINDOW_SCALE:.4g} 1/A; {why}; "
-                      "measure or merge data over that range "
-                      '(or, if q is in 1/nm, pass q_unit="nm")')
-
-
-def covers_model_window(q: np.ndarray, model: NNModel) -> bool:
-    """Whether (ascending) q covers the model's q grid, to :func:`to_model_grid`'s tolerance."""
-    mq = model.q
-    tol = 1e-6 * mq[-1]
-    return bool(q[0] <= mq[0] + tol and q[-1] >= mq[-1] - tol)
-
-
-def _drop(q, intensity, di, dq, q_range):
-    """(q, intensity, di, dq, note) without the unused bad points (:func:`~..data.validation.unused_bad_points`)."""
-    keep, note = unused_bad_points(q, intensity, q_range)
-    if keep is None:
-        return q, intensity, di, dq, None
-    return q[keep], intensity[keep], take_points(di, keep), take_points(dq, keep), note
-
-
-def dq_over_q(q: np.ndarray, dq: np.ndarray | None, q_range: tuple[float, float]) -> float:
-    """The network's resolution input: the median 1-sigma dQ/Q of the points inside ``q_range`` (1/A), 0.0
-    without dq.  Invariant under the self-similar map (q and dq scale together)."""
-    if dq is None:
-        return 0.0
-    sel = (q >= q_range[0] * (1 - 1e-9)) & (q <= q_range[1] * (1 + 1e-9))
-    return float(np.median(dq[sel] / q[sel])) if sel.any() else float(np.median(dq / q))
-
-
-def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
+def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
            model: str | NNModel | None = None, dq=None) -> Inversion:
     """Invert one SAXS curve into a size distribution.
 
-    q in 1/A (ascending), intensity in any units (absolute scale is not needed), dI optional (used
-    for the model curve's chi^2 only), volume_fraction in [0, 0.74) (0: dilute, no S(q)), or None: estimated
-    from the curve (:mod:`.phi`; the result's ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped
-    name, a path, a loaded :class:`NNModel`, or None for the shipped default.  ``dq``: None or the 1-sigma q resolution
-    per point (1/A); a model trained with resolution as an input (:attr:`NNModel.takes_resolution`) is given its
-    median dQ/Q over the window it sees, and the quality check smears its model curve with it.
+    The data: a :class:`~..data.curve.Curve` (from the loaders or ``Curve.from_data1d``) alone, or arrays q in
+    1/A (ascending), intensity in any units (absolute scale is not needed), dI optional (used for the model
+    curve's chi^2 only) and ``dq``: None or the 1-sigma q resolution per point (1/A).  volume_fraction in
+    [0, 0.74) (0: dilute, no S(q)), or None: estimated from the curve (:mod:`.phi`; the result's
+    ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped name, a path, a loaded :class:`NNModel`,
+    or None for the shipped default.  A model trained with resolution as an input
+    (:attr:`NNModel.takes_resolution`) is given the median dQ/Q over the window it sees, and the quality check
+    smears its model curve with dq.  The result keeps the points used (``result.curve``), which
+    ``refine(result)`` fits.
     """
+    curve = as_curve(q, intensity, dI, dq)
+    if curve.q_range is not None:
+        curve = curve.within(curve.q_range)
     if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)
-        return invert_wide(wide, q, intensity, dI, volume_fraction=volume_fraction, dq=dq)
-    q = np.asarray(q, dtype=float)
-    intensity = np.ascontiguousarray(intensity, dtype=float)
-    di = None if dI is None else np.asarray(dI, dtype=float)
-    dq = check_dq(dq, q)
+        return invert_wide(wide, curve.q, curve.intensity, curve.di, volume_fraction=volume_fraction, dq=curve.dq,
+                           slit_length=curve.one_slit_length("the whole-curve network"))
+    curve.refuse_slit("invert (the network and its check)")
     if volume_fraction is None:
-        return _invert_auto(load_model(model), q, intensity, di, dq)
+        return _invert_auto(load_model(model), curve)
     phi = check_volume_fraction(volume_fraction)
     nn = load_model(model)
+    q, intensity, di = curve.q, curve.intensity, curve.di
     if q.shape == nn.q.shape and intensity.shape == q.shape:
         d = q - nn.q
         on_grid = bool(d @ d <= (1e-9 * nn.q[-1]) ** 2)  # one dot instead of abs + max: this path is hot
@@ -121,8 +89,7 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
         on_grid = False
     if not on_grid and q.ndim == 1 and len(q) >= 2 and not covers_model_window(q, nn):
         check_curve(q, intensity, di)  # every point is used: the model curve is scored over the whole range
-        return _invert_mapped(nn, q, intensity, di, phi, dq)
-    q_all = q
+        return _invert_mapped(nn, curve, phi)
     note = None
     if on_grid and (di is None or di.shape == q.shape):
         # hot path: two reductions an array; min() catches NaN and values <= 0, max() inf and values too large
@@ -131,51 +98,61 @@ def invert(q, intensity, dI=None, *, volume_fraction: float | None = None,
             check_curve(q, intensity, di, q_known_good=True)
     else:
         if not on_grid:  # on the grid every point is inside the model's q range
-            q, intensity, di, dq, note = _drop(q, intensity, di, dq, nn.q_range)
-        check_curve(q, intensity, di, q_known_good=on_grid)
+            curve, note = _drop(curve, nn.q_range)
+        check_curve(curve.q, curve.intensity, curve.di, q_known_good=on_grid)
+    return _direct(nn, curve, phi, (note,) if note else (), on_grid)
+
+
+def _direct(nn: NNModel, curve: Curve, phi: float, notes: tuple[str, ...] = (), on_grid: bool = False) -> Inversion:
+    """The Inversion of a checked curve covering the model's window (the points it never uses dropped): the network
+    on its window; data with room for other windows of the map: the best of them (s = 1 included)."""
+    q, intensity, di = curve.q, curve.intensity, curve.di
     x = intensity if on_grid else to_model_grid(q, intensity, nn)
-    res = dq_over_q(q, dq, nn.q_range) if dq is not None else 0.0
+    res = dq_over_q(q, curve.dq, nn.q_range) if curve.dq is not None else 0.0
     number = nn.predict(x, phi, normalise=False, resolution=res).astype(float)  # normalised below, in float64
     moments = number @ nn.radius_moments  # sums of w, w R, w R^3, w R^4
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
-    res = _inversion(nn, number, moments.tolist(), q, intensity, di, phi, (note,) if note else (), dq)
-    if not on_grid and _wide(q_all, nn):  # room for other windows of the map: the best of them (s = 1 included)
-        try:  # the points kept above (unusable ones outside the model's window dropped, with the note)
-            mapped = _invert_mapped(nn, q, intensity, di, phi, dq)
+    out = _inversion(nn, number, moments.tolist(), curve, phi, notes)
+    if not on_grid and _wide(q, nn):  # room for other windows of the map: the best of them (s = 1 included)
+        try:  # the points kept (unusable ones outside the model's window dropped, with the note)
+            mapped = _invert_mapped(nn, curve, phi)
         except InputError:  # e.g. unusable points that the mapped windows would need
-            return res
-        return dataclasses.replace(mapped, notes=(*res.notes, *mapped.notes))
-    return res
+            return out
+        return dataclasses.replace(mapped, notes=(*out.notes, *mapped.notes))
+    return out
 
 
 def _wide(q: np.ndarray, nn: NNModel) -> bool:
     return q[-1] / q[0] >= WIDE_WINDOW * nn.q_range[1] / nn.q_range[0]
 
 
-def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], q, intensity, di, phi: float,
-               notes: tuple[str, ...] = (), dq=None, check=None) -> Inversion:
+def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], curve: Curve, phi: float,
+               notes: tuple[str, ...] = (), check=None) -> Inversion:
     """The Inversion for an unnormalised float64 number distribution and its moments (1, R, R^3, R^4); ``check``
     computes its quality (default: :func:`~.quality.assess` of this curve)."""
     s0, s1, s3, s4 = moments
     vol = number * (nn.radius_cubed / s3)
     number *= 1.0 / s0
     dist = Distribution(nn.radius, number, vol, s1 / s0, s4 / s3)
+    training = training_of(nn)
     if check is None:
-        check = functools.partial(assess, q, intensity, di, nn.radius, number, phi, training=training_of(nn), dq=dq)
-    return Inversion(dist, phi, nn.name, q, intensity, di, nn.q_range, notes, check=check)
+        check = functools.partial(assess, curve.q, curve.intensity, curve.di, nn.radius, number, phi,
+                                  training=training, dq=curve.dq)
+    return Inversion(dist, phi, nn.name, curve, nn.q_range, notes, check=check, training=training)
 
 
-def _invert_mapped(nn: NNModel, q, intensity, di, phi: float, dq=None) -> Inversion:
-    """Invert a curve that does not cover the model's window through the self-similar map (:mod:`.window`).
+def _invert_mapped(nn: NNModel, curve: Curve, phi: float) -> Inversion:
+    """Invert a checked curve that does not cover the model's window through the self-similar map (:mod:`.window`).
 
     The network sees the data at q s (s from :func:`~.window.scale_for_window`, at most
     MAX_WINDOW_CANDIDATES of them, log-spaced between the extremes); each candidate's model curve, radii
     x s, is scored over the whole data range (lowest chi2, without dI the lowest misfit rms) and the best kept.
     """
+    q, di = curve.q, curve.di
     (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
-    scales, best = _mapped_candidates(nn, q, intensity, di, np.array([phi]), dq)
+    scales, best = _mapped_candidates(nn, q, curve.intensity, di, np.array([phi]), curve.dq)
     if best[0] is None:
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
     _, s, radius, w, qual = best[0]
@@ -185,8 +162,8 @@ def _invert_mapped(nn: NNModel, q, intensity, di, phi: float, dq=None) -> Invers
             "radii scaled by s")
     note = (f"{seen}; s chosen of {len(scales)} windows of the self-similar map by the model curve's "
             f"{'chi2' if di is not None else 'misfit'} over the data's {d0:.4g}-{d1:.4g} 1/A")
-    return Inversion(Distribution(radius, w), phi, nn.name, q, intensity, di, (lo, hi), (note,),
-                     check=functools.partial(_computed, qual))
+    return Inversion(Distribution(radius, w), phi, nn.name, curve, (lo, hi), (note,),
+                     check=functools.partial(_computed, qual), training=training_of(nn))
 
 
 def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
@@ -231,14 +208,16 @@ def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
     return scales, best
 
 
-def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
+def _invert_auto(nn: NNModel, curve: Curve) -> Inversion:
     """:func:`invert` with the volume fraction estimated from the curve (:mod:`.phi`): a scan over the training
     range, each candidate scored by :func:`~.quality.assess`; the Inversion at the estimate, with
     ``volume_fraction_sigma`` and a note.  One batched forward pass: on the model's window, one row per phi; a
     mapped or wide window, every phi through every candidate window, each phi scored by its best window (over
-    the whole data range)."""
+    the whole data range).  The curve is checked once, here; the Inversion at the estimate is made from it."""
+    q, intensity, di, dq = curve.q, curve.intensity, curve.di, curve.dq
     phis = scan_values(nn)
     quals: list = [None] * len(phis)
+    checked = None   # the checked curve of the direct path, with its note
     if not covers_model_window(q, nn) or _wide(q, nn):
         check_curve(q, intensity, di)
         try:
@@ -248,16 +227,21 @@ def _invert_auto(nn: NNModel, q, intensity, di, dq=None) -> Inversion:
             if not covers_model_window(q, nn):   # no direct path: the window's own error, not phi's
                 raise
     if covers_model_window(q, nn) and not any(quals):
-        qd, idata, dd, dqd, _ = _drop(q, intensity, di, dq, nn.q_range)
-        check_curve(qd, idata, dd)
-        x = to_model_grid(qd, idata, nn)
-        res = dq_over_q(qd, dqd, nn.q_range)
+        checked = _drop(curve, nn.q_range)
+        c = checked[0]
+        check_curve(c.q, c.intensity, c.di)
+        x = to_model_grid(c.q, c.intensity, nn)
+        res = dq_over_q(c.q, c.dq, nn.q_range)
         numbers = nn.predict(np.repeat(x[None], len(phis), 0), phis, normalise=False, resolution=res).astype(float)
         training = training_of(nn)
-        quals = [assess(qd, idata, dd, nn.radius, w / w.sum(), float(p), training=training, dq=dqd)
+        quals = [assess(c.q, c.intensity, c.di, nn.radius, w / w.sum(), float(p), training=training, dq=c.dq)
                  if w.sum() > 0 and np.isfinite(w).all() else None for p, w in zip(phis, numbers, strict=True)]
     phi, sigma, note = estimate_volume_fraction(phis, [score_of(u, di is not None) for u in quals], di is not None)
-    inv = invert(q, intensity, di, volume_fraction=phi, model=nn, dq=dq)
+    if not covers_model_window(q, nn):
+        inv = _invert_mapped(nn, curve, phi)
+    else:  # as invert at phi: the points outside the model's window that it never uses dropped (none if checked)
+        c, dropped = checked if checked is not None else _drop(curve, nn.q_range)
+        inv = _direct(nn, c, phi, (dropped,) if dropped else ())
     return dataclasses.replace(inv, notes=(*inv.notes, note), volume_fraction_sigma=sigma)
 
 
@@ -295,9 +279,9 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     """Invert N curves sharing one q grid in one batched forward pass (frame tables, time series).
 
     ``intensities`` (N, n_q), ``dIs`` and ``dqs`` (q resolution, 1/A) None or (N, n_q), ``volume_fractions``
-    scalar or (N,); None or NaN (per row): estimated from the curve, one curve at a time (:func:`invert` with
-    per curve, its Inversion or the InputError that :func:`invert` would raise for it (a bad curve
-    never stops the others).
+    scalar or (N,); None or NaN (per row): estimated from that curve (:func:`invert` with volume_fraction=None,
+    one curve at a time).  Returns, per curve, its Inversion or the InputError that :func:`invert` would raise
+    for it (a bad curve never stops the others).
     """
     if (wide := wide_model(model)) is not None:
         return invert_wide_many(wide, q, intensities, dIs, volume_fractions=volume_fractions, dqs=dqs)
@@ -334,8 +318,8 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
         i = idx[k]
         try:
             check = None if batch is None else functools.partial(batch.row, j)
-            out[i] = _inversion(nn, number[k], moments[k].tolist(), q, inten[i], dis[i], float(phis[i]),
-                                dq=check_dq(dqr[i], q), check=check)
+            out[i] = _inversion(nn, number[k], moments[k].tolist(), Curve.from_arrays(q, inten[i], dis[i], dqr[i]),
+                                float(phis[i]), check=check)
         except InputError:  # a bad dq: the single-curve path below names it
             pass
     for i in range(n):

@@ -1,9 +1,10 @@
 """Result types: plain frozen dataclasses, no behaviour beyond derived values and the JSON record.
 
 An :class:`Inversion` holds a :class:`Distribution`, the volume fraction it was computed with (an input),
-the data used and the model's q range, and optional parts: ``fit`` (:class:`Fit`, a bumps fit started
-from the network), ``uncertainty`` (:class:`Uncertainty`) and ``quality`` (reserved).  A part that was
-not computed is None, never a NaN-filled default; code that needs it branches on ``part is not None``.
+the data used (its :class:`~..data.curve.Curve`) and the model's q range, and optional parts: ``fit``
+(:class:`Fit`, a bumps fit started from the network), ``uncertainty`` (:class:`Uncertainty`) and ``quality``
+(the forward-model check, computed on first use).  A part that was not computed is None, never a
+NaN-filled default; code that needs it branches on ``part is not None``.
 The model curve of a result is :func:`sasview_nn_plugin.fitting.curves.model_curve` (it runs sasmodels).
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..data.curve import Curve
 from ..physics.kernels import number_to_volume
 
 
@@ -114,15 +116,14 @@ class Inversion:
     distribution: Distribution
     volume_fraction_used: float        # the input the network (and a fit's start) used
     model: str                         # name of the network (or of the start) that gave it
-    q_data: np.ndarray                 # the data used (1/A): as given, less points dropped (see notes)
-    intensity_data: np.ndarray
-    di_data: np.ndarray | None = None
+    curve: Curve                       # the data used: as given, checked, less points dropped (see notes)
     q_range: tuple[float, float] = (0.0, np.inf)   # the model's q range (1/A), what the network saw
     notes: tuple[str, ...] = ()        # what was done to the data or result (dropped points, ...)
     fit: Fit | None = None
     uncertainty: Uncertainty | None = None
     check: Callable[[], object] | None = field(default=None, repr=False)  # computes `quality` when first used
     volume_fraction_sigma: float | None = None  # 1-sigma of an estimated volume_fraction_used; None: it was given
+    training: object | None = field(default=None, repr=False)  # the model's training domain (quality.Training)
 
     def __post_init__(self):
         if type(self.notes) is not tuple:
@@ -135,6 +136,23 @@ class Inversion:
         return None if self.check is None else self.check()
 
     # read-only conveniences
+    @property
+    def q_data(self) -> np.ndarray:
+        """q of the data used (1/A)."""
+        return self.curve.q
+
+    @property
+    def intensity_data(self) -> np.ndarray:
+        return self.curve.intensity
+
+    @property
+    def di_data(self) -> np.ndarray | None:
+        return self.curve.di
+
+    @property
+    def dq_data(self) -> np.ndarray | None:
+        return self.curve.dq
+
     @property
     def radius(self) -> np.ndarray:
         return self.distribution.radius

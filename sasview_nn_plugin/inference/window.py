@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from ..errors import InputError
+
 WINDOW_STEP = 1.1  # relative step between candidate scale factors
 # Data wholly above the model's window map with s in [MIN_WINDOW_SCALE, 1) (radii x s: >= 4.5 A on the shipped 9-99 A
 # grid, the issue's ~5 A); below, they are refused: q in 1/nm read as 1/A maps a typical window to s ~ 0.1-0.4 with a
@@ -76,3 +78,53 @@ def from_model_window(radius, s: float) -> np.ndarray:
 def data_range(q_model_range: tuple[float, float], s: float) -> tuple[float, float]:
     """The data's q range (1/A) that the model window covers for scale s: q_model / s."""
     return q_model_range[0] / s, q_model_range[1] / s
+
+
+# -- the model's window and the data ------------------------------------------------------------------
+
+def to_model_grid(q: np.ndarray, intensity: np.ndarray, model) -> np.ndarray:
+    """Interpolate a curve onto the model's q grid in log-log space; refuse if it does not cover it."""
+    mq = model.q
+    if len(q) == len(mq) and np.abs(q - mq).max() <= 1e-9 * mq[-1]:
+        return intensity
+    tol = 1e-6 * mq[-1]
+    if q[0] > mq[0] + tol or q[-1] < mq[-1] - tol:
+        raise InputError(f"data cover q = {q[0]:.4g}-{q[-1]:.4g} 1/A but model {model.name!r} needs "
+                         f"{mq[0]:.4g}-{mq[-1]:.4g} 1/A; measure or merge data over that range "
+                         '(or, if q is in 1/nm, pass q_unit="nm")')
+    return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
+
+
+def maps_to_model_window(q: np.ndarray, model) -> bool:
+    """Whether off-window data can be mapped onto the model's window (:mod:`.window`): they span at least its
+    q_max / q_min and, if wholly above it, need no s below :data:`~.window.MIN_WINDOW_SCALE` (the q-unit guard)."""
+    return bool(window_scales((float(q[0]), float(q[-1])), model.q_range))
+
+
+def window_error(q: np.ndarray, model) -> InputError:
+    """The error for data that neither cover the model's q window nor map onto it (:func:`maps_to_model_window`)."""
+    (m0, m1), d0, d1 = model.q_range, float(q[0]), float(q[-1])
+    why = (f"the q window is too narrow: q_max/q_min >= {m1 / m0:.4g} is needed (these data span {d1 / d0:.3g})"
+           if d1 / d0 < (m1 / m0) * (1 - 1e-9) else
+           f"data starting above {m0 / MIN_WINDOW_SCALE:.4g} 1/A would map only with s < {MIN_WINDOW_SCALE:g} (radii < "
+           f"{MIN_WINDOW_SCALE * model.radius[0]:.3g} A), the mark of q in 1/nm read as 1/A")
+    return InputError(f"data cover q = {d0:.4g}-{d1:.4g} 1/A but model {model.name!r} needs {m0:.4g}-{m1:.4g} 1/A, "
+                      f"or a window of the same q_max/q_min reaching below {m0 / MIN_WINDOW_SCALE:.4g} 1/A; {why}; "
+                      "measure or merge data over that range "
+                      '(or, if q is in 1/nm, pass q_unit="nm")')
+
+
+def covers_model_window(q: np.ndarray, model) -> bool:
+    """Whether (ascending) q covers the model's q grid, to :func:`to_model_grid`'s tolerance."""
+    mq = model.q
+    tol = 1e-6 * mq[-1]
+    return bool(q[0] <= mq[0] + tol and q[-1] >= mq[-1] - tol)
+
+
+def dq_over_q(q: np.ndarray, dq: np.ndarray | None, q_range: tuple[float, float]) -> float:
+    """The network's resolution input: the median 1-sigma dQ/Q of the points inside ``q_range`` (1/A), 0.0
+    without dq.  Invariant under the self-similar map (q and dq scale together)."""
+    if dq is None:
+        return 0.0
+    sel = (q >= q_range[0] * (1 - 1e-9)) & (q <= q_range[1] * (1 + 1e-9))
+    return float(np.median(dq[sel] / q[sel])) if sel.any() else float(np.median(dq / q))

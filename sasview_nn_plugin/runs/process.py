@@ -164,9 +164,10 @@ def _one(c: Curve, phi: float | None, settings: Settings, nn):
     if settings.parametric:
         from ..fitting.parametric import invert_parametric
 
+        c.refuse_slit("the parametric heads")
         return invert_parametric(c.q, c.intensity, c.di, volume_fraction=phi, family=settings.parametric,
                                  model=nn, method=settings.refine or "lm", dq=c.dq)
-    inv = invert(c.q, c.intensity, c.di, volume_fraction=phi, model=nn, dq=c.dq)
+    inv = invert(c, volume_fraction=phi, model=nn)
     if settings.refine:
         from ..fitting.refine import refine
 
@@ -175,8 +176,7 @@ def _one(c: Curve, phi: float | None, settings: Settings, nn):
         sigma = settings.volume_fraction_sigma if phi is not None else None
         if sigma is None and settings.fit_volume_fraction and phi is not None:
             sigma = math.inf
-        inv = refine(c.q, c.intensity, c.di, inv, method=settings.refine, dq=c.dq,
-                     parametrization=settings.parametrization, volume_fraction_sigma=sigma,
+        inv = refine(inv, method=settings.refine, parametrization=settings.parametrization, volume_fraction_sigma=sigma,
                      dq_scale_sigma=settings.dq_scale_sigma)
     return inv
 
