@@ -259,9 +259,12 @@ def main() -> None:
     if args.save:
         import json
 
-        from sasview_nn_plugin.fitting import posterior
+        from sasview_nn_plugin.fitting.posterior import UNCALIBRATED
+        from sasview_nn_plugin.inference.modelfile import calibration_of
 
-        saved["calibration"] = {"SCALE": posterior.SCALE, "OBS": [posterior.OBS_X, posterior.OBS_POWER]}
+        cal = calibration_of(nn) or UNCALIBRATED   # the factors these intervals were widened by (the model's)
+        saved["calibration"] = {"SCALE": cal["factors"], "OBS": [cal["observability"]["x"],
+                                                                 cal["observability"]["power"]]}
         with open(args.save, "w") as fh:
             json.dump(saved, fh, default=float)
 

@@ -1,7 +1,11 @@
-"""Fit the refinement's interval calibration (``fitting.posterior.SCALE``) from bench_calibration rows.
+"""Fit the refinement's interval calibration from bench_calibration rows, and write it into the model file.
 
     python benchmarks/bench_calibration.py --seed 21 --n-dream 0 --save /tmp/cal21.json   (and seed 23)
-    python benchmarks/fit_calibration.py /tmp/cal21.json /tmp/cal23.json
+    python benchmarks/fit_calibration.py /tmp/cal21.json /tmp/cal23.json --write trained_models/default.h5
+
+The last step of the training recipe (docs/model.md): the factors belong to the model they were fitted for and
+live in its file (``info["interval_calibration"]``, inference.modelfile.CALIBRATION; every array of the file kept
+as it was); ``refine`` reads them from there, and reports the intervals of a model without them as uncalibrated.
 
 The rows hold each quantity's best fit, truth and calibrated percentiles (2.5, 16, 84, 97.5), and the
 observability factor; dividing a percentile's distance from the best fit by the factor it was calibrated with
@@ -46,6 +50,8 @@ def main() -> None:
     ap.add_argument("files", nargs="+")
     ap.add_argument("--fit-conditions", nargs="+", default=None,
                     help="the conditions the factors are fitted on (default: all); the others are only reported")
+    ap.add_argument("--write", metavar="MODEL.h5", default=None,
+                    help="write the factors into this model file (the model the rows were computed with)")
     args = ap.parse_args()
     by_condition: dict[str, list] = {}
     scales = []
@@ -78,6 +84,14 @@ def main() -> None:
         print(f"{name:20s} {factors[0]:.2f} {factors[1]:.2f}   pooled {100 * coverage(pooled, factors[0], 68):.0f}/"
               f"{100 * coverage(pooled, factors[1], 95):.0f}   {cov}   (n={len(pooled)})")
     print("SCALE = " + repr(new))
+    if args.write:
+        from sasview_nn_plugin.inference.modelfile import write_calibration
+
+        obs = saved["calibration"].get("OBS", [7.0, 2.0])
+        write_calibration(args.write, {
+            "factors": {k: list(v) for k, v in new.items()}, "observability": {"x": obs[0], "power": obs[1]},
+            "fitted_by": "benchmarks/fit_calibration.py", "fitted_on": ", ".join(args.files)})
+        print(f"written into {args.write}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import pytest
 from conftest import REPO
 
 from sasview_nn_plugin import invert
-from sasview_nn_plugin.fitting.posterior import SCALE
 from sasview_nn_plugin.fitting.refine import refine
 from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
@@ -63,7 +62,7 @@ def test_schulz3_result_gives_every_component_parameter_its_error(tmp_path):
     assert errors["background"] == pytest.approx(params["background"][1])
     active = sorted((k for k in (1, 2, 3) if pars.values[f"fraction{k}"] > 0), key=lambda k: pars.values[f"radius{k}"])
     assert len(active) == 2
-    factor = SCALE["mean_radius_number"][0] * u.diagnostics["observability_factor"]
+    factor = u.calibration["factors"]["mean_radius_number"][0] * u.diagnostics["observability_factor"]
     sigmas = sorted((params[f"mean{k}"][1], params[f"pd{k}"][1]) for k in range(3) if f"mean{k}" in params)
     for k, (s_mean, s_pd) in zip(active, sorted(sigmas), strict=True):
         assert errors[f"radius{k}"] == pytest.approx(factor * s_mean, rel=1e-6)

@@ -62,9 +62,9 @@ def check_dq(dq, q: np.ndarray) -> np.ndarray | None:
         return None
     dq = np.asarray(dq, dtype=float)
     if dq.shape != q.shape:
-        raise InputError(f"dq must have one value per q point (got {dq.shape}, q {q.shape})")
+        raise InputError(f"dq must have one value per q point (got {dq.shape}, q {q.shape})", parameter="dq")
     if not (np.isfinite(dq).all() and dq.min() >= 0):
-        raise InputError("dq (the q resolution, 1/A) has NaN/inf or negative values; fix or omit it")
+        raise InputError("dq (the q resolution, 1/A) has NaN/inf or negative values; fix or omit it", parameter="dq")
     return dq if dq.max() > 0 else None
 
 

@@ -100,3 +100,10 @@ def training(start: Inversion) -> Training:
         return training_of(load_model(start.model))
     except Exception:  # a start not from a loadable model (a parametric or hand-made start)
         return Training(q_range=tuple(start.q_range), radius_range=(float(start.radius[0]), float(start.radius[-1])))
+
+
+def calibration(start: Inversion) -> dict | None:
+    """The interval calibration of the model the start came from (``start.calibration``, set by invert from the
+    model file: :func:`~..inference.modelfile.calibration_of`); None: uncalibrated (a model without one, a
+    parametric or hand-made start)."""
+    return start.calibration

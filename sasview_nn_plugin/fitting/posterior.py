@@ -12,7 +12,7 @@ per generation); its Gelman-Rubin R-hat is reported.
 
 Summaries (:func:`summarise`): percentiles of the draws (16/84 and 2.5/97.5) of ``mean_radius_number``,
 ``mean_radius_volume``, ``volume_fraction`` and of the cumulative number distribution per bin, their distance
-from the best fit calibrated by :data:`SCALE` and :func:`observability_factor` (measured, docs/refine.md).
+from the best fit calibrated by the model's factors and :func:`observability_factor` (docs/refine.md).
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ import numpy as np
 from ..inference.result import Uncertainty
 from ..physics import kernels as physics
 
-# Calibration (docs/refine.md; fitted on benchmarks/bench_calibration.py seeds 21 and 23, checked on seeds 22, 24, 25):
-# each interval's distance from the best fit is multiplied by SCALE[name] (68 %, 95 %) and by the observability
-# factor max(1, (OBS_X / (q_max <R>n))^OBS_POWER): sizes the data resolve poorly (q_max R below ~pi) are where the
-# network's prior, which the Laplace posterior takes for granted, is least right.  SCALE: the smallest factor at
-# which the fit set's realistic curves (`given` and `auto` pooled) reach the nominal coverage, raised where one of
-# them alone would fall more than 3 % below it (`clean`, on the model's grid and window, then over-covers).
-SCALE = {"mean_radius_number": (1.21, 1.51), "mean_radius_volume": (1.75, 2.0),
-         "volume_fraction": (1.2, 1.49), "cumulative": (1.53, 3.94)}
-OBS_X, OBS_POWER = 7.0, 2.0
+# Calibration (docs/refine.md): each interval's distance from the best fit is multiplied by the model's factors
+# (68 %, 95 %) and by the observability factor max(1, (x / (q_max <R>n))^power): sizes the data resolve poorly
+# (q_max R below ~pi) are where the network's prior, which the Laplace posterior takes for granted, is least right.
+# The factors belong to the model they were fitted for: benchmarks/fit_calibration.py --write puts them in its
+# file (inference.modelfile.CALIBRATION); a model without them gives uncalibrated intervals (factors 1, said so).
+UNCALIBRATED = {"factors": {name: [1.0, 1.0] for name in
+                            ("mean_radius_number", "mean_radius_volume", "volume_fraction", "cumulative")},
+                "observability": {"x": 0.0, "power": 0.0}}
 PERCENTILES = (2.5, 16.0, 84.0, 97.5)
 
 
@@ -73,10 +72,12 @@ def draw_quantities(fitness, labels, draws) -> dict[str, np.ndarray]:
             "volume_fraction": values["volume_fraction"], "cumulative": np.cumsum(nums, axis=-1)}
 
 
-def observability_factor(q_max: float, radius_number: float) -> float:
-    """The intervals' factor for sizes the window resolves poorly: max(1, (OBS_X / (q_max <R>n))^OBS_POWER)."""
+def observability_factor(q_max: float, radius_number: float, calibration: dict | None = None) -> float:
+    """The intervals' factor for sizes the window resolves poorly: max(1, (x / (q_max <R>n))^power), x and power
+    the calibration's ``observability`` (None: uncalibrated, 1)."""
+    obs = (calibration or UNCALIBRATED)["observability"]
     x = float(q_max) * float(radius_number)
-    return max(1.0, (OBS_X / x) ** OBS_POWER) if x > 0 else 1.0
+    return max(1.0, (obs["x"] / x) ** obs["power"]) if x > 0 and obs["x"] > 0 else 1.0
 
 
 def _widen(p: np.ndarray, centre, factors: tuple[float, float]) -> np.ndarray:
@@ -88,23 +89,25 @@ def _widen(p: np.ndarray, centre, factors: tuple[float, float]) -> np.ndarray:
 
 
 def summarise(q: dict[str, np.ndarray], best: dict[str, float], source: str, inflation: float,
-              q_max: float, diagnostics: dict | None = None) -> Uncertainty:
+              q_max: float, diagnostics: dict | None = None, calibration: dict | None = None) -> Uncertainty:
     """The :class:`Uncertainty` of draws' quantities ``q`` (:func:`draw_quantities`) around the ``best`` fit,
-    calibrated (:data:`SCALE`, :func:`observability_factor` at ``q_max``, 1/A)."""
-    obs = observability_factor(q_max, best["mean_radius_number"])
+    calibrated by ``calibration`` (the model's factors and :func:`observability_factor` at ``q_max``, 1/A); None:
+    uncalibrated (the Laplace or DREAM percentiles as they are; ``Uncertainty.calibration`` None says so)."""
+    factors = (calibration or UNCALIBRATED)["factors"]
+    obs = observability_factor(q_max, best["mean_radius_number"], calibration)
     intervals = {}
     for name in ("mean_radius_number", "mean_radius_volume", "volume_fraction"):
         p = np.percentile(q[name], PERCENTILES)
-        f68, f95 = SCALE[name]
+        f68, f95 = factors[name]
         intervals[name] = tuple(float(v) for v in _widen(p, float(best[name]), (f68 * obs, f95 * obs)))
-    f68, f95 = SCALE["cumulative"]
+    f68, f95 = factors["cumulative"]
     cum = np.clip(_widen(np.percentile(q["cumulative"], PERCENTILES, axis=0), best["cumulative"],
                          (f68 * obs, f95 * obs)), 0.0, 1.0)
     sig = {name: (intervals[name][2] - intervals[name][1]) / 2 for name in intervals}
     return Uncertainty(np.percentile(q["number"], [16, 84], axis=0), np.percentile(q["volume"], [16, 84], axis=0),
                        float(sig["mean_radius_number"]), float(sig["mean_radius_volume"]),
                        intervals=intervals, cumulative_band=cum, source=source, inflation=float(inflation),
-                       diagnostics={**(diagnostics or {}), "observability_factor": obs})
+                       diagnostics={**(diagnostics or {}), "observability_factor": obs}, calibration=calibration)
 
 
 # -- DREAM from the fast posterior --------------------------------------------------------------------

@@ -37,6 +37,7 @@ from . import posterior
 from .fitness import DQ_SCALE_SIGMA, SphereHSFitness
 from .inputs import (
     PARAMETRIZATIONS,
+    calibration,
     curve_and_start,
     data_points,
     methods,
@@ -152,7 +153,8 @@ def _refine(curve: Curve, checked: bool, start: Inversion, method, parametrizati
     t1 = time.perf_counter()
     kept = gain is not None and gain < 0
     # a kept network shape: DREAM would sample the rejected correction's posterior, centred elsewhere
-    unc, draws = _uncertainty(best, "lm" if kept and method == "dream" else method, samples, seed, steps)
+    unc, draws = _uncertainty(best, "lm" if kept and method == "dream" else method, samples, seed, steps,
+                              calibration(start))
     unc = replace(unc, diagnostics={**(unc.diagnostics or {}), "seconds_fit": t1 - t0,
                                     "seconds_uncertainty": time.perf_counter() - t1,
                                     **({} if gain is None else {"log_evidence_correction": gain})})
@@ -253,7 +255,7 @@ def _attempt(data, dist, parametrization: str, label: str, method: str, dq_rule:
     return _Attempt(label, parametrization, fitness, problem, x, jac, chi2_reduced(fitness, jac), result, drop)
 
 
-def _uncertainty(best: _Attempt, method: str, samples: int, seed: int, steps: int | None):
+def _uncertainty(best: _Attempt, method: str, samples: int, seed: int, steps: int | None, calibration: dict | None):
     fitness, labels = best.fitness, best.problem.labels()
     bp = BatchProblem(fitness, labels)
     cov, inflation = posterior.laplace_cov(best.jac, best.chi2)
@@ -270,7 +272,7 @@ def _uncertainty(best: _Attempt, method: str, samples: int, seed: int, steps: in
     quantities = posterior.draw_quantities(fitness, labels, draws)
     at_best = {k: v[0] for k, v in posterior.draw_quantities(fitness, labels, best.x[None]).items()}
     q_max = float(fitness.q[-1])
-    return posterior.summarise(quantities, at_best, source, inflation, q_max, diagnostics), draws
+    return posterior.summarise(quantities, at_best, source, inflation, q_max, diagnostics, calibration), draws
 
 
 def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas, retried, notes,

@@ -25,7 +25,7 @@ from ..data.validation import MAX_VALUE, check_curve, check_dq, check_volume_fra
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .invert_wide import invert_wide, invert_wide_many
-from .modelfile import load_model
+from .modelfile import calibration_of, load_model
 from .network import NNModel
 from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import BatchCheck, assess, training_of
@@ -140,7 +140,8 @@ def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], curve: Cur
     if check is None:
         check = functools.partial(assess, curve.q, curve.intensity, curve.di, nn.radius, number, phi,
                                   training=training, dq=curve.dq)
-    return Inversion(dist, phi, nn.name, curve, nn.q_range, notes, check=check, training=training)
+    return Inversion(dist, phi, nn.name, curve, nn.q_range, notes, check=check, training=training,
+                     calibration=calibration_of(nn))
 
 
 def _invert_mapped(nn: NNModel, curve: Curve, phi: float) -> Inversion:
@@ -163,7 +164,7 @@ def _invert_mapped(nn: NNModel, curve: Curve, phi: float) -> Inversion:
     note = (f"{seen}; s chosen of {len(scales)} windows of the self-similar map by the model curve's "
             f"{'chi2' if di is not None else 'misfit'} over the data's {d0:.4g}-{d1:.4g} 1/A")
     return Inversion(Distribution(radius, w), phi, nn.name, curve, (lo, hi), (note,),
-                     check=functools.partial(_computed, qual), training=training_of(nn))
+                     check=functools.partial(_computed, qual), training=training_of(nn), calibration=calibration_of(nn))
 
 
 def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,

@@ -28,13 +28,17 @@ from .checks import MAX_GRID, MAX_LAYERS, MAX_WEIGHTS, FileCheck
 from .layers import ACTIVATIONS, grid_problem, raw_features
 from .network import NNModel
 
-__all__ = ["DEFAULT_MODEL", "FORMAT", "FORMAT_VERSION", "NNModel", "load_model", "models_dir", "raw_features",
-           "resolve_model_path", "save_model"]
+__all__ = ["CALIBRATION", "DEFAULT_MODEL", "FORMAT", "FORMAT_VERSION", "NNModel", "calibration_of", "load_model",
+           "models_dir", "raw_features", "resolve_model_path", "save_model", "write_calibration"]
 
 FORMAT = "sasview_nn_plugin.model"
 FORMAT_VERSION = 3   # 2 added parameter outputs (parametric heads), 3 the resolution input (dQ/Q); a model is
                      # written with the lowest version that can hold it (1: distribution, no resolution input)
 DEFAULT_MODEL = "default"
+# the refinement's interval calibration, a key of the model file's ``info`` (written by benchmarks/fit_calibration.py
+# --write, docs/refine.md): {"factors": {name: [f68, f95]}, "observability": {"x": X, "power": P}, "fitted_on": ...}
+CALIBRATION = "interval_calibration"
+CALIBRATED = ("mean_radius_number", "mean_radius_volume", "volume_fraction", "cumulative")
 
 
 def models_dir() -> Path:
@@ -91,6 +95,44 @@ def save_model(model: NNModel, path: str | os.PathLike) -> Path:
     return path
 
 
+def calibration_problem(cal) -> str | None:
+    """What is wrong with an interval calibration (:data:`CALIBRATION`), or None."""
+    if not isinstance(cal, dict) or not isinstance(cal.get("factors"), dict) or not isinstance(
+            cal.get("observability"), dict):
+        return "must hold `factors` and `observability` objects"
+    for name in CALIBRATED:
+        f = cal["factors"].get(name)
+        if not (isinstance(f, list) and len(f) == 2 and all(isinstance(x, int | float) and 0 < x < 1e3 for x in f)):
+            return f"factors[{name!r}] must be two positive numbers (68 %, 95 %), got {f!r}"
+    obs = cal["observability"]
+    if not all(isinstance(obs.get(k), int | float) and math.isfinite(obs[k]) and obs[k] >= 0 for k in ("x", "power")):
+        return f"observability must give finite x and power >= 0, got {obs!r}"
+    return None
+
+
+def calibration_of(model: NNModel) -> dict | None:
+    """The refinement's interval calibration fitted for this model (:data:`CALIBRATION`), or None: uncalibrated."""
+    return model.info.get(CALIBRATION)
+
+
+def write_calibration(path: str | os.PathLike, calibration: dict) -> Path:
+    """Write ``calibration`` into a model file's ``info`` (a copy renamed over the file: every array and other
+    attribute as it was), after checking it (:func:`calibration_problem`)."""
+    import shutil
+
+    import h5py
+
+    if (problem := calibration_problem(calibration)) is not None:
+        raise ModelFileError(f"interval calibration {problem}", parameter="calibration")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as f:
+            info = json.loads(f.attrs["info"])
+            f.attrs["info"] = json.dumps({**info, CALIBRATION: calibration}, default=float)
+    return path
+
+
 def resolve_model_path(model: str | os.PathLike | None) -> Path:
     """A path, or the name of a shipped model (``trained_models/NAME.h5``, see :func:`models_dir`)."""
     name = DEFAULT_MODEL if model is None else str(model)
@@ -128,6 +170,8 @@ def _read_model(f, path: Path) -> NNModel:
         c.fail(f"the volume-fraction normalisation phi_shift = {phi_shift}, phi_scale = {phi_scale} needs finite "
                "values and a nonzero phi_scale")
     activations, info = c.json("activations", list), c.json("info", dict)
+    if CALIBRATION in info and (problem := calibration_problem(info[CALIBRATION])) is not None:
+        c.fail(f"its interval calibration {problem}")
     outputs = {}
     if "resolution_shift" in f.attrs or "resolution_scale" in f.attrs:
         res = float(c.number("resolution_shift")), float(c.number("resolution_scale"))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.curve import Curve
+from ..errors import InputError
 from ..physics.kernels import number_to_volume
 
 
@@ -77,16 +78,21 @@ class Uncertainty:
     volume_band: np.ndarray
     mean_radius_number_sigma: float  # A
     mean_radius_volume_sigma: float  # A
-    # calibrated intervals (refinement): name -> (2.5, 16, 84, 97.5 percentiles), names "mean_radius_number",
+    # intervals (refinement; calibrated where the model has a calibration): name -> (2.5, 16, 84, 97.5 percentiles),
+    # names "mean_radius_number",
     # "mean_radius_volume" (A) and "volume_fraction"; None where not computed
     intervals: dict[str, tuple[float, float, float, float]] | None = None
     cumulative_band: np.ndarray | None = None   # (4, n_r): the cumulative number distribution's same percentiles
     source: str | None = None                   # "laplace" (LM covariance) or "dream" (posterior draws)
     inflation: float | None = None              # factor applied to the Laplace covariance (>= 1)
     diagnostics: dict | None = None             # timings; DREAM: gelman_rubin_max, bumps_converged, ...
+    calibration: dict | None = None             # the model's interval calibration applied; None: uncalibrated
 
     def interval(self, name: str, level: int = 68) -> tuple[float, float] | None:
-        """The central ``level`` % (68 or 95) interval of ``name`` (see ``intervals``), or None."""
+        """The central ``level`` % (68 or 95) interval of ``name`` (see ``intervals``), or None; InputError for
+        another level (only those two are calibrated)."""
+        if isinstance(level, bool) or level not in (68, 95):
+            raise InputError(f"`level` must be 68 or 95 (the calibrated intervals), got {level!r}", parameter="level")
         if self.intervals is None or name not in self.intervals:
             return None
         lo95, lo68, hi68, hi95 = self.intervals[name]
@@ -97,6 +103,7 @@ class Uncertainty:
         out = {}
         if self.intervals is not None:
             out["intervals"] = {k: {"68": [v[1], v[2]], "95": [v[0], v[3]]} for k, v in self.intervals.items()}
+            out["intervals_calibrated"] = self.calibration is not None
         if self.cumulative_band is not None:
             out["cumulative_band"] = {f"p{p:g}": row.tolist()
                                       for p, row in zip((2.5, 16, 84, 97.5), self.cumulative_band, strict=True)}
@@ -124,6 +131,7 @@ class Inversion:
     check: Callable[[], object] | None = field(default=None, repr=False)  # computes `quality` when first used
     volume_fraction_sigma: float | None = None  # 1-sigma of an estimated volume_fraction_used; None: it was given
     training: object | None = field(default=None, repr=False)  # the model's training domain (quality.Training)
+    calibration: dict | None = field(default=None, repr=False)  # the model's interval calibration (None: none)
 
     def __post_init__(self):
         if type(self.notes) is not tuple:

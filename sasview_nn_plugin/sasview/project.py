@@ -40,7 +40,7 @@ def parameter_errors(result, values: dict[str, float] | None = None) -> dict[str
     - a ``schulz3`` refinement: ``radiusK``, ``pdK`` of each plugin component matched to a fitted component (mean
       within 5 %, pd within 0.05), and ``fractionK`` of the free shares: the draws' spread of that component's
       mean, pd and weight (the weight's carried to the normalised share), times the factor that calibrates the
-      number-mean radius's 68 % interval (``posterior.SCALE`` x the observability factor);
+      number-mean radius's 68 % interval (the model's calibration factor x the observability factor);
     - a ``histogram`` refinement summarised by one component: ``radius1``, the number-mean radius's calibrated
       sigma (that component's mean is the number mean); a summary's widths and shares are no parameters of
       the fit, so they get none.
@@ -66,9 +66,8 @@ def parameter_errors(result, values: dict[str, float] | None = None) -> dict[str
         if len(active) == 1 and np.isfinite(u.mean_radius_number_sigma):
             errors[f"radius{active[0]}"] = float(u.mean_radius_number_sigma)
         return errors
-    from ..fitting.posterior import SCALE
-
-    factor = SCALE["mean_radius_number"][0] * float((u.diagnostics or {}).get("observability_factor", 1.0))
+    f68 = (u.calibration or {}).get("factors", {}).get("mean_radius_number", (1.0, 1.0))[0]
+    factor = f68 * float((u.diagnostics or {}).get("observability_factor", 1.0))
     free = free_parameters(values)
     fitted = [j for j in range(3) if f"mean{j}" in par and f"pd{j}" in par]
     for k in active:
