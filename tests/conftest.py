@@ -47,3 +47,31 @@ def example_curve():
     i = call_kernel(model.make_kernel([q]), dict(radius=40.0, radius_pd=0.1, radius_pd_type="schulz",
                                                  radius_pd_n=60, volfraction=0.3, radius_effective_mode=1))
     return q, i
+
+
+# -- nothing writes into the source tree ---------------------------------------------------------------------
+
+def _tree_state():
+    """`git status --porcelain` of the checkout (tracked changes and untracked files, ignored ones left out), or
+    None outside a git checkout (an installed package's tests)."""
+    import subprocess
+
+    try:
+        r = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=all"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(r.stdout.splitlines()) if r.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    session.config._tree_before = _tree_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when the tests left a new or changed file in the source tree (they write under tmp_path)."""
+    before = getattr(session.config, "_tree_before", None)
+    after = _tree_state() if before is not None else None
+    if before is not None and after is not None and (new := sorted(after - before)):
+        print("\nthe tests wrote into the source tree:\n  " + "\n  ".join(new))
+        session.exitstatus = 1

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 from conftest import REPO
-from test_refine import sasmodels_curve
+from helpers import sasmodels_curve
 
 from sasview_nn_plugin.fitting.parametric import invert_parametric, mean_radii
 from sasview_nn_plugin.physics import distributions

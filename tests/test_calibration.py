@@ -8,38 +8,14 @@ import math
 import numpy as np
 import pytest
 from conftest import REPO
-from test_refine import w1_across
+from helpers import GRID, Q, curve, schulz, w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.fitting.refine import refine, volume_fraction_prior_sigma
 from sasview_nn_plugin.physics import distributions
-from sasview_nn_plugin.physics import kernels as physics
-from sasview_nn_plugin.physics.grids import RadiusGrid
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
-Q = np.geomspace(0.03, 0.15, 400)
-GRID = RadiusGrid()
-
-
-def curve(w, phi, rng, noise=0.02, smeared=False, background=0.01):
-    """sphere@hardsphere (physics.intensity == sasmodels) of number weights ``w``: (I, dI, dq)."""
-    from sasmodels.resolution import Pinhole1D
-
-    if smeared:
-        res = Pinhole1D(Q, 0.05 * Q)
-        i = res.apply(physics.intensity(physics.sphere_basis(res.q_calc, GRID.radius), w, phi))
-    else:
-        i = physics.intensity(physics.sphere_basis(Q, GRID.radius), w, phi)
-    i = i + background * np.interp(0.105, Q, i)
-    di = noise * i
-    return i + di * rng.standard_normal(len(Q)), di, 0.05 * Q if smeared else None
-
-
-def schulz(mean, pd):
-    return distributions.bin_mass(distributions.schulz_cdf, GRID, np.array([mean]), np.array([pd]))[0]
-
-
 @pytest.mark.parametrize("mean, pd, phi, smeared", [(45.0, 0.1, 0.3, False), (60.0, 0.12, 0.4, True),
                                                     (35.0, 0.15, 0.2, False)])
 def test_phi_given_10_percent_high_is_corrected(mean, pd, phi, smeared):

@@ -8,34 +8,15 @@ import math
 import numpy as np
 import pytest
 from conftest import REPO
-from test_refine import w1_across
+from helpers import GRID, Q, schulz, smeared_curve, w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.fitting.fitness import DQ_SCALE_SIGMA, SphereHSFitness
 from sasview_nn_plugin.fitting.refine import refine
-from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
-from sasview_nn_plugin.physics.grids import RadiusGrid
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
-Q = np.geomspace(0.03, 0.15, 400)
-GRID = RadiusGrid()
-
-
-def smeared_curve(w, phi, dq_over_q, rng, noise=0.01):
-    from sasmodels.resolution import Pinhole1D
-
-    res = Pinhole1D(Q, dq_over_q * Q)
-    i = res.apply(physics.intensity(physics.sphere_basis(res.q_calc, GRID.radius), w, phi))
-    di = noise * i
-    return i + di * rng.standard_normal(len(Q)), di
-
-
-def schulz(mean, pd):
-    return distributions.bin_mass(distributions.schulz_cdf, GRID, np.array([mean]), np.array([pd]))[0]
-
-
 @pytest.mark.parametrize("mean, pd", [(50.0, 0.06), (60.0, 0.08)])
 def test_resolution_1_5x_the_given_is_fitted(mean, pd):
     """Data smeared with 1.5x the dq passed in: dq_scale is fitted near 1.5, and the distribution is better than

@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import REPO
-from test_calibration import GRID, Q, curve, schulz
-from test_project_errors import schulz_mix
-from test_refine import w1_across
+from helpers import GRID, Q, curve, schulz, schulz_mix, smeared_curve, w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.fitting.refine import refine
@@ -52,9 +50,7 @@ def test_bimodal_curve_is_corrected():
 def test_the_network_shape_fit_shares_the_histogram_fits_resolution_decision(monkeypatch):
     """Review find: the network-shape fit ran its own BIC rule on dq_scale, so the evidence compared models that
     also differed in the resolution (the histogram freed dq_scale 1.4-1.5 where the shape fit held it at 1)."""
-    from test_dq_scale import Q as QD
-    from test_dq_scale import schulz as schulz_d
-    from test_dq_scale import smeared_curve
+    QD, schulz_d = Q, schulz   # test_dq_scale's grid and distributions (the same)
 
     from sasview_nn_plugin.fitting import refine as refine_module
 

@@ -60,7 +60,7 @@ def test_example_figure_shows_the_checks_curve_and_chi2(tmp_path, monkeypatch):
 
 def test_mapped_result_figure_shows_the_checks_curve_and_chi2(tmp_path, monkeypatch):
     """A window without the model's (0.02-0.07 1/A, 70 A spheres) is read through the map, whatever the network."""
-    from tests.test_quality import schulz_hs
+    from helpers import schulz_hs
 
     q = np.geomspace(0.02, 0.07, 200)
     clean = schulz_hs(q, 70.0)
@@ -72,7 +72,7 @@ def test_mapped_result_figure_shows_the_checks_curve_and_chi2(tmp_path, monkeypa
 
 def test_model_grid_result_with_resolution_figure_shows_the_checks_curve_and_chi2(tmp_path, monkeypatch):
     """On the model's own grid, with pinhole dq: the check's curve is smeared, and so is the one drawn."""
-    from tests.test_quality import schulz_hs
+    from helpers import schulz_hs
 
     q = load_model().q
     clean = schulz_hs(q, 40.0)   # unsmeared: the smeared model is then visibly off, as it should be
@@ -84,7 +84,7 @@ def test_model_grid_result_with_resolution_figure_shows_the_checks_curve_and_chi
 
 
 def test_without_dI_the_figure_prints_the_checks_misfit(tmp_path, monkeypatch):
-    from tests.test_quality import schulz_hs
+    from helpers import schulz_hs
 
     q = load_model().q
     path = save_curve(tmp_path / "nodi.txt", q, schulz_hs(q, 40.0))
@@ -97,8 +97,9 @@ def test_without_dI_the_figure_prints_the_checks_misfit(tmp_path, monkeypatch):
 
 def test_quality_model_curve_is_the_check_s_fit():
     """``Quality.model_curve()``: the check's fitted curve at the points it used."""
+    from helpers import schulz_hs
+
     from sasview_nn_plugin.inference.quality import model_intensity
-    from tests.test_quality import schulz_hs
 
     q = np.geomspace(0.03, 0.15, 300)
     data = schulz_hs(q, 45.0)

@@ -8,38 +8,9 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO
+from helpers import make_problem
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
-
-
-def make_problem(r0, pd_type="schulz", model_name="sphere@hardsphere", seed=0, below_qmin=0):
-    """R = 45 A Schulz pd 0.1, phi 0.3, 1 % noise; start radius r0.  below_qmin: that many first points
-    are set to -1 and left out by the data's qmin."""
-    from bumps.fitproblem import FitProblem
-    from sasmodels.bumps_model import Experiment, Model
-    from sasmodels.core import load_model
-    from sasmodels.data import empty_data1D
-    from sasmodels.direct_model import call_kernel
-
-    q = np.geomspace(0.03, 0.15, 300)
-    truth = dict(radius=45.0, radius_pd=0.1, radius_pd_type=pd_type, radius_pd_n=40, volfraction=0.3,
-                 radius_effective_mode=1)
-    i = call_kernel(load_model("sphere@hardsphere", dtype="double", platform="dll").make_kernel([q]), truth)
-    data = empty_data1D(q)
-    data.y = i * (1 + 0.01 * np.random.default_rng(seed).standard_normal(len(q)))
-    data.dy = 0.01 * i
-    if below_qmin:
-        data.y[:below_qmin] = -1.0
-        data.qmin = float(q[below_qmin])
-    pars = dict(radius=r0, radius_pd=0.1, radius_pd_type=pd_type, radius_pd_n=40, scale=1.0, background=0.0)
-    if model_name == "sphere@hardsphere":
-        pars.update(volfraction=0.3, radius_effective_mode=1)
-    m = Model(load_model(model_name), **pars)
-    m.radius.range(5, 200)
-    m.radius_pd.range(0.01, 0.5)
-    m.scale.range(0, 100)
-    m.background.range(0, 10)
-    return FitProblem(Experiment(data=data, model=m)), m
 
 
 @pytest.mark.parametrize("r0", [15.0, 150.0])
@@ -183,7 +154,7 @@ def test_bumps_command_line_with_nn_lm(tmp_path):
     model.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(REPO / 'tests')!r})\n"
-        "from test_fitter import make_problem\n"
+        "from helpers import make_problem\n"
         "problem, _ = make_problem(150.0)\n")
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "sasview_nn_plugin.fitting.bumps_cli", str(model), "--fit=nn-lm",

@@ -82,7 +82,7 @@ def test_cli_writes_map_and_refuses_bad_range(tmp_path):
 
 def test_invert_warns_outside_the_region_only_when_asked(tmp_path):
     """11 A Schulz spheres with 3 % noise: the network's answer falls where widths cannot be told apart."""
-    from test_refine import sasmodels_curve
+    from helpers import sasmodels_curve
 
     from sasview_nn_plugin.data.writers import save_curve
     from sasview_nn_plugin.runs.invert import invert_files

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO
-from test_refine import sasmodels_curve
+from helpers import sasmodels_curve
 
 from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.fitting.parametric import (

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 from conftest import REPO
+from helpers import schulz_mix
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.fitting.refine import refine
-from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
 from sasview_nn_plugin.physics.grids import RadiusGrid
 from sasview_nn_plugin.sasview.project import plugin_parameters, write_project
@@ -19,14 +19,6 @@ from sasview_nn_plugin.sasview.project import plugin_parameters, write_project
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 Q = np.geomspace(0.03, 0.15, 400)
 GRID = RadiusGrid()
-
-
-def schulz_mix(means, pds, shares):
-    """Number weights of a volume-share mixture of Schulz components on the model grid."""
-    v = sum(s * physics.number_to_volume(distributions.bin_mass(distributions.schulz_cdf, GRID, np.array([m]),
-                                                                np.array([p]))[0], GRID.radius)
-            for m, p, s in zip(means, pds, shares, strict=True))
-    return physics.volume_to_number(v, GRID.radius)
 
 
 def refined(w, parametrization, seed=1):

@@ -8,28 +8,13 @@ import math
 
 import numpy as np
 import pytest
+from helpers import direct_curve, schulz_hs
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.inference import quality as Q
 from sasview_nn_plugin.physics import kernels
 
 QW = np.linspace(0.04, 0.105, 1000)   # the shipped model's window and grid
-HS = dict(radius_effective_mode=1, structure_factor_mode=0, scale=1.0, background=0.0)
-
-
-def sasmodels_curve(name, q, **pars):
-    from sasmodels.core import load_model
-    from sasmodels.data import empty_data1D
-    from sasmodels.direct_model import DirectModel
-
-    return DirectModel(empty_data1D(np.asarray(q)), load_model(name, dtype="double", platform="dll"))(**pars)
-
-
-def schulz_hs(q, radius, pd=0.1, phi=0.3):
-    return sasmodels_curve("sphere@hardsphere", q, radius=radius, radius_pd=pd, radius_pd_type="schulz",
-                           radius_pd_n=80, radius_pd_nsigma=8, volfraction=phi, **HS)
-
-
 def check(q, clean, phi=0.3, noise=0.01, with_di=True, seed=0):
     """Invert a noisy copy of ``clean`` with the shipped model and assess the result."""
     rng = np.random.default_rng(seed)
@@ -109,7 +94,7 @@ def test_clean_curve_on_a_wider_log_grid_gives_no_flags():
 
 
 def test_poor_fit_and_shape_outside_training_core_shell():
-    cs = sasmodels_curve("core_shell_sphere", QW, radius=40, thickness=10, sld_core=1, sld_shell=4, sld_solvent=6,
+    cs = direct_curve("core_shell_sphere", QW, radius=40, thickness=10, sld_core=1, sld_shell=4, sld_solvent=6,
                          radius_pd=0.1, radius_pd_type="schulz", radius_pd_n=40, scale=0.3, background=0)
     _, q = check(QW, cs)
     assert {"poor-fit", "shape-outside-training"} <= set(q.flags)
@@ -120,7 +105,7 @@ def test_poor_fit_and_shape_outside_training_core_shell():
 
 @pytest.mark.parametrize("with_di", [True, False])
 def test_cylinders_are_flagged(with_di):
-    cy = sasmodels_curve("cylinder", QW, radius=20, length=200, sld=1, sld_solvent=6, radius_pd=0.1,
+    cy = direct_curve("cylinder", QW, radius=20, length=200, sld=1, sld_solvent=6, radius_pd=0.1,
                          radius_pd_type="schulz", radius_pd_n=40, scale=0.1, background=0)
     _, q = check(QW, cy, with_di=with_di)
     assert ("poor-fit" if with_di else "structured-residuals") in q.flags

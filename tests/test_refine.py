@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from conftest import REPO
+from helpers import sasmodels_curve, w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.data.writers import read_result_csv
@@ -20,30 +21,6 @@ from sasview_nn_plugin.physics.grids import RadiusGrid
 
 pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 Q = np.geomspace(0.03, 0.15, 300)
-
-
-def sasmodels_curve(q, radius, pd, pd_type, phi, dq_over_q=0.0):
-    """sphere@hardsphere from sasmodels' own polydispersity (and Pinhole1D resolution if asked)."""
-    from sasmodels.core import load_model
-    from sasmodels.direct_model import call_kernel
-    from sasmodels.resolution import Pinhole1D
-
-    model = load_model("sphere@hardsphere", dtype="double", platform="dll")
-    res = Pinhole1D(q, dq_over_q * q) if dq_over_q else None
-    kernel = model.make_kernel([res.q_calc if res else q])
-    i = call_kernel(kernel, dict(radius=radius, radius_pd=pd, radius_pd_type=pd_type, radius_pd_n=80,
-                                 radius_pd_nsigma=8 if pd_type == "schulz" else 4, volfraction=phi,
-                                 radius_effective_mode=1))
-    return res.apply(i) if res else i
-
-
-def w1_across(r_a, w_a, r_b, w_b):
-    """W1 (A) between number distributions on two radius grids (a start through the self-similar window map
-    lies on the model's grid times s): the integral of |F_a - F_b| of their step CDFs."""
-    x = np.union1d(r_a, r_b)
-    fa = np.concatenate([[0.0], np.cumsum(w_a)])[np.searchsorted(r_a, x, side="right")]
-    fb = np.concatenate([[0.0], np.cumsum(w_b)])[np.searchsorted(r_b, x, side="right")]
-    return float(np.sum(np.abs(fa - fb)[:-1] * np.diff(x)))
 
 
 def schulz_on(radius, mean, pd):

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import REPO
-from test_calibration import GRID, Q, curve, schulz
-from test_refine import w1_across
+from helpers import GRID, Q, curve, schulz, w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exi
 
 @pytest.fixture(scope="module")
 def curve():
-    from tests.test_quality import schulz_hs
+    from helpers import schulz_hs
 
     q = load_model().q
     clean = schulz_hs(q, 40.0)

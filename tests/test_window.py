@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import schulz_hs
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.inference import window as W
 from sasview_nn_plugin.inference.modelfile import load_model
-from tests.test_quality import schulz_hs
 
 
 def test_scale_factors():

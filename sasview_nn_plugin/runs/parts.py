@@ -3,6 +3,7 @@ distributions, each part read whole only when its frames are written out, and th
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ def part_index(out: Path) -> dict[str, dict]:
                 entry = {k: z[k] for k in INDEX_KEYS}
                 entry["optional"] = tuple(k for k in OPTIONAL_KEYS if k in z.files)
                 entry["n"] = int(z["frame"].shape[0])
-        except Exception:  # any damage (zipfile, pickle, key, shape errors): redo that unit
+        except (OSError, EOFError, ValueError, KeyError, IndexError, zipfile.BadZipFile):  # damage: redo that unit
+            # (an unreadable zip, a pickle refused, a key or shape missing); any other error is a bug, raised
             p.unlink(missing_ok=True)
             continue
         index[p.stem] = {"path": p, **entry}

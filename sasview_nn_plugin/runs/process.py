@@ -238,7 +238,7 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
                                                                  for k in ks]), model=nn,
                                       dqs=None if all(c.dq is None for c in curves)
                                       else np.stack([c.dq for c in curves]))
-            except Exception:  # e.g. rows of another shape: each frame on its own below
+            except ValueError:  # rows of another shape (np.stack), an InputError: each frame on its own below
                 continue
             for k, c, res in zip(ks, curves, results, strict=True):
                 fid, source, sid, index, _ = frames[k]
