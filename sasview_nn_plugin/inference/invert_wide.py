@@ -14,6 +14,7 @@ import functools
 
 import numpy as np
 
+from ..data.curve import Curve
 from ..data.validation import MAX_VALUE, check_dq, check_q_range, check_volume_fraction, in_q_range
 from ..errors import InputError
 from .polish import fine_grid, polish
@@ -83,8 +84,9 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                               training=training, q_range=placed.q_range, dq=dq, slit_length=slit)
     if phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX:   # the answer moves with an uncertain phi: a flag
         check = functools.partial(_flagged, check, "volume-fraction-uncertain")
-    return Inversion(dist, phi, model.name, q, intensity, di, placed.q_range, tuple(notes), check=check,
-                     volume_fraction_sigma=phi_sigma)
+    curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit)
+    return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
+                     volume_fraction_sigma=phi_sigma, training=training)
 
 
 def _flagged(check, flag: str):
