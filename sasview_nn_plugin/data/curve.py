@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from .repairs import repair_columns, repair_curve  # noqa: F401  (repair_curve: its documented home)
+from .validation import check_dq, check_q_range, check_resolution
 
 Q_UNITS = {"A": 1.0, "nm": 0.1}  # factor to 1/A
 Q_UNIT_SOURCES = ("file", "argument", "default")
@@ -80,32 +81,35 @@ class Curve:
     q_range: tuple[float, float] | None = None  # the points to use (1/A); None: all
 
     def __post_init__(self):
-        from .validation import check_dq, check_q_range, check_resolution
-
-        q = np.asarray(self.q, dtype=float)
         set_ = object.__setattr__
+        q = np.asarray(self.q, dtype=float)
         set_(self, "q", q)
         set_(self, "intensity", np.ascontiguousarray(self.intensity, dtype=float))
         if self.di is not None:
             set_(self, "di", np.asarray(self.di, dtype=float))
-        set_(self, "dq", check_dq(self.dq, q))
+        if self.dq is not None:
+            set_(self, "dq", check_dq(self.dq, q))
+        if self.slit_length is not None or self.slit_width is not None:
+            self._check_slit(q)
+        if self.q_range is not None:
+            set_(self, "q_range", check_q_range(self.q_range))
+        if type(self.repairs) is not tuple:
+            set_(self, "repairs", tuple(self.repairs))
+
+    def _check_slit(self, q: np.ndarray) -> None:
         for name in ("slit_length", "slit_width"):
-            set_(self, name, check_resolution(getattr(self, name), q, name))
+            object.__setattr__(self, name, check_resolution(getattr(self, name), q, name))
         if self.slit_width is not None and self.slit_length is None:
             raise InputError("a `slit_width` without a `slit_length` is no slit smearing sasmodels knows; "
                              "give the slit length too, or neither", parameter="slit_width")
         if self.dq is not None and self.slit_length is not None:
             raise InputError("a curve has either a pinhole resolution `dq` or a slit (`slit_length`), not both; "
                              "pass the one the instrument has", parameter="dq")
-        if self.q_range is not None:
-            set_(self, "q_range", check_q_range(self.q_range))
-        if type(self.repairs) is not tuple:
-            set_(self, "repairs", tuple(self.repairs))
 
     @classmethod
-    def from_arrays(cls, q, intensity, dI=None, dq=None, **fields) -> Curve:
+    def from_arrays(cls, q, intensity, dI=None, dq=None, source: str = "arrays", **fields) -> Curve:
         """A Curve of arrays given in 1/A (q, dq); ``fields``: the other fields (``slit_length``, ``q_range``, ...)."""
-        return cls(q, intensity, dI, dq, **{"source": "arrays", **fields})
+        return cls(q, intensity, dI, dq, source, **fields)
 
     @classmethod
     def from_data1d(cls, data, *, strict: bool = False, label: str | None = None) -> Curve:
