@@ -149,3 +149,17 @@ def test_library_messages_do_not_speak_flags():
                 if any(re.search(r"(^|[\s(\"'/])--[a-z][a-z-]+", t) for t in texts):
                     offenders.append(f"{path.relative_to(PKG)}:{node.lineno}")
     assert offenders == [], "errors speaking CLI flags (name the parameter in backticks):\n" + "\n".join(offenders)
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in tests/helpers.py or conftest.py; a test module importing another runs its
+    module-level set-up twice and ties unrelated tests together."""
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n.split(".")[-1].startswith("test_") for n in names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == [], "test modules importing test modules: " + ", ".join(offenders)

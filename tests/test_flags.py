@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pytest
 from conftest import REPO
-from test_quality import sasmodels_curve, schulz_hs
+from helpers import direct_curve as sasmodels_curve
+from helpers import schulz_hs
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.cli import main
