@@ -218,3 +218,21 @@ def test_an_uncertain_volume_fraction_estimate_is_a_flag(monkeypatch):
         assert ("volume-fraction-uncertain" in res.quality.flags) is flagged
     assert "volume-fraction-uncertain" not in iw.invert_wide(model, q, i, 0.01 * i, volume_fraction=0.2,
                                                              polished=False).quality.flags
+
+
+def test_refine_histogram_knots_follow_a_log_grid():
+    """On a grid over 3 decades the histogram's knots are log-spaced over the radii the start occupies (a linear
+    spread would put 23 of 24 knots above the distribution); on a linear grid they stay linear."""
+    from sasview_nn_plugin.fitting.parametrisations import HistogramDistribution
+
+    radius = np.geomspace(5.0, 5000.0, 900)
+    start = np.exp(-0.5 * (np.log(radius / 50.0) / 0.05) ** 2)
+    h = HistogramDistribution(radius, start / start.sum())
+    # volume above 1e-6 of its peak: |ln(R/50)| < 0.05 sqrt(2 ln 1e6) = 0.26, and 3 % margin
+    assert 50.0 * np.exp(-0.3) / 1.03 < h.knots[0] < 45.0 and 55.0 < h.knots[-1] < 50.0 * np.exp(0.3) * 1.03
+    np.testing.assert_allclose(np.diff(np.log(h.knots)), np.log(h.knots[1] / h.knots[0]))
+    outside = (radius < h.knots[0]) | (radius > h.knots[-1])   # the 1e-4 floor only where the knots reach
+    np.testing.assert_allclose(h.base[outside] / h.base[~outside].sum(), start[outside] / start[~outside].sum(),
+                               rtol=1e-3)
+    linear = HistogramDistribution(np.linspace(9.0, 99.0, 100), np.full(100, 0.01))
+    np.testing.assert_allclose(linear.knots, np.linspace(9.0, 99.0, 24))

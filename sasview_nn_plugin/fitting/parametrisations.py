@@ -23,6 +23,9 @@ ANCHOR_SIGMA = 3.0      # prior: 1-sigma log-correction of the network's distrib
 
 
 
+LOG_GRID_RATIO = 20.0   # a radius grid spanning more than this is log-spaced (knots in log R)
+
+
 class HistogramDistribution:
     """The network's distribution times a smooth correction: w = w_net * exp(theta(R)), theta
     interpolated linearly between K knots, theta = 0 at the start (so the fit starts exactly at the
@@ -34,13 +37,24 @@ class HistogramDistribution:
                  smoothness: float = SMOOTHNESS_SIGMA, anchor: float = ANCHOR_SIGMA):
         self.radius = radius
         self.smoothness, self.anchor = float(smoothness), float(anchor)
-        self.knots = np.linspace(radius[0], radius[-1], n_knots)
         # floor at 1e-4 of the peak so the correction can also put mass where the network put ~none
         self.base = np.maximum(start, 1e-4 * start.max())
+        if radius[-1] / radius[0] > LOG_GRID_RATIO:
+            # a log grid over decades (the whole-curve model): knots log-spaced over the radii the start occupies
+            # (its volume above 1e-6 of the peak, 3 % margin), the floor only there
+            vol = start * radius**3
+            used = np.flatnonzero(vol > 1e-6 * vol.max())
+            lo, hi = radius[used[0]] / 1.03, radius[used[-1]] * 1.03
+            self.knots = np.geomspace(lo, hi, n_knots)
+            self.base = np.where((radius >= lo) & (radius <= hi), self.base, start)
+            axis, knot_axis = np.log(radius), np.log(self.knots)
+        else:
+            self.knots = np.linspace(radius[0], radius[-1], n_knots)
+            axis, knot_axis = radius, self.knots
         self.base /= self.base.sum()
         self.pars = [Parameter(0.0, name=f"log_w{k}").range(-25.0, 25.0) for k in range(n_knots)]
         # linear interpolation knots -> bins as a matrix: theta(R) = theta @ interp.T
-        self.interp = np.stack([np.interp(radius, self.knots, e) for e in np.eye(n_knots)], axis=1)
+        self.interp = np.stack([np.interp(axis, knot_axis, e) for e in np.eye(n_knots)], axis=1)
 
     def parameters(self) -> dict:
         return {p.name: p for p in self.pars}
