@@ -4,6 +4,8 @@ Expected values come from physics (self-similarity of spheres: radii x s maps I(
 hand-made cases; a small random network stands in for the trained one where only the plumbing is tested.
 """
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from sasview_nn_plugin.physics.wide import WideGrids, placement
 from sasview_nn_plugin.training.wide_simulate import simulate_wide
 
 GRIDS = WideGrids()
+REPO = Path(__file__).resolve().parents[1]
 
 
 def random_model(seed: int = 0) -> WideModel:
@@ -236,3 +239,31 @@ def test_refine_histogram_knots_follow_a_log_grid():
                                rtol=1e-3)
     linear = HistogramDistribution(np.linspace(9.0, 99.0, 100), np.full(100, 0.01))
     np.testing.assert_allclose(linear.knots, np.linspace(9.0, 99.0, 24))
+
+
+def test_slit_smeared_usans_latex_reads_as_sasmodels_fits_it():
+    """SasView's latex_smeared.xml USANS entry (slit length dQl 0.117 1/A in the file): the windowed model read
+    993 A, unflagged.  The whole-curve model, given the file's slit, must agree with sasmodels' own fit of the same
+    points (sphere, Schulz pd, Slit1D with the file's slit length, scale and background free) within 3 %."""
+    from sasmodels.resolution import Slit1D
+    from scipy.optimize import least_squares
+
+    from sasview_nn_plugin import invert, load_curves
+
+    usans = load_curves(REPO / "tests" / "data" / "sasview_examples" / "latex_smeared.xml")[1]
+    length = usans.one_slit_length("this test")
+    assert length == pytest.approx(0.117)
+    res = Slit1D(usans.q, q_length=length)
+    kernel = load_model("sphere").make_kernel([res.q_calc])
+
+    def residual(p):
+        i = res.apply(call_kernel(kernel, dict(radius=p[0], radius_pd=p[1], radius_pd_n=60, background=0.0)))
+        return (10 ** p[2] * i + p[3] - usans.intensity) / usans.di
+
+    fits = [least_squares(residual, [r0, 0.1, -3.0, 0.0], bounds=([100, 0.005, -12, -1e3], [2e4, 0.5, 6, 1e3]))
+            for r0 in (1500.0, 2500.0, 3500.0)]
+    kernel.release()
+    radius = min(fits, key=lambda f: f.cost).x[0]
+    got = invert(usans, volume_fraction=0.0, model="wide")
+    assert got.mean_radius_number == pytest.approx(radius, rel=0.03)
+    assert got.quality.flags == ()
