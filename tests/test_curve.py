@@ -149,7 +149,7 @@ def test_slit_smeared_files_carry_their_slit_and_are_refused_where_not_smeared_y
     assert pinhole.slit_length is None and pinhole.dq is not None
     assert slit.dq is None and slit.slit_length is not None
     np.testing.assert_allclose(slit.slit_length, 0.117)   # <dQl unit="1/A">0.117</dQl> on every point
-    with pytest.raises(InputError, match="slit-smeared data are not supported yet by invert") as exc:
+    with pytest.raises(InputError, match="slit-smeared data are not supported yet by the windowed model") as exc:
         invert(slit, volume_fraction=0.1)
     assert exc.value.parameter == "slit_length"
     # a result holding a slit-smeared curve (made by hand: invert refuses one) is refused by refine and model_curve

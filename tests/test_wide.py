@@ -267,3 +267,8 @@ def test_slit_smeared_usans_latex_reads_as_sasmodels_fits_it():
     got = invert(usans, volume_fraction=0.0, model="wide")
     assert got.mean_radius_number == pytest.approx(radius, rel=0.03)
     assert got.quality.flags == ()
+    arrays = invert(usans.q, usans.intensity, usans.di, volume_fraction=0.0, model="wide", slit_length=length)
+    assert arrays.mean_radius_number == pytest.approx(got.mean_radius_number, rel=1e-9)   # slit_length= in the API
+    with pytest.raises(InputError) as err:   # the windowed model does not smear slits: refused, naming the way
+        invert(usans.q, usans.intensity, usans.di, volume_fraction=0.0, slit_length=length)
+    assert err.value.parameter == "slit_length" and "model='wide'" in str(err.value)

@@ -57,7 +57,7 @@ def _drop(curve: Curve, q_range) -> tuple[Curve, str | None]:
 
 
 def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
-           model: str | NNModel | None = None, dq=None) -> Inversion:
+           model: str | NNModel | None = None, dq=None, slit_length=None, q_range=None) -> Inversion:
     """Invert one SAXS curve into a size distribution.
 
     The data: a :class:`~..data.curve.Curve` (from the loaders or ``Curve.from_data1d``) alone, or arrays q in
@@ -67,16 +67,21 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
     ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped name, a path, a loaded :class:`NNModel`,
     or None for the shipped default.  A model trained with resolution as an input
     (:attr:`NNModel.takes_resolution`) is given the median dQ/Q over the window it sees, and the quality check
-    smears its model curve with dq.  The result keeps the points used (``result.curve``), which
-    ``refine(result)`` fits.
+    smears its model curve with dq.  ``slit_length`` (1/A; Bonse-Hart USAXS, Kratky cameras): slit smearing,
+    which the whole-curve model (``model="wide"``) reads and checks with; ``q_range`` (q_min, q_max in 1/A): only
+    the points inside are used.  The result keeps the points used (``result.curve``), which ``refine(result)``
+    fits.
     """
     curve = as_curve(q, intensity, dI, dq)
+    given = {k: v for k, v in (("slit_length", slit_length), ("q_range", q_range)) if v is not None}
+    if given:   # a slit length (1/A, one value or per point) or the q range to use, on top of the data's own
+        curve = dataclasses.replace(curve, **given)
     if curve.q_range is not None:
         curve = curve.within(curve.q_range)
     if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)
         return invert_wide(wide, curve.q, curve.intensity, curve.di, volume_fraction=volume_fraction, dq=curve.dq,
                            slit_length=curve.one_slit_length("the whole-curve network"))
-    curve.refuse_slit("invert (the network and its check)")
+    curve.refuse_slit("the windowed model (model='wide' reads them)")
     if volume_fraction is None:
         return _invert_auto(load_model(model), curve)
     phi = check_volume_fraction(volume_fraction)
