@@ -52,13 +52,17 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--q-unit", choices=["A", "nm"], default=None,
                    help="unit of q in files that do not state it: 1/A or 1/nm (default: the unit a file states, else "
                         "1/A; a file stating another unit is refused)")
-    p.add_argument("--model", default=None, help="shipped model name or model file (default: the shipped default)")
+    p.add_argument("--model", default=None, help="shipped model name or file (default: default; wide: whole-curve)")
+    p.add_argument("--slit-length", type=float, default=None, metavar="L", help="slit length (1/A) of slit-smeared "
+                   "data (Bonse-Hart USAXS) whose files do not state it (CanSAS dQl); needs --model wide")
+    for end, op in (("min", ">="), ("max", "<=")):
+        p.add_argument(f"--q-{end}", type=float, default=None, help=f"use only points with q {op} this (1/A)")
     p.add_argument("--refine", choices=["lm", "dream"], default=None,
                    help="refine the network's result with a bumps fit of sasmodels sphere@hardsphere")
     p.add_argument("--parametrization", choices=["histogram", "schulz3"], default="histogram",
                    help="distribution model of the refinement (default histogram)")
-    p.add_argument("--fit-volume-fraction", action="store_true",
-                   help="refine the volume fraction without a prior (by default --refine fits it within its sigma)")
+    p.add_argument("--fit-volume-fraction", action="store_true", help="refine the volume fraction without a prior "
+                   "(by default --refine fits it within its sigma)")
     p.add_argument("--volume-fraction-sigma", type=float, default=None, metavar="S", help="1-sigma of the given "
                    "volume fraction(s), the prior of --refine (default 10 %% of phi; 0: held fixed; inf: no prior)")
     p.add_argument("--dq-scale-sigma", type=float, default=None, metavar="S", help="1-sigma of ln(dQ / dQ given), "
@@ -73,18 +77,15 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     chk.add_argument("--no-identifiability-check", dest="identifiability_check", action="store_false",
                      help="never check")
     p.add_argument("--plot", action="store_true", help="also write a figure per curve (<stem>.png)")
-    p.add_argument("--sasview-project", default=None, metavar="OUT.json",
-                   help="also write a SasView project file: each curve in a Fitting page with the nn_spheres_hs "
-                        "plugin model, parameters from the result")
+    p.add_argument("--sasview-project", default=None, metavar="OUT.json", help="also write a SasView project file: "
+                   "each curve in a Fitting page with the nn_spheres_hs plugin model, parameters from the result")
     p.add_argument("--order", default="name", help="name (default) | mtime | FIELD (a per-frame dataset of the tables)")
     p.add_argument("--strict", action="store_true",
                    help="exit with code 3 when any result is flagged (warnings; results are still written)")
-    p.add_argument("--allow-external-hdf5", action="store_true",
-                   help="let HDF5 inputs read other files (external links, external storage, virtual datasets); "
-                        "refused by default: an untrusted data file could make the tool read any local file")
-    p.add_argument("--strict-input", action="store_true",
-                   help="refuse files SasView's loader would repair (rows with NaN/inf, q = 0 or dI = 0; dI < 0; "
-                        "unsorted or repeated q) instead of repairing them and noting what was changed")
+    p.add_argument("--allow-external-hdf5", action="store_true", help="let HDF5 inputs read other files (external "
+                   "links, storage, virtual datasets); refused by default: an untrusted file could read any local file")
+    p.add_argument("--strict-input", action="store_true", help="refuse files SasView's loader would repair (rows "
+                   "with NaN/inf, q = 0 or dI = 0; dI < 0; unsorted or repeated q) instead of repairing them (noted)")
 
 
 # SimulationSettings fields set by `simulate` flags (--noise-max, ...): name, default (as the dataclass's), help
@@ -125,13 +126,12 @@ def _run_options(args: argparse.Namespace):
     """The run options of `invert` and `batch` from their (shared) flags."""
     from .runs.process import RunOptions
 
-    return RunOptions(volume_fraction=args.volume_fraction, volume_fraction_table=args.volume_fraction_table,
-                      q_unit=args.q_unit, model=args.model, refine=args.refine, parametrization=args.parametrization,
-                      fit_volume_fraction=args.fit_volume_fraction, parametric=args.parametric,
-                      volume_fraction_sigma=args.volume_fraction_sigma, dq_scale_sigma=args.dq_scale_sigma,
-                      check_identifiability=args.identifiability_check, plot=args.plot,
-                      sasview_project=args.sasview_project, allow_external_hdf5=args.allow_external_hdf5,
-                      strict_input=args.strict_input, order=args.order)
+    same = ("volume_fraction", "volume_fraction_table", "q_unit", "model", "refine", "parametrization",
+            "fit_volume_fraction", "parametric", "volume_fraction_sigma", "dq_scale_sigma", "plot", "sasview_project",
+            "allow_external_hdf5", "strict_input", "order", "slit_length")
+    q_range = None if args.q_min is None and args.q_max is None else (args.q_min or 0.0, args.q_max or 1e300)
+    return RunOptions(**{k: getattr(args, k) for k in same}, check_identifiability=args.identifiability_check,
+                      q_range=q_range)
 
 
 def _cmd_invert(args: argparse.Namespace) -> int:

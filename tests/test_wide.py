@@ -272,3 +272,32 @@ def test_slit_smeared_usans_latex_reads_as_sasmodels_fits_it():
     with pytest.raises(InputError) as err:   # the windowed model does not smear slits: refused, naming the way
         invert(usans.q, usans.intensity, usans.di, volume_fraction=0.0, slit_length=length)
     assert err.value.parameter == "slit_length" and "model='wide'" in str(err.value)
+
+
+def test_cli_slit_length_and_q_range_with_the_whole_curve_model(tmp_path):
+    """`invert FILE --model wide --slit-length L` on an ASCII file that states no slit reads as the CanSAS file with
+    its dQl; --q-min/--q-max use only those points and are recorded in the JSON; the windowed model refuses the
+    slit with exit code 2 and nothing written."""
+    import json
+
+    from sasview_nn_plugin import load_curves
+    from sasview_nn_plugin.cli import main
+
+    usans = load_curves(REPO / "tests" / "data" / "sasview_examples" / "latex_smeared.xml")[1]
+    ascii_file = tmp_path / "usans.txt"
+    np.savetxt(ascii_file, np.column_stack([usans.q, usans.intensity, usans.di]), header="Q (1/A)  I  dI")
+    out = tmp_path / "out"
+    rc = main(["invert", str(ascii_file), "--volume-fraction", "0", "--model", "wide", "--slit-length", "0.117",
+               "--q-min", "1e-4", "--q-max", "0.004", "--output", str(out)])
+    assert rc == 0
+    record = json.loads((out / "usans.json").read_text())
+    used = (usans.q >= 1e-4) & (usans.q <= 0.004)
+    expected = invert_wide(load_wide(REPO / "trained_models" / "wide.h5"), usans.q[used], usans.intensity[used],
+                           usans.di[used], volume_fraction=0.0, slit_length=0.117)
+    assert record["mean_radius_number"] == pytest.approx(expected.mean_radius_number, rel=1e-9)
+    assert record["input"]["q_range_requested"] == [1e-4, 0.004]
+    assert record["input"]["q_min"] >= 1e-4 and record["input"]["q_max"] <= 0.004
+    assert record["input"]["slit_length"] == pytest.approx(0.117)
+    refused = tmp_path / "refused"
+    rc = main(["invert", str(ascii_file), "--volume-fraction", "0", "--slit-length", "0.117", "--output", str(refused)])
+    assert rc == 2 and not any(refused.glob("*.json"))

@@ -80,7 +80,7 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
         curve = curve.within(curve.q_range)
     if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)
         return invert_wide(wide, curve.q, curve.intensity, curve.di, volume_fraction=volume_fraction, dq=curve.dq,
-                           slit_length=curve.one_slit_length("the whole-curve network"))
+                           slit_length=curve.one_slit_length("the whole-curve network"), q_range=curve.q_range)
     curve.refuse_slit("the windowed model (model='wide' reads them)")
     if volume_fraction is None:
         return _invert_auto(load_model(model), curve)

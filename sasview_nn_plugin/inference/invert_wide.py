@@ -67,7 +67,7 @@ def _validated(q, intensity, di, dq, q_range):
 
 
 def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_sigma: float | None,
-            q, intensity, di, dq, slit, notes, polished: bool = True) -> Inversion:
+            q, intensity, di, dq, slit, notes, polished: bool = True, q_range=None) -> Inversion:
     coarse = model.grids.rho * placed.length
     if polished:
         radius, vol, c0, c1 = polish(q, intensity, di, dq, slit, coarse, vol, phi)
@@ -84,7 +84,7 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                               training=training, q_range=placed.q_range, dq=dq, slit_length=slit)
     if phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX:   # the answer moves with an uncertain phi: a flag
         check = functools.partial(_flagged, check, "volume-fraction-uncertain")
-    curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit)
+    curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)
     return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
                      volume_fraction_sigma=phi_sigma, training=training)
 
@@ -124,7 +124,7 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
         notes.append(f"volume fraction estimated by the network in the same pass: {phi:.3f} +- {sigma:.3f}")
     else:
         sigma = None
-    return _result(model, placed, vol[0], phi, sigma, q, intensity, di, dq, slit, notes, polished)
+    return _result(model, placed, vol[0], phi, sigma, q, intensity, di, dq, slit, notes, polished, q_range)
 
 
 def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fractions=None, dqs=None,

@@ -111,7 +111,9 @@ def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Pa
         extra["input"] = {"file": printable(r.source), "q_unit": c.q_unit, "q_unit_from": c.q_unit_source,
                           "q_unit_source": c.q_unit_source, "q_unit_assumed": c.q_unit_source == "default",
                           "n_points": int(len(inv.q_data)), "q_min": float(inv.q_data[0]),
-                          "q_max": float(inv.q_data[-1]), "has_dI": inv.di_data is not None, "repairs": list(c.repairs)}
+                          "q_max": float(inv.q_data[-1]), "has_dI": inv.di_data is not None, "repairs": list(c.repairs),
+                          "q_range_requested": None if inv.curve.q_range is None else list(inv.curve.q_range),
+                          "slit_length": None if inv.curve.slit_length is None else float(inv.curve.slit_length[0])}
     paths = list(write_inversion(inv, base.parent, base.name, extra))
     if plot:
         from ..data.plots import inversion_figure

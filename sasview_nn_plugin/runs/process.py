@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data.curve import Curve
-from ..data.validation import check_prior_sigma, check_volume_fraction
+from ..data.validation import check_prior_sigma, check_q_range, check_volume_fraction
 from ..errors import InputError
-from ..inference.wide import load_any
+from ..inference.wide import check_slit, load_any
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Settings:
     check_identifiability: bool = False
     allow_external_hdf5: bool = False       # follow HDF5 external links / external storage / VDS
     strict_input: bool = False              # refuse what the loader would repair (data.load.load_curves)
+    slit_length: float | None = None        # 1/A, for curves whose files state none
+    q_range: tuple[float, float] | None = None   # 1/A: the points used
     frame_files: bool = True                # outputs only (not part of the signature) ...
     plot: bool = False
 
@@ -98,6 +100,8 @@ class RunOptions:
     allow_external_hdf5: bool = False
     strict_input: bool = False
     order: str = "name"
+    slit_length: float | None = None             # 1/A: slit smearing for files that state none (whole-curve model)
+    q_range: tuple[float, float] | None = None   # 1/A: only the points inside are used
 
 
 def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
@@ -132,8 +136,8 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
     return Settings(model=str(resolve_model_path(model).resolve()), volume_fraction=o.volume_fraction,
                     volume_fractions=table, q_unit=o.q_unit, refine=o.refine, parametrization=o.parametrization,
                     fit_volume_fraction=o.fit_volume_fraction, volume_fraction_sigma=sigma, parametric=o.parametric,
-                    dq_scale_sigma=dq_sigma,
-                    check_identifiability=check,
+                    dq_scale_sigma=dq_sigma, check_identifiability=check, slit_length=check_slit(o.slit_length),
+                    q_range=None if o.q_range is None else check_q_range(o.q_range),
                     allow_external_hdf5=o.allow_external_hdf5, strict_input=o.strict_input, frame_files=frame_files,
                     plot=o.plot)
 
@@ -167,7 +171,8 @@ def _one(c: Curve, phi: float | None, settings: Settings, nn):
         c.refuse_slit("the parametric heads")
         return invert_parametric(c.q, c.intensity, c.di, volume_fraction=phi, family=settings.parametric,
                                  model=nn, method=settings.refine or "lm", dq=c.dq)
-    inv = invert(c, volume_fraction=phi, model=nn)
+    inv = invert(c, volume_fraction=phi, model=nn, q_range=settings.q_range,
+                 slit_length=settings.slit_length if c.slit_length is None else None)
     if settings.refine:
         from ..fitting.refine import refine
 
@@ -223,7 +228,7 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
                 phis[k] = volume_fraction_for(settings, fid, source)
             except InputError as exc:
                 out[k] = FrameResult(fid, source, index, "failed", str(exc), source_id=sid)
-    if not (settings.refine or settings.parametric):
+    if not (settings.refine or settings.parametric or settings.slit_length or settings.q_range):
         groups: dict[tuple, list[int]] = {}
         for k in phis:
             if out[k] is None:
