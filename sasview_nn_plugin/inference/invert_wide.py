@@ -70,9 +70,12 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
             q, intensity, di, dq, slit, notes, polished: bool = True, q_range=None) -> Inversion:
     coarse = model.grids.rho * placed.length
     if polished:
-        radius, vol, c0, c1 = polish(q, intensity, di, dq, slit, coarse, vol, phi)
+        radius, vol, c0, c1, power_law = polish(q, intensity, di, dq, slit, coarse, vol, phi)
     else:
-        (radius, vol), c0, c1 = fine_grid(coarse, vol), 0.0, 0.0
+        (radius, vol), c0, c1, power_law = fine_grid(coarse, vol), 0.0, 0.0, None
+    if power_law is not None:
+        notes = [*notes, f"a low-q power law A q^-{power_law:g} fitted beside the spheres (the evidence asked for "
+                         "it: aggregates or an upturn); the check includes it"]
     if c1 < c0:
         notes = [*notes, f"polished against the data (populations shifted/stretched in log R, then the shape): "
                          f"chi2 {c0 / max(len(q) - 2, 1):.3g} -> {c1 / max(len(q) - 2, 1):.3g}"]
@@ -81,7 +84,8 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     dist = Distribution(radius, number, vol, float(number @ radius), float(vol @ radius))
     training = Training(placed.q_range, (float(radius[0]), float(radius[-1])), PHI_RANGE)
     check = functools.partial(assess, q, intensity, di, radius, number, phi,
-                              training=training, q_range=placed.q_range, dq=dq, slit_length=slit)
+                              training=training, q_range=placed.q_range, dq=dq, slit_length=slit,
+                              power_law=power_law)
     if phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX:   # the answer moves with an uncertain phi: a flag
         check = functools.partial(_flagged, check, "volume-fraction-uncertain")
     curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..physics.kernels import hardsphere_sq
 from ..physics.slit import slit_resolution
-from .quality_model import nnls_scale_background
+from .quality_model import nnls_columns, nnls_scale_background
 from .resolution import smearing
 
 SUB = 5             # sub-points per radius bin (log-uniform within the bin)
@@ -30,6 +30,7 @@ RESHAPE_STEPS = 15
 STEPS = 12          # Levenberg-Marquardt iterations at most
 DIP = 0.3           # a minimum below DIP x the lower neighbouring peak separates two populations
 MAX_MODES = 3
+POWER_LAWS = (2.0, 2.5, 3.0, 3.5, 4.0)    # exponents of the low-q power law tried (aggregates, the upturn)
 SCAN = np.linspace(-0.06, 0.06, 41)    # log R shifts tried before the local steps (0.3 % apart)
 MASS_FLOOR = 1e-7   # bins below this volume share (after any move) are left out of the forward model
 
@@ -75,8 +76,12 @@ class Curve1D:
         self.b = np.zeros((len(radius), len(self.q_calc)))
         self.b[active] = _basis(self.q_calc, radius[active])
 
+    def power_law(self, exponent: float) -> np.ndarray:
+        """q^-exponent, smeared as the model is (the low-q upturn's shape)."""
+        return self.apply(self.q_calc ** -exponent)
+
     def model(self, vol: np.ndarray, phi: float) -> np.ndarray:
-        """Unscaled smeared I(q) of volume fractions ``vol`` per bin (sub-point reading), PY S(q) at the number mean."""
+        """Unscaled smeared I(q) of volume fractions ``vol`` per radius, PY S(q) at the number mean."""
         p = vol @ self.b
         if phi > 0:
             n = vol / self.radius**3
@@ -121,33 +126,58 @@ def moved(vol: np.ndarray, radius: np.ndarray, log_s: float, log_k: float) -> np
 
 
 def _nnls(cols: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Non-negative least squares for a few columns (active set by elimination): min |w (cols x - y)|^2."""
-    a = cols * w[:, None]
-    b = y * w
-    free = np.ones(cols.shape[1], bool)
-    for _ in range(cols.shape[1]):
-        x = np.zeros(cols.shape[1])
-        x[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
-        if np.all(x >= 0):
-            return x
-        free &= x > 0
-        if not free.any():
-            break
-    return np.maximum(x, 0)
+    """Non-negative least squares with weights ``w`` = 1 / sigma (:func:`.quality_model.nnls_columns`)."""
+    return nnls_columns(cols, y, 1.0 / w)
+
+
+def choose_power_law(cur: Curve1D, model: np.ndarray) -> tuple[float | None, float]:
+    """(exponent or None, chi2 drop): the low-q power law A q^-p, p in POWER_LAWS, beside ``model`` (the answer's
+    smeared curve) that lowers chi2 most, kept when the drop beats the evidence rule (BIC: 2 ln n for A and p)."""
+    base = np.stack([model, np.ones_like(model)], axis=1)
+    w = 1.0 / cur.sigma
+
+    def chi2(cols):
+        z = (cols @ _nnls(cols, cur.i, w) - cur.i) * w
+        return float(z @ z)
+
+    without = chi2(base)
+    best = min((chi2(np.column_stack([base, cur.power_law(p)])), p) for p in POWER_LAWS)
+    drop = without - best[0]
+    return (best[1] if drop > 2.0 * math.log(len(cur.q)) else None), drop
 
 
 def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
-           ) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """(volume distribution, chi2 before, chi2 after): each population of ``vol`` shifted and stretched in log R
-    (Levenberg-Marquardt on 2 parameters a population) and its volume share, the scale and a flat background
-    fitted linearly (>= 0); then, if the data still ask, its shape (:func:`reshape`).  Each stage is kept only
-    where it lowers chi2.  ``radius``, ``vol``: the network's grid and answer; the result lies on its SUB-fold
-    finer grid (:func:`fine_grid`), returned first: (fine radii A, volume distribution, chi2 before, after)."""
+           ) -> tuple[np.ndarray, np.ndarray, float, float, float | None]:
+    """(fine radii A, volume distribution, chi2 before, chi2 after, exponent of a low-q power law or None).
+
+    ``radius``, ``vol``: the network's grid and answer; the result lies on its SUB-fold finer grid
+    (:func:`fine_grid`).  :func:`move` and then, if the data still ask, :func:`reshape`; if chi2_red is still
+    above GOOD_CHI2, the same again with a low-q power law A q^-p beside the spheres (:func:`choose_power_law`),
+    kept when it lowers chi2 by more than the evidence rule's 2 ln n."""
     radius, vol = fine_grid(radius, vol)
+    out, c0, c1 = move(q, intensity, di, dq, slit_length, radius, vol, phi)
+    if di is not None and c1 <= GOOD_CHI2 * max(len(q) - 2, 1):
+        return radius, out, c0, c1, None
+    cur = Curve1D(q, intensity, di, dq, slit_length, radius, out > 0)
+    exponent = choose_power_law(cur, cur.model(out, phi))[0]
+    if exponent is not None:
+        v2, _, c2 = move(q, intensity, di, dq, slit_length, radius, out, phi, exponent)
+        if c1 - c2 > 2.0 * math.log(len(q)):
+            return radius, v2, c0, c2, exponent
+    return radius, out, c0, c1, None
+
+
+def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: float | None = None
+         ) -> tuple[np.ndarray, float, float]:
+    """(volume distribution, chi2 before, chi2 after) on the fine grid ``radius``: each population of ``vol``
+    shifted and stretched in log R (Levenberg-Marquardt on 2 parameters a population), its volume share, the scale,
+    a flat background (and A of a power law q^-exponent) fitted linearly (>= 0); then, if the data still ask, its
+    shape (:func:`reshape`).  Each stage is kept only where it lowers chi2."""
     parts = modes(vol)
     reach = np.convolve(vol > MASS_FLOOR, np.ones(9 * SUB), "same") > 0     # room to move ~4 bins either way
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
     w = 1.0 / cur.sigma
+    extra = [] if exponent is None else [cur.power_law(exponent)]
 
     def evaluate(p):
         pieces = [np.where(reach, moved(np.where(m, vol, 0.0), radius, p[2 * j], p[2 * j + 1]), 0.0)
@@ -157,10 +187,10 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
         r_eff = float(n @ radius / n.sum()) if n.sum() > 0 else 1.0
         sq = hardsphere_sq(cur.q_calc, r_eff, phi) if phi > 0 else 1.0
         cols = np.stack([cur.apply((pc @ cur.b) * sq / max(pc.sum(), 1e-300)) for pc in pieces]
-                        + [np.ones_like(cur.q)], axis=1)
+                        + [np.ones_like(cur.q), *extra], axis=1)
         x = _nnls(cols, cur.i, w)
         z = (cols @ x - cur.i) * w
-        shares = x[:-1] / max(x[:-1].sum(), 1e-300)
+        shares = x[:len(pieces)] / max(x[:len(pieces)].sum(), 1e-300)
         v = sum(s * pc / max(pc.sum(), 1e-300) for s, pc in zip(shares, pieces, strict=True))
         return float(z @ z), v
 
@@ -168,7 +198,7 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
     c0, v0 = evaluate(p)
     best, v_best = c0, v0
     if di is not None and c0 <= GOOD_CHI2 * max(len(q) - 2, 1):   # explains the data already: left as it is
-        return radius, vol, c0, c0
+        return vol, c0, c0
     # a narrow population's chi2 oscillates in its position: scan the largest population's shift first
     big = int(np.argmax([vol[m].sum() for m in parts]))
     for shift in SCAN:
@@ -201,13 +231,14 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
             break
     out, c1 = (v_best / v_best.sum(), best) if best < c0 else (vol, c0)
     if di is None or c1 > GOOD_CHI2 * max(len(q) - 2, 1):   # still short of the data: the shape itself
-        v2, _, c2 = reshape(q, intensity, di, dq, slit_length, radius, out, phi)
+        v2, _, c2 = reshape(q, intensity, di, dq, slit_length, radius, out, phi, exponent)
         if c2 < c1:
-            return radius, v2, c0, c2
-    return radius, out, c0, c1
+            return v2, c0, c2
+    return out, c0, c1
 
 
-def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple[np.ndarray, float, float]:
+def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float, power_law: float | None = None
+            ) -> tuple[np.ndarray, float, float]:
     """(volume distribution, chi2 before, chi2 after): ``vol`` times a smooth correction exp(theta(log R)), theta
     linear between knots KNOT_DEX decades apart over the bins ``vol`` reaches, fitted with the scale and a flat
     background by damped Gauss-Newton under a smoothness and an anchor prior (theta = 0: the start).  The
@@ -222,6 +253,7 @@ def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple
     knots = np.linspace(lr[0], lr[-1], k)
     interp = np.stack([np.interp(lr, knots, e) for e in np.eye(k)], axis=1)        # (n_active, k)
     w = 1.0 / cur.sigma
+    extra = [] if power_law is None else [cur.power_law(power_law)]
     d2 = np.diff(np.eye(k), 2, axis=0) / SMOOTH_SIGMA
     prior = np.vstack([d2, np.eye(k) / ANCHOR_SIGMA])
 
@@ -230,8 +262,9 @@ def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple
         n = v / radius[idx] ** 3
         sq = hardsphere_sq(cur.q_calc, float(n @ radius[idx] / n.sum()), phi) if phi > 0 else 1.0
         m = cur.apply((v @ b) * sq)
-        x = _nnls(np.stack([m, np.ones_like(m)], axis=1), cur.i, w)
-        r = (x[0] * m + x[1] - cur.i) * w
+        cols = np.stack([m, np.ones_like(m), *extra], axis=1)
+        x = _nnls(cols, cur.i, w)
+        r = (cols @ x - cur.i) * w
         pr = prior @ theta
         return v, m, x, r, sq, float(r @ r), float(pr @ pr)
 
@@ -241,8 +274,8 @@ def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> tuple
     lam = 1e-3
     for _ in range(RESHAPE_STEPS):
         dm = np.stack([cur.apply(((v * interp[:, j]) @ b) * sq) for j in range(k)], axis=1)   # d m / d theta_j
-        jac = np.hstack([x[0] * dm, m[:, None], np.ones((len(m), 1))]) * w[:, None]
-        pj = np.hstack([prior, np.zeros((len(prior), 2))])
+        jac = np.hstack([x[0] * dm, m[:, None], np.ones((len(m), 1)), *(e[:, None] for e in extra)]) * w[:, None]
+        pj = np.hstack([prior, np.zeros((len(prior), 2 + len(extra)))])
         a = jac.T @ jac + pj.T @ pj
         g = jac.T @ r + pj.T @ (prior @ theta)
         while lam < 1e6:

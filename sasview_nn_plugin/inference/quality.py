@@ -50,9 +50,11 @@ from .quality_flags import all_finite, is_approximate, json_number, judge, outsi
 from .quality_model import (
     block_means,
     model_intensity,
+    nnls_columns,
     nnls_scale_background,
     runs_z,
     smeared_intensity,
+    smeared_power_law,
     sphere_f2,
     structure_factor,
 )
@@ -227,18 +229,26 @@ def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tu
                    is_approximate(flags, chi2, rz, misfit, POOR_FIT_CHI2, RUNS_Z))
 
 
-def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: float | None = None):
+def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: float | None = None,
+                     power_law: float | None = None):
     """The check's numbers computed straightforwardly (the specification :mod:`.quality_fast` is tested
     against, and its fallback): (scale, background, chi2, runs z, misfit rms, misfit max, small-edge number
     share, large-edge volume share, observable range, weighted sum of squares of the fit, of background alone)."""
     m = smeared_intensity(qu, dqu, radius, number, phi, slit_length)
     sigma = iu if du is None else du
-    scale, bkg = nnls_scale_background(m, iu, sigma)
-    fit = scale * m + bkg
-    z = (iu - fit) / sigma
-    chi2 = None if du is None else float(z @ z) / max(len(qu) - 2, 1)
     w_bg = 1.0 / sigma**2
-    flat = iu - (w_bg @ iu) / w_bg.sum()   # the background-only fit: the weighted mean
+    if power_law is None:
+        scale, bkg = nnls_scale_background(m, iu, sigma)
+        fit = scale * m + bkg
+        flat = iu - (w_bg @ iu) / w_bg.sum()   # the background-only fit: the weighted mean
+    else:   # a low-q power law A q^-p beside the spheres (p chosen by the evidence, docs/domain.md)
+        pl = smeared_power_law(qu, dqu, power_law, slit_length)
+        scale, bkg, amp = nnls_columns(np.stack([m, np.ones_like(m), pl], axis=1), iu, sigma)
+        fit = scale * m + bkg + amp * pl
+        alt = nnls_columns(np.stack([np.ones_like(m), pl], axis=1), iu, sigma)
+        flat = iu - (alt[0] + alt[1] * pl)     # the alternative without spheres: background and power law
+    z = (iu - fit) / sigma
+    chi2 = None if du is None else float(z @ z) / max(len(qu) - 2 - (power_law is not None), 1)
     smooth = block_means(iu - fit, SHAPE_BLOCKS) / block_means(iu, SHAPE_BLOCKS)  # local relative misfit
     w = number / number.sum()
     vol = w * radius**3
@@ -256,7 +266,7 @@ def _grid(qu, radius, dqu) -> quality_fast.Grid:
 
 def assess(q, intensity, di, radius, number, volume_fraction: float, *, training=None,
            q_range: tuple[float, float] | None = None, dq=None, reference: bool = False,
-           observe: bool = True, slit_length: float | None = None) -> Quality:
+           observe: bool = True, slit_length: float | None = None, power_law: float | None = None) -> Quality:
     """Check a result (number weights over ``radius``, A) against the data it came from.
 
     q in 1/A (ascending), intensity in any units, di None or per point (same units).  ``training``: a
@@ -289,12 +299,12 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     radius = np.asarray(radius, dtype=float)
     number = np.asarray(number, dtype=float)
     phi = float(volume_fraction)
-    if slit_length:   # slit-smeared data: the straightforward forms (the fast caches are pinhole's)
+    if slit_length or power_law is not None:   # slit or a power law: the straightforward forms (the caches are not)
         reference = True
     stats = None if reference else quality_fast.evaluate(_grid(qu, radius, dqu), iu, du, number, phi,
                                                          OBS_FRACTION, OBS_CHI2, observe)
     if stats is None:
-        stats = _reference_stats(qu, iu, du, dqu, radius, number, phi, slit_length)
+        stats = _reference_stats(qu, iu, du, dqu, radius, number, phi, slit_length, power_law)
     return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats, (qu, dqu, radius, number, phi))
 
 

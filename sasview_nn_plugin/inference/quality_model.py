@@ -119,6 +119,35 @@ def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray
     return float(a), float(b)
 
 
+def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Non-negative least squares over a few columns (n, k): argmin_x>=0 |(cols x - data) / sigma|^2, by
+    eliminating the negative ones (exact for the k <= 5 of the check and the polish)."""
+    w = 1.0 / sigma
+    a, b = cols * w[:, None], data * w
+    free = np.ones(cols.shape[1], bool)
+    x = np.zeros(cols.shape[1])
+    for _ in range(cols.shape[1]):
+        x = np.zeros(cols.shape[1])
+        x[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
+        if np.all(x >= 0):
+            return x
+        free &= x > 0
+        if not free.any():
+            break
+    return np.maximum(x, 0)
+
+
+def smeared_power_law(q, dq, exponent: float, slit_length: float | None = None) -> np.ndarray:
+    """q^-exponent (q in 1/A) smeared as :func:`smeared_intensity` smears: the low-q upturn of aggregates."""
+    if slit_length:
+        x, w = slit_resolution(q, slit_length)
+        return x ** -exponent @ w
+    if dq is None:
+        return np.asarray(q, float) ** -exponent
+    x, w = smearing(q, dq)
+    return w @ x ** -exponent
+
+
 def smeared_intensity(q, dq, radius, number, volume_fraction: float, slit_length: float | None = None) -> np.ndarray:
     """:func:`model_intensity` smeared with pinhole resolution dq (1/A per point; None: unsmeared) or with a slit
     length (1/A; :mod:`..physics.slit`, sasmodels' Slit1D)."""
