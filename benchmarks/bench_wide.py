@@ -15,7 +15,7 @@ A curve is *right* when unflagged, volume-weighted W1 <= 10 % of the true volume
 15 % of the true number-mean radius (W1 = integral |CDF_pred - CDF_true| dR, A, between the result's bins and
 the mesh).  *silent* = unflagged and not right; required per kind: right >= 85 %, silent <= 3 %.
 
-    nice -n 10 python benchmarks/bench_wide.py [--n 20] [--seed 25] [--model wide] [--phi given|auto]
+    nice -n 10 python benchmarks/bench_wide.py [--n 20] [--seed 25] [--model wide] [--phi given|auto] [--speed]
 """
 
 from __future__ import annotations
@@ -137,14 +137,60 @@ def score(c: dict, model, phi_mode: str) -> dict:
                 phi_err=r.volume_fraction_used - c["phi"], phi_sigma=r.volume_fraction_sigma)
 
 
+def speed(model, repeats: int = 7) -> None:
+    """Medians of interleaved timings in this process: the windowed default model's on-grid invert (with its
+    check) against the whole-curve model's on a 300-point lab window (polished and not), and invert_many."""
+    from sasview_nn_plugin import invert, invert_many
+    from sasview_nn_plugin.inference.modelfile import load_model
+
+    rng = np.random.default_rng(1)
+    nn = load_model("default")
+    grid_curves, lab_curves = [], []
+    for _ in range(20):
+        mesh = schulz_mesh(rng.uniform(20, 60), 0.1)
+        i = sas_intensity("sphere", nn.q, dict(radius=float(mesh[0].mean()), background=0.0), mesh)[0]
+        grid_curves.append(i * (1 + 0.01 * rng.standard_normal(len(i))))
+        c = make_curve("broad", "lab", rng)
+        lab_curves.append((c["q"], c["i"], c["di"]))
+    runs = {"default, on its grid": lambda k: invert(nn.q, grid_curves[k], 0.01 * grid_curves[k],
+                                                     volume_fraction=0.0, model=nn).quality,
+            "wide, lab 300 points": lambda k: invert(*lab_curves[k], volume_fraction=0.0, model="wide").quality,
+            "wide, lab, not polished": lambda k: invert_wide(model, *lab_curves[k], volume_fraction=0.0,
+                                                             polished=False).quality,
+            "wide, lab, phi unknown": lambda k: invert(*lab_curves[k], model="wide").quality}
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            for k in range(len(lab_curves)):
+                fn(k)
+            times[name].append((time.perf_counter() - t0) / len(lab_curves))
+    base = np.median(times["default, on its grid"])
+    for name, ts in times.items():
+        print(f"{name:26s} median {1e3 * np.median(ts):8.2f} ms a curve ({np.median(ts) / base:6.1f} x)")
+    q0 = lab_curves[0][0]
+    rows = np.stack([c[1] for c in lab_curves if len(c[0]) == len(q0)])
+    for name, fn in (("default on-grid invert_many", lambda: invert_many(nn.q, np.stack(grid_curves),
+                                                                          volume_fractions=0.0, model=nn)),
+                     ("wide invert_many (lab)", lambda: invert_many(q0, rows, volume_fractions=0.0, model="wide"))):
+        t0 = time.perf_counter()
+        out = fn()
+        for r in out:
+            _ = r.quality   # the lazy check, computed
+        print(f"{name:28s} {len(out) / (time.perf_counter() - t0):8.1f} curves/s (checks included)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="curves per kind and window")
     ap.add_argument("--seed", type=int, default=25)
     ap.add_argument("--model", default="wide")
     ap.add_argument("--phi", choices=("given", "auto"), default="given")
+    ap.add_argument("--speed", action="store_true", help="time it against the windowed model instead")
     args = ap.parse_args()
     model = load_wide(resolve_model_path(args.model))
+    if args.speed:
+        return speed(model)
     rng = np.random.default_rng(args.seed)
     print(f"model {args.model}, n {args.n} per cell, seed {args.seed}, phi {args.phi}")
     print(f"{'kind':9s} {'window':11s} {'right':>6s} {'r+flag':>6s} {'w+flag':>6s} {'silent':>6s} {'refused':>7s} "

@@ -323,3 +323,17 @@ def test_a_low_q_upturn_is_fitted_as_a_power_law_not_flagged():
     assert any("power law" in n for n in res.notes)
     assert res.quality.flags == ()
     assert res.mean_radius_volume == pytest.approx(truth_v, rel=0.03)
+
+
+def test_a_number_distribution_resting_on_unseen_particles_is_flagged(monkeypatch):
+    """Hand-made answers: a broad log-normal in volume (sigma 0.8: half its number below its 1 % volume quantile)
+    is flagged number-distribution-undetermined; a narrow one (sigma 0.1) is not."""
+    q = np.geomspace(0.001, 0.5, 200)
+    i = spheres(q, 40.0)
+    lr = np.log(GRIDS.rho)
+    for sigma, flagged in ((0.8, True), (0.1, False)):
+        vol = np.exp(-0.5 * ((lr - np.log(2.0)) / sigma) ** 2)
+        monkeypatch.setattr(WideModel, "predict_placed", lambda self, placed, phi, v=vol / vol.sum(): (
+            v[None], np.array([0.0]), np.array([0.01])))
+        res = invert_wide(random_model(), q, i, 0.01 * i, volume_fraction=0.0, polished=False)
+        assert ("number-distribution-undetermined" in res.quality.flags) is flagged

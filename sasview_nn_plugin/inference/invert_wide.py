@@ -25,6 +25,7 @@ from .wide import Placed, WideModel, check_slit, place
 MIN_DECADES = 1.0      # narrower windows: refused (the training windows were 1.0-3.6 decades)
 MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
 PHI_RANGE = (0.0, 0.5)
+UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 1 / 3   # a third of the number below the 1 % volume quantile: flag
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 
 
@@ -88,6 +89,9 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                               power_law=power_law)
     if phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX:   # the answer moves with an uncertain phi: a flag
         check = functools.partial(_flagged, check, "volume-fraction-uncertain")
+    if number[np.cumsum(vol) < UNSEEN_VOLUME].sum() > NUMBER_TAIL_MAX:
+        # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
+        check = functools.partial(_flagged, check, "number-distribution-undetermined")
     curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)
     return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
                      volume_fraction_sigma=phi_sigma, training=training)

@@ -80,7 +80,8 @@ MANY_CHUNK = 128             # assess_many: rows per array pass (bounds its memo
 
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
          "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window",
-         "check-failed", "no-particle-signal", "mass-outside-observable", "volume-fraction-uncertain")
+         "check-failed", "no-particle-signal", "mass-outside-observable", "volume-fraction-uncertain",
+         "number-distribution-undetermined")
 VERDICTS = ("trusted", "approximate", "not trusted")   # Quality.verdict
 
 
