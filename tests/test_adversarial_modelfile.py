@@ -25,7 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "trained_models" / "default.h5"
 EXAMPLE = REPO / "examples" / "sasfit_schulz_R20_phi0.3.txt"
 
-pytestmark = pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped model")
 
 
 def tampered(tmp_path: Path, name: str, change) -> Path:

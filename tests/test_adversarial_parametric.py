@@ -12,7 +12,6 @@ import json
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import sasmodels_curve
 
 from sasview_nn_plugin.fitting.parametric import invert_parametric, mean_radii
@@ -20,8 +19,6 @@ from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
 from sasview_nn_plugin.physics.grids import RadiusGrid
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "parametric_lognormal.h5").exists(),
-                                reason="no shipped parametric heads")
 PHI = 0.39
 
 # (number-mean A, radius_pd, relative noise, noise seed): each crashed before the fix

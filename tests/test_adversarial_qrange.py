@@ -18,7 +18,6 @@ from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.inference.invert import invert_many
 from sasview_nn_plugin.inference.modelfile import load_model
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 PHI = 0.3
 
 

@@ -29,7 +29,6 @@ from sasview_nn_plugin.runs import batch as beamline
 from sasview_nn_plugin.runs.summary import COLUMNS
 from sasview_nn_plugin.training.simulate import growth_series
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 EXAMPLE = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 

@@ -16,7 +16,6 @@ from sasview_nn_plugin.data.writers import save_curve
 from sasview_nn_plugin.runs import batch as beamline
 from sasview_nn_plugin.training.simulate import growth_series
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 EXAMPLE = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"
 
 

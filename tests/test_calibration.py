@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import GRID, Q, curve, schulz, w1_across
 
 from sasview_nn_plugin import invert
@@ -15,7 +14,7 @@ from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.fitting.refine import refine, volume_fraction_prior_sigma
 from sasview_nn_plugin.physics import distributions
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
+
 @pytest.mark.parametrize("mean, pd, phi, smeared", [(45.0, 0.1, 0.3, False), (60.0, 0.12, 0.4, True),
                                                     (35.0, 0.15, 0.2, False)])
 def test_phi_given_10_percent_high_is_corrected(mean, pd, phi, smeared):

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import GRID, Q, schulz, smeared_curve, w1_across
 
 from sasview_nn_plugin import invert
@@ -16,7 +15,7 @@ from sasview_nn_plugin.fitting.fitness import DQ_SCALE_SIGMA, SphereHSFitness
 from sasview_nn_plugin.fitting.refine import refine
 from sasview_nn_plugin.physics import kernels as physics
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
+
 @pytest.mark.parametrize("mean, pd", [(50.0, 0.06), (60.0, 0.08)])
 def test_resolution_1_5x_the_given_is_fitted(mean, pd):
     """Data smeared with 1.5x the dq passed in: dq_scale is fitted near 1.5, and the distribution is better than

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import GRID, Q, curve, schulz, schulz_mix, smeared_curve, w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.fitting.refine import refine
-
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 
 
 @pytest.mark.parametrize("mean, pd", [(45.0, 0.1), (50.0, 0.12)])

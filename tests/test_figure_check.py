@@ -17,7 +17,6 @@ from sasview_nn_plugin.data.writers import save_curve
 from sasview_nn_plugin.inference.invert import invert
 from sasview_nn_plugin.inference.modelfile import load_model
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 STAT = re.compile(r"\((chi2_red|misfit rms) ([-+0-9.e]+)( %)?\)")
 
 

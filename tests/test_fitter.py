@@ -10,8 +10,6 @@ import pytest
 from conftest import REPO
 from helpers import make_problem
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
-
 
 @pytest.mark.parametrize("r0", [15.0, 150.0])
 def test_nn_lm_succeeds_where_plain_lm_fails(r0):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -18,7 +17,6 @@ from sasview_nn_plugin.data.frames import open_frame_table
 from sasview_nn_plugin.data.load import load_curves
 from sasview_nn_plugin.errors import InputError
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
 
 

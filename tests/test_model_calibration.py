@@ -10,7 +10,6 @@ import json
 import h5py
 import numpy as np
 import pytest
-from conftest import REPO
 
 from sasview_nn_plugin.errors import ModelFileError
 from sasview_nn_plugin.fitting import posterior
@@ -49,7 +48,6 @@ def test_intervals_are_widened_by_the_models_factors_or_reported_uncalibrated():
     assert 40 - u2.intervals["mean_radius_number"][1] == pytest.approx(4 * 1.5 * (40 - raw[1]))
 
 
-@pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 def test_the_shipped_default_carries_its_calibration_and_he2024_none():
     cal = calibration_of(load_model("default"))
     assert cal is not None and set(cal["factors"]) == {"mean_radius_number", "mean_radius_volume",

@@ -31,7 +31,6 @@ from sasview_nn_plugin.inference.invert import invert_many
 from sasview_nn_plugin.inference.modelfile import load_model
 
 SHIPPED = REPO / "trained_models" / "default.h5"
-pytestmark = pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped model")
 
 N_THREADS = 8
 PHIS = np.linspace(0.1, 0.45, N_THREADS)      # one volume fraction per thread

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import sasmodels_curve
 
 from sasview_nn_plugin.errors import InputError
@@ -20,8 +19,6 @@ from sasview_nn_plugin.fitting.parametric import (
     predict_start,
 )
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "parametric_schulz.h5").exists(),
-                                reason="no shipped parametric heads")
 Q = np.geomspace(0.03, 0.15, 300)
 
 

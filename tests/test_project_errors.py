@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import schulz_mix
 
 from sasview_nn_plugin import invert
@@ -16,7 +15,6 @@ from sasview_nn_plugin.physics import kernels as physics
 from sasview_nn_plugin.physics.grids import RadiusGrid
 from sasview_nn_plugin.sasview.project import plugin_parameters, write_project
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 Q = np.geomspace(0.03, 0.15, 400)
 GRID = RadiusGrid()
 

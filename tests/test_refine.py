@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import sasmodels_curve, w1_across
 
 from sasview_nn_plugin import invert
@@ -19,7 +18,6 @@ from sasview_nn_plugin.inference.result import Distribution
 from sasview_nn_plugin.physics.distributions import bin_mass, lognormal_cdf, schulz_cdf
 from sasview_nn_plugin.physics.grids import RadiusGrid
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 Q = np.geomspace(0.03, 0.15, 300)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import GRID, Q, curve, schulz, w1_across
 
 from sasview_nn_plugin import invert
@@ -15,8 +14,6 @@ from sasview_nn_plugin.fitting.refine import refine
 from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
 from sasview_nn_plugin.physics.grids import RadiusGrid
-
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 
 
 def test_every_point_is_fitted_by_default_and_q_range_restricts():

@@ -19,7 +19,6 @@ from sasview_nn_plugin.data import plots
 from sasview_nn_plugin.data.writers import read_result_csv
 from sasview_nn_plugin.runs.summary import COLUMNS, INTERVAL_NAMES, REFINED_COLUMNS
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 EXAMPLE = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"   # its q window is mapped (radii scaled by s)
 SUMMARY_VALUE = {"mean_radius_number": "mean_radius_number_A", "mean_radius_volume": "mean_radius_volume_A",
                  "volume_fraction": "volume_fraction"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DATA, REPO
+from conftest import DATA
 
 from sasview_nn_plugin.data.curve import Curve, repair_curve
 from sasview_nn_plugin.data.load import load_curves
@@ -277,7 +277,6 @@ def test_sasview_example_files(name, n_points, repair):
 
 # --- a run's option: RunOptions(strict_input=True) -> Settings.read_options -> load_curves ------------------------
 
-@pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 def test_strict_input_is_a_read_option_of_a_run(tmp_path):
     from sasview_nn_plugin.runs.plan import plan_units, read_unit
     from sasview_nn_plugin.runs.process import RunOptions, settings_for

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO
 
 from sasview_nn_plugin import __version__, invert
 from sasview_nn_plugin.data.writers import read_result_csv, write_inversion
 from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.inference.modelfile import load_model
-
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 
 
 @pytest.fixture(scope="module")

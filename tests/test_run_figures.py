@@ -10,7 +10,6 @@ from conftest import REPO
 from sasview_nn_plugin.data import plots
 from sasview_nn_plugin.runs.batch import run_batch
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 EXAMPLES = [REPO / "examples" / n for n in ("bimodal_phi0.3.xml", "sasfit_schulz_R20_phi0.3.txt",
                                              "schulz_R45_phi0.3_nxcansas.h5")]
 

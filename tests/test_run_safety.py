@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 
 from sasview_nn_plugin.cli import main
 
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 R20 = REPO / "examples" / "sasfit_schulz_R20_phi0.3.txt"
 R45 = REPO / "examples" / "schulz_R45_phi0.3_nxcansas.h5"
 

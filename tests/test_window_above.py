@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO
 from helpers import schulz_hs
 
 from sasview_nn_plugin import invert
@@ -14,8 +13,6 @@ from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.inference import window as W
 from sasview_nn_plugin.inference.invert import MIN_WINDOW_SCALE, invert_many, maps_to_model_window
 from sasview_nn_plugin.inference.modelfile import load_model
-
-pytestmark = pytest.mark.skipif(not (REPO / "trained_models" / "default.h5").exists(), reason="no shipped model")
 
 
 def noisy(clean, noise=0.01, seed=0):
