@@ -54,3 +54,16 @@ def test_docs_state_the_phi_scan_the_log_reports():
     m = re.search(r"training range ([0-9.]+)-([0-9.]+) in steps of ([0-9.]+)", text)
     assert m, "docs/sasview.md no longer states the scan"
     assert (float(m[1]), float(m[2]), float(m[3])) == (lo, hi, PHI_STEP)
+
+
+def test_mean_line_and_band_have_no_point_sasview_61_drops():
+    """SasView 6.1 drops y <= 0 from a plot's view: the mean line (from y = 0) kept one point and was invisible
+    (screenshot of its size plot).  Every point of the mean line and the band is positive, and they span the plot."""
+    from sasview_nn_plugin.sasview.sizeplot import marker_lines
+
+    lines = dict((kind, (x, y)) for kind, x, y in marker_lines(45.0, 0.5, 0.07))
+    assert set(lines) == {"mean", "band"}
+    for _x, y in lines.values():
+        assert min(y) > 0 and max(y) == 0.07 and min(y) < 1e-4 * 0.07
+    assert lines["mean"][0] == [45.0, 45.0] and lines["band"][0] == [44.5, 44.5, 45.5, 45.5]
+    assert [k for k, _, _ in marker_lines(45.0, None, 0.07)] == ["mean"]

@@ -38,6 +38,18 @@ def _curve(x, y, kind: str, symbol: str, where: str, data, summary: dict):
     return p
 
 
+def marker_lines(mean: float, sigma: float | None, top: float) -> list[tuple[str, list, list]]:
+    """(kind, x, y) of the number-mean line (A) up to ``top`` and, with a sigma, the +- 1 sigma band.  SasView
+    6.1's plot view drops points with y <= 0 (its default log10(y) transform, even on a linear axis), so a line
+    from y = 0 kept one point and was never drawn: the foot is a millionth of ``top`` (0 on the axis)."""
+    foot = 1e-6 * top
+    lines = [("mean", [mean, mean], [foot, top])]
+    if sigma is not None and sigma > 0:
+        lo, hi = mean - sigma, mean + sigma
+        lines.append(("band", [lo, lo, hi, hi], [foot, top, top, foot]))
+    return lines
+
+
 def size_distribution_plots(tab) -> list:
     """SasView ``Data1D`` plots (role ROLE_SIZE_DISTRIBUTION) for the page's shown data set."""
     from .page import _data_key, _shown_data, _state, page_values
@@ -60,10 +72,7 @@ def size_distribution_plots(tab) -> list:
         h = histogram_distributions(start.inversion)
         curves += [("nn_number", h["radius"], h["number"], "Circle"), ("nn_volume", h["radius"], h["volume"], "Circle")]
     top = float(max(np.max(dist["number"]), np.max(dist["volume"])))
-    curves.append(("mean", [mean, mean], [0.0, top], "Line"))
-    if sigma is not None and sigma > 0:
-        lo, hi = mean - sigma, mean + sigma
-        curves.append(("band", [lo, lo, hi, hi], [0.0, top, top, 0.0], "Line"))
+    curves += [(kind, x, y, "Line") for kind, x, y in marker_lines(mean, sigma, top)]
     return [_curve(x, y, kind, symbol, where, data, summary) for kind, x, y, symbol in curves]
 
 
