@@ -18,6 +18,7 @@ import numpy as np
 
 from ..physics.kernels import hardsphere_sq
 from ..physics.slit import slit_resolution
+from ..physics.wide import sphere_amplitude2
 from .quality_model import nnls_columns, nnls_scale_background
 from .resolution import smearing
 
@@ -48,15 +49,6 @@ def fine_grid(radius: np.ndarray, vol: np.ndarray | None = None) -> tuple[np.nda
     return fine, None if vol is None else np.repeat(np.asarray(vol, float) / SUB, SUB)
 
 
-def _basis(q_calc: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """(n_r, n_q) volume-weighted sphere intensity V Phi^2(q R) at each radius (A)."""
-    u = radius[:, None] * q_calc
-    with np.errstate(invalid="ignore", divide="ignore"):
-        amp = 3.0 * (np.sin(u) - u * np.cos(u)) / u**3
-    amp = np.where(u < 1e-3, 1.0, amp)
-    return (radius**3)[:, None] * amp * amp
-
-
 class Curve1D:
     """The data and the forward model on them (with the resolution), for a fixed radius grid."""
 
@@ -74,7 +66,7 @@ class Curve1D:
         else:
             self.q_calc, self.apply = q, lambda m: m
         self.b = np.zeros((len(radius), len(self.q_calc)))
-        self.b[active] = _basis(self.q_calc, radius[active])
+        self.b[active] = sphere_amplitude2(self.q_calc, radius[active])   # V Phi^2(q R) per radius
 
     def power_law(self, exponent: float) -> np.ndarray:
         """q^-exponent, smeared as the model is (the low-q upturn's shape)."""
