@@ -16,31 +16,15 @@ from pathlib import Path
 
 
 def one(n: int) -> None:
-    import numpy as np
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers import write_synthetic_parts  # the same synthetic parts as tests/test_batch_memory.py
 
     from sasview_nn_plugin.inference.modelfile import load_model
     from sasview_nn_plugin.runs import batch
-    from sasview_nn_plugin.runs.plan import PARTS, Unit
-    from sasview_nn_plugin.runs.summary import no_intervals
 
     radius = load_model(None).radius
-    rng = np.random.default_rng(0)
     out = Path(tempfile.mkdtemp(prefix="bench-mem-"))
-    (out / PARTS).mkdir()
-    units = []
-    for start in range(0, n, 512):
-        k = min(512, n - start)
-        uid = f"t{start:012d}"
-        number = rng.random((k, len(radius)))
-        number /= number.sum(axis=1, keepdims=True)
-        text = {key: np.array([f"g.h5#{start + i}" if key == "frame" else "g.h5" if key == "source" else
-                               uid if key == "source_id" else "ok" if key == "status" else "" for i in range(k)])
-                for key in ("frame", "source", "source_id", "status", "reason", "warnings")}
-        np.savez(out / PARTS / f"{uid}.npz", **text, index=np.arange(start, start + k), number=number,
-                 chi2=np.full(k, np.nan), phi=np.full(k, 0.3), phi_sigma=np.full(k, np.nan),
-                 weighting=np.array(["dI"] * k), intervals=no_intervals(k), retried=np.full(k, np.nan),
-                 dq_scale=np.full(k, np.nan), radius_scale=np.exp(rng.normal(0, 0.1, k)), content=np.array(""))
-        units.append(Unit(uid, table=object(), rows=np.arange(start, start + k)))
+    units = write_synthetic_parts(out, n, radius)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     s = batch.finish_run(out, units, radius)

@@ -115,3 +115,29 @@ def make_problem(r0, pd_type="schulz", model_name="sphere@hardsphere", seed=0, b
     m.scale.range(0, 100)
     m.background.range(0, 10)
     return FitProblem(Experiment(data=data, model=m)), m
+
+
+def write_synthetic_parts(out, n: int, radius, seed: int = 0) -> list:
+    """``n`` frames recorded as `batch` records them (parts of 512 in ``out``/PARTS, random distributions over
+    ``radius``, phi 0.3, status ok); returns their Units, ready for ``runs.batch.finish_run(out, units, radius)``.
+    Shared by tests/test_batch_memory.py and benchmarks/bench_batch_memory.py."""
+    from sasview_nn_plugin.runs.plan import PARTS, Unit
+    from sasview_nn_plugin.runs.summary import no_intervals
+
+    rng = np.random.default_rng(seed)
+    (out / PARTS).mkdir(parents=True, exist_ok=True)
+    units = []
+    for start in range(0, n, 512):
+        k = min(512, n - start)
+        uid = f"t{start:012d}"
+        number = rng.random((k, len(radius)))
+        number /= number.sum(axis=1, keepdims=True)
+        text = {key: np.array([f"g.h5#{start + i}" if key == "frame" else "g.h5" if key == "source" else
+                               uid if key == "source_id" else "ok" if key == "status" else "" for i in range(k)])
+                for key in ("frame", "source", "source_id", "status", "reason", "warnings")}
+        np.savez(out / PARTS / f"{uid}.npz", **text, index=np.arange(start, start + k), number=number,
+                 chi2=np.full(k, np.nan), phi=np.full(k, 0.3), phi_sigma=np.full(k, np.nan),
+                 weighting=np.array(["dI"] * k), intervals=no_intervals(k), retried=np.full(k, np.nan),
+                 dq_scale=np.full(k, np.nan), radius_scale=np.exp(rng.normal(0, 0.1, k)), content=np.array(""))
+        units.append(Unit(uid, table=object(), rows=np.arange(start, start + k)))
+    return units

@@ -117,11 +117,6 @@ def moved(vol: np.ndarray, radius: np.ndarray, log_s: float, log_k: float) -> np
     return np.maximum(np.diff(new), 0.0) * total
 
 
-def _nnls(cols: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Non-negative least squares with weights ``w`` = 1 / sigma (:func:`.quality_model.nnls_columns`)."""
-    return nnls_columns(cols, y, 1.0 / w)
-
-
 def choose_power_law(cur: Curve1D, model: np.ndarray) -> tuple[float | None, float]:
     """(exponent or None, chi2 drop): the low-q power law A q^-p, p in POWER_LAWS, beside ``model`` (the answer's
     smeared curve) that lowers chi2 most, kept when the drop beats the evidence rule (BIC: 2 ln n for A and p)."""
@@ -129,7 +124,7 @@ def choose_power_law(cur: Curve1D, model: np.ndarray) -> tuple[float | None, flo
     w = 1.0 / cur.sigma
 
     def chi2(cols):
-        z = (cols @ _nnls(cols, cur.i, w) - cur.i) * w
+        z = (cols @ nnls_columns(cols, cur.i, cur.sigma) - cur.i) * w
         return float(z @ z)
 
     without = chi2(base)
@@ -180,7 +175,7 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
         sq = hardsphere_sq(cur.q_calc, r_eff, phi) if phi > 0 else 1.0
         cols = np.stack([cur.apply((pc @ cur.b) * sq / max(pc.sum(), 1e-300)) for pc in pieces]
                         + [np.ones_like(cur.q), *extra], axis=1)
-        x = _nnls(cols, cur.i, w)
+        x = nnls_columns(cols, cur.i, cur.sigma)
         z = (cols @ x - cur.i) * w
         shares = x[:len(pieces)] / max(x[:len(pieces)].sum(), 1e-300)
         v = sum(s * pc / max(pc.sum(), 1e-300) for s, pc in zip(shares, pieces, strict=True))
@@ -255,7 +250,7 @@ def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float, power_la
         sq = hardsphere_sq(cur.q_calc, float(n @ radius[idx] / n.sum()), phi) if phi > 0 else 1.0
         m = cur.apply((v @ b) * sq)
         cols = np.stack([m, np.ones_like(m), *extra], axis=1)
-        x = _nnls(cols, cur.i, w)
+        x = nnls_columns(cols, cur.i, cur.sigma)
         r = (cols @ x - cur.i) * w
         pr = prior @ theta
         return v, m, x, r, sq, float(r @ r), float(pr @ pr)

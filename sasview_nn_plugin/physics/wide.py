@@ -89,9 +89,3 @@ def sphere_amplitude2(x: np.ndarray, rho: np.ndarray) -> np.ndarray:
     small = u < 1e-3
     phi = np.where(small, 1.0 - u * u / 10.0, phi)
     return (rho**3)[:, None] * phi * phi
-
-
-def volume_to_number_rho(volume: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    """Number fractions from volume fractions per bin (rows sum to 1)."""
-    n = np.asarray(volume, dtype=float) / rho**3
-    return n / n.sum(axis=-1, keepdims=True)
