@@ -147,11 +147,13 @@ def take_points(x: np.ndarray | None, keep: np.ndarray | None) -> np.ndarray | N
     return np.asarray(x)[keep]
 
 
-def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_known_good: bool = False) -> None:
+def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_known_good: bool = False,
+                allow_non_positive: bool = False) -> None:
     """Raise InputError naming the first problem with a curve (and how to fix it).
 
     The common, valid case costs a handful of array reductions; messages are built on failure only.
-    ``q_known_good`` skips the q checks (q equals a model grid).
+    ``q_known_good`` skips the q checks (q equals a model grid); ``allow_non_positive`` accepts I <= 0 (data for
+    a reader that masks them, the whole-curve model), |I| still bounded.
     """
     if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2:
         raise InputError("q and intensity must be 1-D arrays of the same length >= 2 "
@@ -167,12 +169,12 @@ def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_k
         if np.any(dq == 0):
             raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them")
         raise InputError("q is not sorted in ascending order; sort the points by q")
-    if intensity.min() <= 0:
+    if not allow_non_positive and intensity.min() <= 0:
         k = int(np.argmax(intensity <= 0))
         raise InputError(f"intensity has {int(np.sum(intensity <= 0))} non-positive values (first at q = "
                          f"{q[k]:.4g}); the inversion works on log I: subtract less background or cut the q range")
-    if intensity.max() > MAX_VALUE:
-        raise InputError(f"intensity has values above {MAX_VALUE:g} (max {intensity.max():.3g}): no intensity in 1/cm; "
+    if (top := np.abs(intensity).max()) > MAX_VALUE:
+        raise InputError(f"intensity has values above {MAX_VALUE:g} (max {top:.3g}): no intensity in 1/cm; "
                          "check the columns and units, or rescale I and dI")
     if di is not None:
         if di.shape != q.shape or not np.isfinite(di.sum()) or di.min() <= 0:

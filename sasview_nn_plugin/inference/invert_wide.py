@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from ..data.curve import Curve
-from ..data.validation import MAX_VALUE, check_dq, check_q_range, check_volume_fraction, in_q_range
+from ..data.validation import check_curve, check_dq, check_q_range, check_volume_fraction, in_q_range
 from ..errors import InputError
 from .polish import fine_grid, polish
 from .quality import Training, assess
@@ -32,20 +32,8 @@ PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (doc
 def _validated(q, intensity, di, dq, q_range):
     q = np.asarray(q, dtype=float)
     intensity = np.asarray(intensity, dtype=float)
-    if q.ndim != 1 or intensity.shape != q.shape:
-        raise InputError(f"q and intensity must be 1-D arrays of one length (got {q.shape} and {intensity.shape})",
-                         parameter="intensity")
     di = None if di is None else np.asarray(di, dtype=float)
-    if di is not None and di.shape != q.shape:
-        raise InputError(f"dI must have q's shape {q.shape} (got {di.shape})", parameter="dI")
-    if not (np.all(np.isfinite(q)) and np.all(q > 0) and np.all(np.diff(q) > 0)):
-        raise InputError("q must be finite, positive and strictly ascending (1/A); sort or clean the data",
-                         parameter="q")
-    if not np.all(np.isfinite(intensity)) or np.abs(intensity).max() > MAX_VALUE:
-        raise InputError(f"intensity must be finite with |I| <= {MAX_VALUE:g}; drop the bad points",
-                         parameter="intensity")
-    if di is not None and not (np.all(np.isfinite(di)) and np.all(di > 0) and di.max() <= MAX_VALUE):
-        raise InputError(f"dI must be finite, > 0 and <= {MAX_VALUE:g}; drop or repair those points", parameter="dI")
+    check_curve(q, intensity, di, allow_non_positive=True)   # I <= 0 are data here: masked, kept in the check
     dq = check_dq(dq, q)
     if q_range is not None:
         lo, hi = check_q_range(q_range)
@@ -102,6 +90,14 @@ def _flagged(check, flag: str):
     return dataclasses.replace(quality, flags=(*quality.flags, flag))
 
 
+def _phi(given: float | None, estimate: float, sigma: float, notes: list[str]) -> tuple[float, float | None]:
+    """(phi used, its sigma or None when given): the network's estimate, with a note, where none was given."""
+    if given is not None:
+        return given, None
+    notes.append(f"volume fraction estimated by the network in the same pass: {estimate:.3f} +- {sigma:.3f}")
+    return float(estimate), float(sigma)
+
+
 def _notes(q, intensity, placed: Placed) -> list[str]:
     notes = []
     if placed.q_range != (float(q[0]), float(q[-1])):
@@ -127,11 +123,7 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
     placed = place(model.grids, q, intensity, di, dq, slit)
     vol, phi_est, phi_sig = model.predict_placed([placed], [phi])
     notes = _notes(q, intensity, placed)
-    if phi is None:
-        phi, sigma = float(phi_est[0]), float(phi_sig[0])
-        notes.append(f"volume fraction estimated by the network in the same pass: {phi:.3f} +- {sigma:.3f}")
-    else:
-        sigma = None
+    phi, sigma = _phi(phi, phi_est[0], phi_sig[0], notes)
     return _result(model, placed, vol[0], phi, sigma, q, intensity, di, dq, slit, notes, polished, q_range)
 
 
@@ -155,9 +147,6 @@ def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fract
     vol, phi_est, phi_sig = model.predict_placed([r[6] for r in ready], [r[1] for r in ready])
     for k, (i, phi, qi, ii, di, dqi, placed) in enumerate(ready):
         notes = _notes(qi, ii, placed)
-        sigma = None
-        if phi is None:
-            phi, sigma = float(phi_est[k]), float(phi_sig[k])
-            notes.append(f"volume fraction estimated by the network in the same pass: {phi:.3f} +- {sigma:.3f}")
+        phi, sigma = _phi(phi, phi_est[k], phi_sig[k], notes)
         out[i] = _result(model, placed, vol[k], phi, sigma, qi, ii, di, dqi, slit_length, notes, polished)
     return out
