@@ -103,9 +103,22 @@ def in_q_range(q: np.ndarray, q_range: tuple[float, float]) -> np.ndarray:
     return (q >= lo * (1 - Q_RANGE_TOLERANCE)) & (q <= hi * (1 + Q_RANGE_TOLERANCE))
 
 
+def relative_sigma(intensity: np.ndarray) -> np.ndarray:
+    """The local level of a curve (its units), the noise scale of relative weights when the data carry no dI:
+    |I| with every valley filled to the lower of its two rims (the smaller of the running maxima from either
+    end).  Weights 1/I^2 would let the near-zero minima of a monodisperse curve decide every fit (issue 26); a
+    monotone curve is its own level.  Curves along the last axis; floored at 1e-300 (all-zero data)."""
+    a = np.abs(np.asarray(intensity, float))
+    if a.size == 0:
+        return a
+    level = np.minimum(np.maximum.accumulate(a, axis=-1), np.flip(np.maximum.accumulate(np.flip(a, -1), axis=-1), -1))
+    return np.maximum(level, 1e-300)
+
+
 def uncertainty_or_default(intensity: np.ndarray, di) -> np.ndarray:
-    """dI as given, or DEFAULT_RELATIVE_DI of the intensity when the data carry none."""
-    return DEFAULT_RELATIVE_DI * np.asarray(intensity, float) if di is None else np.asarray(di, float)
+    """dI as given, or DEFAULT_RELATIVE_DI of the curve's local level (:func:`relative_sigma`) when the data
+    carry none."""
+    return DEFAULT_RELATIVE_DI * relative_sigma(intensity) if di is None else np.asarray(di, float)
 
 
 def unused_bad_points(q: np.ndarray, intensity: np.ndarray,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.validation import relative_sigma
 from ..inference.quality import nnls_scale_background
 from ..inference.result import Inversion
 from ..physics import kernels as physics
@@ -42,7 +43,7 @@ def fit_scale_background(q_out, q, intensity, di, radius, weights, phi) -> Model
     """Curve of ``weights`` at ``q_out`` with scale and background fitted (NNLS) to (q, intensity, di)."""
     basis = physics.sphere_basis(np.asarray(q, float), radius)
     shape = physics.intensity(basis, weights, phi)
-    sigma = np.asarray(intensity if di is None else di, float)
+    sigma = relative_sigma(intensity) if di is None else np.asarray(di, float)
     scale, bkg = nnls_scale_background(shape, intensity, sigma)
     chi2 = float(np.sum(((scale * shape + bkg - intensity) / sigma) ** 2) / max(1, len(q) - 2))
     if q_out is not q:

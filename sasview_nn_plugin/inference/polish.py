@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..data.validation import relative_sigma
 from ..physics.kernels import hardsphere_sq
 from ..physics.slit import slit_resolution
 from ..physics.wide import sphere_amplitude2
@@ -54,7 +55,7 @@ class Curve1D:
 
     def __init__(self, q, intensity, di, dq, slit_length, radius, active):
         self.q, self.i = q, intensity
-        self.sigma = di if di is not None else np.maximum(np.abs(intensity), 1e-300)
+        self.sigma = di if di is not None else relative_sigma(intensity)   # no dI: relative to the curve's level
         self.radius = radius
         self.active = active
         if slit_length:

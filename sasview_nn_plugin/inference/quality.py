@@ -1,16 +1,16 @@
 r"""The physics check of a result: its sasmodels curve against the data, and what the window can tell.
 
-numpy only (plus :mod:`..physics.kernels`' numpy S(q)); nothing here calls sasmodels.  Units: q in 1/A,
-radius in A, SLD in 1e-6/A^2, intensity in 1/cm (any constant factor of the data is absorbed by the
-fitted scale).
+numpy only; nothing here calls sasmodels.  Units: q in 1/A, radius in A, SLD in 1e-6/A^2, intensity in 1/cm
+(any constant factor of the data is absorbed by the fitted scale).
 
 :func:`assess` fits a scale and a flat background (both >= 0) of the result's model curve to the data over
 the q range used and returns a :class:`Quality`: reduced chi^2 (when dI is given), a runs statistic of the
 residuals, the observable radius range of the window, and ``flags``, short stable strings, empty when the
 result can be trusted.  Each flag's threshold is a module constant (docs/domain.md):
 
-The misfit is the block-smoothed relative residual: (data - fit) summed over each of :data:`SHAPE_BLOCKS`
-blocks of the points used, over the data summed there (noise averages out; a wrong size does not).
+The misfit: (data - fit) summed over each of :data:`SHAPE_BLOCKS` blocks of the points used, over the data
+(without dI: the curve's level, data.validation.relative_sigma) summed there (noise averages out; a wrong size
+does not).
 
 - ``poor-fit``: dI given, chi2_red > :data:`POOR_FIT_CHI2` and misfit rms > :data:`MISFIT_MIN_REL` (both
   significant for the noise and larger than the network's own error on its kind of curve).
@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..data.validation import relative_sigma
 from . import quality_fast
 from .quality_flags import all_finite, is_approximate, json_number, judge, outside_observable, particle_signal
 from .quality_model import (
@@ -154,8 +155,6 @@ def training_of(model) -> Training:
     return Training.of(model)
 
 
-# -- the window's observable radii ------------------------------------------------------------------
-
 def observable_radius(q: np.ndarray, di: np.ndarray | None = None, model_curve: np.ndarray | None = None,
                       scale: float = 1.0, volume_fraction: float = 0.0) -> tuple[float, float]:
     """(r_lo, r_hi) in A: the radii the window constrains.
@@ -236,7 +235,7 @@ def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: f
     against, and its fallback): (scale, background, chi2, runs z, misfit rms, misfit max, small-edge number
     share, large-edge volume share, observable range, weighted sum of squares of the fit, of background alone)."""
     m = smeared_intensity(qu, dqu, radius, number, phi, slit_length)
-    sigma = iu if du is None else du
+    sigma = relative_sigma(iu) if du is None else du   # no dI: relative to the curve's level
     w_bg = 1.0 / sigma**2
     if power_law is None:
         scale, bkg = nnls_scale_background(m, iu, sigma)
@@ -250,7 +249,7 @@ def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: f
         flat = iu - (alt[0] + alt[1] * pl)     # the alternative without spheres: background and power law
     z = (iu - fit) / sigma
     chi2 = None if du is None else float(z @ z) / max(len(qu) - 2 - (power_law is not None), 1)
-    smooth = block_means(iu - fit, SHAPE_BLOCKS) / block_means(iu, SHAPE_BLOCKS)  # local relative misfit
+    smooth = block_means(iu - fit, SHAPE_BLOCKS) / block_means(iu if du is not None else sigma, SHAPE_BLOCKS)
     w = number / number.sum()
     vol = w * radius**3
     vol /= vol.sum()
@@ -274,7 +273,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     :class:`Training`, a loaded NNModel or a model name/path (None: the shipped default), whose domain the
     flags test against.  ``q_range`` (1/A): the data range used (default: the training window).  The model
     curve is :func:`model_intensity` with scale and flat background fitted (non-negative least squares,
-    weights 1/dI^2, or 1/I^2 without dI) over the data points inside ``q_range``, smeared with ``dq`` (1/A).
+    weights 1/dI^2, else 1/level^2: relative_sigma) over the points in ``q_range``, smeared with ``dq`` (1/A).
     Computed from per-grid caches (:mod:`.quality_fast`); ``reference=True``: straightforwardly, as specified
     (the same numbers to rounding, ~5x slower).  ``observe=False`` skips the noise rule of the observable range
     (the window rule alone): for scoring candidates whose winner is then assessed in full.
@@ -295,8 +294,8 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
         dqu = None if dq is None else np.asarray(dq, dtype=float)[sel]
     n = len(qu)
     if n < 3:
-        return Quality(None, math.nan, math.nan, (math.nan, math.nan), ("q-window-too-narrow", "check-failed"),
-                       math.nan, math.nan, math.nan, n)
+        return Quality(None, *[math.nan] * 2, (math.nan,) * 2, ("q-window-too-narrow", "check-failed"), *[math.nan] * 3,
+                       n)
     radius = np.asarray(radius, dtype=float)
     number = np.asarray(number, dtype=float)
     phi = float(volume_fraction)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.validation import relative_sigma
 from ..physics.kernels import dilute_as_one
 from .quality_model import py_coefficients, runs_z, sphere_f2
 from .resolution import Banded, banded
@@ -189,7 +190,7 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     m /= den
     if gr.smear is not None:
         m = gr.smear.apply(m)
-    sigma = data if di is None else di
+    sigma = relative_sigma(data) if di is None else di   # no dI: relative to the curve's level
     w = 1.0 / (sigma * sigma)
     stack = np.array([m, data, gr.ones])
     smm, smd, sm = (stack @ (w * m)).tolist()  # two gemv, not a (3, n) @ (n, 3) gemm (slower here)
@@ -208,7 +209,7 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     flat = data - sd / sw  # the background-only fit's residual (weighted mean)
     rss_bg = float((w * flat) @ flat)
     smooth = np.add.reduceat(resid, gr.starts)
-    smooth /= np.add.reduceat(data, gr.starts)
+    smooth /= np.add.reduceat(data if di is not None else sigma, gr.starts)
     misfit = math.sqrt(float(smooth @ smooth) / len(smooth))
     shape_max = float(np.abs(smooth).max())
     obs = gr.window
@@ -287,7 +288,7 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
     m /= den
     if gr.smear is not None:
         m = gr.smear.apply(m)
-    sigma = data if di is None else di
+    sigma = relative_sigma(data) if di is None else di   # no dI: relative to the curve's level
     w = np.multiply(sigma, sigma, out=_work("w", sigma.shape))
     np.reciprocal(w, out=w)
     wm = np.multiply(w, m, out=_work("wm", m.shape))
@@ -316,7 +317,8 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
     runs = 1 + np.count_nonzero(pos[:, 1:] != pos[:, :-1], axis=1)
     with np.errstate(all="ignore"):
         rz = np.where((n1 == 0) | (n2 == 0), -math.sqrt(n), np.where(var > 0, (runs - mu) / np.sqrt(var), 0.0))
-    smooth = np.add.reduceat(resid, gr.starts, axis=1) / np.add.reduceat(data, gr.starts, axis=1)
+    smooth = np.add.reduceat(resid, gr.starts, axis=1) / np.add.reduceat(data if di is not None else sigma,
+                                                                         gr.starts, axis=1)
     misfit = np.sqrt(_rowdot(smooth, smooth) / smooth.shape[1])
     shape_max = np.abs(smooth).max(axis=1)
     obs = [gr.window] * len(idx)

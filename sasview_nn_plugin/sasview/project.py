@@ -119,6 +119,7 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background
     are then fitted (non-negative least squares) to the data inside :func:`fitted_q_range`.
     """
+    from ..data.validation import relative_sigma
     from ..fitting.parametrisations import schulz3_components
     from ..inference.quality import nnls_scale_background
 
@@ -133,7 +134,7 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     lo, hi = fitted_q_range(result)
     sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
     shape = load_plugin_module().Iq(q[sel], **values)
-    scale, bkg = nnls_scale_background(shape, y[sel], y[sel] if di is None else di[sel])
+    scale, bkg = nnls_scale_background(shape, y[sel], relative_sigma(y[sel]) if di is None else di[sel])
     values |= {"scale": scale, "background": bkg}
     return PluginParameters(values, free, parameter_errors(result, values))
 
