@@ -27,6 +27,8 @@ MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
 PHI_RANGE = (0.0, 0.5)
 UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 1 / 3   # a third of the number below the 1 % volume quantile: flag
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
+PHI_ALTERNATIVES = (0.0, 0.5, 0.75, 1.25, 1.5)   # x the estimated phi: the alternatives the data are asked about
+PHI_DISAGREE_CHI2 = 9.0   # an alternative better by this much chi2 (in units of chi2 per point, >= 1): flagged
 
 
 def _validated(q, intensity, di, dq, q_range):
@@ -58,8 +60,11 @@ def _validated(q, intensity, di, dq, q_range):
 def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_sigma: float | None,
             q, intensity, di, dq, slit, notes, polished: bool = True, q_range=None) -> Inversion:
     coarse = model.grids.rho * placed.length
+    disagrees = None
     if polished:
         radius, vol, c0, c1, power_law = polish(q, intensity, di, dq, slit, coarse, vol, phi)
+        if phi_sigma is not None and di is not None:
+            disagrees = _phi_disagrees(model, placed, phi, c1, q, intensity, di, dq, slit)
     else:
         (radius, vol), c0, c1, power_law = fine_grid(coarse, vol), 0.0, 0.0, None
     if power_law is not None:
@@ -75,6 +80,11 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     check = functools.partial(assess, q, intensity, di, radius, number, phi,
                               training=training, q_range=placed.q_range, dq=dq, slit_length=slit,
                               power_law=power_law)
+    if disagrees is not None:   # the data fit another phi clearly better: the estimate is not to be trusted
+        better, ratio = disagrees
+        notes = [*notes, f"the data fit volume fraction {better:.3g} better than the estimate {phi:.3g} (chi2 "
+                         f"{ratio:.2g}x lower there): phi and the sizes trade; give phi if it is known"]
+        phi_sigma = max(phi_sigma, abs(better - phi))
     if phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX:   # the answer moves with an uncertain phi: a flag
         check = functools.partial(_flagged, check, "volume-fraction-uncertain")
     if number[np.cumsum(vol) < UNSEEN_VOLUME].sum() > NUMBER_TAIL_MAX:
@@ -83,6 +93,23 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)
     return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
                      volume_fraction_sigma=phi_sigma, training=training)
+
+
+def _phi_disagrees(model: WideModel, placed: Placed, phi: float, chi2: float, q, intensity, di, dq, slit):
+    """(phi, chi2 ratio) of the alternative volume fraction (:data:`PHI_ALTERNATIVES` x the estimate, and 0) whose
+    polished answer fits the data better than the estimate's by more than :data:`PHI_DISAGREE_CHI2` times the
+    estimate's chi2 per point (a 3-sigma change where the model's own misfit is counted as noise), else None.  The
+    network's phi sigma comes from its head alone; the data can say otherwise (SasView's AOT drop curve: 0.199 +-
+    0.012 estimated, chi2 2.5 per point there against 1.7 at 0.08-0.1, the reference fit's phi)."""
+    alts = sorted({min(max(f * phi, 0.0), PHI_RANGE[1]) for f in PHI_ALTERNATIVES} - {phi})
+    vols = model.predict_placed([placed] * len(alts), alts)[0]
+    coarse = model.grids.rho * placed.length
+    fits = [polish(q, intensity, di, dq, slit, coarse, v, p)[3] for v, p in zip(vols, alts, strict=True)]
+    k = int(np.argmin(fits))
+    per_point = chi2 / max(len(q) - 2, 1)
+    if chi2 - fits[k] > PHI_DISAGREE_CHI2 * max(per_point, 1.0):
+        return alts[k], chi2 / max(fits[k], 1e-300)
+    return None
 
 
 def _flagged(check, flag: str):

@@ -8,9 +8,8 @@ the q range used and returns a :class:`Quality`: reduced chi^2 (when dI is given
 residuals, the observable radius range of the window, and ``flags``, short stable strings, empty when the
 result can be trusted.  Each flag's threshold is a module constant (docs/domain.md):
 
-The misfit: (data - fit) summed over each of :data:`SHAPE_BLOCKS` blocks of the points used, over the data
-(without dI: the curve's level, data.validation.relative_sigma) summed there (noise averages out; a wrong size
-does not).
+The misfit: (data - fit) summed over each of :data:`SHAPE_BLOCKS` blocks of the points used, less what the noise
+explains, over the data summed there (:func:`.quality_flags.block_misfit`; a wrong size does not average out).
 
 - ``poor-fit``: dI given, chi2_red > :data:`POOR_FIT_CHI2` and misfit rms > :data:`MISFIT_MIN_REL` (both
   significant for the noise and larger than the network's own error on its kind of curve).
@@ -47,7 +46,7 @@ import numpy as np
 
 from ..data.validation import relative_sigma
 from . import quality_fast
-from .quality_flags import all_finite, is_approximate, json_number, judge, outside_observable, particle_signal
+from . import quality_flags as qflags
 from .quality_model import (
     block_means,
     model_intensity,
@@ -126,9 +125,9 @@ class Quality:
     def to_dict(self) -> dict:
         """The JSON record: non-finite numbers as None (JSON has no NaN)."""
         return {"verdict": self.verdict, "flags": list(self.flags), "approximate": self.approximate,
-                **{k: json_number(getattr(self, k)) for k in ("chi2_reduced", "scale", "background")},
-                "observable_radius": [json_number(x) for x in self.observable_radius],
-                **{k: json_number(getattr(self, k)) for k in ("residual_runs_z", "residual_rms", "shape_max_rel",
+                **{k: qflags.json_number(getattr(self, k)) for k in ("chi2_reduced", "scale", "background")},
+                "observable_radius": [qflags.json_number(x) for x in self.observable_radius],
+                **{k: qflags.json_number(getattr(self, k)) for k in ("residual_runs_z", "residual_rms", "shape_max_rel",
                                                               "particle_signal")},
                 "n_points": self.n_points}
 
@@ -220,13 +219,13 @@ def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tu
         flags.append("q-window-too-narrow")
     if shape_max > SHAPE_MAX_REL:
         flags.append("shape-outside-training")
-    signal = particle_signal(rss, rss_bg, n)
-    finite = all_finite((scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, rss, rss_bg))
-    outside = curve is not None and outside_observable(curve[2], curve[3], obs,
+    signal = qflags.particle_signal(rss, rss_bg, n)
+    finite = qflags.all_finite((scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, rss, rss_bg))
+    outside = curve is not None and qflags.outside_observable(curve[2], curve[3], obs,
                                                        (OBS_X / curve[0][-1], OBS_X / curve[0][0]))
-    judge(flags, finite, signal, outside)
+    qflags.judge(flags, finite, signal, outside)
     return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n, curve, signal,
-                   is_approximate(flags, chi2, rz, misfit, POOR_FIT_CHI2, RUNS_Z))
+                   qflags.is_approximate(flags, chi2, rz, misfit, POOR_FIT_CHI2, RUNS_Z))
 
 
 def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: float | None = None,
@@ -249,7 +248,7 @@ def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: f
         flat = iu - (alt[0] + alt[1] * pl)     # the alternative without spheres: background and power law
     z = (iu - fit) / sigma
     chi2 = None if du is None else float(z @ z) / max(len(qu) - 2 - (power_law is not None), 1)
-    smooth = block_means(iu - fit, SHAPE_BLOCKS) / block_means(iu if du is not None else sigma, SHAPE_BLOCKS)
+    smooth = qflags.block_misfit(iu - fit, iu, du, sigma, SHAPE_BLOCKS)
     w = number / number.sum()
     vol = w * radius**3
     vol /= vol.sum()

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..data.validation import relative_sigma
 from ..physics.kernels import dilute_as_one
+from .quality_flags import block_misfit
 from .quality_model import py_coefficients, runs_z, sphere_f2
 from .resolution import Banded, banded
 
@@ -208,8 +209,7 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     chi2 = None if di is None else rss / max(gr.n - 2, 1)
     flat = data - sd / sw  # the background-only fit's residual (weighted mean)
     rss_bg = float((w * flat) @ flat)
-    smooth = np.add.reduceat(resid, gr.starts)
-    smooth /= np.add.reduceat(data if di is not None else sigma, gr.starts)
+    smooth = block_misfit(resid, data, di, sigma, gr.starts)
     misfit = math.sqrt(float(smooth @ smooth) / len(smooth))
     shape_max = float(np.abs(smooth).max())
     obs = gr.window
@@ -317,8 +317,7 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
     runs = 1 + np.count_nonzero(pos[:, 1:] != pos[:, :-1], axis=1)
     with np.errstate(all="ignore"):
         rz = np.where((n1 == 0) | (n2 == 0), -math.sqrt(n), np.where(var > 0, (runs - mu) / np.sqrt(var), 0.0))
-    smooth = np.add.reduceat(resid, gr.starts, axis=1) / np.add.reduceat(data if di is not None else sigma,
-                                                                         gr.starts, axis=1)
+    smooth = block_misfit(resid, data, di, sigma, gr.starts)
     misfit = np.sqrt(_rowdot(smooth, smooth) / smooth.shape[1])
     shape_max = np.abs(smooth).max(axis=1)
     obs = [gr.window] * len(idx)

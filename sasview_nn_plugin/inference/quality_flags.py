@@ -34,7 +34,26 @@ import numpy as np
 NO_SIGNAL_F = 25.0       # F of the sphere term against background alone below this -> "no-particle-signal"
 APPROX_MISFIT = 0.02     # without dI: misfit rms above this (and runs z below -RUNS_Z) -> "approximate"
 OUTSIDE_MARGIN = math.pi / 2   # the observable range widened by this factor on each side for that flag
+BLOCK_Z = 3.0            # dI given: a block's residual within this many of its noise sigmas is no misfit
 OUTSIDE_MASS = 0.5       # share of the answer outside its observable radius range above this -> flagged
+
+
+def block_misfit(resid: np.ndarray, data: np.ndarray, di: np.ndarray | None, level: np.ndarray,
+                 starts: np.ndarray | int) -> np.ndarray:
+    """The relative misfit of each block of points (last axis; blocks begin at ``starts``, or ``starts`` nearly equal
+    blocks as :func:`~.quality_model.block_means` cuts them): the block's residual
+    sum over its data sum.  dI given: only the residual beyond :data:`BLOCK_Z` of the block's noise counts (the
+    noise explains the rest: a background-subtracted block near zero is no misfit), over the data sum but at least
+    that noise.  No dI: over the sum of the curve's ``level`` (data.validation.relative_sigma)."""
+    if isinstance(starts, int):
+        n = resid.shape[-1]
+        starts = np.linspace(0, n, max(1, min(starts, n)) + 1).astype(int)[:-1]
+    r = np.add.reduceat(resid, starts, axis=-1)
+    if di is None:
+        return r / np.add.reduceat(level, starts, axis=-1)
+    noise = np.sqrt(np.add.reduceat(di * di, starts, axis=-1))
+    r = np.sign(r) * np.maximum(np.abs(r) - BLOCK_Z * noise, 0.0)
+    return r / np.maximum(np.abs(np.add.reduceat(data, starts, axis=-1)), noise)
 
 
 def all_finite(values) -> bool:
