@@ -27,8 +27,6 @@ XFAIL = {
     ("aot_core", "wide", "auto"):
         "wrong-flagged: 29.6 A for 26.7 +- 10 % (phi estimated 0.13 vs 0.10 in the reference fit), "
         "shape-outside-training and mass-outside-observable",
-    ("aot_drop", "default", "auto"):
-        "refused: 'intensity has 2 non-positive values' with volume_fraction=None (phi=0 is accepted): item 1",
     ("aot_drop", "wide", "auto"):
         "wrong-flagged: 35.5 A for 30.8 +- 10 % (phi estimated 0.20 vs 0.08 in the reference fit; the data fit "
         "phi 0.1 clearly better), volume-fraction-uncertain",
@@ -102,13 +100,11 @@ def test_no_run_is_silent():
     assert not silent, silent
 
 
-@pytest.mark.xfail(strict=True, reason="the windowed model refuses a curve with 2 points I <= 0 when phi is "
-                   "estimated ('intensity has 2 non-positive values (first at q = 0.271)') but inverts the same "
-                   "curve with phi given (0: 32.0 A, flagged): issue 26 item 1 says nothing is refused for a few")
 def test_a_few_non_positive_points_are_not_refused_when_phi_is_estimated():
     from sasview_nn_plugin import invert
 
     c = curve("aot_drop")
     assert (c.intensity <= 0).sum() == 2
-    invert(c, volume_fraction=0.0, model="default")           # accepted
-    invert(c, volume_fraction=None, model="default")          # refused today
+    for phi in (0.0, None):   # both accepted (phi estimated was refused: issue 26 item 1); the 2 points kept
+        result = invert(c, volume_fraction=phi, model="default")
+        assert (result.curve.intensity <= 0).sum() == 2

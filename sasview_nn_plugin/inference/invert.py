@@ -82,6 +82,9 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
         return invert_wide(wide, curve.q, curve.intensity, curve.di, volume_fraction=volume_fraction, dq=curve.dq,
                            slit_length=curve.one_slit_length("the whole-curve network"), q_range=curve.q_range)
     curve.refuse_slit("the windowed model (model='wide' reads them)")
+    low = (curve.intensity <= 0) & np.isfinite(curve.q)   # over-subtracted points: data, not read (log I)
+    if low.any() and curve.intensity.ndim == 1 and low.sum() < len(low) // 2:
+        return _keeping(invert(curve.take(~low), volume_fraction=volume_fraction, model=model), curve, low)
     if volume_fraction is None:
         return _invert_auto(load_model(model), curve)
     phi = check_volume_fraction(volume_fraction)
@@ -278,6 +281,19 @@ def _row_resolution(q, dq, nn: NNModel) -> float:
 
 def _computed(value):
     return value
+
+
+def _keeping(inv: Inversion, curve: Curve, low: np.ndarray) -> Inversion:
+    """``inv`` (read without the points ``low``, I <= 0) with those points of ``curve`` back in its curve and its
+    check (weighed by their dI there, and in ``refine``), the points it used otherwise unchanged."""
+    full = curve.take(np.isin(curve.q, inv.curve.q) | low)
+    c, d = inv.check, inv.distribution
+    kw = dict(c.keywords) if c.func is assess else dict(training=inv.training, q_range=(full.q[0], full.q[-1]))
+    check = functools.partial(assess, full.q, full.intensity, full.di, d.radius, d.number, inv.volume_fraction_used,
+                              **{**kw, "dq": full.dq})
+    note = (f"{int(low.sum())} points with I <= 0 kept as data (not read by the network, which works on log I; "
+            "in the check and refine by their dI)")
+    return dataclasses.replace(inv, curve=full, check=check, notes=(*inv.notes, note))
 
 
 def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str | NNModel | None = None,
