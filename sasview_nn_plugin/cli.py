@@ -202,7 +202,7 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
                            ("another plugin_dir", "another --plugin-dir"),
                            ("writable plugin_dir", "writable --plugin-dir")):
             msg = msg.replace(name, flag)
-        raise InputError(msg) from None
+        raise InputError(msg, parameter=exc.parameter) from None
 
 
 def _cmd_series(args: argparse.Namespace) -> None:
@@ -210,7 +210,7 @@ def _cmd_series(args: argparse.Namespace) -> None:
     from .training.simulate import growth_series
 
     if args.frames < 1:
-        raise InputError(f"--frames must be >= 1 (got {args.frames})")
+        raise InputError(f"--frames must be >= 1 (got {args.frames})", parameter="frames")
     check_volume_fraction(args.volume_fraction)
     path = growth_series(args.out, args.frames, args.seed, radius_start=args.radius_start,
                          radius_end=args.radius_end, pd=args.pd, volume_fraction=args.volume_fraction,

@@ -90,7 +90,8 @@ def _ascii_header_unit(path: Path) -> str | None:
     for u in header_units:
         if q_unit_factor(u) is None:
             raise InputError(f"{path}: the header gives q in {u!r}, which is not a unit of inverse length; "
-                             "write q in 1/A or 1/nm and say so in the header (e.g. '# q(1/nm) I(1/cm)')")
+                             "write q in 1/A or 1/nm and say so in the header (e.g. '# q(1/nm) I(1/cm)')",
+                             parameter=None)
     return one_unit(f"{path}: the header", header_units)
 
 
@@ -204,13 +205,13 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
     check_q_unit(q_unit)
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: no such file", parameter="path")
     size = path.stat().st_size
     if size == 0:
-        raise InputError(f"{path}: file is empty")
+        raise InputError(f"{path}: file is empty", parameter=None)
     if size > MAX_FILE_BYTES:
         raise InputError(f"{path}: file is {size / 2**20:.0f} MiB, more than the {MAX_FILE_BYTES // 2**20} MiB "
-                         "accepted for one curve; split it or use `sasview-nn batch`")
+                         "accepted for one curve; split it or use `sasview-nn batch`", parameter=None)
     import h5py
 
     read_path, tmp = path, None
@@ -225,7 +226,8 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
             except Exception as exc:
                 tmp.cleanup()
                 raise InputError(f"{path}: the data its external links, virtual datasets or external storage point "
-                                 f"to cannot be read ({type(exc).__name__}: {exc})".replace("\n", " ")) from None
+                                 f"to cannot be read ({type(exc).__name__}: {exc})".replace("\n", " "),
+                                 parameter=None) from None
     else:
         with open(path, "rb") as fh:
             start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -240,7 +242,8 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
         with quiet_sasdata():
             datasets = Loader().load(str(read_path))
     except Exception as exc:  # sasdata raises many kinds; all mean "cannot read"
-        raise InputError(f"{path}: not a readable ASCII, CanSAS XML or NXcanSAS file ({type(exc).__name__})") from None
+        raise InputError(f"{path}: not a readable ASCII, CanSAS XML or NXcanSAS file ({type(exc).__name__})",
+                         parameter=None) from None
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -260,10 +263,10 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
             continue
         if max(x.size, 0 if raw is None else len(raw[0])) > MAX_POINTS:
             raise InputError(f"{path}: {x.size} points in one curve, more than the {MAX_POINTS} accepted; "
-                             "rebin the data")
+                             "rebin the data", parameter=None)
         if kind != "ascii" and stated is not None and abs((q_unit_factor(getattr(d, "_xunit", "")) or 0) - 1) > 1e-9:
             raise InputError(f"{path}: the file gives q in {stated!r}, which sasdata could not convert to 1/A; "
-                             "state q in 1/A or 1/nm")
+                             "state q in 1/A or 1/nm", parameter=None)
         if raw is not None:  # the rows as the file lists them: what sasdata dropped and sorted is recorded too
             rows, v, ncol = raw
             arrays = (v[:, 0] * factor, v[:, 1], v[:, 2] if ncol >= 3 else None,
@@ -280,13 +283,14 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
         try:
             q, i, di, dq, repairs, (dxl, dxw) = repair_columns(*arrays, rows=rows, strict=strict_input, extra=slit)
         except InputError as exc:
-            raise InputError(f"{path}: {exc}") from None
+            raise InputError(f"{path}: {exc}", parameter=exc.parameter) from None
         dq = None if dq is None or not np.any(dq) else dq
         curves.append(Curve(q, i, di, dq, str(path), label=getattr(d, "title", "") or f"{path.stem}[{k}]",
                             q_unit=unit_name, q_unit_source=unit_source, repairs=repairs, slit_length=dxl,
                             slit_width=dxw))
     if not curves:
-        raise InputError(f"{path}: {(kind == 'hdf5' and _nxcansas_why(path)) or _nothing_read(datasets)}")
+        raise InputError(f"{path}: {(kind == 'hdf5' and _nxcansas_why(path)) or _nothing_read(datasets)}",
+                         parameter=None)
     for c in curves:
         check_q_plausible(path, c.q, unit_name, unit_source)
     return curves

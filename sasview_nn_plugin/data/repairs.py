@@ -83,7 +83,8 @@ def repair_columns(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, 
     if bad.any():
         what = f"{_n_rows(int(bad.sum()))} with NaN/inf values{_where(q, rows, bad)}"
         if strict:
-            raise InputError(f"{what}; remove or fix them" + without.format("they are dropped, " + _SASVIEW))
+            raise InputError(f"{what}; remove or fix them" + without.format("they are dropped, " + _SASVIEW),
+                             parameter=None)
         repairs.append(f"dropped {what}, {_SASVIEW}")
         arrays = _keep(arrays, ~bad)
     q, intensity = arrays[0], arrays[1]
@@ -92,23 +93,24 @@ def repair_columns(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, 
         what = (f"{_n_rows(int(zero.sum()))} with q = 0{' and I = 0' if np.all(intensity[zero] == 0) else ''}"
                 f"{_where(q, arrays[4], zero, with_q=False)}")
         if strict:
-            raise InputError(f"{what}; remove them" + without.format("they are dropped, " + _SASVIEW))
+            raise InputError(f"{what}; remove them" + without.format("they are dropped, " + _SASVIEW), parameter=None)
         repairs.append(f"dropped {what}, {_SASVIEW}")
         arrays = _keep(arrays, ~zero)
     q, intensity, di, dq, rows, *extra = arrays
     if not len(q):
         raise InputError(f"no points left after dropping {_n_rows(n_file)} ({'; '.join(repairs)}); "
-                         "check the file holds a curve: columns q I [dI [dq]]")
+                         "check the file holds a curve: columns q I [dI [dq]]", parameter=None)
     if (q < 0).any():
         neg = q < 0
         raise InputError(f"q < 0 on {_n_rows(int(neg.sum()))}{_where(q, rows, neg)}: not a scattering curve; "
-                         "a 1-D SAS data file holds q > 0 (columns q I [dI [dq]])")
+                         "a 1-D SAS data file holds q > 0 (columns q I [dI [dq]])", parameter=None)
     if di is not None and (di < 0).any():
         neg = di < 0
         what = f"{_n_rows(int(neg.sum()))} with dI < 0{_where(q, rows, neg)}"
         if strict:
             raise InputError(f"{what}; dI is the uncertainty of I: fix the column or drop it (without dI all points "
-                             "are weighted equally)" + without.format("|dI| is used, as SasView's fit weighs them"))
+                             "are weighted equally)" + without.format("|dI| is used, as SasView's fit weighs them"),
+                             parameter=None)
         repairs.append(f"used |dI| for {what}, as SasView's fit weighs them (it squares (I - model) / dI)")
         di = arrays[2] = np.abs(di)
 
@@ -118,14 +120,15 @@ def repair_columns(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, 
         what = f"{len(q)} points by q ({moved} were out of order)"
         if strict:
             raise InputError(f"q is not sorted in ascending order ({moved} of {len(q)} points out of order); "
-                             "sort the points by q" + without.format("they are sorted, " + _SASVIEW))
+                             "sort the points by q" + without.format("they are sorted, " + _SASVIEW), parameter=None)
         repairs.append(f"sorted {what}, {_SASVIEW}")
         arrays = _keep(arrays, order)
         q, intensity, di, dq, rows, *extra = arrays
     if di is not None and not di.any():
         if strict:
             raise InputError("dI = 0 on every row; fix the uncertainties or drop the dI column (without dI all "
-                             "points are weighted equally)" + without.format("dI is then not used, as in SasView"))
+                             "points are weighted equally)" + without.format("dI is then not used, as in SasView"),
+                             parameter=None)
         repairs.append("dI is 0 on every row: not used, all points weighted equally (as SasView does)")
         di = arrays[2] = None
     elif di is not None and (di == 0).any():
@@ -134,7 +137,7 @@ def repair_columns(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, 
         if strict:
             raise InputError(f"{what}; fix the uncertainties or drop the dI column (without dI all points are "
                              "weighted equally)" + without.format("they are dropped, as SasView's fit leaves "
-                                                                  "them out"))
+                                                                  "them out"), parameter=None)
         repairs.append(f"dropped {what}, which SasView's fit leaves out too")
         arrays = _keep(arrays, ~zero)
         q, intensity, di, dq, rows, *extra = arrays
@@ -149,7 +152,7 @@ def repair_columns(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, 
                 else f"{m} points at {g} duplicate q values (q = {_listed(qs)} 1/A)")
         if strict:
             raise InputError(f"q has duplicate values: {what}; merge or remove them"
-                             + without.format("they are merged by inverse-variance averaging"))
+                             + without.format("they are merged by inverse-variance averaging"), parameter=None)
         repairs.append(f"merged {what} into {g} by inverse-variance averaging")
         w = np.ones_like(q) if di is None else di ** -2.0
         sw = np.bincount(group, w)
@@ -168,8 +171,8 @@ def repair_columns(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, 
         q = q[first]
     if len(q) < 2:
         raise InputError(f"fewer than 2 points left ({len(q)}) after the repairs ({'; '.join(repairs)}); "
-                         "a curve needs at least 2")
+                         "a curve needs at least 2", parameter=None)
     if not (intensity > 0).any():
         raise InputError(f"intensity is <= 0 at every point ({len(q)} points): nothing to invert; check the file "
-                         "holds I(q) and how much background was subtracted")
+                         "holds I(q) and how much background was subtracted", parameter=None)
     return q, intensity, di, dq, tuple(repairs), tuple(extra)

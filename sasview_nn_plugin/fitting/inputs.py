@@ -80,13 +80,13 @@ def points(whole, q_range) -> tuple:
     q, intensity, di, dq = whole
     if q_range is None:
         if len(q) < 10:
-            raise InputError(f"only {len(q)} data points; cannot refine (at least 10)")
+            raise InputError(f"only {len(q)} data points; cannot refine (at least 10)", parameter=None)
         return whole
     lo, hi = q_range   # validated by _refine (or the start's window)
     sel = in_q_range(q, (lo, hi))
     if sel.sum() < 10:
         raise InputError(f"fewer than 10 data points inside q_range {lo:.4g}-{hi:.4g} 1/A; cannot refine: "
-                         "widen it, or leave it out (every point)")
+                         "widen it, or leave it out (every point)", parameter="q_range")
     return q[sel], intensity[sel], di[sel], None if dq is None else dq[sel]
 
 

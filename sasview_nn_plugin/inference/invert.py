@@ -118,7 +118,8 @@ def _direct(nn: NNModel, curve: Curve, phi: float, notes: tuple[str, ...] = (), 
     moments = number @ nn.radius_moments  # sums of w, w R, w R^3, w R^4
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
-        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
+        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data",
+                         parameter="intensity")
     out = _inversion(nn, number, moments.tolist(), curve, phi, notes)
     if not on_grid and _wide(q, nn):  # room for other windows of the map: the best of them (s = 1 included)
         try:  # the points kept (unusable ones outside the model's window dropped, with the note)
@@ -160,7 +161,8 @@ def _invert_mapped(nn: NNModel, curve: Curve, phi: float) -> Inversion:
     (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
     scales, best = _mapped_candidates(nn, q, curve.intensity, di, np.array([phi]), curve.dq)
     if best[0] is None:
-        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
+        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data",
+                         parameter="intensity")
     _, s, radius, w, qual = best[0]
     lo, hi = data_range((m0, m1), s)
     seen = (f"the network saw its own window q = {m0:.4g}-{m1:.4g} 1/A (s = 1)" if s == 1.0 else

@@ -139,14 +139,15 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     p = Path(name)
     if p.suffix in (".h5", ".hdf5") or p.exists():
         if not p.is_file():
-            raise ModelFileError(f"model file {p} not found")
+            raise ModelFileError(f"model file {p} not found", parameter="model")
         return p
     where = models_dir()
     candidate = where / f"{name}.h5"
     if not candidate.is_file():
         known = sorted(x.stem for x in where.glob("*.h5"))
         hint = "" if known else " (an install without its models: reinstall, or set $SASVIEW_NN_MODELS)"
-        raise ModelFileError(f"no model named {name!r} in {where}; known: {', '.join(known) or 'none'}{hint}")
+        raise ModelFileError(f"no model named {name!r} in {where}; known: {', '.join(known) or 'none'}{hint}",
+                             parameter="model")
     return candidate
 
 
@@ -157,10 +158,11 @@ def _read_model(f, path: Path) -> NNModel:
     c = FileCheck(f, path)
     fmt = f.attrs.get_id("format") if "format" in f.attrs else None
     if fmt is None or fmt.shape != () or h5py.check_string_dtype(fmt.dtype) is None or c.text("format", 100) != FORMAT:
-        raise ModelFileError(f"{path} is not a sasview_nn_plugin model file (format attribute missing)")
+        raise ModelFileError(f"{path} is not a sasview_nn_plugin model file (format attribute missing)", parameter=None)
     version = c.number("format_version", integer=True)
     if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path} has format version {version}; upgrade sasview_nn_plugin to read it")
+        raise ModelFileError(f"{path} has format version {version}; upgrade sasview_nn_plugin to read it",
+                             parameter=None)
     transform = c.text("transform", 100)
     if transform not in ("log_block", "minmax"):
         c.fail(f"unknown input transform {transform!r} (known: log_block, minmax)")
@@ -298,4 +300,5 @@ def _read_file(path: Path) -> NNModel:
     except ModelFileError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RecursionError) as exc:
-        raise ModelFileError(f"cannot read model file {path}: {exc}; the file is corrupt or not a model") from None
+        raise ModelFileError(f"cannot read model file {path}: {exc}; the file is corrupt or not a model",
+                             parameter=None) from None

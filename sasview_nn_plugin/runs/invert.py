@@ -74,7 +74,7 @@ def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, 
         results += process_frames(read_unit(u, settings.q_unit, settings.read_options), settings)
     failed = next((r for r in results if r.status != "ok"), None)
     if failed is not None:
-        raise InputError(f"{printable(failed.source)}: {failed.reason}")
+        raise InputError(f"{printable(failed.source)}: {failed.reason}", parameter=None)
     stems: set[str] = set()
     for r in results:
         stem = output_stem(r.frame)

@@ -115,7 +115,8 @@ def _backup(target: Path) -> Path:
         if not (bak.exists() or bak.is_symlink()):
             os.rename(target, bak)
             return bak
-    raise InputError(f"cannot find a free backup name for {target}; remove old {target.name}.bak-* files")
+    raise InputError(f"cannot find a free backup name for {target}; remove old {target.name}.bak-* files",
+                     parameter="force")
 
 
 def _refusal(target: Path, state: str, uninstall: bool) -> InputError:
@@ -124,10 +125,10 @@ def _refusal(target: Path, state: str, uninstall: bool) -> InputError:
     if state == "link":
         return InputError(f"{target} is a symbolic link (to {os.readlink(target)}), not a plugin installed by "
                           f"sasview_nn_plugin: the link and what it points to are left alone; pass force=True to "
-                          f"move the link itself aside to {aside}{then}")
+                          f"move the link itself aside to {aside}{then}", parameter="force")
     return InputError(f"{target} was not installed by sasview_nn_plugin (its first line is not {MARKER_TAG!r}): "
                       f"it is left alone; pass force=True to move it aside to {aside}{then}, "
-                      f"or choose another plugin_dir")
+                      f"or choose another plugin_dir", parameter="force")
 
 
 def _bundle_refusal(folder: Path, state: str, uninstall: bool) -> InputError:
@@ -135,7 +136,7 @@ def _bundle_refusal(folder: Path, state: str, uninstall: bool) -> InputError:
     then = "" if uninstall else " and install the bundle in its place"
     return InputError(f"{folder} is {what} (sasview_nn_plugin's bundle has a {BUNDLE_MANIFEST} naming it): it is "
                       f"left alone; pass force=True to move it aside to {folder.name}.bak-<date-time>{then}, "
-                      "or choose another plugin_dir")
+                      "or choose another plugin_dir", parameter="force")
 
 
 def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool = False,
@@ -153,7 +154,7 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
     else:
         if not os.fsdecode(plugin_dir).strip():
             raise InputError("plugin_dir is empty; give SasView's plugin_models directory "
-                             "(or none at all for the one SasView uses)")
+                             "(or none at all for the one SasView uses)", parameter="plugin_dir")
         d, how = Path(plugin_dir).expanduser(), "--plugin-dir"
     target = d / f"{PLUGIN_NAME}.py"
     folder = d / BUNDLE_DIR
@@ -161,7 +162,7 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
         state = _inspect(target)
         if state == "other":
             raise InputError(f"{target} exists and is not a regular file (a directory?); it is left alone: "
-                             "move it away, or choose another plugin_dir")
+                             "move it away, or choose another plugin_dir", parameter="plugin_dir")
         bstate = _inspect_bundle(folder)
         if uninstall:
             if state == "absent" and bstate == "absent":
@@ -201,7 +202,7 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
         clash = next((rel for rel in kept if rel in files), None)
         if clash is not None and not bundle_same:
             raise InputError(f"{folder / clash} is not the bundle's file but the new bundle has one of that name; "
-                             "move it out of the bundle folder and run again")
+                             "move it out of the bundle folder and run again", parameter="force")
         if not bundle_same:
             replace_folder(folder, files, kept)
         backup = _backup(target) if state in ("foreign", "link") else None
@@ -211,7 +212,7 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
             write_atomic(target, text)
     except OSError as exc:
         raise InputError(f"cannot {'remove' if uninstall else 'write'} the plugin model in {d}: "
-                         f"{exc.strerror or exc}; choose a writable plugin_dir") from None
+                         f"{exc.strerror or exc}; choose a writable plugin_dir", parameter="plugin_dir") from None
     action = "updated" if state == "ours" else "replaced" if backup else "installed"
     return InstallResult(target, action, how, backup, folder, bundle_backup, kept)
 
@@ -227,7 +228,7 @@ def write_zip(path: str | os.PathLike) -> Path:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}; choose another path") from None
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}; choose another path", parameter="path") from None
     return path
 
 

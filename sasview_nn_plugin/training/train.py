@@ -125,18 +125,19 @@ def _read_data(path: Path, max_curves: int | None, preset: Preset):
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise InputError(f"cannot open training data {path}: {exc}") from None
+        raise InputError(f"cannot open training data {path}: {exc}", parameter="data") from None
     target = "parameters" if preset.target == "parameters" else "number_distribution"
     with f:
         for name in ("q", "radius", "intensity", target, "volume_fraction"):
             if name not in f:
                 how = "sasview-nn simulate --parametric --family schulz|lognormal" if name == "parameters" \
                     else "sasview-nn simulate"
-                raise InputError(f"{path} lacks dataset {name!r}; make it with `{how}`")
+                raise InputError(f"{path} lacks dataset {name!r}; make it with `{how}`", parameter="data")
         n = len(f["intensity"]) if not max_curves else min(max_curves, len(f["intensity"]))
         q, radius = f["q"][:], f["radius"][:]
         if len(q) % preset.block:
-            raise InputError(f"q grid of {len(q)} points is not a multiple of the preset's block {preset.block}")
+            raise InputError(f"q grid of {len(q)} points is not a multiple of the preset's block {preset.block}",
+                             parameter="preset")
         feats = np.empty((n, len(q) // preset.block), np.float32)
         for lo in range(0, n, 65536):
             hi = min(n, lo + 65536)
@@ -155,18 +156,18 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
           plot: bool = True) -> TrainResult:
     """Train a network on a simulated HDF5 set and write ``out`` (.h5 added if missing)."""
     if preset not in PRESETS:
-        raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}", parameter="preset")
     p = PRESETS[preset]
     data, out = Path(data), Path(out)
     out = out if out.suffix == ".h5" else out.with_name(out.name + ".h5")
     if not out.parent.is_dir():
-        raise InputError(f"output directory {out.parent} does not exist; create it first")
+        raise InputError(f"output directory {out.parent} does not exist; create it first", parameter="out")
     q, radius, feats, phi, res, y, attrs = _read_data(data, max_curves, p)
     n = len(y)
     if n < 20:
-        raise InputError(f"need at least 20 training curves (got {n})")
+        raise InputError(f"need at least 20 training curves (got {n})", parameter=None)
     if not np.all(np.isfinite(feats)):
-        raise InputError(f"{data} holds non-positive or non-finite intensities")
+        raise InputError(f"{data} holds non-positive or non-finite intensities", parameter="data")
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
@@ -195,7 +196,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
     out_fields = {}
     if p.target == "parameters":  # log, then 0-1 over the training rows
         if np.any(y <= 0):
-            raise InputError(f"{data}: parameters must be positive")
+            raise InputError(f"{data}: parameters must be positive", parameter="data")
         logy = np.log(y.astype(float))
         lo, hi = logy[tr].min(axis=0), logy[tr].max(axis=0)
         hi = np.where(hi > lo, hi, lo + 1.0)
