@@ -1,5 +1,6 @@
-"""The pipeline's shape, checked from the source: stages import only stages above them, no import cycles,
-no module too long to read, and each stage package says what it takes and gives.
+"""The pipeline's shape, checked from the source: stages import only stages above them, no import cycles, module
+names unique across stages, and each stage package says what it takes and gives.  (Function size is ruff's:
+C901/PLR0912/PLR0915 in pyproject.toml, run by tests/test_lint.py.)
 
 Stages, top to bottom (docs/architecture.md): errors -> physics -> data -> inference -> training -> fitting
 -> sasview -> runs -> optics -> cli.  Imports inside functions count too: a lazy import is still a
@@ -15,7 +16,6 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "sasview_nn_plugin"
 STAGES = ["errors", "physics", "data", "inference", "training", "fitting", "sasview", "runs", "optics", "cli"]
-MAX_LINES = 360
 # the plugin model runs inside SasView (its package imports are guarded); __init__ is the public face
 EXEMPT_FROM_IMPORT_RULE = {"sasview_nn_plugin", "sasview_nn_plugin.sasview.nn_spheres_hs"}
 
@@ -98,12 +98,6 @@ def test_no_import_cycles():
     for m in sorted(g):
         visit(m)
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
-
-
-@pytest.mark.parametrize("path", sorted(PKG.rglob("*.py")), ids=lambda p: str(p.relative_to(PKG)))
-def test_modules_are_short_enough_to_read(path):
-    n = len(path.read_text().splitlines())
-    assert n <= MAX_LINES, f"{path.relative_to(PKG)} has {n} lines; split it by what its parts do"
 
 
 @pytest.mark.parametrize("name", [s for s in STAGES if (PKG / s).is_dir()])

@@ -109,6 +109,10 @@ class NNModel:
 
     # -- consistency ---------------------------------------------------------------------------
     def _check(self) -> None:
+        self._check_layers(self._check_inputs())
+
+    def _check_inputs(self) -> int:
+        """The number of input features, once the grids, the input transform and its normalisation are sound."""
         for what, grid in (("q grid", self.q), ("radius grid", self.radius)):
             if (problem := grid_problem(grid)) is not None:
                 raise ModelFileError(f"model {self.name}: the {what} {problem}; the file is corrupt", parameter=None)
@@ -116,7 +120,7 @@ class NNModel:
             raise ModelFileError(f"model {self.name}: volume-fraction normalisation phi_shift = {self.phi_shift}, "
                                  f"phi_scale = {self.phi_scale}; it needs finite values and phi_scale != 0",
                                  parameter=None)
-        n_q, n_r = len(self.q), len(self.radius)
+        n_q = len(self.q)
         if self.transform not in ("log_block", "minmax"):
             raise ModelFileError(f"model {self.name}: unknown input transform {self.transform!r}", parameter=None)
         if self.block < 1 or n_q % self.block:
@@ -126,6 +130,11 @@ class NNModel:
         if self.input_shift.shape != (n_feat,) or self.input_scale.shape != (n_feat,):
             raise ModelFileError(f"model {self.name}: input normalisation has {self.input_shift.shape} values, "
                                  f"the q grid needs {n_feat}; the file is for another grid or corrupt", parameter=None)
+        return n_feat
+
+    def _check_layers(self, n_feat: int) -> None:
+        """The layers take the features (and phi, dQ/Q), give one output per radius bin or parameter, and hold
+        finite numbers."""
         if not self.weights or len(self.weights) != len(self.biases) or len(self.activations) != len(self.weights):
             raise ModelFileError(f"model {self.name}: layers are incomplete", parameter=None)
         if self.takes_resolution and not (np.isfinite(self.resolution_shift) and np.isfinite(self.resolution_scale)
@@ -144,7 +153,7 @@ class NNModel:
                     or np.shape(self.output_max) != (k,):
                 raise ModelFileError(f"model {self.name}: network gives {width} outputs for parameters "
                                      f"{list(self.output_names)}; the file is corrupt", parameter=None)
-        elif width != n_r:
+        elif width != (n_r := len(self.radius)):
             raise ModelFileError(f"model {self.name}: network gives {width} outputs but the radius grid has {n_r} "
                                  "bins; the file is for another grid or corrupt", parameter=None)
         if any(a not in ACTIVATIONS for a in self.activations):
