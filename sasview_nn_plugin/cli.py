@@ -135,7 +135,7 @@ def _run_options(args: argparse.Namespace):
 
 
 def _cmd_invert(args: argparse.Namespace) -> int:
-    from .runs.invert import describe, input_notes, invert_files
+    from .runs.invert_files import describe, input_notes, invert_files
 
     results = invert_files(args.inputs, output=args.output, options=_run_options(args))
     for r, notes in zip(results, input_notes(results), strict=True):

@@ -30,7 +30,7 @@ from .network import NNModel
 from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import BatchCheck, assess, training_of
 from .result import Distribution, Inversion
-from .wide import wide_model
+from .wide_model import wide_model
 from .window import (  # noqa: F401  (to_model_grid, maps_to_model_window, dq_over_q: also imported from here)
     MIN_WINDOW_SCALE,
     WINDOW_STEP,

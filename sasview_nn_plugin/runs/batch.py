@@ -25,7 +25,7 @@ from ..data.files import atomic_path, ensure_output_dir, printable, remove_parti
 from ..data.files import check_output_path as files_check_output
 from ..data.writers import write_inversion
 from ..errors import InputError
-from ..inference.wide import load_any
+from ..inference.wide_model import load_any
 from ..physics import kernels as physics
 from .guard import LOCK_NAME, OutputLock, refuse_outputs_onto_inputs
 from .parts import blocks, frame_groups, gather, part_index
@@ -41,7 +41,7 @@ from .plan import (
     refuse_foreign_run_files,
 )
 from .process import FrameResult, RunOptions, Settings, process_frames, process_unit, settings_for
-from .project import project_path, write_run_project
+from .run_project import project_path, write_run_project
 from .summary import RunFiles, refined_columns
 
 __all__ = ["run_batch", "record_unit", "finish_run", "RunSummary", "UNIT_FRAMES"]

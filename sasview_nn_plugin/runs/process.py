@@ -19,7 +19,7 @@ import numpy as np
 from ..data.curve import Curve
 from ..data.validation import check_prior_sigma, check_q_range, check_volume_fraction
 from ..errors import InputError
-from ..inference.wide import check_slit, load_any
+from ..inference.wide_model import check_slit, load_any
 
 
 @dataclass(frozen=True)

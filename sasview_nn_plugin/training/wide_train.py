@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..inference.wide import WideModel, input_vector, save_wide
+from ..inference.wide_model import WideModel, input_vector, save_wide
 from ..physics.wide import WideGrids
 
 HIDDEN = (1024, 512, 256)

@@ -16,7 +16,7 @@ from .batch import UNIT_FRAMES, write_frame_files
 from .guard import OutputLock, refuse_outputs_onto_inputs
 from .plan import expand_inputs, plan_units, read_unit
 from .process import FrameResult, RunOptions, process_frames, settings_for
-from .project import project_entries, project_path, write_project_file
+from .run_project import project_entries, project_path, write_project_file
 
 
 def output_stem(frame: str) -> str:
