@@ -201,7 +201,7 @@ def q_unit_factor(unit: str) -> float | None:
 
     try:
         f = float(Converter(u)(1.0, units="1/A"))
-    except Exception:  # sasdata raises KeyError/ValueError/TypeError for what it cannot parse
+    except (KeyError, ValueError, TypeError):  # what sasdata raises for a unit it cannot parse
         return None
     return f if np.isfinite(f) and f > 0 else None
 

@@ -8,7 +8,7 @@ import numpy as np
 from ..data import validation
 from ..data.curve import Curve, as_curve
 from ..data.validation import check_curve, in_q_range, uncertainty_or_default, unused_bad_points
-from ..errors import InputError
+from ..errors import InputError, ModelFileError
 from ..inference.quality import Training, training_of
 from ..inference.result import Inversion
 
@@ -98,7 +98,7 @@ def training(start: Inversion) -> Training:
         from ..inference.modelfile import load_model
 
         return training_of(load_model(start.model))
-    except Exception:  # a start not from a loadable model (a parametric or hand-made start)
+    except ModelFileError:  # a start not from a loadable model (a hand-made start, a model file gone)
         return Training(q_range=tuple(start.q_range), radius_range=(float(start.radius[0]), float(start.radius[-1])))
 
 

@@ -245,7 +245,7 @@ def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:
     if scheduler:
         try:
             client = Client(scheduler, timeout="20s")
-        except Exception as exc:  # unreachable (OSError, TimeoutError) or not an address (ValueError)
+        except (OSError, TimeoutError, ValueError) as exc:  # unreachable, timed out, or not an address
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; give its address "
                              "as tcp://HOST:PORT", parameter="scheduler") from None
     else:
