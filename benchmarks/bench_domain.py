@@ -42,7 +42,7 @@ from sasmodels.resolution import Pinhole1D
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.inference.modelfile import resolve_model_path
-from sasview_nn_plugin.inference.wide import load_any
+from sasview_nn_plugin.inference.wide_model import load_any
 
 # name: (q_min 1/A, q_max 1/A, points, dQ/Q range or None)
 WINDOWS = {"lab": (0.008, 0.3, 300, None), "sans": (0.003, 0.3, 300, (0.10, 0.20)),

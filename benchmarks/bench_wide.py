@@ -35,7 +35,7 @@ from sasmodels.resolution import Slit1D
 from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.inference.invert_wide import invert_wide
 from sasview_nn_plugin.inference.modelfile import resolve_model_path
-from sasview_nn_plugin.inference.wide import load_wide
+from sasview_nn_plugin.inference.wide_model import load_wide
 
 WINDOWS = {"usaxs_saxs": (1e-4, 0.3, 400), "lab": (0.005, 0.5, 300), "slit": (1e-4, 0.05, 200)}
 KINDS = {"broad": ("usaxs_saxs", "lab"), "decades": ("usaxs_saxs", "lab"), "narrow": ("usaxs_saxs", "lab"),

@@ -135,7 +135,7 @@ def _run_options(args: argparse.Namespace):
 
 
 def _cmd_invert(args: argparse.Namespace) -> int:
-    from .runs.invert import describe, input_notes, invert_files
+    from .runs.invert_files import describe, input_notes, invert_files
 
     results = invert_files(args.inputs, output=args.output, options=_run_options(args))
     for r, notes in zip(results, input_notes(results), strict=True):
@@ -202,7 +202,7 @@ def _cmd_install_sasview(args: argparse.Namespace) -> None:
                            ("another plugin_dir", "another --plugin-dir"),
                            ("writable plugin_dir", "writable --plugin-dir")):
             msg = msg.replace(name, flag)
-        raise InputError(msg) from None
+        raise InputError(msg, parameter=exc.parameter) from None
 
 
 def _cmd_series(args: argparse.Namespace) -> None:
@@ -210,7 +210,7 @@ def _cmd_series(args: argparse.Namespace) -> None:
     from .training.simulate import growth_series
 
     if args.frames < 1:
-        raise InputError(f"--frames must be >= 1 (got {args.frames})")
+        raise InputError(f"--frames must be >= 1 (got {args.frames})", parameter="frames")
     check_volume_fraction(args.volume_fraction)
     path = growth_series(args.out, args.frames, args.seed, radius_start=args.radius_start,
                          radius_end=args.radius_end, pd=args.pd, volume_fraction=args.volume_fraction,
@@ -243,7 +243,19 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sasview-nn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_simulate_command(sub)
+    _add_train_command(sub)
+    _add_invert_command(sub)
+    _add_identifiability_command(sub)
+    _add_lam1990_command(sub)
+    _add_series_command(sub)
+    _add_batch_command(sub)
+    _add_install_sasview_command(sub)
+    return parser
 
+
+def _add_simulate_command(sub) -> None:
+    """`sasview-nn simulate` and its flags."""
     p = sub.add_parser("simulate", help="generate a training set of sasmodels-exact curves (HDF5)")
     p.add_argument("--n", type=int, required=True, help="number of curves")
     p.add_argument("--seed", type=int, default=0)
@@ -258,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grid_args(p)
     p.set_defaults(func=_cmd_simulate)
 
+
+def _add_train_command(sub) -> None:
+    """`sasview-nn train` and its flags."""
     p = sub.add_parser("train", help="train a network (needs the [train] extra: TensorFlow)")
     p.add_argument("--data", required=True, help="HDF5 file from `sasview-nn simulate`")
     p.add_argument("--out", required=True, help="model file to write (.h5 added if missing)")
@@ -269,10 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 
+
+def _add_invert_command(sub) -> None:
+    """`sasview-nn invert` and its flags."""
     p = sub.add_parser("invert", help="invert measured curves into size distributions (numpy only)")
     _add_run_args(p)
     p.set_defaults(func=_cmd_invert)
 
+
+def _add_identifiability_command(sub) -> None:
+    """`sasview-nn identifiability` and its flags."""
     p = sub.add_parser("identifiability", help="map where (radius, width) can be told apart for a q range and noise")
     p.add_argument("--q-min", type=float, default=0.04, help="q range of the measurement (default 0.04-0.105 1/A)")
     p.add_argument("--q-max", type=float, default=0.105)
@@ -289,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="directory for identifiability.png/.csv/.json")
     p.set_defaults(func=_cmd_identifiability)
 
+
+def _add_lam1990_command(sub) -> None:
+    """`sasview-nn lam1990` and its flags."""
     p = sub.add_parser("lam1990", help="reproduce the 1990 Mie-backscatter inversion (needs [optics] and [train])")
     p.add_argument("--output", required=True, help="directory for summary.json and the figures")
     p.add_argument("--region", choices=["ours", "paper"], default="ours",
@@ -298,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_lam1990)
 
+
+def _add_series_command(sub) -> None:
+    """`sasview-nn simulate-series` and its flags."""
     p = sub.add_parser("simulate-series", help="a synthetic time series of growing particles (HDF5 frame table)")
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--out", required=True, help="output HDF5 file")
@@ -309,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=0.01, help="relative noise per point (dI is written)")
     p.set_defaults(func=_cmd_series)
 
+
+def _add_batch_command(sub) -> None:
+    """`sasview-nn batch` and its flags."""
     p = sub.add_parser("batch", help="invert a whole run: many files / multi-frame HDF5, resumable, optional Dask")
     _add_run_args(p)
     p.add_argument("--no-frame-files", action="store_true", help="skip the per-frame JSON/CSV (run files only)")
@@ -317,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_batch)
 
+
+def _add_install_sasview_command(sub) -> None:
+    """`sasview-nn install-sasview` and its flags."""
     p = sub.add_parser("install-sasview", help="install (or remove) the nn_spheres_hs SasView plugin model")
     p.add_argument("--plugin-dir", default=None,
                    help="SasView's plugin_models directory (default: found as SasView 6.1+ does)")
@@ -328,7 +361,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="install nothing; write the plugin and its bundle as a zip to unzip into SasView's "
                         "plugin-model folder by hand")
     p.set_defaults(func=_cmd_install_sasview)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import signal
 from collections.abc import Iterator
-
-_NAMED = re.compile(r"`([a-z][a-z0-9_]*)`|\b([a-z][a-z0-9]*_[a-z0-9_]+)=")
 
 
 class InputError(ValueError):
     """Bad user input (arguments, data files, model files): the message says what and how to fix.
 
-    ``parameter`` is the Python name of the argument at fault (``"volume_fraction_table"``), given or
-    read from the message, which names parameters in backticks or as ``name=value``; only the CLI maps
-    it to a flag."""
+    ``parameter`` is the Python name of the argument at fault (``"volume_fraction_table"``), or None where no
+    single argument is (a damaged file, a curve's values); every raise gives it explicitly, it is never read from
+    the message.  The message names parameters in backticks or as ``name=value``, which the CLI turns into flags."""
 
     def __init__(self, message: str = "", parameter: str | None = None):
         super().__init__(message)
-        if parameter is None and (m := _NAMED.search(str(message))):
-            parameter = m.group(1) or m.group(2)
         self.parameter = parameter
 
 

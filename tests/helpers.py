@@ -73,6 +73,19 @@ def schulz_mix(means, pds, shares):
     return physics.volume_to_number(v, GRID.radius)
 
 
+def hand_made_start(w, phi, intensity, di, dq=None, phi_sigma=None, q=Q, window=(0.04, 0.105)):
+    """A refinement's start made by hand, no network: number weights ``w`` on GRID at volume fraction ``phi`` for the
+    curve (q, intensity, di, dq), shaped as `invert` returns it (``window``: the q range a network would have read;
+    ``phi_sigma``: the 1-sigma of an estimated phi, None where phi is given)."""
+    from sasview_nn_plugin.data.curve import Curve
+    from sasview_nn_plugin.inference.result import Distribution, Inversion
+
+    w = np.asarray(w, float)
+    curve = Curve.from_arrays(q, intensity, di, dq=dq)
+    return Inversion(Distribution(GRID.radius, w / w.sum()), phi, "hand-made", curve, window,
+                     volume_fraction_sigma=phi_sigma)
+
+
 def direct_curve(name, q, **pars):
     """sasmodels' DirectModel of model ``name`` on q with ``pars``."""
     from sasmodels.core import load_model

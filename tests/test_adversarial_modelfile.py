@@ -236,9 +236,9 @@ def test_cli_refuses_each_bad_model_with_one_line_and_writes_nothing(tmp_path, c
 
 @pytest.mark.parametrize("path", sorted((REPO / "trained_models").glob("*.h5")), ids=lambda p: p.stem)
 def test_shipped_models_pass_the_checks(path):
-    from sasview_nn_plugin.inference.wide import is_wide_file, load_wide, place
+    from sasview_nn_plugin.inference.wide_model import is_wide_file, load_wide, place
 
-    if is_wide_file(path):   # the whole-curve model: its own format (inference/wide.py)
+    if is_wide_file(path):   # the whole-curve model: its own format (inference/wide_model.py)
         wide = load_wide(path)
         q = np.geomspace(1e-3, 0.3, 200)
         vol, phi, sigma = wide.predict_placed([place(wide.grids, q, np.exp(-((q * 30) ** 2) / 5) + 1e-3)], [0.3])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
 from helpers import write_synthetic_parts
 
 from sasview_nn_plugin.inference.modelfile import load_model
@@ -24,6 +25,7 @@ def finish_peak(out, n: int) -> float:
         tracemalloc.stop()
 
 
+@pytest.mark.slow   # 48 s in the default run on the shared 2-core machine (pytest --durations)
 def test_finishing_a_run_needs_no_more_memory_for_sixteen_times_the_frames(tmp_path):
     small = finish_peak(tmp_path / "small", 4096)
     large = finish_peak(tmp_path / "large", 65536)

@@ -249,6 +249,7 @@ def test_local_dask_cluster_gives_the_serial_results(tmp_path):
     assert len(chi2) == 6 and np.median(chi2) < 1.5
 
 
+@pytest.mark.slow   # 55 s in the default run on the shared 2-core machine (pytest --durations)
 def test_ctrl_c_then_rerun_gives_the_uninterrupted_result(tmp_path):
     """A real interrupt (SIGINT) of the CLI mid-run; the re-run completes with identical results."""
     import signal

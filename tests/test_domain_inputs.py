@@ -137,8 +137,8 @@ def test_fit_starts_give_the_network_the_pinhole_width():
 
     from sasmodels.resolution import Pinhole1D
 
+    from sasview_nn_plugin.fitting.network_start import pinhole_width
     from sasview_nn_plugin.fitting.sasfitness import SasFitnessView
-    from sasview_nn_plugin.fitting.start import pinhole_width
 
     q = np.geomspace(0.03, 0.15, 50)
     np.testing.assert_allclose(pinhole_width(SimpleNamespace(resolution=Pinhole1D(q, 0.1 * q)), 50), 0.1 * q)

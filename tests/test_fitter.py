@@ -77,7 +77,7 @@ def test_nn_lm_uses_the_experiments_own_points():
     from bumps.fitters import fit
 
     import sasview_nn_plugin.fitting.fitter  # noqa: F401
-    from sasview_nn_plugin.fitting.start import fitted_points
+    from sasview_nn_plugin.fitting.network_start import fitted_points
 
     prob, m = make_problem(150.0, below_qmin=40)
     q, i, di = fitted_points(prob.active_model)

@@ -85,7 +85,7 @@ def test_invert_warns_outside_the_region_only_when_asked(tmp_path):
     from helpers import sasmodels_curve
 
     from sasview_nn_plugin.data.writers import save_curve
-    from sasview_nn_plugin.runs.invert import invert_files
+    from sasview_nn_plugin.runs.invert_files import invert_files
 
     q = np.geomspace(0.0399, 0.106, 300)   # the model's window (a wider one is read through higher-q windows)
     i = sasmodels_curve(q, 11.0, 0.05, "schulz", 0.3)

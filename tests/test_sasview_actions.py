@@ -53,10 +53,11 @@ def test_a_sasfitness_is_seen_as_an_experiment():
 
 
 def test_network_start_sets_the_components_of_a_sasfitness():
-    """The nn-lm fitters' start (fitting.start.network_start) on SasView's fit object, as the page action runs it."""
+    """The nn-lm fitters' start (fitting.network_start.network_start) on SasView's fit object, as the page action
+    runs it."""
     from bumps.fitproblem import FitProblem
 
-    from sasview_nn_plugin.fitting.start import network_start
+    from sasview_nn_plugin.fitting.network_start import network_start
 
     q, y, dy = curve("schulz_R45_phi0.3_nxcansas.h5")
     f = SasFitness(q, y, dy, fitted=ALL)
@@ -70,7 +71,7 @@ def test_network_start_sets_the_components_of_a_sasfitness():
 def test_network_start_refuses_another_sasview_model():
     from bumps.fitproblem import FitProblem
 
-    from sasview_nn_plugin.fitting.start import network_start
+    from sasview_nn_plugin.fitting.network_start import network_start
 
     q, y, dy = curve("schulz_R45_phi0.3_nxcansas.h5")
     with pytest.raises(ValueError, match="cylinder"):

@@ -310,8 +310,8 @@ def test_network_start_on_sasviews_own_fit_objects():
     from sasmodels.sasview_model import load_custom_model
 
     from sasview_nn_plugin.data.load import load_curves
+    from sasview_nn_plugin.fitting.network_start import network_start
     from sasview_nn_plugin.fitting.sasfitness import ViewProblem
-    from sasview_nn_plugin.fitting.start import network_start
     from sasview_nn_plugin.sasview import plugin_model_path
     from sasview_nn_plugin.sasview.start import SIZE_PARAMETERS, start_fitness
 

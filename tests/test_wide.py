@@ -14,7 +14,7 @@ from sasmodels.direct_model import call_kernel
 
 from sasview_nn_plugin.errors import InputError, ModelFileError
 from sasview_nn_plugin.inference.invert_wide import invert_wide, invert_wide_many
-from sasview_nn_plugin.inference.wide import N_SCALARS, WideModel, load_wide, place, save_wide
+from sasview_nn_plugin.inference.wide_model import N_SCALARS, WideModel, load_wide, place, save_wide
 from sasview_nn_plugin.physics.wide import WideGrids, placement
 from sasview_nn_plugin.training.wide_simulate import simulate_wide
 

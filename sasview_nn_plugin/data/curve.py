@@ -185,7 +185,7 @@ def check_q_unit(q_unit: str | None) -> None:
     """InputError unless q_unit is None (the file's unit, else 1/A) or one of Q_UNITS."""
     if q_unit is not None and q_unit not in Q_UNITS:
         raise InputError(f"q_unit must be 'A' (1/A), 'nm' (1/nm) or None (the file's unit, else 1/A); "
-                         f"got {q_unit!r}")
+                         f"got {q_unit!r}", parameter="q_unit")
 
 
 def q_unit_factor(unit: str) -> float | None:
@@ -201,7 +201,7 @@ def q_unit_factor(unit: str) -> float | None:
 
     try:
         f = float(Converter(u)(1.0, units="1/A"))
-    except Exception:  # sasdata raises KeyError/ValueError/TypeError for what it cannot parse
+    except (KeyError, ValueError, TypeError):  # what sasdata raises for a unit it cannot parse
         return None
     return f if np.isfinite(f) and f > 0 else None
 
@@ -222,11 +222,11 @@ def resolve_q_unit(where: str, stated: str | None, q_unit: str | None) -> tuple[
     f = q_unit_factor(stated)
     if f is None:
         raise InputError(f"{where} gives q in {stated!r}, which is not a unit of inverse length; "
-                         "state q in 1/A or 1/nm")
+                         "state q in 1/A or 1/nm", parameter=None)
     name = unit_name(f, stated)
     if q_unit is not None and abs(f / Q_UNITS[q_unit] - 1) > 1e-6:
         raise InputError(f"{where} gives q in {stated!r} but q_unit={q_unit!r} was passed; omit q_unit to use "
-                         f"the file's unit (or pass q_unit={name!r}), or correct the file")
+                         f"the file's unit (or pass q_unit={name!r}), or correct the file", parameter="q_unit")
     return Q_UNITS.get(name, f), name, "file"
 
 
@@ -237,7 +237,7 @@ def one_unit(where: str, units: set[str]) -> str | None:
         factors.setdefault(q_unit_factor(u), u)
     if len(factors) > 1:
         raise InputError(f"{where} gives q in several units ({', '.join(sorted(units))}); "
-                         "write one unit per file")
+                         "write one unit per file", parameter=None)
     return next(iter(units)) if units else None
 
 
@@ -247,7 +247,7 @@ def check_q_plausible(path, q: np.ndarray, unit_name: str, unit_source: str) -> 
         return
     if unit_source == "default":
         raise InputError(f"{path}: q reaches {qmax:.3g} 1/A, implausible for SAXS, and the file states no q unit; "
-                         'if q is in 1/nm pass q_unit="nm" (or state the unit in the file)')
+                         'if q is in 1/nm pass q_unit="nm" (or state the unit in the file)', parameter="q_unit")
     said = "the file states" if unit_source == "file" else "q_unit says"
     raise InputError(f"{path}: q reaches {qmax:.3g} 1/A ({said} q is in {unit_name}), implausible for SAXS; "
-                     "check the q unit")
+                     "check the q unit", parameter=None)

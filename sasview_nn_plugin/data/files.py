@@ -74,28 +74,30 @@ def remove_partials(directory: Path) -> int:
     return n
 
 
-def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
-    """InputError unless ``path`` is a directory or can be created as one (nothing is created)."""
+def check_output_path(path: str | os.PathLike, what: str = "output", parameter: str | None = "output") -> Path:
+    """InputError (naming ``parameter``, the argument ``path`` came in) unless ``path`` is a directory or can be
+    created as one (nothing is created)."""
     if str(path).strip() == "":
-        raise InputError(f"{what}: an empty path is not a directory; give a directory name")
+        raise InputError(f"{what}: an empty path is not a directory; give a directory name", parameter=parameter)
     out = Path(path)
     if out.is_symlink() and not out.exists():
         raise InputError(f"{what} {printable(out)} is a symbolic link leading nowhere (a loop or a dangling link); "
-                         "give a directory")
+                         "give a directory", parameter=parameter)
     if out.exists() and not out.is_dir():
-        raise InputError(f"{what} {out} exists and is not a directory; give a directory")
+        raise InputError(f"{what} {out} exists and is not a directory; give a directory", parameter=parameter)
     return out
 
 
-def ensure_output_dir(path: str | os.PathLike, what: str = "output") -> Path:
+def ensure_output_dir(path: str | os.PathLike, what: str = "output", parameter: str | None = "output") -> Path:
     """Create the output directory ``path`` if needed and check it is a writable directory."""
-    out = check_output_path(path, what)
+    out = check_output_path(path, what, parameter)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create {what} directory {out}: {exc.strerror}") from None
+        raise InputError(f"cannot create {what} directory {out}: {exc.strerror}", parameter=parameter) from None
     if not os.access(out, os.W_OK | os.X_OK):
-        raise InputError(f"{what} directory {out} is not writable; choose another or fix its permissions")
+        raise InputError(f"{what} directory {out} is not writable; choose another or fix its permissions",
+                         parameter=parameter)
     return out
 
 

@@ -96,17 +96,19 @@ def open_frame_table(path: str | os.PathLike, q_unit: str | None = None, *,
         prefix = "" if found[0] == "/" else "/" + found[0]
         if n_frames > MAX_FRAMES:
             raise InputError(f"{path}: {prefix}/{name} declares {n_frames} frames, more than the {MAX_FRAMES} "
-                             "accepted in one table; split the table")
+                             "accepted in one table; split the table", parameter=None)
         if n_q > MAX_POINTS:
             raise InputError(f"{path}: {prefix}/{name} has {n_q} points per curve, more than the {MAX_POINTS} "
-                             "accepted; rebin the data")
+                             "accepted; rebin the data", parameter=None)
         if g["q"].shape != (n_q,):
-            raise InputError(f"{path}: q has shape {g['q'].shape} but {name} has {n_q} columns")
+            raise InputError(f"{path}: q has shape {g['q'].shape} but {name} has {n_q} columns", parameter=None)
         for extra in ("dI",):
             if extra in g and g[extra].shape != (n_frames, n_q):
-                raise InputError(f"{path}: {extra} has shape {g[extra].shape}, expected {(n_frames, n_q)}")
+                raise InputError(f"{path}: {extra} has shape {g[extra].shape}, expected {(n_frames, n_q)}",
+                                 parameter=None)
         if "dq" in g and g["dq"].shape not in ((n_q,), (n_frames, n_q)):
-            raise InputError(f"{path}: dq has shape {g['dq'].shape}, expected {(n_q,)} or {(n_frames, n_q)}")
+            raise InputError(f"{path}: dq has shape {g['dq'].shape}, expected {(n_q,)} or {(n_frames, n_q)}",
+                             parameter=None)
         stated = attr_str(g["q"], "units") or attr_str(g["q"], "unit")
         factor, unit_name, unit_source = resolve_q_unit(f"{path}: {prefix}/q", stated, q_unit)
         check_q_plausible(path, np.asarray(g["q"][:], dtype=float) * factor, unit_name, unit_source)

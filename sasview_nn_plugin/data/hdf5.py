@@ -72,7 +72,7 @@ def _regular_file(name: str, parent_file: str | None, env: str) -> str | None:
 def _refuse_external(path, what: str) -> None:
     raise InputError(f"{path}: {what}, i.e. it reads another file on this machine; external links, virtual "
                      f"datasets and external storage are refused by default: pass {_OPT_IN} to opt in if you "
-                     "trust the file")
+                     "trust the file", parameter=None)
 
 
 def _n_elements(ds) -> int:
@@ -98,7 +98,7 @@ def _walk_hdf5(f, path, allow_external: bool, group_aliases: bool = True) -> lis
         if key in seen:
             if not group_aliases:
                 raise InputError(f"{path}: {gname} is a second hard link to the group {seen[key] or '/'}, a loop or "
-                                 "alias that NXcanSAS readers follow without end; remove the link")
+                                 "alias that NXcanSAS readers follow without end; remove the link", parameter=None)
             continue
         seen[key] = gname
         groups = []
@@ -113,12 +113,12 @@ def _walk_hdf5(f, path, allow_external: bool, group_aliases: bool = True) -> lis
                     _refuse_external(path, f"{full} is an HDF5 external link to {target}")
                 if _regular_file(link.filename, g.file.filename, "HDF5_EXT_PREFIX") is None:
                     raise InputError(f"{path}: {full} is an external link to {target}, a file that does not exist "
-                                     "or is not a regular file; provide it or remove the link")
+                                     "or is not a regular file; provide it or remove the link", parameter=None)
             try:
                 obj = g[name]
             except Exception:  # a broken external link, or a target that is not HDF5
                 raise InputError(f"{path}: {full} is a link that cannot be followed ({link!r}); "
-                                 "fix or remove it") from None
+                                 "fix or remove it", parameter=None) from None
             if isinstance(obj, h5py.Group):
                 groups.append((full, obj))
             elif isinstance(obj, h5py.Dataset) and _obj_key(obj) not in seen:
@@ -140,19 +140,20 @@ def _check_allocated(path, name: str, ds, file_size: int) -> None:
     storage = ds.id.get_storage_size()
     if storage == 0:
         raise InputError(f"{path}: {name} has no data written (unallocated storage: HDF5 would return fill "
-                         f"values for its {'x'.join(map(str, ds.shape))} elements); write the data or remove it")
+                         f"values for its {'x'.join(map(str, ds.shape))} elements); write the data or remove it",
+                         parameter=None)
     if dcpl.get_layout() == h5py.h5d.CONTIGUOUS and dcpl.get_nfilters() == 0 and nbytes > file_size:
         raise InputError(f"{path}: {name} declares {nbytes} bytes of contiguous data but its file holds only "
-                         f"{file_size} bytes; the file is truncated or forged")
+                         f"{file_size} bytes; the file is truncated or forged", parameter=None)
     if storage > file_size:
         raise InputError(f"{path}: {name} claims {storage} bytes of storage but its file holds only "
-                         f"{file_size} bytes; the file is truncated or forged")
+                         f"{file_size} bytes; the file is truncated or forged", parameter=None)
     if dcpl.get_layout() == h5py.h5d.CHUNKED:
         expected = math.prod(math.ceil(s / c) for s, c in zip(ds.shape, ds.chunks, strict=True))
         written = ds.id.get_num_chunks()
         if written < expected:
             raise InputError(f"{path}: {name}: only {written} of its {expected} chunks are written; the rest "
-                             "would read as fill values; write the missing data")
+                             "would read as fill values; write the missing data", parameter=None)
 
 
 def _check_external_storage(path, name: str, ds, nbytes: int) -> None:
@@ -166,12 +167,12 @@ def _check_external_storage(path, name: str, ds, nbytes: int) -> None:
         real = _regular_file(ext, None, "HDF5_EXTFILE_PREFIX")
         if real is None:
             raise InputError(f"{path}: {name} keeps its data in external storage {ext!r}, a file that does not "
-                             "exist or is not a regular file; HDF5 would read zeros or hang")
+                             "exist or is not a regular file; HDF5 would read zeros or hang", parameter=None)
         have = max(0, file_size(real) - offset)
         available += have if size == h5py.h5f.UNLIMITED else min(size, have)
     if available < nbytes:
         raise InputError(f"{path}: {name} declares {nbytes} bytes but its external storage holds only "
-                         f"{available} bytes; HDF5 would read zeros for the rest")
+                         f"{available} bytes; HDF5 would read zeros for the rest", parameter=None)
 
 
 def _check_virtual(path, name: str, ds, depth: int = 0) -> None:
@@ -190,25 +191,26 @@ def _check_virtual(path, name: str, ds, depth: int = 0) -> None:
                    "values in its place; provide the source or write the data into the file")
         if "%" in src_file or "%" in src_name:
             raise InputError(f"{path}: {name} is a virtual dataset with pattern-named sources ({where}); "
-                             "not supported, write the data into the file")
+                             "not supported, write the data into the file", parameter=None)
         if src_file == ".":
             src_path = ds.file.filename
         else:
             src_path = _regular_file(src_file, ds.file.filename, "HDF5_VDS_PREFIX")
             if src_path is None or not h5py.is_hdf5(src_path):
-                raise InputError(missing)
+                raise InputError(missing, parameter=None)
         with h5py.File(src_path, "r") as sf:
             link = sf.get(src_name, getlink=True)
             if link is None or isinstance(link, h5py.ExternalLink) or not isinstance(sf.get(src_name), h5py.Dataset):
-                raise InputError(missing)
+                raise InputError(missing, parameter=None)
             src = sf[src_name]
             if src.size < npoints:
                 raise InputError(f"{path}: {name} is a virtual dataset mapping {npoints} elements from {where}, "
-                                 f"which holds only {src.size}; the rest would read as fill values")
+                                 f"which holds only {src.size}; the rest would read as fill values", parameter=None)
             sdcpl = src.id.get_create_plist()
             if sdcpl.get_layout() == h5py.h5d.VIRTUAL:
                 if depth >= 4:
-                    raise InputError(f"{path}: {name}: virtual datasets nested too deep; write the data into the file")
+                    raise InputError(f"{path}: {name}: virtual datasets nested too deep; write the data into the file",
+                                     parameter=None)
                 _check_virtual(path, f"{name} (source {where})", src, depth + 1)
             elif sdcpl.get_external_count():
                 _check_external_storage(path, f"{name} (source {where})", src, src.size * src.dtype.itemsize)
@@ -216,7 +218,7 @@ def _check_virtual(path, name: str, ds, depth: int = 0) -> None:
                 _check_allocated(path, f"{name} (source {where})", src, file_size(src_path))
     if mapped < n:
         raise InputError(f"{path}: {name} is a virtual dataset whose sources cover only {mapped} of its {n} "
-                         "elements; the rest would read as fill values")
+                         "elements; the rest would read as fill values", parameter=None)
 
 
 def _check_dataset(path, name: str, ds, allow_external: bool, max_bytes: int | None) -> None:
@@ -236,7 +238,7 @@ def _check_dataset(path, name: str, ds, allow_external: bool, max_bytes: int | N
     nbytes = _n_elements(ds) * ds.dtype.itemsize
     if max_bytes is not None and nbytes > max_bytes:
         raise InputError(f"{path}: {name} declares {nbytes} bytes, more than the {max_bytes} accepted for one "
-                         "dataset of a curve file; remove it or split the file")
+                         "dataset of a curve file; remove it or split the file", parameter=None)
     if virtual:
         _check_virtual(path, name, ds)
     elif n_ext:
@@ -257,7 +259,8 @@ def scan_hdf5(f, path, allow_external_hdf5: bool = False, max_dataset_bytes: int
     except InputError:
         raise
     except Exception as exc:  # h5py/HDF5 errors on damaged metadata
-        raise InputError(f"{path}: HDF5 metadata cannot be read ({type(exc).__name__}); the file is damaged") from None
+        raise InputError(f"{path}: HDF5 metadata cannot be read ({type(exc).__name__}); the file is damaged",
+                         parameter=None) from None
     return datasets
 
 
@@ -279,7 +282,7 @@ def nxcansas_preflight(path: Path, allow_external: bool) -> tuple[str | None, bo
             raise
         except Exception as exc:  # h5py/HDF5 errors on damaged attributes
             raise InputError(f"{path}: HDF5 attributes cannot be read ({type(exc).__name__}); the file is damaged"
-                             ) from None
+                             , parameter=None) from None
         return one_unit(f"{path}: the file", units), reaches_out
 
 
@@ -301,7 +304,7 @@ def _nxcansas_units(path, f, datasets) -> tuple[set[str], bool]:
         if name.rsplit("/", 1)[-1] in axes and ds.ndim == 1:
             if ds.size > MAX_POINTS:
                 raise InputError(f"{path}: {name} has {ds.size} points, more than the {MAX_POINTS} accepted "
-                                 "per curve; rebin the data")
+                                 "per curve; rebin the data", parameter=None)
             u = attr_str(ds, "units") or attr_str(ds, "unit")
             if u is not None:
                 units.add(u)

@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -90,7 +91,8 @@ def _ascii_header_unit(path: Path) -> str | None:
     for u in header_units:
         if q_unit_factor(u) is None:
             raise InputError(f"{path}: the header gives q in {u!r}, which is not a unit of inverse length; "
-                             "write q in 1/A or 1/nm and say so in the header (e.g. '# q(1/nm) I(1/cm)')")
+                             "write q in 1/A or 1/nm and say so in the header (e.g. '# q(1/nm) I(1/cm)')",
+                             parameter=None)
     return one_unit(f"{path}: the header", header_units)
 
 
@@ -203,47 +205,12 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
     before the arrays reach us, as SasView does; those silent steps are not in ``repairs``."""
     check_q_unit(q_unit)
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError(f"{path}: file is empty")
-    if size > MAX_FILE_BYTES:
-        raise InputError(f"{path}: file is {size / 2**20:.0f} MiB, more than the {MAX_FILE_BYTES // 2**20} MiB "
-                         "accepted for one curve; split it or use `sasview-nn batch`")
-    import h5py
-
-    read_path, tmp = path, None
-    if h5py.is_hdf5(path):  # finds the signature after a user block too
-        kind = "hdf5"
-        stated, reaches_out = nxcansas_preflight(path, allow_external_hdf5)
-        if reaches_out:  # allowed, and scanned: resolve it into a plain copy that sasdata can read
-            tmp = tempfile.TemporaryDirectory(prefix="sasview-nn-")
-            read_path = Path(tmp.name) / path.name
-            try:
-                materialise(path, read_path)
-            except Exception as exc:
-                tmp.cleanup()
-                raise InputError(f"{path}: the data its external links, virtual datasets or external storage point "
-                                 f"to cannot be read ({type(exc).__name__}: {exc})".replace("\n", " ")) from None
-    else:
-        with open(path, "rb") as fh:
-            start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        kind = "xml" if start.startswith(b"<") else "ascii"
-        stated = _xml_q_unit(path) if kind == "xml" else _ascii_header_unit(path)
+    _check_file_size(path)
+    kind, stated, read_path, tmp = _locate_data(path, allow_external_hdf5)
     factor, unit_name, unit_source = resolve_q_unit(f"{path}: the file", stated, q_unit)
     if kind != "ascii" and stated is not None:
         factor = 1.0  # sasdata's XML and NXcanSAS readers convert a stated unit to 1/A themselves
-    from sasdata.dataloader.loader import Loader
-
-    try:
-        with quiet_sasdata():
-            datasets = Loader().load(str(read_path))
-    except Exception as exc:  # sasdata raises many kinds; all mean "cannot read"
-        raise InputError(f"{path}: not a readable ASCII, CanSAS XML or NXcanSAS file ({type(exc).__name__})") from None
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    datasets = _sasdata_datasets(path, read_path, tmp)
     one_d = [d for d in datasets
              if not isinstance(d, Exception) and hasattr(d, "x") and getattr(d, "data", None) is None]
     raw = None
@@ -251,45 +218,119 @@ def load_curves(path: str | os.PathLike, q_unit: str | None = None, *,
         with quiet_sasdata():  # (its decoder logs what it cannot decode)
             raw = ascii_rows(path.read_bytes())
         raw = raw if raw is not None and _same_rows(raw[1], one_d[0]) else None
-    slit_column = kind == "ascii" and _ascii_slit_column(path)
-    curves = []
-    for k, d in enumerate(one_d):
-        x = np.asarray(d.x if d.x is not None else [], dtype=float)
-        y = np.asarray(d.y if d.y is not None else [], dtype=float)
-        if x.ndim != 1 or y.shape != x.shape or (raw is None and x.size < 2):
-            continue
-        if max(x.size, 0 if raw is None else len(raw[0])) > MAX_POINTS:
-            raise InputError(f"{path}: {x.size} points in one curve, more than the {MAX_POINTS} accepted; "
-                             "rebin the data")
-        if kind != "ascii" and stated is not None and abs((q_unit_factor(getattr(d, "_xunit", "")) or 0) - 1) > 1e-9:
-            raise InputError(f"{path}: the file gives q in {stated!r}, which sasdata could not convert to 1/A; "
-                             "state q in 1/A or 1/nm")
-        if raw is not None:  # the rows as the file lists them: what sasdata dropped and sorted is recorded too
-            rows, v, ncol = raw
-            arrays = (v[:, 0] * factor, v[:, 1], v[:, 2] if ncol >= 3 else None,
-                      v[:, 3] * factor if ncol >= 4 else None)
-        else:
-            rows = None
-            di = None if d.dy is None or not np.any(np.asarray(d.dy)) else np.asarray(d.dy, dtype=float)
-            dq = None if d.dx is None or not np.any(np.asarray(d.dx)) else np.asarray(d.dx, dtype=float) * factor
-            arrays = (x * factor, y, di, dq)
-        slit = tuple(None if getattr(d, a, None) is None or not np.any(getattr(d, a)) else
-                     np.asarray(getattr(d, a), dtype=float) * factor for a in ("dxl", "dxw"))
-        if slit_column:  # the 4th column (read as dq) holds slit lengths
-            arrays, slit = (*arrays[:3], None), (arrays[3], None)
-        try:
-            q, i, di, dq, repairs, (dxl, dxw) = repair_columns(*arrays, rows=rows, strict=strict_input, extra=slit)
-        except InputError as exc:
-            raise InputError(f"{path}: {exc}") from None
-        dq = None if dq is None or not np.any(dq) else dq
-        curves.append(Curve(q, i, di, dq, str(path), label=getattr(d, "title", "") or f"{path.stem}[{k}]",
-                            q_unit=unit_name, q_unit_source=unit_source, repairs=repairs, slit_length=dxl,
-                            slit_width=dxw))
+    how = _HowRead(kind, stated, factor, raw, kind == "ascii" and _ascii_slit_column(path), strict_input,
+                   unit_name, unit_source)
+    curves = [c for k, d in enumerate(one_d) if (c := _curve_of(path, k, d, how)) is not None]
     if not curves:
-        raise InputError(f"{path}: {(kind == 'hdf5' and _nxcansas_why(path)) or _nothing_read(datasets)}")
+        raise InputError(f"{path}: {(kind == 'hdf5' and _nxcansas_why(path)) or _nothing_read(datasets)}",
+                         parameter=None)
     for c in curves:
         check_q_plausible(path, c.q, unit_name, unit_source)
     return curves
+
+
+def _check_file_size(path: Path) -> None:
+    """InputError unless ``path`` is a file of 1 byte to MAX_FILE_BYTES."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file", parameter="path")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path}: file is empty", parameter=None)
+    if size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: file is {size / 2**20:.0f} MiB, more than the {MAX_FILE_BYTES // 2**20} MiB "
+                         "accepted for one curve; split it or use `sasview-nn batch`", parameter=None)
+
+
+def _locate_data(path: Path, allow_external_hdf5: bool):
+    """(kind "hdf5" | "xml" | "ascii", the q unit the file states or None, the path sasdata reads, the temporary
+    directory holding it or None): an HDF5 file that reaches out (allowed, and scanned) is resolved into a plain
+    copy that sasdata can read."""
+    import h5py
+
+    if not h5py.is_hdf5(path):  # (is_hdf5 finds the signature after a user block too)
+        with open(path, "rb") as fh:
+            start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        kind = "xml" if start.startswith(b"<") else "ascii"
+        return kind, _xml_q_unit(path) if kind == "xml" else _ascii_header_unit(path), path, None
+    stated, reaches_out = nxcansas_preflight(path, allow_external_hdf5)
+    if not reaches_out:
+        return "hdf5", stated, path, None
+    tmp = tempfile.TemporaryDirectory(prefix="sasview-nn-")
+    read_path = Path(tmp.name) / path.name
+    try:
+        materialise(path, read_path)
+    except Exception as exc:
+        tmp.cleanup()
+        raise InputError(f"{path}: the data its external links, virtual datasets or external storage point "
+                         f"to cannot be read ({type(exc).__name__}: {exc})".replace("\n", " "),
+                         parameter=None) from None
+    return "hdf5", stated, read_path, tmp
+
+
+def _sasdata_datasets(path: Path, read_path: Path, tmp) -> list:
+    """What sasdata's Loader reads from ``read_path`` (``tmp``, its temporary directory, is removed after)."""
+    from sasdata.dataloader.loader import Loader
+
+    try:
+        with quiet_sasdata():
+            return Loader().load(str(read_path))
+    except Exception as exc:  # sasdata raises many kinds; all mean "cannot read"
+        raise InputError(f"{path}: not a readable ASCII, CanSAS XML or NXcanSAS file ({type(exc).__name__})",
+                         parameter=None) from None
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+class _HowRead(NamedTuple):
+    """How a file's datasets become curves: its kind, stated q unit, q factor to 1/A, the ASCII rows as listed (or
+    None), whether its 4th column holds slit lengths, strict_input, and the q unit's name and source."""
+    kind: str
+    stated: str | None
+    factor: float
+    raw: tuple | None
+    slit_column: bool
+    strict: bool
+    unit_name: str
+    unit_source: str
+
+
+def _curve_of(path: Path, k: int, d, how: _HowRead) -> Curve | None:
+    """The repaired Curve of sasdata's 1-D dataset ``d`` (the ``k``-th of ``path``), or None where it holds no
+    curve."""
+    x = np.asarray(d.x if d.x is not None else [], dtype=float)
+    y = np.asarray(d.y if d.y is not None else [], dtype=float)
+    raw, factor = how.raw, how.factor
+    if x.ndim != 1 or y.shape != x.shape or (raw is None and x.size < 2):
+        return None
+    if max(x.size, 0 if raw is None else len(raw[0])) > MAX_POINTS:
+        raise InputError(f"{path}: {x.size} points in one curve, more than the {MAX_POINTS} accepted; "
+                         "rebin the data", parameter=None)
+    converted = q_unit_factor(getattr(d, "_xunit", "")) or 0
+    if how.kind != "ascii" and how.stated is not None and abs(converted - 1) > 1e-9:
+        raise InputError(f"{path}: the file gives q in {how.stated!r}, which sasdata could not convert to 1/A; "
+                         "state q in 1/A or 1/nm", parameter=None)
+    if raw is not None:  # the rows as the file lists them: what sasdata dropped and sorted is recorded too
+        rows, v, ncol = raw
+        arrays = (v[:, 0] * factor, v[:, 1], v[:, 2] if ncol >= 3 else None,
+                  v[:, 3] * factor if ncol >= 4 else None)
+    else:
+        rows = None
+        di = None if d.dy is None or not np.any(np.asarray(d.dy)) else np.asarray(d.dy, dtype=float)
+        dq = None if d.dx is None or not np.any(np.asarray(d.dx)) else np.asarray(d.dx, dtype=float) * factor
+        arrays = (x * factor, y, di, dq)
+    slit = tuple(None if getattr(d, a, None) is None or not np.any(getattr(d, a)) else
+                 np.asarray(getattr(d, a), dtype=float) * factor for a in ("dxl", "dxw"))
+    if how.slit_column:  # the 4th column (read as dq) holds slit lengths
+        arrays, slit = (*arrays[:3], None), (arrays[3], None)
+    try:
+        q, i, di, dq, repairs, (dxl, dxw) = repair_columns(*arrays, rows=rows, strict=how.strict, extra=slit)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}", parameter=exc.parameter) from None
+    dq = None if dq is None or not np.any(dq) else dq
+    return Curve(q, i, di, dq, str(path), label=getattr(d, "title", "") or f"{path.stem}[{k}]",
+                 q_unit=how.unit_name, q_unit_source=how.unit_source, repairs=repairs, slit_length=dxl,
+                 slit_width=dxw)
 
 
 def _nothing_read(datasets: list) -> str:

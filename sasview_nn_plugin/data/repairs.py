@@ -70,106 +70,152 @@ def repair_columns(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, 
     dq = None if dq is None else np.asarray(dq, dtype=float)
     rows = None if rows is None else np.asarray(rows, dtype=int)
     extra = tuple(None if a is None else np.array(np.broadcast_to(np.asarray(a, dtype=float), q.shape)) for a in extra)
-    arrays = [q, intensity, di, dq, rows, *extra]
+    arrays = [q, intensity, di, dq, rows, *extra]   # each step takes and returns them, in this order
     repairs: list[str] = []
-    without = " (or read it without `strict_input`: {})"
-    n_file = len(q)
+    arrays = _drop_zero_q(_drop_non_finite(arrays, repairs, strict), repairs, strict)
+    _refuse_unsaveable(arrays, repairs, len(q))
+    for step in (_abs_negative_di, _sort_by_q, _drop_zero_di, _merge_duplicates):
+        arrays = step(arrays, repairs, strict)
+    q, intensity, di, dq, _, *extra = arrays
+    if len(q) < 2:
+        raise InputError(f"fewer than 2 points left ({len(q)}) after the repairs ({'; '.join(repairs)}); "
+                         "a curve needs at least 2", parameter=None)
+    if not (intensity > 0).any():
+        raise InputError(f"intensity is <= 0 at every point ({len(q)} points): nothing to invert; check the file "
+                         "holds I(q) and how much background was subtracted", parameter=None)
+    return q, intensity, di, dq, tuple(repairs), tuple(extra)
 
+
+_WITHOUT = " (or read it without `strict_input`: {})"   # how a strict refusal ends: what the repair would do
+
+
+def _refuse_strict(message: str, repair: str):
+    """The InputError of ``strict`` reading: ``message``, then what reading without it would do (``repair``)."""
+    return InputError(message + _WITHOUT.format(repair), parameter="strict_input")
+
+
+def _drop_non_finite(arrays: list, repairs: list[str], strict: bool) -> list:
+    """Rows with NaN/inf in any column dropped (and said in ``repairs``), or refused when ``strict``."""
+    q, intensity, _, _, rows, *_ = arrays
     with np.errstate(invalid="ignore"):
         bad = ~(np.isfinite(q) & np.isfinite(intensity))
-        for a in (di, dq, *extra):
+        for a in (arrays[2], arrays[3], *arrays[5:]):
             if a is not None:
                 bad |= ~np.isfinite(a)
-    if bad.any():
-        what = f"{_n_rows(int(bad.sum()))} with NaN/inf values{_where(q, rows, bad)}"
-        if strict:
-            raise InputError(f"{what}; remove or fix them" + without.format("they are dropped, " + _SASVIEW))
-        repairs.append(f"dropped {what}, {_SASVIEW}")
-        arrays = _keep(arrays, ~bad)
-    q, intensity = arrays[0], arrays[1]
+    if not bad.any():
+        return arrays
+    what = f"{_n_rows(int(bad.sum()))} with NaN/inf values{_where(q, rows, bad)}"
+    if strict:
+        raise _refuse_strict(f"{what}; remove or fix them", "they are dropped, " + _SASVIEW)
+    repairs.append(f"dropped {what}, {_SASVIEW}")
+    return _keep(arrays, ~bad)
+
+
+def _drop_zero_q(arrays: list, repairs: list[str], strict: bool) -> list:
+    """Rows with q = 0 dropped (and said in ``repairs``), or refused when ``strict``."""
+    q, intensity, _, _, rows, *_ = arrays
     zero = q == 0
-    if zero.any():
-        what = (f"{_n_rows(int(zero.sum()))} with q = 0{' and I = 0' if np.all(intensity[zero] == 0) else ''}"
-                f"{_where(q, arrays[4], zero, with_q=False)}")
-        if strict:
-            raise InputError(f"{what}; remove them" + without.format("they are dropped, " + _SASVIEW))
-        repairs.append(f"dropped {what}, {_SASVIEW}")
-        arrays = _keep(arrays, ~zero)
-    q, intensity, di, dq, rows, *extra = arrays
+    if not zero.any():
+        return arrays
+    what = (f"{_n_rows(int(zero.sum()))} with q = 0{' and I = 0' if np.all(intensity[zero] == 0) else ''}"
+            f"{_where(q, rows, zero, with_q=False)}")
+    if strict:
+        raise _refuse_strict(f"{what}; remove them", "they are dropped, " + _SASVIEW)
+    repairs.append(f"dropped {what}, {_SASVIEW}")
+    return _keep(arrays, ~zero)
+
+
+def _refuse_unsaveable(arrays: list, repairs: list[str], n_file: int) -> None:
+    """InputError where no repair can help: no points left, or q < 0."""
+    q, rows = arrays[0], arrays[4]
     if not len(q):
         raise InputError(f"no points left after dropping {_n_rows(n_file)} ({'; '.join(repairs)}); "
-                         "check the file holds a curve: columns q I [dI [dq]]")
+                         "check the file holds a curve: columns q I [dI [dq]]", parameter=None)
     if (q < 0).any():
         neg = q < 0
         raise InputError(f"q < 0 on {_n_rows(int(neg.sum()))}{_where(q, rows, neg)}: not a scattering curve; "
-                         "a 1-D SAS data file holds q > 0 (columns q I [dI [dq]])")
-    if di is not None and (di < 0).any():
-        neg = di < 0
-        what = f"{_n_rows(int(neg.sum()))} with dI < 0{_where(q, rows, neg)}"
-        if strict:
-            raise InputError(f"{what}; dI is the uncertainty of I: fix the column or drop it (without dI all points "
-                             "are weighted equally)" + without.format("|dI| is used, as SasView's fit weighs them"))
-        repairs.append(f"used |dI| for {what}, as SasView's fit weighs them (it squares (I - model) / dI)")
-        di = arrays[2] = np.abs(di)
+                         "a 1-D SAS data file holds q > 0 (columns q I [dI [dq]])", parameter=None)
 
-    if (q[1:] < q[:-1]).any():  # (sasdata sorts ties by I too; repeated q is merged below, in any order)
-        order = np.lexsort((intensity, q))
-        moved = int(np.sum(q[order] != q))
-        what = f"{len(q)} points by q ({moved} were out of order)"
-        if strict:
-            raise InputError(f"q is not sorted in ascending order ({moved} of {len(q)} points out of order); "
-                             "sort the points by q" + without.format("they are sorted, " + _SASVIEW))
-        repairs.append(f"sorted {what}, {_SASVIEW}")
-        arrays = _keep(arrays, order)
-        q, intensity, di, dq, rows, *extra = arrays
+
+def _abs_negative_di(arrays: list, repairs: list[str], strict: bool) -> list:
+    """|dI| where dI < 0 (as SasView's fit weighs them), or refused when ``strict``."""
+    q, _, di, _, rows, *_ = arrays
+    if di is None or not (di < 0).any():
+        return arrays
+    neg = di < 0
+    what = f"{_n_rows(int(neg.sum()))} with dI < 0{_where(q, rows, neg)}"
+    if strict:
+        raise _refuse_strict(f"{what}; dI is the uncertainty of I: fix the column or drop it (without dI all points "
+                             "are weighted equally)", "|dI| is used, as SasView's fit weighs them")
+    repairs.append(f"used |dI| for {what}, as SasView's fit weighs them (it squares (I - model) / dI)")
+    return [*arrays[:2], np.abs(di), *arrays[3:]]
+
+
+def _sort_by_q(arrays: list, repairs: list[str], strict: bool) -> list:
+    """The points sorted by q (ties by I, as sasdata sorts; repeated q is merged later), or refused when
+    ``strict``."""
+    q, intensity = arrays[0], arrays[1]
+    if not (q[1:] < q[:-1]).any():
+        return arrays
+    order = np.lexsort((intensity, q))
+    moved = int(np.sum(q[order] != q))
+    if strict:
+        raise _refuse_strict(f"q is not sorted in ascending order ({moved} of {len(q)} points out of order); "
+                             "sort the points by q", "they are sorted, " + _SASVIEW)
+    repairs.append(f"sorted {len(q)} points by q ({moved} were out of order), {_SASVIEW}")
+    return _keep(arrays, order)
+
+
+def _drop_zero_di(arrays: list, repairs: list[str], strict: bool) -> list:
+    """dI = 0 everywhere: dI not used; on some rows: those rows dropped (SasView's fit leaves them out); or refused
+    when ``strict``."""
+    q, _, di, _, rows, *_ = arrays
     if di is not None and not di.any():
         if strict:
-            raise InputError("dI = 0 on every row; fix the uncertainties or drop the dI column (without dI all "
-                             "points are weighted equally)" + without.format("dI is then not used, as in SasView"))
+            raise _refuse_strict("dI = 0 on every row; fix the uncertainties or drop the dI column (without dI all "
+                                 "points are weighted equally)", "dI is then not used, as in SasView")
         repairs.append("dI is 0 on every row: not used, all points weighted equally (as SasView does)")
-        di = arrays[2] = None
-    elif di is not None and (di == 0).any():
-        zero = di == 0
-        what = f"{_n_rows(int(zero.sum()))} with dI = 0{_where(q, rows, zero)}"
-        if strict:
-            raise InputError(f"{what}; fix the uncertainties or drop the dI column (without dI all points are "
-                             "weighted equally)" + without.format("they are dropped, as SasView's fit leaves "
-                                                                  "them out"))
-        repairs.append(f"dropped {what}, which SasView's fit leaves out too")
-        arrays = _keep(arrays, ~zero)
-        q, intensity, di, dq, rows, *extra = arrays
+        return [*arrays[:2], None, *arrays[3:]]
+    if di is None or not (di == 0).any():
+        return arrays
+    zero = di == 0
+    what = f"{_n_rows(int(zero.sum()))} with dI = 0{_where(q, rows, zero)}"
+    if strict:
+        raise _refuse_strict(f"{what}; fix the uncertainties or drop the dI column (without dI all points are "
+                             "weighted equally)", "they are dropped, as SasView's fit leaves them out")
+    repairs.append(f"dropped {what}, which SasView's fit leaves out too")
+    return _keep(arrays, ~zero)
 
+
+def _merge_duplicates(arrays: list, repairs: list[str], strict: bool) -> list:
+    """Points at one q merged by inverse-variance averaging (dI -> the combined 1-sigma; dq and the extra columns
+    weighted as I), or refused when ``strict``.  Single points stay exactly as they were; rows become None."""
+    q, intensity, di, dq, _, *extra = arrays
     first = np.r_[True, q[1:] != q[:-1]] if len(q) else np.ones(0, bool)
-    if not first.all():
-        group = np.cumsum(first) - 1
-        counts = np.bincount(group)
-        dup = counts > 1
-        qs, m, g = q[first][dup], int(counts[dup].sum()), int(dup.sum())
-        what = (f"{m} duplicate q points (q = {_listed(qs)} 1/A)" if g == 1
-                else f"{m} points at {g} duplicate q values (q = {_listed(qs)} 1/A)")
-        if strict:
-            raise InputError(f"q has duplicate values: {what}; merge or remove them"
-                             + without.format("they are merged by inverse-variance averaging"))
-        repairs.append(f"merged {what} into {g} by inverse-variance averaging")
-        w = np.ones_like(q) if di is None else di ** -2.0
-        sw = np.bincount(group, w)
+    if first.all():
+        return arrays
+    group = np.cumsum(first) - 1
+    counts = np.bincount(group)
+    dup = counts > 1
+    qs, m, g = q[first][dup], int(counts[dup].sum()), int(dup.sum())
+    what = (f"{m} duplicate q points (q = {_listed(qs)} 1/A)" if g == 1
+            else f"{m} points at {g} duplicate q values (q = {_listed(qs)} 1/A)")
+    if strict:
+        raise _refuse_strict(f"q has duplicate values: {what}; merge or remove them",
+                             "they are merged by inverse-variance averaging")
+    repairs.append(f"merged {what} into {g} by inverse-variance averaging")
+    w = np.ones_like(q) if di is None else di ** -2.0
+    sw = np.bincount(group, w)
 
-        def merged(a: np.ndarray | None, value) -> np.ndarray | None:  # single points exactly as they were
-            if a is None:
-                return None
-            out = a[first]
-            out[dup] = value(a)[dup]
-            return out
+    def merged(a: np.ndarray | None, value) -> np.ndarray | None:  # single points exactly as they were
+        if a is None:
+            return None
+        out = a[first]
+        out[dup] = value(a)[dup]
+        return out
 
-        intensity = merged(intensity, lambda a: np.bincount(group, w * a) / sw)
-        dq = merged(dq, lambda a: np.bincount(group, w * a) / sw)
-        extra = [merged(a, lambda a: np.bincount(group, w * a) / sw) for a in extra]
-        di = merged(di, lambda a: sw ** -0.5)
-        q = q[first]
-    if len(q) < 2:
-        raise InputError(f"fewer than 2 points left ({len(q)}) after the repairs ({'; '.join(repairs)}); "
-                         "a curve needs at least 2")
-    if not (intensity > 0).any():
-        raise InputError(f"intensity is <= 0 at every point ({len(q)} points): nothing to invert; check the file "
-                         "holds I(q) and how much background was subtracted")
-    return q, intensity, di, dq, tuple(repairs), tuple(extra)
+    def mean(a):
+        return np.bincount(group, w * a) / sw
+
+    return [q[first], merged(intensity, mean), merged(di, lambda a: sw ** -0.5), merged(dq, mean), None,
+            *(merged(a, mean) for a in extra)]

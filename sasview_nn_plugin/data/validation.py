@@ -26,7 +26,7 @@ def check_prior_sigma(value, parameter: str, held: str) -> float:
     except (TypeError, ValueError):
         sigma = math.nan
     if not sigma >= 0:  # nan fails too
-        raise InputError(f"`{parameter}` must be >= 0 (0: {held}; inf: no prior), got {value}")
+        raise InputError(f"`{parameter}` must be >= 0 (0: {held}; inf: no prior), got {value}", parameter=parameter)
     return sigma
 
 
@@ -51,7 +51,8 @@ def check_q_range(q_range, parameter: str = "q_range") -> tuple[float, float]:
     except (TypeError, ValueError):
         lo = hi = math.nan
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi):
-        raise InputError(f"`{parameter}` must be two numbers q_min < q_max in 1/A (q_min >= 0), got {q_range!r}")
+        raise InputError(f"`{parameter}` must be two numbers q_min < q_max in 1/A (q_min >= 0), got {q_range!r}",
+                         parameter=parameter)
     return lo, hi
 
 
@@ -93,7 +94,7 @@ def check_volume_fraction(volume_fraction, parameter: str = "volume_fraction") -
         phi = math.nan
     if not 0 <= phi < PHI_MAX:
         raise InputError(f"volume fraction must be in [0, {PHI_MAX}) (0: dilute; got {volume_fraction}); "
-                         f"give the sample's particle volume fraction as `{parameter}`")
+                         f"give the sample's particle volume fraction as `{parameter}`", parameter=parameter)
     return phi
 
 
@@ -170,31 +171,34 @@ def check_curve(q: np.ndarray, intensity: np.ndarray, di: np.ndarray | None, q_k
     """
     if q.ndim != 1 or intensity.shape != q.shape or len(q) < 2:
         raise InputError("q and intensity must be 1-D arrays of the same length >= 2 "
-                         f"(got {q.shape}, {intensity.shape})")
+                         f"(got {q.shape}, {intensity.shape})", parameter=None)
     for name, x in ((("intensity", intensity),) if q_known_good else (("q", q), ("intensity", intensity))):
         if not np.isfinite(x).all():
             bad = ~np.isfinite(x)
-            raise InputError(f"{name} has {bad.sum()} NaN/inf values (first at point {np.argmax(bad)}); remove them")
+            raise InputError(f"{name} has {bad.sum()} NaN/inf values (first at point {np.argmax(bad)}); remove them",
+                             parameter=name)
     if not q_known_good and q[0] <= 0:
-        raise InputError("q must be positive; remove q <= 0 points")
+        raise InputError("q must be positive; remove q <= 0 points", parameter="q")
     dq = None if q_known_good else q[1:] - q[:-1]
     if dq is not None and dq.min() <= 0:
         if np.any(dq == 0):
-            raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them")
-        raise InputError("q is not sorted in ascending order; sort the points by q")
+            raise InputError(f"q has duplicate values (e.g. q = {q[1:][dq == 0][0]:.6g}); merge or remove them",
+                             parameter="q")
+        raise InputError("q is not sorted in ascending order; sort the points by q", parameter="q")
     if not allow_non_positive and intensity.min() <= 0:
         k = int(np.argmax(intensity <= 0))
         raise InputError(f"intensity has {int(np.sum(intensity <= 0))} non-positive values (first at q = "
-                         f"{q[k]:.4g}); the inversion works on log I: subtract less background or cut the q range")
+                         f"{q[k]:.4g}); the inversion works on log I: subtract less background or cut the q range",
+                         parameter="intensity")
     if (top := np.abs(intensity).max()) > MAX_VALUE:
         raise InputError(f"intensity has values above {MAX_VALUE:g} (max {top:.3g}): no intensity in 1/cm; "
-                         "check the columns and units, or rescale I and dI")
+                         "check the columns and units, or rescale I and dI", parameter="intensity")
     if di is not None:
         if di.shape != q.shape or not np.isfinite(di.sum()) or di.min() <= 0:
             raise InputError("dI must be finite and > 0 at every point; fix or drop the uncertainty column "
-                             "(without dI all points are weighted equally)")
+                             "(without dI all points are weighted equally)", parameter="di")
         if di.max() > MAX_VALUE:
             raise InputError(f"dI has values above {MAX_VALUE:g} (max {di.max():.3g}): their squares overflow; "
-                             "check the columns and units, or rescale I and dI")
+                             "check the columns and units, or rescale I and dI", parameter="di")
 
 

@@ -111,7 +111,8 @@ def read_result_csv(path: str | os.PathLike) -> tuple[dict[str, str], dict[str, 
     meta = dict(line[1:].strip().partition(": ")[::2] for line in lines if line.startswith("#"))
     body = [line for line in lines if line.strip() and not line.startswith("#")]
     if not body or not body[0].startswith("radius_A"):
-        raise InputError(f"`path` {path} is not a result CSV: no column-name row starting with radius_A")
+        raise InputError(f"`path` {path} is not a result CSV: no column-name row starting with radius_A",
+                         parameter="path")
     names = body[0].split(",")
     table = np.loadtxt(body[1:], delimiter=",", ndmin=2).reshape(-1, len(names))
     return meta, {name: table[:, k] for k, name in enumerate(names)}

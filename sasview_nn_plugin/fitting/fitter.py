@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bumps import fitters
 
-from .start import PLUGIN, SUPPORTED, network_start
+from .network_start import PLUGIN, SUPPORTED, network_start
 
 __all__ = ["NNMPFit", "NNDreamFit", "network_start", "PLUGIN", "SUPPORTED"]
 

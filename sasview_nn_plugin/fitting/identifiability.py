@@ -60,16 +60,17 @@ class MapSettings:
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
-            raise InputError(f"unknown family {self.family!r}; choose {' or '.join(FAMILIES)}")
+            raise InputError(f"unknown family {self.family!r}; choose {' or '.join(FAMILIES)}", parameter="family")
         if not 0 < self.q_min < self.q_max:
-            raise InputError(f"need 0 < q_min < q_max (got {self.q_min}, {self.q_max}); q in 1/A")
+            raise InputError(f"need 0 < q_min < q_max (got {self.q_min}, {self.q_max}); q in 1/A", parameter=None)
         if not 0 < self.noise < 1:
-            raise InputError(f"`noise` is the relative 1-sigma noise per point, in (0, 1) (got {self.noise})")
+            raise InputError(f"`noise` is the relative 1-sigma noise per point, in (0, 1) (got {self.noise})",
+                             parameter="noise")
         physics.volume_fraction_array(self.volume_fraction)
         if not (0 < self.r_min < self.r_max and 0 < self.pd_min < self.pd_max < 1):
-            raise InputError("need 0 < r_min < r_max and 0 < pd_min < pd_max < 1")
+            raise InputError("need 0 < r_min < r_max and 0 < pd_min < pd_max < 1", parameter=None)
         if self.n_radius < 3 or self.n_pd < 3 or self.points_per_decade < 2:
-            raise InputError("need at least 3 grid points per axis and 2 q points per decade")
+            raise InputError("need at least 3 grid points per axis and 2 q points per decade", parameter=None)
 
 
 @dataclass
@@ -122,7 +123,7 @@ def q_points(q_min: float, q_max: float, points_per_decade: int) -> np.ndarray:
     q = 10.0 ** (k / points_per_decade)
     if len(q) < 3:
         raise InputError(f"q range {q_min:g}-{q_max:g} 1/A holds fewer than 3 points at {points_per_decade} "
-                         "per decade; widen it")
+                         "per decade; widen it", parameter=None)
     return q
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from ..data import validation
 from ..data.curve import Curve, as_curve
 from ..data.validation import check_curve, in_q_range, uncertainty_or_default, unused_bad_points
-from ..errors import InputError
+from ..errors import InputError, ModelFileError
 from ..inference.quality import Training, training_of
 from ..inference.result import Inversion
 
@@ -80,13 +80,13 @@ def points(whole, q_range) -> tuple:
     q, intensity, di, dq = whole
     if q_range is None:
         if len(q) < 10:
-            raise InputError(f"only {len(q)} data points; cannot refine (at least 10)")
+            raise InputError(f"only {len(q)} data points; cannot refine (at least 10)", parameter=None)
         return whole
     lo, hi = q_range   # validated by _refine (or the start's window)
     sel = in_q_range(q, (lo, hi))
     if sel.sum() < 10:
         raise InputError(f"fewer than 10 data points inside q_range {lo:.4g}-{hi:.4g} 1/A; cannot refine: "
-                         "widen it, or leave it out (every point)")
+                         "widen it, or leave it out (every point)", parameter="q_range")
     return q[sel], intensity[sel], di[sel], None if dq is None else dq[sel]
 
 
@@ -98,7 +98,7 @@ def training(start: Inversion) -> Training:
         from ..inference.modelfile import load_model
 
         return training_of(load_model(start.model))
-    except Exception:  # a start not from a loadable model (a parametric or hand-made start)
+    except ModelFileError:  # a start not from a loadable model (a hand-made start, a model file gone)
         return Training(q_range=tuple(start.q_range), radius_range=(float(start.radius[0]), float(start.radius[-1])))
 
 

@@ -48,7 +48,7 @@ def shipped_model_name(family: str) -> str:
 
 def _check_family(family: str) -> None:
     if family not in FAMILIES:
-        raise InputError(f"unknown parametric family {family!r}; choose {' or '.join(FAMILIES)}")
+        raise InputError(f"unknown parametric family {family!r}; choose {' or '.join(FAMILIES)}", parameter="family")
 
 
 def radius_moment(family: str, radius: np.ndarray | float, pd: np.ndarray | float, k: int) -> np.ndarray:
@@ -79,11 +79,11 @@ def predict_start(q, intensity, dI=None, *, volume_fraction: float, family: str,
     nn = load_model(model if model is not None else shipped_model_name(family))
     if not nn.parametric:
         raise InputError(f"model {nn.name} predicts distributions, not parameters; give a parametric head "
-                         f"(e.g. {shipped_model_name(family)})")
+                         f"(e.g. {shipped_model_name(family)})", parameter="model")
     trained_family = nn.info.get("training_data", {}).get("family")
     if trained_family not in (None, family):
         raise InputError(f"model {nn.name} was trained on {trained_family} distributions, not {family}; "
-                         f"use {shipped_model_name(family)}")
+                         f"use {shipped_model_name(family)}", parameter="family")
     phi = check_volume_fraction(volume_fraction)
     q = np.asarray(q, float)
     intensity = np.asarray(intensity, float)
@@ -181,7 +181,8 @@ def _best_binned(family: str, grid: RadiusGrid, radius: float, pd: float, what: 
         mn = float(mean_radii(family, radius, pd)[0])
         raise InputError(f"the {what} {family} distribution (radius {radius:.4g} A, radius_pd {pd:.3g}, number-mean "
                          f"{mn:.4g} A) has no particles inside the radius grid {grid.r_min:g}-{grid.r_max:g} A; "
-                         "the data do not determine a size in that range: check the volume fraction and q range")
+                         "the data do not determine a size in that range: check the volume fraction and q range",
+                         parameter=None)
     return mass / mass.sum()
 
 

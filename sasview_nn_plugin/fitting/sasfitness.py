@@ -1,4 +1,4 @@
-"""SasView's fit objects as :func:`sasview_nn_plugin.fitting.start.network_start` (the nn-lm start) sees them.
+"""SasView's fit objects as :func:`sasview_nn_plugin.fitting.network_start.network_start` (the nn-lm start) sees them.
 
 SasView 6.x fits with ``sas.sascalc.fit.BumpsFitting.SasFitness``: it wraps a ``SasviewModel`` (its ``.model``;
 ``_model_info.id`` names the sasmodels model), holds one bumps ``Parameter`` per model parameter in

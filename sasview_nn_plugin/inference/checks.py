@@ -46,7 +46,7 @@ class FileCheck:
         self.datasets: list = []
 
     def fail(self, what: str) -> NoReturn:
-        raise ModelFileError(f"model file {self.path}: {what}; {FIX}")
+        raise ModelFileError(f"model file {self.path}: {what}; {FIX}", parameter=None)
 
     def node(self, name: str):
         """The object ``name``, reached through hard links only (no external or soft links on the way)."""

@@ -30,7 +30,7 @@ from .network import NNModel
 from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import BatchCheck, assess, training_of
 from .result import Distribution, Inversion
-from .wide import wide_model
+from .wide_model import wide_model
 from .window import (  # noqa: F401  (to_model_grid, maps_to_model_window, dq_over_q: also imported from here)
     MIN_WINDOW_SCALE,
     WINDOW_STEP,
@@ -121,7 +121,8 @@ def _direct(nn: NNModel, curve: Curve, phi: float, notes: tuple[str, ...] = (), 
     moments = number @ nn.radius_moments  # sums of w, w R, w R^3, w R^4
     if not (moments[0] > 0 and math.isfinite(moments[1] + moments[3])):
         check_curve(q, intensity, di, q_known_good=on_grid)
-        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
+        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data",
+                         parameter="intensity")
     out = _inversion(nn, number, moments.tolist(), curve, phi, notes)
     if not on_grid and _wide(q, nn):  # room for other windows of the map: the best of them (s = 1 included)
         try:  # the points kept (unusable ones outside the model's window dropped, with the note)
@@ -163,7 +164,8 @@ def _invert_mapped(nn: NNModel, curve: Curve, phi: float) -> Inversion:
     (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
     scales, best = _mapped_candidates(nn, q, curve.intensity, di, np.array([phi]), curve.dq)
     if best[0] is None:
-        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data")
+        raise InputError("the network gave a non-finite result: intensities overflow; rescale the data",
+                         parameter="intensity")
     _, s, radius, w, qual = best[0]
     lo, hi = data_range((m0, m1), s)
     seen = (f"the network saw its own window q = {m0:.4g}-{m1:.4g} 1/A (s = 1)" if s == 1.0 else

@@ -20,7 +20,7 @@ from ..errors import InputError
 from .polish import fine_grid, polish
 from .quality import Training, assess
 from .result import Distribution, Inversion
-from .wide import Placed, WideModel, check_slit, place
+from .wide_model import Placed, WideModel, check_slit, place
 
 MIN_DECADES = 1.0      # narrower windows: refused (the training windows were 1.0-3.6 decades)
 MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)

@@ -139,28 +139,49 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     p = Path(name)
     if p.suffix in (".h5", ".hdf5") or p.exists():
         if not p.is_file():
-            raise ModelFileError(f"model file {p} not found")
+            raise ModelFileError(f"model file {p} not found", parameter="model")
         return p
     where = models_dir()
     candidate = where / f"{name}.h5"
     if not candidate.is_file():
         known = sorted(x.stem for x in where.glob("*.h5"))
         hint = "" if known else " (an install without its models: reinstall, or set $SASVIEW_NN_MODELS)"
-        raise ModelFileError(f"no model named {name!r} in {where}; known: {', '.join(known) or 'none'}{hint}")
+        raise ModelFileError(f"no model named {name!r} in {where}; known: {', '.join(known) or 'none'}{hint}",
+                             parameter="model")
     return candidate
 
 
 def _read_model(f, path: Path) -> NNModel:
     """An NNModel from an open model file: everything checked from metadata first, then the arrays read."""
+    c = FileCheck(f, path)
+    transform, block, (phi_shift, phi_scale), activations, info, outputs = _read_header(c, f, path)
+    n_q, n_r = (len(c.dataset(name, 1)) for name in ("q", "radius"))   # shapes, from metadata only
+    n_feat = _check_grid_shapes(c, n_q, n_r, block)
+    n_layers = _check_layer_names(c, activations)
+    width = _check_layer_shapes(c, n_layers, n_feat, 2 if "resolution_shift" in outputs else 1)
+    _check_outputs(c, outputs, width, n_r)
+    c.storage()
+    grids, arrays = _read_values(c, f, n_layers, outputs)
+    return NNModel(q=grids["q"], radius=grids["radius"], transform=transform, block=block,
+                   input_shift=arrays["input_shift"], input_scale=arrays["input_scale"],
+                   phi_shift=phi_shift, phi_scale=phi_scale,
+                   weights=[arrays[f"layers/{i}/kernel"] for i in range(n_layers)],
+                   biases=[arrays[f"layers/{i}/bias"] for i in range(n_layers)],
+                   activations=activations, info=info, name=path.stem, **outputs)
+
+
+def _read_header(c: FileCheck, f, path: Path):
+    """The file's attributes, checked: (transform, block, (phi_shift, phi_scale), activations, info, outputs), where
+    outputs holds the resolution normalisation and a parametric head's output names, if the file has them."""
     import h5py
 
-    c = FileCheck(f, path)
     fmt = f.attrs.get_id("format") if "format" in f.attrs else None
     if fmt is None or fmt.shape != () or h5py.check_string_dtype(fmt.dtype) is None or c.text("format", 100) != FORMAT:
-        raise ModelFileError(f"{path} is not a sasview_nn_plugin model file (format attribute missing)")
+        raise ModelFileError(f"{path} is not a sasview_nn_plugin model file (format attribute missing)", parameter=None)
     version = c.number("format_version", integer=True)
     if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path} has format version {version}; upgrade sasview_nn_plugin to read it")
+        raise ModelFileError(f"{path} has format version {version}; upgrade sasview_nn_plugin to read it",
+                             parameter=None)
     transform = c.text("transform", 100)
     if transform not in ("log_block", "minmax"):
         c.fail(f"unknown input transform {transform!r} (known: log_block, minmax)")
@@ -184,9 +205,11 @@ def _read_model(f, path: Path) -> NNModel:
                 or not all(isinstance(x, bool) for x in logs):
             c.fail(f"output_names {names} and output_log {logs} must list the same number of names and true/false")
         outputs |= {"output_names": tuple(names), "output_log": tuple(logs)}
+    return transform, block, (phi_shift, phi_scale), activations, info, outputs
 
-    # shapes, from metadata only
-    n_q, n_r = (len(c.dataset(name, 1)) for name in ("q", "radius"))
+
+def _check_grid_shapes(c: FileCheck, n_q: int, n_r: int, block: int) -> int:
+    """The number of input features (q blocks), once the grids' and the input normalisation's sizes agree."""
     for what, n in (("q grid", n_q), ("radius grid", n_r)):
         if not 2 <= n <= MAX_GRID:
             c.fail(f"the {what} has {n:,} points; a model grid has 2 to {MAX_GRID:,}")
@@ -196,6 +219,13 @@ def _read_model(f, path: Path) -> NNModel:
     for name in ("input_shift", "input_scale"):
         if (n := len(c.dataset(name, 1))) != n_feat:
             c.fail(f"{name} has {n} values; the q grid of {n_q} points in blocks of {block} needs {n_feat}")
+    return n_feat
+
+
+def _check_layer_names(c: FileCheck, activations: list) -> int:
+    """The number of layers, once the layers group is named 0..n-1 with one known activation per layer."""
+    import h5py
+
     layers = c.node("layers")
     if not isinstance(layers, h5py.Group) or not 1 <= (n_layers := len(layers)) <= MAX_LAYERS:
         c.fail(f"layers must be a group of 1 to {MAX_LAYERS} layers")
@@ -205,8 +235,13 @@ def _read_model(f, path: Path) -> NNModel:
         c.fail(f"activations lists {len(activations)} entries for {n_layers} layers; it needs one name per layer")
     if unknown := [a for a in activations if a not in ACTIVATIONS]:
         c.fail(f"unknown activations {unknown} (known: {', '.join(ACTIVATIONS)})")
-    n_scalars = 2 if "resolution_shift" in outputs else 1
-    width, n_weights = n_feat + n_scalars, 0   # layer 0 takes the features, the volume fraction (and dQ/Q)
+    return n_layers
+
+
+def _check_layer_shapes(c: FileCheck, n_layers: int, n_feat: int, n_scalars: int) -> int:
+    """The network's output width, once each layer takes the previous one's outputs (layer 0: the features, the
+    volume fraction and, with ``n_scalars`` 2, dQ/Q) and the weights are within MAX_WEIGHTS."""
+    width, n_weights = n_feat + n_scalars, 0
     for i in range(n_layers):
         kernel, bias = c.dataset(f"layers/{i}/kernel", 2), c.dataset(f"layers/{i}/bias", 1)
         if kernel.shape[0] != width:
@@ -219,6 +254,11 @@ def _read_model(f, path: Path) -> NNModel:
         n_weights += kernel.size + bias.size
     if n_weights > MAX_WEIGHTS:
         c.fail(f"the layers declare {n_weights:,} weights, more than the {MAX_WEIGHTS:,} a model may have")
+    return width
+
+
+def _check_outputs(c: FileCheck, outputs: dict, width: int, n_r: int) -> None:
+    """The network's outputs: one per parameter of a parametric head (with its bounds), else one per radius bin."""
     if "output_names" in outputs:
         k = len(outputs["output_names"])
         if width != k:
@@ -228,9 +268,11 @@ def _read_model(f, path: Path) -> NNModel:
                 c.fail(f"{name} has {n} values for {k} parameters")
     elif width != n_r:
         c.fail(f"the network gives {width} outputs but the radius grid has {n_r} bins")
-    c.storage()
 
-    # values
+
+def _read_values(c: FileCheck, f, n_layers: int, outputs: dict) -> tuple[dict, dict]:
+    """(grids, arrays): the q and radius grids (float) and the network's arrays (float32), their values checked;
+    a parametric head's output bounds are added to ``outputs``."""
     grids = {name: f[name][:].astype(float) for name in ("q", "radius")}
     for name, g in grids.items():
         if (problem := grid_problem(g)) is not None:
@@ -247,12 +289,7 @@ def _read_model(f, path: Path) -> NNModel:
     for name, a in arrays.items():
         if not np.all(np.isfinite(a)):
             c.fail(f"{name} holds NaN or infinite values (after conversion to float32)")
-    return NNModel(q=grids["q"], radius=grids["radius"], transform=transform, block=block,
-                   input_shift=arrays["input_shift"], input_scale=arrays["input_scale"],
-                   phi_shift=phi_shift, phi_scale=phi_scale,
-                   weights=[arrays[f"layers/{i}/kernel"] for i in range(n_layers)],
-                   biases=[arrays[f"layers/{i}/bias"] for i in range(n_layers)],
-                   activations=activations, info=info, name=path.stem, **outputs)
+    return grids, arrays
 
 
 _CACHE: dict[str, tuple[tuple[int, int], NNModel]] = {}   # resolved path -> ((mtime_ns, size), model)
@@ -298,4 +335,5 @@ def _read_file(path: Path) -> NNModel:
     except ModelFileError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RecursionError) as exc:
-        raise ModelFileError(f"cannot read model file {path}: {exc}; the file is corrupt or not a model") from None
+        raise ModelFileError(f"cannot read model file {path}: {exc}; the file is corrupt or not a model",
+                             parameter=None) from None

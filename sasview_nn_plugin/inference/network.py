@@ -91,7 +91,8 @@ class NNModel:
         put("phi_shift", float(self.phi_shift))
         put("phi_scale", float(self.phi_scale))
         if (self.resolution_shift is None) != (self.resolution_scale is None):
-            raise ModelFileError(f"model {self.name}: resolution_shift and resolution_scale come together")
+            raise ModelFileError(f"model {self.name}: resolution_shift and resolution_scale come together",
+                                 parameter=None)
         if self.resolution_shift is not None:
             put("resolution_shift", float(self.resolution_shift))
             put("resolution_scale", float(self.resolution_scale))
@@ -108,45 +109,59 @@ class NNModel:
 
     # -- consistency ---------------------------------------------------------------------------
     def _check(self) -> None:
+        self._check_layers(self._check_inputs())
+
+    def _check_inputs(self) -> int:
+        """The number of input features, once the grids, the input transform and its normalisation are sound."""
         for what, grid in (("q grid", self.q), ("radius grid", self.radius)):
             if (problem := grid_problem(grid)) is not None:
-                raise ModelFileError(f"model {self.name}: the {what} {problem}; the file is corrupt")
+                raise ModelFileError(f"model {self.name}: the {what} {problem}; the file is corrupt", parameter=None)
         if not (np.isfinite(self.phi_shift) and np.isfinite(self.phi_scale) and self.phi_scale != 0):
             raise ModelFileError(f"model {self.name}: volume-fraction normalisation phi_shift = {self.phi_shift}, "
-                                 f"phi_scale = {self.phi_scale}; it needs finite values and phi_scale != 0")
-        n_q, n_r = len(self.q), len(self.radius)
+                                 f"phi_scale = {self.phi_scale}; it needs finite values and phi_scale != 0",
+                                 parameter=None)
+        n_q = len(self.q)
         if self.transform not in ("log_block", "minmax"):
-            raise ModelFileError(f"model {self.name}: unknown input transform {self.transform!r}")
+            raise ModelFileError(f"model {self.name}: unknown input transform {self.transform!r}", parameter=None)
         if self.block < 1 or n_q % self.block:
-            raise ModelFileError(f"model {self.name}: q grid of {n_q} points is not a multiple of block {self.block}")
+            raise ModelFileError(f"model {self.name}: q grid of {n_q} points is not a multiple of block {self.block}",
+                                 parameter=None)
         n_feat = n_q // self.block
         if self.input_shift.shape != (n_feat,) or self.input_scale.shape != (n_feat,):
             raise ModelFileError(f"model {self.name}: input normalisation has {self.input_shift.shape} values, "
-                                 f"the q grid needs {n_feat}; the file is for another grid or corrupt")
+                                 f"the q grid needs {n_feat}; the file is for another grid or corrupt", parameter=None)
+        return n_feat
+
+    def _check_layers(self, n_feat: int) -> None:
+        """The layers take the features (and phi, dQ/Q), give one output per radius bin or parameter, and hold
+        finite numbers."""
         if not self.weights or len(self.weights) != len(self.biases) or len(self.activations) != len(self.weights):
-            raise ModelFileError(f"model {self.name}: layers are incomplete")
+            raise ModelFileError(f"model {self.name}: layers are incomplete", parameter=None)
         if self.takes_resolution and not (np.isfinite(self.resolution_shift) and np.isfinite(self.resolution_scale)
                                           and self.resolution_scale != 0):
-            raise ModelFileError(f"model {self.name}: resolution normalisation needs finite values and a nonzero scale")
+            raise ModelFileError(f"model {self.name}: resolution normalisation needs finite values and a nonzero scale",
+                                 parameter=None)
         width = n_feat + 1 + self.takes_resolution
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             if w.ndim != 2 or w.shape[0] != width or b.shape != (w.shape[1],):
-                raise ModelFileError(f"model {self.name}: layer {i} has shape {w.shape}, expected ({width}, n)")
+                raise ModelFileError(f"model {self.name}: layer {i} has shape {w.shape}, expected ({width}, n)",
+                                     parameter=None)
             width = w.shape[1]
         if self.output_names:
             k = len(self.output_names)
             if width != k or len(self.output_log) != k or np.shape(self.output_min) != (k,) \
                     or np.shape(self.output_max) != (k,):
                 raise ModelFileError(f"model {self.name}: network gives {width} outputs for parameters "
-                                     f"{list(self.output_names)}; the file is corrupt")
-        elif width != n_r:
+                                     f"{list(self.output_names)}; the file is corrupt", parameter=None)
+        elif width != (n_r := len(self.radius)):
             raise ModelFileError(f"model {self.name}: network gives {width} outputs but the radius grid has {n_r} "
-                                 "bins; the file is for another grid or corrupt")
+                                 "bins; the file is for another grid or corrupt", parameter=None)
         if any(a not in ACTIVATIONS for a in self.activations):
-            raise ModelFileError(f"model {self.name}: unknown activation in {list(self.activations)}")
+            raise ModelFileError(f"model {self.name}: unknown activation in {list(self.activations)}", parameter=None)
         arrays = [self.input_shift, self.input_scale, *self.weights, *self.biases]
         if not all(np.all(np.isfinite(a)) for a in arrays) or np.any(self.input_scale == 0):
-            raise ModelFileError(f"model {self.name}: non-finite weights or zero scale; the file is corrupt")
+            raise ModelFileError(f"model {self.name}: non-finite weights or zero scale; the file is corrupt",
+                                 parameter=None)
 
     def _fold(self, put) -> None:
         """Fold the linear parts of the input transform into the first layer (fewer passes at inference).
@@ -190,10 +205,11 @@ class NNModel:
         """Raise ModelFileError unless q (and radius) equal this model's grids."""
         if len(q) != len(self.q) or not np.allclose(q, self.q, rtol=1e-9, atol=0):
             raise ModelFileError(f"model {self.name} expects {len(self.q)} q points over "
-                                 f"{self.q[0]:g}-{self.q[-1]:g} 1/A; the data has {len(q)} over {q[0]:g}-{q[-1]:g}")
+                                 f"{self.q[0]:g}-{self.q[-1]:g} 1/A; the data has {len(q)} over {q[0]:g}-{q[-1]:g}",
+                                 parameter=None)
         if radius is not None and (len(radius) != len(self.radius) or not np.allclose(radius, self.radius)):
             raise ModelFileError(f"model {self.name} predicts on {len(self.radius)} radius bins over "
-                                 f"{self.radius[0]:g}-{self.radius[-1]:g} A, not the requested grid")
+                                 f"{self.radius[0]:g}-{self.radius[-1]:g} A, not the requested grid", parameter=None)
 
     @property
     def takes_resolution(self) -> bool:
@@ -323,7 +339,8 @@ class NNModel:
         """
         if self.parametric:
             raise ModelFileError(f"model {self.name} predicts parameters {list(self.output_names)}, not a "
-                                 "distribution; use it with `parametric` (sasview_nn_plugin.fitting.parametric)")
+                                 "distribution; use it with `parametric` (sasview_nn_plugin.fitting.parametric)",
+                                 parameter="parametric")
         return self.to_distribution(self.outputs(intensity, volume_fraction, normalise=normalise, threads=threads,
                                                  resolution=resolution))
 
@@ -340,5 +357,5 @@ class NNModel:
     def predict_parameters(self, intensity: np.ndarray, volume_fraction: np.ndarray | float) -> np.ndarray:
         """Parameters (k,) or (N, k) in physical units (see ``output_names``) for curves on the model's q grid."""
         if not self.parametric:
-            raise ModelFileError(f"model {self.name} predicts distributions, not parameters")
+            raise ModelFileError(f"model {self.name} predicts distributions, not parameters", parameter=None)
         return self.parameters_from_outputs(self.outputs(intensity, volume_fraction))

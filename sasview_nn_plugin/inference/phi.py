@@ -51,7 +51,7 @@ def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]]
     di = True if with_di else None
     if not np.isfinite(score).any():
         raise InputError("the volume fraction cannot be estimated: no candidate curve could be scored; "
-                         "give `volume_fraction`")
+                         "give `volume_fraction`", parameter="volume_fraction")
     if di is None:  # misfit rms -> a chi2 whose minimum is n - 2 (reduced chi2 1: the misfit taken as the noise)
         k0 = int(np.argmin(score))
         dof = max(red[k0] - 2, 1)

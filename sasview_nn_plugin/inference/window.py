@@ -91,7 +91,7 @@ def to_model_grid(q: np.ndarray, intensity: np.ndarray, model) -> np.ndarray:
     if q[0] > mq[0] + tol or q[-1] < mq[-1] - tol:
         raise InputError(f"data cover q = {q[0]:.4g}-{q[-1]:.4g} 1/A but model {model.name!r} needs "
                          f"{mq[0]:.4g}-{mq[-1]:.4g} 1/A; measure or merge data over that range "
-                         '(or, if q is in 1/nm, pass q_unit="nm")')
+                         '(or, if q is in 1/nm, pass q_unit="nm")', parameter="q_unit")
     return np.exp(np.interp(np.log(mq), np.log(q), np.log(intensity)))
 
 
@@ -111,7 +111,7 @@ def window_error(q: np.ndarray, model) -> InputError:
     return InputError(f"data cover q = {d0:.4g}-{d1:.4g} 1/A but model {model.name!r} needs {m0:.4g}-{m1:.4g} 1/A, "
                       f"or a window of the same q_max/q_min reaching below {m0 / MIN_WINDOW_SCALE:.4g} 1/A; {why}; "
                       "measure or merge data over that range "
-                      '(or, if q is in 1/nm, pass q_unit="nm")')
+                      '(or, if q is in 1/nm, pass q_unit="nm")', parameter="q_unit")
 
 
 def covers_model_window(q: np.ndarray, model) -> bool:

@@ -102,11 +102,11 @@ def training_box(s: Lam1990Settings, region: Region) -> dict[str, tuple[float, f
     if s.region == "paper":
         return PAPER_REGION
     if s.region != "ours":
-        raise InputError(f"unknown region {s.region!r}; choose ours or paper")
+        raise InputError(f"unknown region {s.region!r}; choose ours or paper", parameter="region")
     box = {"log_rm": region_extent(region.log_rm, region.allowed_shape, 0),
            "log_sigma": region_extent(region.log_sigma, region.allowed_shape, 1)}
     if None in box.values():
-        raise InputError("the shape criterion allows no region; lower shape_floor")
+        raise InputError("the shape criterion allows no region; lower shape_floor", parameter="shape_floor")
     return box
 
 
@@ -248,7 +248,7 @@ def run(output: str | os.PathLike, settings: Lam1990Settings | None = None, verb
     try:
         import miepython  # noqa: F401
     except ImportError:
-        raise InputError("the Mie reproduction needs miepython: pip install -e .[optics]") from None
+        raise InputError("the Mie reproduction needs miepython: pip install -e .[optics]", parameter=None) from None
     out = ensure_output_dir(output)
     rep = reproduce(settings, verbose=verbose)
     summary = rep.summary()

@@ -25,7 +25,7 @@ from ..data.files import atomic_path, ensure_output_dir, printable, remove_parti
 from ..data.files import check_output_path as files_check_output
 from ..data.writers import write_inversion
 from ..errors import InputError
-from ..inference.wide import load_any
+from ..inference.wide_model import load_any
 from ..physics import kernels as physics
 from .guard import LOCK_NAME, OutputLock, refuse_outputs_onto_inputs
 from .parts import blocks, frame_groups, gather, part_index
@@ -41,7 +41,7 @@ from .plan import (
     refuse_foreign_run_files,
 )
 from .process import FrameResult, RunOptions, Settings, process_frames, process_unit, settings_for
-from .project import project_path, write_run_project
+from .run_project import project_path, write_run_project
 from .summary import RunFiles, refined_columns
 
 __all__ = ["run_batch", "record_unit", "finish_run", "RunSummary", "UNIT_FRAMES"]
@@ -138,7 +138,8 @@ def _start_output(out: Path, settings: Settings) -> None:
             old = None
         if old != sig:
             raise InputError(f"{out} holds results of a run with other settings (model, volume fraction, "
-                             "refinement or q unit); choose another `output` directory or delete that one")
+                             "refinement or q unit); choose another `output` directory or delete that one",
+                             parameter="output")
     else:
         write_atomic(sig_file, json.dumps({"signature": sig, "settings": asdict(settings)}, default=str))
 
@@ -189,13 +190,14 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     t0 = time.perf_counter()
     options = options or RunOptions(**choices)
     if workers is not None and workers < 1:
-        raise InputError(f"`workers` must be at least 1 (got {workers})")
+        raise InputError(f"`workers` must be at least 1 (got {workers})", parameter="workers")
     settings = settings_for(options, frame_files)
     nn = load_any(settings.model)
     out = files_check_output(output, "`output`")
     files, own = expand_inputs(inputs)
     if not files:
-        raise InputError("no input files" + (f" (only the run files of an earlier run: {own[0]})" if own else ""))
+        raise InputError("no input files" + (f" (only the run files of an earlier run: {own[0]})" if own else ""),
+                         parameter="inputs")
     named = [Path(options.sasview_project)] if options.sasview_project else []
     refuse_outputs_onto_inputs([out / n for n in RUN_FILES] + named, files)
     project = project_path(options.sasview_project, [out / n for n in (*RUN_FILES, FRAMES, PARTS, LOCK_NAME)])
@@ -237,14 +239,15 @@ def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise InputError("`scheduler`/`workers` need dask.distributed: pip install -e '.[cluster]'") from None
+        raise InputError("`scheduler`/`workers` need dask.distributed: pip install -e '.[cluster]'",
+                         parameter="scheduler") from None
     cluster = None
     if scheduler:
         try:
             client = Client(scheduler, timeout="20s")
-        except Exception as exc:  # unreachable (OSError, TimeoutError) or not an address (ValueError)
+        except (OSError, TimeoutError, ValueError) as exc:  # unreachable, timed out, or not an address
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; give its address "
-                             "as tcp://HOST:PORT") from None
+                             "as tcp://HOST:PORT", parameter="scheduler") from None
     else:
         one_thread = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,

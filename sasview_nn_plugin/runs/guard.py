@@ -25,7 +25,7 @@ class OutputLock:
 
     def _busy(self) -> InputError:
         return InputError(f"another sasview-nn run is writing to {self.directory}; wait for it to finish "
-                          "or choose another output directory")
+                          "or choose another output directory", parameter="output")
 
     def __enter__(self) -> OutputLock:
         if os.name != "posix":
@@ -101,7 +101,7 @@ def refuse_outputs_onto_inputs(outputs: list[Path], inputs: list[Path]) -> None:
         hit = by_key.get(resolved_path(out))
         if hit is not None:
             raise InputError(f"the output {printable(out)} would overwrite the input file {printable(hit)}; "
-                             "choose another output directory (inputs are never overwritten)")
+                             "choose another output directory (inputs are never overwritten)", parameter="output")
 
 
 def file_identity(path: Path) -> str:

@@ -62,7 +62,8 @@ def refuse_foreign_run_files(out: Path) -> None:
             continue   # a file called frames is refused where the folder is made
         if os.path.lexists(p) and not (p.is_dir() and not any(p.iterdir())):
             raise InputError(f"{printable(p)} was not written by a sasview-nn run (no {PARTS}/run.json beside it) "
-                             "and would be replaced; choose another `output` directory or move that file")
+                             "and would be replaced; choose another `output` directory or move that file",
+                             parameter="output")
 
 
 def _own_output(p: Path) -> bool:
@@ -89,7 +90,7 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[Path]]:
         else:
             matches = sorted(Path(m) for m in glob.glob(item) if not Path(m).is_dir())
             if not matches:
-                raise InputError(f"{printable(item)}: no such file, directory or matching glob")
+                raise InputError(f"{printable(item)}: no such file, directory or matching glob", parameter="inputs")
             out += matches
     seen, unique, own = set(), [], []
     for p in out:
@@ -134,11 +135,12 @@ def plan_units(files: list[Path], order: str = "name", q_unit: str | None = None
     if order not in ("name", "mtime"):
         if singles or not tables:
             raise InputError(f"`order` {order}: ordering by a field needs HDF5 frame tables holding a 1-D "
-                             f"'{order}' dataset; {singles[0][0] if singles else 'no input'} is not one")
+                             f"'{order}' dataset; {singles[0][0] if singles else 'no input'} is not one",
+                             parameter="order")
         missing = [str(p) for p, t, _ in tables if order not in t.fields]
         if missing:
             raise InputError(f"`order` {order}: no per-frame dataset {order!r} in {missing[0]}; "
-                             f"available: {', '.join(tables[0][1].fields) or 'none'}")
+                             f"available: {', '.join(tables[0][1].fields) or 'none'}", parameter="order")
     units: list[Unit] = []
     for p, t, _ in tables:
         rows = np.arange(t.n_frames)

@@ -19,7 +19,7 @@ import numpy as np
 from ..data.curve import Curve
 from ..data.validation import check_prior_sigma, check_q_range, check_volume_fraction
 from ..errors import InputError
-from ..inference.wide import check_slit, load_any
+from ..inference.wide_model import check_slit, load_any
 
 
 @dataclass(frozen=True)
@@ -111,11 +111,13 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
 
     o = options
     if (o.volume_fraction is None) == (o.volume_fraction_table is None):
-        raise InputError("give exactly one of `volume_fraction` (one value) or `volume_fraction_table` (a CSV file)")
+        raise InputError("give exactly one of `volume_fraction` (one value) or `volume_fraction_table` (a CSV file)",
+                         parameter="volume_fraction")
     table = {}
     auto = isinstance(o.volume_fraction, str) and o.volume_fraction.strip().lower() == "auto"
     if auto and o.parametric:
-        raise InputError("`volume_fraction` auto is not available with `parametric`; give a value or a table")
+        raise InputError("`volume_fraction` auto is not available with `parametric`; give a value or a table",
+                         parameter="volume_fraction")
     if auto:
         o = replace(o, volume_fraction="auto")
     elif o.volume_fraction is not None:
@@ -154,7 +156,8 @@ def volume_fraction_for(settings: Settings, frame: str, source: str) -> float | 
         if key in table:
             return table[key]
     raise InputError("no volume fraction for this frame in `volume_fraction_table` "
-                     f"(looked for {frame!r}, {Path(source).name!r}, {Path(source).stem!r})")
+                     f"(looked for {frame!r}, {Path(source).name!r}, {Path(source).stem!r})",
+                     parameter="volume_fraction_table")
 
 
 def failure_reason(exc: Exception) -> str:

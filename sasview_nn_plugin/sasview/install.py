@@ -115,7 +115,8 @@ def _backup(target: Path) -> Path:
         if not (bak.exists() or bak.is_symlink()):
             os.rename(target, bak)
             return bak
-    raise InputError(f"cannot find a free backup name for {target}; remove old {target.name}.bak-* files")
+    raise InputError(f"cannot find a free backup name for {target}; remove old {target.name}.bak-* files",
+                     parameter="force")
 
 
 def _refusal(target: Path, state: str, uninstall: bool) -> InputError:
@@ -124,10 +125,10 @@ def _refusal(target: Path, state: str, uninstall: bool) -> InputError:
     if state == "link":
         return InputError(f"{target} is a symbolic link (to {os.readlink(target)}), not a plugin installed by "
                           f"sasview_nn_plugin: the link and what it points to are left alone; pass force=True to "
-                          f"move the link itself aside to {aside}{then}")
+                          f"move the link itself aside to {aside}{then}", parameter="force")
     return InputError(f"{target} was not installed by sasview_nn_plugin (its first line is not {MARKER_TAG!r}): "
                       f"it is left alone; pass force=True to move it aside to {aside}{then}, "
-                      f"or choose another plugin_dir")
+                      f"or choose another plugin_dir", parameter="force")
 
 
 def _bundle_refusal(folder: Path, state: str, uninstall: bool) -> InputError:
@@ -135,7 +136,7 @@ def _bundle_refusal(folder: Path, state: str, uninstall: bool) -> InputError:
     then = "" if uninstall else " and install the bundle in its place"
     return InputError(f"{folder} is {what} (sasview_nn_plugin's bundle has a {BUNDLE_MANIFEST} naming it): it is "
                       f"left alone; pass force=True to move it aside to {folder.name}.bak-<date-time>{then}, "
-                      "or choose another plugin_dir")
+                      "or choose another plugin_dir", parameter="force")
 
 
 def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool = False,
@@ -148,70 +149,85 @@ def install_plugin(plugin_dir: str | os.PathLike | None = None, uninstall: bool 
     ``NAME.bak-<date-time>`` (a link is moved itself; its target is never touched).  The bundle is written
     first (beside the old one, then swapped in), so the plugin file never names a half-written bundle.
     """
-    if plugin_dir is None:
-        d, how = default_plugin_dir()
-    else:
-        if not os.fsdecode(plugin_dir).strip():
-            raise InputError("plugin_dir is empty; give SasView's plugin_models directory "
-                             "(or none at all for the one SasView uses)")
-        d, how = Path(plugin_dir).expanduser(), "--plugin-dir"
-    target = d / f"{PLUGIN_NAME}.py"
-    folder = d / BUNDLE_DIR
+    d, how = _plugin_dir(plugin_dir)
+    target, folder = d / f"{PLUGIN_NAME}.py", d / BUNDLE_DIR
     try:
         state = _inspect(target)
         if state == "other":
             raise InputError(f"{target} exists and is not a regular file (a directory?); it is left alone: "
-                             "move it away, or choose another plugin_dir")
+                             "move it away, or choose another plugin_dir", parameter="plugin_dir")
         bstate = _inspect_bundle(folder)
-        if uninstall:
-            if state == "absent" and bstate == "absent":
-                return InstallResult(target, "absent", how)
-            if state not in ("ours", "absent") and not force:
-                raise _refusal(target, state, uninstall)
-            if bstate not in ("ours", "absent") and not force:
-                raise _bundle_refusal(folder, bstate, uninstall)
-            backup = _backup(target) if state not in ("ours", "absent") else None
-            if state == "ours":
-                target.unlink()
-            for cached in (d / "__pycache__").glob(f"{PLUGIN_NAME}.*.pyc"):
-                cached.unlink()
-            bundle_backup = _backup(folder) if bstate not in ("ours", "absent") else None
-            kept = ()
-            if bstate == "ours":
-                from .bundle import read_manifest, remove_folder
-
-                kept = tuple(remove_folder(folder, read_manifest(folder)))
-            return InstallResult(target, "removed", how, backup, folder if bstate != "absent" else None,
-                                 bundle_backup, kept)
-        if state in ("foreign", "link") and not force:
-            raise _refusal(target, state, uninstall)
-        if bstate in ("foreign", "link") and not force:
-            raise _bundle_refusal(folder, bstate, uninstall)
-        from .bundle import bundle_files, matches, read_manifest, replace_folder, users_files
-
-        text = plugin_text()
-        files = bundle_files()
-        plugin_same = state == "ours" and target.read_bytes() == text.encode("utf-8")
-        bundle_same = bstate == "ours" and matches(folder, files)
-        if plugin_same and bundle_same:
-            return InstallResult(target, "unchanged", how, bundle=folder)
-        d.mkdir(parents=True, exist_ok=True)
-        bundle_backup = _backup(folder) if bstate in ("foreign", "link") else None
-        kept = tuple(users_files(folder, read_manifest(folder))) if bstate == "ours" else ()
-        clash = next((rel for rel in kept if rel in files), None)
-        if clash is not None and not bundle_same:
-            raise InputError(f"{folder / clash} is not the bundle's file but the new bundle has one of that name; "
-                             "move it out of the bundle folder and run again")
-        if not bundle_same:
-            replace_folder(folder, files, kept)
-        backup = _backup(target) if state in ("foreign", "link") else None
-        if not plugin_same:
-            from ..data.files import write_atomic
-
-            write_atomic(target, text)
+        return (_remove if uninstall else _install)(d, how, (target, state), (folder, bstate), force)
     except OSError as exc:
         raise InputError(f"cannot {'remove' if uninstall else 'write'} the plugin model in {d}: "
-                         f"{exc.strerror or exc}; choose a writable plugin_dir") from None
+                         f"{exc.strerror or exc}; choose a writable plugin_dir", parameter="plugin_dir") from None
+
+
+def _plugin_dir(plugin_dir: str | os.PathLike | None) -> tuple[Path, str]:
+    """(the plugin-model directory, how it was found): the one given, else SasView's own."""
+    if plugin_dir is None:
+        return default_plugin_dir()
+    if not os.fsdecode(plugin_dir).strip():
+        raise InputError("plugin_dir is empty; give SasView's plugin_models directory "
+                         "(or none at all for the one SasView uses)", parameter="plugin_dir")
+    return Path(plugin_dir).expanduser(), "--plugin-dir"
+
+
+def _remove(d: Path, how: str, plugin: tuple[Path, str], bundle: tuple[Path, str], force: bool) -> InstallResult:
+    """Remove our plugin file and bundle folder from ``d`` (each a (path, state) as :func:`_inspect` says); another
+    file or folder in their place is refused unless ``force`` (then moved aside)."""
+    (target, state), (folder, bstate) = plugin, bundle
+    if state == "absent" and bstate == "absent":
+        return InstallResult(target, "absent", how)
+    if state not in ("ours", "absent") and not force:
+        raise _refusal(target, state, True)
+    if bstate not in ("ours", "absent") and not force:
+        raise _bundle_refusal(folder, bstate, True)
+    backup = _backup(target) if state not in ("ours", "absent") else None
+    if state == "ours":
+        target.unlink()
+    for cached in (d / "__pycache__").glob(f"{PLUGIN_NAME}.*.pyc"):
+        cached.unlink()
+    bundle_backup = _backup(folder) if bstate not in ("ours", "absent") else None
+    kept = ()
+    if bstate == "ours":
+        from .bundle import read_manifest, remove_folder
+
+        kept = tuple(remove_folder(folder, read_manifest(folder)))
+    return InstallResult(target, "removed", how, backup, folder if bstate != "absent" else None,
+                         bundle_backup, kept)
+
+
+def _install(d: Path, how: str, plugin: tuple[Path, str], bundle: tuple[Path, str], force: bool) -> InstallResult:
+    """Write our plugin file and bundle folder into ``d`` (each a (path, state) as :func:`_inspect` says), the
+    bundle first; another file or folder in their place is refused unless ``force`` (then moved aside)."""
+    (target, state), (folder, bstate) = plugin, bundle
+    if state in ("foreign", "link") and not force:
+        raise _refusal(target, state, False)
+    if bstate in ("foreign", "link") and not force:
+        raise _bundle_refusal(folder, bstate, False)
+    from .bundle import bundle_files, matches, read_manifest, replace_folder, users_files
+
+    text = plugin_text()
+    files = bundle_files()
+    plugin_same = state == "ours" and target.read_bytes() == text.encode("utf-8")
+    bundle_same = bstate == "ours" and matches(folder, files)
+    if plugin_same and bundle_same:
+        return InstallResult(target, "unchanged", how, bundle=folder)
+    d.mkdir(parents=True, exist_ok=True)
+    bundle_backup = _backup(folder) if bstate in ("foreign", "link") else None
+    kept = tuple(users_files(folder, read_manifest(folder))) if bstate == "ours" else ()
+    clash = next((rel for rel in kept if rel in files), None)
+    if clash is not None and not bundle_same:
+        raise InputError(f"{folder / clash} is not the bundle's file but the new bundle has one of that name; "
+                         "move it out of the bundle folder and run again", parameter=None)
+    if not bundle_same:
+        replace_folder(folder, files, kept)
+    backup = _backup(target) if state in ("foreign", "link") else None
+    if not plugin_same:
+        from ..data.files import write_atomic
+
+        write_atomic(target, text)
     action = "updated" if state == "ours" else "replaced" if backup else "installed"
     return InstallResult(target, action, how, backup, folder, bundle_backup, kept)
 
@@ -227,7 +243,7 @@ def write_zip(path: str | os.PathLike) -> Path:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}; choose another path") from None
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}; choose another path", parameter="path") from None
     return path
 
 

@@ -1,7 +1,7 @@
 """The network start of one SasView fit object, and the size distributions to plot: no Qt, no SasView import.
 
 :func:`start_fitness` takes SasView's ``SasFitness`` of ``nn_spheres_hs`` (the object SasView's own Fit builds:
-the page's q range, weighting and resolution), lets :func:`sasview_nn_plugin.fitting.start.network_start`
+the page's q range, weighting and resolution), lets :func:`sasview_nn_plugin.fitting.network_start.network_start`
 (the ``nn-lm`` fitters' start) set the 1-3 Schulz components and the scale, fits scale and background on
 SasView's own theory and says what to tick (:func:`~sasview_nn_plugin.sasview.project.free_parameters`).
 """
@@ -65,8 +65,8 @@ def _scale_background(fitness) -> None:
 
 def _histogram(fitness, model):
     """The inversion network_start made (the same points, volume fraction and network): its histogram."""
+    from ..fitting.network_start import fitted_points, pinhole_width
     from ..fitting.sasfitness import as_experiment
-    from ..fitting.start import fitted_points, pinhole_width
     from ..inference.invert import invert
 
     exp = as_experiment(fitness)
@@ -89,8 +89,8 @@ def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
     range and keep the best chi^2; else the fitness's ``volfraction`` is used."""
     from bumps.fitproblem import FitProblem
 
+    from ..fitting.network_start import network_start
     from ..fitting.sasfitness import ViewProblem, model_id
-    from ..fitting.start import network_start
     from ..inference.modelfile import load_model
     from .project import free_parameters
 

@@ -125,18 +125,19 @@ def _read_data(path: Path, max_curves: int | None, preset: Preset):
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise InputError(f"cannot open training data {path}: {exc}") from None
+        raise InputError(f"cannot open training data {path}: {exc}", parameter="data") from None
     target = "parameters" if preset.target == "parameters" else "number_distribution"
     with f:
         for name in ("q", "radius", "intensity", target, "volume_fraction"):
             if name not in f:
                 how = "sasview-nn simulate --parametric --family schulz|lognormal" if name == "parameters" \
                     else "sasview-nn simulate"
-                raise InputError(f"{path} lacks dataset {name!r}; make it with `{how}`")
+                raise InputError(f"{path} lacks dataset {name!r}; make it with `{how}`", parameter="data")
         n = len(f["intensity"]) if not max_curves else min(max_curves, len(f["intensity"]))
         q, radius = f["q"][:], f["radius"][:]
         if len(q) % preset.block:
-            raise InputError(f"q grid of {len(q)} points is not a multiple of the preset's block {preset.block}")
+            raise InputError(f"q grid of {len(q)} points is not a multiple of the preset's block {preset.block}",
+                             parameter="preset")
         feats = np.empty((n, len(q) // preset.block), np.float32)
         for lo in range(0, n, 65536):
             hi = min(n, lo + 65536)
@@ -155,25 +156,66 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
           plot: bool = True) -> TrainResult:
     """Train a network on a simulated HDF5 set and write ``out`` (.h5 added if missing)."""
     if preset not in PRESETS:
-        raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}", parameter="preset")
     p = PRESETS[preset]
     data, out = Path(data), Path(out)
     out = out if out.suffix == ".h5" else out.with_name(out.name + ".h5")
     if not out.parent.is_dir():
-        raise InputError(f"output directory {out.parent} does not exist; create it first")
+        raise InputError(f"output directory {out.parent} does not exist; create it first", parameter="out")
     q, radius, feats, phi, res, y, attrs = _read_data(data, max_curves, p)
     n = len(y)
     if n < 20:
-        raise InputError(f"need at least 20 training curves (got {n})")
+        raise InputError(f"need at least 20 training curves (got {n})", parameter=None)
     if not np.all(np.isfinite(feats)):
-        raise InputError(f"{data} holds non-positive or non-finite intensities")
+        raise InputError(f"{data} holds non-positive or non-finite intensities", parameter="data")
 
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    n_test = max(1, n // 20)
-    n_val = max(1, n // 10)
-    test, val, tr = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    test, val, tr = _split_rows(n, seed)
+    x, (shift, scale), scalars, resolution = _standardised_inputs(p, feats, phi, res, tr)
+    n_feat = feats.shape[1]
+    del feats
+    out_fields, y_true = {}, y
+    if p.target == "parameters":  # log, then 0-1 over the training rows
+        out_fields, y = _parameter_targets(y, tr, data)
+    loss, metrics = _loss_and_metrics(p, float(radius[1] - radius[0]))
+    fitted = fit_dense(x, y, tr, val, hidden=p.hidden, output=p.output, loss=loss, learning_rate=p.learning_rate,
+                       batch_size=p.batch_size, epochs=epochs, schedule=p.schedule, patience=patience, seed=seed,
+                       verbose=verbose, augment=_jitter_phi(p, n_feat, scalars) if p.phi_jitter else None,
+                       metrics=metrics)
+    info = {
+        "preset": preset, "preset_settings": asdict(p), "seed": seed,
+        "training_data": {k: (v.item() if hasattr(v, "item") else (v.tolist() if hasattr(v, "tolist") else v))
+                          for k, v in attrs.items()},
+        "n_train": int(len(tr)), "n_validation": int(len(val)), "n_test": int(len(test)),
+        "epochs_run": len(fitted.history["loss"]), "train_seconds": round(fitted.seconds, 1),
+        "versions": {"package": _package_version(), **fitted.versions,
+                     "sasmodels": str(attrs.get("sasmodels_version", "")), "numpy": np.__version__},
+        "history": fitted.history,
+    }
+    (phi_shift, phi_scale) = scalars[0]
+    model = NNModel(q=q, radius=radius, transform=p.transform, block=p.block,
+                    input_shift=shift.astype(np.float32), input_scale=scale,
+                    phi_shift=phi_shift, phi_scale=phi_scale, weights=fitted.weights, biases=fitted.biases,
+                    activations=["relu"] * len(p.hidden) + [p.output], info=info, name=out.stem, **out_fields,
+                    **resolution)
+    metrics = _held_out_metrics(model, fitted, x[test], (y if not model.parametric else y_true)[test], radius)
+    model.info["held_out_metrics"] = metrics
+    save_model(model, out)
+    if plot:
+        _plot_training(model, p, info["history"], out, preset)
+    return TrainResult(out, info["epochs_run"], fitted.seconds, metrics)
 
+
+def _split_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(test, validation, training) rows: a seeded permutation of ``n``, 5 % and 10 % held out (at least 1 each)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_test, n_val = max(1, n // 20), max(1, n // 10)
+    return order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+
+
+def _standardised_inputs(p: Preset, feats: np.ndarray, phi: np.ndarray, res: np.ndarray | None, tr: np.ndarray):
+    """(x, (shift, scale), scalars, resolution): the network's inputs (features, phi and dQ/Q if it varies) scaled
+    by the training rows' statistics (minmax or mean/std, as the preset says); ``scalars`` the (shift, scale) of
+    phi (and dQ/Q); ``resolution`` the model's resolution_shift/scale fields (empty without dQ/Q)."""
     if p.transform == "minmax":
         shift, scale = feats[tr].min(axis=0), feats[tr].max(axis=0) - feats[tr].min(axis=0)
         phi_shift, phi_scale = float(phi[tr].min()), float(np.ptp(phi[tr]) or 1.0)
@@ -181,7 +223,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
         shift, scale = feats[tr].mean(axis=0), feats[tr].std(axis=0)
         phi_shift, phi_scale = float(phi[tr].mean()), float(phi[tr].std() or 1.0)
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    n_feat = feats.shape[1]
+    n, n_feat = feats.shape
     x = np.empty((n, n_feat + 1 + (res is not None)), np.float32)
     np.divide(feats - shift, scale, out=x[:, :n_feat])
     x[:, n_feat] = (phi - phi_shift) / phi_scale
@@ -191,20 +233,25 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
         resolution = {"resolution_shift": float(res[tr].mean()), "resolution_scale": float(res[tr].std())}
         x[:, n_feat + 1] = (res - resolution["resolution_shift"]) / resolution["resolution_scale"]
         scalars.append((resolution["resolution_shift"], resolution["resolution_scale"]))
-    del feats
-    out_fields = {}
-    if p.target == "parameters":  # log, then 0-1 over the training rows
-        if np.any(y <= 0):
-            raise InputError(f"{data}: parameters must be positive")
-        logy = np.log(y.astype(float))
-        lo, hi = logy[tr].min(axis=0), logy[tr].max(axis=0)
-        hi = np.where(hi > lo, hi, lo + 1.0)
-        out_fields = dict(output_names=distributions.PARAMETER_NAMES,
-                          output_min=lo, output_max=hi, output_log=(True,) * y.shape[1])
-        y_true, y = y, ((logy - lo) / (hi - lo)).astype(np.float32)
+    return x, (shift, scale), scalars, resolution
 
-    dr = float(radius[1] - radius[0])
 
+def _parameter_targets(y: np.ndarray, tr: np.ndarray, data: Path) -> tuple[dict, np.ndarray]:
+    """(the model's output fields, targets): a parametric head's parameters as log, then 0-1 over the training
+    rows."""
+    if np.any(y <= 0):
+        raise InputError(f"{data}: parameters must be positive", parameter="data")
+    logy = np.log(y.astype(float))
+    lo, hi = logy[tr].min(axis=0), logy[tr].max(axis=0)
+    hi = np.where(hi > lo, hi, lo + 1.0)
+    out_fields = dict(output_names=distributions.PARAMETER_NAMES,
+                      output_min=lo, output_max=hi, output_log=(True,) * y.shape[1])
+    return out_fields, ((logy - lo) / (hi - lo)).astype(np.float32)
+
+
+def _loss_and_metrics(p: Preset, dr: float):
+    """(loss, metrics) for Keras: the preset's loss (W1 over radius bins ``dr`` A wide, plus its roughness term,
+    or a Keras name); W1 is reported as a metric where another loss trains a distribution (he2024)."""
     def w1_loss(yt, yp):
         import tensorflow as tf
 
@@ -215,9 +262,13 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
         return w1 + p.roughness * dr * tf.reduce_sum(tf.abs(e[:, 2:] - 2 * e[:, 1:-1] + e[:, :-2]), axis=-1)
 
     loss = w1_loss if p.loss == "w1" else p.loss
-    metrics = [w1_loss] if p.loss != "w1" and p.target == "distribution" else []  # he2024: W1 still reported
+    return loss, [w1_loss] if p.loss != "w1" and p.target == "distribution" else []
 
-    def jitter_phi(xb, rand_seed):  # phi (and dQ/Q), the columns after the features, standardised, x U(1 - j, 1 + j)
+
+def _jitter_phi(p: Preset, n_feat: int, scalars: list[tuple[float, float]]):
+    """The augmentation: phi (and dQ/Q), the standardised columns after the ``n_feat`` features, times
+    U(1 - j, 1 + j)."""
+    def jitter_phi(xb, rand_seed):
         import tensorflow as tf
 
         u = tf.random.stateless_uniform((tf.shape(xb)[0], len(scalars)), rand_seed, 1 - p.phi_jitter, 1 + p.phi_jitter)
@@ -227,45 +278,33 @@ def train(data: str | os.PathLike, out: str | os.PathLike, preset: str = "defaul
             cols.append(((v - sh) / sc)[:, None])
         return tf.concat(cols, axis=1)
 
-    fitted = fit_dense(x, y, tr, val, hidden=p.hidden, output=p.output, loss=loss, learning_rate=p.learning_rate,
-                       batch_size=p.batch_size, epochs=epochs, schedule=p.schedule, patience=patience, seed=seed,
-                       verbose=verbose, augment=jitter_phi if p.phi_jitter else None, metrics=metrics)
-    info = {
-        "preset": preset, "preset_settings": asdict(p), "seed": seed,
-        "training_data": {k: (v.item() if hasattr(v, "item") else (v.tolist() if hasattr(v, "tolist") else v))
-                          for k, v in attrs.items()},
-        "n_train": int(len(tr)), "n_validation": int(len(val)), "n_test": int(n_test),
-        "epochs_run": len(fitted.history["loss"]), "train_seconds": round(fitted.seconds, 1),
-        "versions": {"package": _package_version(), **fitted.versions,
-                     "sasmodels": str(attrs.get("sasmodels_version", "")), "numpy": np.__version__},
-        "history": fitted.history,
-    }
-    model = NNModel(q=q, radius=radius, transform=p.transform, block=p.block,
-                    input_shift=shift.astype(np.float32), input_scale=scale,
-                    phi_shift=phi_shift, phi_scale=phi_scale, weights=fitted.weights, biases=fitted.biases,
-                    activations=["relu"] * len(p.hidden) + [p.output], info=info, name=out.stem, **out_fields,
-                    **resolution)
-    # held-out metrics with the numpy forward pass (what users run)
-    raw = model.outputs_standardised(x[test])
-    keras_raw = fitted.keras_predict(x[test])
+    return jitter_phi
+
+
+def _held_out_metrics(model: NNModel, fitted, x_test: np.ndarray, y_test: np.ndarray, radius: np.ndarray) -> dict:
+    """Metrics on the test rows with the numpy forward pass (what users run), and its largest difference from
+    Keras's."""
+    raw = model.outputs_standardised(x_test)
+    keras_raw = fitted.keras_predict(x_test)
     if model.parametric:
-        metrics = evaluate_parameters(model.parameters_from_outputs(raw), y_true[test], model.output_names)
+        metrics = evaluate_parameters(model.parameters_from_outputs(raw), y_test, model.output_names)
         metrics["max_abs_numpy_vs_keras"] = float(np.max(np.abs(raw - keras_raw)))
     else:
         pred = model.to_distribution(raw)
-        metrics = evaluate(pred, y[test], radius)
+        metrics = evaluate(pred, y_test, radius)
         metrics["max_abs_numpy_vs_keras"] = float(np.max(np.abs(pred - model.to_distribution(keras_raw))))
-    model.info["held_out_metrics"] = metrics
-    save_model(model, out)
-    if plot:
-        from ..data.plots import training_curve
+    return metrics
 
-        ylabel = "loss: MAE of 0-1 scaled log parameters" if model.parametric else (
-            "loss: MAE per bin" if p.loss != "w1" else (
-                f"loss: mean W1 + {p.roughness:g} x roughness (A)" if p.roughness else "loss: mean W1 distance (A)"))
-        training_curve(info["history"], out.with_suffix(".training.png"), title=f"model {out.stem}, preset {preset}",
-                       ylabel=ylabel)
-    return TrainResult(out, info["epochs_run"], fitted.seconds, metrics)
+
+def _plot_training(model: NNModel, p: Preset, history: dict, out: Path, preset: str) -> None:
+    """The loss curves beside the model file (``out`` with .training.png)."""
+    from ..data.plots import training_curve
+
+    ylabel = "loss: MAE of 0-1 scaled log parameters" if model.parametric else (
+        "loss: MAE per bin" if p.loss != "w1" else (
+            f"loss: mean W1 + {p.roughness:g} x roughness (A)" if p.roughness else "loss: mean W1 distance (A)"))
+    training_curve(history, out.with_suffix(".training.png"), title=f"model {out.stem}, preset {preset}",
+                   ylabel=ylabel)
 
 
 @dataclass

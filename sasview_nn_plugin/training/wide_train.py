@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..inference.wide import WideModel, input_vector, save_wide
+from ..inference.wide_model import WideModel, input_vector, save_wide
 from ..physics.wide import WideGrids
 
 HIDDEN = (1024, 512, 256)
@@ -29,7 +29,8 @@ def _read(path: Path, max_curves: int | None, seed: int):
 
     with h5py.File(path, "r") as f:
         if f.attrs.get("kind") != "wide-training-set":
-            raise InputError(f"{path} is not a whole-curve training set (make one with `simulate-wide`)")
+            raise InputError(f"{path} is not a whole-curve training set (make one with `simulate-wide`)",
+                             parameter="data")
         grids = WideGrids(**{k: f.attrs[k].item() for k in WideGrids().as_dict()})
         n = len(f["phi"]) if max_curves is None else min(max_curves, len(f["phi"]))
         part = {k: f[k][:n] for k in ("features", "mask", "volume", "phi", "dq_over_q", "slit", "width", "family")}
@@ -82,7 +83,7 @@ def train_wide(data: str | os.PathLike, out: str | os.PathLike, epochs: int = 24
     grids, x, y, part, attrs = _read(data, max_curves, seed)
     n = len(y)
     if n < 40:
-        raise InputError(f"need at least 40 training curves (got {n})")
+        raise InputError(f"need at least 40 training curves (got {n})", parameter=None)
     order = np.random.default_rng(seed).permutation(n)
     n_test = n_val = max(2, n // 20)
     test, val, tr = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]

@@ -16,7 +16,7 @@ from .batch import UNIT_FRAMES, write_frame_files
 from .guard import OutputLock, refuse_outputs_onto_inputs
 from .plan import expand_inputs, plan_units, read_unit
 from .process import FrameResult, RunOptions, process_frames, settings_for
-from .project import project_entries, project_path, write_project_file
+from .run_project import project_entries, project_path, write_project_file
 
 
 def output_stem(frame: str) -> str:
@@ -74,7 +74,7 @@ def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, 
         results += process_frames(read_unit(u, settings.q_unit, settings.read_options), settings)
     failed = next((r for r in results if r.status != "ok"), None)
     if failed is not None:
-        raise InputError(f"{printable(failed.source)}: {failed.reason}")
+        raise InputError(f"{printable(failed.source)}: {failed.reason}", parameter=None)
     stems: set[str] = set()
     for r in results:
         stem = output_stem(r.frame)

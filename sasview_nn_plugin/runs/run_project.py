@@ -23,15 +23,17 @@ def project_path(path, outputs: list[Path] = ()) -> Path | None:
         return None
     p = Path(path)
     if str(path).strip() == "" or p.is_dir() or any(a.exists() and not a.is_dir() for a in p.parents):
-        raise InputError(f"`sasview_project` {printable(p)}: give a file name (in a directory)")
+        raise InputError(f"`sasview_project` {printable(p)}: give a file name (in a directory)",
+                         parameter="sasview_project")
     key = resolved_path(p)
     hit = next((o for o in outputs if resolved_path(o) == key or key.is_relative_to(resolved_path(o))), None)
     if hit is not None:
         raise InputError(f"`sasview_project` {printable(p)} would replace {printable(hit)}, written by the same "
-                         "command; give the project another name")
+                         "command; give the project another name", parameter="sasview_project")
     if os.path.lexists(p) and not own_project(p):
         raise InputError(f"`sasview_project` {printable(p)} exists and is not a SasView project written by "
-                         "sasview-nn; give another name or move that file (it is never replaced)")
+                         "sasview-nn; give another name or move that file (it is never replaced)",
+                         parameter="sasview_project")
     return p
 
 
@@ -55,7 +57,7 @@ def write_project_file(project: Path, entries: list[dict]) -> Path:
     """Write the project (creating its folder if needed)."""
     from ..sasview.project import write_project
 
-    ensure_output_dir(project.parent, "`sasview_project` folder")
+    ensure_output_dir(project.parent, "`sasview_project` folder", "sasview_project")
     return write_project(project, entries)
 
 

@@ -126,7 +126,8 @@ class WideModel:
         n_out = len(self.grids.rho) + 2
         if self.weights[0].shape[0] != n_in or self.weights[-1].shape[1] != n_out:
             raise ModelFileError(f"model {self.name}: layers take {self.weights[0].shape[0]} inputs and give "
-                                 f"{self.weights[-1].shape[1]} outputs; its grids need {n_in} and {n_out}")
+                                 f"{self.weights[-1].shape[1]} outputs; its grids need {n_in} and {n_out}",
+                                 parameter=None)
 
     @property
     def radius(self) -> np.ndarray:
@@ -201,19 +202,20 @@ def load_wide(path: str | os.PathLike) -> WideModel:
     try:
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT or int(f.attrs.get("format_version", 0)) != 1:
-                raise ModelFileError(f"{path} is not a whole-curve model file (format {f.attrs.get('format')!r})")
+                raise ModelFileError(f"{path} is not a whole-curve model file (format {f.attrs.get('format')!r})",
+                                     parameter=None)
             grids = WideGrids(**json.loads(f.attrs["grids"]))
             n = int(f.attrs["n_layers"])
             if not 1 <= n <= 16:
-                raise ModelFileError(f"{path}: {n} layers; the file is corrupt")
+                raise ModelFileError(f"{path}: {n} layers; the file is corrupt", parameter=None)
             shapes = [(f[f"layers/{i}/kernel"].shape, f[f"layers/{i}/bias"].shape) for i in range(n)]
             if any(len(k) != 2 or np.prod(k) > 5e7 or b != (k[1],) for k, b in shapes):
-                raise ModelFileError(f"{path}: layer shapes {shapes} are not a dense network")
+                raise ModelFileError(f"{path}: layer shapes {shapes} are not a dense network", parameter=None)
             weights = [f[f"layers/{i}/kernel"][()] for i in range(n)]
             biases = [f[f"layers/{i}/bias"][()] for i in range(n)]
             info = json.loads(f.attrs.get("info", "{}"))
     except (OSError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"{path}: cannot read the whole-curve model ({exc})") from None
+        raise ModelFileError(f"{path}: cannot read the whole-curve model ({exc})", parameter=None) from None
     return WideModel(grids, weights, biases, info, name=path.stem)
 
 
