@@ -24,7 +24,7 @@ from scipy.special import erf, gammainc
 
 from ..data.files import atomic_path
 from ..errors import InputError
-from ..physics.kernels import hardsphere_sq
+from ..physics.scattering import hardsphere_sq, power_law
 from ..physics.wide import WideGrids, sphere_amplitude2
 
 CHUNK = 4096
@@ -149,7 +149,7 @@ def simulate_chunk(rng: np.random.Generator, n: int, grids: WideGrids, basis: np
     has_pl = rng.uniform(size=n) < 0.35
     pexp = rng.uniform(2.0, 4.0, n)
     amp = np.where(has_pl, i_lo * 10 ** rng.uniform(-1.5, 1.0, n), 0.0)
-    inten = inten + amp[:, None] * (xc[None, :] * x_hi[:, None]) ** (-pexp[:, None])
+    inten = inten + amp[:, None] * power_law(xc[None, :] * x_hi[:, None], pexp[:, None])
     # resolution
     kind = rng.choice(3, size=n, p=(0.40, 0.45, 0.15))
     dq = np.zeros(n)
