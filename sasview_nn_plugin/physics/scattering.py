@@ -2,7 +2,9 @@ r"""The scattering formulas, written once in numpy: sphere F^2, the Percus-Yevic
 
 Every stage computes with these (the training simulators, the quality check, the polish, the refinement's
 fitness) and the SasView plugin model ``sasview/nn_spheres_hs.py`` carries a generated copy of the functions
-it needs (``python -m sasview_nn_plugin.sasview.plugin_source``; a test checks the copy is current).
+it needs (SasView loads that file alone; ``python -m sasview_nn_plugin.sasview.plugin_source`` writes the copy,
+tests/test_sasview_plugin_model.py checks it is current).  The windowed simulator's basis is sasmodels' own
+compiled ``sphere`` kernel (:func:`.kernels.sphere_basis`), not a second implementation.
 Each is tested equal to sasmodels itself (``sphere``, ``hardsphere``, ``power_law``) in tests/test_physics.py.
 Pinhole and slit smearing are :mod:`.smearing`; sasmodels' compiled sphere kernel basis is :mod:`.kernels`.
 
@@ -19,7 +21,6 @@ branches are those the shipped training sets were made with (docs/wide.md: a set
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -41,19 +42,27 @@ def sphere_form(u: np.ndarray) -> np.ndarray:
     return np.where(small, 1.0 - u * u / 10.0, phi)
 
 
+def sphere_form_factor(q: np.ndarray, radius: np.ndarray, sld: float = DEFAULT_SLD,
+                       sld_solvent: float = DEFAULT_SLD_SOLVENT) -> tuple[np.ndarray, np.ndarray]:
+    """(F2 (n_r, n_q) in 1/cm * A^3 per particle, V (n_r,) in A^3) for radii (A) at q (1/A): sasmodels
+    ``sphere``'s <F^2> = 1e-4 (drho V Phi(q R))^2, drho = sld - sld_solvent (1e-6/A^2).  :func:`sphere_f2` caches."""
+    q = np.asarray(q, dtype=float)
+    radius = np.asarray(radius, dtype=float)
+    volume = 4.0 / 3.0 * np.pi * radius**3
+    return 1e-4 * ((sld - sld_solvent) * volume[:, None] * sphere_form(radius[:, None] * q)) ** 2, volume
+
+
 def sphere_f2(q: np.ndarray, radius: np.ndarray, sld: float = DEFAULT_SLD,
               sld_solvent: float = DEFAULT_SLD_SOLVENT) -> tuple[np.ndarray, np.ndarray]:
-    """(F2 (n_r, n_q) in 1/cm * A^3 per particle, V (n_r,) in A^3): sasmodels ``sphere``'s <F^2>,
-    F2 = 1e-4 (drho V Phi(q R))^2.  Cached (read-only arrays) per (q, radius, SLDs): a run's curves usually
-    share grids."""
+    """:func:`sphere_form_factor` cached (read-only arrays) per (q, radius, SLDs): a run's curves usually share
+    grids."""
     q = np.ascontiguousarray(q, dtype=float)
     radius = np.ascontiguousarray(radius, dtype=float)
     key = (q.tobytes(), radius.tobytes(), float(sld), float(sld_solvent))
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    volume = 4.0 / 3.0 * math.pi * radius**3
-    f2 = 1e-4 * ((sld - sld_solvent) * volume[:, None] * sphere_form(radius[:, None] * q)) ** 2
+    f2, volume = sphere_form_factor(q, radius, sld, sld_solvent)
     f2.setflags(write=False)
     volume.setflags(write=False)
     with _CACHE_LOCK:
