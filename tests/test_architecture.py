@@ -100,8 +100,8 @@ def test_no_import_cycles():
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
 
 
-# inference/resolution.py and fitting/resolution.py: merged or renamed by the physics refactor (issue 27 item 3)
-SHARED_NAMES_FOR_NOW = {"__init__.py", "resolution.py"}
+# every package has one
+SHARED_NAMES_FOR_NOW = {"__init__.py"}
 
 
 def test_module_names_are_unique_across_stages():
@@ -142,9 +142,7 @@ def test_input_errors_name_their_parameter_and_the_cli_its_flag():
     assert InputError("a plain message").parameter is None
 
 
-# modules the physics refactor is rewriting (issue 27 item 3): their raises gain parameter= after that merge
-RAISES_WITHOUT_PARAMETER_FOR_NOW = {"physics/grids.py", "physics/kernels.py", "training/simulate.py",
-                                    "training/wide_simulate.py"}
+RAISES_WITHOUT_PARAMETER_FOR_NOW: set[str] = set()   # none left (issue 27 item 6)
 
 
 def test_every_input_error_names_its_parameter_explicitly():

@@ -167,12 +167,6 @@ def test_training_domain_from_the_model_file():
     assert t.phi_range == (0.0, 0.5) and t.q_range == pytest.approx((0.04, 0.105)) and t.radius_range == (9.0, 99.0)
 
 
-def test_fast_structure_factor_equals_the_port():
-    q = np.linspace(0.04, 0.105, 1000)
-    for r, phi in ((9.0, 0.1), (40.0, 0.3), (99.0, 0.5), (0.5, 0.3)):
-        np.testing.assert_allclose(Q.structure_factor(q, r, phi), kernels.hardsphere_sq(q, r, phi), rtol=1e-12)
-
-
 # -- resolution (dq) ------------------------------------------------------------------------------------
 
 def _schulz_number(mean, pd):

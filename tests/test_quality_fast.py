@@ -12,8 +12,8 @@ import pytest
 from sasview_nn_plugin.inference import quality as Q
 from sasview_nn_plugin.inference import quality_fast
 from sasview_nn_plugin.inference.modelfile import load_model
-from sasview_nn_plugin.inference.resolution import banded, smearing
-from sasview_nn_plugin.physics import kernels
+from sasview_nn_plugin.physics import kernels, scattering
+from sasview_nn_plugin.physics.smearing import banded, smearing
 
 NUMBERS = ("chi2_reduced", "scale", "background", "residual_runs_z", "residual_rms", "shape_max_rel")
 
@@ -116,9 +116,9 @@ def test_fast_structure_factor_coefficients_equal_the_port():
     q = np.linspace(0.04, 0.105, 1000)
     gr = Q._grid(q, np.linspace(9.0, 99.0, 100), None)
     for r, phi in ((9.0, 0.1), (40.0, 0.3), (99.0, 0.5), (20.0, 0.0)):
-        rows = quality_fast._den_coefficients(r, phi, 1.0) @ gr.powers
+        rows = scattering.hardsphere_denominator(r, phi, 1.0) @ gr.powers
         s, c = np.sin(2 * r * q), np.cos(2 * r * q)
-        np.testing.assert_allclose(1.0 / (s * rows[0] + c * rows[1] + rows[2]), kernels.hardsphere_sq(q, r, phi),
+        np.testing.assert_allclose(1.0 / (s * rows[0] + c * rows[1] + rows[2]), scattering.hardsphere_sq(q, r, phi),
                                    rtol=1e-11)
     assert math.isfinite(float(gr.powers.max()))
 

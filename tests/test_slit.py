@@ -1,10 +1,10 @@
-"""Slit smearing in numpy (physics.slit) against sasmodels' own Slit1D, and against the integral it stands for."""
+"""Slit smearing in numpy (physics.smearing) against sasmodels' own Slit1D, and against the integral it stands for."""
 
 import numpy as np
 import pytest
 from sasmodels.resolution import Slit1D
 
-from sasview_nn_plugin.physics.slit import slit_q_calc, slit_resolution
+from sasview_nn_plugin.physics.smearing import slit_q_calc, slit_resolution
 
 
 @pytest.mark.parametrize("length", [0.002, 0.02, 0.06])

@@ -3,7 +3,7 @@ scale, flat background, the volume fraction within its prior and, where dq is gi
 factor ``dq_scale`` within its prior, with a batched form for fast fits.
 
 The model curve is :func:`physics.intensity` on the sasmodels ``sphere`` form factors (computed in numpy by
-:func:`~..inference.quality.sphere_f2`, equal to sasmodels' kernel to 1e-12; the curve equals
+:func:`~..physics.scattering.sphere_f2`, equal to sasmodels' kernel to 2e-9; the curve equals
 ``sphere@hardsphere`` with an array distribution to 1e-10), smeared with sasmodels' ``Pinhole1D`` weights for
 1-sigma widths ``dq_scale * dq`` when the data carry dq (:class:`.resolution.ScaledPinhole`).  The residuals
 are the data's, then the distribution's prior residuals, then the volume fraction's, (phi - phi0) / sigma (a
@@ -22,8 +22,8 @@ import numpy as np
 from bumps.fitproblem import Fitness
 from bumps.parameter import Parameter
 
-from ..inference.quality import sphere_f2
 from ..physics import kernels as physics
+from ..physics.scattering import sphere_f2
 from .resolution import ScaledPinhole
 
 PHI_FIT_RANGE = (0.005, physics.PHI_MAX - 0.01)  # bounds of a fitted volume fraction
@@ -78,7 +78,7 @@ class SphereHSFitness(Fitness):
             q_calc = self.resolution.q_calc
         else:
             q_calc, self.resolution = q, None
-        f2, volume = sphere_f2(q_calc, dist.radius)  # sasmodels' sphere <F^2> in numpy (equal to 1e-12), cached
+        f2, volume = sphere_f2(q_calc, dist.radius)  # sasmodels' sphere <F^2> in numpy, cached
         self.basis = physics.SphereBasis(q=np.asarray(q_calc, float), radius=dist.radius, f2=f2, volume=volume)
         top = float(np.max(intensity))
         self.scale = Parameter(scale0, name="scale").range(0.0, max(scale0, 1e-30) * 1e3)

@@ -17,11 +17,10 @@ import math
 import numpy as np
 
 from ..data.validation import relative_sigma
-from ..physics.kernels import hardsphere_sq
-from ..physics.slit import slit_resolution
+from ..physics.scattering import hardsphere_sq, power_law
+from ..physics.smearing import slit_resolution, smearing
 from ..physics.wide import sphere_amplitude2
 from .quality_model import nnls_columns, nnls_scale_background
-from .resolution import smearing
 
 SUB = 5             # sub-points per radius bin (log-uniform within the bin)
 GOOD_CHI2 = 1.2     # reduced chi2 at or below which an answer is left as it is
@@ -71,7 +70,7 @@ class Curve1D:
 
     def power_law(self, exponent: float) -> np.ndarray:
         """q^-exponent, smeared as the model is (the low-q upturn's shape)."""
-        return self.apply(self.q_calc ** -exponent)
+        return self.apply(power_law(self.q_calc, exponent))
 
     def model(self, vol: np.ndarray, phi: float) -> np.ndarray:
         """Unscaled smeared I(q) of volume fractions ``vol`` per radius, PY S(q) at the number mean."""

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.validation import relative_sigma
+from ..physics.scattering import sphere_f2
 from . import quality_fast
 from . import quality_flags as qflags
 from .quality_model import (
@@ -55,13 +56,11 @@ from .quality_model import (
     runs_z,
     smeared_intensity,
     smeared_power_law,
-    sphere_f2,
-    structure_factor,
 )
 
 __all__ = ["FLAGS", "BatchCheck", "Quality", "Training", "assess", "assess_many", "block_means", "model_intensity",
            "nnls_scale_background", "observable_radius", "runs_z", "smeared_intensity", "sphere_f2",
-           "structure_factor", "training_of"]
+           "training_of"]
 
 POOR_FIT_CHI2 = 3.0          # chi2_red above this (dI given) -> "poor-fit"
 RUNS_Z = 4.0                 # runs-test z below -RUNS_Z: residual signs cluster (not noise)

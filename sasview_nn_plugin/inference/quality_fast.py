@@ -7,8 +7,9 @@ that does not depend on the distribution is computed once per (q, radius grid, d
   large-edge bins): one product gives the normalisation, R_eff, <V> and both edge masses;
 - the powers 1, q^-2 .. q^-6 of the model grid: the Percus-Yevick S(q) for one (R_eff, phi) is
   1 / (1 + sin(X) P_s(1/q) + cos(X) P_c(1/q) + P_0(1/q)), X = 2 q R_eff, three polynomials whose scalar
-  coefficients (powers of 1/(2 R_eff)) make one (3, 6) @ (6, n) product; the scale phi / <V> is folded in;
-- the smearing as a banded matrix (:func:`.resolution.banded`);
+  coefficients (powers of 1/(2 R_eff), :func:`..physics.scattering.hardsphere_denominator`) make one
+  (3, 6) @ (6, n) product; the scale phi / <V> is folded in;
+- the smearing as a banded matrix (:func:`..physics.smearing.banded`);
 - the block starts of the smoothed residual;
 - the noise rule's trial spheres E = <F^2>/V on the subsampled points, as rows E^2 and E: the chi^2 added
   by c E after refitting scale and background is c^2 (E^2 . w - b^T G^-1 b) with b = (E . w, E . w m) and
@@ -35,9 +36,10 @@ import numpy as np
 
 from ..data.validation import relative_sigma
 from ..physics.kernels import dilute_as_one
+from ..physics.scattering import hardsphere_denominator, inverse_powers, sphere_f2
+from ..physics.smearing import Banded, banded
 from .quality_flags import block_misfit
-from .quality_model import py_coefficients, runs_z, sphere_f2
-from .resolution import Banded, banded
+from .quality_model import runs_z
 
 _LOCK = threading.Lock()
 _GRIDS: tuple = ()     # ((key, Grid), ...), most recent first; replaced whole under the lock
@@ -81,9 +83,7 @@ def grid(q: np.ndarray, radius: np.ndarray, dq: np.ndarray | None, *, blocks: in
     mom[:, 0], mom[:, 1], mom[:, 2] = 1.0, radius, volume
     mom[:edge_bins, 3] = 1.0
     mom[len(radius) - edge_bins:, 4] = volume[len(radius) - edge_bins:]
-    with np.errstate(over="ignore"):
-        inv = 1.0 / xq
-        powers = np.stack([np.ones_like(xq), inv**2, inv**3, inv**4, inv**5, inv**6])
+    powers = inverse_powers(xq)
     n = len(q)
     k = max(1, min(blocks, n))
     starts = np.linspace(0, n, k + 1).astype(int)[:-1]
@@ -153,21 +153,6 @@ def _sincos_many(gr: Grid, two_r: np.ndarray):
     return sin.reshape(len(two_r), -1)[:, :n], cos.reshape(len(two_r), -1)[:, :n]
 
 
-def _den_coefficients(r_eff, phi, c):
-    """(..., 3, 6) coefficients over ``Grid.powers`` of the S(q) denominator's sin, cos and constant parts,
-    divided by the scale c (so that model = (number @ f2) / (sin X P_s + cos X P_c + P_0)); hardsphere.c's
-    FF regrouped as in :func:`.quality_model.structure_factor`."""
-    a, b, g = py_coefficients(phi)
-    s = 0.5 / r_eff
-    s2 = s * s
-    p = 24.0 * phi / c
-    t = 24.0 * g
-    zero = 0.0 * s
-    return np.array([[zero, zero, p * (a + 2.0 * b + 4.0 * g) * s * s2, zero, -p * t * s * s2 * s2, zero],
-                     [zero, -p * (a + b + g) * s2, zero, p * (2.0 * b + 12.0 * g) * s2 * s2, zero, -p * t * s2**3],
-                     [1.0 / c, zero, zero, -2.0 * p * b * s2 * s2, zero, p * t * s2**3]])
-
-
 def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarray, phi: float,
              obs_fraction: float, obs_chi2: float, observe: bool = True):
     """(scale, background, chi2 or None, runs z, misfit rms, misfit max, small-edge number share, large-edge
@@ -180,7 +165,7 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     r_eff = s1 / s0
     if not (phi == 0 or phi > 0 and 2.0 * r_eff * gr.x_min >= 0.05):
         return None
-    rows = _den_coefficients(r_eff, phi, (phi if phi > 0 else 1.0) / sv) @ gr.powers  # phi = 0: dilute, S = 1
+    rows = hardsphere_denominator(r_eff, phi, (phi if phi > 0 else 1.0) / sv) @ gr.powers  # phi = 0: dilute, S = 1
     arg = (2.0 * r_eff) * gr.xq
     den, cos = np.sin(arg), np.cos(arg, out=arg)  # (angle addition, as in evaluate_many, saves nothing here)
     den *= rows[0]
@@ -276,7 +261,7 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
         data, numbers, di = data[idx], numbers[idx], None if di is None else di[idx]
     phi, r_eff, mom = phis[idx], r_eff[idx], mom[idx]
     pref = dilute_as_one(phi)  # phi = 0: dilute, S = 1
-    coef = np.moveaxis(_den_coefficients(r_eff, phi, pref / mom[:, 2]), -1, 0)     # (N, 3, 6)
+    coef = np.moveaxis(hardsphere_denominator(r_eff, phi, pref / mom[:, 2]), -1, 0)  # (N, 3, 6)
     n_m = gr.powers.shape[1]
     rows = _product(coef.reshape(-1, 6), gr.powers, "rows").reshape(len(idx), 3, n_m)
     den, cos = _sincos_many(gr, 2.0 * r_eff)

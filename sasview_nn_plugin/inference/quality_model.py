@@ -1,6 +1,7 @@
 """The forward model of the quality check in numpy: sasmodels ``sphere@hardsphere`` (analytic sphere <F^2>
-times the Percus-Yevick S(q)), smeared with pinhole resolution, the non-negative scale/background fit, and the
-residual statistics (runs test, block means).
+times the Percus-Yevick S(q), :mod:`..physics.scattering`), smeared with pinhole or slit resolution
+(:mod:`..physics.smearing`), the non-negative scale/background fit, and the residual statistics (runs test,
+block means).
 
 The straightforward forms, re-exported by :mod:`.quality` (``from ..inference.quality import
 nnls_scale_background`` keeps working); :mod:`.quality_fast` computes the same from per-grid caches.
@@ -10,48 +11,12 @@ Units: q in 1/A, radius in A, SLD in 1e-6/A^2, intensity in 1/cm.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
-from ..physics.kernels import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, dilute_as_one, hardsphere_sq
-from ..physics.slit import slit_resolution
-from .resolution import smearing
-
-_CACHE: dict = {}
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 16
-
-
-def sphere_f2(q: np.ndarray, radius: np.ndarray, sld: float = DEFAULT_SLD,
-              sld_solvent: float = DEFAULT_SLD_SOLVENT) -> tuple[np.ndarray, np.ndarray]:
-    """(F2 (n_r, n_q) in 1/cm * A^3 per particle, V (n_r,) in A^3): sasmodels ``sphere``'s <F^2>, analytic.
-
-    F2 = 1e-4 (drho V 3 (sin x - x cos x)/x^3)^2 with x = q R (Taylor series below x = 0.01).  Cached
-    (read-only arrays) per (q, radius, SLDs): a run's curves usually share grids.
-    """
-    q = np.ascontiguousarray(q, dtype=float)
-    radius = np.ascontiguousarray(radius, dtype=float)
-    key = (q.tobytes(), radius.tobytes(), float(sld), float(sld_solvent))
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
-    x = radius[:, None] * q
-    with np.errstate(divide="ignore", invalid="ignore"):
-        j = 3.0 * (np.sin(x) - x * np.cos(x)) / x**3
-    small = x < 0.01
-    if small.any():
-        x2 = x[small] ** 2
-        j[small] = 1.0 + x2 * (-0.1 + x2 / 280.0)
-    volume = 4.0 / 3.0 * math.pi * radius**3
-    f2 = 1e-4 * ((sld - sld_solvent) * volume[:, None] * j) ** 2
-    f2.setflags(write=False)
-    volume.setflags(write=False)
-    with _CACHE_LOCK:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = (f2, volume)
-    return f2, volume
+from ..physics.kernels import dilute_as_one
+from ..physics.scattering import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, hardsphere_sq, power_law, sphere_f2
+from ..physics.smearing import slit_resolution, smearing
 
 
 def model_intensity(q, radius, number, volume_fraction: float, sld: float = DEFAULT_SLD,
@@ -67,33 +32,7 @@ def model_intensity(q, radius, number, volume_fraction: float, sld: float = DEFA
     f2, volume = sphere_f2(q, radius, sld, sld_solvent)
     r_eff = float(w @ radius) / float(w.sum())
     prefactor = float(dilute_as_one(volume_fraction))  # phi = 0: dilute, sasmodels `sphere`
-    return (prefactor / float(w @ volume)) * (w @ f2) * structure_factor(q, r_eff, volume_fraction)
-
-
-def py_coefficients(phi):
-    """Percus-Yevick's A, B, G of ``hardsphere.c`` (Kinning & Thomas) for volume fraction(s) phi."""
-    d = 1.0 / (1.0 - phi) ** 2
-    a = ((1.0 + 2.0 * phi) * d) ** 2
-    b = -6.0 * phi * ((1.0 + 0.5 * phi) * d) ** 2
-    return a, b, 0.5 * phi * a
-
-
-def structure_factor(q: np.ndarray, radius_effective: float, volume_fraction: float) -> np.ndarray:
-    """Percus-Yevick S(q) for one R_eff (A) and phi: :func:`..physics.kernels.hardsphere_sq`'s formula for
-    X = 2 q R_eff >= 0.05 in a few scalar-coefficient array passes (~10x faster for one curve; tested equal
-    to 1e-12); smaller X goes to hardsphere_sq (its Taylor branch)."""
-    r, phi = float(radius_effective), float(volume_fraction)
-    x = (2.0 * abs(r)) * q
-    if not (x[0] >= 0.05 and phi >= 0):
-        return hardsphere_sq(q, r, phi)
-    a, b, g = py_coefficients(phi)
-    u = 1.0 / x
-    u2 = u * u
-    t = (24.0 * g) * u2
-    ff = np.sin(x) * u * ((a + 2.0 * b + 4.0 * g) - t)
-    ff += np.cos(x) * (u2 * ((2.0 * b + 12.0 * g) - t) - (a + b + g))
-    ff += u2 * (t - 2.0 * b)
-    return 1.0 / (1.0 + (24.0 * phi) * u2 * ff)
+    return (prefactor / float(w @ volume)) * (w @ f2) * hardsphere_sq(q, r_eff, volume_fraction)
 
 
 def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
@@ -141,16 +80,16 @@ def smeared_power_law(q, dq, exponent: float, slit_length: float | None = None) 
     """q^-exponent (q in 1/A) smeared as :func:`smeared_intensity` smears: the low-q upturn of aggregates."""
     if slit_length:
         x, w = slit_resolution(q, slit_length)
-        return x ** -exponent @ w
+        return power_law(x, exponent) @ w
     if dq is None:
-        return np.asarray(q, float) ** -exponent
+        return power_law(q, exponent)
     x, w = smearing(q, dq)
-    return w @ x ** -exponent
+    return w @ power_law(x, exponent)
 
 
 def smeared_intensity(q, dq, radius, number, volume_fraction: float, slit_length: float | None = None) -> np.ndarray:
     """:func:`model_intensity` smeared with pinhole resolution dq (1/A per point; None: unsmeared) or with a slit
-    length (1/A; :mod:`..physics.slit`, sasmodels' Slit1D)."""
+    length (1/A; :mod:`..physics.smearing`, sasmodels' Slit1D)."""
     if slit_length:
         x, w = slit_resolution(q, slit_length)
         return model_intensity(x, radius, number, volume_fraction) @ w

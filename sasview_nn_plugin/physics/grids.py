@@ -18,13 +18,15 @@ DEFAULT_R = (9.0, 99.0, 100)
 
 def _check_range(name: str, lo: float, hi: float, n: int, unit: str) -> None:
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise InputError(f"{name} grid limits must be finite numbers (got {lo}, {hi})")
+        raise InputError(f"{name} grid limits must be finite numbers (got {lo}, {hi})", parameter=f"{name}_min")
     if lo <= 0 or hi <= 0:
-        raise InputError(f"{name} grid must be positive (got {lo}..{hi} {unit}); give --{name}-min > 0")
+        raise InputError(f"{name} grid must be positive (got {lo}..{hi} {unit}); give --{name}-min > 0",
+                         parameter=f"{name}_min")
     if hi <= lo:
-        raise InputError(f"{name} grid is inverted or empty ({lo}..{hi} {unit}); `{name}_max` must exceed `{name}_min`")
+        raise InputError(f"{name} grid is inverted or empty ({lo}..{hi} {unit}); `{name}_max` must exceed `{name}_min`",
+                         parameter=f"{name}_max")
     if int(n) != n or n < 2:
-        raise InputError(f"{name} grid needs at least 2 points (got `n_{name}` {n})")
+        raise InputError(f"{name} grid needs at least 2 points (got `n_{name}` {n})", parameter=f"n_{name}")
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,8 @@ def grid_from_array(x: np.ndarray, name: str) -> tuple[float, float, int]:
     """(min, max, n) of a stored linear grid; raise if it is not linear."""
     x = np.asarray(x, dtype=float)
     if x.ndim != 1 or len(x) < 2:
-        raise InputError(f"stored {name} grid is not a 1-D array of >= 2 points")
+        raise InputError(f"stored {name} grid is not a 1-D array of >= 2 points", parameter=None)
     lin = np.linspace(x[0], x[-1], len(x))
     if not np.allclose(x, lin, rtol=1e-9, atol=0):
-        raise InputError(f"stored {name} grid is not linear; only linear grids are supported")
+        raise InputError(f"stored {name} grid is not linear; only linear grids are supported", parameter=None)
     return float(x[0]), float(x[-1]), len(x)

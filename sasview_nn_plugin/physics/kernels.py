@@ -8,8 +8,8 @@ radius, ``radius_effective_mode=1`` and ``structure_factor_mode=0``:
 
 Units: q in 1/A, R in A, V in A^3, SLDs in 1e-6/A^2, I in 1/cm (sasmodels' absolute scale).
 The per-radius basis F2_i(q) comes from sasmodels' own ``sphere`` kernel, computed once per grid;
-many curves are then one matrix product.  S(q) is a vectorised numpy port of sasmodels'
-``hardsphere.c`` (double-precision branch), tested equal to the kernel.
+many curves are then one matrix product.  S(q) is :func:`.scattering.hardsphere_sq` (a numpy port of sasmodels'
+``hardsphere.c``, tested equal to the kernel).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import InputError
+from .scattering import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, hardsphere_sq
 
 PHI_MAX = 0.74  # close packing; sasmodels' upper limit for hardsphere volfraction
-DEFAULT_SLD = 1.0  # sasmodels sphere defaults, 1e-6/A^2
-DEFAULT_SLD_SOLVENT = 6.0
 
 
 def volume_fraction_array(phi: np.ndarray | float) -> np.ndarray:
@@ -31,7 +30,7 @@ def volume_fraction_array(phi: np.ndarray | float) -> np.ndarray:
     phi = np.asarray(phi, dtype=float)
     if not np.all(np.isfinite(phi)) or np.any(phi < 0) or np.any(phi >= PHI_MAX):
         bad = phi[~((phi >= 0) & (phi < PHI_MAX))].ravel()[:3]
-        raise InputError(f"volume fraction must be in [0, {PHI_MAX}) (got {bad.tolist()})")
+        raise InputError(f"volume fraction must be in [0, {PHI_MAX}) (got {bad.tolist()})", parameter="volume_fraction")
     return phi
 
 
@@ -94,81 +93,6 @@ def sphere_basis(q: np.ndarray, radius: np.ndarray, sld: float = DEFAULT_SLD,
     return SphereBasis(q=q, radius=radius, f2=f2, volume=volume, sld=sld, sld_solvent=sld_solvent)
 
 
-def _sincos(q: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """sin and cos of ``scale[..., None] * q``.
-
-    On a uniform q grid (the simulator's) the angles form arithmetic series, computed ~4x faster
-    by angle addition over a sqrt(n) x sqrt(n) split (error < 1e-12 absolute for angles < 100).
-    """
-    x = scale * q
-    n = len(q)
-    step = (q[-1] - q[0]) / (n - 1) if n > 1 else 0.0
-    tol = 1e-9 * abs(step)
-    # the two end steps first (a log grid fails there at once), then every step
-    ends = n > 16 and abs(q[1] - q[0] - step) <= tol and abs(q[-1] - q[-2] - step) <= tol
-    uniform = ends and np.allclose(np.diff(q), step, rtol=1e-9, atol=0)
-    if not uniform or np.max(np.abs(x)) > 100:
-        return np.sin(x), np.cos(x)
-    m = int(np.ceil(np.sqrt(n)))
-    x0, dx = scale[..., 0], scale[..., 0] * step
-    e_lo = np.exp(1j * dx[..., None] * np.arange(m))
-    e_hi = np.exp(1j * (x0 * q[0])[..., None] + 1j * dx[..., None] * np.arange(0, n, m))
-    e = (e_hi[..., :, None] * e_lo[..., None, :]).reshape(*x0.shape, -1)[..., :n]
-    return e.imag, e.real
-
-
-def hardsphere_sq(q: np.ndarray, radius_effective: np.ndarray | float,
-                  volume_fraction: np.ndarray | float) -> np.ndarray:
-    """Percus-Yevick hard-sphere S(q), a vectorised port of sasmodels ``hardsphere.c`` (double).
-
-    ``q`` (1/A) has shape (n_q,); ``radius_effective`` (A) and ``volume_fraction`` broadcast
-    against each other, the result has their shape + (n_q,).  With X = 2 q R_eff and u = 1/X,
-    hardsphere.c's FF regrouped by sin and cos (fewer array passes) is
-    FF = s u (A + 2B + 4G - 24 G u^2) + c (u^2 (2B + 12G - 24 G u^2) - (A + B + G)) + u^2 (24 G u^2 - 2B)
-    and S = 1 / (1 + 24 phi FF u^2).  Equal to the kernel within 1e-10 relative for X >= 0.5
-    (the default grids have X >= 0.72).  For 0.05 <= X < 0.5 both lose digits to cancellation
-    and agree to ~1e-6 (the kernel's own comments say as much); X < 0.05 uses the kernel's Taylor series.
-    """
-    q = np.asarray(q, dtype=float)
-    r, phi = np.broadcast_arrays(np.asarray(radius_effective, dtype=float),
-                                 np.asarray(volume_fraction, dtype=float))
-    r, phi = r[..., None], phi[..., None]
-    d = 1.0 / (1.0 - phi) ** 2
-    a = ((1.0 + 2.0 * phi) * d) ** 2
-    b = -6.0 * phi * ((1.0 + 0.5 * phi) * d) ** 2
-    g = 0.5 * phi * a
-    two_r = np.abs(2.0 * r)
-    x = two_r * np.abs(q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s, c = _sincos(np.abs(q), two_r)
-        u2 = 1.0 / (x * x)
-        t = (24.0 * g) * u2
-        ff = (a + 2.0 * b + 4.0 * g) - t
-        ff *= np.sqrt(u2)
-        ff *= s
-        t2 = (2.0 * b + 12.0 * g) - t
-        t2 *= u2
-        t2 -= a + b + g
-        t2 *= c
-        ff += t2
-        t -= 2.0 * b
-        t *= u2
-        ff += t
-        ff *= u2
-        ff *= 24.0 * phi
-        ff += 1.0
-        sq = np.reciprocal(ff, out=ff)
-    small = x < 0.05
-    if np.any(small):
-        x2 = x * x
-        taylor = 8.0 * a + 6.0 * b + 4.0 * g + (-0.8 * a - b / 1.5 - 0.5 * g
-                                                + (a / 35.0 + 0.0125 * b + 0.02 * g) * x2) * x2
-        sq = np.where(small, 1.0 / (1.0 + phi * taylor), sq)
-        sq = np.where(x < 5e-6, 1.0 / a, sq)
-        sq = np.where(np.abs(r) < 1e-12, 1.0, sq)
-    return sq
-
-
 def pinhole_resolution(q: np.ndarray, dq_over_q: float) -> tuple[np.ndarray, np.ndarray]:
     """sasmodels' Pinhole1D for a 1-sigma Gaussian width dq = dq_over_q * q.
 
@@ -218,9 +142,10 @@ def intensity(basis: SphereBasis, weights: np.ndarray, volume_fraction: np.ndarr
     w = np.asarray(weights, dtype=float)
     phi = volume_fraction_array(volume_fraction)
     if w.ndim not in (1, 2) or w.shape[-1] != len(basis.radius):
-        raise InputError(f"weights must have {len(basis.radius)} columns, one per radius bin (got {w.shape})")
+        raise InputError(f"weights must have {len(basis.radius)} columns, one per radius bin (got {w.shape})",
+                         parameter="weights")
     if np.any(w < 0) or np.any(w.sum(axis=-1) <= 0):
-        raise InputError("weights must be non-negative with a positive sum")
+        raise InputError("weights must be non-negative with a positive sum", parameter="weights")
     p = w @ basis.f2                     # sum_i w_i F2_i(q)
     vol = w @ basis.volume               # sum_i w_i V_i
     r_eff = mean_radius(w, basis.radius)

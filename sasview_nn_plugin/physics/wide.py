@@ -19,6 +19,8 @@ from functools import cached_property
 
 import numpy as np
 
+from .scattering import sphere_form
+
 PER_DECADE = 120            # x points per decade (rho: RHO_PER_DECADE)
 X_HALF = 1.8                # x spans 10^-1.8 .. 10^1.8
 RHO_LO, RHO_HI, RHO_PER_DECADE = -1.1, 1.9, 60
@@ -79,13 +81,9 @@ def placement(q_lo: float, q_hi: float) -> float:
 def sphere_amplitude2(x: np.ndarray, rho: np.ndarray) -> np.ndarray:
     """V(rho) * Phi^2(x rho) for every (rho, x): the volume-weighted sphere basis, shape (len(rho), len(x)).
 
-    Phi(u) = 3 (sin u - u cos u) / u^3 (1 at u = 0), V = rho^3 (4 pi / 3 and the contrast drop out of a curve
-    whose scale is fitted).  P(x) = v @ basis for volume fractions v per bin; sasmodels' sphere at radius R:
-    F^2 = 1e-4 (drho V_R Phi(qR))^2, so sum_i n_i F2_i / sum_i n_i V_i = const * sum_i v_i V_i Phi_i^2.
+    Phi(u) = 3 (sin u - u cos u) / u^3 (:func:`.scattering.sphere_form`), V = rho^3 (4 pi / 3 and the contrast
+    drop out of a curve whose scale is fitted).  P(x) = v @ basis for volume fractions v per bin; sasmodels' sphere
+    at radius R: F^2 = 1e-4 (drho V_R Phi(qR))^2, so sum_i n_i F2_i / sum_i n_i V_i = const * sum_i v_i V_i Phi_i^2.
     """
-    u = np.outer(rho, x)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        phi = 3.0 * (np.sin(u) - u * np.cos(u)) / u**3
-    small = u < 1e-3
-    phi = np.where(small, 1.0 - u * u / 10.0, phi)
+    phi = sphere_form(np.outer(rho, x))
     return (rho**3)[:, None] * phi * phi

@@ -39,6 +39,7 @@ PACKAGE = "sasview_nn_plugin"
 # whole stage folders (relative to the package folder), so a module split inside a stage is bundled too
 PARTS = ("errors.py", "physics", "data", "inference", "fitting", "sasview")
 LEFT_OUT = ("fitting/bumps_cli.py", "sasview/install.py", "sasview/bundle.py",   # the command line, installing
+            "sasview/plugin_source.py",                                          # writing the plugin file
             "data/plots.py")                                                     # figures (matplotlib)
 MODELS = ("default",)
 

@@ -25,8 +25,12 @@ weighted) with mean *radius_k* and relative width *pd_k* = sigma/mean; *fraction
 of the particle **volume** (the fractions are normalised by their sum).  It is evaluated on 240
 bins spanning the 1e-7 to 1 - 1e-7 quantiles of all components; the weights are the bin masses.
 
-Written for SasView 6.x / sasmodels 1.x as a pure-Python model (no compilation).
+Written for SasView 6.x / sasmodels 1.x as a pure-Python model (no compilation).  The sphere form factor and
+the Percus-Yevick S(q) below are a generated copy of ``sasview_nn_plugin/physics/scattering.py`` (the one
+implementation, tested equal to sasmodels), so this file needs nothing but numpy and scipy.
 """
+
+from __future__ import annotations
 
 import numpy as np
 from numpy import inf
@@ -94,22 +98,109 @@ def number_weights(edges, radii, pds, fractions):
     return centres, number / number.sum()
 
 
-def hardsphere_sq(q, radius_effective, volfraction):
-    """Percus-Yevick S(q) as in sasmodels' hardsphere.c (double precision, Taylor series at small x)."""
-    phi = volfraction
+# -- generated from physics/scattering.py by `python -m sasview_nn_plugin.sasview.plugin_source`; do not edit --
+DEFAULT_SLD = 1.0
+DEFAULT_SLD_SOLVENT = 6.0
+
+
+def sphere_form(u: np.ndarray) -> np.ndarray:
+    """Phi(u) = 3 (sin u - u cos u) / u^3 (u = q R >= 0; 1 - u^2/10 below u = 1e-3): the sphere's normalised
+    amplitude, F = drho V Phi."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phi = 3.0 * (np.sin(u) - u * np.cos(u)) / u**3
+    small = u < 1e-3
+    return np.where(small, 1.0 - u * u / 10.0, phi)
+
+
+def sphere_form_factor(q: np.ndarray, radius: np.ndarray, sld: float = DEFAULT_SLD,
+                       sld_solvent: float = DEFAULT_SLD_SOLVENT) -> tuple[np.ndarray, np.ndarray]:
+    """(F2 (n_r, n_q) in 1/cm * A^3 per particle, V (n_r,) in A^3) for radii (A) at q (1/A): sasmodels
+    ``sphere``'s <F^2> = 1e-4 (drho V Phi(q R))^2, drho = sld - sld_solvent (1e-6/A^2).  :func:`sphere_f2` caches."""
+    q = np.asarray(q, dtype=float)
+    radius = np.asarray(radius, dtype=float)
+    volume = 4.0 / 3.0 * np.pi * radius**3
+    return 1e-4 * ((sld - sld_solvent) * volume[:, None] * sphere_form(radius[:, None] * q)) ** 2, volume
+
+
+def py_coefficients(phi):
+    """Percus-Yevick's A, B, G of ``hardsphere.c`` (Kinning & Thomas) for volume fraction(s) phi."""
     d = 1.0 / (1.0 - phi) ** 2
     a = ((1.0 + 2.0 * phi) * d) ** 2
     b = -6.0 * phi * ((1.0 + 0.5 * phi) * d) ** 2
-    g = 0.5 * phi * a
-    x = np.abs(2.0 * radius_effective * q)
+    return a, b, 0.5 * phi * a
+
+
+def _sincos(q: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sin and cos of ``scale[..., None] * q``.
+
+    On a uniform q grid (the simulator's) the angles form arithmetic series, computed ~4x faster
+    by angle addition over a sqrt(n) x sqrt(n) split (error < 1e-12 absolute for angles < 100).
+    """
+    x = scale * q
+    n = len(q)
+    step = (q[-1] - q[0]) / (n - 1) if n > 1 else 0.0
+    tol = 1e-9 * abs(step)
+    # the two end steps first (a log grid fails there at once), then every step
+    ends = n > 16 and abs(q[1] - q[0] - step) <= tol and abs(q[-1] - q[-2] - step) <= tol
+    uniform = ends and np.allclose(np.diff(q), step, rtol=1e-9, atol=0)
+    if not uniform or np.max(np.abs(x)) > 100:
+        return np.sin(x), np.cos(x)
+    m = int(np.ceil(np.sqrt(n)))
+    x0, dx = scale[..., 0], scale[..., 0] * step
+    e_lo = np.exp(1j * dx[..., None] * np.arange(m))
+    e_hi = np.exp(1j * (x0 * q[0])[..., None] + 1j * dx[..., None] * np.arange(0, n, m))
+    e = (e_hi[..., :, None] * e_lo[..., None, :]).reshape(*x0.shape, -1)[..., :n]
+    return e.imag, e.real
+
+
+def hardsphere_sq(q: np.ndarray, radius_effective: np.ndarray | float,
+                  volume_fraction: np.ndarray | float) -> np.ndarray:
+    """Percus-Yevick hard-sphere S(q), a vectorised port of sasmodels ``hardsphere.c`` (double).
+
+    ``q`` (1/A) has shape (n_q,); ``radius_effective`` (A) and ``volume_fraction`` broadcast
+    against each other, the result has their shape + (n_q,).  With X = 2 q R_eff and u = 1/X,
+    hardsphere.c's FF regrouped by sin and cos (fewer array passes) is
+    FF = s u (A + 2B + 4G - 24 G u^2) + c (u^2 (2B + 12G - 24 G u^2) - (A + B + G)) + u^2 (24 G u^2 - 2B)
+    and S = 1 / (1 + 24 phi FF u^2).  Equal to the kernel within 1e-10 relative for X >= 0.5
+    (the default grids have X >= 0.72).  For 0.05 <= X < 0.5 both lose digits to cancellation
+    and agree to ~1e-6 (the kernel's own comments say as much); X < 0.05 uses the kernel's Taylor series.
+    """
+    q = np.asarray(q, dtype=float)
+    r, phi = np.broadcast_arrays(np.asarray(radius_effective, dtype=float),
+                                 np.asarray(volume_fraction, dtype=float))
+    r, phi = r[..., None], phi[..., None]
+    a, b, g = py_coefficients(phi)
+    two_r = np.abs(2.0 * r)
+    x = two_r * np.abs(q)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x2, s, c = x * x, np.sin(x), np.cos(x)
-        ff = (a * (s - x * c) / x2 + b * (2.0 * x * s - (x2 - 2.0) * c - 2.0) / (x2 * x)
-              + g * (-x2 * x2 * c + 4.0 * ((3.0 * x2 - 6.0) * c + (x2 * x - 6.0 * x) * s + 6.0)) / (x2 * x2 * x))
-        sq = 1.0 / (1.0 + 24.0 * phi * ff / x)
-    taylor = 8.0 * a + 6.0 * b + 4.0 * g + (-0.8 * a - b / 1.5 - 0.5 * g + (a / 35.0 + 0.0125 * b + 0.02 * g) * x2) * x2
-    sq = np.where(x < 0.05, 1.0 / (1.0 + phi * taylor), sq)
-    return np.where(x < 5e-6, 1.0 / a, sq)
+        s, c = _sincos(np.abs(q), two_r)
+        u2 = 1.0 / (x * x)
+        t = (24.0 * g) * u2
+        ff = (a + 2.0 * b + 4.0 * g) - t
+        ff *= np.sqrt(u2)
+        ff *= s
+        t2 = (2.0 * b + 12.0 * g) - t
+        t2 *= u2
+        t2 -= a + b + g
+        t2 *= c
+        ff += t2
+        t -= 2.0 * b
+        t *= u2
+        ff += t
+        ff *= u2
+        ff *= 24.0 * phi
+        ff += 1.0
+        sq = np.reciprocal(ff, out=ff)
+    small = x < 0.05
+    if np.any(small):
+        x2 = x * x
+        taylor = 8.0 * a + 6.0 * b + 4.0 * g + (-0.8 * a - b / 1.5 - 0.5 * g
+                                                + (a / 35.0 + 0.0125 * b + 0.02 * g) * x2) * x2
+        sq = np.where(small, 1.0 / (1.0 + phi * taylor), sq)
+        sq = np.where(x < 5e-6, 1.0 / a, sq)
+        sq = np.where(np.abs(r) < 1e-12, 1.0, sq)
+    return sq
+# -- end of the generated code --
 
 
 def Iq(q, sld=1.0, sld_solvent=6.0, volfraction=0.3,
@@ -123,13 +214,8 @@ def Iq(q, sld=1.0, sld_solvent=6.0, volfraction=0.3,
     if edges is None:
         return np.full(q.shape, np.nan)  # no component has volume: an invalid parameter set
     r, w = number_weights(edges, radii, pds, fractions)
-    v = 4.0 / 3.0 * np.pi * r**3
-    qr = np.outer(r, q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        j = np.where(qr > 1e-6, 3.0 * (np.sin(qr) - qr * np.cos(qr)) / qr**3, 1.0 - qr * qr / 10.0)
-    f = 1e-2 * (sld - sld_solvent) * v[:, None] * j
-    p = w @ (f * f)
-    return volfraction * p / (w @ v) * hardsphere_sq(q, w @ r, volfraction)
+    f2, v = sphere_form_factor(q, r, sld, sld_solvent)
+    return volfraction * (w @ f2) / (w @ v) * hardsphere_sq(q, w @ r, volfraction)
 
 
 Iq.vectorized = True  # Iq accepts an array of q values

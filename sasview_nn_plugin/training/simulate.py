@@ -59,23 +59,31 @@ class SimulationSettings:
     def __post_init__(self) -> None:
         physics.volume_fraction_array([self.phi_min, self.phi_max])
         if self.phi_max < self.phi_min:
-            raise InputError(f"phi range is inverted ({self.phi_min}..{self.phi_max}); swap `phi_min`/`phi_max`")
+            raise InputError(f"phi range is inverted ({self.phi_min}..{self.phi_max}); swap `phi_min`/`phi_max`",
+                             parameter="phi_min")
         if not np.isfinite(self.noise_max) or self.noise_max < 0:
-            raise InputError(f"`noise_max` must be >= 0 (got {self.noise_max})")
+            raise InputError(f"`noise_max` must be >= 0 (got {self.noise_max})", parameter="noise_max")
         if not 0 < self.scale_min <= self.scale_max:
-            raise InputError(f"scale range must be positive and ordered (got {self.scale_min}..{self.scale_max})")
+            raise InputError(f"scale range must be positive and ordered (got {self.scale_min}..{self.scale_max})",
+                             parameter="scale_min")
         if self.background_max < 0 or not 0 <= self.background_probability <= 1:
-            raise InputError("background_max must be >= 0 and background_probability in [0, 1]")
+            raise InputError("background_max must be >= 0 and background_probability in [0, 1]",
+                             parameter="background_max")
         if not 0 <= self.dilute_fraction <= 1:
-            raise InputError(f"`dilute_fraction` must be in [0, 1] (got {self.dilute_fraction})")
+            raise InputError(f"`dilute_fraction` must be in [0, 1] (got {self.dilute_fraction})",
+                             parameter="dilute_fraction")
         if self.smear_spacing not in ("linear", "geometric"):
-            raise InputError(f"`smear_spacing` must be linear or geometric (got {self.smear_spacing!r})")
+            raise InputError(f"`smear_spacing` must be linear or geometric (got {self.smear_spacing!r})",
+                             parameter="smear_spacing")
         if not 0 <= self.smear_fraction <= 1 or not 0 < self.dq_over_q_max < 0.5 or self.smear_levels < 1:
-            raise InputError("`smear_fraction` must be in [0, 1] and `dq_over_q_max` in (0, 0.5)")
+            raise InputError("`smear_fraction` must be in [0, 1] and `dq_over_q_max` in (0, 0.5)",
+                             parameter="smear_fraction")
         if self.family != "mixed" and self.family not in distributions.FAMILIES:
-            raise InputError(f"unknown family {self.family!r}; choose from mixed, {', '.join(distributions.FAMILIES)}")
+            raise InputError(f"unknown family {self.family!r}; choose from mixed, {', '.join(distributions.FAMILIES)}",
+                             parameter="family")
         if self.parametric and self.family not in distributions.PARAMETRIC:
-            raise InputError(f"`parametric` needs `family` {' or '.join(distributions.PARAMETRIC)} (got {self.family})")
+            raise InputError(f"`parametric` needs `family` {' or '.join(distributions.PARAMETRIC)} (got {self.family})",
+                             parameter="parametric")
 
 
 @dataclass
@@ -176,11 +184,11 @@ def iter_chunks(n: int, seed: int, basis: physics.SphereBasis, settings: Simulat
 def _check_output(out: Path) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
-        raise InputError(f"output path {out} is a directory; give a file name such as {out}/train.h5")
+        raise InputError(f"output path {out} is a directory; give a file name such as {out}/train.h5", parameter="out")
     if not parent.is_dir():
-        raise InputError(f"output directory {parent} does not exist; create it first")
+        raise InputError(f"output directory {parent} does not exist; create it first", parameter="out")
     if not os.access(parent, os.W_OK):
-        raise InputError(f"output directory {parent} is not writable; choose another `out`")
+        raise InputError(f"output directory {parent} is not writable; choose another `out`", parameter="out")
 
 
 def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSettings | None = None,
@@ -191,7 +199,7 @@ def simulate(n: int, seed: int, out: str | os.PathLike, settings: SimulationSett
 
     settings = settings or SimulationSettings()
     if int(n) != n or n <= 0:
-        raise InputError(f"`n` must be a positive integer (got {n})")
+        raise InputError(f"`n` must be a positive integer (got {n})", parameter="n")
     n = int(n)
     out = Path(out)
     _check_output(out)

@@ -24,7 +24,7 @@ from scipy.special import erf, gammainc
 
 from ..data.files import atomic_path
 from ..errors import InputError
-from ..physics.kernels import hardsphere_sq
+from ..physics.scattering import hardsphere_sq, power_law
 from ..physics.wide import WideGrids, sphere_amplitude2
 
 CHUNK = 4096
@@ -149,7 +149,7 @@ def simulate_chunk(rng: np.random.Generator, n: int, grids: WideGrids, basis: np
     has_pl = rng.uniform(size=n) < 0.35
     pexp = rng.uniform(2.0, 4.0, n)
     amp = np.where(has_pl, i_lo * 10 ** rng.uniform(-1.5, 1.0, n), 0.0)
-    inten = inten + amp[:, None] * (xc[None, :] * x_hi[:, None]) ** (-pexp[:, None])
+    inten = inten + amp[:, None] * power_law(xc[None, :] * x_hi[:, None], pexp[:, None])
     # resolution
     kind = rng.choice(3, size=n, p=(0.40, 0.45, 0.15))
     dq = np.zeros(n)
@@ -198,10 +198,10 @@ def simulate_wide(n: int, seed: int, out: str | os.PathLike, grids: WideGrids | 
     import h5py
 
     if n < 1:
-        raise InputError(f"`n` must be >= 1 (got {n})")
+        raise InputError(f"`n` must be >= 1 (got {n})", parameter="n")
     out = Path(out)
     if out.exists():
-        raise InputError(f"{out} exists; choose a new file name (training sets are never overwritten)")
+        raise InputError(f"{out} exists; choose a new file name (training sets are never overwritten)", parameter="out")
     grids = grids or WideGrids()
     basis = sphere_amplitude2(grids.x_calc, grids.rho)
     smear = Smearing(grids)
