@@ -50,31 +50,41 @@ def test_bad_points_outside_model_range_are_dropped_and_noted(curve, where):
     bad_i, bad_di, keep = _spoil(q, i, di, where)
     res = invert(q, bad_i, bad_di, volume_fraction=PHI)
     ref = invert(q[keep], i[keep], di[keep], volume_fraction=PHI)
-    np.testing.assert_array_equal(res.number_distribution, ref.number_distribution)
+    np.testing.assert_array_equal(res.number_distribution, ref.number_distribution)   # the network read the same
     assert res.mean_radius_number == ref.mean_radius_number and res.q_range == ref.q_range
-    np.testing.assert_array_equal(res.q_data, q[keep])  # the points used, not the NaN/negative ones
+    nan = np.isnan(bad_i)
+    np.testing.assert_array_equal(res.q_data, q[~nan])   # the NaN dropped; I <= 0 kept as data (issue 26 item 1)
     assert not any("dropped" in n for n in ref.notes)   # (the window map's note: the curve spans 5x the model's)
-    assert "dropped 3 points" in res.notes[0] and f"{lo:.4g}-{hi:.4g}" in res.notes[0]
-    assert res.notes[1:] == ref.notes
+    assert "dropped 1 point" in res.notes[0] and f"{lo:.4g}-{hi:.4g}" in res.notes[0]
+    assert "2 points with I <= 0 kept as data" in res.notes[-1]
     assert res.to_dict()["notes"] == list(res.notes)
     # the same without dI, and through the batched path
     assert invert(q, bad_i, None, volume_fraction=PHI).notes[0] == res.notes[0]
     many = invert_many(q, np.stack([i, bad_i]), volume_fractions=PHI)
     assert not isinstance(many[1], InputError), many[1]
-    # (the dropped points' neighbourhood is interpolated differently in the mapped windows that reach it)
     np.testing.assert_allclose(many[1].number_distribution, many[0].number_distribution, atol=1e-4)
     assert many[1].notes[0] == res.notes[0] and not any("dropped" in n for n in many[0].notes)
 
 
-@pytest.mark.parametrize("value", [-1.0, 0.0, np.nan])
-def test_bad_point_inside_model_range_is_still_refused(curve, value):
+@pytest.mark.parametrize("value", [-1.0, 0.0])
+def test_non_positive_point_inside_model_range_is_kept(curve, value):
+    """Issue 26 item 1: a point with I <= 0 is data (was refused): not read by the network, kept in the check."""
     q, i, di = curve
     bad = i.copy()
     bad[int(np.argmin(np.abs(q - 0.07)))] = value
-    with pytest.raises(InputError, match="non-positive" if value == value else "NaN"):
+    res = invert(q, bad, di, volume_fraction=PHI)
+    assert len(res.q_data) == len(q) and "1 points with I <= 0 kept as data" in res.notes[-1]
+    assert res.mean_radius_number == pytest.approx(invert(q, i, di, volume_fraction=PHI).mean_radius_number, rel=0.02)
+
+
+def test_nan_point_inside_model_range_is_still_refused(curve):
+    q, i, di = curve
+    bad = i.copy()
+    bad[int(np.argmin(np.abs(q - 0.07)))] = np.nan
+    with pytest.raises(InputError, match="NaN"):
         invert(q, bad, di, volume_fraction=PHI)
-    bad[-1] = -1.0  # also one outside: still refused for the one inside
-    with pytest.raises(InputError, match="non-positive" if value == value else "NaN"):
+    bad[-1] = -1.0  # also one I <= 0 outside: still refused for the NaN inside
+    with pytest.raises(InputError, match="NaN"):
         invert(q, bad, di, volume_fraction=PHI)
 
 
@@ -92,10 +102,10 @@ def test_cli_accepts_negative_points_above_model_range(curve, tmp_path, capsys, 
     rc = main(["invert", str(data), "--volume-fraction", f"{PHI}", "--output", str(out), *refine])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert f"note: {data}: dropped {n_bad} points" in err
+    assert f"{n_bad} points with I <= 0 kept as data" in err   # issue 26 item 1: data, weighed by their dI
     rec = json.loads((out / "neg.json").read_text())
     assert (out / "neg.csv").is_file()
-    assert any(f"dropped {n_bad} points" in n for n in rec["notes"]), rec["notes"]
+    assert any(f"{n_bad} points with I <= 0 kept" in n for n in rec["notes"]), rec["notes"]
     assert rec["mean_radius_number"] == pytest.approx(40.0, rel=0.1)
 
 

@@ -142,7 +142,7 @@ def mixed_dir(tmp_path_factory) -> Path:
 
 EXPECTED_REASONS = {
     "empty.txt": "empty", "garbage.txt": "no 1-D data", "junk.bin": "no 1-D data",
-    "negative.txt": "non-positive", "q_in_nm.txt": 'q_unit="nm"', "short_q.txt": "needs 0.04",
+    "q_in_nm.txt": 'q_unit="nm"', "short_q.txt": "needs 0.04",
     "huge.txt": "600 MiB",
 }
 # what SasView's loader accepts: repaired (and said so in the frame's JSON) by default, refused with --strict-input
@@ -160,7 +160,8 @@ def test_bad_frames_are_reported_and_skipped(mixed_dir, tmp_path, capsys):
         assert rows[name]["status"] == "failed", name
         assert reason in rows[name]["reason"], (name, rows[name]["reason"])
     ok = sorted(f for f, r in rows.items() if r["status"] == "ok")
-    assert ok == sorted(["good.txt", "no_di.txt", "two_entries.h5#0", "two_entries.h5#1", *REPAIRED])
+    # negative.txt: one point with I <= 0 is data (issue 26 item 1), kept and weighed by its dI
+    assert ok == sorted(["good.txt", "negative.txt", "no_di.txt", "two_entries.h5#0", "two_entries.h5#1", *REPAIRED])
     assert rows["no_di.txt"]["weighting"].startswith("equal") and rows["good.txt"]["weighting"] == "dI"
     assert rows["zero_di.txt"]["weighting"].startswith("equal")
     for name, repair in REPAIRED.items():
