@@ -23,7 +23,8 @@ XFAIL = {
     ("latex_usans", "default", "auto"):
         "refused: the windowed model does not read slit-smeared data (the whole-curve one reads 2317 A, right)",
     ("aot_core", "default", "auto"):
-        "refused: 'intensity has 24 non-positive values' with volume_fraction=None (phi=0 is accepted): item 1",
+        "right-flagged: 28.6 A for 26.7 +- 10 % (phi estimated 0.14), mass-outside-observable (its 24 points with "
+        "I <= 0 are now kept as data, no longer refused)",
     ("aot_core", "wide", "auto"):
         "wrong-flagged: 29.6 A for 26.7 +- 10 % (phi estimated 0.13 vs 0.10 in the reference fit), "
         "shape-outside-training and mass-outside-observable",
