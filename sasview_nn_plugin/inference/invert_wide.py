@@ -63,7 +63,7 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     disagrees = None
     if polished:
         radius, vol, c0, c1, power_law = polish(q, intensity, di, dq, slit, coarse, vol, phi)
-        if phi_sigma is not None and di is not None:
+        if phi_sigma is not None and di is not None and phi_sigma <= PHI_SIGMA_MAX:   # (else flagged already)
             disagrees = _phi_disagrees(model, placed, phi, c1, q, intensity, di, dq, slit)
     else:
         (radius, vol), c0, c1, power_law = fine_grid(coarse, vol), 0.0, 0.0, None
