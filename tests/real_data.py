@@ -66,11 +66,18 @@ class Run:
 
 
 def load(entry: dict):
+    """The entry's curve as the loader reads the file; ``slit_length`` (1/A), where the manifest has one, is the
+    slit length documented beside a file that does not state it (e.g. jldesmear's ``ps120.inp``)."""
+    import dataclasses
+
     from sasview_nn_plugin import load_curves
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load_curves(FOLDER / entry["file"])[int(entry.get("entry", 0))]
+        curve = load_curves(FOLDER / entry["file"])[int(entry.get("entry", 0))]
+    if entry.get("slit_length") is not None:
+        curve = dataclasses.replace(curve, slit_length=float(entry["slit_length"]))
+    return curve
 
 
 def run(entry: dict, model: str, phi: float | None, curve=None) -> Run:
