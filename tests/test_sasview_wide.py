@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import NOT_IN_SASVIEW
 from sasview_gui.fakes import SasFitness
 
 from sasview_nn_plugin.data.load import load_curves
@@ -191,8 +192,6 @@ def test_the_whole_curve_network_runs_from_the_bundle_alone(tmp_path):
     """wide.h5 and every module its path imports are in the bundle: a fresh interpreter with only the bundle's copy
     of the package (and none of tqdm, filelock, threadpoolctl, TensorFlow, platformdirs, matplotlib) starts the latex
     USANS page from the whole-curve network."""
-    from test_sasview_bundle import NOT_IN_SASVIEW
-
     from sasview_nn_plugin.sasview import bundle
     from sasview_nn_plugin.sasview.install import install_plugin
 
