@@ -12,6 +12,8 @@ from sasview_nn_plugin.physics.grids import RadiusGrid
 Q = np.geomspace(0.03, 0.15, 400)
 GRID = RadiusGrid()
 HS = dict(radius_effective_mode=1, structure_factor_mode=0, scale=1.0, background=0.0)
+# this package's dependencies that SasView's own Python lacks: the bundle's code must run with them blocked
+NOT_IN_SASVIEW = ("tqdm", "filelock", "threadpoolctl", "tensorflow", "platformdirs", "matplotlib")
 
 
 def sasmodels_curve(q, radius, pd, pd_type, phi, dq_over_q=0.0):

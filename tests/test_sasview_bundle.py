@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import NOT_IN_SASVIEW
 
 from sasview_nn_plugin.cli import main
 from sasview_nn_plugin.errors import InputError
@@ -24,7 +25,6 @@ from sasview_nn_plugin.sasview import bundle, plugin_model_path
 from sasview_nn_plugin.sasview.install import MARKER, install_plugin, plugin_text
 
 REPO = Path(__file__).resolve().parents[1]
-NOT_IN_SASVIEW = ("tqdm", "filelock", "threadpoolctl", "tensorflow", "platformdirs", "matplotlib")
 
 
 @pytest.fixture(scope="module")

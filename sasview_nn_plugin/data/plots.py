@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..physics.grids import is_log_grid, occupied
 from .files import atomic_path
 
 
@@ -101,12 +102,10 @@ def inversion_figure(inv, path: str | os.PathLike, title: str = "") -> Path:
         for a, b, label in ((r0, min(lo, r1), "not observable in this q window"), (max(hi, r0), r1, None)):
             if b > a:
                 a1.axvspan(a, b, facecolor="none", edgecolor="0.6", hatch="///", lw=0, label=label)
-    if inv.radius[-1] / inv.radius[0] > 20:   # a log grid over decades (whole-curve model): log axis, cropped
-        mass = np.maximum(np.cumsum(inv.number_distribution), np.cumsum(inv.volume_distribution))
-        low = np.minimum(np.cumsum(inv.number_distribution), np.cumsum(inv.volume_distribution))
-        i0, i1 = int(np.searchsorted(mass, 1e-3)), int(np.searchsorted(low, 1 - 1e-3))
+    if is_log_grid(inv.radius):   # a log grid over decades (whole-curve model): log axis, cropped
+        shown = inv.radius[occupied(inv.radius, inv.number_distribution, inv.volume_distribution)]
         a1.set_xscale("log")
-        a1.set_xlim(inv.radius[max(i0 - 8, 0)], inv.radius[min(i1 + 8, len(inv.radius) - 1)])
+        a1.set_xlim(shown[0], shown[-1])
     a1.set_xlabel("radius R (A)")
     a1.set_ylabel("density per A of radius (1/A)")
     a1.legend(fontsize=8, **BELOW)

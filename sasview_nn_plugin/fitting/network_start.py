@@ -43,6 +43,36 @@ def fitted_points(exp) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     return np.asarray(q, float), np.asarray(y, float), dy
 
 
+def slit_length(exp) -> float | None:
+    """The one slit length (1/A) of an Experiment's data (slit-smeared USAXS/USANS), or None: SasView's fit
+    objects through :class:`~.sasfitness.SasFitnessView` (its ``slit_length``), a sasmodels Experiment through its
+    data's ``dxl``.  InputError when it varies from point to point (the whole-curve model takes one)."""
+    from ..errors import InputError
+
+    dxl = getattr(exp, "slit_length", None)
+    if dxl is None:
+        dxl = getattr(getattr(exp, "_data", None), "dxl", None)
+    if dxl is None or not np.any(np.asarray(dxl, float) > 0):
+        return None
+    dxl = np.asarray(dxl, float)
+    if np.ptp(dxl) > 1e-9 * dxl.max():
+        raise InputError("the data's slit length varies from point to point; the whole-curve network takes one "
+                         "slit length per curve", parameter="slit_length")
+    return float(dxl.max())
+
+
+def inversion_data(exp, wide: bool) -> dict:
+    """What :func:`~..inference.invert.invert` reads of an Experiment: its fitted points (``q``, ``intensity``,
+    ``dI``), the pinhole ``dq`` or the ``slit_length``, and ``keep``, the points used (finite I; the windowed
+    model reads I > 0 only, the whole-curve model keeps I <= 0 points as data)."""
+    q, y, dy = fitted_points(exp)
+    slit = slit_length(exp)
+    dq = None if slit is not None else pinhole_width(exp, len(q))
+    keep = np.isfinite(y) & ((y > 0) | wide)
+    return {"q": q[keep], "intensity": y[keep], "dI": None if dy is None else dy[keep],
+            "dq": None if dq is None else dq[keep], "slit_length": slit, "keep": keep}
+
+
 def _experiments(problem):
     from .sasfitness import as_experiment  # SasView's SasFitness seen as a sasmodels Experiment
 
@@ -64,15 +94,20 @@ def _set(par, value):
         par.value = float(np.clip(value, lo, hi))
 
 
-def network_start(problem, model=None) -> None:
+def network_start(problem, model=None) -> list:
     """Set the size-distribution parameters and scale of each supported Experiment of a bumps
-    ``FitProblem`` from the network (``model``: an NNModel, a model name or file; None: the shipped one).
+    ``FitProblem`` from the network (``model``: an NNModel or WideModel, a model name or file, e.g. ``"wide"``;
+    None: the shipped default); returns the inversions, one per Experiment.
 
-    Each Experiment's points with finite I > 0 are inverted at the model's ``volfraction``; only free
-    parameters are set (within their bounds).  ``sphere@hardsphere``: ``radius`` and ``radius_pd``
-    from the network's distribution; ``nn_spheres_hs``: its 1-3 Schulz components
+    Each Experiment's points (:func:`inversion_data`: pinhole dq or slit length included) are inverted at the
+    model's ``volfraction``; only free parameters are set (within their bounds).  ``sphere@hardsphere``:
+    ``radius`` and ``radius_pd`` from the network's distribution; ``nn_spheres_hs``: its 1-3 Schulz components
     (:func:`schulz3_components`); then the scale by one linear least-squares step.
     """
+    from ..inference.wide_model import wide_model
+
+    wide = wide_model(model) is not None
+    inversions = []
     for exp in _experiments(problem):
         m = exp.model
         plugin = m.sasmodel.info.id == PLUGIN
@@ -85,11 +120,10 @@ def network_start(problem, model=None) -> None:
                                  f"model instead. Supported: {SUPPORTED}")
             if kind not in ("schulz", "lognormal", "gaussian"):
                 raise ValueError(f"nn-lm cannot map radius dispersion {kind!r}; supported: {SUPPORTED}")
-        q, y, dy = fitted_points(exp)
-        dq = pinhole_width(exp, len(q))
-        keep = np.isfinite(y) & (y > 0)
-        q, y, dy, dq = q[keep], y[keep], None if dy is None else dy[keep], None if dq is None else dq[keep]
-        res = invert(q, y, dy, volume_fraction=float(m.volfraction.value), model=model, dq=dq)
+        data = inversion_data(exp, wide)
+        keep, y, dy = data.pop("keep"), data["intensity"], data["dI"]
+        res = invert(**data, volume_fraction=float(m.volfraction.value), model=model)
+        inversions.append(res)
         if plugin:
             _set_plugin_components(m, res)
         else:
@@ -102,6 +136,7 @@ def network_start(problem, model=None) -> None:
         if s > 0:
             _set(m.scale, m.scale.value * s)
     problem.setp(problem.getp())
+    return inversions
 
 
 def _set_dispersion(m, res, kind: str) -> None:

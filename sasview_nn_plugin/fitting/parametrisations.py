@@ -16,14 +16,13 @@ from bumps.parameter import Parameter
 
 from ..physics import distributions
 from ..physics import kernels as physics
-from ..physics.grids import RadiusGrid
+from ..physics.grids import is_log_grid, radius_edges
 
 SMOOTHNESS_SIGMA = 0.3  # prior: 1-sigma second difference of log-amplitude between knots
 ANCHOR_SIGMA = 3.0      # prior: 1-sigma log-correction of the network's distribution at each knot
 
 
 
-LOG_GRID_RATIO = 20.0   # a radius grid spanning more than this is log-spaced (knots in log R)
 
 
 class HistogramDistribution:
@@ -39,7 +38,7 @@ class HistogramDistribution:
         self.smoothness, self.anchor = float(smoothness), float(anchor)
         # floor at 1e-4 of the peak so the correction can also put mass where the network put ~none
         self.base = np.maximum(start, 1e-4 * start.max())
-        if radius[-1] / radius[0] > LOG_GRID_RATIO:
+        if is_log_grid(radius):
             # a log grid over decades (the whole-curve model): knots log-spaced over the radii the start occupies
             # (its volume above 1e-6 of the peak, 3 % margin), the floor only there
             vol = start * radius**3
@@ -96,7 +95,7 @@ class Schulz3Distribution:
 
     def __init__(self, radius: np.ndarray, start: np.ndarray, n_components: int = 3):
         self.radius = radius
-        self.grid = RadiusGrid(radius[0], radius[-1], len(radius))
+        self.edges = radius_edges(radius)
         means, pds, fracs = _modes(radius, physics.number_to_volume(start, radius), n_components)
         lo, hi = radius[0] * 0.8, radius[-1] * 1.1
         self.pars = []
@@ -121,7 +120,7 @@ class Schulz3Distribution:
         r3 = self.radius**3
         for k in range(0, len(self.pars), 3):
             mean, pd, f = (np.broadcast_to(np.asarray(values[p.name], float), (m_rows,)) for p in self.pars[k:k + 3])
-            mass = np.diff(distributions.schulz_cdf(self.grid.edges, mean[:, None], pd[:, None]), axis=-1)
+            mass = np.diff(distributions.schulz_cdf(self.edges, mean[:, None], pd[:, None]), axis=-1)
             vol = mass * r3
             total = vol.sum(axis=-1)
             ok = (f > 0) & (mass.sum(axis=-1) > 1e-12)  # a component pushed off the grid contributes nothing

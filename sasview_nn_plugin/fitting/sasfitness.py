@@ -58,11 +58,22 @@ class SasFitnessView:
         width = None if dx is None or np.ndim(dx) != 1 or len(dx) != len(d.x) else np.asarray(dx, float)[idx]
         self.resolution = SimpleNamespace(q=np.asarray(d.x, float)[idx],
                                           q_width=width if width is not None and np.all(width > 0) else None)
+        self.slit_length = _slit_length(d, idx)
         self._data = SimpleNamespace(x=self.resolution.q, y=self.Iq, dy=self.dIq)
 
     def theory(self) -> np.ndarray:
         """I(q) at the fitted points (SasView's resolution smearing included)."""
         return np.asarray(self.fitness.theory(), float)
+
+
+def _slit_length(d, idx) -> np.ndarray | None:
+    """The slit length (1/A) per fitted point, or None: SasView's ``FitData1D`` keeps the loaded ``Data1D`` as
+    ``sas_data``, whose ``dxl`` (CanSAS dQl, NIST USANS .ABS files) SasView's slit smearer uses."""
+    for source in (getattr(d, "sas_data", None), d):
+        dxl = getattr(source, "dxl", None)
+        if dxl is not None and np.ndim(dxl) == 1 and len(dxl) == len(d.x) and np.any(np.asarray(dxl, float) > 0):
+            return np.asarray(dxl, float)[idx]
+    return None
 
 
 def as_experiment(m):

@@ -84,3 +84,34 @@ def grid_from_array(x: np.ndarray, name: str) -> tuple[float, float, int]:
     if not np.allclose(x, lin, rtol=1e-9, atol=0):
         raise InputError(f"stored {name} grid is not linear; only linear grids are supported", parameter=None)
     return float(x[0]), float(x[-1]), len(x)
+
+
+LOG_GRID_RATIO = 20.0   # a radius grid spanning more than this is log-spaced (the whole-curve model's, over decades)
+
+
+def is_log_grid(radius: np.ndarray) -> bool:
+    """Whether a radius grid spans decades (log-spaced: the whole-curve model's) rather than the linear grid."""
+    return float(radius[-1]) / float(radius[0]) > LOG_GRID_RATIO
+
+
+def radius_edges(radius: np.ndarray) -> np.ndarray:
+    """Bin edges (n + 1, A) of a radius grid: the linear grid's (:class:`RadiusGrid`), or for a log grid over
+    decades (the whole-curve model's 900 fine radii) the geometric midpoints, the ends one half-step out."""
+    radius = np.asarray(radius, float)
+    if not is_log_grid(radius):
+        return RadiusGrid(radius[0], radius[-1], len(radius)).edges
+    lr = np.log(radius)
+    mid = 0.5 * (lr[1:] + lr[:-1])
+    return np.exp(np.concatenate([[lr[0] - (mid[0] - lr[0])], mid, [lr[-1] + (lr[-1] - mid[-1])]]))
+
+
+def occupied(radius: np.ndarray, number: np.ndarray, volume: np.ndarray, margin: int = 8) -> slice:
+    """The radii worth showing of a distribution: on a log grid over decades, from where the first 0.1 % of the
+    number or volume lies to where the last 0.1 % of both begins, ``margin`` points more each side; a linear grid
+    whole.  The CLI's figures and SasView's size plot crop the whole-curve model's 3 decades to this."""
+    if not is_log_grid(radius):
+        return slice(0, len(radius))
+    cn, cv = np.cumsum(number), np.cumsum(volume)
+    i0 = int(np.searchsorted(np.maximum(cn, cv), 1e-3 * cn[-1]))
+    i1 = int(np.searchsorted(np.minimum(cn, cv), (1 - 1e-3) * cn[-1]))
+    return slice(max(i0 - margin, 0), min(i1 + margin, len(radius) - 1) + 1)

@@ -84,7 +84,8 @@ def project_entries(results: list[FrameResult]) -> list[dict]:
             continue
         c = r.curve
         entries.append(dict(name=printable(r.frame), path=printable(Path(r.source).resolve()), q=c.q,
-                            intensity=c.intensity, di=c.di, dq=c.dq, q_range=fitted_q_range(r.inversion),
+                            intensity=c.intensity, di=c.di, dq=c.dq, slit_length=c.slit_length,
+                            q_range=fitted_q_range(r.inversion),
                             parameters=plugin_parameters(r.inversion)))
     return entries
 

@@ -26,7 +26,7 @@ import traceback
 from . import PLUGIN_NAME
 from .compat import fitter_owner
 from .page import _data_key, _data_of, _page_items, _shown_data, _state, current_tab, gui_manager, page_values  # noqa: F401
-from .start import SIZE_PARAMETERS, ActionError, Start, start_fitness
+from .start import AUTO, SIZE_PARAMETERS, WIDE, ActionError, Start, start_fitness
 
 logger = logging.getLogger("sasview_nn_plugin")
 
@@ -97,23 +97,49 @@ def guarded(fn, *args):
     return None
 
 
+MODEL_CHOICES = {AUTO: "Automatic (whole curve for >= 1 decade of q or slit-smeared data)",
+                 WIDE: "Whole-curve network (wide)", "default": "Windowed network (default)"}
+_choice = {"model": AUTO}
+
+
+def model_choice() -> str:
+    """The network Neural-network start uses when none is passed: ``"auto"``, ``"wide"`` or ``"default"``
+    (Fitting > Neural-network model; for this SasView session)."""
+    return _choice["model"]
+
+
+def set_model_choice(choice: str) -> None:
+    """Fitting > Neural-network model: ``"auto"`` (:func:`.start.choose_model`), ``"wide"`` or ``"default"``."""
+    if choice not in MODEL_CHOICES:
+        raise ActionError(f"no network choice {choice!r}; choose one of {', '.join(MODEL_CHOICES)}")
+    _choice["model"] = choice
+    logger.info("sasview_nn_plugin: Neural-network start will use: %s", MODEL_CHOICES[choice])
+
+
+def _start_one(tab, item, fitted, estimate: bool, model) -> tuple[str, Start]:
+    """(data key, start) of one data set of the page; a problem is one ActionError naming the data set."""
+    name = getattr(_data_of(item), "name", "?")
+    try:
+        data, fitness = fitness_for(tab, item, fitted)
+        return _data_key(data), start_fitness(fitness, estimate_phi=estimate, model=model)
+    except ActionError as exc:
+        raise ActionError(f"{name}: {exc}") from None
+    except (ValueError, OSError) as exc:   # InputError, ModelFileError: the data or the network file
+        hint = (" (or choose Fitting > Neural-network model > Automatic)"
+                if "model='default'" in str(exc) and model == WIDE else "")
+        raise ActionError(f"{name}: {exc}{hint}") from exc
+
+
 def network_start(tab=None, model=None) -> dict[str, Start]:
-    """Fitting > Neural-network start on ``tab`` (default: the current page); returns the starts per data set."""
+    """Fitting > Neural-network start on ``tab`` (default: the current page); returns the starts per data set.
+    ``model``: ``"auto"``, ``"wide"``, ``"default"``, a path or a loaded model; None: :func:`model_choice`."""
     tab = tab or current_tab()
+    model = model_choice() if model is None else model
     items = _page_items(tab)
     st = _state(tab)
     estimate = "volfraction" in set(getattr(tab, "main_params_to_fit", []))
     fitted = ["scale", "background", *SIZE_PARAMETERS] + (["volfraction"] if estimate else [])
-    starts: dict[str, Start] = {}
-    for item in items:
-        name = getattr(_data_of(item), "name", "?")
-        try:
-            data, fitness = fitness_for(tab, item, fitted)
-            starts[_data_key(data)] = start_fitness(fitness, estimate_phi=estimate, model=model)
-        except ActionError as exc:
-            raise ActionError(f"{name}: {exc}") from None
-        except (ValueError, OSError) as exc:   # InputError, ModelFileError: the data or the network file
-            raise ActionError(f"{name}: {exc}") from exc
+    starts = dict(_start_one(tab, item, fitted, estimate, model) for item in items)
     st.starts, st.fitted, st.errors = starts, {}, {}
     shown = _shown_data(tab)
     tab.updatePageWithParameters(_page_row(tab, starts[_data_key(shown)]), warn_user=False)
@@ -123,10 +149,10 @@ def network_start(tab=None, model=None) -> dict[str, Start]:
     tab.onPlot()
     names = {_data_key(_data_of(item)): getattr(_data_of(item), "name", "?") for item in items}
     for key, s in starts.items():
-        for note in s.notes[-1:]:
+        for note in s.notes:
             logger.info("Neural-network start, %s: %s", names.get(key, key), note)   # the name, not SasView's id
     s = starts[_data_key(shown)]
-    msg = (f"Neural-network start: {len(s.free)} parameters ticked, "
+    msg = (f"Neural-network start ({s.model} network): {len(s.free)} parameters ticked, "
            f"number-mean radius {s.inversion.mean_radius_number:.1f} A, chi2 {s.chi2:.3g}"
            + (f", volfraction estimated {s.volume_fraction:.3f}" if s.phi_estimated else "")
            + (f" ({len(items)} data sets, each its own start)" if len(items) > 1 else ""))

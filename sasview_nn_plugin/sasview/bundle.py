@@ -7,7 +7,8 @@ Layout inside SasView's plugin-model folder::
     sasview_nn_bundle/
         MANIFEST.json                 what was installed (marks the folder as ours) and the sha256 of each file
         sasview_nn_plugin/            the inference code (numpy + h5py), the bumps start, the SasView actions,
-            trained_models/default.h5 and the shipped network
+            trained_models/default.h5 and the shipped networks: windowed (default.h5, 0.5 MB) and whole-curve
+            trained_models/wide.h5    (wide.h5, 6.4 MB; inference/wide_model.py, invert_wide.py, polish.py)
 
 Only the pipeline stages that run inside SasView are bundled: ``errors``, ``physics``, ``data``, ``inference``,
 ``fitting``, ``sasview`` (:data:`PARTS`, less :data:`LEFT_OUT`) and a package ``__init__`` that registers no
@@ -41,7 +42,7 @@ PARTS = ("errors.py", "physics", "data", "inference", "fitting", "sasview")
 LEFT_OUT = ("fitting/bumps_cli.py", "sasview/install.py", "sasview/bundle.py",   # the command line, installing
             "sasview/plugin_source.py",                                          # writing the plugin file
             "data/plots.py")                                                     # figures (matplotlib)
-MODELS = ("default",)
+MODELS = ("default", "wide")   # the windowed network and the whole-curve one (>= 1 decade of q, slit-smeared data)
 
 
 def package_root() -> Path:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import logging
 import traceback
 
-from .actions import guarded, gui_manager, network_start, plot_size_distribution, status
+from .actions import (
+    MODEL_CHOICES,
+    guarded,
+    gui_manager,
+    model_choice,
+    network_start,
+    plot_size_distribution,
+    set_model_choice,
+    status,
+)
 
 logger = logging.getLogger("sasview_nn_plugin")
 
@@ -19,11 +28,14 @@ MENU_START = "Neural-network start"
 MENU_PLOT = "Plot size distribution"
 ACTION_START = "actionNN_network_start"    # QAction object names (how a second install is recognised)
 ACTION_PLOT = "actionNN_plot_size_distribution"
+MENU_MODEL = "Neural-network model"        # a submenu: which network Neural-network start uses (actions.MODEL_CHOICES)
 
 
 def _check_network() -> None:
-    """Load the network once at start-up so a missing or corrupt model file is reported right away."""
+    """Load the networks (windowed and whole-curve) once at start-up so a missing or corrupt model file is reported
+    right away."""
     from ..inference.modelfile import load_model, resolve_model_path
+    from ..inference.wide_model import load_any
 
     try:
         nn = load_model()
@@ -35,6 +47,16 @@ def _check_network() -> None:
         return
     logger.info("sasview_nn_plugin: network %s (%s) ready; Fitting > '%s', '%s'", nn.name,
                 resolve_model_path(None), MENU_START, MENU_PLOT)
+    try:
+        wide = load_any("wide")
+    except Exception as exc:  # noqa: BLE001
+        msg = (f"sasview_nn_plugin: the whole-curve network file cannot be used ({exc}); '{MENU_START}' works on "
+               "windows under a decade of q with the windowed network (reinstall: sasview-nn install-sasview)")
+        logger.warning(msg)
+        status(msg)
+        return
+    logger.info("sasview_nn_plugin: whole-curve network %s ready (used for >= 1 decade of q and slit-smeared data; "
+                "Fitting > '%s')", wide.name, MENU_MODEL)
 
 
 def _keep_fit_options_working() -> None:
@@ -48,6 +70,26 @@ def _keep_fit_options_working() -> None:
     for fitter_id in ("nn-lm", "nn-dream"):
         if isinstance(active, list) and fitter_id in active:
             active.remove(fitter_id)
+
+
+def _add_model_menu(menu) -> None:
+    """Fitting > Neural-network model > Automatic | Whole-curve network | Windowed network (one checked)."""
+    from PySide6.QtGui import QAction, QActionGroup
+
+    sub = menu.addMenu(MENU_MODEL)
+    sub.setObjectName("menuNN_model")
+    sub.setToolTipsVisible(True)
+    group = QActionGroup(sub)
+    group.setExclusive(True)
+    for choice, text in MODEL_CHOICES.items():
+        action = QAction(text, sub)
+        action.setObjectName(f"actionNN_model_{choice}")
+        action.setCheckable(True)
+        action.setChecked(choice == model_choice())
+        action.setStatusTip(f"Neural-network start uses: {text}")
+        action.triggered.connect(lambda checked=False, _c=choice: guarded(set_model_choice, _c))
+        group.addAction(action)
+        sub.addAction(action)
 
 
 def _install() -> bool:
@@ -71,6 +113,7 @@ def _install() -> bool:
         action.setStatusTip(tip)
         action.triggered.connect(lambda checked=False, _fn=fn: guarded(_fn))
         menu.addAction(action)
+    _add_model_menu(menu)
     _keep_fit_options_working()
     _check_network()
     return True

@@ -133,7 +133,14 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     q, y, di = result.q_data, result.intensity_data, result.di_data
     lo, hi = fitted_q_range(result)
     sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
-    shape = load_plugin_module().Iq(q[sel], **values)
+    slit = getattr(getattr(result, "curve", None), "slit_length", None)
+    if slit is not None:   # slit-smeared data (the whole-curve network's): scale and background on the smeared curve
+        from ..physics.smearing import slit_resolution
+
+        q_calc, weights = slit_resolution(q[sel], float(np.max(slit)))
+        shape = load_plugin_module().Iq(q_calc, **values) @ weights
+    else:
+        shape = load_plugin_module().Iq(q[sel], **values)
     scale, bkg = nnls_scale_background(shape, y[sel], relative_sigma(y[sel]) if di is None else di[sel])
     values |= {"scale": scale, "background": bkg}
     return PluginParameters(values, free, parameter_errors(result, values))
@@ -147,8 +154,9 @@ def _vector() -> dict:
     return {"__type__": "Vector", "x": None, "y": None, "z": None}
 
 
-def data1d_record(name: str, path: str, q, intensity, di, dq, data_id: str) -> dict:
-    """SasView's serialised ``sas.qtgui.Plotting.PlotterData.Data1D`` (every attribute it writes)."""
+def data1d_record(name: str, path: str, q, intensity, di, dq, data_id: str, dxl=None) -> dict:
+    """SasView's serialised ``sas.qtgui.Plotting.PlotterData.Data1D`` (every attribute it writes); ``dxl``: the
+    slit length per point (slit-smeared data), which SasView's smearing reads."""
     n = len(q)
     dy = np.zeros(n) if di is None else di
     dx = np.zeros(n) if dq is None else dq
@@ -157,7 +165,8 @@ def data1d_record(name: str, path: str, q, intensity, di, dq, data_id: str) -> d
             "funcx": None, "funcy": None, "funcdx": None, "funcdy": None, "xLabel": "", "yLabel": ""}
     return {
         "__type__": "Data1D", "x": _array(q), "y": _array(intensity), "dx": _array(dx), "dy": _array(dy),
-        "dxl": None, "dxw": None, "_xaxis": "\\rm{Q}", "_xunit": "A^{-1}", "_yaxis": "\\rm{Intensity}",
+        "dxl": None if dxl is None else _array(dxl),
+        "dxw": None, "_xaxis": "\\rm{Q}", "_xunit": "A^{-1}", "_yaxis": "\\rm{Intensity}",
         "_yunit": "cm^{-1}", "x_unit": "1/A", "y_unit": "1/cm", "collimation": [], "detector": [], "process": [],
         "trans_spectrum": [], "errors": [], "notes": ["inverted by sasview_nn_plugin"], "run": [], "run_name": {},
         "meta_data": {"loader": "sasview_nn_plugin"}, "custom_color": None, "filename": name, "title": name,
@@ -197,13 +206,16 @@ def fit_page(pars: PluginParameters, name: str, data_id: str, tab_index: int, q_
 
 
 def project_dict(entries: list[dict]) -> dict:
-    """A project from entries ``{name, path, q, intensity, di, dq, parameters: PluginParameters, q_range}``."""
+    """A project from entries ``{name, path, q, intensity, di, dq, parameters: PluginParameters, q_range}`` (and
+    ``slit_length`` per point for slit-smeared data: SasView then smears with the slit, "Use dQ Data")."""
     project: dict = {"is_batch": "False", "batch_grid": {}, "visible_perspective": "Fitting"}
     stamp = time.time()
     for k, e in enumerate(entries, start=1):
         data_id = f"{e['name']}{stamp + k * 1e-3:.4f}"
-        data = data1d_record(e["name"], e["path"], e["q"], e["intensity"], e["di"], e["dq"], data_id)
-        page = fit_page(e["parameters"], e["name"], data_id, k, e["q_range"], e["dq"] is not None,
+        data = data1d_record(e["name"], e["path"], e["q"], e["intensity"], e["di"], e["dq"], data_id,
+                             e.get("slit_length"))
+        page = fit_page(e["parameters"], e["name"], data_id, k, e["q_range"],
+                        e["dq"] is not None or e.get("slit_length") is not None,
                         e["di"] is not None and bool(np.any(np.asarray(e["di"]) > 0)))
         project[data_id] = {"fit_data": [data, {"checked": True}, []], "fit_params": [page]}
     return project

@@ -12,12 +12,27 @@ PLOT_LABELS = {"number": "number", "volume": "volume", "nn_number": "number, net
                "mean": "number-mean radius", "band": "number-mean +- 1 sigma (fit errors)"}
 
 
-def plot_title(tab_name: str, data_name: str, mean: float, sigma: float | None, warnings: list[str]) -> str:
-    """The window title: page, data, number-mean radius (+- sigma after a fit) and any width at its bound."""
+def plot_title(tab_name: str, data_name: str, mean: float, sigma: float | None, warnings: list[str],
+               network: str | None = None) -> str:
+    """The window title: page, data, number-mean radius (+- sigma after a fit), the whole-curve network where it
+    gave the start, and any width at its bound."""
     pm = f" +- {sigma:.2g}" if sigma is not None and np.isfinite(sigma) else ""
     text = f"Size distribution {tab_name}: {data_name} (number-mean {mean:.1f}{pm} A)"
+    text += " - whole-curve network" if network == "wide" else ""
     at = [w.split(" = ")[0] for w in warnings]
     return text + (f" - {', '.join(at)} at a bound: see the log" if at else "")
+
+
+def network_histogram(inversion) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(radius A, number, volume densities 1/A) of the network's histogram to plot: a whole-curve result's 900
+    log-spaced radii cropped to where its number and volume lie (:func:`~..physics.grids.occupied`, as the
+    CLI's figures), the windowed network's 100 bins whole.  SasView shows size plots on a log radius axis."""
+    from ..physics.grids import occupied
+    from .start import histogram_distributions
+
+    h = histogram_distributions(inversion)
+    shown = occupied(h["radius"], inversion.number_distribution, inversion.volume_distribution)
+    return h["radius"][shown], h["number"][shown], h["volume"][shown]
 
 
 def _curve(x, y, kind: str, symbol: str, where: str, data, summary: dict):
@@ -50,29 +65,39 @@ def marker_lines(mean: float, sigma: float | None, top: float) -> list[tuple[str
     return lines
 
 
-def size_distribution_plots(tab) -> list:
-    """SasView ``Data1D`` plots (role ROLE_SIZE_DISTRIBUTION) for the page's shown data set."""
-    from .page import _data_key, _shown_data, _state, page_values
-    from .start import component_distributions, histogram_distributions, number_mean_sigma, widths_at_bounds
+def plot_curves(values: dict[str, float], errors: dict[str, float] | None, start, tab_name: str,
+                data_name: str) -> tuple[dict, list[tuple[str, np.ndarray, np.ndarray, str]]]:
+    """(summary, [(kind, x, y, symbol)]) of the size plot, no Qt: the number and volume distributions of the
+    page's parameters ``values``, the network's histogram of ``start`` (a :class:`~.start.Start`, or None), the
+    number-mean line and, with the fit's ``errors``, its 1-sigma band."""
+    from .start import component_distributions, number_mean_sigma, widths_at_bounds
 
-    data = _shown_data(tab)
-    values = page_values(tab, data)
-    st = _state(tab)
-    errors = st.errors.get(_data_key(data))
-    where = f"M{tab.tab_id}" + (f", {data.name}" if len(tab.all_data) > 1 else "")
     dist = component_distributions(values)
     mean, sigma = dist["mean_number"], number_mean_sigma(values, errors)
     warnings = widths_at_bounds(values, errors)
+    network = None if start is None else start.model
     summary = {"mean_number": mean, "mean_volume": dist["mean_volume"], "mean_number_sigma": sigma,
-               "warnings": warnings, "values": values,
-               "title": plot_title(f"M{tab.tab_id}", str(data.name), mean, sigma, warnings)}
+               "warnings": warnings, "values": values, "network": network,
+               "title": plot_title(tab_name, data_name, mean, sigma, warnings, network)}
     curves = [("number", dist["radius"], dist["number"], "Line"), ("volume", dist["radius"], dist["volume"], "Line")]
-    start = st.starts.get(_data_key(data))
     if start is not None:
-        h = histogram_distributions(start.inversion)
-        curves += [("nn_number", h["radius"], h["number"], "Circle"), ("nn_volume", h["radius"], h["volume"], "Circle")]
+        r, number, volume = network_histogram(start.inversion)
+        curves += [("nn_number", r, number, "Circle"), ("nn_volume", r, volume, "Circle")]
     top = float(max(np.max(dist["number"]), np.max(dist["volume"])))
     curves += [(kind, x, y, "Line") for kind, x, y in marker_lines(mean, sigma, top)]
+    return summary, curves
+
+
+def size_distribution_plots(tab) -> list:
+    """SasView ``Data1D`` plots (role ROLE_SIZE_DISTRIBUTION) for the page's shown data set (:func:`plot_curves`)."""
+    from .page import _data_key, _shown_data, _state, page_values
+
+    data = _shown_data(tab)
+    st = _state(tab)
+    key = _data_key(data)
+    where = f"M{tab.tab_id}" + (f", {data.name}" if len(tab.all_data) > 1 else "")
+    summary, curves = plot_curves(page_values(tab, data), st.errors.get(key), st.starts.get(key), f"M{tab.tab_id}",
+                                  str(data.name))
     return [_curve(x, y, kind, symbol, where, data, summary) for kind, x, y, symbol in curves]
 
 

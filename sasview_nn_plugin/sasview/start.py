@@ -17,6 +17,8 @@ from . import PLUGIN_NAME
 COMPONENTS = (1, 2, 3)
 SIZE_PARAMETERS = tuple(f"{p}{k}" for k in COMPONENTS for p in ("radius", "pd", "fraction"))
 PHI_STEP = 0.025          # volume-fraction scan step when the page's volfraction is to be estimated
+PHI_FLOOR = 1e-3          # the least volfraction a start sets (the plugin's intensity is proportional to it)
+AUTO, WIDE = "auto", "wide"   # model choices: by the data (:func:`choose_model`), the whole-curve network
 
 
 class ActionError(Exception):
@@ -34,6 +36,7 @@ class Start:
     chi2: float                             # reduced, SasView's weighting and smearing, at the start
     phi_estimated: bool = False
     notes: list[str] = field(default_factory=list)
+    model: str = "default"                  # the network's name ("wide": the whole-curve network)
 
 
 def _chi2(fitness, n_free: int) -> float:
@@ -63,18 +66,27 @@ def _scale_background(fitness) -> None:
     fitness.update()
 
 
-def _histogram(fitness, model):
-    """The inversion network_start made (the same points, volume fraction and network): its histogram."""
-    from ..fitting.network_start import fitted_points, pinhole_width
+def choose_model(fitness, model=None) -> tuple[object, str]:
+    """(model, why): the network for this fit object's points.  ``model`` None or ``"auto"``: the whole-curve
+    network (``"wide"``) where the data are slit-smeared (the windowed one refuses slits) or the points span at
+    least :data:`~..inference.invert_wide.MIN_DECADES` decade of q, else the windowed default; any other name, path
+    or loaded model is taken as it is."""
+    from ..fitting.network_start import slit_length
     from ..fitting.sasfitness import as_experiment
-    from ..inference.invert import invert
+    from ..inference.invert_wide import MIN_DECADES
 
-    exp = as_experiment(fitness)
-    q, y, dy = fitted_points(exp)
-    dq = pinhole_width(exp, len(q))
-    keep = np.isfinite(y) & (y > 0)
-    return invert(q[keep], y[keep], None if dy is None else dy[keep], dq=None if dq is None else dq[keep],
-                  volume_fraction=float(fitness._pars["volfraction"].value), model=model)
+    if model not in (None, AUTO):
+        return model, "as chosen"
+    view = as_experiment(fitness)
+    q = np.asarray(view.resolution.q, float)
+    q = q[np.isfinite(q) & (q > 0)]
+    slit = slit_length(view)
+    decades = float(np.log10(q.max() / q.min())) if len(q) > 1 else 0.0
+    if slit is not None:
+        return WIDE, f"slit-smeared data (slit length {slit:.4g} 1/A): the whole-curve network"
+    if decades >= MIN_DECADES:
+        return WIDE, f"the page's q range spans {decades:.2f} decades: the whole-curve network"
+    return None, (f"the page's q range spans {decades:.2f} decades (< {MIN_DECADES:g}): the windowed network")
 
 
 def phi_scan_range(nn) -> tuple[float, float]:
@@ -83,57 +95,85 @@ def phi_scan_range(nn) -> tuple[float, float]:
     return float(td.get("phi_min", 0.05)), float(td.get("phi_max", 0.5))
 
 
+def _wide_phi(fitness, nn, notes: list[str]) -> float:
+    """The whole-curve network's own estimate of the volume fraction (the same pass that reads the sizes), at
+    least :data:`PHI_FLOOR` (the plugin's intensity is proportional to volfraction)."""
+    from ..fitting.network_start import inversion_data
+    from ..fitting.sasfitness import as_experiment
+    from ..inference.invert import invert
+
+    data = inversion_data(as_experiment(fitness), True)
+    data.pop("keep")
+    res = invert(**data, volume_fraction=None, model=nn)
+    phi, sigma = res.volume_fraction_used, res.volume_fraction_sigma
+    notes.append(f"volfraction estimated by the whole-curve network: {phi:.3f} +- {sigma:.3f}"
+                 + (f" (set to {PHI_FLOOR:g}: the plugin's intensity needs volfraction > 0)" if phi < PHI_FLOOR else "")
+                 + ("; flagged: " + ", ".join(res.quality.flags) if res.quality.flags else ""))
+    return max(float(phi), PHI_FLOOR)
+
+
 def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
     """Run the network start on SasView's ``SasFitness`` of ``nn_spheres_hs`` (a private copy: its parameters
-    and their fixed flags are changed).  ``estimate_phi``: scan the volume fraction over the network's training
-    range and keep the best chi^2; else the fitness's ``volfraction`` is used."""
+    and their fixed flags are changed).  ``model``: None or ``"auto"`` (:func:`choose_model`), ``"wide"``,
+    ``"default"``, a path or a loaded model.  ``estimate_phi``: the windowed network scans the volume fraction
+    over its training range and keeps the best chi^2; the whole-curve network estimates it in its own pass;
+    else the fitness's ``volfraction`` is used."""
     from bumps.fitproblem import FitProblem
 
     from ..fitting.network_start import network_start
     from ..fitting.sasfitness import ViewProblem, model_id
-    from ..inference.modelfile import load_model
+    from ..inference.wide_model import WideModel, load_any
     from .project import free_parameters
 
     if model_id(fitness.model) != PLUGIN_NAME:
         raise ActionError(f"the page's model is {model_id(fitness.model)!r}; choose {PLUGIN_NAME} "
                           "(category Plugin Models) first")
-    nn = load_model(model)
+    chosen, why = choose_model(fitness, model)
+    nn = load_any(chosen)
+    wide = isinstance(nn, WideModel)
     pars = fitness._pars
     for name, p in pars.items():     # network_start sets only free parameters: free exactly what it sets
         p.fixed = name not in ("scale", *SIZE_PARAMETERS)
     problem = ViewProblem(FitProblem([fitness]))
 
-    def attempt(phi: float) -> tuple[float, dict[str, float]]:
+    def attempt(phi: float) -> tuple[float, dict[str, float], object]:
         pars["volfraction"].value = float(phi)
-        network_start(problem, model=nn)
+        [inversion] = network_start(problem, model=nn)
         _scale_background(fitness)
-        return _chi2(fitness, 4), {k: float(p.value) for k, p in pars.items()}
+        return _chi2(fitness, 4), {k: float(p.value) for k, p in pars.items()}, inversion
 
-    notes = []
-    if estimate_phi:
-        lo, hi = phi_scan_range(nn)
-        trials = []
-        for phi in np.arange(lo, hi + 1e-9, PHI_STEP):
-            try:
-                trials.append((*attempt(phi), phi))
-            except ValueError as exc:   # one volume fraction the data refuse is skipped
-                notes.append(f"volfraction {phi:.3f}: {exc}")
-        if not trials:
-            raise ActionError(f"no volume fraction in {lo:g}-{hi:g} gave a start: {notes[-1] if notes else ''}")
-        chi2, values, phi = min(trials, key=lambda t: t[0])
-        notes.append(f"volfraction estimated: {phi:.3f} (best chi2 over the network's training range "
-                     f"{lo:g}-{hi:g} in steps of {PHI_STEP})")
+    notes = [f"network {nn.name}: {why}"]
+    if estimate_phi and wide:
+        chi2, values, inversion = attempt(_wide_phi(fitness, nn, notes))
+    elif estimate_phi:
+        chi2, values, inversion = _scan_phi(attempt, nn, notes)
     else:
         phi = float(pars["volfraction"].value)
         if not 0 < phi < 0.74:
             raise ActionError(f"the page's volfraction is {phi:g}; set it in (0, 0.74), or tick it to estimate it")
-        chi2, values = attempt(phi)
+        chi2, values, inversion = attempt(phi)
     for k, v in values.items():
         pars[k].value = v
     fitness.update()
-    inversion = _histogram(fitness, nn)
     free = free_parameters(values) | ({"volfraction"} if estimate_phi else set())
-    return Start(values, free, inversion, float(values["volfraction"]), chi2, estimate_phi, notes)
+    return Start(values, free, inversion, float(values["volfraction"]), chi2, estimate_phi, notes, nn.name)
+
+
+def _scan_phi(attempt, nn, notes: list[str]):
+    """The windowed network's volume-fraction estimate: the best chi^2 of the start over its training range."""
+    lo, hi = phi_scan_range(nn)
+    trials = []
+    for phi in np.arange(lo, hi + 1e-9, PHI_STEP):
+        try:
+            trials.append((*attempt(phi), phi))
+        except ValueError as exc:   # one volume fraction the data refuse is skipped
+            notes.append(f"volfraction {phi:.3f}: {exc}")
+    if not trials:
+        raise ActionError(f"no volume fraction in {lo:g}-{hi:g} gave a start: {notes[-1] if notes else ''}")
+    chi2, values, inversion, phi = min(trials, key=lambda t: t[0])
+    notes.append(f"volfraction estimated: {phi:.3f} (best chi2 over the network's training range "
+                 f"{lo:g}-{hi:g} in steps of {PHI_STEP})")
+    return chi2, values, inversion
 
 
 def component_distributions(values: dict[str, float]) -> dict[str, np.ndarray]:
@@ -157,10 +197,12 @@ def component_distributions(values: dict[str, float]) -> dict[str, np.ndarray]:
 
 
 def histogram_distributions(inversion) -> dict[str, np.ndarray]:
-    """The network's histogram as densities (1/A) at its radius bin centres."""
+    """The network's histogram as densities (1/A) at its radius bin centres (the windowed network's linear bins,
+    or the whole-curve network's 900 log-spaced radii, :func:`~..physics.grids.radius_edges`)."""
+    from ..physics.grids import radius_edges
+
     r = np.asarray(inversion.radius, float)
-    edges = np.concatenate([[r[0] - (r[1] - r[0]) / 2], (r[1:] + r[:-1]) / 2, [r[-1] + (r[-1] - r[-2]) / 2]])
-    width = np.diff(edges)
+    width = np.diff(radius_edges(r))
     return {"radius": r, "number": np.asarray(inversion.number_distribution) / width,
             "volume": np.asarray(inversion.volume_distribution) / width}
 
