@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import GRID, Q, curve, schulz, w1_across
+from helpers import GRID, Q, curve, hand_made_start, schulz, w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError
@@ -51,13 +51,14 @@ def test_volume_fraction_prior_rules():
 
 
 def test_poor_fit_is_retried_and_flagged():
-    """A 5 % ripple no sphere distribution on the grid makes (a period of spheres ~300 A): the fit stays poor
-    after its retries and the refined result says so, although the start's own check (chi2 > 3 *and* a misfit
-    above 4 %) does not flag it."""
+    """A 5 % ripple of period 2 pi / 700 = 0.009 1/A that no sphere distribution on the grid makes (a sphere of
+    radius R oscillates with period pi / R >= 0.03 1/A for R <= 99 A), on a 45 A Schulz curve with 1 % noise: left
+    unfitted, the ripple alone adds 0.05^2 / 2 / 0.01^2 = 12.5 to chi2_red, so the fit from the true distribution
+    (a hand-made start) stays above 3 after its retries, and the refined result says so."""
     rng = np.random.default_rng(4)
     i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng, noise=0.01)
     i = i * (1 + 0.05 * np.sin(700.0 * Q))
-    start = invert(Q, i, di, volume_fraction=0.3)
+    start = hand_made_start(schulz(45.0, 0.1), 0.3, i, di)
     ref = refine(Q, i, di, start)
     assert ref.fit.chi2_reduced > 3
     assert ref.fit.retried == ("a schulz3 fit", "the broadened network distribution", "the network's window"), \

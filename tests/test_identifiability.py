@@ -80,24 +80,40 @@ def test_cli_writes_map_and_refuses_bad_range(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_invert_warns_outside_the_region_only_when_asked(tmp_path):
-    """11 A Schulz spheres with 3 % noise: the network's answer falls where widths cannot be told apart."""
-    from helpers import sasmodels_curve
+@pytest.mark.parametrize("check", [None, True, False])
+def test_a_run_warns_outside_the_region_only_when_asked(tmp_path, check):
+    """Hand-made results (no network), Schulz spheres on the model's window 0.04-0.106 1/A, judged by the map's
+    physics: 11 A, pd 0.05, 3 % noise (q R < 1.2, the Guinier regime: neighbouring radii and widths give curves
+    within the noise) lies outside the noise-aware region; 45 A, pd 0.1, 1 % noise (q R 1.8-4.8, through the
+    form factor's first minimum) inside.  A run checks only where asked: by default (None) with refine or
+    parametric, not for the network alone; True or False as given.  The warning is the frame's last and reaches
+    its JSON record."""
+    from dataclasses import replace
 
-    from sasview_nn_plugin.data.writers import save_curve
-    from sasview_nn_plugin.runs.invert_files import invert_files
+    from helpers import hand_made_start, sasmodels_curve, schulz
 
-    q = np.geomspace(0.0399, 0.106, 300)   # the model's window (a wider one is read through higher-q windows)
-    i = sasmodels_curve(q, 11.0, 0.05, "schulz", 0.3)
-    di = 0.03 * i
-    data = save_curve(tmp_path / "small.txt", q, i + di * np.random.default_rng(2).standard_normal(len(q)), di)
-    plain = invert_files([data], volume_fraction=0.3, output=tmp_path / "a")[0]
-    # the numpy-only network path does not check identifiability unless asked (the forward-model check may flag the
-    # answer: 11 A on q <= 0.106 1/A is q R < 1.2, the Guinier regime, below the observable range: issue 26)
-    region = [w for w in plain.warnings if "outside the region" in w]
-    assert region == [] and all(w.startswith("not trusted: mass-outside-observable") for w in plain.warnings)
-    checked = invert_files([data], volume_fraction=0.3, output=tmp_path / "b", check_identifiability=True)[0]
-    assert [w for w in checked.warnings if w not in plain.warnings] == [checked.warnings[-1]]
-    assert "outside the region" in checked.warnings[-1]
-    rec = json.loads((tmp_path / "b" / "small.json").read_text())
-    assert rec["warnings"] == checked.warnings
+    from sasview_nn_plugin.runs.batch import write_frame_files
+    from sasview_nn_plugin.runs.process import FrameResult, RunOptions, _checked, settings_for
+
+    q = np.geomspace(0.0399, 0.106, 300)
+    results = {}
+    for name, radius, pd, noise in (("small", 11.0, 0.05, 0.03), ("medium", 45.0, 0.1, 0.01)):
+        i = sasmodels_curve(q, radius, pd, "schulz", 0.3)
+        di = noise * i
+        i = i + di * np.random.default_rng(2).standard_normal(len(q))
+        results[name] = hand_made_start(schulz(radius, pd), 0.3, i, di, q=q, window=(float(q[0]), float(q[-1])))
+    for refine in (None, "lm"):
+        settings = settings_for(RunOptions(volume_fraction=0.3, refine=refine, check_identifiability=check))
+        asked = bool(refine) if check is None else check
+        assert settings.check_identifiability is asked
+        small = _checked(FrameResult("small", "small.txt", 0, "ok", inversion=results["small"]), settings)
+        medium = _checked(FrameResult("medium", "medium.txt", 0, "ok", inversion=results["medium"]), settings)
+        assert medium.warnings == []
+        if not asked:
+            assert small.warnings == []
+            continue
+        assert len(small.warnings) == 1 and "outside the region" in small.warnings[0], small.warnings
+        assert "radius 11." in small.warnings[0] and "noise 3 %" in small.warnings[0]
+        write_frame_files(replace(small, curve=results["small"].curve), tmp_path / "small")
+        rec = json.loads((tmp_path / "small.json").read_text())
+        assert rec["warnings"] == small.warnings

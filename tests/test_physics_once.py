@@ -23,9 +23,16 @@ DEFINITIONS = {
     "sphere_form": SCATTERING, "sphere_form_factor": SCATTERING, "sphere_f2": SCATTERING,
     "py_coefficients": SCATTERING, "hardsphere_sq": SCATTERING, "hardsphere_denominator": SCATTERING,
     "inverse_powers": SCATTERING, "power_law": SCATTERING, "structure_factor": None,
-    "smearing": SMEARING, "banded": SMEARING, "slit_q_calc": SMEARING, "slit_weights": SMEARING,
-    "slit_resolution": SMEARING,
+    "smearing": SMEARING, "banded": SMEARING, "pinhole_q_calc": SMEARING, "pinhole_weights": SMEARING,
+    "slit_q_calc": SMEARING, "slit_weights": SMEARING, "slit_resolution": SMEARING,
 }
+# Resolution weights are built by physics/smearing.py alone (the check, the polish and the refinement's
+# fitting/resolution.py call it).  sasmodels' own weight builders are called only by the training simulators, whose
+# sets must stay bit-identical to those already made: the windowed one through physics/kernels.pinhole_resolution
+# (called from training/simulate.py alone), the whole-curve one in training/wide_simulate.py.
+SASMODELS_WEIGHTS = r"\b(?:Pinhole1D|Slit1D|Pinhole2D|pinhole_resolution|slit_resolution|pinhole_extend_q)\b"
+SIMULATORS = {"physics/kernels.py": {"pinhole_resolution", "Pinhole1D"},
+              "training/wide_simulate.py": {"Pinhole1D", "Slit1D"}}
 # the formulas' own arithmetic -> the one file allowed to contain it
 FORMULAS = {
     "sphere amplitude 3 (sin x - x cos x) / x^3": (r"sin\((\w+)\) - \1 \* (?:np\.)?cos\(\1\)", SCATTERING),
@@ -70,6 +77,42 @@ def test_each_formula_is_written_once(what):
     pattern, home = FORMULAS[what]
     where = sorted(rel for rel, text in _sources().items() if re.search(pattern, text))
     assert where == [home], f"{what}: {where}"
+
+
+def _code(text: str) -> str:
+    """Python source without its comments and string literals (docstrings name sasmodels' classes freely)."""
+    import io
+    import tokenize
+
+    keep = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+            if t.type not in (tokenize.COMMENT, tokenize.STRING)]
+    return " ".join(t.string for t in keep)
+
+
+def test_resolution_weights_are_built_in_physics_smearing_only():
+    """No module but physics/smearing.py builds pinhole (or slit) weights: sasmodels' builders (``Pinhole1D``,
+    ``Slit1D``, ``pinhole_resolution``, ...) appear in code only in the training simulators' allowed places, and the
+    package's own ``slit_resolution`` is called, never redefined (DEFINITIONS)."""
+    found = {}
+    for rel, text in _sources().items():
+        names = set(re.findall(SASMODELS_WEIGHTS, _code(text)))
+        if rel == SMEARING or "physics.smearing import" in text:
+            names -= {"slit_resolution"}   # its own function, or called from it
+        if rel == "training/simulate.py":
+            names -= {"pinhole_resolution"} if "physics.pinhole_resolution(" in text else set()
+        if names:
+            found[rel] = names
+    assert found == SIMULATORS, found
+    callers = sorted(rel for rel, text in _sources().items()
+                     if re.search(r"\bpinhole_resolution\s*\(", _code(text)) and rel != "physics/kernels.py")
+    assert callers == ["training/simulate.py"], callers
+
+
+def test_the_refinement_smears_with_physics_smearing():
+    """fitting/resolution.py's weights are physics.smearing's (no sasmodels import there), and the fitness uses it."""
+    text = (PACKAGE / "fitting/resolution.py").read_text(encoding="utf-8")
+    assert "from ..physics.smearing import" in text and "sasmodels" not in _code(text)
+    assert "ScaledPinhole(" in (PACKAGE / "fitting/fitness.py").read_text(encoding="utf-8")
 
 
 def test_the_grep_sees_a_copy():

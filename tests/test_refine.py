@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
-from helpers import sasmodels_curve, w1_across
+from helpers import hand_made_start, sasmodels_curve, w1_across
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.data.writers import read_result_csv
 from sasview_nn_plugin.fitting.refine import refine
-from sasview_nn_plugin.inference.result import Distribution
 from sasview_nn_plugin.physics.distributions import bin_mass, lognormal_cdf, schulz_cdf
 from sasview_nn_plugin.physics.grids import RadiusGrid
 
@@ -67,22 +65,28 @@ def test_lm_refinement_fits_and_keeps_accuracy(noisy_cases, parametrization):
     assert np.median(w1_ref) <= np.median(w1_net) + 0.02, (w1_net, w1_ref)  # does not worsen
 
 
-def test_network_start_beats_poor_start(noisy_cases):
-    """From a start 3.5x off in mean radius (13 A for 45 A) the same LM fit fails; from the network it succeeds;
-    the retry from other starts (a poor fit is refitted from a histogram of the same start) recovers it."""
-    i, di, phi, w_true = noisy_cases[1]  # Schulz R = 45 A
-    good = invert(Q, i, di, volume_fraction=phi)
-    radius = good.radius  # the start's grid (the model's, or times s through the window map)
-    poor = replace(good, distribution=Distribution(radius, schulz_on(radius, 13.0, 0.08)), model="poor")
-    from_poor = refine(Q, i, di, poor, parametrization="schulz3", retry=False)
-    from_net = refine(Q, i, di, good, parametrization="schulz3")
-    assert from_net.fit.chi2_reduced <= 1.5 and from_net.fit.retried == ()
-    assert from_poor.fit.chi2_reduced > 10 * from_net.fit.chi2_reduced
-    assert abs(from_net.mean_radius_number - 45.0) < 1.0 < abs(from_poor.mean_radius_number - 45.0)
+def test_a_near_start_beats_a_poor_start(noisy_cases):
+    """Hand-made starts on the curve made with 45 A Schulz spheres (pd 0.08, phi 0.35, 1 % noise): from a start
+    3.5x off in mean radius (13 A) the LM fit without retries fails (chi2 > 10x, the radius > 1 A off, flagged
+    poor-fit); from a near start (Schulz 48 A, pd 0.12: 7 % and 50 % off) it succeeds within 1 A of the 45 A the
+    curve was made with; the retry from other starts (a histogram of the same start) recovers the poor start.
+    End to end, one assertion, its expectation from how the curve was made (not from the network's output): the
+    network's own start, refined, also ends within 1 A of 45 A."""
+    i, di, phi, _ = noisy_cases[1]  # Schulz R = 45 A
+    radius = RadiusGrid().radius
+    near = hand_made_start(schulz_on(radius, 48.0, 0.12), phi, i, di, q=Q)
+    poor = hand_made_start(schulz_on(radius, 13.0, 0.08), phi, i, di, q=Q)
+    from_poor = refine(poor, parametrization="schulz3", retry=False)
+    from_near = refine(near, parametrization="schulz3")
+    assert from_near.fit.chi2_reduced <= 1.5 and from_near.fit.retried == ()
+    assert from_poor.fit.chi2_reduced > 10 * from_near.fit.chi2_reduced
+    assert abs(from_near.mean_radius_number - 45.0) < 1.0 < abs(from_poor.mean_radius_number - 45.0)
     assert "poor-fit" in from_poor.quality.flags
-    retried = refine(Q, i, di, poor, parametrization="schulz3")
+    retried = refine(poor, parametrization="schulz3")
     assert retried.fit.retried and retried.fit.chi2_reduced <= 1.5
     assert abs(retried.mean_radius_number - 45.0) < 1.0 and "poor-fit" not in retried.quality.flags
+    end_to_end = refine(invert(Q, i, di, volume_fraction=phi), parametrization="schulz3")
+    assert abs(end_to_end.mean_radius_number - 45.0) < 1.0
 
 
 def test_resolution_matters():

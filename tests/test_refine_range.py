@@ -1,14 +1,17 @@
 """Refinement fits every point of the data, not only the network's window (issue 15): the q range beyond the
 window resolves the distribution better; ``q_range`` restricts the fit; data the spheres do not describe beyond
-the window (a low-q upturn) fall back to the window, flagged ``misfit-outside-window``."""
+the window (a low-q upturn) fall back to the window, flagged ``misfit-outside-window``.
+
+The refinements start from hand-made distributions (tests/helpers.hand_made_start, shaped as `invert` returns them,
+with the network's window (0.04, 0.105) 1/A or a mapped one given by hand), and the expectations follow from how
+the curves were made, not from what the current network answers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import GRID, Q, curve, schulz, w1_across
+from helpers import GRID, Q, curve, hand_made_start, schulz, w1_across
 
-from sasview_nn_plugin import invert
 from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.fitting.refine import refine
 from sasview_nn_plugin.physics import distributions
@@ -19,8 +22,7 @@ from sasview_nn_plugin.physics.grids import RadiusGrid
 def test_every_point_is_fitted_by_default_and_q_range_restricts():
     rng = np.random.default_rng(11)
     i, di, dq = curve(schulz(40.0, 0.12), 0.25, rng, smeared=True)
-    start = invert(Q, i, di, volume_fraction=0.25, dq=dq)
-    assert start.q_range[1] / start.q_range[0] < 0.9 * Q[-1] / Q[0], "the network reads a part of the data"
+    start = hand_made_start(schulz(40.0, 0.12), 0.25, i, di, dq=dq)   # window 0.04-0.105 of 0.03-0.15 1/A
     ref = refine(Q, i, di, start, dq=dq)
     np.testing.assert_array_equal(ref.fit.q, Q)
     rec = ref.to_dict()["refinement"]
@@ -35,15 +37,25 @@ def test_every_point_is_fitted_by_default_and_q_range_restricts():
 def test_a_bad_q_range_is_refused(bad):
     rng = np.random.default_rng(12)
     i, di, _ = curve(schulz(40.0, 0.12), 0.25, rng)
-    start = invert(Q, i, di, volume_fraction=0.25)
+    start = hand_made_start(schulz(40.0, 0.12), 0.25, i, di)
     with pytest.raises(InputError, match="q_range"):
         refine(Q, i, di, start, q_range=bad)
 
 
+def blurred(w_fine, bins: float = 6.0):
+    """A hand-made start: the fine truth summed onto the model's grid (10 sub-bins a bin), smoothed by a Gaussian of
+    ``bins`` bins (5.5 A: the sizes present, but neither the sharp edges nor the narrow modes)."""
+    w = np.asarray(w_fine).reshape(GRID.n, 10).sum(axis=1)
+    k = np.exp(-0.5 * (np.arange(-12, 13) / bins) ** 2)
+    return np.maximum(np.convolve(w, k / k.sum(), mode="same"), 0.0)
+
+
 def test_the_whole_range_resolves_the_distribution_better_than_the_window():
     """Bimodal and top-hat truths on a grid 10x finer than the model's (bench_calibration's realistic curves, phi
-    given 5 % high): refined over all 400 points the median W1 is lower than refined over the network's window
-    alone, and no curve is much worse."""
+    given 5 % high), refined from the truth blurred by 5.5 A (:func:`blurred`): over all 400 points (q up to 0.15
+    1/A) the edges and narrow modes are resolved better than over the window alone (q up to 0.105 1/A; detail
+    ~pi / q_max: 21 A against 30 A): W1 lower on at least 6 of the 8 curves and in the median, and no curve much
+    worse (measured: 7 of 8, median 0.50 against 0.58 A)."""
     rng = np.random.default_rng(13)
     half = 0.5 * GRID.step * (1 - 1 / 10)   # 10 sub-bins tile each model bin (bench_calibration.fine_grid)
     fg = RadiusGrid(GRID.r_min - half, GRID.r_max + half, 10 * GRID.n)
@@ -53,23 +65,23 @@ def test_the_whole_range_resolves_the_distribution_better_than_the_window():
             i = physics.intensity(physics.sphere_basis(Q, fg.radius), w[None], 0.3)[0]
             di = 0.02 * i
             i = i + di * rng.standard_normal(len(Q))
-            start = invert(Q, i, di, volume_fraction=0.315)
+            start = hand_made_start(blurred(w), 0.315, i, di)
             for out, q_range in ((whole, None), (window, start.q_range)):
                 ref = refine(Q, i, di, start, q_range=q_range)
                 out.append(w1_across(ref.radius, ref.number_distribution, fg.radius, w))
     whole, window = np.array(whole), np.array(window)
-    assert np.median(whole) < 0.9 * np.median(window), (whole, window)
+    assert np.sum(whole < window) >= 6 and np.median(whole) < np.median(window), (whole, window)
     assert np.all(whole < window + 0.15), (whole, window)
 
 
 def upturn_refined():
     """A 45 A Schulz curve (phi 0.3, 1 % noise) with an aggregates' upturn below the window, ~q^-12 from 0.036 1/A
-    down: (I, dI, the network's start, its refinement)."""
+    down: (I, dI, a hand-made start near the truth (Schulz 47 A, pd 0.13), its refinement)."""
     rng = np.random.default_rng(4)
     i, di, _ = curve(schulz(45.0, 0.1), 0.3, rng, noise=0.01)
     up = np.interp(0.04, Q, i) * (0.036 / Q) ** 12
     i, di = i + up, np.sqrt(di**2 + (0.01 * up) ** 2)
-    start = invert(Q, i, di, volume_fraction=0.3)
+    start = hand_made_start(schulz(47.0, 0.13), 0.3, i, di)
     return i, di, start, refine(Q, i, di, start)
 
 
@@ -93,8 +105,8 @@ def test_a_sasview_project_page_covers_the_q_range_refined():
 
     rng = np.random.default_rng(11)
     i, di, _ = curve(schulz(40.0, 0.12), 0.25, rng)
-    start = invert(Q, i, di, volume_fraction=0.25)
-    assert fitted_q_range(start) == tuple(start.q_range)
+    start = hand_made_start(schulz(40.0, 0.12), 0.25, i, di)
+    assert fitted_q_range(start) == tuple(start.q_range) == (0.04, 0.105)
     assert fitted_q_range(refine(Q, i, di, start)) == (Q[0], Q[-1])
     assert fitted_q_range(refine(Q, i, di, start, q_range=(0.05, 0.12)))[0] >= 0.05
 
@@ -103,14 +115,20 @@ def test_points_invert_dropped_inside_a_mapped_window_are_dropped_by_refine_too(
     """Found by a review of whole-range refinement (the defect predates it): a noise floor makes 5 points beyond
     0.105 1/A non-positive; invert drops them (outside the model's own window) and then reads a mapped window,
     0.0475-0.125 1/A, that reaches one of them; refine dropped only outside that mapped window and refused the
-    one inside ("intensity has 1 non-positive values") on a result invert had returned."""
+    one inside ("intensity has 1 non-positive values") on a result invert had returned.  The start is made by hand
+    as invert returned it (that mapped window, the model's own training window 0.04-0.105 1/A, the true
+    distribution), the expectations from the curve's construction (60 A)."""
+    from dataclasses import replace
+
+    from sasview_nn_plugin.inference.quality import Training
+
     rng = np.random.default_rng(3)
     w = schulz(60.0, 0.1)
     i0 = physics.intensity(physics.sphere_basis(Q, GRID.radius), w, 0.3)
     di = np.sqrt((0.01 * i0) ** 2 + (0.004 * np.interp(0.04, Q, i0)) ** 2)
     i = i0 + di * rng.standard_normal(len(Q))
     bad = i <= 0
-    start = invert(Q, i, di, volume_fraction=0.3)
+    start = replace(hand_made_start(w, 0.3, i, di, window=(0.0475, 0.125)), training=Training(q_range=(0.04, 0.105)))
     assert bad.sum() == 5 and np.any((Q[bad] >= start.q_range[0]) & (Q[bad] <= start.q_range[1]))
     ref = refine(Q, i, di, start)
     np.testing.assert_array_equal(ref.fit.q, Q[~bad])
@@ -125,7 +143,7 @@ def test_dq_of_zero_at_some_points_is_a_point_without_smearing_as_in_invert():
     i, di, dq = curve(schulz(50.0, 0.1), 0.35, rng, smeared=True)
     dq = dq.copy()
     dq[:5] = 0.0
-    start = invert(Q, i, di, volume_fraction=0.35, dq=dq)
+    start = hand_made_start(schulz(50.0, 0.1), 0.35, i, di, dq=dq)
     ref = refine(Q, i, di, start, dq=dq)
     assert len(ref.fit.q) == len(Q) and ref.fit.chi2_reduced < 1.5
     for bad in (-1.0, np.nan):
@@ -145,7 +163,7 @@ def test_review_findings_on_whole_range_refinement(monkeypatch):
     q4 = np.geomspace(0.03, 0.15, 4)
     i4 = physics.intensity(physics.sphere_basis(q4, GRID.radius), schulz(45.0, 0.1)[None], 0.3)[0]
     with pytest.raises(InputError, match="cannot refine"):
-        refine(q4, i4, 0.02 * i4, invert(q4, i4, 0.02 * i4, volume_fraction=0.3))
+        refine(q4, i4, 0.02 * i4, hand_made_start(schulz(45.0, 0.1), 0.3, i4, 0.02 * i4, q=q4))
 
     rng = np.random.default_rng(4)
     _, _, _, ref = upturn_refined()
@@ -154,7 +172,7 @@ def test_review_findings_on_whole_range_refinement(monkeypatch):
     assert "log_evidence_correction" in ref.uncertainty.diagnostics   # the evidence rule ran on the window fit
 
     i, di, _ = curve(schulz(40.0, 0.12), 0.25, rng)
-    start = invert(Q, i, di, volume_fraction=0.25)
+    start = hand_made_start(schulz(40.0, 0.12), 0.25, i, di)
     text = refine(Q, i, di, start, q_range=("0.05", "0.12"))
     assert text.quality.chi2_reduced == text.fit.chi2_reduced and text.fit.q[-1] <= 0.12
 

@@ -4,8 +4,9 @@ factor ``dq_scale`` within its prior, with a batched form for fast fits.
 
 The model curve is :func:`physics.intensity` on the sasmodels ``sphere`` form factors (computed in numpy by
 :func:`~..physics.scattering.sphere_f2`, equal to sasmodels' kernel to 2e-9; the curve equals
-``sphere@hardsphere`` with an array distribution to 1e-10), smeared with sasmodels' ``Pinhole1D`` weights for
-1-sigma widths ``dq_scale * dq`` when the data carry dq (:class:`.resolution.ScaledPinhole`).  The residuals
+``sphere@hardsphere`` with an array distribution to 1e-10), smeared with :mod:`..physics.smearing`'s pinhole
+weights (sasmodels' ``Pinhole1D`` in numpy) for 1-sigma widths ``dq_scale * dq`` when the data carry dq
+(:class:`.resolution.ScaledPinhole`).  The residuals
 are the data's, then the distribution's prior residuals, then the volume fraction's, (phi - phi0) / sigma (a
 Gaussian prior), then the resolution factor's, ln(dq_scale) / :data:`DQ_SCALE_SIGMA` (a log-normal prior
 around 1); LM, the Laplace covariance and DREAM all see them.

@@ -1,11 +1,15 @@
-"""Pinhole resolution with a fitted width factor: sasmodels' ``Pinhole1D`` weights for dQ = f * dq (1/A), f the
+"""Pinhole resolution with a fitted width factor: the package's one pinhole smearing
+(:func:`..physics.smearing.pinhole_weights`, sasmodels' ``Pinhole1D`` in numpy) for dQ = f * dq (1/A), f the
 refinement's ``dq_scale``, on one q_calc for every f in its bounds.
 
-The weight matrix W(f) is sasmodels' own (``pinhole_resolution``: a Gaussian cut at -2.5/+3 sigma, renormalised)
-at nodes f_k = exp(k * :data:`STEP`), computed when first needed, and linear in ln f between nodes (between
-nodes 4 % apart the interpolation is off by ~1e-3 of the smearing's own effect).  q_calc extends as far as the
-largest f needs, so the smeared curve is continuous in f.  Many rows at one f (an LM step, a Jacobian) cost one
-product with W(f); rows at many f (posterior draws, DREAM) two products per node interval.
+q_calc is :func:`..physics.smearing.pinhole_q_calc` for the whole range of f: a log grid over every point's cut
+(-2.5/+3 sigma) at the widest f, with >= 4 steps per the smallest dQ/Q at the narrowest, so the model curve is
+computed once per parameter set whatever f is, and the smeared curve is continuous in f.  The weight matrix W(f) is
+computed exactly at nodes f_k = exp(k * :data:`STEP`), when first needed and kept (one per node: an LM fit of f
+touches a handful), and linear in ln f between nodes (between nodes 4 % apart the interpolation is off by ~1e-3 of
+the smearing's own effect).  Many rows at one f (an LM step, a Jacobian) cost one product with W(f); rows at many f
+(posterior draws, DREAM) two products per node interval.  Equal to sasmodels' ``Pinhole1D`` on a fine q_calc to
+1e-3 (tests/test_dq_scale.py).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import math
 
 import numpy as np
 
+from ..physics.smearing import SMEAR_STEPS, pinhole_q_calc, pinhole_weights
+
 STEP = 0.04  # node spacing in ln f
 
 
@@ -21,24 +27,19 @@ class ScaledPinhole:
     """Smearing of curves on :attr:`q_calc` to the data's q with 1-sigma widths f * dq, f in ``f_range``."""
 
     def __init__(self, q: np.ndarray, dq: np.ndarray, f_range: tuple[float, float] = (1.0, 1.0)):
-        from sasmodels.resolution import MINIMUM_ABSOLUTE_Q, MINIMUM_RESOLUTION, pinhole_extend_q
-
         self.q = np.asarray(q, float)
-        self.dq = np.maximum(np.asarray(dq, float), MINIMUM_RESOLUTION)
+        self.dq = np.asarray(dq, float)
         self.f_range = (float(f_range[0]), float(f_range[1]))
-        q_calc = pinhole_extend_q(self.q, self.f_range[1] * self.dq)  # as Pinhole1D, for the widest f
-        self._q_signed = q_calc[abs(q_calc) >= MINIMUM_ABSOLUTE_Q * np.min(self.q)]
-        self.q_calc = np.abs(self._q_signed)
+        per_log = (len(self.q) - 1) / math.log(self.q[-1] / self.q[0])  # the data's mean density in ln q
+        self.q_calc = pinhole_q_calc(self.q, self.dq, widest=self.f_range[1], narrowest=self.f_range[0],
+                                     steps=(0, SMEAR_STEPS[1]), per_log=per_log)
         self._nodes: dict[int, np.ndarray] = {}
 
     def node(self, k: int) -> np.ndarray:
-        """(n_calc, n_q) sasmodels' weights at f = exp(k * STEP)."""
+        """(n_calc, n_q) the weights at f = exp(k * STEP)."""
         if k not in self._nodes:
-            from sasmodels.resolution import pinhole_resolution
-
-            self._nodes[k] = pinhole_resolution(self._q_signed, self.q, math.exp(k * STEP) * self.dq)
+            self._nodes[k] = np.ascontiguousarray(pinhole_weights(self.q_calc, self.q, math.exp(k * STEP) * self.dq).T)
         return self._nodes[k]
-
     def _position(self, f):
         u = np.log(np.clip(np.asarray(f, float), *self.f_range)) / STEP
         k = np.floor(u + 1e-12).astype(int)

@@ -249,59 +249,26 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
     """:func:`evaluate` for N curves (rows of data, di, numbers; phis (N,)) on one grid: a list of its tuples,
     None for a row where the fast arithmetic does not apply."""
     out: list = [None] * len(data)
-    mom = numbers @ gr.moments
-    s0, s1, sv = mom[:, 0], mom[:, 1], mom[:, 2]
-    with np.errstate(all="ignore"):
-        r_eff = s1 / s0
-        idx = np.flatnonzero((s0 > 0) & (sv > 0) & ((phis == 0) | (phis > 0) & (2.0 * r_eff * gr.x_min >= 0.05))
-                             & np.isfinite(mom).all(axis=1))
+    idx, r_eff, mom = _valid_rows(gr, numbers, phis)
     if not len(idx):
         return out
     if len(idx) < len(data):
         data, numbers, di = data[idx], numbers[idx], None if di is None else di[idx]
-    phi, r_eff, mom = phis[idx], r_eff[idx], mom[idx]
-    pref = dilute_as_one(phi)  # phi = 0: dilute, S = 1
-    coef = np.moveaxis(hardsphere_denominator(r_eff, phi, pref / mom[:, 2]), -1, 0)  # (N, 3, 6)
-    n_m = gr.powers.shape[1]
-    rows = _product(coef.reshape(-1, 6), gr.powers, "rows").reshape(len(idx), 3, n_m)
-    den, cos = _sincos_many(gr, 2.0 * r_eff)
-    den *= rows[:, 0]
-    cos *= rows[:, 1]
-    den += cos
-    den += rows[:, 2]
-    m = _product(numbers, gr.f2, "m")
-    m /= den
-    if gr.smear is not None:
-        m = gr.smear.apply(m)
+    phi = phis[idx]
+    m = _model_many(gr, numbers, phi, r_eff, mom[:, 2])
     sigma = relative_sigma(data) if di is None else di   # no dI: relative to the curve's level
     w = np.multiply(sigma, sigma, out=_work("w", sigma.shape))
     np.reciprocal(w, out=w)
-    wm = np.multiply(w, m, out=_work("wm", m.shape))
-    smm, smd, sm, sd, sw = _rowdot(wm, m), _rowdot(wm, data), wm.sum(axis=1), _rowdot(w, data), w.sum(axis=1)
-    det = smm * sw - sm * sm
-    with np.errstate(all="ignore"):
-        a = np.where(det > 0, (smd * sw - sm * sd) / det, -1.0)
-        b = np.where(det > 0, (smm * sd - sm * smd) / det, -1.0)
-    for j in np.flatnonzero(~((a >= 0) & (b >= 0))):
-        a[j], b[j] = _edge(smm[j], smd[j], sm[j], sd[j], sw[j])
+    a, b, level_bg, wm = _scale_background_many(m, data, w)
     resid = np.multiply(m, a[:, None], out=_work("resid", m.shape))
     resid += b[:, None]
     np.subtract(data, resid, out=resid)
     z = np.divide(resid, sigma, out=wm)
-    n = gr.n
     rss = _rowdot(z, z)
-    chi2 = None if di is None else rss / max(n - 2, 1)
+    chi2 = None if di is None else rss / max(gr.n - 2, 1)
     with np.errstate(all="ignore"):
-        flat = data - (sd / sw)[:, None]   # the background-only fit's residual (weighted mean)
+        flat = data - level_bg[:, None]   # the background-only fit's residual (weighted mean)
         rss_bg = _rowdot(w * flat, flat)
-    pos = z > 0
-    n1 = np.count_nonzero(pos, axis=1)
-    n2 = n - n1
-    mu = 2.0 * n1 * n2 / n + 1.0
-    var = (mu - 1.0) * (mu - 2.0) / (n - 1.0)
-    runs = 1 + np.count_nonzero(pos[:, 1:] != pos[:, :-1], axis=1)
-    with np.errstate(all="ignore"):
-        rz = np.where((n1 == 0) | (n2 == 0), -math.sqrt(n), np.where(var > 0, (runs - mu) / np.sqrt(var), 0.0))
     smooth = block_misfit(resid, data, di, sigma, gr.starts)
     misfit = np.sqrt(_rowdot(smooth, smooth) / smooth.shape[1])
     shape_max = np.abs(smooth).max(axis=1)
@@ -312,12 +279,71 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
             level[j] = np.median(data[j] / m[j])
         rule = _observable_many(gr, w, m, obs_fraction * phi * level, obs_chi2)
         obs = [o if p > 0 else gr.window for o, p in zip(rule, phi.tolist(), strict=True)]
-    cols = zip(a.tolist(), b.tolist(), [None] * len(idx) if chi2 is None else chi2.tolist(), rz.tolist(),
+    cols = zip(a.tolist(), b.tolist(), [None] * len(idx) if chi2 is None else chi2.tolist(), _runs_z_many(z).tolist(),
                misfit.tolist(), shape_max.tolist(), (mom[:, 3] / mom[:, 0]).tolist(), (mom[:, 4] / mom[:, 2]).tolist(),
                obs, rss.tolist(), rss_bg.tolist(), strict=True)
     for i, row in zip(idx.tolist(), cols, strict=True):
         out[i] = None if row[8] is None else row
     return out
+
+
+def _valid_rows(gr: Grid, numbers: np.ndarray, phis: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indices, R_eff, moments) of the rows the fast arithmetic applies to (a normalisable distribution; phi = 0
+    or 2 R_eff q_min >= 0.05), R_eff and the (n, 5) moments (``Grid.moments``) of those rows."""
+    mom = numbers @ gr.moments
+    s0, s1, sv = mom[:, 0], mom[:, 1], mom[:, 2]
+    with np.errstate(all="ignore"):
+        r_eff = s1 / s0
+        idx = np.flatnonzero((s0 > 0) & (sv > 0) & ((phis == 0) | (phis > 0) & (2.0 * r_eff * gr.x_min >= 0.05))
+                             & np.isfinite(mom).all(axis=1))
+    return idx, r_eff[idx], mom[idx]
+
+
+def _model_many(gr: Grid, numbers: np.ndarray, phi: np.ndarray, r_eff: np.ndarray, sv: np.ndarray) -> np.ndarray:
+    """(N, n) model curves at scale 1, background 0 on the data's points: (phi / <V>) <F^2> S(q) (phi = 0: dilute,
+    S = 1) from the cached powers of 1/q and sin/cos by angle addition, smeared where ``gr`` has a resolution."""
+    pref = dilute_as_one(phi)  # phi = 0: dilute, S = 1
+    coef = np.moveaxis(hardsphere_denominator(r_eff, phi, pref / sv), -1, 0)  # (N, 3, 6)
+    n_m = gr.powers.shape[1]
+    rows = _product(coef.reshape(-1, 6), gr.powers, "rows").reshape(len(r_eff), 3, n_m)
+    den, cos = _sincos_many(gr, 2.0 * r_eff)
+    den *= rows[:, 0]
+    cos *= rows[:, 1]
+    den += cos
+    den += rows[:, 2]
+    m = _product(numbers, gr.f2, "m")
+    m /= den
+    return m if gr.smear is None else gr.smear.apply(m)
+
+
+def _scale_background_many(m: np.ndarray, data: np.ndarray, w: np.ndarray):
+    """(scale (N,), background (N,), the background-only fit's level (N,), the scratch array w m): each row's
+    weighted least squares of data ~ a m + b, a, b >= 0, from five row sums (its quadrant's edge where the optimum
+    lies outside)."""
+    wm = np.multiply(w, m, out=_work("wm", m.shape))
+    smm, smd, sm, sd, sw = _rowdot(wm, m), _rowdot(wm, data), wm.sum(axis=1), _rowdot(w, data), w.sum(axis=1)
+    det = smm * sw - sm * sm
+    with np.errstate(all="ignore"):
+        a = np.where(det > 0, (smd * sw - sm * sd) / det, -1.0)
+        b = np.where(det > 0, (smm * sd - sm * smd) / det, -1.0)
+        level = sd / sw
+    for j in np.flatnonzero(~((a >= 0) & (b >= 0))):
+        a[j], b[j] = _edge(smm[j], smd[j], sm[j], sd[j], sw[j])
+    return a, b, level, wm
+
+
+def _runs_z_many(z: np.ndarray) -> np.ndarray:
+    """:func:`.quality_model.runs_z` of each row of weighted residuals: the Wald-Wolfowitz runs test's z of their
+    signs (-sqrt(n) where all have one sign)."""
+    n = z.shape[1]
+    pos = z > 0
+    n1 = np.count_nonzero(pos, axis=1)
+    n2 = n - n1
+    mu = 2.0 * n1 * n2 / n + 1.0
+    var = (mu - 1.0) * (mu - 2.0) / (n - 1.0)
+    runs = 1 + np.count_nonzero(pos[:, 1:] != pos[:, :-1], axis=1)
+    with np.errstate(all="ignore"):
+        return np.where((n1 == 0) | (n2 == 0), -math.sqrt(n), np.where(var > 0, (runs - mu) / np.sqrt(var), 0.0))
 
 
 def _observable_many(gr: Grid, w: np.ndarray, m: np.ndarray, c: np.ndarray, obs_chi2: float) -> list:

@@ -2,10 +2,11 @@ r"""Resolution smearing in numpy, written once: sasmodels' ``Pinhole1D`` and ``S
 weight matrices over computation points q_calc.  Units: 1/A.
 
 Pinhole: :func:`smearing` gives (q_calc, W) with smeared I(q) = W @ I(q_calc): a 1-sigma Gaussian dq per point,
-cut at -2.5/+3 sigma and renormalised, over a log grid, cached per (q, dq); :func:`banded` the same matrix cut into
-blocks of consecutive rows, each over the columns its rows use (a 3 % resolution touches ~150 of ~1000 columns per
-row), so that smearing one curve costs one batched product over ~1/5 of the entries (:class:`Banded`, equal to
-``W @ I`` to rounding).  Tested against sasmodels' ``Pinhole1D`` (tests/test_quality.py).
+cut at -2.5/+3 sigma and renormalised (:func:`pinhole_weights`), over a log grid (:func:`pinhole_q_calc`, which
+also serves a range of widths f * dq: the refinement's fitted ``dq_scale``), cached per (q, dq); :func:`banded`
+the same matrix cut into blocks of consecutive rows, each over the columns its rows use (a 3 % resolution touches
+~150 of ~1000 columns per row), so that smearing one curve costs one batched product over ~1/5 of the entries
+(:class:`Banded`, equal to ``W @ I`` to rounding).  Tested against sasmodels' ``Pinhole1D`` (tests/test_quality.py).
 
 Slit: for a slit length dq_l (1/A, sasdata's ``dxl``, CanSAS ``dQl``) and no slit width,
 
@@ -40,30 +41,64 @@ def _erf(x: np.ndarray) -> np.ndarray:  # Abramowitz & Stegun 7.1.26, |error| < 
     return np.copysign(1.0 - p * np.exp(-x * x), x)
 
 
+def _cut(q: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sigma, a, b), each (n, 1): every point's 1-sigma width (>= 1e-8) and its Gaussian's cut [a, b] (1/A)."""
+    sig = np.maximum(dq, 1e-8)[:, None]
+    a = np.maximum(q - SMEAR_NSIGMA[0] * sig[:, 0], 0.02 * q[0])[:, None]
+    b = np.maximum(q + SMEAR_NSIGMA[1] * sig[:, 0], a[:, 0] * (1 + 1e-9))[:, None]
+    return sig, a, b
+
+
+def pinhole_q_calc(q: np.ndarray, dq: np.ndarray, widest: float = 1.0, narrowest: float = 1.0,
+                   steps: tuple[int, int] = SMEAR_STEPS, per_log: float = 0.0) -> np.ndarray:
+    """:func:`smearing`'s q_calc (1/A) for widths f * dq, f from ``narrowest`` to ``widest``: a log grid over every
+    point's cut at the widest, >= SMEAR_PER_SIGMA steps per the smallest dQ/Q at the narrowest and >= ``per_log``
+    steps per unit of ln q, within ``steps`` (at least, at most)."""
+    q, dq = np.asarray(q, dtype=float), np.asarray(dq, dtype=float)
+    _, a, b = _cut(q, widest * dq)
+    lo, hi = float(min(a.min(), q[0])), float(max(b.max(), q[-1]))
+    rel = (narrowest * dq / q)[dq > 0]
+    need = math.log(hi / lo) * SMEAR_PER_SIGMA / float(rel.min()) if len(rel) else steps[1]
+    need = max(need, per_log * math.log(hi / lo))
+    return np.geomspace(lo, hi, int(min(max(math.ceil(need), steps[0]), steps[1])) + 1)
+
+
+def pinhole_weights(x: np.ndarray, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+    """(n, n_x) W, smeared I(q) = W @ I(x): each point's 1-sigma Gaussian dq (1/A) cut at -2.5/+3 sigma,
+    integrated exactly against the linear interpolant of I on the ascending grid ``x`` (1/A, covering the cuts),
+    rows renormalised to 1 (sasmodels' Pinhole1D).  Computed on each row's band of columns (the segments its cut
+    touches, one width for all rows), zero elsewhere."""
+    q, dq = np.asarray(q, dtype=float), np.asarray(dq, dtype=float)
+    sig, a, b = _cut(q, dq)
+    first_node = np.clip(np.searchsorted(x, a[:, 0], side="right") - 1, 0, len(x) - 2)
+    last_node = np.clip(np.searchsorted(x, b[:, 0], side="left"), 1, len(x) - 1)
+    width = int((last_node - first_node).max()) + 1
+    cols = np.minimum(first_node, len(x) - width)[:, None] + np.arange(width)  # (n, width) each row's band
+    xb = x[cols]
+    u1 = (np.clip(xb[:, :-1], a, b) - q[:, None]) / (math.sqrt(2.0) * sig)  # segments clipped to [a, b]
+    u2 = (np.clip(xb[:, 1:], a, b) - q[:, None]) / (math.sqrt(2.0) * sig)
+    mass = 0.5 * (_erf(u2) - _erf(u1))
+    first = q[:, None] * mass + (sig / math.sqrt(2.0 * math.pi)) * (np.exp(-u1 * u1) - np.exp(-u2 * u2))
+    right = (first - xb[:, :-1] * mass) / np.diff(xb, axis=1)  # weight of each segment's right node
+    band = np.zeros((len(q), width))
+    band[:, :-1] += mass - right
+    band[:, 1:] += right
+    band /= band.sum(axis=1, keepdims=True)
+    w = np.zeros((len(q), len(x)))
+    w[np.arange(len(q))[:, None], cols] = band
+    return w
+
+
 def smearing(q: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(q_calc, W), smeared I(q) = W @ I(q_calc): 1-sigma Gaussian dq (1/A) per point cut at -2.5/+3 sigma and
-    renormalised (sasmodels' Pinhole1D); q_calc a log grid (>= SMEAR_PER_SIGMA steps per smallest dQ/Q, within
-    SMEAR_STEPS), W each Gaussian integrated exactly against the linear interpolant of I.  Cached per (q, dq)."""
+    renormalised (sasmodels' Pinhole1D); q_calc a log grid (:func:`pinhole_q_calc`), W each Gaussian integrated
+    exactly against the linear interpolant of I (:func:`pinhole_weights`).  Cached per (q, dq)."""
     q, dq = np.ascontiguousarray(q, dtype=float), np.ascontiguousarray(dq, dtype=float)
     key = (q.tobytes(), dq.tobytes())
     if key in _SMEAR:
         return _SMEAR[key]
-    sig = np.maximum(dq, 1e-8)[:, None]
-    a = np.maximum(q - SMEAR_NSIGMA[0] * sig[:, 0], 0.02 * q[0])[:, None]
-    b = np.maximum(q + SMEAR_NSIGMA[1] * sig[:, 0], a[:, 0] * (1 + 1e-9))[:, None]
-    lo, hi = float(min(a.min(), q[0])), float(max(b.max(), q[-1]))
-    rel = (dq / q)[dq > 0]
-    steps = math.log(hi / lo) * SMEAR_PER_SIGMA / float(rel.min()) if len(rel) else SMEAR_STEPS[1]
-    x = np.geomspace(lo, hi, int(min(max(math.ceil(steps), SMEAR_STEPS[0]), SMEAR_STEPS[1])) + 1)
-    u1 = (np.clip(x[None, :-1], a, b) - q[:, None]) / (math.sqrt(2.0) * sig)  # segments clipped to [a, b]
-    u2 = (np.clip(x[None, 1:], a, b) - q[:, None]) / (math.sqrt(2.0) * sig)
-    mass = 0.5 * (_erf(u2) - _erf(u1))
-    first = q[:, None] * mass + (sig / math.sqrt(2.0 * math.pi)) * (np.exp(-u1 * u1) - np.exp(-u2 * u2))
-    right = (first - x[None, :-1] * mass) / np.diff(x)  # weight of each segment's right node
-    w = np.zeros((len(q), len(x)))
-    w[:, :-1] += mass - right
-    w[:, 1:] += right
-    w /= w.sum(axis=1, keepdims=True)
+    x = pinhole_q_calc(q, dq)
+    w = pinhole_weights(x, q, dq)
     with _LOCK:
         if len(_SMEAR) >= _CACHE_SIZE:
             _SMEAR.pop(next(iter(_SMEAR)))
