@@ -76,6 +76,38 @@ def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.nd
     return np.maximum(x, 0)
 
 
+GOOD_CHI2 = 1.2     # reduced chi2 at or below which a result explains its data: no power law is asked about
+POWER_LAWS = (2.0, 2.5, 3.0, 3.5, 4.0)   # exponents of the low-q power law tried (aggregates, the upturn)
+
+
+def power_law_evidence(n: int) -> float:
+    """The chi2 drop a low-q power law A q^-p (two parameters more) must beat to be kept on ``n`` points: the
+    evidence rule (BIC, 2 ln n)."""
+    return 2.0 * math.log(max(n, 2))
+
+
+def choose_power_law(model: np.ndarray, data: np.ndarray, sigma: np.ndarray, power_law_of,
+                     exponents=POWER_LAWS, noise_known: bool = True) -> tuple[float | None, float]:
+    """(exponent or None, chi2 drop): of the low-q power laws A q^-p, p in ``exponents`` (``power_law_of(p)``: its
+    curve at the data's points, smeared as ``model`` is), the one whose fit beside ``model`` (the spheres' curve; its
+    scale, a flat background and A fitted >= 0, weights 1/sigma^2) lowers chi2 most; kept when the drop beats
+    :func:`power_law_evidence`.  ``noise_known=False`` (no dI: ``sigma`` is only relative, the noise level is the
+    residuals'): the BIC with the variance estimated, n ln(chi2 without / chi2 with) against the same 2 ln n.  The
+    one rule for the polish, the check and the refinement (docs/domain.md)."""
+    base = np.stack([model, np.ones_like(model)], axis=1)
+    w = 1.0 / sigma
+
+    def chi2(cols):
+        z = (cols @ nnls_columns(cols, data, sigma) - data) * w
+        return float(z @ z)
+
+    without = chi2(base)
+    best = min((chi2(np.column_stack([base, power_law_of(p)])), p) for p in exponents)
+    drop = without - best[0]
+    score = drop if noise_known else len(data) * math.log(without / best[0]) if best[0] > 0 else math.inf
+    return (best[1] if score > power_law_evidence(len(data)) else None), drop
+
+
 def smeared_power_law(q, dq, exponent: float, slit_length: float | None = None) -> np.ndarray:
     """q^-exponent (q in 1/A) smeared as :func:`smeared_intensity` smears: the low-q upturn of aggregates."""
     if slit_length:
