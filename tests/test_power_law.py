@@ -28,11 +28,14 @@ KNEE = 0.015           # the upturn equals the spheres here, and dominates below
 ERR_MAX = 0.015        # bench_domain's limit on the number-mean error
 
 
-def upturn_curve(radius, pd, exponent, seed=0, noise=0.01):
-    """(I, dI, power-law amplitude): Schulz spheres (sasmodels ``sphere``, scale 0.01) plus sasmodels' ``power_law``
-    A q^-exponent (A: equal to the spheres at KNEE; 0 without an exponent), 1 % noise."""
-    spheres = direct_curve("sphere", QLAB, radius=radius, radius_pd=pd, radius_pd_type="schulz", radius_pd_n=80,
-                           radius_pd_nsigma=8, scale=0.01, background=0.0)
+def upturn_curve(radius, pd, exponent, seed=0, noise=0.01, phi=0.0):
+    """(I, dI, power-law amplitude): Schulz spheres (sasmodels ``sphere``, scale 0.01; ``phi`` > 0: sphere@hardsphere
+    at that volume fraction, R_eff the number mean) plus sasmodels' ``power_law`` A q^-exponent (A: equal to the
+    spheres at KNEE; 0 without an exponent), 1 % noise."""
+    pars = dict(radius=radius, radius_pd=pd, radius_pd_type="schulz", radius_pd_n=80, radius_pd_nsigma=8,
+                background=0.0)
+    spheres = (direct_curve("sphere", QLAB, scale=0.01, **pars) if not phi else direct_curve(
+        "sphere@hardsphere", QLAB, scale=1.0, volfraction=phi, radius_effective_mode=1, **pars))
     amp = 0.0
     clean = spheres
     if exponent:
@@ -142,3 +145,65 @@ def test_refine_asks_the_evidence_where_the_start_has_no_power_law():
     ref = refine(bare)
     assert abs(ref.fit.parameters["power_law_exponent"][0] - 4) <= 0.3
     assert abs(ref.mean_radius_number / 45.0 - 1) <= ERR_MAX
+
+
+# -- the SasView plugin model and its project -----------------------------------------------------------------------
+
+OLD_DEFAULTS = {"sld": 1.0, "sld_solvent": 6.0, "volfraction": 0.3, "radius1": 40.0, "pd1": 0.1, "fraction1": 1.0,
+                "radius2": 20.0, "pd2": 0.1, "fraction2": 0.0, "radius3": 60.0, "pd3": 0.1, "fraction3": 0.0}
+
+
+def test_the_plugin_model_has_a_power_law_and_keeps_every_old_parameter():
+    """sasmodels loads the file; every parameter of before keeps its name, default and place (old projects load);
+    power_law_scale (default 0: none) and power_law_exponent (default 4) follow; I = scale (spheres + A q^-p) + bkg,
+    against sasmodels' own sphere@hardsphere + power_law (computed directly)."""
+    from sasmodels.core import load_model_info
+    from sasmodels.sasview_model import load_custom_model
+    from sasmodels_reference import sasmodels_sphere_hs
+
+    from sasview_nn_plugin.sasview import plugin_model_path
+    from sasview_nn_plugin.sasview.project import load_plugin_module
+
+    info = load_model_info(str(plugin_model_path()))
+    names = [p.name for p in info.parameters.kernel_parameters]
+    assert names[:len(OLD_DEFAULTS)] == list(OLD_DEFAULTS)
+    assert {p.name: p.default for p in info.parameters.kernel_parameters if p.name in OLD_DEFAULTS} == OLD_DEFAULTS
+    assert names[len(OLD_DEFAULTS):] == ["power_law_scale", "power_law_exponent"]
+    pl = {p.name: p for p in info.parameters.kernel_parameters}
+    assert pl["power_law_scale"].default == 0.0 and pl["power_law_exponent"].default == 4.0
+    assert list(pl["power_law_exponent"].limits) == [1.0, 6.0]
+
+    model = load_custom_model(str(plugin_model_path()))()
+    q = np.geomspace(0.003, 0.4, 200)
+    for k, v in {"volfraction": 0.2, "radius1": 45.0, "pd1": 0.1, "scale": 1.7, "background": 0.02}.items():
+        model.setParam(k, v)
+    without = model.evalDistribution(q)
+    model.setParam("power_law_scale", 3e-6)
+    model.setParam("power_law_exponent", 3.5)
+    got = model.evalDistribution(q)
+    np.testing.assert_allclose(got - without, 1.7 * 3e-6 * q**-3.5, rtol=1e-9)
+    module = load_plugin_module()
+    r, w = module.number_weights(module.radius_bins((45.0, 20.0, 60.0), (0.1, 0.1, 0.1), (1.0, 0.0, 0.0)),
+                                 (45.0, 20.0, 60.0), (0.1, 0.1, 0.1), (1.0, 0.0, 0.0))
+    ref = sasmodels_sphere_hs(q, r, w, 0.2, scale=1.7, background=0.02) + direct_curve(
+        "power_law", q, power=3.5, scale=1.7 * 3e-6, background=0.0)
+    np.testing.assert_allclose(got, ref, rtol=1e-9)
+
+
+def test_the_project_writer_fills_the_power_law_from_the_result(tmp_path):
+    from sasview_nn_plugin.fitting.refine import refine
+    from sasview_nn_plugin.sasview.project import load_plugin_module, plugin_parameters
+
+    intensity, di, amp = upturn_curve(45.0, 0.1, 3, 1, phi=0.1)   # the plugin's spheres need phi > 0
+    ref = refine(invert(QLAB, intensity, di, volume_fraction=0.1))
+    pars = plugin_parameters(ref)
+    v = pars.values
+    assert v["power_law_exponent"] == pytest.approx(ref.fit.parameters["power_law_exponent"][0])
+    assert v["power_law_scale"] * v["scale"] == pytest.approx(amp, rel=0.3)   # the plugin's A sits inside its scale
+    assert {"power_law_scale", "power_law_exponent"} <= pars.free
+    model = load_plugin_module().Iq(QLAB, **{k: x for k, x in v.items() if k not in ("scale", "background")})
+    z = (v["scale"] * model + v["background"] - intensity) / di
+    assert float(z @ z) / len(QLAB) < 3.0    # the page's start already describes the curve, upturn included
+    plain = plugin_parameters(invert(QLAB, *upturn_curve(45.0, 0.1, None, 0, phi=0.1)[:2], volume_fraction=0.1))
+    assert plain.values["power_law_scale"] == 0.0 and plain.values["power_law_exponent"] == 4.0
+    assert not {"power_law_scale", "power_law_exponent"} & plain.free

@@ -116,8 +116,10 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     """Plugin parameters for an :class:`~sasview_nn_plugin.inference.result.Inversion` (with or without a fit).
 
     The size distribution is summarised as up to three Schulz components (``components`` =
-    [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background
-    are then fitted (non-negative least squares) to the data inside :func:`fitted_q_range`.
+    [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background (and, where
+    the result's check fitted a low-q power law A q^-p, its scale at the result's exponent: ``power_law_scale``,
+    ``power_law_exponent``, both free) are then fitted (non-negative least squares) to the data inside
+    :func:`fitted_q_range`.
     """
     from ..data.validation import relative_sigma
     from ..fitting.parametrisations import schulz3_components
@@ -134,8 +136,21 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     lo, hi = fitted_q_range(result)
     sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
     shape = load_plugin_module().Iq(q[sel], **values)
-    scale, bkg = nnls_scale_background(shape, y[sel], relative_sigma(y[sel]) if di is None else di[sel])
-    values |= {"scale": scale, "background": bkg}
+    sigma = relative_sigma(y[sel]) if di is None else di[sel]
+    quality = getattr(result, "quality", None)
+    power_law = None if quality is None else quality.power_law
+    if power_law is None:
+        scale, bkg = nnls_scale_background(shape, y[sel], sigma)
+        values |= {"power_law_scale": 0.0, "power_law_exponent": 4.0}
+    else:   # the result's low-q power law A q^-p: inside the plugin's scale, I = scale (spheres + A' q^-p) + bkg
+        from ..inference.quality_model import nnls_columns
+
+        scale, bkg, amp = nnls_columns(np.stack([shape, np.ones_like(shape), q[sel] ** -power_law[0]], axis=1),
+                                       y[sel], sigma)
+        values |= {"power_law_scale": float(amp / scale) if scale > 0 else 0.0,
+                   "power_law_exponent": float(power_law[0])}
+        free |= {"power_law_scale", "power_law_exponent"}
+    values |= {"scale": float(scale), "background": float(bkg)}
     return PluginParameters(values, free, parameter_errors(result, values))
 
 
