@@ -23,7 +23,7 @@ from bumps.fitproblem import Fitness
 from bumps.parameter import Parameter
 
 from ..physics import kernels as physics
-from ..physics.scattering import sphere_f2
+from ..physics.scattering import power_law, sphere_f2
 from .resolution import ScaledPinhole
 
 PHI_FIT_RANGE = (0.005, physics.PHI_MAX - 0.01)  # bounds of a fitted volume fraction
@@ -112,7 +112,7 @@ class SphereHSFitness(Fitness):
     def _upturn(self, level, exponent, dq_scale) -> np.ndarray:
         """(m, n_q) or (n_q,) smeared power laws level (q / q_ref)^-exponent."""
         level, exponent = np.asarray(level, float), np.asarray(exponent, float)
-        i = level[..., None] * (self.basis.q / self.q_ref) ** -exponent[..., None]
+        i = level[..., None] * power_law(self.basis.q / self.q_ref, exponent[..., None])
         return i if self.resolution is None else self.resolution.apply(i, dq_scale)
 
     @property

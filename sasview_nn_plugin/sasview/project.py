@@ -138,17 +138,18 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     shape = load_plugin_module().Iq(q[sel], **values)
     sigma = relative_sigma(y[sel]) if di is None else di[sel]
     quality = getattr(result, "quality", None)
-    power_law = None if quality is None else quality.power_law
-    if power_law is None:
+    upturn = None if quality is None else quality.power_law
+    if upturn is None:
         scale, bkg = nnls_scale_background(shape, y[sel], sigma)
         values |= {"power_law_scale": 0.0, "power_law_exponent": 4.0}
     else:   # the result's low-q power law A q^-p: inside the plugin's scale, I = scale (spheres + A' q^-p) + bkg
         from ..inference.quality_model import nnls_columns
+        from ..physics.scattering import power_law
 
-        scale, bkg, amp = nnls_columns(np.stack([shape, np.ones_like(shape), q[sel] ** -power_law[0]], axis=1),
+        scale, bkg, amp = nnls_columns(np.stack([shape, np.ones_like(shape), power_law(q[sel], upturn[0])], axis=1),
                                        y[sel], sigma)
         values |= {"power_law_scale": float(amp / scale) if scale > 0 else 0.0,
-                   "power_law_exponent": float(power_law[0])}
+                   "power_law_exponent": float(upturn[0])}
         free |= {"power_law_scale", "power_law_exponent"}
     values |= {"scale": float(scale), "background": float(bkg)}
     return PluginParameters(values, free, parameter_errors(result, values))
