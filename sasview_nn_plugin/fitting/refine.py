@@ -32,7 +32,7 @@ from ..data.curve import Curve
 from ..data.validation import in_q_range
 from ..inference.quality import POOR_FIT_CHI2, assess, nnls_scale_background
 from ..inference.quality_flags import of_fit
-from ..inference.quality_model import GOOD_CHI2, choose_power_law, nnls_columns, power_law_evidence
+from ..inference.quality_model import GOOD_CHI2, choose_power_law, nnls_columns, power_law_evidence, upturn_visible
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from . import posterior
 from .fitness import DQ_SCALE_SIGMA, SphereHSFitness
@@ -188,7 +188,8 @@ def _start_power_law(start: Inversion) -> tuple[float, float] | None:
 def _power_law_if_evident(data, start: Inversion, best: _Attempt, parametrization: str, method: str):
     """(attempt, data, power law kept?): the fit ``best`` with or without a low-q power law A q^-p beside the spheres,
     as the evidence rule decides (:func:`~..inference.quality_model.choose_power_law`, the polish's and the check's:
-    the cost, chi2 plus the priors, must drop by more than 2 ln n for A and p).  A start without one is asked where
+    the cost, chi2 plus the priors, must drop by more than 2 ln n for A and p, times chi2_red where above 1, and the
+    power law must be an upturn: >= 10 % of the curve at the lowest q).  A start without one is asked where
     its fit leaves chi2_red above GOOD_CHI2 (the exponent the rule picks starts the fit); a start with one (the
     check of a windowed or whole-curve answer fitted it) is fitted without it too, and the two compared."""
     q, intensity, di = data[:3]
@@ -207,8 +208,11 @@ def _power_law_if_evident(data, start: Inversion, best: _Attempt, parametrizatio
                      method)
     with_it, without = (best, other) if data[7] is not None else (other, best)
     r_w, r_o = with_it.fitness.residuals(), without.fitness.residuals()
-    if float(r_o @ r_o) - float(r_w @ r_w) > power_law_evidence(len(q)):
-        f = with_it.fitness
+    f = with_it.fitness
+    visible = upturn_visible(float(f._upturn(f.power_law["power_law_level"].value,
+                                             f.power_law["power_law_exponent"].value, f.dq_scale.value)[0]),
+                             float(f.theory()[0]))
+    if visible and float(r_o @ r_o) - float(r_w @ r_w) > power_law_evidence(len(q), with_it.chi2):
         return with_it, (*data[:7], (float(f.power_law_scale()), f.power_law["power_law_exponent"].value)), True
     return without, (*data[:7], None), False
 

@@ -140,7 +140,7 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
     exponent = choose_power_law(cur, cur.model(out, phi))[0]
     if exponent is not None:
         v2, _, c2 = move(q, intensity, di, dq, slit_length, radius, out, phi, exponent)
-        if c1 - c2 > power_law_evidence(len(q)):
+        if c1 - c2 > power_law_evidence(len(q), c2 / max(len(q) - 3, 1) if di is not None else 1.0):
             return radius, v2, c0, c2, exponent
     return radius, out, c0, c1, None
 

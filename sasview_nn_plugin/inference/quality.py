@@ -322,7 +322,9 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
             return base
         with_it = assess(q, intensity, di, radius, number, phi, training=dom, q_range=q_range, dq=dq,
                          observe=observe, slit_length=slit_length, power_law=power_law)
-        if set(with_it.flags) & MISFIT_FLAGS:   # not explained with it either: the answer's misfit, not an upturn
+        if set(with_it.flags) & MISFIT_FLAGS or set(with_it.flags) - set(base.flags) >= {"no-particle-signal"}:
+            # not explained with it either (the answer's misfit, not an upturn), or the power law explains what the
+            # spheres do (large spheres' Porod tail is a q^-4 too): the check without it
             return dataclasses.replace(base, power_law_asked=with_it.power_law)
         return with_it
     if slit_length or power_law is not None:   # slit or a power law: the straightforward forms (the caches are not)
