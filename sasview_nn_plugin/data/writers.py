@@ -65,7 +65,8 @@ def json_safe(value):
 def csv_metadata(inv) -> dict[str, str]:
     """The `# key: value` lines that open a per-curve CSV: phi (given, estimated, or fitted within its prior), its
     1-sigma (``none`` for a given phi), its 68 % interval when refined, the forward-model check (chi2_reduced,
-    flags, observable radius range), the model, the package version and the columns' units."""
+    flags, observable radius range, a low-q power law beside the spheres), the model, the package version and the
+    columns' units."""
     from .. import __version__
 
     def num(x) -> str:
@@ -100,6 +101,8 @@ def csv_metadata(inv) -> dict[str, str]:
         meta["chi2_reduced"] = num(qual.chi2_reduced)  # none: no dI (the check then uses the misfit rms)
         meta["quality_flags"] = "; ".join(qual.flags) or "none"
         meta["observable_radius_A"] = f"{num(qual.observable_radius[0])}, {num(qual.observable_radius[1])}"
+        if qual.power_law is not None:   # a low-q power law A q^-p fitted beside the spheres (the evidence asked)
+            meta["power_law"] = f"exponent {num(qual.power_law[0])}, scale {num(qual.power_law[1])} (A q^-p)"
     meta["units"] = CSV_UNITS
     return meta
 

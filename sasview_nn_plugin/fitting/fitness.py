@@ -24,7 +24,7 @@ from bumps.fitproblem import Fitness
 from bumps.parameter import Parameter
 
 from ..physics import kernels as physics
-from ..physics.scattering import sphere_f2
+from ..physics.scattering import power_law, sphere_f2
 from .resolution import ScaledPinhole
 
 PHI_FIT_RANGE = (0.005, physics.PHI_MAX - 0.01)  # bounds of a fitted volume fraction
@@ -36,6 +36,10 @@ DQ_SCALE_RANGE = (0.4, 2.5)  # bounds of a fitted dq_scale: +-3.7 sigma of its p
 # given dq's own accuracy, what a free width takes up is the distribution's (a narrow peak the smooth histogram
 # correction cannot narrow further: docs/refine.md), not dq's.
 DQ_SCALE_TOLERANCE = math.log(1.1)
+# A low-q power law beside the spheres (aggregates, an upturn): level * (q / q_min)^-exponent, the level (>= 0) its
+# intensity at the lowest q fitted (a well-conditioned amplitude: sasmodels' scale, level q_min^p, spans decades as
+# p moves), the exponent within Irena's and SasView's usual range.
+POWER_LAW_EXPONENTS = (1.0, 6.0)
 
 
 def gaussian_prior(x, centre: float, sigma: float) -> np.ndarray:
@@ -57,7 +61,9 @@ class SphereHSFitness(Fitness):
     ``phi_sigma``: the 1-sigma of the volume fraction's Gaussian prior around ``phi`` (0: held fixed;
     ``math.inf``: fitted without a prior).  ``fit_phi=True`` with ``phi_sigma=0`` is the old flat fit.
     ``dq_scale_sigma``: the 1-sigma of ln(dq_scale) (a log-normal prior around 1; 0: held at 1; inf: fitted
-    within :data:`DQ_SCALE_RANGE` without a prior); only with ``dq``.
+    within :data:`DQ_SCALE_RANGE` without a prior); only with ``dq``.  ``power_law``: None, or the start
+    (scale A, exponent p) of a low-q power law A q^-p beside the spheres (smeared as they are), fitted as
+    ``power_law_level`` (its intensity at the lowest q, >= 0) and ``power_law_exponent`` (:data:`POWER_LAW_EXPONENTS`).
     """
 
     # bumps 1.x's Fitness is a field-less dataclass: its generated __eq__ makes every instance of a
@@ -67,7 +73,7 @@ class SphereHSFitness(Fitness):
 
     def __init__(self, q, intensity, di, dist, phi: float, fit_phi: bool = False, dq=None,
                  scale0: float = 1.0, background0: float = 0.0, phi_sigma: float = 0.0,
-                 dq_scale_sigma: float = DQ_SCALE_SIGMA):
+                 dq_scale_sigma: float = DQ_SCALE_SIGMA, power_law: tuple[float, float] | None = None):
         self.q, self.data, self.di = q, intensity, di
         self.dist = dist
         self.dq_scale_sigma = float(dq_scale_sigma) if dq is not None else 0.0
@@ -90,6 +96,25 @@ class SphereHSFitness(Fitness):
         if self.phi_sigma > 0:
             self.phi.range(*PHI_FIT_RANGE)
         self._cache: dict[str, np.ndarray] = {}
+        self.q_ref = float(q[0])
+        self.power_law = None if power_law is None else {
+            "power_law_level": Parameter(max(power_law[0] * self.q_ref ** -power_law[1], 0.0),
+                                         name="power_law_level").range(0.0, 10 * top),
+            "power_law_exponent": Parameter(min(max(power_law[1], POWER_LAW_EXPONENTS[0]), POWER_LAW_EXPONENTS[1]),
+                                            name="power_law_exponent").range(*POWER_LAW_EXPONENTS)}
+
+    def power_law_scale(self, level=None, exponent=None):
+        """sasmodels' ``power_law`` scale A (I = A q^-p) of a level and exponent (default: the current ones)."""
+        pl = self.power_law
+        level = pl["power_law_level"].value if level is None else level
+        exponent = pl["power_law_exponent"].value if exponent is None else exponent
+        return level * self.q_ref ** np.asarray(exponent, float)
+
+    def _upturn(self, level, exponent, dq_scale) -> np.ndarray:
+        """(m, n_q) or (n_q,) smeared power laws level (q / q_ref)^-exponent."""
+        level, exponent = np.asarray(level, float), np.asarray(exponent, float)
+        i = level[..., None] * power_law(self.basis.q / self.q_ref, exponent[..., None])
+        return i if self.resolution is None else self.resolution.apply(i, dq_scale)
 
     @property
     def fits_phi(self) -> bool:
@@ -107,7 +132,7 @@ class SphereHSFitness(Fitness):
     def parameters(self) -> dict:
         extra = {} if self.resolution is None else {"dq_scale": self.dq_scale}
         return {"scale": self.scale, "background": self.background, "volume_fraction": self.phi, **extra,
-                **self.dist.parameters()}
+                **(self.power_law or {}), **self.dist.parameters()}
 
     def update(self) -> None:
         """Parameters changed: the cached theory is stale."""
@@ -124,7 +149,12 @@ class SphereHSFitness(Fitness):
 
     def theory(self) -> np.ndarray:
         if "theory" not in self._cache:
-            self._cache["theory"] = self.scale.value * self.shape() + self.background.value
+            theory = self.scale.value * self.shape() + self.background.value
+            if self.power_law is not None:
+                pl = self.power_law
+                theory = theory + self._upturn(pl["power_law_level"].value, pl["power_law_exponent"].value,
+                                               self.dq_scale.value)
+            self._cache["theory"] = theory
         return self._cache["theory"]
 
     def phi_prior(self, phi) -> np.ndarray:
@@ -165,7 +195,11 @@ class SphereHSFitness(Fitness):
         i = physics.intensity(self.basis, w, values["volume_fraction"])
         if self.resolution is not None:
             i = self.resolution.apply(i, values["dq_scale"])
-        return values["scale"][:, None] * i + values["background"][:, None], w
+        out = values["scale"][:, None] * i + values["background"][:, None]
+        if self.power_law is not None:
+            out = out + self._upturn(values["power_law_level"], values["power_law_exponent"],
+                                     values.get("dq_scale", np.ones(len(out))))
+        return out, w
 
     def batch_residuals(self, labels, points) -> np.ndarray:
         """(m, n_residuals) residuals (data, distribution prior, phi prior, dq_scale prior) of the rows of

@@ -32,6 +32,7 @@ from ..data.curve import Curve
 from ..data.validation import in_q_range
 from ..inference.quality import POOR_FIT_CHI2, assess, nnls_scale_background
 from ..inference.quality_flags import of_fit
+from ..inference.quality_model import GOOD_CHI2, choose_power_law, nnls_columns, power_law_evidence, upturn_visible
 from ..inference.result import Distribution, Fit, Inversion, Uncertainty
 from . import posterior
 from .fitness import DQ_SCALE_SIGMA, SphereHSFitness
@@ -126,10 +127,11 @@ def _refine(curve: Curve, checked: bool, start: Inversion, method, parametrizati
     whole, note = data_points(curve, checked, start)
     q, intensity, di, dq = points(whole, q_range)
     phi_sigma, dq_sigma = sigmas
-    data = (q, intensity, di, dq, float(start.volume_fraction_used), phi_sigma, dq_sigma)
+    data = (q, intensity, di, dq, float(start.volume_fraction_used), phi_sigma, dq_sigma, _start_power_law(start))
     fast = method in ("lm", "dream")
     t0 = time.perf_counter()
     best = _attempt(data, _start_dist(parametrization, start.distribution), parametrization, "network", method)
+    best, data, upturn = _power_law_if_evident(data, start, best, parametrization, method)
     retried = []
     if retry and best.chi2 > RETRY_CHI2:
         for par, base, label in _other_starts(parametrization, start.distribution):
@@ -158,7 +160,7 @@ def _refine(curve: Curve, checked: bool, start: Inversion, method, parametrizati
     unc = replace(unc, diagnostics={**(unc.diagnostics or {}), "seconds_fit": t1 - t0,
                                     "seconds_uncertainty": time.perf_counter() - t1,
                                     **({} if gain is None else {"log_evidence_correction": gain})})
-    notes = [note]
+    notes = [note, *_power_law_note(best, upturn)]
     if kept:
         free = ", ".join(["scale", "background"] + ["phi"] * best.fitness.fits_phi
                          + ["dq_scale"] * ("dq_scale" in best.problem.labels()))
@@ -177,6 +179,44 @@ def _refine(curve: Curve, checked: bool, start: Inversion, method, parametrizati
                         fitted, outside)
 
 
+def _start_power_law(start: Inversion) -> tuple[float, float] | None:
+    """(scale A, exponent p) of the low-q power law the start's check fitted beside its spheres, or None."""
+    qual = start.quality
+    return None if qual is None or qual.power_law is None else (qual.power_law[1], qual.power_law[0])
+
+
+def _power_law_if_evident(data, start: Inversion, best: _Attempt, parametrization: str, method: str):
+    """(attempt, data, power law kept?): the fit ``best`` with or without a low-q power law A q^-p beside the spheres,
+    as the evidence rule decides (:func:`~..inference.quality_model.choose_power_law`, the polish's and the check's:
+    the cost, chi2 plus the priors, must drop by more than 2 ln n for A and p, times chi2_red where above 1, and the
+    power law must be an upturn: >= 10 % of the curve at the lowest q).  A start without one is asked where
+    its fit leaves chi2_red above GOOD_CHI2 (the exponent the rule picks starts the fit); a start with one (the
+    check of a windowed or whole-curve answer fitted it) is fitted without it too, and the two compared."""
+    q, intensity, di = data[:3]
+    fitness = best.fitness
+    if data[7] is None:
+        if best.chi2 <= GOOD_CHI2:
+            return best, data, False
+        up = lambda p: fitness._upturn(1.0, p, fitness.dq_scale.value)   # noqa: E731  (unit level at q_min)
+        p = choose_power_law(fitness.shape(), intensity, di, up)[0]
+        if p is None:
+            return best, data, False
+        other_data = (*data[:7], (0.0, p))
+    else:
+        other_data = (*data[:7], None)
+    other = _attempt(other_data, _start_dist(parametrization, start.distribution), parametrization, "network",
+                     method)
+    with_it, without = (best, other) if data[7] is not None else (other, best)
+    r_w, r_o = with_it.fitness.residuals(), without.fitness.residuals()
+    f = with_it.fitness
+    visible = upturn_visible(float(f._upturn(f.power_law["power_law_level"].value,
+                                             f.power_law["power_law_exponent"].value, f.dq_scale.value)[0]),
+                             float(f.theory()[0]))
+    if visible and float(r_o @ r_o) - float(r_w @ r_w) > power_law_evidence(len(q), with_it.chi2):
+        return with_it, (*data[:7], (float(f.power_law_scale()), f.power_law["power_law_exponent"].value)), True
+    return without, (*data[:7], None), False
+
+
 def _network_shape_if_evident(data, start: Inversion, hist: _Attempt) -> tuple[_Attempt, float]:
     """The histogram fit, or the network's own shape (the correction held at 0) where the Laplace evidence
     prefers it (:func:`.posterior.log_evidence_gain` < 0: on smooth unimodal curves the correction fits noise);
@@ -187,7 +227,8 @@ def _network_shape_if_evident(data, start: Inversion, hist: _Attempt) -> tuple[_
     for p in held.pars:
         p.fixed = True
     freed = "dq_scale" in hist.problem.labels()   # the histogram fit's resolution model: dq_scale free or held
-    shape = _attempt(data if freed else (*data[:6], 0.0), held, "histogram", "network", "lm", dq_rule=not freed)
+    shape = _attempt(data if freed else (*data[:6], 0.0, *data[7:]), held, "histogram", "network", "lm",
+                     dq_rule=not freed)
     r_h, r_s = hist.fitness.residuals(), shape.fitness.residuals()
     gain = posterior.log_evidence_gain(float(r_h @ r_h), hist.jac, float(r_s @ r_s), shape.jac,
                                        hist.fitness.dist.prior_precision())
@@ -222,10 +263,16 @@ def _other_starts(parametrization: str, base: Distribution):
 
 def _attempt(data, dist, parametrization: str, label: str, method: str, dq_rule: bool = True) -> _Attempt:
     """One fit from ``dist``; ``dq_rule``: dq_scale freed only by the BIC rule (else fitted if free)."""
-    q, intensity, di, dq, phi0, phi_sigma, dq_sigma = data
-    fitness = SphereHSFitness(q, intensity, di, dist, phi0, dq=dq, phi_sigma=phi_sigma, dq_scale_sigma=dq_sigma)
+    q, intensity, di, dq, phi0, phi_sigma, dq_sigma, power_law = data
+    fitness = SphereHSFitness(q, intensity, di, dist, phi0, dq=dq, phi_sigma=phi_sigma, dq_scale_sigma=dq_sigma,
+                              power_law=power_law)
     shape = fitness.shape()
     s0, b0 = nnls_scale_background(shape, intensity, di)
+    if power_law is not None:   # scale, background and the power law's level together (>= 0)
+        pl = fitness.power_law
+        s0, b0, level = nnls_columns(np.stack([shape, np.ones_like(shape), fitness._upturn(
+            1.0, pl["power_law_exponent"].value, 1.0)], axis=1), intensity, di)
+        pl["power_law_level"].value = float(level)
     w = 1.0 / di**2
     s_only = max(float((w * shape) @ intensity / ((w * shape) @ shape)), 1e-30)  # scale alone, no background
     if not s0 > 1e-6 * s_only:  # a flat (Guinier-only) window fits as background alone: start from the scale
@@ -282,8 +329,8 @@ def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas,
     best.problem.setp(best.x)
     number = fitness.dist.weights()
     phi = float(fitness.phi.value)
-    part = Fit(method, best.parametrization, fit_parameters(labels, best.x, draws), best.chi2, fitness.q,
-               fitness.theory(), float(fitness.scale.value), float(fitness.background.value),
+    part = Fit(method, best.parametrization, _with_power_law_scale(fitness, labels, best.x, draws), best.chi2,
+               fitness.q, fitness.theory(), float(fitness.scale.value), float(fitness.background.value),
                volume_fraction=phi if fitness.fits_phi else None,
                volume_fraction_prior_sigma=phi_sigma if fitness.fits_phi else None, retried=retried,
                **_dq_scale_part(best, dq_sigma))
@@ -292,8 +339,18 @@ def _make_result(best: _Attempt, start, method, draws, unc: Uncertainty, sigmas,
     if dq is not None and part.dq_scale is not None:   # the check smears as the fit did
         dq = part.dq_scale * dq
     check = functools.partial(refined_quality, q, intensity, di, start.radius, number, phi, training(start),
-                              fitted, dq, part, outside)
+                              fitted, dq, part, outside, _fitted_power_law(fitness))
     return replace(out, check=check)
+
+
+def _with_power_law_scale(fitness, labels, x, draws) -> dict:
+    """:func:`fit_parameters`, and where a power law was fitted its sasmodels scale A (= level q_min^p) per draw."""
+    pars = fit_parameters(labels, x, draws)
+    if fitness.power_law is not None:
+        values = fitness.values(labels, draws)
+        a = fitness.power_law_scale(values["power_law_level"], values["power_law_exponent"])
+        pars["power_law_scale"] = (float(fitness.power_law_scale()), float(np.std(a)))
+    return pars
 
 
 def _dq_scale_part(best: _Attempt, dq_sigma: float) -> dict:
@@ -303,10 +360,31 @@ def _dq_scale_part(best: _Attempt, dq_sigma: float) -> dict:
         "dq_scale": float(f.dq_scale.value), "dq_scale_prior_sigma": dq_sigma, "dq_scale_drop": best.dq_drop}
 
 
-def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq, part: Fit, outside: bool = False):
+def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq, part: Fit, outside: bool = False,
+                    power_law: tuple[float, float] | None = None):
     """The forward-model check (:func:`~..inference.quality.assess`) of a refined distribution over the q range
-    fitted, with the fit's own chi2_red, scale and background; ``poor-fit`` whenever chi2_red > :data:`RETRY_CHI2`,
-    ``misfit-outside-window`` where the whole range was not described and the window alone was fitted (``outside``)."""
-    qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=q_range, dq=dq)
+    fitted, with the fit's own chi2_red, scale and background (and its low-q power law: ``power_law`` (p, A));
+    ``poor-fit`` whenever chi2_red > :data:`RETRY_CHI2`, ``misfit-outside-window`` where the whole range was not
+    described and the window alone was fitted (``outside``)."""
+    qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=q_range, dq=dq,
+                  power_law=None if power_law is None else power_law[0])
+    if power_law is not None:
+        qual = replace(qual, power_law_scale=power_law[1])
     return of_fit(qual, part.chi2_reduced, part.scale, part.background, ("misfit-outside-window",) * outside,
                   RETRY_CHI2)
+
+
+def _fitted_power_law(fitness) -> tuple[float, float] | None:
+    """(exponent p, sasmodels scale A) of the fit's low-q power law A q^-p, or None."""
+    if fitness.power_law is None:
+        return None
+    return float(fitness.power_law["power_law_exponent"].value), float(fitness.power_law_scale())
+
+
+def _power_law_note(best: _Attempt, kept: bool) -> tuple[str, ...]:
+    pl = _fitted_power_law(best.fitness)
+    if pl is None:
+        return ()
+    how = "the evidence asked for it" if kept else "kept from the start"
+    return (f"a low-q power law {pl[1]:.4g} q^-{pl[0]:.3g} fitted beside the spheres ({how}: aggregates or an "
+            "upturn); Fit.parameters power_law_scale, power_law_exponent",)

@@ -28,7 +28,8 @@ from .invert_wide import invert_wide, invert_wide_many
 from .modelfile import calibration_of, load_model
 from .network import NNModel
 from .phi import estimate_volume_fraction, scan_values, score_of
-from .quality import BatchCheck, assess, training_of
+from .quality import AUTO, BatchCheck, assess, training_of
+from .quality_model import smeared_power_law
 from .result import Distribution, Inversion
 from .wide_model import wide_model
 from .window import (  # noqa: F401  (to_model_grid, maps_to_model_window, dq_over_q: also imported from here)
@@ -47,6 +48,8 @@ from .window import (  # noqa: F401  (to_model_grid, maps_to_model_window, dq_ov
 
 MAX_WINDOW_CANDIDATES = 13  # scale factors tried for a mapped or wide window (each costs one check, ~0.3 ms)
 PHI_SCAN_WINDOWS = 5        # ... per scanned phi when phi is estimated on such a window (17 phi values)
+REREADS = 2                 # times the network re-reads a curve less its fitted low-q power law, at most
+REREAD_FLOOR = 0.1          # ... points the subtraction takes lower are read at this fraction of the data
 WIDE_WINDOW = WINDOW_STEP   # data spanning this x the model's q_max/q_min have room for another scale of the map
 
 
@@ -148,7 +151,7 @@ def _inversion(nn: NNModel, number: np.ndarray, moments: list[float], curve: Cur
     training = training_of(nn)
     if check is None:
         check = functools.partial(assess, curve.q, curve.intensity, curve.di, nn.radius, number, phi,
-                                  training=training, dq=curve.dq)
+                                  training=training, dq=curve.dq, power_law=AUTO)
     return Inversion(dist, phi, nn.name, curve, nn.q_range, notes, check=check, training=training,
                      calibration=calibration_of(nn))
 
@@ -166,29 +169,34 @@ def _invert_mapped(nn: NNModel, curve: Curve, phi: float) -> Inversion:
     if best[0] is None:
         raise InputError("the network gave a non-finite result: intensities overflow; rescale the data",
                          parameter="intensity")
-    _, s, radius, w, qual = best[0]
+    best, reread = _reread_without_upturn(nn, curve, phi, best[0])
+    _, s, radius, w, qual = best
     lo, hi = data_range((m0, m1), s)
     seen = (f"the network saw its own window q = {m0:.4g}-{m1:.4g} 1/A (s = 1)" if s == 1.0 else
             f"the network saw q = {lo:.4g}-{hi:.4g} 1/A scaled by s = {s:.4g} (its window {m0:.4g}-{m1:.4g} 1/A): "
             "radii scaled by s")
     note = (f"{seen}; s chosen of {len(scales)} windows of the self-similar map by the model curve's "
             f"{'chi2' if di is not None else 'misfit'} over the data's {d0:.4g}-{d1:.4g} 1/A")
-    return Inversion(Distribution(radius, w), phi, nn.name, curve, (lo, hi), (note,),
+    notes = (note, *_power_law_notes(qual, reread))
+    return Inversion(Distribution(radius, w), phi, nn.name, curve, (lo, hi), notes,
                      check=functools.partial(_computed, qual), training=training_of(nn), calibration=calibration_of(nn))
 
 
 def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
-                       n_max: int = MAX_WINDOW_CANDIDATES, full_check: bool = True) -> tuple[list[float], list]:
+                       n_max: int = MAX_WINDOW_CANDIDATES, full_check: bool = True,
+                       read: np.ndarray | None = None) -> tuple[list[float], list]:
     """(scales, per phi the best (score, s, radius, w, quality) or None): every phi through every candidate
     window of the self-similar map in one batched forward pass, each scored over the whole data range (without
-    the observable range's noise rule; ``full_check``: the winners' quality with it)."""
+    the observable range's noise rule; ``full_check``: the winners' quality with it), a low-q power law beside
+    the spheres where the evidence asks for one.  ``read``: the intensities the network reads (default: the
+    data; :func:`_reread_without_upturn`: the data less a fitted upturn); the scores are always the data's."""
     (m0, m1), (d0, d1) = nn.q_range, (float(q[0]), float(q[-1]))
     scales = window_scales((d0, d1), (m0, m1))
     if not scales:
         raise window_error(q, nn)
     if len(scales) > n_max:  # log-spaced between the extremes, keeping s = 1 (the model's own window) if there
         scales = sorted(set(np.geomspace(scales[0], scales[-1], n_max).tolist()) | ({1.0} & set(scales)))
-    x = np.stack([to_model_window(q, intensity, None, s, nn)[1] for s in scales])
+    x = np.stack([to_model_window(q, intensity if read is None else read, None, s, nn)[1] for s in scales])
     res = np.array([dq_over_q(q, dq, data_range((m0, m1), s)) for s in scales])
     k, n_s = len(phis), len(scales)
     numbers = nn.predict(np.tile(x, (k, 1)), np.repeat(phis, n_s), normalise=False,
@@ -203,7 +211,7 @@ def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
         w = number / mom[0]
         radius = from_model_window(nn.radius, s)
         qual = assess(q, intensity, di, radius, w, float(phis[i]), training=training, q_range=(d0, d1), dq=dq,
-                      observe=False)   # the winner's observable range is computed below
+                      observe=False, power_law=AUTO)   # the winner's observable range is computed below
         score = qual.chi2_reduced if di is not None else qual.residual_rms
         score = math.inf if score is None or not math.isfinite(score) else score
         # a distribution cut off by its grid's edge says that window is wrong for the sample: windows without
@@ -214,9 +222,41 @@ def _mapped_candidates(nn: NNModel, q, intensity, di, phis: np.ndarray, dq=None,
     if full_check:  # the winners' whole check, the noise rule of the observable range included
         for i, b in enumerate(best):
             if b is not None:
-                qual = assess(q, intensity, di, b[2], b[3], float(phis[i]), training=training, q_range=(d0, d1), dq=dq)
+                qual = assess(q, intensity, di, b[2], b[3], float(phis[i]), training=training, q_range=(d0, d1), dq=dq,
+                              power_law=AUTO)
                 best[i] = (*b[:4], qual)
     return scales, best
+
+
+def _reread_without_upturn(nn: NNModel, curve: Curve, phi: float, best: tuple) -> tuple[tuple, int]:
+    """(best candidate, times re-read): where the check of the best candidate ``best`` (score, s, radius, w,
+    quality) fitted a low-q power law A q^-p beside the spheres (or the evidence asked for one), the network reads
+    the data less that power law (an upturn distorts its window too: a q^-4 upturn has the spheres' own Porod
+    slope, a q^-3 one grows against them with q) and the answer is kept where it scores better against the data
+    themselves (the power law fitted again); at most :data:`REREADS` times.  Points the subtraction takes below
+    :data:`REREAD_FLOOR` x the data are read at that floor (the network reads log I)."""
+    times = 0
+    for _ in range(REREADS):
+        power_law = best[4].power_law or best[4].power_law_asked
+        if power_law is None:
+            break
+        upturn = power_law[1] * smeared_power_law(curve.q, curve.dq, power_law[0])
+        read = np.maximum(curve.intensity - upturn, REREAD_FLOOR * curve.intensity)
+        other = _mapped_candidates(nn, curve.q, curve.intensity, curve.di, np.array([phi]), curve.dq, read=read)[1][0]
+        if other is None or not other[0] < best[0]:
+            break
+        best, times = other, times + 1
+    return best, times
+
+
+def _power_law_notes(qual, reread: int) -> tuple[str, ...]:
+    """The note of a low-q power law in the check (none without one)."""
+    if qual.power_law is None:
+        return ()
+    p, a = qual.power_law
+    how = (f"; the network read the data less it ({reread}x re-read)" if reread else "")
+    return (f"a low-q power law {a:.4g} q^-{p:g} fitted beside the spheres (the evidence asked for it: aggregates or "
+            f"an upturn){how}; the check includes it",)
 
 
 def _invert_auto(nn: NNModel, curve: Curve) -> Inversion:
@@ -245,7 +285,8 @@ def _invert_auto(nn: NNModel, curve: Curve) -> Inversion:
         res = dq_over_q(c.q, c.dq, nn.q_range)
         numbers = nn.predict(np.repeat(x[None], len(phis), 0), phis, normalise=False, resolution=res).astype(float)
         training = training_of(nn)
-        quals = [assess(c.q, c.intensity, c.di, nn.radius, w / w.sum(), float(p), training=training, dq=c.dq)
+        quals = [assess(c.q, c.intensity, c.di, nn.radius, w / w.sum(), float(p), training=training, dq=c.dq,
+                        power_law=AUTO)
                  if w.sum() > 0 and np.isfinite(w).all() else None for p, w in zip(phis, numbers, strict=True)]
     phi, sigma, note = estimate_volume_fraction(phis, [score_of(u, di is not None) for u in quals], di is not None)
     if not covers_model_window(q, nn):
@@ -270,7 +311,8 @@ def _batch_check(nn: NNModel, q, inten, dIs, dqr, rows, numbers, phis) -> BatchC
     except InputError:
         return None
     di = None if dIs is None else np.asarray(dIs, dtype=float)[rows]
-    return BatchCheck(q, inten[rows], di, nn.radius, numbers, phis[rows], training=training_of(nn), dq=dq)
+    return BatchCheck(q, inten[rows], di, nn.radius, numbers, phis[rows], training=training_of(nn), dq=dq,
+                      power_law=AUTO)
 
 
 def _row_resolution(q, dq, nn: NNModel) -> float:
@@ -290,7 +332,8 @@ def _keeping(inv: Inversion, curve: Curve, low: np.ndarray) -> Inversion:
     check (weighed by their dI there, and in ``refine``), the points it used otherwise unchanged."""
     full = curve.take(np.isin(curve.q, inv.curve.q) | low)
     c, d = inv.check, inv.distribution
-    kw = dict(c.keywords) if c.func is assess else dict(training=inv.training, q_range=(full.q[0], full.q[-1]))
+    kw = dict(c.keywords) if c.func is assess else dict(training=inv.training, q_range=(full.q[0], full.q[-1]),
+                                                        power_law=AUTO)
     check = functools.partial(assess, full.q, full.intensity, full.di, d.radius, d.number, inv.volume_fraction_used,
                               **{**kw, "dq": full.dq})
     note = (f"{int(low.sum())} points with I <= 0 kept as data (not read by the network, which works on log I; "

@@ -20,10 +20,10 @@ from ..data.validation import relative_sigma
 from ..physics.scattering import hardsphere_sq, power_law
 from ..physics.smearing import slit_resolution, smearing
 from ..physics.wide import sphere_amplitude2
-from .quality_model import nnls_columns, nnls_scale_background
+from .quality_model import GOOD_CHI2, POWER_LAWS, nnls_columns, nnls_scale_background, power_law_evidence
+from .quality_model import choose_power_law as power_law_choice
 
 SUB = 5             # sub-points per radius bin (log-uniform within the bin)
-GOOD_CHI2 = 1.2     # reduced chi2 at or below which an answer is left as it is
 KNOT_DEX = 0.05     # reshape: knots of the log-correction this many decades of R apart
 SMOOTH_SIGMA = 0.3  # ... prior sigma of its second differences
 ANCHOR_SIGMA = 2.0  # ... and of its values (0: the start)
@@ -31,7 +31,6 @@ RESHAPE_STEPS = 15
 STEPS = 12          # Levenberg-Marquardt iterations at most
 DIP = 0.3           # a minimum below DIP x the lower neighbouring peak separates two populations
 MAX_MODES = 3
-POWER_LAWS = (2.0, 2.5, 3.0, 3.5, 4.0)    # exponents of the low-q power law tried (aggregates, the upturn)
 SCAN = np.linspace(-0.06, 0.06, 41)    # log R shifts tried before the local steps (0.3 % apart)
 MASS_FLOOR = 1e-7   # bins below this volume share (after any move) are left out of the forward model
 
@@ -55,6 +54,7 @@ class Curve1D:
     def __init__(self, q, intensity, di, dq, slit_length, radius, active):
         self.q, self.i = q, intensity
         self.sigma = di if di is not None else relative_sigma(intensity)   # no dI: relative to the curve's level
+        self.noise_known = di is not None
         self.radius = radius
         self.active = active
         if slit_length:
@@ -119,18 +119,9 @@ def moved(vol: np.ndarray, radius: np.ndarray, log_s: float, log_k: float) -> np
 
 def choose_power_law(cur: Curve1D, model: np.ndarray) -> tuple[float | None, float]:
     """(exponent or None, chi2 drop): the low-q power law A q^-p, p in POWER_LAWS, beside ``model`` (the answer's
-    smeared curve) that lowers chi2 most, kept when the drop beats the evidence rule (BIC: 2 ln n for A and p)."""
-    base = np.stack([model, np.ones_like(model)], axis=1)
-    w = 1.0 / cur.sigma
-
-    def chi2(cols):
-        z = (cols @ nnls_columns(cols, cur.i, cur.sigma) - cur.i) * w
-        return float(z @ z)
-
-    without = chi2(base)
-    best = min((chi2(np.column_stack([base, cur.power_law(p)])), p) for p in POWER_LAWS)
-    drop = without - best[0]
-    return (best[1] if drop > 2.0 * math.log(len(cur.q)) else None), drop
+    smeared curve) that lowers chi2 most, kept when the drop beats the evidence rule (BIC: 2 ln n for A and p):
+    :func:`.quality_model.choose_power_law`, the check's and the refinement's rule too."""
+    return power_law_choice(model, cur.i, cur.sigma, cur.power_law, POWER_LAWS, noise_known=cur.noise_known)
 
 
 def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
@@ -149,7 +140,7 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
     exponent = choose_power_law(cur, cur.model(out, phi))[0]
     if exponent is not None:
         v2, _, c2 = move(q, intensity, di, dq, slit_length, radius, out, phi, exponent)
-        if c1 - c2 > 2.0 * math.log(len(q)):
+        if c1 - c2 > power_law_evidence(len(q), c2 / max(len(q) - 3, 1) if di is not None else 1.0):
             return radius, v2, c0, c2, exponent
     return radius, out, c0, c1, None
 

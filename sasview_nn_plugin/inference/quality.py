@@ -37,6 +37,7 @@ array passes, :class:`BatchCheck` lazily (the ``check`` of a batch of Inversions
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import threading
@@ -49,7 +50,9 @@ from ..physics.scattering import sphere_f2
 from . import quality_fast
 from . import quality_flags as qflags
 from .quality_model import (
+    GOOD_CHI2,
     block_means,
+    choose_power_law,
     model_intensity,
     nnls_columns,
     nnls_scale_background,
@@ -75,8 +78,10 @@ OBS_FRACTION = 0.05          # noise rule: 5 % of the volume at R must change th
 OBS_CHI2 = 9.0               # ... by chi^2 >= 9 (3 sigma) for R to be observable
 OBS_RADII = 32               # log-spaced trial radii for the noise rule
 OBS_POINTS = 200             # at most ~this many data points for the noise rule
+AUTO = "auto"                # assess(power_law=AUTO): a low-q power law where the evidence asks for one
 MANY_CHUNK = 128             # assess_many: rows per array pass (bounds its memory: ~10 MB per 100 rows)
 
+MISFIT_FLAGS = {"poor-fit", "structured-residuals", "shape-outside-training"}   # the spheres miss the data
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
          "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window",
          "check-failed", "no-particle-signal", "mass-outside-observable", "volume-fraction-uncertain",
@@ -101,6 +106,11 @@ class Quality:
     curve_inputs: tuple | None = field(default=None, repr=False)
     particle_signal: float | None = None    # F of the sphere term against a flat background alone (quality_flags)
     approximate: bool = False               # close but not a fit (quality_flags): not "trusted", not a flag
+    power_law_exponent: float | None = None  # p of a low-q power law A q^-p fitted beside the spheres; None: none
+    power_law_scale: float | None = None     # its A (data units at q = 1 1/A), fitted >= 0 with scale and background
+    # (p, A) of the power law the evidence asked for where the check left it out (the spheres miss the data with it
+    # too: a wrong answer, which a power law would only blur): what the windowed model re-reads the curve without
+    power_law_asked: tuple | None = field(default=None, repr=False)
 
     @property
     def trusted(self) -> bool:
@@ -119,7 +129,14 @@ class Quality:
         if self.curve_inputs is None:
             return None
         q, dq, radius, number, phi = self.curve_inputs
-        return q, self.scale * smeared_intensity(q, dq, radius, number, phi) + self.background
+        extra = 0.0 if self.power_law_exponent is None else (
+            self.power_law_scale * smeared_power_law(q, dq, self.power_law_exponent))
+        return q, self.scale * smeared_intensity(q, dq, radius, number, phi) + self.background + extra
+
+    @property
+    def power_law(self) -> tuple[float, float] | None:
+        """(exponent p, amplitude A) of the low-q power law A q^-p the check fitted beside the spheres, or None."""
+        return None if self.power_law_exponent is None else (self.power_law_exponent, self.power_law_scale)
 
     def to_dict(self) -> dict:
         """The JSON record: non-finite numbers as None (JSON has no NaN)."""
@@ -128,7 +145,9 @@ class Quality:
                 "observable_radius": [qflags.json_number(x) for x in self.observable_radius],
                 **{k: qflags.json_number(getattr(self, k)) for k in ("residual_runs_z", "residual_rms", "shape_max_rel",
                                                               "particle_signal")},
-                "n_points": self.n_points}
+                "n_points": self.n_points,
+                "power_law": None if self.power_law is None else {
+                    "exponent": self.power_law_exponent, "scale": qflags.json_number(self.power_law_scale)}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,10 +217,11 @@ def _training(training) -> Training:
     return Training.of(load_model(training))
 
 
-def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tuple | None = None) -> Quality:
+def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tuple | None = None,
+             power_law: tuple = ()) -> Quality:
     """The Quality of a check's numbers (:func:`_reference_stats`' tuple): the flags and their thresholds;
-    ``curve``: its :attr:`Quality.curve_inputs`."""
-    scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, obs, rss, rss_bg = stats
+    ``curve``: its :attr:`Quality.curve_inputs`; ``power_law``: () or (exponent, amplitude) of one fitted."""
+    scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, obs, rss, rss_bg = stats[:11]
     flags = []
     if chi2 is not None and chi2 > POOR_FIT_CHI2 and misfit > MISFIT_MIN_REL:
         flags.append("poor-fit")
@@ -224,17 +244,19 @@ def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tu
                                                        (OBS_X / curve[0][-1], OBS_X / curve[0][0]))
     qflags.judge(flags, finite, signal, outside)
     return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n, curve, signal,
-                   qflags.is_approximate(flags, chi2, rz, misfit, POOR_FIT_CHI2, RUNS_Z))
+                   qflags.is_approximate(flags, chi2, rz, misfit, POOR_FIT_CHI2, RUNS_Z), *power_law)
 
 
 def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: float | None = None,
                      power_law: float | None = None):
     """The check's numbers computed straightforwardly (the specification :mod:`.quality_fast` is tested
     against, and its fallback): (scale, background, chi2, runs z, misfit rms, misfit max, small-edge number
-    share, large-edge volume share, observable range, weighted sum of squares of the fit, of background alone)."""
+    share, large-edge volume share, observable range, weighted sum of squares of the fit, of background alone,
+    the power law's amplitude or None)."""
     m = smeared_intensity(qu, dqu, radius, number, phi, slit_length)
     sigma = relative_sigma(iu) if du is None else du   # no dI: relative to the curve's level
     w_bg = 1.0 / sigma**2
+    amp = None
     if power_law is None:
         scale, bkg = nnls_scale_background(m, iu, sigma)
         fit = scale * m + bkg
@@ -254,7 +276,8 @@ def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: f
     level = scale if scale > 0 else float(np.median(iu / m))  # a flat fit: the data's level sets the noise rule
     obs = observable_radius(qu, du, m if du is not None else None, level, phi)
     return (scale, bkg, chi2, runs_z(z), math.sqrt(smooth @ smooth / len(smooth)), float(np.abs(smooth).max()),
-            float(w[:EDGE_BINS].sum()), float(vol[-EDGE_BINS:].sum()), obs, float(z @ z), float((w_bg * flat) @ flat))
+            float(w[:EDGE_BINS].sum()), float(vol[-EDGE_BINS:].sum()), obs, float(z @ z), float((w_bg * flat) @ flat),
+            None if amp is None else float(amp))
 
 
 def _grid(qu, radius, dqu) -> quality_fast.Grid:
@@ -264,7 +287,7 @@ def _grid(qu, radius, dqu) -> quality_fast.Grid:
 
 def assess(q, intensity, di, radius, number, volume_fraction: float, *, training=None,
            q_range: tuple[float, float] | None = None, dq=None, reference: bool = False,
-           observe: bool = True, slit_length: float | None = None, power_law: float | None = None) -> Quality:
+           observe: bool = True, slit_length: float | None = None, power_law: float | str | None = None) -> Quality:
     """Check a result (number weights over ``radius``, A) against the data it came from.
 
     q in 1/A (ascending), intensity in any units, di None or per point (same units).  ``training``: a
@@ -274,22 +297,16 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     weights 1/dI^2, else 1/level^2: relative_sigma) over the points in ``q_range``, smeared with ``dq`` (1/A).
     Computed from per-grid caches (:mod:`.quality_fast`); ``reference=True``: straightforwardly, as specified
     (the same numbers to rounding, ~5x slower).  ``observe=False`` skips the noise rule of the observable range
-    (the window rule alone): for scoring candidates whose winner is then assessed in full.
+    (the window rule alone): for scoring candidates whose winner is then assessed in full.  ``power_law``: the
+    exponent p of a low-q power law A q^-p fitted beside the spheres (A >= 0 with the scale and background), or
+    :data:`AUTO`: one where the evidence asks for it (:func:`evident_power_law`), else none.
     """
     dom = training if type(training) is Training else _training(training)
     q = np.asarray(q, dtype=float)
     intensity = np.asarray(intensity, dtype=float)
     lo, hi = dom.q_range if q_range is None else q_range
     q0, q1 = float(q[0]), float(q[-1])
-    if q0 >= lo * (1 - 1e-9) and q1 <= hi * (1 + 1e-9):
-        qu, iu = q, intensity
-        du = None if di is None else np.asarray(di, dtype=float)
-        dqu = None if dq is None else np.asarray(dq, dtype=float)
-    else:
-        sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
-        qu, iu = q[sel], intensity[sel]
-        du = None if di is None else np.asarray(di, dtype=float)[sel]
-        dqu = None if dq is None else np.asarray(dq, dtype=float)[sel]
+    qu, iu, du, dqu = _points_used(q, intensity, di, dq, lo, hi)
     n = len(qu)
     if n < 3:
         return Quality(None, *[math.nan] * 2, (math.nan,) * 2, ("q-window-too-narrow", "check-failed"), *[math.nan] * 3,
@@ -297,21 +314,61 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     radius = np.asarray(radius, dtype=float)
     number = np.asarray(number, dtype=float)
     phi = float(volume_fraction)
+    if power_law == AUTO:
+        base = assess(q, intensity, di, radius, number, phi, training=dom, q_range=q_range, dq=dq, reference=reference,
+                      observe=observe, slit_length=slit_length)
+        power_law = evident_power_law(base, qu, iu, du, dqu, radius, number, phi, slit_length)
+        if power_law is None:
+            return base
+        with_it = assess(q, intensity, di, radius, number, phi, training=dom, q_range=q_range, dq=dq,
+                         observe=observe, slit_length=slit_length, power_law=power_law)
+        if set(with_it.flags) & MISFIT_FLAGS or set(with_it.flags) - set(base.flags) >= {"no-particle-signal"}:
+            # not explained with it either (the answer's misfit, not an upturn), or the power law explains what the
+            # spheres do (large spheres' Porod tail is a q^-4 too): the check without it
+            return dataclasses.replace(base, power_law_asked=with_it.power_law)
+        return with_it
     if slit_length or power_law is not None:   # slit or a power law: the straightforward forms (the caches are not)
         reference = True
     stats = None if reference else quality_fast.evaluate(_grid(qu, radius, dqu), iu, du, number, phi,
                                                          OBS_FRACTION, OBS_CHI2, observe)
     if stats is None:
         stats = _reference_stats(qu, iu, du, dqu, radius, number, phi, slit_length, power_law)
-    return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats, (qu, dqu, radius, number, phi))
+    return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats, (qu, dqu, radius, number, phi),
+                    () if power_law is None else (float(power_law), stats[11]))
+
+
+def _points_used(q, intensity, di, dq, lo: float, hi: float):
+    """(q, I, dI, dq) of the points inside [lo, hi] (the arrays themselves when all are)."""
+    if float(q[0]) >= lo * (1 - 1e-9) and float(q[-1]) <= hi * (1 + 1e-9):
+        return (q, intensity, None if di is None else np.asarray(di, dtype=float),
+                None if dq is None else np.asarray(dq, dtype=float))
+    sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
+    return (q[sel], intensity[sel], None if di is None else np.asarray(di, dtype=float)[sel],
+            None if dq is None else np.asarray(dq, dtype=float)[sel])
+
+
+def evident_power_law(base: Quality, qu, iu, du, dqu, radius, number, phi: float,
+                      slit_length: float | None = None) -> float | None:
+    """The exponent of a low-q power law the data ask for beside the result's spheres, or None: the polish's and
+    the refinement's evidence rule (:func:`.quality_model.choose_power_law`), asked where the check without one
+    (``base``) leaves chi2_red above the polish's GOOD_CHI2 (always without dI).  The network read its window
+    only, so the curve's upturn below it is no misfit of its answer (docs/domain.md)."""
+    if du is not None and base.chi2_reduced is not None and base.chi2_reduced <= GOOD_CHI2:
+        return None
+    m = smeared_intensity(qu, dqu, radius, number, phi, slit_length)
+    sigma = relative_sigma(iu) if du is None else du
+    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(1.0 / sigma))):
+        return None
+    return choose_power_law(m, iu, sigma, lambda p: smeared_power_law(qu, dqu, p, slit_length),
+                            noise_known=du is not None)[0]
 
 
 def assess_many(q, intensities, dis, radius, numbers, volume_fractions, *, training=None,
-                q_range: tuple[float, float] | None = None, dq=None) -> list[Quality]:
+                q_range: tuple[float, float] | None = None, dq=None, power_law: str | None = None) -> list[Quality]:
     """:func:`assess` for N curves on one q grid, as rows: ``intensities`` (N, n_q), ``dis`` None or (N, n_q),
     ``numbers`` (N, n_r) over one ``radius`` grid, ``volume_fractions`` scalar or (N,), ``dq`` None or one
     resolution (n_q,) for all.  The same Qualities as N calls, computed as arrays (~10x less time per curve
-    for a frame table)."""
+    for a frame table); ``power_law=AUTO``: rows whose evidence asks for a low-q power law checked with it."""
     dom = training if type(training) is Training else _training(training)
     q = np.asarray(q, dtype=float)
     inten = np.asarray(intensities, dtype=float)
@@ -328,16 +385,23 @@ def assess_many(q, intensities, dis, radius, numbers, volume_fractions, *, train
     n = len(qu)
     if n < 3:
         return [assess(q, inten[k], None if dis is None else dis[k], radius, numbers[k], phis[k], training=dom,
-                       q_range=q_range, dq=dq) for k in range(len(inten))]
+                       q_range=q_range, dq=dq, power_law=power_law) for k in range(len(inten))]
     gr = _grid(qu, radius, dqu)
     stats = [s for k in range(0, len(iu), MANY_CHUNK) for s in quality_fast.evaluate_many(
         gr, iu[k:k + MANY_CHUNK], None if du is None else du[k:k + MANY_CHUNK], numbers[k:k + MANY_CHUNK],
         phis[k:k + MANY_CHUNK], OBS_FRACTION, OBS_CHI2)]
     covered = min(q1, hi) / max(q0, lo)
-    return [_quality(dom, n, covered, float(phis[k]), stats[k] if stats[k] is not None else
-                     _reference_stats(qu, iu[k], None if du is None else du[k], dqu, radius, numbers[k],
-                                      float(phis[k])), (qu, dqu, radius, numbers[k], float(phis[k])))
-            for k in range(len(iu))]
+    out = [_quality(dom, n, covered, float(phis[k]), stats[k] if stats[k] is not None else
+                    _reference_stats(qu, iu[k], None if du is None else du[k], dqu, radius, numbers[k],
+                                     float(phis[k])), (qu, dqu, radius, numbers[k], float(phis[k])))
+           for k in range(len(iu))]
+    if power_law == AUTO:   # the rows whose evidence asks for a power law: checked with it, one at a time
+        for k, qual in enumerate(out):
+            if evident_power_law(qual, qu, iu[k], None if du is None else du[k], dqu, radius, numbers[k],
+                                 float(phis[k])) is not None:
+                out[k] = assess(q, inten[k], None if dis is None else dis[k], radius, numbers[k], phis[k],
+                                training=dom, q_range=q_range, dq=dq, power_law=AUTO)
+    return out
 
 
 class BatchCheck:

@@ -76,6 +76,57 @@ def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.nd
     return np.maximum(x, 0)
 
 
+GOOD_CHI2 = 1.2     # reduced chi2 at or below which a result explains its data: no power law is asked about
+UPTURN_MIN = 0.1    # a power law below this share of the model at the lowest q is no upturn (upturn_visible)
+POWER_LAWS = (2.0, 2.5, 3.0, 3.5, 4.0)   # exponents of the low-q power law tried (aggregates, the upturn)
+
+
+def power_law_evidence(n: int, chi2_reduced: float = 1.0) -> float:
+    """The chi2 drop a low-q power law A q^-p (two parameters more) must beat to be kept on ``n`` points: the
+    evidence rule (BIC, 2 ln n), times the fit's chi2_red with the power law where that is above 1 (the model's own
+    misfit counted as noise, as for the volume fraction's cross-check: a network answer that misses its curve by
+    a little is no reason for a power law)."""
+    return 2.0 * math.log(max(n, 2)) * max(1.0, chi2_reduced if math.isfinite(chi2_reduced) else math.inf)
+
+
+def upturn_visible(power_law_at_q_min: float, model_at_q_min: float) -> bool:
+    """Whether a fitted power law is an upturn: at least :data:`UPTURN_MIN` of the model curve (spheres, background
+    and it) at the lowest q.  Less is a patch on the spheres' misfit (a network answer that misses its curve a
+    little at low q: 2 % for a 70 A Schulz curve on 0.02-0.07 1/A), which the data would otherwise accept."""
+    return bool(power_law_at_q_min >= UPTURN_MIN * model_at_q_min > 0)
+
+
+def choose_power_law(model: np.ndarray, data: np.ndarray, sigma: np.ndarray, power_law_of,
+                     exponents=POWER_LAWS, noise_known: bool = True) -> tuple[float | None, float]:
+    """(exponent or None, chi2 drop): of the low-q power laws A q^-p, p in ``exponents`` (``power_law_of(p)``: its
+    curve at the data's points, smeared as ``model`` is), the one whose fit beside ``model`` (the spheres' curve; its
+    scale, a flat background and A fitted >= 0, weights 1/sigma^2) lowers chi2 most; kept when the drop beats
+    :func:`power_law_evidence` (at the fit's chi2_red with it) and it is an upturn (:func:`upturn_visible`).
+    ``noise_known=False`` (no dI: ``sigma`` is only relative, the noise level is the residuals'): the BIC with the
+    variance estimated, n ln(chi2 without / chi2 with) against the same 2 ln n.  The
+    one rule for the polish, the check and the refinement (docs/domain.md)."""
+    base = np.stack([model, np.ones_like(model)], axis=1)
+    w = 1.0 / sigma
+
+    def chi2(cols):
+        z = (cols @ nnls_columns(cols, data, sigma) - data) * w
+        return float(z @ z)
+
+    without = chi2(base)
+    best = min((chi2(np.column_stack([base, power_law_of(p)])), p) for p in exponents)
+    drop = without - best[0]
+    n = len(data)
+    cols = np.column_stack([base, power_law_of(best[1])])
+    x = nnls_columns(cols, data, sigma)
+    if not upturn_visible(x[2] * cols[0, 2], float(cols[0] @ x)):
+        return None, drop
+    if noise_known:
+        kept = drop > power_law_evidence(n, best[0] / max(n - 3, 1))
+    else:
+        kept = without > 0 and (best[0] <= 0 or n * math.log(without / best[0]) > power_law_evidence(n))
+    return (best[1] if kept else None), drop
+
+
 def smeared_power_law(q, dq, exponent: float, slit_length: float | None = None) -> np.ndarray:
     """q^-exponent (q in 1/A) smeared as :func:`smeared_intensity` smears: the low-q upturn of aggregates."""
     if slit_length:

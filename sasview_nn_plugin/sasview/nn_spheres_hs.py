@@ -9,8 +9,8 @@ Definition
 
 .. math::
 
-    I(q) = \text{scale}\,\phi\,\frac{\sum_i w_i F_i^2(q)}{\sum_i w_i V_i}\,S_{PY}(q; R_{eff}, \phi)
-           + \text{background}
+    I(q) = \text{scale}\,\Big[\phi\,\frac{\sum_i w_i F_i^2(q)}{\sum_i w_i V_i}\,S_{PY}(q; R_{eff}, \phi)
+           + A\,q^{-p}\Big] + \text{background}
 
 with :math:`F_i(q) = 10^{-2}\,\Delta\rho\,V_i\,3 j_1(qR_i)/(qR_i)` (so :math:`F^2` carries
 sasmodels' 1e-4 factor and the result is in 1/cm for scale = 1), :math:`\phi` = *volfraction*,
@@ -24,6 +24,10 @@ The radius distribution: component *k* is a Schulz distribution (sasmodels' conv
 weighted) with mean *radius_k* and relative width *pd_k* = sigma/mean; *fraction_k* is its share
 of the particle **volume** (the fractions are normalised by their sum).  It is evaluated on 240
 bins spanning the 1e-7 to 1 - 1e-7 quantiles of all components; the weights are the bin masses.
+
+A low-q power law :math:`A\,q^{-p}` (*power_law_scale* A in 1/cm at q = 1 1/A, *power_law_exponent* p; sasmodels'
+``power_law``) is added for the upturn of aggregates, as Irena's Sizes and SasView's Size Distribution offer; its
+default A = 0 is the model without it (projects written before it existed load unchanged).
 
 Written for SasView 6.x / sasmodels 1.x as a pure-Python model (no compilation).  The sphere form factor and
 the Percus-Yevick S(q) below are a generated copy of ``sasview_nn_plugin/physics/scattering.py`` (the one
@@ -59,6 +63,8 @@ parameters = [
     ["radius3", "Ang", 60.0, [1.0, inf], "", "Mean radius of component 3"],
     ["pd3", "", 0.1, [0.005, 1.0], "", "Relative width sigma/mean of component 3"],
     ["fraction3", "", 0.0, [0.0, inf], "", "Volume share of component 3"],
+    ["power_law_scale", "1/cm", 0.0, [0.0, inf], "", "Low-q power law A q^-p: A (0: none)"],
+    ["power_law_exponent", "", 4.0, [1.0, 6.0], "", "Low-q power law A q^-p: the exponent p"],
 ]
 # pylint: enable=bad-whitespace, line-too-long
 
@@ -200,13 +206,19 @@ def hardsphere_sq(q: np.ndarray, radius_effective: np.ndarray | float,
         sq = np.where(x < 5e-6, 1.0 / a, sq)
         sq = np.where(np.abs(r) < 1e-12, 1.0, sq)
     return sq
+
+
+def power_law(q: np.ndarray, exponent: np.ndarray | float) -> np.ndarray:
+    """q^-exponent (q > 0; q and exponent broadcast): sasmodels ``power_law`` at scale 1 and no background, the
+    low-q upturn of aggregates."""
+    return np.asarray(q, dtype=float) ** -np.asarray(exponent, dtype=float)
 # -- end of the generated code --
 
 
 def Iq(q, sld=1.0, sld_solvent=6.0, volfraction=0.3,
        radius1=40.0, pd1=0.1, fraction1=1.0,
        radius2=20.0, pd2=0.1, fraction2=0.0,
-       radius3=60.0, pd3=0.1, fraction3=0.0):
+       radius3=60.0, pd3=0.1, fraction3=0.0, power_law_scale=0.0, power_law_exponent=4.0):
     """I(q) in 1/cm (before scale and background); q in 1/A."""
     q = np.asarray(q, dtype=float)
     radii, pds, fractions = (radius1, radius2, radius3), (pd1, pd2, pd3), (fraction1, fraction2, fraction3)
@@ -215,7 +227,8 @@ def Iq(q, sld=1.0, sld_solvent=6.0, volfraction=0.3,
         return np.full(q.shape, np.nan)  # no component has volume: an invalid parameter set
     r, w = number_weights(edges, radii, pds, fractions)
     f2, v = sphere_form_factor(q, r, sld, sld_solvent)
-    return volfraction * (w @ f2) / (w @ v) * hardsphere_sq(q, w @ r, volfraction)
+    spheres = volfraction * (w @ f2) / (w @ v) * hardsphere_sq(q, w @ r, volfraction)
+    return spheres + power_law_scale * power_law(q, power_law_exponent) if power_law_scale else spheres
 
 
 Iq.vectorized = True  # Iq accepts an array of q values

@@ -16,7 +16,7 @@ import sys
 from ..physics import scattering
 from . import plugin_model_path
 
-FUNCTIONS = ("sphere_form", "sphere_form_factor", "py_coefficients", "_sincos", "hardsphere_sq")
+FUNCTIONS = ("sphere_form", "sphere_form_factor", "py_coefficients", "_sincos", "hardsphere_sq", "power_law")
 CONSTANTS = ("DEFAULT_SLD", "DEFAULT_SLD_SOLVENT")
 BEGIN = ("# -- generated from physics/scattering.py by `python -m sasview_nn_plugin.sasview.plugin_source`; "
          "do not edit --")

@@ -116,8 +116,10 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     """Plugin parameters for an :class:`~sasview_nn_plugin.inference.result.Inversion` (with or without a fit).
 
     The size distribution is summarised as up to three Schulz components (``components`` =
-    [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background
-    are then fitted (non-negative least squares) to the data inside :func:`fitted_q_range`.
+    [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background (and, where
+    the result's check fitted a low-q power law A q^-p, its scale at the result's exponent: ``power_law_scale``,
+    ``power_law_exponent``, both free) are then fitted (non-negative least squares) to the data inside
+    :func:`fitted_q_range`.
     """
     from ..data.validation import relative_sigma
     from ..fitting.parametrisations import schulz3_components
@@ -134,15 +136,33 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     lo, hi = fitted_q_range(result)
     sel = (q >= lo * (1 - 1e-9)) & (q <= hi * (1 + 1e-9))
     slit = getattr(getattr(result, "curve", None), "slit_length", None)
-    if slit is not None:   # slit-smeared data (the whole-curve network's): scale and background on the smeared curve
+    if slit is not None:   # slit-smeared data (the whole-curve network's): the page's curves smeared with the slit
         from ..physics.smearing import slit_resolution
 
         q_calc, weights = slit_resolution(q[sel], float(np.max(slit)))
-        shape = load_plugin_module().Iq(q_calc, **values) @ weights
+
+        def on_data(f):
+            return f(q_calc) @ weights
     else:
-        shape = load_plugin_module().Iq(q[sel], **values)
-    scale, bkg = nnls_scale_background(shape, y[sel], relative_sigma(y[sel]) if di is None else di[sel])
-    values |= {"scale": scale, "background": bkg}
+        def on_data(f):
+            return f(q[sel])
+    shape = on_data(lambda x: load_plugin_module().Iq(x, **values))
+    sigma = relative_sigma(y[sel]) if di is None else di[sel]
+    quality = getattr(result, "quality", None)
+    upturn = None if quality is None else quality.power_law
+    if upturn is None:
+        scale, bkg = nnls_scale_background(shape, y[sel], sigma)
+        values |= {"power_law_scale": 0.0, "power_law_exponent": 4.0}
+    else:   # the result's low-q power law A q^-p: inside the plugin's scale, I = scale (spheres + A' q^-p) + bkg
+        from ..inference.quality_model import nnls_columns
+        from ..physics.scattering import power_law
+
+        upturn_curve = on_data(lambda x: power_law(x, upturn[0]))
+        scale, bkg, amp = nnls_columns(np.stack([shape, np.ones_like(shape), upturn_curve], axis=1), y[sel], sigma)
+        values |= {"power_law_scale": float(amp / scale) if scale > 0 else 0.0,
+                   "power_law_exponent": float(upturn[0])}
+        free |= {"power_law_scale", "power_law_exponent"}
+    values |= {"scale": float(scale), "background": float(bkg)}
     return PluginParameters(values, free, parameter_errors(result, values))
 
 
