@@ -102,7 +102,7 @@ class Quality:
     residual_rms: float                     # rms of the block-smoothed relative residual (data - fit) / data
     shape_max_rel: float                    # its largest block (absolute value)
     n_points: int                           # data points used
-    # what model_curve() evaluates: (q, dq or None, radius, number, phi) of the points used
+    # what model_curve() evaluates: (q, dq or None, radius, number, phi, slit length or None) of the points used
     curve_inputs: tuple | None = field(default=None, repr=False)
     particle_signal: float | None = None    # F of the sphere term against a flat background alone (quality_flags)
     approximate: bool = False               # close but not a fit (quality_flags): not "trusted", not a flag
@@ -123,15 +123,17 @@ class Quality:
 
     def model_curve(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(q in 1/A, I in data units): the check's model curve at the points it used, with its scale and
-        background (smeared when the data have dq); what ``chi2_reduced`` and the misfit were computed from
+        background (smeared as the data are: dq or slit; with the low-q power law where one was fitted); what
+        ``chi2_reduced`` and the misfit were computed from
         (the figures draw it).  None where the check had no curve (fewer than 3 points).  A refined result's check
         carries the fit's chi2, scale and background: its own curve is ``fit.q``, ``fit.intensity``."""
         if self.curve_inputs is None:
             return None
-        q, dq, radius, number, phi = self.curve_inputs
+        q, dq, radius, number, phi, *slit = self.curve_inputs   # (a slit length where the data are slit-smeared)
+        slit = slit[0] if slit else None
         extra = 0.0 if self.power_law_exponent is None else (
-            self.power_law_scale * smeared_power_law(q, dq, self.power_law_exponent))
-        return q, self.scale * smeared_intensity(q, dq, radius, number, phi) + self.background + extra
+            self.power_law_scale * smeared_power_law(q, dq, self.power_law_exponent, slit))
+        return q, self.scale * smeared_intensity(q, dq, radius, number, phi, slit) + self.background + extra
 
     @property
     def power_law(self) -> tuple[float, float] | None:
@@ -333,7 +335,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
                                                          OBS_FRACTION, OBS_CHI2, observe)
     if stats is None:
         stats = _reference_stats(qu, iu, du, dqu, radius, number, phi, slit_length, power_law)
-    return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats, (qu, dqu, radius, number, phi),
+    return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats, (qu, dqu, radius, number, phi, slit_length),
                     () if power_law is None else (float(power_law), stats[11]))
 
 
