@@ -170,7 +170,10 @@ def in_domain_cell(window: str, band: str, family: str, n: int, seed: int, nn, t
     return rows
 
 
-def ood_curve(kind: str, q: np.ndarray, rng) -> tuple[str, dict, float]:
+DILUTE_OOD = ("core_shell_sphere", "cylinder", "ellipsoid", "fractal", "vesicle")   # curves made without S(q)
+
+
+def ood_curve(kind: str, q: np.ndarray, rng, true_phi: bool = True) -> tuple[str, dict, float]:
     """(sasmodels model, parameters, phi passed to invert) of one out-of-domain sample on window q."""
     phi = float(rng.uniform(0.1, 0.5))
     schulz = dict(radius_pd=0.1, radius_pd_n=40, radius_pd_nsigma=4.0, radius_pd_type="schulz")
@@ -198,8 +201,10 @@ def ood_curve(kind: str, q: np.ndarray, rng) -> tuple[str, dict, float]:
                                      radius_effective_mode=1, structure_factor_mode=0), phi
 
 
-def out_of_domain(kind: str, n: int, seed: int, nn, window: str = "lab") -> dict:
-    """Share of n out-of-domain curves (phi given) on `window` that come out flagged or refused."""
+def out_of_domain(kind: str, n: int, seed: int, nn, window: str = "lab", true_phi: bool = True) -> dict:
+    """Share of n out-of-domain curves (phi given) on `window` that come out flagged or refused; ``true_phi``: the
+    kinds made without S(q) (:data:`DILUTE_OOD`) are given phi 0, their true volume fraction (False: the random
+    0.1-0.5 drawn for them, as before issue 26; a wrong phi flags them by itself)."""
     rng = np.random.default_rng([seed, 99, OOD_KINDS.index(kind)])
     q_min, q_max, npts, _ = WINDOWS[window]
     q = np.geomspace(q_min, q_max, npts)
@@ -209,6 +214,8 @@ def out_of_domain(kind: str, n: int, seed: int, nn, window: str = "lab") -> dict
         while not (np.isfinite(clean).all() and clean.min() > 0):  # unphysical parameters: draw again
             name, pars, phi = ood_curve(kind, q, rng)
             clean, _ = sas_intensity(name, q, dict(pars, scale=1.0, background=0.0))
+        if true_phi and kind in DILUTE_OOD:   # the sample's true volume fraction: made dilute (issue 26)
+            phi = 0.0
         q_, i, di, dq = measure(q, clean, rng)
         try:
             flagged += bool(invert(q_, i, di, volume_fraction=phi, dq=dq, model=nn).quality.flags)
@@ -262,6 +269,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model path or shipped name (default: the shipped default)")
     ap.add_argument("--families", nargs="+", default=FAMILIES, choices=FAMILIES)
     ap.add_argument("--windows", nargs="+", default=list(WINDOWS), choices=list(WINDOWS))
+    ap.add_argument("--ood-phi", choices=("true", "drawn"), default="true",
+                    help="out of domain: the sample's true phi (0 for the dilute kinds), or the drawn 0.1-0.5")
     args = ap.parse_args()
     nn = load_any(args.model)
     print_provenance(args, nn)
@@ -306,10 +315,12 @@ def main() -> None:
         cells = [by_family[(window, f)] for f in args.families]
         print(f"{window:7s} " + " ".join(f"{med(c, 'given', 'rel_w1'):8.2%} {med(c, 'given', 'err_mean'):7.2%} "
                                          f"{share(c, 'given', 'flagged'):6.0%}" for c in cells))
-    print(f"\n## Out of domain (lab window; phi given U(0.1, 0.5), sticky spheres their own 0.1-0.3): "
+    given = ("the true phi: 0 for the dilute kinds, sticky spheres and 10x spheres their own" if args.ood_phi == "true"
+             else "phi given U(0.1, 0.5), sticky spheres their own 0.1-0.3")
+    print(f"\n## Out of domain (lab window; {given}): "
           f"required caught >= {LIMITS['ood']:.0%} (caught = flagged or refused)")
     for kind in OOD_KINDS:
-        r = out_of_domain(kind, args.n_ood, args.seed, nn)
+        r = out_of_domain(kind, args.n_ood, args.seed, nn, true_phi=args.ood_phi == "true")
         ok = r["caught"] >= LIMITS["ood"]
         all_fail += [] if ok else [f"ood/{kind}"]
         print(f"{kind:18s} flagged {r['flagged']:5.0%}  refused {r['refused']:5.0%}  caught {r['caught']:5.0%}  "
