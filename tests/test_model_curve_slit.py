@@ -63,3 +63,18 @@ def test_model_curve_smears_with_the_data_pinhole():
     qc, m = result.quality.model_curve()
     mc = model_curve(result)
     np.testing.assert_allclose(np.interp(qc, mc.q, mc.intensity), m, rtol=1e-6)
+
+
+def test_refine_fits_slit_smeared_data(result):
+    """refine refused slit data (issue 25 item 2: the check *and refine* smear with Slit1D): it now fits them with
+    the slit (physics.smearing, equal to sasmodels' Slit1D), to the noise, at the radius the data were made with."""
+    from sasview_nn_plugin import refine
+
+    fitted = refine(result)
+    assert fitted.fit.chi2_reduced < 1.5
+    assert fitted.distribution.mean_radius_number == pytest.approx(1500, rel=0.05)   # sasmodels radius 1500, pd 0.1
+    assert "dq_scale" not in fitted.fit.parameters
+    # the fit's curve is the slit-smeared one: unsmeared it would miss the data by orders of magnitude
+    c = fitted.curve
+    z = (np.interp(fitted.fit.q, c.q, c.intensity) - fitted.fit.intensity) / np.interp(fitted.fit.q, c.q, c.di)
+    assert np.sqrt(np.mean(z**2)) < 1.5

@@ -25,6 +25,7 @@ from bumps.parameter import Parameter
 
 from ..physics import kernels as physics
 from ..physics.scattering import power_law, sphere_f2
+from ..physics.smearing import slit_resolution
 from .resolution import ScaledPinhole
 
 PHI_FIT_RANGE = (0.005, physics.PHI_MAX - 0.01)  # bounds of a fitted volume fraction
@@ -76,11 +77,15 @@ class SphereHSFitness(Fitness):
                  dq_scale_sigma: float = DQ_SCALE_SIGMA, power_law: tuple[float, float] | None = None):
         self.q, self.data, self.di = q, intensity, di
         self.dist = dist
-        self.dq_scale_sigma = float(dq_scale_sigma) if dq is not None else 0.0
+        self.dq_scale_sigma = float(dq_scale_sigma) if dq is not None and np.ndim(dq) else 0.0
         self.dq_scale = Parameter(1.0, name="dq_scale")
         if self.dq_scale_sigma > 0:
             self.dq_scale.range(*DQ_SCALE_RANGE)
-        if dq is not None:
+        self.slit = None   # slit smearing: a slit length (1/A) in place of dq, the weights of physics.smearing
+        if dq is not None and np.ndim(dq) == 0:
+            self.dq_scale_sigma, self.resolution = 0.0, None
+            q_calc, self.slit = slit_resolution(np.asarray(q, float), float(dq))
+        elif dq is not None:
             self.resolution = ScaledPinhole(q, dq, DQ_SCALE_RANGE if self.fits_dq_scale else (1.0, 1.0))
             q_calc = self.resolution.q_calc
         else:
@@ -114,6 +119,12 @@ class SphereHSFitness(Fitness):
         """(m, n_q) or (n_q,) smeared power laws level (q / q_ref)^-exponent."""
         level, exponent = np.asarray(level, float), np.asarray(exponent, float)
         i = level[..., None] * power_law(self.basis.q / self.q_ref, exponent[..., None])
+        return self._smear(i, dq_scale)
+
+    def _smear(self, i: np.ndarray, dq_scale) -> np.ndarray:
+        """Curves on q_calc smeared to the data's q: pinhole at width dq_scale * dq, or the slit; else as they are."""
+        if self.slit is not None:
+            return i @ self.slit
         return i if self.resolution is None else self.resolution.apply(i, dq_scale)
 
     @property
@@ -144,8 +155,7 @@ class SphereHSFitness(Fitness):
     def shape(self, weights: np.ndarray | None = None) -> np.ndarray:
         """Model curve at scale 1, background 0 (smeared if the data have dq); not cached."""
         w = self.dist.weights() if weights is None else weights
-        i = physics.intensity(self.basis, w, self.phi.value)
-        return i if self.resolution is None else self.resolution.apply(i, self.dq_scale.value)
+        return self._smear(physics.intensity(self.basis, w, self.phi.value), self.dq_scale.value)
 
     def theory(self) -> np.ndarray:
         if "theory" not in self._cache:
@@ -192,9 +202,7 @@ class SphereHSFitness(Fitness):
     def batch_theory(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
         """((m, n_q) model curves, (m, n_r) number distributions) for ``values`` (see :meth:`values`)."""
         w = self.dist.batch_weights(values)
-        i = physics.intensity(self.basis, w, values["volume_fraction"])
-        if self.resolution is not None:
-            i = self.resolution.apply(i, values["dq_scale"])
+        i = self._smear(physics.intensity(self.basis, w, values["volume_fraction"]), values.get("dq_scale", 1.0))
         out = values["scale"][:, None] * i + values["background"][:, None]
         if self.power_law is not None:
             out = out + self._upturn(values["power_law_level"], values["power_law_exponent"],

@@ -57,7 +57,8 @@ def curve_and_start(q, intensity, dI, start, dq) -> tuple[Curve, Inversion, bool
 
 
 def data_points(curve: Curve, checked: bool, start: Inversion):
-    """(q, intensity, di, dq) of every point, and a note on the points left out.  A curve ``checked`` by invert is
+    """(q, intensity, di, dq) of every point, and a note on the points left out; dq: per point (pinhole), or the
+    curve's slit length (a float, 1/A) where it is slit-smeared.  A curve ``checked`` by invert is
     taken as it is; other data are checked here by invert's rule: bad points outside the model's own window
     dropped (what the forward-model check sees), inside refused.  dI None: 1 % of I; dq at least sasmodels'
     smallest width (a 0 width: that point unsmeared)."""
@@ -72,6 +73,8 @@ def data_points(curve: Curve, checked: bool, start: Inversion):
         from sasmodels.resolution import MINIMUM_RESOLUTION
 
         dq = np.maximum(dq, MINIMUM_RESOLUTION)
+    elif curve.slit_length is not None:   # slit-smeared: the one slit length (1/A) in dq's place (a float)
+        dq = curve.one_slit_length("refine")
     return (curve.q, curve.intensity, uncertainty_or_default(curve.intensity, curve.di), dq), note
 
 
@@ -87,7 +90,7 @@ def points(whole, q_range) -> tuple:
     if sel.sum() < 10:
         raise InputError(f"fewer than 10 data points inside q_range {lo:.4g}-{hi:.4g} 1/A; cannot refine: "
                          "widen it, or leave it out (every point)", parameter="q_range")
-    return q[sel], intensity[sel], di[sel], None if dq is None else dq[sel]
+    return q[sel], intensity[sel], di[sel], dq if dq is None or np.ndim(dq) == 0 else dq[sel]
 
 
 def training(start: Inversion) -> Training:

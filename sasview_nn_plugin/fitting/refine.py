@@ -123,7 +123,6 @@ def _one_blas_thread():
 
 def _refine(curve: Curve, checked: bool, start: Inversion, method, parametrization, sigmas, steps, samples, seed,
             retry, q_range) -> Inversion:
-    curve.refuse_slit("refine")
     whole, note = data_points(curve, checked, start)
     q, intensity, di, dq = points(whole, q_range)
     phi_sigma, dq_sigma = sigmas
@@ -366,7 +365,9 @@ def refined_quality(q, intensity, di, radius, number, phi, training, q_range, dq
     fitted, with the fit's own chi2_red, scale and background (and its low-q power law: ``power_law`` (p, A));
     ``poor-fit`` whenever chi2_red > :data:`RETRY_CHI2`, ``misfit-outside-window`` where the whole range was not
     described and the window alone was fitted (``outside``)."""
-    qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=q_range, dq=dq,
+    slit = dq is not None and np.ndim(dq) == 0   # a slit length in dq's place (inputs.data_points)
+    qual = assess(q, intensity, di, radius, number, phi, training=training, q_range=q_range,
+                  dq=None if slit else dq, slit_length=float(dq) if slit else None,
                   power_law=None if power_law is None else power_law[0])
     if power_law is not None:
         qual = replace(qual, power_law_scale=power_law[1])
