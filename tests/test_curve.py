@@ -63,10 +63,16 @@ def test_a_curve_and_its_arrays_invert_alike(smeared):
     assert exc.value.parameter == "intensity"
 
 
-def test_estimated_volume_fraction_enters_invert_once_and_checks_the_curve_once(smeared, monkeypatch):
+@pytest.mark.parametrize("over_subtracted", [False, True])
+def test_estimated_volume_fraction_enters_invert_once_and_checks_the_curve_once(smeared, monkeypatch,
+                                                                                over_subtracted):
+    """Also with two points I <= 0 (kept as data, the network reading the others): still one entry, one check."""
     import sasview_nn_plugin.inference.invert as mod
 
     q, i, di, dq = smeared
+    if over_subtracted:
+        i = i.copy()
+        i[[-3, -9]] = -0.5 * di[[-3, -9]]
     calls = {"invert": 0, "check_curve": 0}
     orig_invert, orig_check = mod.invert, mod.check_curve
 

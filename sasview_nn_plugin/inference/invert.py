@@ -87,7 +87,12 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
     curve.refuse_slit("the windowed model (model='wide' reads them)")
     low = (curve.intensity <= 0) & np.isfinite(curve.q)   # over-subtracted points: data, not read (log I)
     if low.any() and curve.intensity.ndim == 1 and low.sum() < len(low) // 2:
-        return _keeping(invert(curve.take(~low), volume_fraction=volume_fraction, model=model), curve, low)
+        return _keeping(_invert_windowed(curve.take(~low), volume_fraction, model), curve, low)
+    return _invert_windowed(curve, volume_fraction, model)
+
+
+def _invert_windowed(curve: Curve, volume_fraction: float | None, model) -> Inversion:
+    """:func:`invert` with the windowed network of a curve (its q range applied, no slit)."""
     if volume_fraction is None:
         return _invert_auto(load_model(model), curve)
     phi = check_volume_fraction(volume_fraction)
