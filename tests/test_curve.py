@@ -195,3 +195,32 @@ def test_the_front_door_exports_the_pipeline_and_imports_numpy_only():
             "assert refine.__module__ == 'sasview_nn_plugin.fitting.refine'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_cli_auto_phi_and_refine_enter_each_stage_once(smeared, tmp_path, monkeypatch):
+    """Issue 27's acceptance: `invert --volume-fraction auto --refine lm` from the CLI checks the curve once (in
+    invert), estimates phi once, and refine fits the result's curve without checking or dropping again."""
+    import sasview_nn_plugin.inference.invert as inv
+    from sasview_nn_plugin.cli import main
+    from sasview_nn_plugin.data.writers import save_curve
+    from sasview_nn_plugin.fitting import inputs
+
+    q, i, di, dq = smeared
+    data = save_curve(tmp_path / "c.txt", q, i, di, dq)
+    calls = {"check_curve": 0, "_invert_auto": 0}
+    for name in calls:
+        orig = getattr(inv, name)
+
+        def counted(*a, _orig=orig, _name=name, **k):
+            calls[_name] += 1
+            return _orig(*a, **k)
+        monkeypatch.setattr(inv, name, counted)
+
+    def fail(*a, **k):
+        raise AssertionError("refine checked the curve again")
+
+    monkeypatch.setattr(inputs, "check_curve", fail)
+    monkeypatch.setattr(inputs, "unused_bad_points", fail)
+    assert main(["invert", str(data), "--volume-fraction", "auto", "--refine", "lm", "--output",
+                 str(tmp_path / "out")]) == 0
+    assert calls == {"check_curve": 1, "_invert_auto": 1}
