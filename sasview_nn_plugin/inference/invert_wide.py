@@ -25,7 +25,7 @@ from .wide_model import Placed, WideModel, check_slit, place
 MIN_DECADES = 1.0      # narrower windows: refused (the training windows were 1.0-3.6 decades)
 MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
 PHI_RANGE = (0.0, 0.5)
-UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 1 / 3   # a third of the number below the 1 % volume quantile: flag
+UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: flag
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 PHI_ALTERNATIVES = (0.0, 0.5, 0.75, 1.25, 1.5)   # x the estimated phi: the alternatives the data are asked about
 PHI_DISAGREE_CHI2 = 9.0   # an alternative better by this much chi2 (in units of chi2 per point, >= 1): flagged
