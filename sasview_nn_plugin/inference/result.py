@@ -5,7 +5,8 @@ the data used (its :class:`~..data.curve.Curve`) and the model's q range, and op
 (:class:`Fit`, a bumps fit started from the network), ``uncertainty`` (:class:`Uncertainty`) and ``quality``
 (the forward-model check, computed on first use).  A part that was not computed is None, never a
 NaN-filled default; code that needs it branches on ``part is not None``.
-The model curve of a result is :func:`sasview_nn_plugin.fitting.curves.model_curve` (it runs sasmodels).
+The model curve of a result is :func:`sasview_nn_plugin.fitting.curves.model_curve` (numpy: the check's model,
+smeared as the data are).
 """
 
 from __future__ import annotations
