@@ -22,9 +22,6 @@ ENTRIES = {e["id"]: e for e in real_data.manifest()}
 XFAIL = {
     ("latex_usans", "default", "auto"):
         "refused: the windowed model does not read slit-smeared data (the whole-curve one reads 2317 A, right)",
-    ("aot_core", "default", "auto"):
-        "right-flagged: 28.6 A for 26.7 +- 10 % (phi estimated 0.14), mass-outside-observable (its 24 points with "
-        "I <= 0 are now kept as data, no longer refused)",
     ("aot_core", "wide", "auto"):
         "wrong-flagged: 29.6 A for 26.7 +- 10 % (phi estimated 0.13 vs 0.10 in the reference fit), "
         "shape-outside-training and mass-outside-observable",
