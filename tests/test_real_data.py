@@ -25,9 +25,6 @@ XFAIL = {
     ("aot_core", "wide", "auto"):
         "wrong-flagged: 29.6 A for 26.7 +- 10 % (phi estimated 0.13 vs 0.10 in the reference fit), "
         "shape-outside-training and mass-outside-observable",
-    ("aot_drop", "wide", "auto"):
-        "wrong-flagged: 35.5 A for 30.8 +- 10 % (phi estimated 0.20 vs 0.08 in the reference fit; the data fit "
-        "phi 0.1 clearly better), volume-fraction-uncertain",
     ("ps120_dsm", "default", "auto"):
         "wrong-flagged: 10018 A for 3200 +- 10 % (phi estimated 0.27), poor-fit and shape-outside-training: a "
         "desmeared USAXS curve of nearly monodisperse (1.3 %) 640 nm spheres, minima to qR ~ 20 and the Porod tail "

@@ -208,19 +208,43 @@ def test_polish_recovers_a_shifted_and_a_mixed_answer(phi):
         assert vol[part] @ lr[part] / vol[part].sum() == pytest.approx(centre, abs=0.005)
 
 
-def test_an_uncertain_volume_fraction_estimate_is_a_flag(monkeypatch):
-    """Hand-made: the phi head's sigma set above / below PHI_SIGMA_MAX decides the flag; a given phi never has it."""
+def _schulz_volume_on_grid(placed, radius: float, pd: float) -> np.ndarray:
+    """The volume distribution of a Schulz number distribution (mean ``radius`` A, ``pd``) on the network's bins."""
+    from scipy.stats import gamma
+
+    z = 1 / pd**2 - 1
+    edges = np.sqrt(GRIDS.rho[1:] * GRIDS.rho[:-1]) * placed.length
+    edges = np.concatenate([[GRIDS.rho[0] * placed.length / 1.02], edges, [GRIDS.rho[-1] * placed.length * 1.02]])
+    r = np.sqrt(edges[1:] * edges[:-1])
+    number = np.diff(gamma.cdf(edges, z + 1, scale=radius / (z + 1)))
+    return number * r**3 / (number * r**3).sum()
+
+
+def test_unknown_phi_is_what_the_data_say_not_the_head(monkeypatch):
+    """Hand-made: a network whose answer is the true distribution at every phi and whose phi head says 0.05 +- 0.001;
+    the data (sasmodels, phi 0.25) are asked over PHI_PROFILE: the estimate is 0.25 within its sigma and 0.02,
+    unflagged.  (Before the profile the head's 0.05 was used: SasView's AOT drop curve read phi 0.20 for the
+    reference fit's 0.08, 35.5 A for 30.8.)  The profile's sigma decides the flag (set above / below
+    PHI_SIGMA_MAX by hand); a given phi never has it."""
     import sasview_nn_plugin.inference.invert_wide as iw
 
     q = np.geomspace(0.005, 0.5, 200)
-    i = spheres(q, 40.0)
+    clean = spheres(q, 40.0, 0.1, 0.25)
+    di = 0.01 * clean
+    noise = np.random.default_rng(3).standard_normal(len(q))
+    i = clean + di * noise
     model = random_model()
+    truth = _schulz_volume_on_grid(place(GRIDS, q, i, di, None, None), 40.0, 0.1)
+    monkeypatch.setattr(WideModel, "predict_placed", lambda self, placed, phi: (
+        np.tile(truth, (len(phi), 1)), np.full(len(phi), 0.05), np.full(len(phi), 0.001)))
+    res = iw.invert_wide(model, q, i, di, polished=False)
+    assert abs(res.volume_fraction_used - 0.25) <= max(0.02, 2 * res.volume_fraction_sigma)
+    assert res.volume_fraction_sigma <= iw.PHI_SIGMA_MAX and "volume-fraction-uncertain" not in res.quality.flags
     for sigma, flagged in ((0.2, True), (0.001, False)):
-        monkeypatch.setattr(WideModel, "predict_placed", lambda self, placed, phi, s=sigma: (
-            np.full((1, len(GRIDS.rho)), 1 / len(GRIDS.rho)), np.array([0.2]), np.array([s])))
-        res = iw.invert_wide(model, q, i, 0.01 * i, polished=False)
+        monkeypatch.setattr(iw, "profile_phi", lambda *args, s=sigma: (0.2, s, "by hand"))
+        res = iw.invert_wide(model, q, i, di, polished=False)
         assert ("volume-fraction-uncertain" in res.quality.flags) is flagged
-    assert "volume-fraction-uncertain" not in iw.invert_wide(model, q, i, 0.01 * i, volume_fraction=0.2,
+    assert "volume-fraction-uncertain" not in iw.invert_wide(model, q, i, di, volume_fraction=0.2,
                                                              polished=False).quality.flags
 
 
