@@ -22,9 +22,6 @@ ENTRIES = {e["id"]: e for e in real_data.manifest()}
 XFAIL = {
     ("latex_usans", "default", "auto"):
         "refused: the windowed model does not read slit-smeared data (the whole-curve one reads 2317 A, right)",
-    ("aot_core", "wide", "auto"):
-        "wrong-flagged: 29.6 A for 26.7 +- 10 % (phi estimated 0.13 vs 0.10 in the reference fit), "
-        "shape-outside-training and mass-outside-observable",
     ("ps120_dsm", "default", "auto"):
         "wrong-flagged: 10018 A for 3200 +- 10 % (phi estimated 0.27), poor-fit and shape-outside-training: a "
         "desmeared USAXS curve of nearly monodisperse (1.3 %) 640 nm spheres, minima to qR ~ 20 and the Porod tail "
