@@ -5,10 +5,12 @@ the volume distribution over radii rho L.  Points with I <= 0 are data: masked f
 check (their dI weigh them).
 
 Volume fraction not given: the network answers for :data:`PHI_PROFILE` values in one batched pass, each answer
-is *moved* against the data (:func:`.polish.move`: populations shifted and stretched, shares refitted; not
-reshaped, whose freedom absorbs phi) and the chi2 profile over phi gives the estimate and its sigma
-(:func:`.phi.estimate_volume_fraction`, the windowed model's rule).  The network's own phi head is reported in
-a note: on bench_wide's curves its median error is 0.01-0.04, the profile's 0.001-0.01 (docs/wide.md).
+is polished against the data without a power law (:func:`.polish.move`: populations shifted and stretched,
+shares refitted, then the shape where the data still ask) and the chi2 profile over phi gives the estimate and
+its sigma (:func:`.phi.estimate_volume_fraction`, the windowed model's rule).  The network's own phi head is
+reported in a note: on bench_wide's curves its median error is 0.01-0.04, the profile's 0.000-0.005 (shifting
+and stretching alone, without the shape, gives 0.003-0.05: docs/wide.md).
+
 The forward-model check (:func:`~.quality.assess`) scores the answer over the window the network read,
 smeared with the pinhole dq or the slit length the data carry.
 """
@@ -94,7 +96,7 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
 
 
 def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) -> tuple[float, float, str]:
-    """(phi, 1-sigma, note): the volume fraction whose moved network answer fits the data best, over
+    """(phi, 1-sigma, note): the volume fraction whose polished network answer fits the data best, over
     :data:`PHI_PROFILE` (module docstring).  Without dI the misfit rms is scored (the windowed model's rule)."""
     vols = model.predict_placed([placed] * len(PHI_PROFILE), list(PHI_PROFILE))[0]
     radius = model.grids.rho * placed.length
@@ -119,7 +121,7 @@ def _phi(model: WideModel, placed: Placed, given: float | None, head: tuple[floa
     if given is not None:
         return given, None, None
     phi, sigma, note = profile_phi(model, placed, *curve)
-    notes.append(note.replace("forward-model", "moved network answers' forward-model"))
+    notes.append(note.replace("forward-model", "polished network answers' forward-model"))
     notes.append(f"the network's own phi head read {head[0]:.3f} +- {head[1]:.3f}")
     return phi, sigma, model.predict_placed([placed], [phi])[0][0]
 
