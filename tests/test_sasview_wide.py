@@ -143,7 +143,7 @@ def test_under_a_decade_the_windowed_network_and_wide_only_by_name():
 def test_phi_ticked_is_estimated_by_the_whole_curve_network():
     s = core.start_fitness(page("latex_smeared.xml", 1, estimate=True, volfraction=0.3), estimate_phi=True)
     assert s.model == "wide" and s.phi_estimated and "volfraction" in s.free
-    assert any(n.startswith("volfraction estimated by the whole-curve network") for n in s.notes)
+    assert any(n.startswith("volfraction estimated with the whole-curve network") for n in s.notes)
     assert core.PHI_FLOOR <= s.volume_fraction < 0.1     # dilute latex; the page's 0.3 was not kept
     assert core.component_distributions(s.values)["mean_number"] == pytest.approx(2500.0, rel=0.10)
 

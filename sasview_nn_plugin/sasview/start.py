@@ -96,8 +96,9 @@ def phi_scan_range(nn) -> tuple[float, float]:
 
 
 def _wide_phi(fitness, nn, notes: list[str]) -> float:
-    """The whole-curve network's own estimate of the volume fraction (the same pass that reads the sizes), at
-    least :data:`PHI_FLOOR` (the plugin's intensity is proportional to volfraction)."""
+    """The whole-curve inversion's estimate of the volume fraction (the data's chi2 profile over its answers at
+    0-0.5: :mod:`..inference.invert_wide`), at least :data:`PHI_FLOOR` (the plugin's intensity is proportional
+    to volfraction)."""
     from ..fitting.network_start import inversion_data
     from ..fitting.sasfitness import as_experiment
     from ..inference.invert import invert
@@ -106,7 +107,7 @@ def _wide_phi(fitness, nn, notes: list[str]) -> float:
     data.pop("keep")
     res = invert(**data, volume_fraction=None, model=nn)
     phi, sigma = res.volume_fraction_used, res.volume_fraction_sigma
-    notes.append(f"volfraction estimated by the whole-curve network: {phi:.3f} +- {sigma:.3f}"
+    notes.append(f"volfraction estimated with the whole-curve network: {phi:.3f} +- {sigma:.3f}"
                  + (f" (set to {PHI_FLOOR:g}: the plugin's intensity needs volfraction > 0)" if phi < PHI_FLOOR else "")
                  + ("; flagged: " + ", ".join(res.quality.flags) if res.quality.flags else ""))
     return max(float(phi), PHI_FLOOR)
@@ -116,7 +117,7 @@ def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
     """Run the network start on SasView's ``SasFitness`` of ``nn_spheres_hs`` (a private copy: its parameters
     and their fixed flags are changed).  ``model``: None or ``"auto"`` (:func:`choose_model`), ``"wide"``,
     ``"default"``, a path or a loaded model.  ``estimate_phi``: the windowed network scans the volume fraction
-    over its training range and keeps the best chi^2; the whole-curve network estimates it in its own pass;
+    over its training range and keeps the best chi^2; the whole-curve inversion estimates it (:func:`_wide_phi`);
     else the fitness's ``volfraction`` is used."""
     from bumps.fitproblem import FitProblem
 
