@@ -174,3 +174,25 @@ def test_volume_fraction_sigma_is_the_refinements_prior(example_curve, tmp_path)
         prior[label] = ref.get("volume_fraction_prior")
     assert prior["default"]["sigma"] == pytest.approx(0.03) and prior["given"]["sigma"] == pytest.approx(0.05)
     assert prior["fixed"] is None   # held at the given value: no fitted phi, no prior
+
+
+def test_model_auto_chooses_per_curve_and_batch_refuses_it(tmp_path):
+    """`--model auto`: a curve spanning 2 decades goes to the whole-curve network, one spanning 0.4 to the windowed
+    one, each result saying so; `batch` (one table on one model's bins) refuses auto with exit code 2."""
+    from sasmodels.core import load_model
+    from sasmodels.direct_model import call_kernel
+
+    files = []
+    for name, q in (("wide", np.geomspace(0.005, 0.5, 200)), ("narrow", np.geomspace(0.04, 0.105, 100))):
+        kernel = load_model("sphere").make_kernel([q])
+        i = call_kernel(kernel, dict(radius=40.0, radius_pd=0.1, radius_pd_type="schulz", background=0.0))
+        kernel.release()
+        files.append(save_curve(tmp_path / f"{name}.txt", q, i, 0.01 * i))
+    out = tmp_path / "out"
+    r = run("invert", *map(str, files), "--volume-fraction", "0", "--model", "auto", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    for name, model in (("wide", "wide"), ("narrow", "default")):
+        rec = json.loads((out / f"{name}.json").read_text())
+        assert rec["model"] == model and any(n.startswith("model auto:") for n in rec["notes"])
+    r = run("batch", str(files[0]), "--volume-fraction", "0", "--model", "auto", "--output", str(tmp_path / "b"))
+    assert r.returncode == 2 and "auto" in r.stderr and not (tmp_path / "b").exists()

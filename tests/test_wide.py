@@ -361,3 +361,20 @@ def test_a_number_distribution_resting_on_unseen_particles_is_flagged(monkeypatc
             v[None], np.array([0.0]), np.array([0.01])))
         res = invert_wide(random_model(), q, i, 0.01 * i, volume_fraction=0.0, polished=False)
         assert ("number-distribution-undetermined" in res.quality.flags) is flagged
+
+
+def test_model_auto_chooses_by_the_curve():
+    """``model="auto"``: the whole-curve network for a decade of q or more or slit-smeared data, the windowed one
+    under a decade; a note says which, in invert and invert_many alike."""
+    from sasview_nn_plugin import invert, invert_many
+    from sasview_nn_plugin.inference.wide_model import choose_network
+
+    wide_q, narrow_q = np.geomspace(0.005, 0.5, 200), np.geomspace(0.04, 0.105, 100)
+    assert choose_network(wide_q)[0] == "wide" and choose_network(narrow_q)[0] is None
+    assert choose_network(np.geomspace(1e-4, 8e-4, 50), slit_length=0.02)[0] == "wide"
+    for q, name in ((wide_q, "wide"), (narrow_q, "default")):
+        i = spheres(q, 40.0)
+        res = invert(q, i, 0.01 * i, volume_fraction=0.0, model="auto")
+        assert res.model == name and res.notes[0].startswith("model auto:")
+        many = invert_many(q, np.stack([i, 2 * i]), 0.01 * np.stack([i, 2 * i]), volume_fractions=0.0, model="auto")
+        assert [r.model for r in many] == [name, name] and all(r.notes[0] == res.notes[0] for r in many)

@@ -31,7 +31,8 @@ from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import AUTO, BatchCheck, assess, training_of
 from .quality_model import smeared_power_law
 from .result import Distribution, Inversion
-from .wide_model import wide_model
+from .wide_model import AUTO as AUTO_MODEL
+from .wide_model import choose_network, wide_model
 from .window import (  # noqa: F401  (to_model_grid, maps_to_model_window, dq_over_q: also imported from here)
     MIN_WINDOW_SCALE,
     WINDOW_STEP,
@@ -68,7 +69,9 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
     curve's chi^2 only) and ``dq``: None or the 1-sigma q resolution per point (1/A).  volume_fraction in
     [0, 0.74) (0: dilute, no S(q)), or None: estimated from the curve (:mod:`.phi`; the result's
     ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped name, a path, a loaded :class:`NNModel`,
-    or None for the shipped default.  A model trained with resolution as an input
+    None for the shipped default, or ``"auto"``: chosen by the data (:func:`~.wide_model.choose_network`: the
+    whole-curve network for slit-smeared data and q ranges of a decade or more; a note says which).
+    A model trained with resolution as an input
     (:attr:`NNModel.takes_resolution`) is given the median dQ/Q over the window it sees, and the quality check
     smears its model curve with dq.  ``slit_length`` (1/A; Bonse-Hart USAXS, Kratky cameras): slit smearing,
     which the whole-curve model (``model="wide"``) reads and checks with; ``q_range`` (q_min, q_max in 1/A): only
@@ -81,6 +84,10 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
         curve = dataclasses.replace(curve, **given)
     if curve.q_range is not None:
         curve = curve.within(curve.q_range)
+    if isinstance(model, str) and model == AUTO_MODEL:
+        model, why = choose_network(curve.q, curve.slit_length)
+        res = invert(curve, volume_fraction=volume_fraction, model=model)
+        return dataclasses.replace(res, notes=(why, *res.notes))
     if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)
         return invert_wide(wide, curve.q, curve.intensity, curve.di, volume_fraction=volume_fraction, dq=curve.dq,
                            slit_length=curve.one_slit_length("the whole-curve network"), q_range=curve.q_range)
@@ -353,8 +360,13 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     ``intensities`` (N, n_q), ``dIs`` and ``dqs`` (q resolution, 1/A) None or (N, n_q), ``volume_fractions``
     scalar or (N,); None or NaN (per row): estimated from that curve (:func:`invert` with volume_fraction=None,
     one curve at a time).  Returns, per curve, its Inversion or the InputError that :func:`invert` would raise
-    for it (a bad curve never stops the others).
+    for it (a bad curve never stops the others).  ``model="auto"``: chosen by the shared q grid
+    (:func:`~.wide_model.choose_network`), a note on each result.
     """
+    if isinstance(model, str) and model == AUTO_MODEL:
+        model, why = choose_network(q)
+        return [r if isinstance(r, InputError) else dataclasses.replace(r, notes=(why, *r.notes))
+                for r in invert_many(q, intensities, dIs, volume_fractions=volume_fractions, model=model, dqs=dqs)]
     if (wide := wide_model(model)) is not None:
         return invert_wide_many(wide, q, intensities, dIs, volume_fractions=volume_fractions, dqs=dqs)
     q = np.asarray(q, dtype=float)

@@ -141,7 +141,8 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
                 slit_length: float | None = None, q_range: tuple[float, float] | None = None,
                 polished: bool = True) -> Inversion:
     """Invert one curve (q 1/A ascending, I any units, dI, pinhole dq 1-sigma 1/A or slit length 1/A) with the
-    whole-curve network; ``volume_fraction`` None: estimated from the data (module docstring; ``volume_fraction_sigma``).
+    whole-curve network; ``volume_fraction`` None: estimated from the data (module docstring;
+    ``volume_fraction_sigma``).
     ``polished``: the answer polished against the data (:mod:`.polish`; False: the network's output as is)."""
     slit = check_slit(slit_length)
     phi = None if volume_fraction is None else check_volume_fraction(volume_fraction)

@@ -25,7 +25,7 @@ from ..data.files import atomic_path, ensure_output_dir, printable, remove_parti
 from ..data.files import check_output_path as files_check_output
 from ..data.writers import write_inversion
 from ..errors import InputError
-from ..inference.wide_model import load_any
+from ..inference.wide_model import AUTO, load_any
 from ..physics import kernels as physics
 from .guard import LOCK_NAME, OutputLock, refuse_outputs_onto_inputs
 from .parts import blocks, frame_groups, gather, part_index
@@ -192,6 +192,9 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     if workers is not None and workers < 1:
         raise InputError(f"`workers` must be at least 1 (got {workers})", parameter="workers")
     settings = settings_for(options, frame_files)
+    if settings.model == AUTO:
+        raise InputError("`model` auto chooses per curve, but a batch writes every frame's distribution on one "
+                         "model's bins: name `model` 'default' or 'wide' (`invert` takes auto)", parameter="model")
     nn = load_any(settings.model)
     out = files_check_output(output, "`output`")
     files, own = expand_inputs(inputs)

@@ -19,14 +19,15 @@ import numpy as np
 from ..data.curve import Curve
 from ..data.validation import check_prior_sigma, check_q_range, check_volume_fraction
 from ..errors import InputError
-from ..inference.wide_model import check_slit, load_any
+from ..inference.wide_model import AUTO, check_slit, load_any
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything that determines a frame's result (a run's identity for resuming), plus output choices."""
 
-    model: str                              # model file path (the distribution network or a parametric head)
+    model: str                              # model file path (the distribution network or a parametric head), or
+    #                                         "auto": chosen per curve (inference.wide_model.choose_network)
     volume_fraction: float | str | None     # one value for all frames ("auto": estimated per curve) ...
     volume_fractions: dict = field(default_factory=dict)  # ... or per frame id / file name / stem
     q_unit: str | None = None               # None: the unit each file states, else 1/A
@@ -45,7 +46,7 @@ class Settings:
     plot: bool = False
 
     def signature(self) -> str:
-        d = asdict(self) | {"model": hashlib.sha256(Path(self.model).read_bytes()).hexdigest()}  # weights, not path
+        d = asdict(self) | {"model": _model_digest(self.model)}  # weights, not path
         for output_only in ("frame_files", "plot"):
             d.pop(output_only)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -78,11 +79,12 @@ class RunOptions:
 
     ``volume_fraction`` (one for all frames) or ``volume_fraction_table`` (CSV: frame, volume_fraction);
     ``q_unit`` for files that state none; ``model`` a shipped name or file (default: the shipped network,
-    or the shipped head of ``parametric``); ``refine`` a bumps fitter id ("lm", "dream") for the network's
-    result (with ``parametric``: the fitter of the head's start); ``check_identifiability`` None means "with
-    refine or parametric"; ``plot`` a figure per frame; ``sasview_project`` a SasView project of all results;
-    ``strict_input`` refuse files the loader would repair (NaN or q = 0 rows, dI <= 0, unsorted or repeated q);
-    ``order`` name | mtime | a per-frame field of frame tables."""
+    or the shipped head of ``parametric``), or "auto" (``invert`` only: chosen per curve); ``refine`` a bumps
+    fitter id ("lm", "dream") for the network's result (with ``parametric``: the fitter of the head's start);
+    ``check_identifiability`` None means "with refine or parametric"; ``plot`` a figure per frame;
+    ``sasview_project`` a SasView project of all results; ``strict_input`` refuse files the loader would repair
+    (NaN or q = 0 rows, dI <= 0, unsorted or repeated q); ``order`` name | mtime | a per-frame field of frame
+    tables."""
 
     volume_fraction: float | str | None = None   # "auto": estimated from each curve
     volume_fraction_table: str | None = None
@@ -102,6 +104,14 @@ class RunOptions:
     order: str = "name"
     slit_length: float | None = None             # 1/A: slit smearing for files that state none (whole-curve model)
     q_range: tuple[float, float] | None = None   # 1/A: only the points inside are used
+
+
+def _model_digest(model: str) -> str:
+    """sha256 of the model file's bytes; for ``"auto"``, of both files it chooses between."""
+    from ..inference.modelfile import resolve_model_path
+
+    paths = [resolve_model_path(m) for m in ("wide", None)] if model == AUTO else [Path(model)]
+    return "+".join(hashlib.sha256(p.read_bytes()).hexdigest() for p in paths)
 
 
 def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
@@ -133,9 +143,14 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
         from ..fitting.parametric import shipped_model_name
 
         model = shipped_model_name(o.parametric)
-    load_any(model)  # a missing or corrupt model file stops the run before any work
+    if model == AUTO and o.parametric:
+        raise InputError("`model` auto chooses between the distribution networks; with `parametric` leave `model` "
+                         "unset (the family's head) or name a parametric model file", parameter="model")
+    for one in ("wide", None) if model == AUTO else (model,):
+        load_any(one)  # a missing or corrupt model file stops the run before any work
     check = bool(o.refine or o.parametric) if o.check_identifiability is None else o.check_identifiability
-    return Settings(model=str(resolve_model_path(model).resolve()), volume_fraction=o.volume_fraction,
+    return Settings(model=AUTO if model == AUTO else str(resolve_model_path(model).resolve()),
+                    volume_fraction=o.volume_fraction,
                     volume_fractions=table, q_unit=o.q_unit, refine=o.refine, parametrization=o.parametrization,
                     fit_volume_fraction=o.fit_volume_fraction, volume_fraction_sigma=sigma, parametric=o.parametric,
                     dq_scale_sigma=dq_sigma, check_identifiability=check, slit_length=check_slit(o.slit_length),
@@ -221,7 +236,7 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
     (:func:`~sasview_nn_plugin.inference.invert.invert_many`).  Every failure is recorded, none raised."""
     from ..inference.invert import invert_many
 
-    nn = load_any(settings.model)
+    nn = AUTO if settings.model == AUTO else load_any(settings.model)
     out: list[FrameResult | None] = []
     phis: dict[int, float] = {}
     for k, (fid, source, sid, index, c) in enumerate(frames):

@@ -67,26 +67,19 @@ def _scale_background(fitness) -> None:
 
 
 def choose_model(fitness, model=None) -> tuple[object, str]:
-    """(model, why): the network for this fit object's points.  ``model`` None or ``"auto"``: the whole-curve
-    network (``"wide"``) where the data are slit-smeared (the windowed one refuses slits) or the points span at
-    least :data:`~..inference.invert_wide.MIN_DECADES` decade of q, else the windowed default; any other name, path
-    or loaded model is taken as it is."""
+    """(model, why): the network for this fit object's points.  ``model`` None or ``"auto"``: the library's rule
+    (:func:`~..inference.wide_model.choose_network`: the whole-curve network for slit-smeared data or points
+    spanning a decade of q or more, else the windowed default); any other name, path or loaded model is taken
+    as it is."""
     from ..fitting.network_start import slit_length
     from ..fitting.sasfitness import as_experiment
-    from ..inference.invert_wide import MIN_DECADES
+    from ..inference.wide_model import choose_network
 
     if model not in (None, AUTO):
         return model, "as chosen"
     view = as_experiment(fitness)
-    q = np.asarray(view.resolution.q, float)
-    q = q[np.isfinite(q) & (q > 0)]
-    slit = slit_length(view)
-    decades = float(np.log10(q.max() / q.min())) if len(q) > 1 else 0.0
-    if slit is not None:
-        return WIDE, f"slit-smeared data (slit length {slit:.4g} 1/A): the whole-curve network"
-    if decades >= MIN_DECADES:
-        return WIDE, f"the page's q range spans {decades:.2f} decades: the whole-curve network"
-    return None, (f"the page's q range spans {decades:.2f} decades (< {MIN_DECADES:g}): the windowed network")
+    name, why = choose_network(view.resolution.q, slit_length(view))
+    return name, why.replace("model auto: the q range", "the page's q range")
 
 
 def phi_scan_range(nn) -> tuple[float, float]:
