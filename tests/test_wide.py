@@ -248,6 +248,33 @@ def test_unknown_phi_is_what_the_data_say_not_the_head(monkeypatch):
                                                              polished=False).quality.flags
 
 
+def test_an_estimated_phi_resting_on_unseen_particles_is_a_flag(monkeypatch):
+    """Hand-made: S(q)'s R_eff is the number mean; for a broad Schulz answer (pd 0.6) much of the
+    number lies below the 1 % volume quantile, which the data barely see: leaving it out moves the number mean
+    by more than REFF_UNSEEN_MAX: an estimated phi > 0 is then flagged (bench_wide: broad samples' estimates
+    0.03-0.08 low with a sigma of 0.01, unflagged).  A narrow answer (pd 0.1), an estimate of 0 (no S(q)) and a
+    given phi are not flagged."""
+    import sasview_nn_plugin.inference.invert_wide as iw
+
+    q = np.geomspace(0.005, 0.5, 200)
+    i = spheres(q, 40.0)
+    model = random_model()
+    placed = place(GRIDS, q, i, 0.01 * i, None, None)
+    for pd, phi, flagged in ((0.6, 0.2, True), (0.1, 0.2, False), (0.6, 0.0, False)):
+        vol = _schulz_volume_on_grid(placed, 40.0, pd)
+        monkeypatch.setattr(WideModel, "predict_placed", lambda self, pl, phis, v=vol: (
+            np.tile(v, (len(phis), 1)), np.full(len(phis), 0.2), np.full(len(phis), 0.001)))
+        monkeypatch.setattr(iw, "profile_phi", lambda *args, p=phi: (p, 0.01, "by hand"))
+        res = iw.invert_wide(model, q, i, 0.01 * i, polished=False)
+        number, radius = res.number_distribution, res.radius
+        seen = np.cumsum(res.volume_distribution) >= 0.01
+        shift = (number[seen] @ radius[seen]) / number[seen].sum() / (number @ radius) - 1
+        assert bool(shift > iw.REFF_UNSEEN_MAX) is (pd == 0.6)
+        assert ("volume-fraction-uncertain" in res.quality.flags) is flagged
+        given = iw.invert_wide(model, q, i, 0.01 * i, volume_fraction=phi, polished=False)
+        assert "volume-fraction-uncertain" not in given.quality.flags
+
+
 def test_refine_histogram_knots_follow_a_log_grid():
     """On a grid over 3 decades the histogram's knots are log-spaced over the radii the start occupies (a linear
     spread would put 23 of 24 knots above the distribution); on a linear grid they stay linear."""

@@ -37,6 +37,8 @@ PHI_RANGE = (0.0, 0.5)
 UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: flag
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 PHI_PROFILE = np.linspace(0.0, 0.5, 11)   # volume fractions the data are asked about when phi is not given
+REFF_UNSEEN_MAX = 0.10   # phi estimated > 0: the number mean (S(q)'s R_eff) moving more than this without the
+#                          unseen particles (below the 1 % volume quantile) makes the estimate uncertain (a flag)
 
 
 def _validated(q, intensity, di, dq, q_range):
@@ -85,8 +87,13 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     check = functools.partial(assess, q, intensity, di, radius, number, phi,
                               training=training, q_range=placed.q_range, dq=dq, slit_length=slit,
                               power_law=power_law)
-    if phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX:   # the answer moves with an uncertain phi: a flag
-        check = functools.partial(_flagged, check, "volume-fraction-uncertain")
+    shift = unseen_reff_shift(radius, number, vol)
+    if phi_sigma is not None and phi > 0 and shift > REFF_UNSEEN_MAX:
+        notes = [*notes, f"the volume fraction is read from S(q), whose R_eff (the number mean) would move by "
+                         f"{shift:.0%} without the particles below the 1 % volume quantile, which the data barely "
+                         "see: the estimate is uncertain; give phi if it is known"]
+    if phi_sigma is not None and (phi_sigma > PHI_SIGMA_MAX or (phi > 0 and shift > REFF_UNSEEN_MAX)):
+        check = functools.partial(_flagged, check, "volume-fraction-uncertain")   # the answer moves with phi
     if number[np.cumsum(vol) < UNSEEN_VOLUME].sum() > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
         check = functools.partial(_flagged, check, "number-distribution-undetermined")
@@ -107,6 +114,15 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
         chi2 = move(q, intensity, di, dq, slit, fine, vf, float(p))[2]
         scored.append((chi2, chi2 / max(n - 2, 1)) if di is not None else (np.sqrt(chi2 / n), float(n)))
     return estimate_volume_fraction(PHI_PROFILE, scored, di is not None)
+
+
+def unseen_reff_shift(radius: np.ndarray, number: np.ndarray, vol: np.ndarray) -> float:
+    """Relative change of the number-mean radius (A) when the particles below the :data:`UNSEEN_VOLUME` volume
+    quantile (which the data barely see: scattering weighs volume squared) are left out."""
+    seen = np.cumsum(vol) >= UNSEEN_VOLUME
+    if not seen.any() or not number[seen].sum() > 0:
+        return 0.0
+    return float((number[seen] @ radius[seen]) / number[seen].sum() / (number @ radius) - 1.0)
 
 
 def _flagged(check, flag: str):
