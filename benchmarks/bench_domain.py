@@ -16,7 +16,8 @@ answer meets the accuracy limits (relative W1 <= 3 %, number-mean error <= 1.5 %
 in-domain curves <= 10 %" is judged on those (a flag on an answer that misses the limits is a true warning);
 "missed" is the share of answers that miss the limits and carry no flag.
 Out of domain (lab window): sasmodels core_shell_sphere, cylinder, ellipsoid, sphere@stickyhardsphere, fractal,
-vesicle, and Schulz spheres of mean radius 10/q_min; the share flagged (or refused) per kind.
+vesicle, poly_gauss_coil (polymer coils), Schulz spheres of mean radius 10/q_min, and Schulz spheres of R 60-150 A
+measured only in their Guinier range (q 0.004-0.012 1/A, q R <= 1.8); the share flagged (or refused) per kind.
 
     nice -n 10 python benchmarks/bench_domain.py [--n 25] [--seed 14] [--model default]
            [--families schulz lognormal gaussian bimodal] [--windows lab sans usaxs narrow] [--n-ood 40]
@@ -49,7 +50,9 @@ WINDOWS = {"lab": (0.008, 0.3, 300, None), "sans": (0.003, 0.3, 300, (0.10, 0.20
            "usaxs": (1.5e-4, 0.02, 300, None), "narrow": (0.02, 0.06, 100, None)}
 PHI_BANDS = {"0": (0.0, 0.0), "0.01-0.1": (0.01, 0.1), "0.1-0.5": (0.1, 0.5)}
 FAMILIES = ["schulz", "lognormal", "gaussian", "bimodal"]
-OOD_KINDS = ["core_shell_sphere", "cylinder", "ellipsoid", "sticky_hs", "fractal", "vesicle", "sphere_10x"]
+OOD_KINDS = ["core_shell_sphere", "cylinder", "ellipsoid", "sticky_hs", "fractal", "vesicle", "sphere_10x", "coil",
+             "guinier_only"]
+GUINIER_WINDOW = (0.004, 0.012, 150)   # the guinier_only kind's window (1/A, points)
 R_MAX_A = 3000.0       # cap on the sampled number-mean radius
 PD_N, PD_NSIGMA = 120, 6.0   # sasmodels dispersion mesh: points and half-width in sigmas
 LIMITS = {"rel_w1": 0.03, "err_mean": 0.015, "flagged": 0.10, "dphi": 0.03, "rel_w1_auto": 0.04, "ood": 0.80}
@@ -170,7 +173,8 @@ def in_domain_cell(window: str, band: str, family: str, n: int, seed: int, nn, t
     return rows
 
 
-DILUTE_OOD = ("core_shell_sphere", "cylinder", "ellipsoid", "fractal", "vesicle")   # curves made without S(q)
+DILUTE_OOD = ("core_shell_sphere", "cylinder", "ellipsoid", "fractal", "vesicle", "coil",
+              "guinier_only")   # curves made without S(q)
 
 
 def ood_curve(kind: str, q: np.ndarray, rng, true_phi: bool = True) -> tuple[str, dict, float]:
@@ -194,6 +198,11 @@ def ood_curve(kind: str, q: np.ndarray, rng, true_phi: bool = True) -> tuple[str
     if kind == "fractal":
         return kind, dict(radius=rng.uniform(5, 20), fractal_dim=rng.uniform(1.8, 2.8),
                           cor_length=rng.uniform(100, 500), volfraction=0.05), phi
+    if kind == "coil":   # Gaussian polymer coils, Schulz-Zimm polydispersity Mw/Mn 1.2-2
+        return "poly_gauss_coil", dict(rg=float(np.exp(rng.uniform(np.log(20), np.log(80)))),
+                                       polydispersity=rng.uniform(1.2, 2.0)), phi
+    if kind == "guinier_only":   # spheres whose window sees only q R <= 1.8: one radius of gyration, no shape
+        return "sphere", dict(radius=rng.uniform(60, 150), **schulz), phi
     if kind == "vesicle":
         return kind, dict(radius=rng.uniform(50, 150), thickness=rng.uniform(20, 40), **schulz), phi
     return "sphere@hardsphere", dict(radius=10 / q[0], radius_pd=rng.uniform(0.05, 0.3), radius_pd_n=PD_N,
@@ -207,6 +216,8 @@ def out_of_domain(kind: str, n: int, seed: int, nn, window: str = "lab", true_ph
     0.1-0.5 drawn for them, as before issue 26; a wrong phi flags them by itself)."""
     rng = np.random.default_rng([seed, 99, OOD_KINDS.index(kind)])
     q_min, q_max, npts, _ = WINDOWS[window]
+    if kind == "guinier_only":
+        q_min, q_max, npts = GUINIER_WINDOW
     q = np.geomspace(q_min, q_max, npts)
     flagged = marked = refused = 0
     for _ in range(n):

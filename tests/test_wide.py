@@ -275,6 +275,24 @@ def test_an_estimated_phi_resting_on_unseen_particles_is_a_flag(monkeypatch):
         assert "volume-fraction-uncertain" not in given.quality.flags
 
 
+def test_a_number_mean_below_what_the_window_resolves_is_a_flag(monkeypatch):
+    """Hand-made: on q 0.005-0.3 1/A the window resolves radii from pi/q_max = 10.5 A; an answer whose number mean
+    lies below (Schulz 8 A) is flagged mass-outside-observable, one at 20 A is not.  (bench_domain: polymer coils,
+    Rg 20-80 A, read by the whole-curve model as spheres of number mean 9-10 A, 39 of 40 unflagged.)"""
+    import sasview_nn_plugin.inference.invert_wide as iw
+
+    q = np.geomspace(0.005, 0.3, 200)
+    model = random_model()
+    for radius, flagged in ((8.0, True), (20.0, False)):
+        i = spheres(q, radius)
+        vol = _schulz_volume_on_grid(place(GRIDS, q, i, 0.01 * i, None, None), radius, 0.1)
+        monkeypatch.setattr(WideModel, "predict_placed", lambda self, pl, phis, v=vol: (
+            np.tile(v, (len(phis), 1)), np.zeros(len(phis)), np.full(len(phis), 0.001)))
+        res = iw.invert_wide(model, q, i, 0.01 * i, volume_fraction=0.0, polished=False)
+        assert (res.mean_radius_number < np.pi / 0.3) is flagged
+        assert ("mass-outside-observable" in res.quality.flags) is flagged
+
+
 def test_refine_histogram_knots_follow_a_log_grid():
     """On a grid over 3 decades the histogram's knots are log-spaced over the radii the start occupies (a linear
     spread would put 23 of 24 knots above the distribution); on a linear grid they stay linear."""
