@@ -36,7 +36,6 @@ XFAIL = {
         "number-distribution-undetermined: the same measurement slit-smeared (slit 0.02 1/A), q to 0.13 1/A",
     ("sphere_80", "default", "auto"): "right-flagged: 80.5 A, structured-residuals (no dI, noise-free)",
     ("sphere_80", "default", "0"): "right-flagged: 80.5 A, structured-residuals (no dI, noise-free)",
-    ("sphere_80", "wide", "auto"): "right-flagged: 79.7 A, shape-outside-training (no dI)",
     ("sphere_60", "wide", "auto"):
         "right-flagged: 60.5 A, shape-outside-training, no-particle-signal, volume-fraction-uncertain",
     ("sphere_60", "wide", "0"): "right-flagged: 59.4 A, shape-outside-training, no-particle-signal",

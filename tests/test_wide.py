@@ -248,6 +248,27 @@ def test_unknown_phi_is_what_the_data_say_not_the_head(monkeypatch):
                                                              polished=False).quality.flags
 
 
+def test_an_unsure_phi_head_contradicting_the_data_is_a_flag(monkeypatch):
+    """Hand-made: the profile says 0.1 +- 0.01; a head that is unsure (sigma 0.07 > PHI_SIGMA_MAX) and more than
+    HEAD_DISAGREE_Z of its sigmas away (0.4) marks a curve unlike the training set's: flagged, the sigma widened
+    to the disagreement (SasView's polystyrene-blend SANS, polymer coils: head 0.36 +- 0.07 and 0.42 +- 0.06,
+    profile 0.13 and 0.10, read as 14-17 A spheres with chi2 0.7-1.0).  A head that agrees, or a confident one
+    (SasView's AOT drop curve: 0.199 +- 0.012 against the data's 0.118, read right), leaves the answer as it is."""
+    import sasview_nn_plugin.inference.invert_wide as iw
+
+    q = np.geomspace(0.005, 0.5, 200)
+    i = spheres(q, 40.0)
+    model = random_model()
+    vol = _schulz_volume_on_grid(place(GRIDS, q, i, 0.01 * i, None, None), 40.0, 0.1)
+    monkeypatch.setattr(iw, "profile_phi", lambda *args: (0.1, 0.01, "by hand"))
+    for head, sigma, flagged in ((0.4, 0.07, True), (0.15, 0.07, False), (0.4, 0.01, False)):
+        monkeypatch.setattr(WideModel, "predict_placed", lambda self, pl, phis, h=head, s=sigma: (
+            np.tile(vol, (len(phis), 1)), np.full(len(phis), h), np.full(len(phis), s)))
+        res = iw.invert_wide(model, q, i, 0.01 * i, polished=False)
+        assert ("volume-fraction-uncertain" in res.quality.flags) is flagged
+        assert res.volume_fraction_sigma == pytest.approx(0.3 if flagged else 0.01)
+
+
 def test_an_estimated_phi_resting_on_unseen_particles_is_a_flag(monkeypatch):
     """Hand-made: S(q)'s R_eff is the number mean; for a broad Schulz answer (pd 0.6) much of the
     number lies below the 1 % volume quantile, which the data barely see: leaving it out moves the number mean

@@ -37,6 +37,7 @@ PHI_RANGE = (0.0, 0.5)
 UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: flag
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 PHI_PROFILE = np.linspace(0.0, 0.5, 11)   # volume fractions the data are asked about when phi is not given
+HEAD_DISAGREE_Z = 2.0   # phi estimated: the profile beyond this many of the (unsure) head's sigmas -> widened
 REFF_UNSEEN_MAX = 0.10   # phi estimated > 0: the number mean (S(q)'s R_eff) moving more than this without the
 #                          unseen particles (below the 1 % volume quantile) makes the estimate uncertain (a flag)
 
@@ -139,12 +140,18 @@ def _flagged(check, flag: str):
 def _phi(model: WideModel, placed: Placed, given: float | None, head: tuple[float, float], curve: tuple,
          notes: list[str]) -> tuple[float, float | None, np.ndarray | None]:
     """(phi used, its sigma or None when given, the network's answer at it or None: the caller's): the profile's
-    estimate (:func:`profile_phi`), with notes, where none was given."""
+    estimate (:func:`profile_phi`), with notes, where none was given.  Where the network's own head is unsure
+    (sigma above PHI_SIGMA_MAX) and the data's phi lies beyond HEAD_DISAGREE_Z of its sigmas, the network read a
+    curve unlike its training: the sigma is widened to the disagreement (so the answer is flagged)."""
     if given is not None:
         return given, None, None
     phi, sigma, note = profile_phi(model, placed, *curve)
     notes.append(note.replace("forward-model", "polished network answers' forward-model"))
     notes.append(f"the network's own phi head read {head[0]:.3f} +- {head[1]:.3f}")
+    if head[1] > PHI_SIGMA_MAX and abs(head[0] - phi) > HEAD_DISAGREE_Z * head[1]:
+        notes.append("the network's phi head, itself unsure, disagrees with the data's: a curve unlike the "
+                     "training set's (e.g. polymer coils); the volume fraction and the sizes are uncertain")
+        sigma = max(sigma, abs(head[0] - phi))
     return phi, sigma, model.predict_placed([placed], [phi])[0][0]
 
 
