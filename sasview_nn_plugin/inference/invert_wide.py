@@ -8,8 +8,8 @@ Volume fraction not given: the network answers for :data:`PHI_PROFILE` values in
 is polished against the data without a power law (:func:`.polish.move`: populations shifted and stretched,
 shares refitted, then the shape where the data still ask) and the chi2 profile over phi gives the estimate and
 its sigma (:func:`.phi.estimate_volume_fraction`, the windowed model's rule).  The network's own phi head is
-reported in a note: on bench_wide's curves its median error is 0.01-0.04, the profile's 0.000-0.005 (shifting
-and stretching alone, without the shape, gives 0.003-0.05: docs/wide.md).
+reported in a note: on bench_wide's curves its median error is 0.01-0.05, the profile's 0.000-0.011 (slit-smeared:
+up to 0.05; shifting and stretching alone, without the shape, is worse: docs/wide.md).
 
 The forward-model check (:func:`~.quality.assess`) scores the answer over the window the network read,
 smeared with the pinhole dq or the slit length the data carry.
