@@ -269,6 +269,18 @@ def test_an_unsure_phi_head_contradicting_the_data_is_a_flag(monkeypatch):
         assert res.volume_fraction_sigma == pytest.approx(0.3 if flagged else 0.01)
 
 
+def test_unseen_reff_shift_by_hand():
+    """Two radii, 10 and 100 A, number shares 0.9 / 0.1: volumes 900 and 100,000 (the small ones 0.9 % of the
+    volume, below the 1 % quantile): number mean 19 A, 100 A without them: a shift of 100 / 19 - 1."""
+    from sasview_nn_plugin.inference.invert_wide import unseen_reff_shift
+
+    r, n = np.array([10.0, 100.0]), np.array([0.9, 0.1])
+    v = n * r**3 / (n @ r**3)
+    assert unseen_reff_shift(r, n, v) == pytest.approx(100.0 / 19.0 - 1.0)
+    assert unseen_reff_shift(r, np.array([0.1, 0.9]), np.array([1e-4, 1.0 - 1e-4])) == pytest.approx(100 / 91 - 1)
+    assert unseen_reff_shift(r, n, np.array([0.5, 0.5])) == 0.0      # both seen: nothing left out
+
+
 def test_an_estimated_phi_resting_on_unseen_particles_is_a_flag(monkeypatch):
     """Hand-made: S(q)'s R_eff is the number mean; for a broad Schulz answer (pd 0.6) much of the
     number lies below the 1 % volume quantile, which the data barely see: leaving it out moves the number mean
@@ -287,30 +299,31 @@ def test_an_estimated_phi_resting_on_unseen_particles_is_a_flag(monkeypatch):
             np.tile(v, (len(phis), 1)), np.full(len(phis), 0.2), np.full(len(phis), 0.001)))
         monkeypatch.setattr(iw, "profile_phi", lambda *args, p=phi: (p, 0.01, "by hand"))
         res = iw.invert_wide(model, q, i, 0.01 * i, polished=False)
-        number, radius = res.number_distribution, res.radius
-        seen = np.cumsum(res.volume_distribution) >= 0.01
-        shift = (number[seen] @ radius[seen]) / number[seen].sum() / (number @ radius) - 1
+        shift = iw.unseen_reff_shift(res.radius, res.number_distribution, res.volume_distribution)
         assert bool(shift > iw.REFF_UNSEEN_MAX) is (pd == 0.6)
         assert ("volume-fraction-uncertain" in res.quality.flags) is flagged
         given = iw.invert_wide(model, q, i, 0.01 * i, volume_fraction=phi, polished=False)
         assert "volume-fraction-uncertain" not in given.quality.flags
 
 
-def test_a_number_mean_below_what_the_window_resolves_is_a_flag(monkeypatch):
-    """Hand-made: on q 0.005-0.3 1/A the window resolves radii from pi/q_max = 10.5 A; an answer whose number mean
-    lies below (Schulz 8 A) is flagged mass-outside-observable, one at 20 A is not.  (bench_domain: polymer coils,
-    Rg 20-80 A, read by the whole-curve model as spheres of number mean 9-10 A, 39 of 40 unflagged.)"""
+def test_a_broad_answer_below_what_the_window_resolves_is_a_flag(monkeypatch):
+    """Hand-made: on q 0.005-0.3 1/A the window resolves radii from pi/q_max = 10.5 A.  A broad answer (Schulz pd
+    0.5, <R>v / <R>n 2.0) whose number mean lies below is flagged mass-outside-observable (bench_domain: polymer
+    coils, Rg 20-80 A, read by the whole-curve model as spheres of number mean 9-10 A, <R>v / <R>n 1.3-2.4, 39 of
+    40 unflagged); narrow spheres there (8 A, pd 0.1: read right from their Guinier curvature) and a broad answer
+    at 20 A are not."""
     import sasview_nn_plugin.inference.invert_wide as iw
 
     q = np.geomspace(0.005, 0.3, 200)
     model = random_model()
-    for radius, flagged in ((8.0, True), (20.0, False)):
-        i = spheres(q, radius)
-        vol = _schulz_volume_on_grid(place(GRIDS, q, i, 0.01 * i, None, None), radius, 0.1)
+    for radius, pd, flagged in ((8.0, 0.5, True), (8.0, 0.1, False), (20.0, 0.5, False)):
+        i = spheres(q, radius, pd)
+        vol = _schulz_volume_on_grid(place(GRIDS, q, i, 0.01 * i, None, None), radius, pd)
         monkeypatch.setattr(WideModel, "predict_placed", lambda self, pl, phis, v=vol: (
             np.tile(v, (len(phis), 1)), np.zeros(len(phis)), np.full(len(phis), 0.001)))
         res = iw.invert_wide(model, q, i, 0.01 * i, volume_fraction=0.0, polished=False)
-        assert (res.mean_radius_number < np.pi / 0.3) is flagged
+        broad = res.mean_radius_volume > iw.BROAD_RATIO * res.mean_radius_number
+        assert bool(res.mean_radius_number < np.pi / 0.3 and broad) is flagged
         assert ("mass-outside-observable" in res.quality.flags) is flagged
 
 

@@ -31,8 +31,7 @@ from .phi import estimate_volume_fraction, scan_values, score_of
 from .quality import AUTO, BatchCheck, assess, training_of
 from .quality_model import smeared_power_law
 from .result import Distribution, Inversion
-from .wide_model import AUTO as AUTO_MODEL
-from .wide_model import choose_network, wide_model
+from .wide_model import choose_network, is_auto, wide_model
 from .window import (  # noqa: F401  (to_model_grid, maps_to_model_window, dq_over_q: also imported from here)
     MIN_WINDOW_SCALE,
     WINDOW_STEP,
@@ -84,10 +83,10 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
         curve = dataclasses.replace(curve, **given)
     if curve.q_range is not None:
         curve = curve.within(curve.q_range)
-    if isinstance(model, str) and model == AUTO_MODEL:
+    if is_auto(model):
         model, why = choose_network(curve.q, curve.slit_length)
         res = invert(curve, volume_fraction=volume_fraction, model=model)
-        return dataclasses.replace(res, notes=(why, *res.notes))
+        return dataclasses.replace(res, notes=(f"model auto: {why}", *res.notes))
     if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)
         return invert_wide(wide, curve.q, curve.intensity, curve.di, volume_fraction=volume_fraction, dq=curve.dq,
                            slit_length=curve.one_slit_length("the whole-curve network"), q_range=curve.q_range)
@@ -363,9 +362,9 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     for it (a bad curve never stops the others).  ``model="auto"``: chosen by the shared q grid
     (:func:`~.wide_model.choose_network`), a note on each result.
     """
-    if isinstance(model, str) and model == AUTO_MODEL:
+    if is_auto(model):
         model, why = choose_network(q)
-        return [r if isinstance(r, InputError) else dataclasses.replace(r, notes=(why, *r.notes))
+        return [r if isinstance(r, InputError) else dataclasses.replace(r, notes=(f"model auto: {why}", *r.notes))
                 for r in invert_many(q, intensities, dIs, volume_fractions=volume_fractions, model=model, dqs=dqs)]
     if (wide := wide_model(model)) is not None:
         return invert_wide_many(wide, q, intensities, dIs, volume_fractions=volume_fractions, dqs=dqs)

@@ -29,20 +29,20 @@ from .phi import estimate_volume_fraction
 from .polish import fine_grid, move, polish
 from .quality import OBS_X, Training, assess
 from .result import Distribution, Inversion
-from .wide_model import Placed, WideModel, check_slit, place
+from .wide_model import MIN_DECADES, Placed, WideModel, check_slit, place
 
-MIN_DECADES = 1.0      # narrower windows: refused (the training windows were 1.0-3.6 decades)
 MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
 PHI_RANGE = (0.0, 0.5)
 UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: flag
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 PHI_PROFILE = np.linspace(0.0, 0.5, 11)   # volume fractions the data are asked about when phi is not given
 HEAD_DISAGREE_Z = 2.0   # phi estimated: the profile beyond this many of the (unsure) head's sigmas -> widened
+BROAD_RATIO = 1.15   # <R>v / <R>n above this: a broad answer (Schulz pd 0.1: 1.03; coils read as spheres: 1.3-2.4)
 REFF_UNSEEN_MAX = 0.10   # phi estimated > 0: the number mean (S(q)'s R_eff) moving more than this without the
 #                          unseen particles (below the 1 % volume quantile) makes the estimate uncertain (a flag)
 
 
-def _validated(q, intensity, di, dq, q_range):
+def _validated(q, intensity, di, dq, q_range, slit=None):
     q = np.asarray(q, dtype=float)
     intensity = np.asarray(intensity, dtype=float)
     di = None if di is None else np.asarray(di, dtype=float)
@@ -61,7 +61,10 @@ def _validated(q, intensity, di, dq, q_range):
     if np.log10(q[-1] / q[0]) < MIN_DECADES:
         raise InputError(f"the data span q = {q[0]:.4g}-{q[-1]:.4g} 1/A ({np.log10(q[-1] / q[0]):.2f} decades); the "
                          f"whole-curve model reads windows of {MIN_DECADES:g}-3.6 decades (it was trained on them): "
-                         "use the windowed model (model='default') for this curve", parameter="model")
+                         + ("and the windowed model does not read slit-smeared data: measure or use a q range of at "
+                            f"least {MIN_DECADES:g} decade" if slit else
+                            "use the windowed model (model='default') for this curve"),
+                         parameter="q_range" if slit else "model")
     if np.count_nonzero(intensity > 0) < MIN_POINTS:
         raise InputError(f"only {np.count_nonzero(intensity > 0)} points have I > 0; at least {MIN_POINTS} are "
                          "needed (is the background over-subtracted?)", parameter="intensity")
@@ -95,11 +98,13 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                          "see: the estimate is uncertain; give phi if it is known"]
     if phi_sigma is not None and (phi_sigma > PHI_SIGMA_MAX or (phi > 0 and shift > REFF_UNSEEN_MAX)):
         check = functools.partial(_flagged, check, "volume-fraction-uncertain")   # the answer moves with phi
-    if dist.mean_radius_number < OBS_X / placed.q_range[1]:
-        # the headline number lies below what the window resolves (q R < pi at every point): the equivalent spheres
-        # of a polymer coil's q^-2 tail sit there (bench_domain: 39 of 40 coils read 9-10 A, unflagged)
-        notes = [*notes, f"the number-mean radius {dist.mean_radius_number:.3g} A lies below pi/q_max = "
-                         f"{OBS_X / placed.q_range[1]:.3g} A, the smallest radius the window resolves"]
+    if dist.mean_radius_number < OBS_X / placed.q_range[1] and dist.mean_radius_volume > BROAD_RATIO * \
+            dist.mean_radius_number:
+        # a broad answer whose headline number lies below what the window resolves (q R < pi at every point): the
+        # equivalent spheres of a polymer coil's q^-2 tail sit there (bench_domain: 39 of 40 coils read 9-10 A,
+        # unflagged; <R>v / <R>n 1.3-2.4); narrow small spheres, read right from their Guinier curvature, do not
+        notes = [*notes, f"the number-mean radius {dist.mean_radius_number:.3g} A of a broad answer lies below "
+                         f"pi/q_max = {OBS_X / placed.q_range[1]:.3g} A, the smallest radius the window resolves"]
         check = functools.partial(_flagged, check, "mass-outside-observable")
     if number[np.cumsum(vol) < UNSEEN_VOLUME].sum() > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
@@ -124,8 +129,8 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
 
 
 def unseen_reff_shift(radius: np.ndarray, number: np.ndarray, vol: np.ndarray) -> float:
-    """Relative change of the number-mean radius (A) when the particles below the :data:`UNSEEN_VOLUME` volume
-    quantile (which the data barely see: scattering weighs volume squared) are left out."""
+    """Relative change (a ratio) of the number-mean radius when the particles below the :data:`UNSEEN_VOLUME`
+    volume quantile (which the data barely see: scattering weighs volume squared) are left out; ``radius`` in A."""
     seen = np.cumsum(vol) >= UNSEEN_VOLUME
     if not seen.any() or not number[seen].sum() > 0:
         return 0.0
@@ -175,7 +180,7 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
     ``polished``: the answer polished against the data (:mod:`.polish`; False: the network's output as is)."""
     slit = check_slit(slit_length)
     phi = None if volume_fraction is None else check_volume_fraction(volume_fraction)
-    q, intensity, di, dq = _validated(q, intensity, dI, dq, q_range)
+    q, intensity, di, dq = _validated(q, intensity, dI, dq, q_range, slit)
     if slit is not None and dq is not None:
         raise InputError("give either pinhole `dq` or a `slit_length`, not both", parameter="slit_length")
     placed = place(model.grids, q, intensity, di, dq, slit)
@@ -199,7 +204,7 @@ def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fract
     for i in range(n):
         try:
             phi = None if np.isnan(phis[i]) else check_volume_fraction(phis[i])
-            qi, ii, di, dqi = _validated(q, inten[i], dis[i], dqr[i], None)
+            qi, ii, di, dqi = _validated(q, inten[i], dis[i], dqr[i], None, slit_length)
             ready.append((i, phi, qi, ii, di, dqi, place(model.grids, qi, ii, di, dqi, check_slit(slit_length))))
         except InputError as exc:
             out[i] = exc

@@ -257,20 +257,26 @@ def load_any(model=None):
 
 
 AUTO = "auto"   # the model name that chooses by the data (:func:`choose_network`)
+MIN_DECADES = 1.0   # the whole-curve network reads windows of 1.0-3.6 decades (its training windows): narrower refused
+
+
+def is_auto(model) -> bool:
+    """Whether ``model`` names the automatic choice (``"auto"``, any case)."""
+    return isinstance(model, str) and model.strip().lower() == AUTO
 
 
 def choose_network(q, slit_length=None) -> tuple[str | None, str]:
     """(model name, why) for ``model="auto"``: the whole-curve network (``"wide"``) where the data are slit-smeared
-    (the windowed one refuses slits) or the points span at least one decade of q (its training windows spanned
-    1.0-3.6), else None, the windowed default.  One rule for :func:`~.invert.invert`, ``invert_many``, batch and
-    SasView's *Automatic* choice."""
+    (the windowed one refuses slits) or the points span at least :data:`MIN_DECADES` of q, else None, the windowed
+    default.  One rule for :func:`~.invert.invert`, ``invert_many``, ``sasview-nn invert`` and SasView's
+    *Automatic* choice (``batch`` needs one named model)."""
     q = np.asarray(q, dtype=float)
     q = q[np.isfinite(q) & (q > 0)]
     decades = float(np.log10(q.max() / q.min())) if len(q) > 1 else 0.0
     slit = np.asarray([] if slit_length is None else slit_length, dtype=float).ravel()
     if np.any(slit > 0):
-        return "wide", (f"model auto: slit-smeared data (slit length {float(np.median(slit[slit > 0])):.4g} 1/A), "
+        return "wide", (f"slit-smeared data (slit length {float(np.median(slit[slit > 0])):.4g} 1/A): "
                         "the whole-curve network")
-    if decades >= 1.0:
-        return "wide", f"model auto: the q range spans {decades:.2f} decades, the whole-curve network"
-    return None, f"model auto: the q range spans {decades:.2f} decades (< 1), the windowed network"
+    if decades >= MIN_DECADES:
+        return "wide", f"the q range spans {decades:.2f} decades: the whole-curve network"
+    return None, f"the q range spans {decades:.2f} decades (< {MIN_DECADES:g}): the windowed network"

@@ -19,7 +19,7 @@ import numpy as np
 from ..data.curve import Curve
 from ..data.validation import check_prior_sigma, check_q_range, check_volume_fraction
 from ..errors import InputError
-from ..inference.wide_model import AUTO, check_slit, load_any
+from ..inference.wide_model import AUTO, check_slit, is_auto, load_any
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,7 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
         from ..fitting.parametric import shipped_model_name
 
         model = shipped_model_name(o.parametric)
+    model = AUTO if is_auto(model) else model
     if model == AUTO and o.parametric:
         raise InputError("`model` auto chooses between the distribution networks; with `parametric` leave `model` "
                          "unset (the family's head) or name a parametric model file", parameter="model")
@@ -251,7 +252,8 @@ def process_frames(frames: list, settings: Settings) -> list[FrameResult]:
         for k in phis:
             if out[k] is None:
                 c = frames[k][4]
-                groups.setdefault((id(c.q), c.di is None), []).append(k)
+                if c.slit_length is None:   # invert_many reads no slit: slit-smeared frames go one by one
+                    groups.setdefault((id(c.q), c.di is None), []).append(k)
         for ks in (g for g in groups.values() if len(g) > 1):
             curves = [frames[k][4] for k in ks]
             try:

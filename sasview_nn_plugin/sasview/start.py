@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..inference.wide_model import AUTO  # the model choice by the data (:func:`choose_model`); numpy only
 from . import PLUGIN_NAME
 
 COMPONENTS = (1, 2, 3)
 SIZE_PARAMETERS = tuple(f"{p}{k}" for k in COMPONENTS for p in ("radius", "pd", "fraction"))
 PHI_STEP = 0.025          # volume-fraction scan step when the page's volfraction is to be estimated
 PHI_FLOOR = 1e-3          # the least volfraction a start sets (the plugin's intensity is proportional to it)
-AUTO, WIDE = "auto", "wide"   # model choices: by the data (:func:`choose_model`), the whole-curve network
+WIDE = "wide"   # the whole-curve network
 
 
 class ActionError(Exception):
@@ -79,7 +80,7 @@ def choose_model(fitness, model=None) -> tuple[object, str]:
         return model, "as chosen"
     view = as_experiment(fitness)
     name, why = choose_network(view.resolution.q, slit_length(view))
-    return name, why.replace("model auto: the q range", "the page's q range")
+    return name, why.replace("the q range", "the page's q range")
 
 
 def phi_scan_range(nn) -> tuple[float, float]:
