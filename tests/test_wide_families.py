@@ -5,8 +5,11 @@ for mixtures, ``Slit1D`` for the slit case), 1 % noise with dI, phi given.  The 
 set in advance by the issue: volume-weighted W1 <= 10 % of the true volume mean and number-weighted W1 <= 15 % of
 the true number mean, W1 over radius in A, and no flag.  One curve a family, its parameters chosen before the
 network was run (a broad log-normal at sigma 0.5: at 0.8 half the number lies below the 1 % volume quantile, which
-the data barely see and bench_wide flags).  A network of random weights misses every case by 15-760 %.
-The truth is the mesh sasmodels integrates over (``sasmodels.weights.get_weights``).
+the data barely see and bench_wide flags).  The polish alone, started from a network of random weights, passes
+half of these cases, so the network's own answer (``polished=False``) is held to twice the volume limit too (the
+shipped network: 0.7-13 %; random weights: 178-760 %).  Two families are also read with phi unknown (the data's
+profile, docs/wide.md): phi within 0.03.  The truth is the mesh sasmodels integrates over
+(``sasmodels.weights.get_weights``).
 """
 
 from __future__ import annotations
@@ -83,8 +86,8 @@ def network():
     return load_wide(WIDE)
 
 
-@pytest.mark.parametrize("family", list(CASES))
-def test_each_family_is_read_within_the_bench_limits(network, family):
+def measured(family: str):
+    """(q, data, dI, phi, slit, radii, number weights) of one case: sasmodels, 1 % background, 1 % noise."""
     q, phi, slit, parts = CASES[family]
     calc = q
     if slit is not None:
@@ -100,10 +103,30 @@ def test_each_family_is_read_within_the_bench_limits(network, family):
     rng = np.random.default_rng(7)
     clean = clean + 0.01 * clean[-1]                     # a flat background
     di = 0.01 * clean
-    data = clean + di * rng.standard_normal(len(q))
-    out = invert_wide(network, q, data, di, volume_fraction=phi, slit_length=slit)
+    return q, clean + di * rng.standard_normal(len(q)), di, phi, slit, x, w
+
+
+def within_limits(out, x, w, volume_limit: float = 0.10, number_limit: float | None = 0.15) -> None:
     v = w * x**3
     true_n, true_v = float(w @ x), float(v @ x / v.sum())
-    assert w1(out.radius, out.volume_distribution, x, v) <= 0.10 * true_v
-    assert w1(out.radius, out.number_distribution, x, w) <= 0.15 * true_n
+    assert w1(out.radius, out.volume_distribution, x, v) <= volume_limit * true_v
+    if number_limit is not None:
+        assert w1(out.radius, out.number_distribution, x, w) <= number_limit * true_n
+
+
+@pytest.mark.parametrize("family", list(CASES))
+def test_each_family_is_read_within_the_bench_limits(network, family):
+    q, data, di, phi, slit, x, w = measured(family)
+    out = invert_wide(network, q, data, di, volume_fraction=phi, slit_length=slit)
+    within_limits(out, x, w)
     assert out.quality.flags == ()           # right = within the limits and unflagged
+    raw = invert_wide(network, q, data, di, volume_fraction=phi, slit_length=slit, polished=False)
+    within_limits(raw, x, w, volume_limit=0.20, number_limit=None)
+
+
+@pytest.mark.parametrize("family", ["schulz", "near-monodisperse"])
+def test_phi_unknown_is_read_from_the_data(network, family):
+    q, data, di, phi, slit, x, w = measured(family)
+    out = invert_wide(network, q, data, di, volume_fraction=None, slit_length=slit)
+    assert abs(out.volume_fraction_used - phi) <= 0.03 and out.volume_fraction_sigma is not None
+    within_limits(out, x, w)
