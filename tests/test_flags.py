@@ -153,7 +153,9 @@ def test_tiny_particles_on_a_lab_window_are_flagged(radius):
 
 
 def test_mass_outside_observable_rule_by_hand():
-    """Number mass below the observable range / pi/2, or volume mass above it x pi/2, over half: flagged."""
+    """Number mass below the observable range, or volume mass above it, over half: flagged; a bound of the window
+    rule widened by pi/2, one the noise rule narrowed by sqrt(pi/2) (both sides: the rule tests 5 % of the volume
+    at R, the flag the answer's bulk)."""
     r = np.linspace(5.0, 200.0, 196)
 
     def flags(mean, obs):
@@ -174,6 +176,7 @@ def test_mass_outside_observable_rule_by_hand():
     # at R would show, the answer holds all of it there (SasView's AOT core curve, 26.7 A: the rule's bound 30.4 A)
     assert "mass-outside-observable" not in flags(35.0, (40.0, 80.0))
     assert "mass-outside-observable" in flags(70.0, (30.0, 50.0))
+    assert "mass-outside-observable" not in flags(58.0, (30.0, 50.0))   # the noise rule's 50 A x sqrt(pi/2): 62.7 A
 
 
 # -- poor fit and approximate ---------------------------------------------------------------------------

@@ -48,7 +48,8 @@ XFAIL = {
         "spheres at CEA LIONS, q_min R = 2.2 (the window starts past the Guinier region), 177 points",
     ("npsize10_lions", "default", "0"): "wrong-flagged: 169 A for 252, poor-fit, shape-outside-training",
     ("npsize10_lions", "wide", "auto"):
-        "wrong-flagged: number mean 107 A for 252 (phi estimated 0), poor-fit, number-distribution-undetermined",
+        "wrong-flagged: number mean 107 A for 252 (phi estimated 0), poor-fit, volume-fraction-uncertain, "
+        "number-distribution-undetermined",
     ("npsize10_lions", "wide", "0"):
         "wrong-flagged: number mean 107 A for 252, poor-fit, number-distribution-undetermined",
     ("npsize10_diamond", "default", "auto"):

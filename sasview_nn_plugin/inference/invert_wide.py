@@ -177,7 +177,8 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
     """Invert one curve (q 1/A ascending, I any units, dI, pinhole dq 1-sigma 1/A or slit length 1/A) with the
     whole-curve network; ``volume_fraction`` None: estimated from the data (module docstring;
     ``volume_fraction_sigma``).
-    ``polished``: the answer polished against the data (:mod:`.polish`; False: the network's output as is)."""
+    ``polished``: the answer polished against the data (:mod:`.polish`; False: the network's output as is at its
+    phi, which, when estimated, still comes from the polished candidates of the profile)."""
     slit = check_slit(slit_length)
     phi = None if volume_fraction is None else check_volume_fraction(volume_fraction)
     q, intensity, di, dq = _validated(q, intensity, dI, dq, q_range, slit)
@@ -193,7 +194,8 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
 
 def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fractions=None, dqs=None,
                      slit_length: float | None = None, polished: bool = True) -> list[Inversion | InputError]:
-    """N curves on one q grid, one batched forward pass; per row its Inversion or the InputError it raised."""
+    """N curves on one q grid, one batched forward pass (rows with phi None: 11 polishes and one more pass each, the
+    profile); per row its Inversion or the InputError it raised."""
     inten = np.asarray(intensities, dtype=float)
     n = len(inten)
     phis = np.broadcast_to(np.asarray(np.nan if volume_fractions is None else volume_fractions, float), (n,))
