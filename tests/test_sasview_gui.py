@@ -334,3 +334,25 @@ def test_network_start_on_sasviews_own_fit_objects():
     kernel.setParam("volfraction", 0.2)
     est = start_fitness(fitness(["scale", "background", "volfraction", *SIZE_PARAMETERS]), estimate_phi=True)
     assert est.volume_fraction == pytest.approx(0.3, abs=0.03)
+
+
+SLIT_USANS = REPO / "tests" / "data" / "real" / "1umSlitSmearSphere.ABS"   # SasView's own example (README there)
+
+
+def test_slit_smeared_usans_starts_from_the_whole_curve_network(sasview_env, capsys, tmp_path):
+    """SasView's own simulated USANS of monodisperse 1 um spheres (R 5000 A; NIST slit 0.117 1/A, the file's
+    sigmaQ column, which SasView's ABS reader takes as the slit): Fitting > Neural-network start (Automatic: the
+    whole-curve network for slit data) starts the page within 5 % of 5000 A, SasView's Fit with its own slit
+    smearing finishes there, and the size plot shows it."""
+    install(sasview_env, capsys)
+    shot = tmp_path / "sasview_nn_slit.png"
+    res = drive(sasview_env, "actions", str(SLIT_USANS), str(shot))
+    assert res["menu_ready"] and res["model"] == "nn_spheres_hs", res.get("model")
+    assert float(res["start_page"]["radius1"][1]) == pytest.approx(5000.0, rel=0.05), res["start_page"]
+    assert res["fit_finished"] and any("completed successfully" in m for m in res["messages"]), res["messages"]
+    comp = res["plots_after_fit"][res["plot_names"][0]]
+    assert number_mean(comp["values"]) == pytest.approx(5000.0, rel=0.05)
+    assert "Traceback" not in res["log"], res["log"][-2000:]
+    assert shot.is_file() and shot.stat().st_size > 50_000
+    if os.environ.get("SASVIEW_NN_SCREENSHOTS"):
+        shutil.copy(shot, Path(os.environ["SASVIEW_NN_SCREENSHOTS"]) / f"sasview_{SASVIEW}_slit.png")
