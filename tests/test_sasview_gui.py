@@ -343,11 +343,14 @@ def test_slit_smeared_usans_starts_from_the_whole_curve_network(sasview_env, cap
     """SasView's own simulated USANS of monodisperse 1 um spheres (R 5000 A; NIST slit 0.117 1/A, the file's
     sigmaQ column, which SasView's ABS reader takes as the slit): Fitting > Neural-network start (Automatic: the
     whole-curve network for slit data) starts the page within 5 % of 5000 A, SasView's Fit with its own slit
-    smearing finishes there, and the size plot shows it."""
+    smearing finishes there, and the size plot shows it.  The page's volfraction is ticked, as for a sample whose
+    volume fraction is not known (the plugin's default, 0.3 untouched, is a wrong phi for these dilute spheres:
+    the start then adds a second population near 12,500 A and SasView's fit stays at chi2 474)."""
     install(sasview_env, capsys)
     shot = tmp_path / "sasview_nn_slit.png"
-    res = drive(sasview_env, "actions", str(SLIT_USANS), str(shot))
-    assert res["menu_ready"] and res["model"] == "nn_spheres_hs", res.get("model")
+    res = drive(dict(sasview_env, SASVIEW_NN_DRIVER_TICK="volfraction"), "actions", str(SLIT_USANS), str(shot))
+    assert res["menu_ready"] and res["model"] == "nn_spheres_hs" and res["ticked"] == ["volfraction"], res
+    assert float(res["start_page"]["volfraction"][1]) < 0.05, res["start_page"]     # 1 % SiO2: dilute
     assert float(res["start_page"]["radius1"][1]) == pytest.approx(5000.0, rel=0.05), res["start_page"]
     assert res["fit_finished"] and any("completed successfully" in m for m in res["messages"]), res["messages"]
     comp = res["plots_after_fit"][res["plot_names"][0]]

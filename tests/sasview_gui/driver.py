@@ -164,6 +164,20 @@ def _choose_plugin_model(app, tab) -> None:
     _settle(app, 10)
 
 
+def _tick(app, tab, names) -> list:
+    """Tick parameters of the page by name (as a user clicks their check boxes); the names ticked."""
+    from PySide6.QtCore import Qt
+
+    model, done = tab._model_model, []
+    for row in range(model.rowCount()):
+        item = model.item(row, 0)
+        if item is not None and item.text() in names and item.isCheckable():
+            item.setCheckState(Qt.Checked)
+            done.append(item.text())
+    _settle(app, 5)
+    return done
+
+
 def _plots(gm, names) -> dict:
     """What SasView's plot windows show for these plot names: window title, role, x, y, our summary."""
     out = {}
@@ -235,6 +249,8 @@ def actions_run(data_file: str, screenshot: str, *batch_files: str) -> dict:
     tab = per.currentTab
     _choose_plugin_model(app, tab)
     out["model"] = tab.cbModel.currentText()
+    tick = [n for n in os.environ.get("SASVIEW_NN_DRIVER_TICK", "").split(",") if n]
+    out["ticked"] = _tick(app, tab, tick) if tick else []     # e.g. volfraction: the start estimates it
     out["data_name"], out["data_id"] = str(_data_of(item).name), str(_data_of(item).id)
     out["default_page"] = _page_values(tab)
     acts = _menu_actions(w)
