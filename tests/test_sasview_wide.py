@@ -207,3 +207,17 @@ def test_the_whole_curve_network_runs_from_the_bundle_alone(tmp_path):
     assert out["model"] == "wide" and out["path"] == str(folder / "sasview_nn_plugin" / "trained_models" / "wide.h5")
     assert all(f.startswith(str(folder)) for f in out["files"]), out["files"]
     assert out["mean"] == pytest.approx(2500.0, rel=0.10)
+
+
+def test_a_flagged_start_says_so_and_names_the_volume_fraction():
+    """SasView's simulated slit-smeared 1 um spheres (1 % SiO2: dilute) on a page left at the plugin's default
+    volfraction 0.3: the network's answer misses the data (flagged; the start adds a second population near
+    12,500 A, chi2 ~570 on the page) and the start's notes say so, naming the page's volfraction as given; at 0.01
+    the answer is not flagged and no such note is made."""
+    ref = reference("sphere_1um_slit")
+    wrong = core.start_fitness(page(ref["file"], ref["entry"], volfraction=0.3))
+    assert wrong.inversion.quality.flags
+    [note] = [n for n in wrong.notes if n.startswith(core.FLAGGED_NOTE)]
+    assert "volfraction 0.3" in note and "poor-fit" in note
+    right = core.start_fitness(page(ref["file"], ref["entry"], volfraction=0.01))
+    assert not right.inversion.quality.flags and not any(n.startswith(core.FLAGGED_NOTE) for n in right.notes)

@@ -26,7 +26,7 @@ import traceback
 from . import PLUGIN_NAME
 from .compat import fitter_owner
 from .page import _data_key, _data_of, _page_items, _shown_data, _state, current_tab, gui_manager, page_values  # noqa: F401
-from .start import AUTO, SIZE_PARAMETERS, WIDE, ActionError, Start, start_fitness
+from .start import AUTO, FLAGGED_NOTE, SIZE_PARAMETERS, WIDE, ActionError, Start, start_fitness
 
 logger = logging.getLogger("sasview_nn_plugin")
 
@@ -149,8 +149,9 @@ def network_start(tab=None, model=None) -> dict[str, Start]:
     tab.onPlot()
     names = {_data_key(_data_of(item)): getattr(_data_of(item), "name", "?") for item in items}
     for key, s in starts.items():
-        for note in s.notes:
-            logger.info("Neural-network start, %s: %s", names.get(key, key), note)   # the name, not SasView's id
+        for note in s.notes:   # the name, not SasView's id; a flagged answer as a warning
+            (logger.warning if note.startswith(FLAGGED_NOTE) else logger.info)(
+                "Neural-network start, %s: %s", names.get(key, key), note)
     s = starts[_data_key(shown)]
     msg = (f"Neural-network start ({s.model} network): {len(s.free)} parameters ticked, "
            f"number-mean radius {s.inversion.mean_radius_number:.1f} A, chi2 {s.chi2:.3g}"

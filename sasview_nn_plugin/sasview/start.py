@@ -20,6 +20,7 @@ SIZE_PARAMETERS = tuple(f"{p}{k}" for k in COMPONENTS for p in ("radius", "pd", 
 PHI_STEP = 0.025          # volume-fraction scan step when the page's volfraction is to be estimated
 PHI_FLOOR = 1e-3          # the least volfraction a start sets (the plugin's intensity is proportional to it)
 WIDE = "wide"   # the whole-curve network
+FLAGGED_NOTE = "the network's answer is flagged"   # a start note SasView's log shows as a warning
 
 
 class ActionError(Exception):
@@ -147,6 +148,11 @@ def start_fitness(fitness, estimate_phi: bool = False, model=None) -> Start:
         if not 0 < phi < 0.74:
             raise ActionError(f"the page's volfraction is {phi:g}; set it in (0, 0.74), or tick it to estimate it")
         chi2, values, inversion = attempt(phi)
+    flags = tuple(getattr(inversion.quality, "flags", ()) or ())
+    if flags:
+        given = "" if estimate_phi else f"; the page's volfraction {float(values['volfraction']):g} was used as given"
+        notes.append(f"{FLAGGED_NOTE} ({', '.join(flags)}): the start may be far from the data{given} (tick "
+                     "volfraction to estimate it, or set it), and check the page's q range")
     for k, v in values.items():
         pars[k].value = v
     fitness.update()
