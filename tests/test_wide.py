@@ -457,3 +457,27 @@ def test_model_auto_chooses_by_the_curve():
         assert res.model == name and res.notes[0].startswith("model auto:")
         many = invert_many(q, np.stack([i, 2 * i]), 0.01 * np.stack([i, 2 * i]), volume_fractions=0.0, model="auto")
         assert [r.model for r in many] == [name, name] and all(r.notes[0] == res.notes[0] for r in many)
+
+
+def test_review_fixes_auto_in_any_case_slit_refusals_and_slit_frames():
+    """``model="AUTO"`` is auto; slit data under a decade are refused naming the q range, not the windowed model
+    (which reads no slit); slit-smeared frames of one table are inverted with their slit (``invert_many`` reads
+    none: they go one by one), so each result carries its slit length."""
+    from sasview_nn_plugin import invert
+    from sasview_nn_plugin.data.curve import Curve
+    from sasview_nn_plugin.runs import process
+
+    q = np.geomspace(0.005, 0.5, 200)
+    i = spheres(q, 40.0)
+    assert invert(q, i, 0.01 * i, volume_fraction=0.0, model="AUTO").notes[0].startswith("model auto:")
+    short = np.geomspace(1e-4, 8e-4, 60)
+    with pytest.raises(InputError) as err:
+        invert(short, spheres(short, 2000.0), volume_fraction=0.0, model="auto", slit_length=0.02)
+    assert err.value.parameter == "q_range" and "model='default'" not in str(err.value)
+    q2 = np.geomspace(1e-4, 0.05, 150)
+    rows = [spheres(q2, r) for r in (1500.0, 1800.0)]
+    frames = [(f"t#{k}", "t.h5", "sid", k, Curve(q2, row, 0.01 * row, None, "t.h5", slit_length=np.full(len(q2), 0.03)))
+              for k, row in enumerate(rows)]
+    settings = process.settings_for(process.RunOptions(volume_fraction=0.0, model="wide"))
+    results = process.process_frames(frames, settings)
+    assert all(r.status == "ok" and r.inversion.curve.one_slit_length("t") == pytest.approx(0.03) for r in results)
