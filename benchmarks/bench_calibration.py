@@ -18,6 +18,11 @@ coverage of the 68 % / 95 % intervals (number mean, volume mean, phi, cumulative
 median radius); timing medians (LM, the fast uncertainty beyond it, DREAM from it with its Gelman-Rubin R-hat).
 
     nice -n 10 python benchmarks/bench_calibration.py [--n 34] [--n-dream 6] [--seed 21] [--conditions given auto clean]
+        [--model default|wide]
+
+``--model wide`` (the whole-curve model): the same families and conditions on bench_wide's lab window, 0.005-0.5
+1/A (300 log points), truths on a grid over 10-250 A (``clean``: on that grid, the lab window, no background or
+smearing).
 
 Issue 15's acceptance is read at ``--n 200 --n-dream 12`` (seeds 22, 24 and 25, ~10 min each; docs/refine.md): at 34 or
 100 curves a family the medians of a cell move between draws by as much as refinement changed them on the window
@@ -35,26 +40,45 @@ import numpy as np
 from sasview_nn_plugin.fitting.refine import refine
 from sasview_nn_plugin.inference.invert import invert
 from sasview_nn_plugin.inference.modelfile import load_model
+from sasview_nn_plugin.inference.wide_model import WideModel, wide_model
 from sasview_nn_plugin.physics import distributions
 from sasview_nn_plugin.physics import kernels as physics
 from sasview_nn_plugin.physics.grids import RadiusGrid
 
+WIDE_WINDOW = (0.005, 0.5, 300)    # --model wide: bench_wide's lab window (1/A, log points) ...
+WIDE_TRUTHS = (10.0, 250.0, 100)   # ... and the truths' grid (A): radii that window sees (q_min R <= 1.3)
 FAMILIES = ["schulz", "lognormal", "gaussian", "bimodal", "tophat", "narrow_schulz"]
 QUANTITIES = ["mean_radius_number", "mean_radius_volume", "volume_fraction", "cumulative"]
+
+
+def is_wide(nn) -> bool:
+    return isinstance(nn, WideModel)
+
+
+def truth_grid(nn) -> RadiusGrid:
+    """The radii truths are drawn on: the windowed model's own grid, or :data:`WIDE_TRUTHS` for the whole-curve
+    model."""
+    return RadiusGrid(*WIDE_TRUTHS) if is_wide(nn) else RadiusGrid(nn.radius[0], nn.radius[-1], len(nn.radius))
+
+
+def window_q(nn) -> np.ndarray:
+    """The q points (1/A) of the curves: 0.03-0.15 (400 log points), or :data:`WIDE_WINDOW` for the whole-curve
+    model."""
+    return np.geomspace(*WIDE_WINDOW) if is_wide(nn) else np.geomspace(0.03, 0.15, 400)
 
 
 def make_curves(nn, family: str, n: int, rng, condition: str) -> list[dict]:
     """n curves: q, I, dI, dq (or None), phi given (None for auto), and the truth."""
     from sasmodels.resolution import Pinhole1D
 
-    grid = RadiusGrid(nn.radius[0], nn.radius[-1], len(nn.radius))
+    grid = truth_grid(nn)
     phi = rng.uniform(0.1, 0.5, n)
     noise = rng.uniform(0.01, 0.03, n)
     out = []
     if condition == "clean":   # bench_accuracy's clean set: truths on the model's own grid, results on it too
         w = distributions.sample(rng, n, grid, family)
-        q = nn.q
-        clean = physics.intensity(physics.sphere_basis(q, nn.radius), w, phi)
+        q = window_q(nn) if is_wide(nn) else nn.q
+        clean = physics.intensity(physics.sphere_basis(q, grid.radius), w, phi)
         for k in range(n):
             di = noise[k] * clean[k]
             out.append(dict(q=q, i=clean[k] + di * rng.standard_normal(len(q)), di=di, dq=None, phi_given=phi[k],
@@ -62,7 +86,7 @@ def make_curves(nn, family: str, n: int, rng, condition: str) -> list[dict]:
         return out
     fine = fine_grid(grid)   # the realistic truths: continuous on the scale of a model bin, as real samples are
     w = distributions.sample(rng, n, fine, family)
-    q = np.geomspace(0.03, 0.15, 400)
+    q = window_q(nn)
     res = Pinhole1D(q, 0.05 * q)
     plain = physics.intensity(physics.sphere_basis(q, fine.radius), w, phi)
     calc = physics.intensity(physics.sphere_basis(res.q_calc, fine.radius), w, phi)
@@ -217,8 +241,10 @@ def main() -> None:
     ap.add_argument("--conditions", nargs="+", default=["given", "auto", "clean"])
     ap.add_argument("--families", nargs="+", default=FAMILIES)
     ap.add_argument("--save", default=None, help="write every row (JSON) for offline analysis")
+    ap.add_argument("--model", default="default", help="a shipped name or path: the windowed model (its window "
+                    "0.03-0.15 1/A) or the whole-curve one (its lab window 0.005-0.5 1/A, truths 10-250 A)")
     args = ap.parse_args()
-    nn = load_model("default")
+    nn = wide_model(args.model) or load_model(args.model)
     print(f"model {nn.name}; {args.n} curves per family and condition; seed {args.seed}")
     curves_given = None
     saved = {}

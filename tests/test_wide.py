@@ -4,6 +4,7 @@ Expected values come from physics (self-similarity of spheres: radii x s maps I(
 hand-made cases; a small random network stands in for the trained one where only the plumbing is tested.
 """
 
+import json
 from pathlib import Path
 
 import h5py
@@ -481,3 +482,36 @@ def test_review_fixes_auto_in_any_case_slit_refusals_and_slit_frames():
     settings = process.settings_for(process.RunOptions(volume_fraction=0.0, model="wide"))
     results = process.process_frames(frames, settings)
     assert all(r.status == "ok" and r.inversion.curve.one_slit_length("t") == pytest.approx(0.03) for r in results)
+
+
+def test_a_wide_model_files_interval_calibration_reaches_refine(tmp_path):
+    """The whole-curve model's file carries its refinement's interval calibration, as the windowed model's does:
+    invert hands it to the result and ``refine`` widens its intervals by it (the number mean's 68 % interval
+    scales with the factor); a malformed one is refused when the file is read."""
+    from sasview_nn_plugin import invert, refine
+    from sasview_nn_plugin.inference.modelfile import write_calibration
+
+    path = save_wide(random_model(), tmp_path / "m.h5")
+    q = np.geomspace(0.005, 0.5, 120)
+    intensity = spheres(q, 60.0)
+    di = 0.01 * intensity
+    widths = {}
+    for f in (1.0, 3.0):
+        cal = {"factors": {name: [f, 2 * f] for name in ("mean_radius_number", "mean_radius_volume",
+                                                         "volume_fraction", "cumulative")},
+               "observability": {"x": 0.0, "power": 0.0}}
+        write_calibration(path, cal)
+        start = invert(q, intensity, di, volume_fraction=0.0, model=str(path))
+        assert start.calibration == cal
+        ref = refine(q, intensity, di, start)
+        assert ref.uncertainty.calibration == cal
+        lo95, lo68, hi68, hi95 = ref.uncertainty.intervals["mean_radius_number"]
+        widths[f] = (hi68 - lo68, ref.mean_radius_number)
+    assert widths[3.0][0] == pytest.approx(3 * widths[1.0][0], rel=0.02)
+    assert widths[3.0][1] == pytest.approx(widths[1.0][1], rel=1e-6)
+    with h5py.File(path, "r+") as f:
+        info = json.loads(f.attrs["info"])
+        info["interval_calibration"]["factors"]["mean_radius_number"] = [-1, 2]
+        f.attrs["info"] = json.dumps(info)
+    with pytest.raises(ModelFileError, match="calibration"):
+        load_wide(path)

@@ -25,6 +25,7 @@ import numpy as np
 from ..data.curve import Curve
 from ..data.validation import check_curve, check_dq, check_q_range, check_volume_fraction, in_q_range
 from ..errors import InputError
+from .modelfile import calibration_of
 from .phi import estimate_volume_fraction
 from .polish import fine_grid, move, polish
 from .quality import OBS_X, Training, assess
@@ -111,7 +112,7 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
         check = functools.partial(_flagged, check, "number-distribution-undetermined")
     curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)
     return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
-                     volume_fraction_sigma=phi_sigma, training=training)
+                     volume_fraction_sigma=phi_sigma, training=training, calibration=calibration_of(model))
 
 
 def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) -> tuple[float, float, str]:

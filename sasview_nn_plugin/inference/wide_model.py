@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import InputError, ModelFileError
 from ..physics.wide import WideGrids, placement
+from .modelfile import CALIBRATION, calibration_problem
 
 FORMAT = "sasview_nn_plugin wide network"
 GAP = 3.0           # a gap between positive points wider than GAP x their median log spacing is masked
@@ -214,6 +215,8 @@ def load_wide(path: str | os.PathLike) -> WideModel:
             weights = [f[f"layers/{i}/kernel"][()] for i in range(n)]
             biases = [f[f"layers/{i}/bias"][()] for i in range(n)]
             info = json.loads(f.attrs.get("info", "{}"))
+            if CALIBRATION in info and (problem := calibration_problem(info[CALIBRATION])) is not None:
+                raise ModelFileError(f"{path}: its interval calibration {problem}", parameter=None)
     except (OSError, KeyError, ValueError) as exc:
         raise ModelFileError(f"{path}: cannot read the whole-curve model ({exc})", parameter=None) from None
     return WideModel(grids, weights, biases, info, name=path.stem)
