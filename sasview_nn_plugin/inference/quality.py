@@ -1,6 +1,7 @@
 r"""The physics check of a result: its sasmodels curve against the data, and what the window can tell.
 
-numpy only; nothing here calls sasmodels.  Units: q in 1/A, radius in A, SLD in 1e-6/A^2, intensity in 1/cm
+numpy only; nothing here calls sasmodels but :func:`review_alternatives` (through :mod:`.alternatives`).
+Units: q in 1/A, radius in A, SLD in 1e-6/A^2, intensity in 1/cm
 (any constant factor of the data is absorbed by the fitted scale).
 
 :func:`assess` fits a scale and a flat background (both >= 0) of the result's model curve to the data over
@@ -27,6 +28,9 @@ explains, over the data summed there (:func:`.quality_flags.block_misfit`; a wro
   training features' spread (max |z| 2.5, 0.45, 0.65; in-domain curves up to 4.5).
 - ``check-failed``, ``no-particle-signal``, ``mass-outside-observable`` and the ``approximate`` mark (not a flag:
   close, not a fit; ``Quality.verdict``): :mod:`.quality_flags`.
+- ``other-model-fits-better``: sticky hard spheres or fractal aggregates (sasmodels' models) explain the data
+  better than the answer: :mod:`.alternatives`, added to a result's check by :func:`review_alternatives` (the one
+  part of the check that calls sasmodels).
 
 Speed: the forward model and statistics are written out straightforwardly in :mod:`.quality_model`
 (re-exported here); :func:`assess` computes the same numbers from per-grid caches (:mod:`.quality_fast`,
@@ -85,7 +89,7 @@ MISFIT_FLAGS = {"poor-fit", "structured-residuals", "shape-outside-training"}   
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
          "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window",
          "check-failed", "no-particle-signal", "mass-outside-observable", "volume-fraction-uncertain",
-         "number-distribution-undetermined")
+         "number-distribution-undetermined", "other-model-fits-better")
 VERDICTS = ("trusted", "approximate", "not trusted")   # Quality.verdict
 
 
@@ -111,6 +115,8 @@ class Quality:
     # (p, A) of the power law the evidence asked for where the check left it out (the spheres miss the data with it
     # too: a wrong answer, which a power law would only blur): what the windowed model re-reads the curve without
     power_law_asked: tuple | None = field(default=None, repr=False)
+    # the sasmodels model that explains the data better (flag other-model-fits-better; .alternatives.Alternative)
+    alternative: object | None = None
 
     @property
     def trusted(self) -> bool:
@@ -149,7 +155,13 @@ class Quality:
                                                               "particle_signal")},
                 "n_points": self.n_points,
                 "power_law": None if self.power_law is None else {
-                    "exponent": self.power_law_exponent, "scale": qflags.json_number(self.power_law_scale)}}
+                    "exponent": self.power_law_exponent, "scale": qflags.json_number(self.power_law_scale)},
+                "alternative": None if self.alternative is None else {
+                    "model": self.alternative.model, "chi2_reduced": qflags.json_number(
+                        self.alternative.chi2 / max(self.n_points - 5, 1)),
+                    "parameters": {k: qflags.json_number(v) if isinstance(v, float) else v
+                                   for k, v in self.alternative.parameters.items()},
+                    "description": self.alternative.describe()}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -421,3 +433,26 @@ class BatchCheck:
                 self._rows = self._call()
                 self._call = None
         return self._rows[k]
+
+
+def review_alternatives(qual: Quality | None, curve) -> Quality | None:
+    """``qual`` with the flag ``other-model-fits-better`` and its :attr:`Quality.alternative` where sticky hard
+    spheres or fractal aggregates explain ``curve`` (a :class:`~..data.curve.Curve`, the result's data) better than
+    the answer over the points the check used (:func:`.alternatives.review`); else ``qual`` as it is."""
+    from . import alternatives
+
+    if qual is None or qual.curve_inputs is None or curve.di is None:
+        return qual
+    qu, dqu, radius, number, phi, *slit = qual.curve_inputs
+    keep = np.isin(curve.q, qu)
+    if keep.sum() != len(qu):
+        return qual
+    w = np.asarray(number, float)
+    mean = float(w @ radius / w.sum()) if w.sum() > 0 else math.nan
+    found = alternatives.review(qu, curve.intensity[keep], curve.di[keep], qual.chi2_reduced, qual.flags, float(phi),
+                                mean, dqu, slit[0] if slit else None,
+                                dof=qual.n_points - 2 - (qual.power_law_exponent is not None))
+    if found is None:
+        return qual
+    return dataclasses.replace(qual, flags=(*qual.flags, "other-model-fits-better"), alternative=found,
+                               approximate=False)

@@ -141,8 +141,13 @@ class Inversion:
     @functools.cached_property
     def quality(self):
         """The forward-model check of the result (:class:`~.quality.Quality`), or None; computed on first use
-        (writers and the CLI always use it), so that inverting a batch costs the network alone."""
-        return None if self.check is None else self.check()
+        (writers and the CLI always use it), so that inverting a batch costs the network alone.  It includes the
+        review of other explanations (:func:`~.quality.review_alternatives`)."""
+        if self.check is None:
+            return None
+        from .quality import review_alternatives
+
+        return review_alternatives(self.check(), self.curve)
 
     # read-only conveniences
     @property

@@ -1,0 +1,159 @@
+"""Other explanations of the data: sasmodels' sticky hard spheres and fractal aggregates fitted beside an answer.
+
+A size distribution of hard spheres can mimic samples it does not describe: attractive (sticky) spheres raise the
+low-q intensity as a tail of large spheres would, and a fractal aggregate's q^-D looks like a broad distribution.
+The forward-model check cannot see it when the distribution fits nearly to the noise (bench_domain: the
+whole-curve model read 78 % of sticky spheres and 43 % of fractals unflagged, chi2_red 1.1-2.9).  So, where the
+answer's misfit is significant for the noise (chi2_red above 1 + :data:`SIGNIFICANT` sqrt(2 / dof), dI given, no
+misfit flag yet), :func:`review` fits the two models a sample of spheres is most often confused with, each with
+sasmodels' own kernel and resolution (``DirectModel``: the data's pinhole dq or slit), scale and flat background
+linear (>= 0):
+
+- ``sphere@stickyhardsphere`` (Baxter, perturb 0.05): Schulz radii (mean, pd), stickiness tau, at the answer's
+  volume fraction (skipped at phi 0);
+- ``fractal`` (Teixeira): building-block radius R0, fractal dimension D, correlation length xi.
+
+The answer is flagged ``other-model-fits-better`` when one of them explains the data better by more than
+:data:`MARGIN` in chi2 (in units of its own chi2_red, at least 1) and is physically distinct from hard spheres:
+tau below :data:`TAU_MAX` (the second virial coefficient B2 / B2_HS = 1 - 1 / (4 tau) below one half), or D inside
+:data:`FRACTAL_DIM` with xi above :data:`XI_MIN` R0 (D -> 3 or xi ~ R0 is a compact particle: a sphere).  On
+hard-sphere curves the sticky fit settles at tau 1.0-2.1 and the fractal fit at chi2_red 80-1300 (30 curves of
+bench_domain's kinds, 2026-12-07); on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+SIGNIFICANT = 3.0          # the answer's chi2_red must exceed 1 + this x sqrt(2 / dof) for the review to run
+MARGIN = 25.0              # chi2 an alternative must win by (x its chi2_red where that exceeds 1)
+TAU_MAX = 0.5              # Baxter stickiness below this: attraction the hard-sphere S(q) does not have
+FRACTAL_DIM = (1.2, 2.9)   # mass-fractal dimensions that are not a compact particle
+XI_MIN = 3.0               # correlation length over building-block radius: an aggregate, not one particle
+MAX_EVALUATIONS = 60       # of the least-squares fit, each alternative
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A sasmodels model fitted to the data: its name, parameters (A, 1/A, sasmodels' names), chi2 (sum)."""
+
+    model: str
+    parameters: dict
+    chi2: float
+
+    def describe(self) -> str:
+        p = self.parameters
+        if self.model == "fractal":
+            return (f"fractal aggregates (sasmodels fractal: building blocks R0 {p['radius']:.3g} A, dimension "
+                    f"{p['fractal_dim']:.2f}, correlation length {p['cor_length']:.3g} A)")
+        return (f"sticky hard spheres (sasmodels sphere@stickyhardsphere: radius {p['radius']:.3g} A, Schulz pd "
+                f"{p['radius_pd']:.2f}, stickiness tau {p['stickiness']:.2f} at volfraction {p['volfraction']:.3g})")
+
+    @property
+    def distinct(self) -> bool:
+        """Physically distinct from hard spheres (module docstring)."""
+        p = self.parameters
+        if self.model == "fractal":
+            return FRACTAL_DIM[0] <= p["fractal_dim"] <= FRACTAL_DIM[1] and p["cor_length"] >= XI_MIN * p["radius"]
+        return p["stickiness"] < TAU_MAX
+
+
+@functools.lru_cache(maxsize=4)
+def _kernel(name: str):
+    from sasmodels.core import load_model
+
+    return load_model(name)
+
+
+def _direct(name: str, q, dq, slit_length):
+    """sasmodels' DirectModel of ``name`` on the data's q and resolution (pinhole dq or slit length, 1/A)."""
+    from sasmodels.data import Data1D
+    from sasmodels.direct_model import DirectModel
+
+    data = Data1D(x=np.asarray(q, float), y=np.ones(len(q)), dy=np.ones(len(q)))
+    if slit_length:
+        data.dxl, data.dxw = np.full(len(q), float(slit_length)), np.zeros(len(q))
+    elif dq is not None:
+        data.dx = np.asarray(dq, float)
+    return DirectModel(data, _kernel(name))
+
+
+def _fit(direct, q, intensity, di, to_pars, starts, lower, upper) -> tuple[float, np.ndarray]:
+    """(chi2, parameters) of the best least-squares fit over ``starts`` (scale, background linear >= 0)."""
+    from scipy.optimize import least_squares
+
+    from .quality_model import nnls_columns
+
+    def residual(p):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            m = np.asarray(direct(scale=1.0, background=0.0, **to_pars(p)), float)
+        if not np.all(np.isfinite(m)) or not np.any(m > 0):
+            return np.full(len(q), 1e6)
+        cols = np.stack([m, np.ones_like(m)], axis=1)
+        x = nnls_columns(cols, intensity, di)
+        return (cols @ x - intensity) / di
+
+    best = min(starts, key=lambda p: float(np.sum(residual(p) ** 2)))
+    out = least_squares(residual, best, bounds=(lower, upper), max_nfev=MAX_EVALUATIONS, diff_step=1e-3)
+    return float(out.fun @ out.fun), out.x
+
+
+def fit_sticky(q, intensity, di, phi: float, radius: float, dq=None, slit_length=None) -> Alternative:
+    """Sticky hard spheres fitted at volume fraction ``phi``, started at mean radius ``radius`` (A)."""
+    direct = _direct("sphere@stickyhardsphere", q, dq, slit_length)
+
+    def to_pars(p):
+        return dict(radius=math.exp(p[0]), radius_pd=p[1], radius_pd_n=25, radius_pd_nsigma=3.0,
+                    radius_pd_type="schulz", volfraction=phi, radius_effective_mode=1, perturb=0.05,
+                    stickiness=math.exp(p[2]))
+
+    starts = [np.array([math.log(radius * f), pd, math.log(tau)])
+              for f in (0.8, 1.0, 1.25) for pd in (0.05, 0.2) for tau in (0.15, 0.4, 1.5)]
+    lower, upper = [math.log(1.0), 0.01, math.log(0.05)], [math.log(1e5), 0.5, math.log(20.0)]
+    chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
+    pars = to_pars(p)
+    return Alternative("sphere@stickyhardsphere", {k: pars[k] for k in ("radius", "radius_pd", "stickiness",
+                                                                        "volfraction")}, chi2)
+
+
+def fit_fractal(q, intensity, di, dq=None, slit_length=None) -> Alternative:
+    """Fractal aggregates of spheres (sasmodels ``fractal``) fitted over the window's radii."""
+    direct = _direct("fractal", q, dq, slit_length)
+
+    def to_pars(p):
+        return dict(radius=math.exp(p[0]), fractal_dim=p[1], cor_length=math.exp(p[2]), volfraction=0.05)
+
+    r_lo, r_hi = 1.0 / q[-1], 1.0 / q[0]
+    starts = [np.array([math.log(r0), d, math.log(xi)]) for r0 in np.geomspace(2 * r_lo, 20 * r_lo, 4)
+              for d in (1.8, 2.5) for xi in (0.3 * r_hi, 3 * r_hi)]
+    lower, upper = [math.log(0.3 * r_lo), 1.0, math.log(r_lo)], [math.log(r_hi), 3.0, math.log(100 * r_hi)]
+    chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
+    return Alternative("fractal", to_pars(p), chi2)
+
+
+def review(q, intensity, di, chi2_reduced: float | None, flags, phi: float, radius: float, dq=None,
+           slit_length=None, dof: int | None = None) -> Alternative | None:
+    """The alternative that explains the data better than the answer (module docstring), or None.  ``q``,
+    ``intensity``, ``di``, ``dq`` (1/A and data units): the points the check used; ``chi2_reduced`` its, over
+    ``dof`` degrees of freedom; ``radius`` the answer's number mean (A), the sticky fit's start."""
+    from .quality import MISFIT_FLAGS
+
+    n = len(q)
+    dof = n - 2 if dof is None else dof
+    if di is None or chi2_reduced is None or not math.isfinite(chi2_reduced) or set(flags) & MISFIT_FLAGS \
+            or "check-failed" in flags or n < 10 or not np.all(di > 0):
+        return None
+    if chi2_reduced <= 1 + SIGNIFICANT * math.sqrt(2 / max(dof, 1)):
+        return None
+    chi2 = chi2_reduced * dof
+    fits = [fit_fractal(q, intensity, di, dq, slit_length)]
+    if phi > 0 and math.isfinite(radius) and radius > 0:
+        fits.append(fit_sticky(q, intensity, di, phi, radius, dq, slit_length))
+    better = [a for a in fits if a.distinct and chi2 - a.chi2 > MARGIN * max(a.chi2 / max(n - 5, 1), 1.0)]
+    return min(better, key=lambda a: a.chi2) if better else None
