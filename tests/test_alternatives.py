@@ -16,6 +16,7 @@ from sasmodels.direct_model import call_kernel
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.inference import alternatives
 from sasview_nn_plugin.inference.alternatives import TAU_MAX, fit_fractal, fit_sticky, review
+from sasview_nn_plugin.runs.process import quality_warning
 
 Q = np.geomspace(0.008, 0.3, 300)   # bench_domain's lab window
 
@@ -98,6 +99,7 @@ def test_sticky_spheres_read_as_hard_spheres_are_flagged():
     assert alt.model == "sphere@stickyhardsphere" and alt.parameters["stickiness"] == pytest.approx(0.28, rel=0.15)
     record = json.loads(json.dumps(res.quality.to_dict(), allow_nan=False))
     assert record["alternative"]["model"] == "sphere@stickyhardsphere" and record["verdict"] == "not trusted"
+    assert "better explained by sticky hard spheres" in quality_warning(res)   # the CLI's and batch's warning
 
 
 def test_fractal_aggregates_read_as_spheres_are_flagged():
