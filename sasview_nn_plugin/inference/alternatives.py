@@ -99,7 +99,9 @@ def _fit(direct, q, intensity, di, to_pars, starts, lower, upper) -> tuple[float
         x = nnls_columns(cols, intensity, di)
         return (cols @ x - intensity) / di
 
-    best = min(starts, key=lambda p: float(np.sum(residual(p) ** 2)))
+    lo, hi = np.asarray(lower, float), np.asarray(upper, float)
+    inside = [np.clip(p, lo + 1e-6 * (hi - lo), hi - 1e-6 * (hi - lo)) for p in starts]   # narrow windows
+    best = min(inside, key=lambda p: float(np.sum(residual(p) ** 2)))
     out = least_squares(residual, best, bounds=(lower, upper), max_nfev=MAX_EVALUATIONS, diff_step=1e-3)
     return float(out.fun @ out.fun), out.x
 
