@@ -6,6 +6,7 @@ aggregates read by the whole-curve model came back unflagged (bench_domain: 78 %
 distributions fitted nearly to the noise.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,7 +16,7 @@ from sasmodels.direct_model import call_kernel
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.inference import alternatives
-from sasview_nn_plugin.inference.alternatives import TAU_MAX, fit_fractal, fit_sticky, review
+from sasview_nn_plugin.inference.alternatives import TAU_MAX, fit_fractal, fit_sticky, review, review_alternatives
 from sasview_nn_plugin.runs.process import quality_warning
 
 Q = np.geomspace(0.008, 0.3, 300)   # bench_domain's lab window
@@ -88,11 +89,13 @@ def test_review_runs_only_on_a_significant_misfit_not_yet_flagged(monkeypatch):
     i, di = measured(sticky() + 0.01, seed=4)
     calls = []
     monkeypatch.setattr(alternatives, "fit_fractal", lambda *a, **k: calls.append(1) or fit_fractal(*a, **k))
-    assert review(Q, i, None, None, (), 0.2, 45.0) is None                     # no dI: no chi2 to compare
-    assert review(Q, i, di, 30.0, ("poor-fit",), 0.2, 45.0) is None          # already flagged a misfit
-    assert review(Q, i, di, 1.1, (), 0.2, 45.0) is None                      # within the noise (1 + 3 sqrt(2/298))
+    assert review(Q, i, None, None, 0.2, 45.0) is None                     # no dI: no chi2 to compare
+    assert review(Q, i, di, 1.1, 0.2, 45.0) is None                        # within the noise (1 + 3 sqrt(2/298))
+    res = invert(Q, i, di, volume_fraction=0.2, model="wide")
+    flagged = dataclasses.replace(res.check(), flags=("poor-fit",), chi2_reduced=30.0)
+    assert review_alternatives(flagged, res.curve) is flagged               # already flagged a misfit
     assert not calls
-    found = review(Q, i, di, 2.0, (), 0.2, 45.0)
+    found = review(Q, i, di, 2.0, 0.2, 45.0)
     assert calls and found is not None and found.model == "sphere@stickyhardsphere"
 
 

@@ -34,9 +34,11 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from .quality import MISFIT_FLAGS, Quality
 
 SIGNIFICANT = 3.0          # the answer's chi2_red must exceed 1 + this x sqrt(2 / dof) for the review to run
 MARGIN = 25.0              # chi2 an alternative must win by (x its chi2_red where that exceeds 1)
@@ -182,17 +184,14 @@ def fit_fractal(q, intensity, di, dq=None, slit_length=None) -> Alternative:
     return Alternative("fractal", to_pars(p), chi2)
 
 
-def review(q, intensity, di, chi2_reduced: float | None, flags, phi: float, radius: float, dq=None,
+def review(q, intensity, di, chi2_reduced: float | None, phi: float, radius: float, dq=None,
            slit_length=None, dof: int | None = None) -> Alternative | None:
     """The alternative that explains the data better than the answer (module docstring), or None.  ``q``,
     ``intensity``, ``di``, ``dq`` (1/A and data units): the points the check used; ``chi2_reduced`` its, over
     ``dof`` degrees of freedom; ``radius`` the answer's number mean (A), the sticky fit's start."""
-    from .quality import MISFIT_FLAGS
-
     n = len(q)
     dof = n - 2 if dof is None else dof
-    if di is None or chi2_reduced is None or not math.isfinite(chi2_reduced) or set(flags) & MISFIT_FLAGS \
-            or "check-failed" in flags or n < 10 or not np.all(di > 0):
+    if di is None or chi2_reduced is None or not math.isfinite(chi2_reduced) or n < 10 or not np.all(di > 0):
         return None
     if chi2_reduced <= 1 + SIGNIFICANT * math.sqrt(2 / max(dof, 1)):
         return None
@@ -210,3 +209,25 @@ def review(q, intensity, di, chi2_reduced: float | None, flags, phi: float, radi
         hard = fit_hard(q, intensity, di, phi, start, dq, slit_length)
         better = [a for a in better if wins(a, hard.chi2)]
     return min(better, key=lambda a: a.chi2) if better else None
+
+
+def review_alternatives(qual: Quality | None, curve) -> Quality | None:
+    """``qual`` with the flag ``other-model-fits-better`` and its :attr:`Quality.alternative` where sticky hard
+    spheres or fractal aggregates explain ``curve`` (a :class:`~..data.curve.Curve`, the result's data) better than
+    the answer over the points the check used (:func:`review`); else ``qual`` as it is."""
+    if qual is None or qual.curve_inputs is None or curve.di is None or set(qual.flags) & MISFIT_FLAGS \
+            or "check-failed" in qual.flags:
+        return qual
+    qu, dqu, radius, number, phi, *slit = qual.curve_inputs
+    keep = np.isin(curve.q, qu)
+    if keep.sum() != len(qu):
+        return qual
+    w = np.asarray(number, float)
+    mean = float(w @ radius / w.sum()) if w.sum() > 0 else math.nan
+    found = review(qu, curve.intensity[keep], curve.di[keep], qual.chi2_reduced, float(phi),
+                                mean, dqu, slit[0] if slit else None,
+                                dof=qual.n_points - 2 - (qual.power_law_exponent is not None))
+    if found is None:
+        return qual
+    return replace(qual, flags=(*qual.flags, "other-model-fits-better"), alternative=found,
+                               approximate=False)

@@ -1,6 +1,6 @@
 r"""The physics check of a result: its sasmodels curve against the data, and what the window can tell.
 
-numpy only; nothing here calls sasmodels but :func:`review_alternatives` (through :mod:`.alternatives`).
+numpy only; nothing here calls sasmodels (the review of other explanations does: :mod:`.alternatives`).
 Units: q in 1/A, radius in A, SLD in 1e-6/A^2, intensity in 1/cm
 (any constant factor of the data is absorbed by the fitted scale).
 
@@ -29,8 +29,8 @@ explains, over the data summed there (:func:`.quality_flags.block_misfit`; a wro
 - ``check-failed``, ``no-particle-signal``, ``mass-outside-observable`` and the ``approximate`` mark (not a flag:
   close, not a fit; ``Quality.verdict``): :mod:`.quality_flags`.
 - ``other-model-fits-better``: sticky hard spheres or fractal aggregates (sasmodels' models) explain the data
-  better than the answer: :mod:`.alternatives`, added to a result's check by :func:`review_alternatives` (the one
-  part of the check that calls sasmodels).
+  better than the answer: :mod:`.alternatives`, added to a result's check by
+  :func:`.alternatives.review_alternatives` (the one part of the check that calls sasmodels).
 
 Speed: the forward model and statistics are written out straightforwardly in :mod:`.quality_model`
 (re-exported here); :func:`assess` computes the same numbers from per-grid caches (:mod:`.quality_fast`,
@@ -433,26 +433,3 @@ class BatchCheck:
                 self._rows = self._call()
                 self._call = None
         return self._rows[k]
-
-
-def review_alternatives(qual: Quality | None, curve) -> Quality | None:
-    """``qual`` with the flag ``other-model-fits-better`` and its :attr:`Quality.alternative` where sticky hard
-    spheres or fractal aggregates explain ``curve`` (a :class:`~..data.curve.Curve`, the result's data) better than
-    the answer over the points the check used (:func:`.alternatives.review`); else ``qual`` as it is."""
-    from . import alternatives
-
-    if qual is None or qual.curve_inputs is None or curve.di is None:
-        return qual
-    qu, dqu, radius, number, phi, *slit = qual.curve_inputs
-    keep = np.isin(curve.q, qu)
-    if keep.sum() != len(qu):
-        return qual
-    w = np.asarray(number, float)
-    mean = float(w @ radius / w.sum()) if w.sum() > 0 else math.nan
-    found = alternatives.review(qu, curve.intensity[keep], curve.di[keep], qual.chi2_reduced, qual.flags, float(phi),
-                                mean, dqu, slit[0] if slit else None,
-                                dof=qual.n_points - 2 - (qual.power_law_exponent is not None))
-    if found is None:
-        return qual
-    return dataclasses.replace(qual, flags=(*qual.flags, "other-model-fits-better"), alternative=found,
-                               approximate=False)

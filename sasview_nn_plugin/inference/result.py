@@ -142,10 +142,10 @@ class Inversion:
     def quality(self):
         """The forward-model check of the result (:class:`~.quality.Quality`), or None; computed on first use
         (writers and the CLI always use it), so that inverting a batch costs the network alone.  It includes the
-        review of other explanations (:func:`~.quality.review_alternatives`)."""
+        review of other explanations (:func:`~.alternatives.review_alternatives`)."""
         if self.check is None:
             return None
-        from .quality import review_alternatives
+        from .alternatives import review_alternatives
 
         return review_alternatives(self.check(), self.curve)
 
