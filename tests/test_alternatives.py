@@ -130,3 +130,22 @@ def test_hard_spheres_carry_no_other_explanation(model, kind, phi):
     i, di = measured(hard(radius=30.0, phi=phi, pd=0.15, kind=kind) * 10.0 + 0.01, seed=7, noise=0.02)
     res = invert(Q, i, di, volume_fraction=phi, model=model)
     assert "other-model-fits-better" not in res.quality.flags and res.quality.alternative is None
+
+
+def test_runs_can_leave_the_review_out_and_say_so_in_their_identity(tmp_path):
+    """``review=False`` (``--no-review``): the same sticky curve comes back without the alternative's flag, and a
+    run with it is another run (its settings signature differs, so a resumed run does not mix the two)."""
+    from sasview_nn_plugin.runs.invert_files import invert_files
+    from sasview_nn_plugin.runs.process import RunOptions, settings_for
+
+    i, di = measured(sticky(radius=47.0, phi=0.18, tau=0.28) * 100.0 + 0.02, seed=5, noise=0.02)
+    path = tmp_path / "sticky.txt"
+    np.savetxt(path, np.column_stack([Q, i, di]), header="q(1/A) I dI")
+    flags = {}
+    for review_ in (True, False):
+        options = RunOptions(volume_fraction=0.18, model="wide", review=review_)
+        (r,) = invert_files([str(path)], output=str(tmp_path / f"out{review_}"), options=options)
+        flags[review_] = r.inversion.quality.flags
+    assert "other-model-fits-better" in flags[True] and "other-model-fits-better" not in flags[False]
+    sig = {v: settings_for(RunOptions(volume_fraction=0.18, review=v)).signature() for v in (True, False)}
+    assert sig[True] != sig[False]

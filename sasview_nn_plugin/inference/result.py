@@ -133,6 +133,7 @@ class Inversion:
     volume_fraction_sigma: float | None = None  # 1-sigma of an estimated volume_fraction_used; None: it was given
     training: object | None = field(default=None, repr=False)  # the model's training domain (quality.Training)
     calibration: dict | None = field(default=None, repr=False)  # the model's interval calibration (None: none)
+    review: bool = field(default=True, repr=False)  # quality reviews other explanations (.alternatives); False: not
 
     def __post_init__(self):
         if type(self.notes) is not tuple:
@@ -145,6 +146,8 @@ class Inversion:
         review of other explanations (:func:`~.alternatives.review_alternatives`)."""
         if self.check is None:
             return None
+        if not self.review:
+            return self.check()
         from .alternatives import review_alternatives
 
         return review_alternatives(self.check(), self.curve)

@@ -42,6 +42,7 @@ class Settings:
     strict_input: bool = False              # refuse what the loader would repair (data.load.load_curves)
     slit_length: float | None = None        # 1/A, for curves whose files state none
     q_range: tuple[float, float] | None = None   # 1/A: the points used
+    review: bool = True                     # the check reviews other explanations (inference.alternatives)
     frame_files: bool = True                # outputs only (not part of the signature) ...
     plot: bool = False
 
@@ -104,6 +105,7 @@ class RunOptions:
     order: str = "name"
     slit_length: float | None = None             # 1/A: slit smearing for files that state none (whole-curve model)
     q_range: tuple[float, float] | None = None   # 1/A: only the points inside are used
+    review: bool = True                          # False: the check does not fit the other explanations (speed)
 
 
 def _model_digest(model: str) -> str:
@@ -157,7 +159,7 @@ def settings_for(options: RunOptions, frame_files: bool = True) -> Settings:
                     dq_scale_sigma=dq_sigma, check_identifiability=check, slit_length=check_slit(o.slit_length),
                     q_range=None if o.q_range is None else check_q_range(o.q_range),
                     allow_external_hdf5=o.allow_external_hdf5, strict_input=o.strict_input, frame_files=frame_files,
-                    plot=o.plot)
+                    plot=o.plot, review=o.review)
 
 
 def volume_fraction_for(settings: Settings, frame: str, source: str) -> float | None:
@@ -218,6 +220,8 @@ def quality_warning(inv) -> str | None:
 
 
 def _checked(r: FrameResult, settings: Settings) -> FrameResult:
+    if r.status == "ok" and not settings.review:
+        r.inversion = replace(r.inversion, review=False)
     if r.status == "ok":
         try:
             r.warnings += [w for w in [quality_warning(r.inversion)] if w]
