@@ -90,7 +90,7 @@ def test_review_runs_only_on_a_significant_misfit_not_yet_flagged(monkeypatch):
     calls = []
     monkeypatch.setattr(alternatives, "fit_fractal", lambda *a, **k: calls.append(1) or fit_fractal(*a, **k))
     assert review(Q, i, None, None, 0.2, 45.0) is None                     # no dI: no chi2 to compare
-    assert review(Q, i, di, 1.1, 0.2, 45.0) is None                        # within the noise (1 + 3 sqrt(2/298))
+    assert review(Q, i, di, 1.1, 0.2, 45.0) is None                        # within the noise (1 + 5 sqrt(2/298) = 1.41)
     res = invert(Q, i, di, volume_fraction=0.2, model="wide")
     flagged = dataclasses.replace(res.check(), flags=("poor-fit",), chi2_reduced=30.0)
     assert review_alternatives(flagged, res.curve) is flagged               # already flagged a misfit

@@ -3,30 +3,31 @@
 A size distribution of hard spheres can mimic samples it does not describe: attractive (sticky) spheres raise the
 low-q intensity as a tail of large spheres would, and a fractal aggregate's q^-D looks like a broad distribution.
 The forward-model check cannot see it when the distribution fits nearly to the noise (bench_domain: the
-whole-curve model read 78 % of sticky spheres and 43 % of fractals unflagged, chi2_red 1.1-2.9).  So, where the
-answer's misfit is significant for the noise (chi2_red above 1 + :data:`SIGNIFICANT` sqrt(2 / dof), dI given, no
-flag yet), :func:`review` fits the two models a sample of spheres is most often confused with, each with
-sasmodels' own kernel and resolution (``DirectModel``: the data's pinhole dq or slit), scale and flat background
-linear (>= 0):
+whole-curve model read 78 % of sticky spheres and 43 % of fractals unflagged, chi2_red 1.1-2.9).
 
-- ``sphere@stickyhardsphere`` (Baxter, perturb 0.05): Schulz radii (mean, pd), stickiness tau, at the answer's
+:func:`review` runs where the answer is not flagged yet and misses its data by more than the noise explains (dI
+given, chi2_red above 1 + :data:`SIGNIFICANT` sqrt(2 / dof)).  It fits, each with sasmodels' own kernel and the
+data's resolution (``DirectModel``: pinhole dq or slit), scale and flat background linear (>= 0):
+
+- ``sphere@stickyhardsphere`` (Baxter, perturb 0.05): Schulz radii (mean, pd) and stickiness tau at the answer's
   volume fraction (skipped at phi 0);
 - ``fractal`` (Teixeira): building-block radius R0, fractal dimension D, correlation length xi.
 
-The answer is flagged ``other-model-fits-better`` when one of them fits (chi2_red <= :data:`FIT_MAX`) and
-explains the data better by more than
-:data:`MARGIN` in chi2 (in units of its own chi2_red, at least 1) than both the answer and hard spheres fitted the
-same way (:func:`fit_hard`: Schulz radii at the same phi; else a parametric fit would beat an approximate network
-answer by its fitting alone: dilute hard spheres, phi 0.01-0.08, "read" as sticky with tau 0.35-0.46 on
-bench_domain), and is physically distinct from hard spheres:
-tau below :data:`TAU_MAX` (the second virial coefficient B2 / B2_HS = 1 - 1 / (4 tau) below 3/8; in-domain hard
-spheres of a non-Schulz family were fitted tau 0.42-0.48 at phi 0.16-0.19, bench_domain's sticky spheres have
-0.1-0.3) raising
-S(q -> 0) above :data:`S0_RATIO_MIN` x the hard spheres' (at phi 0.01-0.08 a tau of 0.35-0.46 changes it by
-5-30 %: a better-fitting distribution, not attraction, bench_domain), or D inside
-:data:`FRACTAL_DIM` with xi above :data:`XI_MIN` R0 (D -> 3 or xi ~ R0 is a compact particle: a sphere).  On
-hard-sphere curves the sticky fit settles at tau 1.0-2.1 and the fractal fit at chi2_red 80-1300 (30 curves of
-bench_domain's kinds, 2026-12-07); on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.
+The answer is flagged ``other-model-fits-better`` when one of them
+
+1. fits: chi2_red <= :data:`FIT_MAX`;
+2. explains the data better by more than :data:`MARGIN` in chi2 (x its chi2_red where above 1) than both the
+   answer and hard spheres with Schulz radii fitted the same way (:func:`fit_hard`).  Without the second, a
+   parametric fit beats an approximate network answer by fitting alone: on bench_domain, dilute hard spheres of
+   non-Schulz families (phi 0.01-0.19) were "read" as sticky, tau 0.35-0.48;
+3. is physically distinct from hard spheres: tau below :data:`TAU_MAX` (second virial coefficient B2 / B2_HS =
+   1 - 1 / (4 tau) below 3/8) raising S(q -> 0) above :data:`S0_RATIO_MIN` x the hard spheres'
+   (:func:`forward_ratio`; at phi 0.01-0.08 such a tau changes it by only 5-30 %), or D inside
+   :data:`FRACTAL_DIM` with xi above :data:`XI_MIN` R0 (D -> 3 or xi ~ R0 is a compact particle: a sphere).
+
+Measured (bench_domain's kinds, 2026-12-07): on hard-sphere curves the sticky fit settles at tau 1.0-2.1 and the
+fractal fit at chi2_red 80-1300; on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.  Cost: 20-70 ms a curve
+where it runs (``benchmarks/bench_alternatives.py``); runs may leave it out (``RunOptions.review``).
 """
 
 from __future__ import annotations
