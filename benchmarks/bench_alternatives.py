@@ -19,35 +19,16 @@ import time
 os.environ.setdefault("SAS_OPENCL", "none")
 sys.path.insert(0, os.path.dirname(__file__))
 
-import numpy as np
-from bench_domain import FAMILIES, PHI_BANDS, R_MAX_A, WINDOWS, measure, sas_intensity, sphere_pars
+from bench_domain import FAMILIES, PHI_BANDS, WINDOWS, in_domain_curves
 
 from sasview_nn_plugin import invert
 from sasview_nn_plugin.inference import alternatives
 
 
 def curves(window: str, n: int, seed: int) -> list[tuple]:
-    """(q, I, dI, dq, phi) of n curves per phi band and family, drawn as bench_domain's in-domain cells are (its
-    seeds: the same curves)."""
-    wi = list(WINDOWS).index(window)
-    q_min, q_max, npts, dq_frac = WINDOWS[window]
-    q = np.geomspace(q_min, q_max, npts)
-    r_lo, r_hi = 4 / q_max, min(1.5 / q_min, R_MAX_A)
-    out = []
-    for bi, band in enumerate(PHI_BANDS):
-        for fi, family in enumerate(FAMILIES):
-            rng = np.random.default_rng([seed, wi, bi, fi])
-            for _ in range(n):
-                mean_a = float(np.exp(rng.uniform(np.log(r_lo), np.log(r_hi))))
-                phi = float(rng.uniform(*PHI_BANDS[band]))
-                pars, mesh = sphere_pars(family, mean_a, rng)
-                name = "sphere" if phi == 0 else "sphere@hardsphere"
-                pars = dict(pars, scale=1.0, background=0.0)
-                if phi > 0:
-                    pars.update(volfraction=phi, radius_effective_mode=1, structure_factor_mode=0)
-                clean, _ = sas_intensity(name, q, pars, mesh)
-                out.append((*measure(q, clean, rng, dq_frac, name, pars, mesh), phi))
-    return out
+    """(q, I, dI, dq, phi) of n curves per phi band and family: bench_domain's in-domain cells (the same curves)."""
+    return [(*data, phi) for band in PHI_BANDS for family in FAMILIES
+            for data, phi, _ in in_domain_curves(window, band, family, n, seed)]
 
 
 def timed(fn, spent: list):

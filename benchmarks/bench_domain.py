@@ -151,14 +151,14 @@ def score(q, i, di, dq, phi, truth, nn, timing=None) -> dict:
     return out
 
 
-def in_domain_cell(window: str, band: str, family: str, n: int, seed: int, nn, timing=None) -> list[dict]:
-    """n fresh curves of one window x phi band x family cell, scored (see :func:`score`); seeded per cell."""
+def in_domain_curves(window: str, band: str, family: str, n: int, seed: int) -> list[tuple]:
+    """n fresh curves of one window x phi band x family cell, seeded per cell: ((q, I, dI, dq), phi, truth)."""
     wi, bi, fi = list(WINDOWS).index(window), list(PHI_BANDS).index(band), FAMILIES.index(family)
     rng = np.random.default_rng([seed, wi, bi, fi])
     q_min, q_max, npts, dq_frac = WINDOWS[window]
     q = np.geomspace(q_min, q_max, npts)
     r_lo, r_hi = 4 / q_max, min(1.5 / q_min, R_MAX_A)
-    rows = []
+    out = []
     for _ in range(n):
         mean_a = float(np.exp(rng.uniform(np.log(r_lo), np.log(r_hi))))
         phi = float(rng.uniform(*PHI_BANDS[band]))
@@ -168,9 +168,14 @@ def in_domain_cell(window: str, band: str, family: str, n: int, seed: int, nn, t
         if phi > 0:
             pars.update(volfraction=phi, radius_effective_mode=1, structure_factor_mode=0)
         clean, truth = sas_intensity(name, q, pars, mesh)
-        data = measure(q, clean, rng, dq_frac, name, pars, mesh)
-        rows.append(score(*data, phi, truth, nn, timing) | {"family": family})
-    return rows
+        out.append((measure(q, clean, rng, dq_frac, name, pars, mesh), phi, truth))
+    return out
+
+
+def in_domain_cell(window: str, band: str, family: str, n: int, seed: int, nn, timing=None) -> list[dict]:
+    """n fresh curves of one window x phi band x family cell (:func:`in_domain_curves`), scored (:func:`score`)."""
+    return [score(*data, phi, truth, nn, timing) | {"family": family}
+            for data, phi, truth in in_domain_curves(window, band, family, n, seed)]
 
 
 DILUTE_OOD = ("core_shell_sphere", "cylinder", "ellipsoid", "fractal", "vesicle", "coil",
