@@ -149,3 +149,50 @@ def test_runs_can_leave_the_review_out_and_say_so_in_their_identity(tmp_path):
     assert "other-model-fits-better" in flags[True] and "other-model-fits-better" not in flags[False]
     sig = {v: settings_for(RunOptions(volume_fraction=0.18, review=v)).signature() for v in (True, False)}
     assert sig[True] != sig[False]
+
+
+def test_a_review_that_cannot_run_never_fails_the_check(monkeypatch):
+    """Review defect 1: sasmodels failing inside the review (no compiler, an unwritable kernel folder) raised out of
+    ``result.quality`` and took the CLI down; now the check stands and says why the review did not run."""
+    i, di = measured(sticky(radius=47.0, phi=0.18, tau=0.28) * 100.0 + 0.02, seed=5, noise=0.02)
+    res = invert(Q, i, di, volume_fraction=0.18, model="wide")
+
+    def broken(*a, **k):
+        raise RuntimeError("compile failed")
+
+    monkeypatch.setattr(alternatives, "_direct", broken)
+    qual = res.quality
+    assert "other-model-fits-better" not in qual.flags and qual.review_failed == "RuntimeError: compile failed"
+    assert json.loads(json.dumps(qual.to_dict(), allow_nan=False))["review_failed"].startswith("RuntimeError")
+
+
+def test_long_curves_are_reviewed_on_a_subsample(monkeypatch):
+    """Review defect 2: with pinhole dq sasmodels' resolution grows with the square of the points (8000 points:
+    12.7 s and 1.1 GB); the review now sees at most REVIEW_POINTS of them, and still finds the sticky spheres."""
+    q = np.geomspace(0.008, 0.3, 3000)
+    clean = sasmodels_curve("sphere@stickyhardsphere", q=q, radius=47.0, radius_pd=0.1, radius_pd_n=40,
+                            radius_pd_type="schulz", volfraction=0.18, stickiness=0.28, perturb=0.05,
+                            radius_effective_mode=1)
+    i, di = measured(clean * 100.0 + 0.02, seed=9, noise=0.02)
+    seen = []
+    real = alternatives.review
+    monkeypatch.setattr(alternatives, "review", lambda q_, *a, **k: seen.append(len(q_)) or real(q_, *a, **k))
+    res = invert(q, i, di, dq=0.05 * q, volume_fraction=0.18, model="wide")
+    assert "other-model-fits-better" in res.quality.flags
+    assert seen and max(seen) <= alternatives.REVIEW_POINTS
+
+
+def test_no_review_holds_for_refined_runs_too(tmp_path, monkeypatch):
+    """Review defect 4: with refinement the start's check (read by refine) still ran the review under
+    ``review=False``."""
+    from sasview_nn_plugin.runs.invert_files import invert_files
+    from sasview_nn_plugin.runs.process import RunOptions
+
+    i, di = measured(sticky(radius=47.0, phi=0.18, tau=0.28) * 100.0 + 0.02, seed=5, noise=0.02)
+    path = tmp_path / "sticky.txt"
+    np.savetxt(path, np.column_stack([Q, i, di]), header="q(1/A) I dI")
+    calls = []
+    monkeypatch.setattr(alternatives, "review", lambda *a, **k: calls.append(1))
+    invert_files([str(path)], output=str(tmp_path / "out"),
+                 options=RunOptions(volume_fraction=0.18, model="wide", refine="lm", review=False))
+    assert not calls

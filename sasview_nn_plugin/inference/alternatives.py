@@ -48,6 +48,7 @@ S0_RATIO_MIN = 1.5         # ... raising S(q -> 0) over the hard spheres' by mor
 FRACTAL_DIM = (1.2, 2.9)   # mass-fractal dimensions that are not a compact particle
 XI_MIN = 3.0               # correlation length over building-block radius: an aggregate, not one particle
 FIT_MAX = 2.0              # an alternative explains the data only where its own chi2_red is below this
+REVIEW_POINTS = 400        # longer curves are reviewed on every k-th point
 MAX_EVALUATIONS = 25       # of the least-squares fit, each alternative (a rough fit errs to no flag)
 
 
@@ -179,7 +180,14 @@ def fit_fractal(q, intensity, di, dq=None, slit_length=None) -> Alternative:
     starts = [np.array([math.log(r0), d, math.log(3 * r_hi)]) for r0 in (2 * r_lo, 8 * r_lo) for d in (1.8, 2.5)]
     lower, upper = [math.log(0.3 * r_lo), 1.0, math.log(r_lo)], [math.log(r_hi), 3.0, math.log(100 * r_hi)]
     chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
-    return Alternative("fractal", to_pars(p), chi2)
+    pars = to_pars(p)
+    return Alternative("fractal", {k: pars[k] for k in ("radius", "fractal_dim", "cor_length")}, chi2)
+
+
+def significant(chi2_reduced: float | None, dof: int) -> bool:
+    """Whether a misfit of ``chi2_reduced`` over ``dof`` degrees of freedom exceeds the noise (:data:`SIGNIFICANT`)."""
+    return chi2_reduced is not None and math.isfinite(chi2_reduced) and \
+        chi2_reduced > 1 + SIGNIFICANT * math.sqrt(2 / max(dof, 1))
 
 
 def review(q, intensity, di, chi2_reduced: float | None, phi: float, radius: float, dq=None,
@@ -191,7 +199,7 @@ def review(q, intensity, di, chi2_reduced: float | None, phi: float, radius: flo
     dof = n - 2 if dof is None else dof
     if di is None or chi2_reduced is None or not math.isfinite(chi2_reduced) or n < 10 or not np.all(di > 0):
         return None
-    if chi2_reduced <= 1 + SIGNIFICANT * math.sqrt(2 / max(dof, 1)):
+    if not significant(chi2_reduced, dof):
         return None
     chi2 = chi2_reduced * dof
     start = radius if math.isfinite(radius) and radius > 0 else 1.0 / q[len(q) // 2]
@@ -212,19 +220,31 @@ def review(q, intensity, di, chi2_reduced: float | None, phi: float, radius: flo
 def review_alternatives(qual: Quality | None, curve) -> Quality | None:
     """``qual`` with the flag ``other-model-fits-better`` and its :attr:`Quality.alternative` where sticky hard
     spheres or fractal aggregates explain ``curve`` (a :class:`~..data.curve.Curve`, the result's data) better than
-    the answer over the points the check used (:func:`review`); else ``qual`` as it is."""
+    the answer over the points the check used (:func:`review`); else ``qual`` as it is.  Curves of more than
+    :data:`REVIEW_POINTS` points are reviewed on every k-th point (the answer's chi2 recomputed there: sasmodels'
+    pinhole resolution grows with the square of the points).  A review that fails (sasmodels cannot compile its
+    kernels, numbers out of range) never fails the check: :attr:`Quality.review_failed` says why."""
     if qual is None or qual.curve_inputs is None or curve.di is None or qual.flags:
         return qual   # flagged already: not trusted whatever explains it better (and a batch pays for nothing)
     qu, dqu, radius, number, phi, *slit = qual.curve_inputs
     keep = np.isin(curve.q, qu)
-    if keep.sum() != len(qu):
+    dof = qual.n_points - 2 - (qual.power_law_exponent is not None)
+    if keep.sum() != len(qu) or not significant(qual.chi2_reduced, dof):
         return qual
+    intensity, di = curve.intensity[keep], curve.di[keep]
+    sub = slice(None, None, max(1, math.ceil(len(qu) / REVIEW_POINTS)))
+    chi2_reduced, model = qual.chi2_reduced, qual.model_curve()
+    if sub.step > 1 and model is not None:
+        z = (intensity[sub] - model[1][sub]) / di[sub]
+        chi2_reduced, dof = float(z @ z) / max(len(z) - 2, 1), len(z) - 2
     w = np.asarray(number, float)
     mean = float(w @ radius / w.sum()) if w.sum() > 0 else math.nan
-    found = review(qu, curve.intensity[keep], curve.di[keep], qual.chi2_reduced, float(phi),
-                                mean, dqu, slit[0] if slit else None,
-                                dof=qual.n_points - 2 - (qual.power_law_exponent is not None))
+    try:
+        found = review(qu[sub], intensity[sub], di[sub], chi2_reduced, float(phi), mean,
+                       None if dqu is None else dqu[sub], slit[0] if slit else None, dof=dof)
+    except Exception as exc:   # noqa: BLE001 -- an extra check that cannot run is said, never raised
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return replace(qual, review_failed=f"{type(exc).__name__}: {first}")
     if found is None:
         return qual
-    return replace(qual, flags=(*qual.flags, "other-model-fits-better"), alternative=found,
-                               approximate=False)
+    return replace(qual, flags=(*qual.flags, "other-model-fits-better"), alternative=found, approximate=False)

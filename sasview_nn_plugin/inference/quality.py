@@ -117,6 +117,7 @@ class Quality:
     power_law_asked: tuple | None = field(default=None, repr=False)
     # the sasmodels model that explains the data better (flag other-model-fits-better; .alternatives.Alternative)
     alternative: object | None = None
+    review_failed: str | None = None        # why the review of other explanations could not run (None: it could)
 
     @property
     def trusted(self) -> bool:
@@ -161,7 +162,8 @@ class Quality:
                         self.alternative.chi2 / max(self.n_points - 5, 1)),
                     "parameters": {k: qflags.json_number(v) if isinstance(v, float) else v
                                    for k, v in self.alternative.parameters.items()},
-                    "description": self.alternative.describe()}}
+                    "description": self.alternative.describe()},
+                "review_failed": self.review_failed}
 
 
 @dataclass(frozen=True, eq=False)

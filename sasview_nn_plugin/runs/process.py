@@ -194,6 +194,8 @@ def _one(c: Curve, phi: float | None, settings: Settings, nn):
                                  model=nn, method=settings.refine or "lm", dq=c.dq)
     inv = invert(c, volume_fraction=phi, model=nn, q_range=settings.q_range,
                  slit_length=settings.slit_length if c.slit_length is None else None)
+    if not settings.review:   # before refine reads the start's check
+        inv = replace(inv, review=False)
     if settings.refine:
         from ..fitting.refine import refine
 
