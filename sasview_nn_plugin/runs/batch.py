@@ -138,7 +138,8 @@ def _start_output(out: Path, settings: Settings) -> None:
             old = None
         if old != sig:
             raise InputError(f"{out} holds results of a run with other settings (model, volume fraction, "
-                             "refinement or q unit); choose another `output` directory or delete that one",
+                             "refinement, q unit or range, the review of other explanations: runs before 2026-12-07 "
+                             "had none); choose another `output` directory or delete that one",
                              parameter="output")
     else:
         write_atomic(sig_file, json.dumps({"signature": sig, "settings": asdict(settings)}, default=str))
