@@ -5,7 +5,7 @@ curves whose check runs the review (a significant misfit, dI given, no misfit fl
 time of ``invert`` + ``quality`` with and without the review, medians over the curves, the two interleaved curve
 by curve in one process (this 2-core VM is shared: absolute figures drift between runs, the ratio less).
 
-    nice -n 10 python benchmarks/bench_alternatives.py [--n 5] [--window lab] [--models default wide]
+    nice -n 10 python benchmarks/bench_alternatives.py [--n 5] [--window lab] [--models default wide] [--phi auto]
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ def timed(fn, spent: list):
     return wrapped
 
 
-def run(model: str, data: list[tuple]) -> None:
+def run(model: str, data: list[tuple], phi_given: bool = True) -> None:
     real_review, real_check = alternatives.review, alternatives.review_alternatives
     spent: list[float] = []
     fits, flagged, t_with, t_without = [], 0, [], []
     for q, i, di, dq, phi in data:
+        phi = phi if phi_given else None
         try:
             alternatives.review_alternatives = lambda qual, curve: qual      # the check as it was before the review
             t0 = time.perf_counter()
@@ -75,11 +76,13 @@ def main() -> None:
     ap.add_argument("--window", default="lab", choices=list(WINDOWS))
     ap.add_argument("--models", nargs="+", default=["default", "wide"])
     ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--phi", choices=("given", "auto"), default="given", help="the true phi given, or estimated")
     args = ap.parse_args()
     data = curves(args.window, args.n, args.seed)
-    print(f"{len(data)} in-domain curves, {args.window} window, seed {args.seed}; {os.cpu_count()} cores")
+    print(f"{len(data)} in-domain curves, {args.window} window, seed {args.seed}, phi {args.phi}; "
+          f"{os.cpu_count()} cores")
     for model in args.models:
-        run(model, data)
+        run(model, data, args.phi == "given")
 
 
 if __name__ == "__main__":
