@@ -19,9 +19,9 @@ The answer is flagged ``other-model-fits-better`` when one of them
 
 1. fits: chi2_red <= :data:`FIT_MAX`;
 2. explains the data better by more than :data:`MARGIN` in chi2 (x its chi2_red where above 1) than both the
-   answer and hard spheres with Schulz radii fitted the same way, phi free too (:func:`fit_hard`).  Without the second, a
-   parametric fit beats an approximate network answer by fitting alone: on bench_domain, dilute hard spheres of
-   non-Schulz families (phi 0.01-0.19) were "read" as sticky, tau 0.35-0.48;
+   answer and hard spheres with Schulz radii fitted the same way, phi free too (:func:`fit_hard`).  Without the
+   second, a parametric fit beats an approximate network answer by fitting alone: on bench_domain, dilute hard
+   spheres of non-Schulz families (phi 0.01-0.19) were "read" as sticky, tau 0.35-0.48;
 3. is physically distinct from hard spheres: tau below :data:`TAU_MAX` (second virial coefficient B2 / B2_HS =
    1 - 1 / (4 tau) below 3/8) raising S(q -> 0) above :data:`S0_RATIO_MIN` x the hard spheres'
    (:func:`forward_ratio`; at phi 0.01-0.08 such a tau changes it by only 5-30 %), or D inside
