@@ -96,7 +96,7 @@ def forward_ratio(radius: float, phi: float, tau: float) -> float:
     return out[0] / out[1]
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)   # the six models the review uses
 def _kernel(name: str):
     from sasmodels.core import load_model
 
