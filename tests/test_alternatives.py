@@ -166,6 +166,21 @@ def test_a_review_that_cannot_run_never_fails_the_check(monkeypatch):
     assert json.loads(json.dumps(qual.to_dict(), allow_nan=False))["review_failed"].startswith("RuntimeError")
 
 
+def test_a_review_that_cannot_run_is_a_warning_of_the_run(tmp_path, monkeypatch):
+    """The CLI and batch say it (a warning line, so --strict exits 3): the answer misses its data and the other
+    explanations were not ruled out."""
+    from sasview_nn_plugin.runs.invert_files import invert_files
+    from sasview_nn_plugin.runs.process import RunOptions
+
+    i, di = measured(sticky(radius=47.0, phi=0.18, tau=0.28) * 100.0 + 0.02, seed=5, noise=0.02)
+    path = tmp_path / "sticky.txt"
+    np.savetxt(path, np.column_stack([Q, i, di]), header="q(1/A) I dI")
+    monkeypatch.setattr(alternatives, "_direct", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("compile failed")))
+    (r,) = invert_files([str(path)], output=str(tmp_path / "out"), options=RunOptions(volume_fraction=0.18,
+                                                                                      model="wide"))
+    assert any("review of other explanations could not run (RuntimeError: compile failed)" in w for w in r.warnings)
+
+
 def test_long_curves_are_reviewed_on_a_subsample(monkeypatch):
     """Review defect 2: with pinhole dq sasmodels' resolution grows with the square of the points (8000 points:
     12.7 s and 1.1 GB); the review now sees at most REVIEW_POINTS of them, and still finds the sticky spheres."""

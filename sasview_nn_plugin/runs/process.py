@@ -227,6 +227,10 @@ def _checked(r: FrameResult, settings: Settings) -> FrameResult:
     if r.status == "ok":
         try:
             r.warnings += [w for w in [quality_warning(r.inversion)] if w]
+            failed = getattr(r.inversion.quality, "review_failed", None)
+            if failed:   # the answer misses its data and the other explanations could not be fitted: said
+                r.warnings.append(f"the review of other explanations could not run ({failed}); sticky spheres or "
+                                  "fractal aggregates are not ruled out")
         except Exception as exc:  # a check that cannot be made is said, not fatal
             r.warnings.append(f"forward-model check failed: {failure_reason(exc)}")
     if r.status == "ok" and settings.check_identifiability:
