@@ -56,11 +56,17 @@ MAX_EVALUATIONS = 25       # of the least-squares fit, each alternative (a rough
 
 @dataclass(frozen=True)
 class Alternative:
-    """A sasmodels model fitted to the data: its name, parameters (A, 1/A, sasmodels' names), chi2 (sum)."""
+    """A sasmodels model fitted to the data: its name, parameters (A, 1/A, sasmodels' names), chi2 (sum) over
+    ``n_points`` points."""
 
     model: str
     parameters: dict
     chi2: float
+    n_points: int
+
+    @property
+    def chi2_reduced(self) -> float:
+        return self.chi2 / max(self.n_points - 5, 1)   # 3 shape parameters (4 with phi: ~), scale, background
 
     def describe(self) -> str:
         p = self.parameters
@@ -163,7 +169,7 @@ def fit_sticky(q, intensity, di, phi: float, radius: float, dq=None, slit_length
     chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
     pars = to_pars(p)
     return Alternative("sphere@stickyhardsphere", {k: pars[k] for k in ("radius", "radius_pd", "stickiness",
-                                                                        "volfraction")}, chi2)
+                                                                        "volfraction")}, chi2, len(q))
 
 
 def fit_hard(q, intensity, di, phi: float, radius: float, dq=None, slit_length=None) -> Alternative:
@@ -184,7 +190,7 @@ def fit_hard(q, intensity, di, phi: float, radius: float, dq=None, slit_length=N
     if phi > 0:
         lower, upper = [*lower, PHI_BOUNDS[0]], [*upper, PHI_BOUNDS[1]]
     chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
-    return Alternative(name, to_pars(p), chi2)
+    return Alternative(name, to_pars(p), chi2, len(q))
 
 
 def fit_fractal(q, intensity, di, dq=None, slit_length=None) -> Alternative:
@@ -199,7 +205,7 @@ def fit_fractal(q, intensity, di, dq=None, slit_length=None) -> Alternative:
     lower, upper = [math.log(0.3 * r_lo), 1.0, math.log(r_lo)], [math.log(r_hi), 3.0, math.log(100 * r_hi)]
     chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
     pars = to_pars(p)
-    return Alternative("fractal", {k: pars[k] for k in ("radius", "fractal_dim", "cor_length")}, chi2)
+    return Alternative("fractal", {k: pars[k] for k in ("radius", "fractal_dim", "cor_length")}, chi2, len(q))
 
 
 def significant(chi2_reduced: float | None, dof: int) -> bool:
@@ -223,12 +229,12 @@ def review(q, intensity, di, chi2_reduced: float | None, phi: float, radius: flo
     start = radius if math.isfinite(radius) and radius > 0 else 1.0 / q[len(q) // 2]
 
     def wins(a: Alternative, than: float) -> bool:
-        return than - a.chi2 > MARGIN * max(a.chi2 / max(n - 5, 1), 1.0)
+        return than - a.chi2 > MARGIN * max(a.chi2_reduced, 1.0)
 
     fits = [fit_fractal(q, intensity, di, dq, slit_length)]
     if phi > 0:
         fits.append(fit_sticky(q, intensity, di, phi, start, dq, slit_length))
-    better = [a for a in fits if a.chi2 <= FIT_MAX * max(n - 5, 1) and wins(a, chi2) and a.distinct]
+    better = [a for a in fits if a.chi2_reduced <= FIT_MAX and wins(a, chi2) and a.distinct]
     if better:   # ... and better than hard spheres fitted as it is (not merely a better-fitted distribution)
         hard = fit_hard(q, intensity, di, phi, start, dq, slit_length)
         better = [a for a in better if wins(a, hard.chi2)]

@@ -158,8 +158,7 @@ class Quality:
                 "power_law": None if self.power_law is None else {
                     "exponent": self.power_law_exponent, "scale": qflags.json_number(self.power_law_scale)},
                 "alternative": None if self.alternative is None else {
-                    "model": self.alternative.model, "chi2_reduced": qflags.json_number(
-                        self.alternative.chi2 / max(self.n_points - 5, 1)),
+                    "model": self.alternative.model, "chi2_reduced": qflags.json_number(self.alternative.chi2_reduced),
                     "parameters": {k: qflags.json_number(v) if isinstance(v, float) else v
                                    for k, v in self.alternative.parameters.items()},
                     "description": self.alternative.describe()},

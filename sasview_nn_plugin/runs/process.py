@@ -217,12 +217,12 @@ def quality_warning(inv) -> str | None:
     chi2 = "" if quality.chi2_reduced is None else f"; model curve chi2_reduced {quality.chi2_reduced:.3g}"
     alt = getattr(quality, "alternative", None)
     other = "" if alt is None else (f"; the data are better explained by {alt.describe()}, chi2_reduced "
-                                    f"{alt.chi2 / max(quality.n_points - 5, 1):.3g}")
+                                    f"{alt.chi2_reduced:.3g}")
     return f"not trusted: {', '.join(quality.flags)}{chi2}{other} (see docs/domain.md)"
 
 
 def _checked(r: FrameResult, settings: Settings) -> FrameResult:
-    if r.status == "ok" and not settings.review:
+    if r.status == "ok" and not settings.review:   # frames of a table (invert_many) did not pass through _one
         r.inversion = replace(r.inversion, review=False)
     if r.status == "ok":
         try:
