@@ -55,7 +55,9 @@ OOD_KINDS = ["core_shell_sphere", "cylinder", "ellipsoid", "sticky_hs", "fractal
 GUINIER_WINDOW = (0.004, 0.012, 150)   # the guinier_only kind's window (1/A, points)
 R_MAX_A = 3000.0       # cap on the sampled number-mean radius
 PD_N, PD_NSIGMA = 120, 6.0   # sasmodels dispersion mesh: points and half-width in sigmas
-LIMITS = {"rel_w1": 0.03, "err_mean": 0.015, "flagged": 0.10, "dphi": 0.03, "rel_w1_auto": 0.04, "ood": 0.80}
+LIMITS = {"rel_w1": 0.03, "err_mean": 0.015, "flagged": 0.10, "dphi": 0.03, "rel_w1_auto": 0.04, "ood": 0.80,
+          "silent_auto": 0.03, "coverage_tol": 0.08,   # issue 25 (phi unknown) ...
+          "wrong_number": 0.15, "wrong_volume": 0.10}  # ... and its per-curve rule of a wrong answer (bench_wide's)
 _MODELS: dict = {}
 
 
@@ -140,14 +142,23 @@ def score(q, i, di, dq, phi, truth, nn, timing=None) -> dict:
                 timing.append(time.perf_counter() - t0)
         except InputError:
             out[key] = dict(rel_w1=np.inf, err_mean=np.inf, flagged=True, refused=True, dphi=np.inf,
-                            good=False, false_flag=False, missed=False, flags=("refused",))
+                            good=False, false_flag=False, missed=False, flags=("refused",), silent=False,
+                            covered=None)
             continue
         rel_w1 = w1_a(res.radius, res.number_distribution, x_true, p_true) / mean_true
         err = abs(res.mean_radius_number - mean_true) / mean_true
         good = rel_w1 <= LIMITS["rel_w1"] and err <= LIMITS["err_mean"]  # this answer meets the accuracy limits
+        dphi, sigma = abs(res.volume_fraction_used - phi), res.volume_fraction_sigma
+        # wrong (per curve; bench_wide's rule): number W1 > 15 % of the number mean or volume W1 > 10 % of the volume
+        # mean; with phi estimated also phi off by more than both 0.03 and twice its own sigma
+        x_v, p_v = x_true, p_true * x_true**3 / (p_true @ x_true**3)
+        rel_w1_v = w1_a(res.radius, res.volume_distribution, x_v, p_v) / float(p_v @ x_v)
+        wrong = rel_w1 > LIMITS["wrong_number"] or rel_w1_v > LIMITS["wrong_volume"] or \
+            (sigma is not None and dphi > max(LIMITS["dphi"], 2 * sigma))
         out[key] = dict(rel_w1=rel_w1, err_mean=err, flagged=bool(flags), refused=False, good=good,
                         false_flag=good and bool(flags), missed=not good and not flags,
-                        dphi=abs(res.volume_fraction_used - phi), flags=tuple(flags))
+                        dphi=dphi, flags=tuple(flags), silent=wrong and not flags,
+                        covered=None if sigma is None else bool(dphi <= sigma))
     return out
 
 
@@ -253,6 +264,12 @@ def share(rows: list[dict], part: str, key: str) -> float:
     return float(np.mean([r[part][key] for r in rows])) if rows else np.nan
 
 
+def coverage(rows: list[dict]) -> float:
+    """Share of the estimated phi (phi unknown) whose 1-sigma interval holds the true phi (refusals excluded)."""
+    got = [r["auto"]["covered"] for r in rows if r["auto"]["covered"] is not None]
+    return float(np.mean(got)) if got else np.nan
+
+
 def false_share(rows: list[dict]) -> float:
     """Share flagged among the curves whose answer (phi given) meets the accuracy limits."""
     good = [r for r in rows if r["given"]["good"]]
@@ -298,9 +315,13 @@ def main() -> None:
           "flagged includes refused)  |  phi unknown (volume_fraction=None)")
     print("   false = flagged among the curves whose answer meets the accuracy limits (relW1 <= 3 %, err <= 1.5 %);"
           " missed = not flagged among those whose answer does not")
+    print(f"   phi unknown: silent = unflagged and wrong: number W1 > {LIMITS['wrong_number']:.0%} of <R>n, volume W1 "
+          f"> {LIMITS['wrong_volume']:.0%} of <R>v, or |dphi| > max({LIMITS['dphi']}, 2 sigma) (required <= "
+          f"{LIMITS['silent_auto']:.0%}); cov68 = share whose phi +- sigma holds the true phi (68 % +- 8, pooled)")
     print(f"{'window':7s} {'phi':9s} {'n':>4s} {'refused':>8s} {'relW1':>7s} {'err<R>n':>8s} {'flagged':>8s} "
           f"{'false':>6s} {'missed':>6s} | "
-          f"{'refused':>8s} {'|dphi|':>7s} {'relW1':>7s} {'flagged':>8s}  verdict")
+          f"{'refused':>8s} {'|dphi|':>7s} {'relW1':>7s} {'flagged':>8s} {'silent':>7s} {'cov68':>6s}  verdict")
+    all_rows: list = []
     by_family: dict = {}
     flag_lines = []
     for window in args.windows:
@@ -317,15 +338,26 @@ def main() -> None:
                                             ("err", g["err_mean"] > LIMITS["err_mean"]),
                                             ("flags", false_share(rows) > LIMITS["flagged"]),
                                             ("dphi", band == "0.1-0.5" and a["dphi"] > LIMITS["dphi"]),
-                                            ("W1auto", a["rel_w1"] > LIMITS["rel_w1_auto"])) if bad]
+                                            ("W1auto", a["rel_w1"] > LIMITS["rel_w1_auto"]),
+                                            ("silent", share(rows, "auto", "silent") > LIMITS["silent_auto"]))
+                     if bad]
+            all_rows += [(band, r) for r in rows]
             all_fail += [f"{window}/{band}:{f}" for f in fails]
             print(f"{window:7s} {band:9s} {len(rows):4d} {share(rows, 'given', 'refused'):8.0%} "
                   f"{g['rel_w1']:7.2%} {g['err_mean']:8.2%} {share(rows, 'given', 'flagged'):8.0%} "
                   f"{false_share(rows):6.0%} {missed_share(rows):6.0%} | "
                   f"{share(rows, 'auto', 'refused'):8.0%} {a['dphi']:7.3f} {a['rel_w1']:7.2%} "
-                  f"{share(rows, 'auto', 'flagged'):8.0%}  {verdict(fails)}")
+                  f"{share(rows, 'auto', 'flagged'):8.0%} {share(rows, 'auto', 'silent'):7.0%} "
+                  f"{coverage(rows):6.0%}  {verdict(fails)}")
             seen = Counter(f for r in rows for f in r["given"]["flags"])
             flag_lines.append(f"{window:7s} {band:9s} " + ", ".join(f"{f} {c}" for f, c in seen.most_common()))
+    dense = [r for band, r in all_rows if band != "0"]
+    cov = coverage(dense)
+    cov_ok = abs(cov - 0.68) <= LIMITS["coverage_tol"]
+    all_fail += [] if cov_ok else ["phi-coverage"]
+    print(f"phi unknown, all cells: silent {share([r for _, r in all_rows], 'auto', 'silent'):.1%}; the 1-sigma "
+          f"interval of phi holds the truth on {cov:.0%} of the curves at phi > 0 ({len(dense)} curves; "
+          f"{coverage([r for _, r in all_rows]):.0%} with phi 0 too)  {'PASS' if cov_ok else 'FAIL'}")
     print("\n## Flags raised, phi given (curves with each flag; refused = InputError)")
     print("\n".join(flag_lines))
     print("\n## Per family (phi given, all phi bands): median relW1 / err<R>n / flagged")
