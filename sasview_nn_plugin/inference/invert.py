@@ -27,8 +27,8 @@ from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside i
 from .invert_wide import invert_wide, invert_wide_many
 from .modelfile import calibration_of, load_model
 from .network import NNModel
-from .phi import estimate_volume_fraction, scan_values, score_of
-from .quality import AUTO, BatchCheck, assess, training_of
+from .phi import PROFILE_EXCESS, estimate_volume_fraction, scan_values, score_of
+from .quality import AUTO, BatchCheck, assess, training_of, with_flag
 from .quality_model import smeared_power_law
 from .result import Distribution, Inversion
 from .wide_model import choose_network, is_auto, wide_model
@@ -51,6 +51,7 @@ PHI_SCAN_WINDOWS = 5        # ... per scanned phi when phi is estimated on such 
 REREADS = 2                 # times the network re-reads a curve less its fitted low-q power law, at most
 REREAD_FLOOR = 0.1          # ... points the subtraction takes lower are read at this fraction of the data
 WIDE_WINDOW = WINDOW_STEP   # data spanning this x the model's q_max/q_min have room for another scale of the map
+PHI_SIGMA_FLAG = 0.05        # phi estimated less certain than this: flagged volume-fraction-uncertain (docs/domain.md)
 
 
 def _drop(curve: Curve, q_range) -> tuple[Curve, str | None]:
@@ -299,13 +300,17 @@ def _invert_auto(nn: NNModel, curve: Curve) -> Inversion:
         quals = [assess(c.q, c.intensity, c.di, nn.radius, w / w.sum(), float(p), training=training, dq=c.dq,
                         power_law=AUTO)
                  if w.sum() > 0 and np.isfinite(w).all() else None for p, w in zip(phis, numbers, strict=True)]
-    phi, sigma, note = estimate_volume_fraction(phis, [score_of(u, di is not None) for u in quals], di is not None)
+    phi, sigma, note = estimate_volume_fraction(phis, [score_of(u, di is not None) for u in quals], di is not None,
+                                                excess=PROFILE_EXCESS)
     if not covers_model_window(q, nn):
         inv = _invert_mapped(nn, curve, phi)
     else:  # as invert at phi: the points outside the model's window that it never uses dropped (none if checked)
         c, dropped = checked if checked is not None else _drop(curve, nn.q_range)
         inv = _direct(nn, c, phi, (dropped,) if dropped else ())
-    return dataclasses.replace(inv, notes=(*inv.notes, note), volume_fraction_sigma=sigma)
+    check = inv.check
+    if sigma > PHI_SIGMA_FLAG and check is not None:   # the size answer rests on a phi the data do not fix
+        check = functools.partial(with_flag, check, "volume-fraction-uncertain")
+    return dataclasses.replace(inv, notes=(*inv.notes, note), volume_fraction_sigma=sigma, check=check)
 
 
 def _batch_check(nn: NNModel, q, inten, dIs, dqr, rows, numbers, phis) -> BatchCheck | None:

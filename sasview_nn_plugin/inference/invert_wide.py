@@ -21,7 +21,6 @@ smeared with the pinhole dq or the slit length the data carry.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import numpy as np
@@ -30,9 +29,9 @@ from ..data.curve import Curve
 from ..data.validation import check_curve, check_dq, check_q_range, check_volume_fraction, in_q_range
 from ..errors import InputError
 from .modelfile import calibration_of
-from .phi import estimate_volume_fraction
+from .phi import estimate_volume_fraction, widened
 from .polish import fine_grid, move, polish
-from .quality import OBS_X, Training, assess
+from .quality import OBS_X, Training, assess, with_flag
 from .result import Distribution, Inversion
 from .wide_model import MIN_DECADES, Placed, WideModel, check_slit, place
 
@@ -41,7 +40,9 @@ PHI_RANGE = (0.0, 0.5)
 UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: flag
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 PHI_PROFILE = np.linspace(0.0, 0.5, 11)   # volume fractions the data are asked about when phi is not given ...
-PHI_REFINE = 2   # ... then the step halved this many times around the best (the coarse parabola was biased)
+PHI_REFINE = 2   # ... then the step halved this many times around the best (the coarse parabola was biased);
+PHI_EXCESS = 0.25  # the sigma spans the answers within max(1, chi2_red) + this x the best one's chi2 beyond its
+#                   dof (bench_domain seed 21: coverage 77 -> 79 %, silent 7.2 -> 5.6 %; 0.5 flags SasView's AOT drop)
 HEAD_DISAGREE_Z = 2.0   # phi estimated: the profile beyond this many of the (unsure) head's sigmas -> widened
 BROAD_RATIO = 1.15   # <R>v / <R>n above this: a broad answer (Schulz pd 0.1: 1.03; coils read as spheres: 1.3-2.4)
 REFF_UNSEEN_MAX = 0.10   # phi estimated > 0: the number mean (S(q)'s R_eff) moving more than this without the
@@ -103,7 +104,7 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                          f"{shift:.0%} without the particles below the 1 % volume quantile, which the data barely "
                          "see: the estimate is uncertain; give phi if it is known"]
     if phi_sigma is not None and (phi_sigma > PHI_SIGMA_MAX or (phi > 0 and shift > REFF_UNSEEN_MAX)):
-        check = functools.partial(_flagged, check, "volume-fraction-uncertain")   # the answer moves with phi
+        check = functools.partial(with_flag, check, "volume-fraction-uncertain")   # the answer moves with phi
     if dist.mean_radius_number < OBS_X / placed.q_range[1] and dist.mean_radius_volume > BROAD_RATIO * \
             dist.mean_radius_number:
         # a broad answer whose headline number lies below what the window resolves (q R < pi at every point): the
@@ -111,10 +112,10 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
         # unflagged; <R>v / <R>n 1.3-2.4); narrow small spheres, read right from their Guinier curvature, do not
         notes = [*notes, f"the number-mean radius {dist.mean_radius_number:.3g} A of a broad answer lies below "
                          f"pi/q_max = {OBS_X / placed.q_range[1]:.3g} A, the smallest radius the window resolves"]
-        check = functools.partial(_flagged, check, "mass-outside-observable")
+        check = functools.partial(with_flag, check, "mass-outside-observable")
     if number[np.cumsum(vol) < UNSEEN_VOLUME].sum() > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
-        check = functools.partial(_flagged, check, "number-distribution-undetermined")
+        check = functools.partial(with_flag, check, "number-distribution-undetermined")
     curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)
     return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
                      volume_fraction_sigma=phi_sigma, training=training, calibration=calibration_of(model))
@@ -144,7 +145,12 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
         known |= dict(zip(new, scores(new), strict=True))
         best = min(known, key=lambda p: known[p][0])
     local = [p for p in np.round([best - step, best, best + step], 12) if p in known]
-    return estimate_volume_fraction(np.array(local), [known[p] for p in local], di is not None)
+    phi, sigma, note = estimate_volume_fraction(np.array(local), [known[p] for p in local], di is not None)
+    if di is None:
+        return phi, sigma, note
+    every = sorted(known)   # the polished answers' chi2 jitters with phi: those it does not exclude widen the sigma
+    return (phi, *widened(sigma, note, np.array(every), np.array([known[p][0] for p in every]),
+                          np.array([known[p][1] for p in every]), PHI_EXCESS))
 
 
 def unseen_reff_shift(radius: np.ndarray, number: np.ndarray, vol: np.ndarray) -> float:
@@ -154,11 +160,6 @@ def unseen_reff_shift(radius: np.ndarray, number: np.ndarray, vol: np.ndarray) -
     if not seen.any() or not number[seen].sum() > 0:
         return 0.0
     return float((number[seen] @ radius[seen]) / number[seen].sum() / (number @ radius) - 1.0)
-
-
-def _flagged(check, flag: str):
-    quality = check()
-    return quality if flag in quality.flags else dataclasses.replace(quality, flags=(*quality.flags, flag))
 
 
 def _phi(model: WideModel, placed: Placed, given: float | None, head: tuple[float, float], curve: tuple,

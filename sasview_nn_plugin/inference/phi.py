@@ -21,6 +21,8 @@ from .quality import training_of
 
 N_SCAN = 17  # phi values scanned (0.031 apart over the shipped model's 0-0.5)
 SYSTEMATIC_SIGMA = 0.01  # the estimate's bias from the network (docs/domain.md table), added in quadrature
+PROFILE_EXCESS = 2.0     # the windowed network's candidates: those within max(1, chi2_red) + this x the best one's
+#                          chi2 beyond its noise are not excluded (the network's misfit, not noise, ranks them)
 
 
 def scan_values(nn) -> np.ndarray:
@@ -43,8 +45,10 @@ def score_of(quality, with_di: bool) -> tuple[float, float]:
 
 
 def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]], with_di: bool,
-                             ) -> tuple[float, float, str]:
-    """(phi, 1-sigma, note) from the candidates' :func:`score_of` over ``phis``: see the module docstring."""
+                             excess: float = 0.0) -> tuple[float, float, str]:
+    """(phi, 1-sigma, note) from the candidates' :func:`score_of` over ``phis``: see the module docstring.
+    ``excess`` > 0 (unpolished candidates): the sigma is widened to half the span of the candidates within
+    max(1, chi2_red) + ``excess`` x the best one's chi2 beyond its degrees of freedom (:func:`undecided_span`)."""
     lo, hi = float(phis[0]), float(phis[-1])
     score = np.array([s for s, _ in scored], dtype=float)
     red = np.array([r for _, r in scored], dtype=float)
@@ -76,4 +80,29 @@ def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]]
     note = (f"volume fraction estimated from the curve: {phi:.3g} +- {sigma:.2g} (scan {lo:.3g}-{hi:.3g}, {what})")
     if edge and not (k == 0 and lo == 0.0):  # phi = 0 (dilute) is the physical edge, nothing lies beyond it
         note += "; the best value is at the edge of the scan (the model's training range): phi may lie outside it"
-    return phi, sigma, note
+    return (phi, *widened(sigma, note, phis, score, red, excess)) if excess > 0 else (phi, sigma, note)
+
+
+def undecided_span(phis: np.ndarray, score: np.ndarray, red: np.ndarray, excess: float) -> tuple[float, float]:
+    """(lowest, highest) phi whose candidate's chi2 ``score`` lies within max(1, chi2_red) + ``excess`` x E of the
+    best, E = the best candidate's chi2 beyond its degrees of freedom (score / chi2_red).  The windowed network's
+    answers at neighbouring phi miss the data by amounts its own errors set, not the noise: where the best misses
+    by E, others within a multiple of E are not excluded (bench_domain seed 21: the parabola's sigma covered 49 %,
+    fitted here to ~70 %; docs/domain.md)."""
+    ok = np.isfinite(score)
+    k = int(np.argmin(np.where(ok, score, np.inf)))
+    r = float(red[k]) if math.isfinite(red[k]) and red[k] > 0 else 1.0
+    beyond = max(float(score[k]) * (1.0 - 1.0 / r), 0.0)
+    inside = np.asarray(phis)[ok & (score - score[k] <= max(1.0, r) + excess * beyond)]
+    return float(inside.min()), float(inside.max())
+
+
+def widened(sigma: float, note: str, phis: np.ndarray, score: np.ndarray, red: np.ndarray, excess: float,
+            ) -> tuple[float, str]:
+    """(sigma, note) widened to half the :func:`undecided_span` of the candidates (phi, chi2 ``score``, chi2_red
+    ``red``) where that is wider: in quadrature with the profile's own sigma."""
+    lo, hi = undecided_span(np.asarray(phis, float), np.asarray(score, float), np.asarray(red, float), excess)
+    if not math.isfinite(sigma) or (hi - lo) / 2 <= sigma:
+        return sigma, note
+    return math.hypot(sigma, (hi - lo) / 2), (f"{note}; widened: the answers at phi {lo:.3g}-{hi:.3g} miss the data by "
+                                              "little more than the best one does")

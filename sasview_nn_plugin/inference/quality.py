@@ -182,6 +182,12 @@ class Training:
 
 
 @functools.lru_cache(maxsize=16)
+def with_flag(check, flag: str):
+    """The :class:`Quality` of ``check()`` with ``flag`` added (once): for flags a result's maker knows of."""
+    quality = check()
+    return quality if flag in quality.flags else dataclasses.replace(quality, flags=(*quality.flags, flag))
+
+
 def training_of(model) -> Training:
     """:meth:`Training.of` a loaded model, once per model object (models compare and hash by identity)."""
     return Training.of(model)
