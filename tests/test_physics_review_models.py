@@ -15,9 +15,12 @@ up to 7.3e-3).
 import numpy as np
 import pytest
 from sasmodels.core import load_model
-from sasmodels.direct_model import call_kernel
+from sasmodels.data import Data1D
+from sasmodels.direct_model import DirectModel, call_kernel
+from sasmodels.resolution import Pinhole1D
 from sasmodels.weights import get_weights
 
+from sasview_nn_plugin.inference import alternatives
 from sasview_nn_plugin.physics.polydisperse import fractal_intensity, schulz_mesh, sphere_intensity
 from sasview_nn_plugin.physics.structure import fractal_sq, sticky_hardsphere_sq
 
@@ -141,3 +144,53 @@ def test_parameter_sets_in_one_call_equal_one_at_a_time():
     for i in range(2):
         one = sphere_intensity(Q, radius[i], pd[i], phi[i], "stickyhardsphere", dict(perturb=0.05, stickiness=tau[i]))
         np.testing.assert_allclose(many[i], one, rtol=1e-13)
+
+
+# -- the curves the review fits (resolution) ---------------------------------------------------------------
+
+STICKY = dict(radius=45.0, radius_pd=0.1, radius_pd_n=25, radius_pd_nsigma=3.0, radius_pd_type="schulz",
+              volfraction=0.2, radius_effective_mode=1, perturb=0.05, stickiness=0.2)
+
+
+def direct_model(name, q, dq=None, slit_length=None):
+    data = Data1D(x=q, y=np.ones(len(q)), dy=np.ones(len(q)))
+    if slit_length:
+        data.dxl, data.dxw = np.full(len(q), slit_length), np.zeros(len(q))
+    elif dq is not None:
+        data.dx = dq
+    return DirectModel(data, load_model(name, dtype="double", platform="dll"))
+
+
+@pytest.mark.parametrize("name,pars", [("sphere@stickyhardsphere", STICKY),
+                                       ("fractal", dict(radius=8.0, fractal_dim=2.3, cor_length=300.0,
+                                                        volfraction=0.05))])
+def test_review_curves_equal_direct_model_without_resolution_and_with_a_slit(name, pars):
+    q = np.geomspace(0.008, 0.3, 300)
+    for slit in (None, 0.01, 0.1):
+        ref = direct_model(name, q, slit_length=slit)(scale=1.0, background=0.0, **pars)
+        ours = alternatives._direct(name, q, None, slit)(**pars)
+        np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("window", [(0.008, 0.3, 300), (0.003, 0.3, 300), (0.04, 0.105, 100)])
+@pytest.mark.parametrize("rel", [0.03, 0.1, 0.2])
+def test_review_pinhole_curves_equal_the_smearing_integral(window, rel):
+    """The pinhole-smeared curve the review fits is the check's smearing (physics.smearing) of the numpy model:
+    within 1e-3 of sasmodels' Pinhole1D on a fine q_calc (the integral), and of DirectModel within its own
+    midpoint rule on the data's q (up to 7.5e-3 on these windows)."""
+    q = np.geomspace(*window)
+    dq = rel * q
+    ours = alternatives._direct("sphere@stickyhardsphere", q, dq, None)(**STICKY)
+    qc = np.geomspace(0.02 * q[0], q[-1] * (1 + 3.5 * rel), 40000)
+    integral = Pinhole1D(q, dq, q_calc=qc).apply(kernel("sphere@stickyhardsphere", q=qc, cutoff=1e-5, **STICKY))
+    np.testing.assert_allclose(ours, integral, rtol=1e-3, atol=0)
+    coarse = direct_model("sphere@stickyhardsphere", q, dq=dq)(scale=1.0, background=0.0, **STICKY)
+    np.testing.assert_allclose(ours, coarse, rtol=1e-2, atol=0)
+
+
+def test_forward_ratio_equals_sasmodels_structure_factors():
+    for radius, phi, tau in ((45.0, 0.2, 0.2), (10.0, 0.05, 0.1), (300.0, 0.5, 2.0), (47.0, 0.18, 0.28)):
+        q = np.array([1e-4 / radius])
+        ref = kernel("stickyhardsphere", q=q, radius_effective=radius, volfraction=phi, perturb=0.05,
+                     stickiness=tau)[0] / kernel("hardsphere", q=q, radius_effective=radius, volfraction=phi)[0]
+        assert alternatives.forward_ratio(radius, phi, tau) == pytest.approx(ref, rel=1e-9)
