@@ -4,8 +4,9 @@ the smeared curves the review fits, over the parameters the review reaches (tau 
 to 100 R0, radii 1 A - 3000 A, pd 0.01-0.6).
 
 Measured (sasmodels 1.1, double, dll): sticky S(q) equal to the kernel bit for bit on these grids (tolerance 1e-9);
-the fractal intensity within 1.2e-9 (sphere amplitude below q R = 0.1: sasmodels' Taylor series, here the closed
-form); Schulz spheres within 2e-10 alone and with the sticky S(q), within 1.7e-6 with the hard-sphere S(q) (its
+the fractal intensity within 1.2e-9 (sphere amplitude below q R = 0.1: sasmodels' Taylor series, there the closed
+form of physics.scattering); Schulz spheres within 1e-12 alone and with the sticky S(q) (the Taylor series as
+sasmodels', the sines by angle addition), within 1.7e-6 with the hard-sphere S(q) (its
 small-argument cancellation, :func:`.scattering.hardsphere_sq`); unsmeared and slit-smeared curves within 3e-13 of
 DirectModel; pinhole-smeared within 5.3e-4 of the smearing integral, where DirectModel's midpoint rule on the data's
 own q (Pinhole1D) is off by up to 7.5e-3 (the review smears as the check does: physics.smearing; the two differ by
@@ -107,7 +108,7 @@ def test_schulz_mesh_equals_sasmodels_weights(pd):
 def test_schulz_spheres_equal_sasmodels(name, cutoff):
     structure = None if name == "sphere" else name.split("@")[1]
     sticky = dict(perturb=0.05, stickiness=0.2) if structure == "stickyhardsphere" else {}
-    rtol = 2.5e-6 if structure == "hardsphere" else 1e-9     # hardsphere_sq at small q R (its docstring)
+    rtol = 2.5e-6 if structure == "hardsphere" else 1e-11    # hardsphere_sq at small q R (its docstring)
     for radius in (10.0, 45.0, 300.0, 3000.0):
         for pd in (0.01, 0.1, 0.3, 0.6):
             for phi in (0.02, 0.3, 0.6):
@@ -135,7 +136,16 @@ def test_sticky_spheres_over_the_reviews_range():
         if ref[0] < 0:
             assert np.all(ours < 0)
             continue
-        np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=0)
+        np.testing.assert_allclose(ours, ref, rtol=1e-11, atol=0)
+
+
+@pytest.mark.parametrize("n,nsigma", [(2, 3.0), (9, 2.0), (40, 3.0), (80, 8.0)])
+def test_schulz_meshes_of_other_sizes_equal_sasmodels(n, nsigma):
+    """The sines over the mesh come by angle addition in blocks of ceil(sqrt(n)) radii: any n."""
+    for radius, pd in ((5.0, 0.05), (45.0, 0.3), (2000.0, 0.15)):
+        ref = kernel("sphere", **schulz_pars(radius, pd, n, nsigma))
+        ours = sphere_intensity(Q, radius, pd, radius_pd_n=n, radius_pd_nsigma=nsigma)
+        np.testing.assert_allclose(ours, ref, rtol=1e-11, atol=0)
 
 
 def test_parameter_sets_in_one_call_equal_one_at_a_time():

@@ -44,10 +44,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
-from ..physics.polydisperse import fractal_intensity, sphere_intensity
+from ..physics.polydisperse import fractal_intensity, schulz_sphere_average, sphere_with_structure
 from ..physics.scattering import hardsphere_sq
 from ..physics.smearing import banded, slit_resolution
 from ..physics.structure import sticky_hardsphere_sq
@@ -108,36 +109,54 @@ def forward_ratio(radius: float, phi: float, tau: float) -> float:
     return float(sticky / hardsphere_sq(q, radius, phi)[0])
 
 
-def _sphere_model(structure: str | None):
-    """Schulz spheres (``sphere`` or ``sphere@<structure>``) as :func:`_direct` evaluates them: sasmodels' names."""
-    def evaluate(q, radius, radius_pd, radius_pd_n, radius_pd_nsigma, volfraction=None, perturb=None,
-                 stickiness=None, **_):
+def _schulz_spheres(structure: str | None, q: np.ndarray):
+    """Schulz spheres (``sphere`` or ``sphere@<structure>``, :mod:`..physics.polydisperse`) on ``q`` as a function of
+    sasmodels' parameters (arrays of P sets, or scalars), keeping the form-factor averages by (mean radius, pd): a
+    Jacobian's volume-fraction and stickiness rows, and starts that differ in those alone, share the average of the
+    point they move from (the sines of 25 radii x q are most of a fit's time)."""
+    kept: dict[tuple[float, float], tuple] = {}
+
+    def evaluate(radius, radius_pd, radius_pd_n, radius_pd_nsigma, volfraction=None, perturb=None, stickiness=None,
+                 **_):
+        r, pd = (np.atleast_1d(np.asarray(v, dtype=float)) for v in np.broadcast_arrays(radius, radius_pd))
+        keys = list(zip(r.tolist(), pd.tolist(), strict=True))
+        new = [k for k in dict.fromkeys(keys) if k not in kept]
+        if new:
+            if len(kept) + len(new) > 64:
+                kept.clear()
+            f2, volume, mean = schulz_sphere_average(q, *np.array(new).T, radius_pd_n=int(radius_pd_n),
+                                                     radius_pd_nsigma=float(radius_pd_nsigma), cutoff=CUTOFF)
+            kept.update((k, (f2[j], volume[j], mean[j])) for j, k in enumerate(new))
+        f2, volume, mean = (np.array(part) for part in zip(*(kept[k] for k in keys), strict=True))
         extra = dict(perturb=perturb, stickiness=stickiness) if structure == "stickyhardsphere" else None
-        return sphere_intensity(q, radius, radius_pd, volfraction, structure, extra, radius_pd_n=int(radius_pd_n),
-                                radius_pd_nsigma=float(radius_pd_nsigma), cutoff=CUTOFF)
+        out = sphere_with_structure(q, f2, volume, mean, volfraction, structure, extra)
+        return out if np.ndim(radius) else out[0]
     return evaluate
 
 
-def _fractal_model(q, radius, fractal_dim, cor_length, volfraction, **_):
-    return fractal_intensity(q, radius, fractal_dim, cor_length, volfraction)
+def _fractal(q: np.ndarray):
+    return lambda radius, fractal_dim, cor_length, volfraction, **_: fractal_intensity(q, radius, fractal_dim,
+                                                                                      cor_length, volfraction)
 
 
-MODELS = {"sphere": _sphere_model(None), "sphere@hardsphere": _sphere_model("hardsphere"),
-          "sphere@stickyhardsphere": _sphere_model("stickyhardsphere"), "fractal": _fractal_model}
+MODELS = {"sphere": partial(_schulz_spheres, None), "sphere@hardsphere": partial(_schulz_spheres, "hardsphere"),
+          "sphere@stickyhardsphere": partial(_schulz_spheres, "stickyhardsphere"), "fractal": _fractal}
 
 
 def _direct(name: str, q, dq, slit_length):
     """sasmodels' model ``name`` (:data:`MODELS`, in numpy) on the data's q and resolution (slit length, else pinhole
     dq where any is positive, 1/A; :mod:`..physics.smearing`, as the check smears): a function of the model's
     parameters (sasmodels' names, arrays of P parameter sets) giving I(q) (P, n_q) at scale 1, background 0."""
-    evaluate, q = MODELS[name], np.asarray(q, dtype=float)
+    q = np.asarray(q, dtype=float)
     if slit_length:
         x, w = slit_resolution(q, float(slit_length))
-        return lambda **pars: evaluate(x, **pars) @ w
+        evaluate = MODELS[name](x)
+        return lambda **pars: evaluate(**pars) @ w
     if dq is not None and np.any(np.asarray(dq, dtype=float) > 0):
         smear = banded(q, np.asarray(dq, dtype=float))
-        return lambda **pars: smear.apply(evaluate(smear.x, **pars))
-    return lambda **pars: evaluate(q, **pars)
+        evaluate = MODELS[name](smear.x)
+        return lambda **pars: smear.apply(evaluate(**pars))
+    return MODELS[name](q)
 
 
 def _fit(direct, q, intensity, di, to_pars, starts, lower, upper) -> tuple[float, np.ndarray]:
