@@ -198,6 +198,21 @@ def test_review_pinhole_curves_equal_the_smearing_integral(window, rel):
     np.testing.assert_allclose(ours, coarse, rtol=1e-2, atol=0)
 
 
+def test_review_models_keep_their_averages_within_bounds(monkeypatch):
+    """A fit keeps the Schulz averages of the radii and widths it has seen (at most KEPT_AVERAGES): past the limit
+    they are dropped and recomputed, the curves unchanged (a defect: the drop lost the rows being evaluated)."""
+    monkeypatch.setattr(alternatives, "KEPT_AVERAGES", 4)
+    q = np.geomspace(0.008, 0.3, 50)
+    evaluate = alternatives._direct("sphere@hardsphere", q, None, None)
+    pars = dict(radius_pd_n=25, radius_pd_nsigma=3.0, volfraction=0.2)
+    radii = np.array([30.0, 31.0, 32.0])
+    first = evaluate(radius=radii, radius_pd=np.full(3, 0.1), **pars)
+    again = evaluate(radius=np.r_[radii, 33.0, 34.0], radius_pd=np.full(5, 0.1), **pars)   # 3 kept + 2 new > 4
+    np.testing.assert_array_equal(again[:3], first)
+    ref = sphere_intensity(q, 34.0, 0.1, 0.2, "hardsphere", radius_pd_n=25, cutoff=alternatives.CUTOFF)
+    np.testing.assert_allclose(again[4], ref, rtol=1e-14)
+
+
 def test_forward_ratio_equals_sasmodels_structure_factors():
     for radius, phi, tau in ((45.0, 0.2, 0.2), (10.0, 0.05, 0.1), (300.0, 0.5, 2.0), (47.0, 0.18, 0.28)):
         q = np.array([1e-4 / radius])

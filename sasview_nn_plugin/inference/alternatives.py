@@ -8,12 +8,13 @@ whole-curve model read 78 % of sticky spheres and 43 % of fractals unflagged, ch
 
 :func:`review` runs where the answer is not flagged yet and misses its data by more than the noise explains (dI
 given, chi2_red above 1 + :data:`SIGNIFICANT` sqrt(2 / dof)).  It fits, each with sasmodels' model ported to numpy
-(:mod:`..physics.structure`, :mod:`..physics.polydisperse`: tested equal to sasmodels' kernels, 2e-10 relative; Schulz
-radii as sasmodels' dispersion, 25 points over +-3 sigma, DirectModel's weight cutoff :data:`CUTOFF`) on the data's
+(:mod:`..physics.structure`, :mod:`..physics.polydisperse`: tested equal to sasmodels' kernels, 1e-12 relative, 2e-6
+with the hard-sphere S(q); Schulz radii as sasmodels' dispersion, 25 points over +-3 sigma, DirectModel's weight
+cutoff :data:`CUTOFF`) on the data's
 resolution (slit: sasmodels' Slit1D; pinhole dq: the check's own smearing, :mod:`..physics.smearing`, within 5e-4 of
 the smearing integral where sasmodels' DirectModel, a midpoint rule on the data's q, was off by up to 7.5e-3), scale
 and flat background linear (>= 0), the rest by a bounded Levenberg-Marquardt fit (:mod:`.least_squares`,
-:data:`MAX_EVALUATIONS` steps):
+:data:`MAX_EVALUATIONS` trial evaluations):
 
 - ``sphere@stickyhardsphere`` (Baxter, perturb 0.05): Schulz radii (mean, pd), stickiness tau and the volume
   fraction, free in :data:`PHI_BOUNDS` from the answer's (skipped at phi 0).  Held at the answer's phi, the review
@@ -66,6 +67,7 @@ REVIEW_POINTS = 400        # longer curves are reviewed on every k-th point
 MAX_EVALUATIONS = 25       # of the least-squares fit, each alternative (a rough fit errs to no flag)
 PERTURB = 0.05             # the sticky spheres' well width (relative), held
 CUTOFF = 1e-5              # Schulz points of (normalised) weight below this are left out, as sasmodels' DirectModel
+KEPT_AVERAGES = 64         # Schulz form-factor averages a fit keeps (by mean radius and pd) for its next steps
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,10 @@ def _schulz_spheres(structure: str | None, q: np.ndarray):
         r, pd = (np.atleast_1d(np.asarray(v, dtype=float)) for v in np.broadcast_arrays(radius, radius_pd))
         keys = list(zip(r.tolist(), pd.tolist(), strict=True))
         new = [k for k in dict.fromkeys(keys) if k not in kept]
+        if len(kept) + len(new) > KEPT_AVERAGES:
+            kept.clear()
+            new = list(dict.fromkeys(keys))
         if new:
-            if len(kept) + len(new) > 64:
-                kept.clear()
             f2, volume, mean = schulz_sphere_average(q, *np.array(new).T, radius_pd_n=int(radius_pd_n),
                                                      radius_pd_nsigma=float(radius_pd_nsigma), cutoff=CUTOFF)
             kept.update((k, (f2[j], volume[j], mean[j])) for j, k in enumerate(new))
