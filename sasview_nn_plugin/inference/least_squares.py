@@ -63,6 +63,8 @@ def bounded_least_squares(residuals: Callable[[np.ndarray], np.ndarray], x0, low
         improved = False
         while nfev < max_evaluations:
             trial = np.clip(x + _step(jac, r, x, lam, lower, upper), lower, upper)
+            if np.array_equal(trial, x):      # held at its bounds, or a step below rounding: nowhere to go
+                break
             r_trial = residuals(trial[None, :])[0]
             nfev += 1
             cost_trial = float(r_trial @ r_trial)
