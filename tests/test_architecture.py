@@ -100,6 +100,37 @@ def test_no_import_cycles():
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
 
 
+# the inference path is numpy + h5py (docs/architecture.md); the review of other explanations imported sasmodels and
+# scipy until its models were ported to numpy (physics.structure, physics.polydisperse): no exception is left
+NOT_ON_THE_INFERENCE_PATH = ("sasmodels", "scipy", "bumps", "tensorflow", "keras", "sasdata", "matplotlib")
+
+
+def external_imports(path: Path) -> dict[str, int]:
+    """Top-level names of the packages ``path`` imports anywhere (lazy imports too), each with a line it does so."""
+    out: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.setdefault(node.module.split(".")[0], node.lineno)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                out.setdefault(a.name.split(".")[0], node.lineno)
+    return out
+
+
+def test_the_inference_stage_imports_no_fitting_or_training_libraries():
+    """No module of inference/ imports sasmodels, scipy, bumps, TensorFlow, sasdata or matplotlib, not even inside a
+    function (tests/test_invert.py checks what a run loads)."""
+    offenders = [f"{p.relative_to(PKG)}:{line} imports {name}" for p in sorted((PKG / "inference").rglob("*.py"))
+                 for name, line in external_imports(p).items() if name in NOT_ON_THE_INFERENCE_PATH]
+    assert offenders == [], "the inference path is numpy + h5py:\n" + "\n".join(offenders)
+
+
+def test_the_import_rule_sees_a_lazy_import(tmp_path):
+    fake = tmp_path / "_probe.py"
+    fake.write_text("def f():\n    from scipy.optimize import least_squares\n    import sasmodels.core\n")
+    assert set(external_imports(fake)) == {"scipy", "sasmodels"}
+
+
 # every package has one
 SHARED_NAMES_FOR_NOW = {"__init__.py"}
 

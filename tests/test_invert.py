@@ -149,6 +149,26 @@ def test_inference_imports_neither_tensorflow_nor_sasmodels(tiny_model, example_
     assert out.stdout.strip() == "[]"
 
 
+def test_the_review_of_other_explanations_imports_neither_sasmodels_nor_scipy():
+    """The review (inference.alternatives) fits sasmodels' sticky-sphere and fractal models ported to numpy: a sticky
+    curve is flagged, and the inference path has loaded no sasmodels, scipy or bumps."""
+    code = (
+        "import sys, numpy as np\n"
+        "from sasview_nn_plugin import invert\n"
+        "from sasview_nn_plugin.physics.polydisperse import sphere_intensity\n"
+        "q = np.geomspace(0.008, 0.3, 300)\n"
+        "clean = 100 * sphere_intensity(q, 47.0, 0.1, 0.18, 'stickyhardsphere', dict(perturb=0.05, stickiness=0.28),"
+        " radius_pd_n=40) + 0.02\n"
+        "di = 0.02 * clean\n"
+        "i = clean + di * np.random.default_rng(5).standard_normal(len(q))\n"
+        "qual = invert(q, i, di, volume_fraction=0.18, model='wide').quality\n"
+        "print(qual.flags, qual.review_failed)\n"
+        "print([m for m in ('sasmodels', 'scipy', 'bumps', 'tensorflow', 'sasdata') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["('other-model-fits-better',) None", "[]"]
+
+
 def test_invert_many_equals_invert_and_isolates_bad_curves():
     from sasview_nn_plugin.inference.invert import invert_many
     from sasview_nn_plugin.physics import kernels as physics

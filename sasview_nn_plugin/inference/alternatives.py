@@ -1,4 +1,5 @@
-"""Other explanations of the data: sasmodels' sticky hard spheres and fractal aggregates fitted beside an answer.
+"""Other explanations of the data: sasmodels' sticky hard spheres and fractal aggregates fitted beside an answer,
+in numpy (the inference path imports neither sasmodels nor scipy).
 
 A size distribution of hard spheres can mimic samples it does not describe: attractive (sticky) spheres raise the
 low-q intensity as a tail of large spheres would, and a fractal aggregate's q^-D looks like a broad distribution.
@@ -6,8 +7,14 @@ The forward-model check cannot see it when the distribution fits nearly to the n
 whole-curve model read 78 % of sticky spheres and 43 % of fractals unflagged, chi2_red 1.1-2.9).
 
 :func:`review` runs where the answer is not flagged yet and misses its data by more than the noise explains (dI
-given, chi2_red above 1 + :data:`SIGNIFICANT` sqrt(2 / dof)).  It fits, each with sasmodels' own kernel and the
-data's resolution (``DirectModel``: pinhole dq or slit), scale and flat background linear (>= 0):
+given, chi2_red above 1 + :data:`SIGNIFICANT` sqrt(2 / dof)).  It fits, each with sasmodels' model ported to numpy
+(:mod:`..physics.structure`, :mod:`..physics.polydisperse`: tested equal to sasmodels' kernels, 1e-12 relative, 2e-6
+with the hard-sphere S(q); Schulz radii as sasmodels' dispersion, 25 points over +-3 sigma, DirectModel's weight
+cutoff :data:`CUTOFF`) on the data's
+resolution (slit: sasmodels' Slit1D; pinhole dq: the check's own smearing, :mod:`..physics.smearing`, within 5e-4 of
+the smearing integral where sasmodels' DirectModel, a midpoint rule on the data's q, was off by up to 7.5e-3), scale
+and flat background linear (>= 0), the rest by a bounded Levenberg-Marquardt fit (:mod:`.least_squares`,
+:data:`MAX_EVALUATIONS` trial evaluations):
 
 - ``sphere@stickyhardsphere`` (Baxter, perturb 0.05): Schulz radii (mean, pd), stickiness tau and the volume
   fraction, free in :data:`PHI_BOUNDS` from the answer's (skipped at phi 0).  Held at the answer's phi, the review
@@ -28,19 +35,27 @@ The answer is flagged ``other-model-fits-better`` when one of them
    :data:`FRACTAL_DIM` with xi above :data:`XI_MIN` R0 (D -> 3 or xi ~ R0 is a compact particle: a sphere).
 
 Measured (bench_domain's kinds, 2026-12-07): on hard-sphere curves the sticky fit settles at tau 1.0-2.1 and the
-fractal fit at chi2_red 80-1300; on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.  Cost: 20-70 ms a curve
-where it runs (``benchmarks/bench_alternatives.py``); runs may leave it out (``RunOptions.review``).
+fractal fit at chi2_red 80-1300; on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.  Cost: 20-60 ms a curve
+where it runs (``benchmarks/bench_alternatives.py``); runs may leave it out (``RunOptions.review``).  Ported from
+sasmodels' DirectModel and scipy's least_squares to numpy (2026-12-07): on the models' own curves the same fits
+(parameters to 3 digits), the same flags on bench_domain's sticky, fractal, core-shell and ellipsoid curves (20 each,
+both models, phi given and estimated) and on slit-smeared ones, none in domain (bench_alternatives), and faster:
+26-30 ms a curve where it fits against 50-53 ms (windowed model, lab window), 55 against 73 ms with pinhole dq.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
+from ..physics.polydisperse import fractal_intensity, schulz_sphere_average, sphere_with_structure
+from ..physics.scattering import hardsphere_sq
+from ..physics.smearing import banded, slit_resolution
+from ..physics.structure import sticky_hardsphere_sq
+from .least_squares import bounded_least_squares
 from .quality import Quality
 
 SIGNIFICANT = 5.0          # the answer's chi2_red must exceed 1 + this x sqrt(2 / dof) for the review to run
@@ -52,11 +67,14 @@ XI_MIN = 3.0               # correlation length over building-block radius: an a
 FIT_MAX = 2.0              # an alternative explains the data only where its own chi2_red is below this
 REVIEW_POINTS = 400        # longer curves are reviewed on every k-th point
 MAX_EVALUATIONS = 25       # of the least-squares fit, each alternative (a rough fit errs to no flag)
+PERTURB = 0.05             # the sticky spheres' well width (relative), held
+CUTOFF = 1e-5              # Schulz points of (normalised) weight below this are left out, as sasmodels' DirectModel
+KEPT_AVERAGES = 64         # Schulz form-factor averages a fit keeps (by mean radius and pd) for its next steps
 
 
 @dataclass(frozen=True)
 class Alternative:
-    """A sasmodels model fitted to the data: its name, parameters (A, 1/A, sasmodels' names), chi2 (sum) over
+    """A sasmodels model (in numpy) fitted to the data: its name, parameters (A, 1/A, sasmodels' names), chi2 (sum) over
     ``n_points`` points."""
 
     model: str
@@ -87,65 +105,93 @@ class Alternative:
 
 
 def forward_ratio(radius: float, phi: float, tau: float) -> float:
-    """S(q -> 0) of Baxter sticky spheres over that of hard spheres (sasmodels' S(q) models, R_eff ``radius``, A):
-    how much the attraction raises the osmotic compressibility, i.e. the low-q intensity."""
-    from sasmodels.direct_model import call_kernel
-
+    """S(q -> 0) of Baxter sticky spheres over that of hard spheres (sasmodels' ``stickyhardsphere`` and
+    ``hardsphere``, :mod:`..physics.structure` and :mod:`..physics.scattering`; R_eff ``radius``, A): how much the
+    attraction raises the osmotic compressibility, i.e. the low-q intensity."""
     q = np.array([1e-4 / radius])
-    out = []
-    for name, pars in (("stickyhardsphere", dict(perturb=0.05, stickiness=tau)), ("hardsphere", {})):
-        kernel = _kernel(name).make_kernel([q])
-        try:
-            out.append(float(call_kernel(kernel, dict(radius_effective=radius, volfraction=phi, **pars))[0]))
-        finally:
-            kernel.release()
-    return out[0] / out[1]
+    sticky = sticky_hardsphere_sq(q, radius, phi, PERTURB, tau)[0]
+    return float(sticky / hardsphere_sq(q, radius, phi)[0])
 
 
-@functools.lru_cache(maxsize=8)   # the six models the review uses
-def _kernel(name: str):
-    from sasmodels.core import load_model
+def _schulz_spheres(structure: str | None, q: np.ndarray):
+    """Schulz spheres (``sphere`` or ``sphere@<structure>``, :mod:`..physics.polydisperse`) on ``q`` as a function of
+    sasmodels' parameters (arrays of P sets, or scalars), keeping the form-factor averages by (mean radius, pd): a
+    Jacobian's volume-fraction and stickiness rows, and starts that differ in those alone, share the average of the
+    point they move from (the sines of 25 radii x q are most of a fit's time)."""
+    kept: dict[tuple[float, float], tuple] = {}
 
-    return load_model(name)
+    def evaluate(radius, radius_pd, radius_pd_n, radius_pd_nsigma, volfraction=None, perturb=None, stickiness=None,
+                 **_):
+        r, pd = (np.atleast_1d(np.asarray(v, dtype=float)) for v in np.broadcast_arrays(radius, radius_pd))
+        keys = list(zip(r.tolist(), pd.tolist(), strict=True))
+        new = [k for k in dict.fromkeys(keys) if k not in kept]
+        if len(kept) + len(new) > KEPT_AVERAGES:
+            kept.clear()
+            new = list(dict.fromkeys(keys))
+        if new:
+            f2, volume, mean = schulz_sphere_average(q, *np.array(new).T, radius_pd_n=int(radius_pd_n),
+                                                     radius_pd_nsigma=float(radius_pd_nsigma), cutoff=CUTOFF)
+            kept.update((k, (f2[j], volume[j], mean[j])) for j, k in enumerate(new))
+        f2, volume, mean = (np.array(part) for part in zip(*(kept[k] for k in keys), strict=True))
+        extra = dict(perturb=perturb, stickiness=stickiness) if structure == "stickyhardsphere" else None
+        out = sphere_with_structure(q, f2, volume, mean, volfraction, structure, extra)
+        return out if np.ndim(radius) else out[0]
+    return evaluate
+
+
+def _fractal(q: np.ndarray):
+    return lambda radius, fractal_dim, cor_length, volfraction, **_: fractal_intensity(q, radius, fractal_dim,
+                                                                                      cor_length, volfraction)
+
+
+MODELS = {"sphere": partial(_schulz_spheres, None), "sphere@hardsphere": partial(_schulz_spheres, "hardsphere"),
+          "sphere@stickyhardsphere": partial(_schulz_spheres, "stickyhardsphere"), "fractal": _fractal}
 
 
 def _direct(name: str, q, dq, slit_length):
-    """sasmodels' DirectModel of ``name`` on the data's q and resolution (pinhole dq or slit length, 1/A)."""
-    from sasmodels.data import Data1D
-    from sasmodels.direct_model import DirectModel
-
-    data = Data1D(x=np.asarray(q, float), y=np.ones(len(q)), dy=np.ones(len(q)))
+    """sasmodels' model ``name`` (:data:`MODELS`, in numpy) on the data's q and resolution (slit length, else pinhole
+    dq where any is positive, 1/A; :mod:`..physics.smearing`, as the check smears): a function of the model's
+    parameters (sasmodels' names, arrays of P parameter sets) giving I(q) (P, n_q) at scale 1, background 0."""
+    q = np.asarray(q, dtype=float)
     if slit_length:
-        data.dxl, data.dxw = np.full(len(q), float(slit_length)), np.zeros(len(q))
-    elif dq is not None:
-        data.dx = np.asarray(dq, float)
-    return DirectModel(data, _kernel(name))
+        x, w = slit_resolution(q, float(slit_length))
+        evaluate = MODELS[name](x)
+        return lambda **pars: evaluate(**pars) @ w
+    if dq is not None and np.any(np.asarray(dq, dtype=float) > 0):
+        smear = banded(q, np.asarray(dq, dtype=float))
+        evaluate = MODELS[name](smear.x)
+        return lambda **pars: smear.apply(evaluate(**pars))
+    return MODELS[name](q)
 
 
 def _fit(direct, q, intensity, di, to_pars, starts, lower, upper) -> tuple[float, np.ndarray]:
     """(chi2, parameters) of the best least-squares fit over ``starts`` (scale, background linear >= 0)."""
-    from scipy.optimize import least_squares
-
     from .quality_model import nnls_scale_background
 
-    def residual(p):
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            m = np.asarray(direct(scale=1.0, background=0.0, **to_pars(p)), float)
-        if not np.all(np.isfinite(m)) or not np.any(m > 0):
-            return np.full(len(q), 1e6)
-        a, c = nnls_scale_background(m, intensity, di)
-        return (a * m + c - intensity) / di
+    def residuals(points):
+        with np.errstate(all="ignore"):
+            models = np.asarray(direct(**to_pars(np.asarray(points, dtype=float).T)), dtype=float)
+        out = np.full((len(models), len(q)), 1e6)
+        for row, m in zip(out, models, strict=True):
+            if np.all(np.isfinite(m)) and np.any(m > 0):
+                a, c = nnls_scale_background(m, intensity, di)
+                row[:] = (a * m + c - intensity) / di
+        return out
 
     lo, hi = np.asarray(lower, float), np.asarray(upper, float)
-    inside = [np.clip(p, lo + 1e-6 * (hi - lo), hi - 1e-6 * (hi - lo)) for p in starts]   # narrow windows
-    best = min(inside, key=lambda p: float(np.sum(residual(p) ** 2)))
-    out = least_squares(residual, best, bounds=(lower, upper), max_nfev=MAX_EVALUATIONS, diff_step=1e-3)
-    return float(out.fun @ out.fun), out.x
+    inside = np.clip(np.asarray(starts, float), lo + 1e-6 * (hi - lo), hi - 1e-6 * (hi - lo))   # narrow windows
+    best = inside[int(np.argmin(np.sum(residuals(inside) ** 2, axis=1)))]
+    out = bounded_least_squares(residuals, best, lo, hi, max_evaluations=MAX_EVALUATIONS, rel_step=1e-3)
+    return out.cost, out.x
 
 
 PHI_BOUNDS = (0.02, 0.6)   # the volume fraction of the sticky and hard-sphere fits: free (the answer's, given or
 #                            estimated, is where they start; an estimate or a refinement pulls it to mimic attraction)
+
+
+def _scalars(pars: dict) -> dict:
+    """One parameter set's values as Python numbers (floats; sasmodels' integer and text settings as they are)."""
+    return {k: float(v) if isinstance(v, float | np.floating | np.ndarray) else v for k, v in pars.items()}
 
 
 def _phi_start(phi: float) -> float:
@@ -158,16 +204,16 @@ def fit_sticky(q, intensity, di, phi: float, radius: float, dq=None, slit_length
     direct = _direct("sphere@stickyhardsphere", q, dq, slit_length)
 
     def to_pars(p):
-        return dict(radius=math.exp(p[0]), radius_pd=p[1], radius_pd_n=25, radius_pd_nsigma=3.0,
-                    radius_pd_type="schulz", volfraction=p[3], radius_effective_mode=1, perturb=0.05,
-                    stickiness=math.exp(p[2]))
+        return dict(radius=np.exp(p[0]), radius_pd=p[1], radius_pd_n=25, radius_pd_nsigma=3.0,
+                    radius_pd_type="schulz", volfraction=p[3], radius_effective_mode=1, perturb=PERTURB,
+                    stickiness=np.exp(p[2]))
 
     starts = [np.array([math.log(radius * f), 0.1, math.log(tau), _phi_start(phi)])
               for f in (0.85, 1.15) for tau in (0.15, 0.3, 1.0)]
     lower = [math.log(1.0), 0.01, math.log(0.05), PHI_BOUNDS[0]]
     upper = [math.log(1e5), 0.5, math.log(20.0), PHI_BOUNDS[1]]
     chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
-    pars = to_pars(p)
+    pars = _scalars(to_pars(p))
     return Alternative("sphere@stickyhardsphere", {k: pars[k] for k in ("radius", "radius_pd", "stickiness",
                                                                         "volfraction")}, chi2, len(q))
 
@@ -180,7 +226,7 @@ def fit_hard(q, intensity, di, phi: float, radius: float, dq=None, slit_length=N
     direct = _direct(name, q, dq, slit_length)
 
     def to_pars(p):
-        out = dict(radius=math.exp(p[0]), radius_pd=p[1], radius_pd_n=25, radius_pd_nsigma=3.0,
+        out = dict(radius=np.exp(p[0]), radius_pd=p[1], radius_pd_n=25, radius_pd_nsigma=3.0,
                    radius_pd_type="schulz")
         return out | (dict(volfraction=p[2], radius_effective_mode=1) if phi > 0 else {})
 
@@ -190,7 +236,7 @@ def fit_hard(q, intensity, di, phi: float, radius: float, dq=None, slit_length=N
     if phi > 0:
         lower, upper = [*lower, PHI_BOUNDS[0]], [*upper, PHI_BOUNDS[1]]
     chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
-    return Alternative(name, to_pars(p), chi2, len(q))
+    return Alternative(name, _scalars(to_pars(p)), chi2, len(q))
 
 
 def fit_fractal(q, intensity, di, dq=None, slit_length=None) -> Alternative:
@@ -198,13 +244,13 @@ def fit_fractal(q, intensity, di, dq=None, slit_length=None) -> Alternative:
     direct = _direct("fractal", q, dq, slit_length)
 
     def to_pars(p):
-        return dict(radius=math.exp(p[0]), fractal_dim=p[1], cor_length=math.exp(p[2]), volfraction=0.05)
+        return dict(radius=np.exp(p[0]), fractal_dim=p[1], cor_length=np.exp(p[2]), volfraction=0.05)
 
     r_lo, r_hi = 1.0 / q[-1], 1.0 / q[0]
     starts = [np.array([math.log(r0), d, math.log(3 * r_hi)]) for r0 in (2 * r_lo, 8 * r_lo) for d in (1.8, 2.5)]
     lower, upper = [math.log(0.3 * r_lo), 1.0, math.log(r_lo)], [math.log(r_hi), 3.0, math.log(100 * r_hi)]
     chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
-    pars = to_pars(p)
+    pars = _scalars(to_pars(p))
     return Alternative("fractal", {k: pars[k] for k in ("radius", "fractal_dim", "cor_length")}, chi2, len(q))
 
 
@@ -245,9 +291,9 @@ def review_alternatives(qual: Quality | None, curve) -> Quality | None:
     """``qual`` with the flag ``other-model-fits-better`` and its :attr:`Quality.alternative` where sticky hard
     spheres or fractal aggregates explain ``curve`` (a :class:`~..data.curve.Curve`, the result's data) better than
     the answer over the points the check used (:func:`review`); else ``qual`` as it is.  Curves of more than
-    :data:`REVIEW_POINTS` points are reviewed on every k-th point (the answer's chi2 recomputed there: sasmodels'
-    pinhole resolution grows with the square of the points).  A review that fails (sasmodels cannot compile its
-    kernels, numbers out of range) never fails the check: :attr:`Quality.review_failed` says why."""
+    :data:`REVIEW_POINTS` points are reviewed on every k-th point (the answer's chi2 recomputed there: the fits' cost
+    grows with the points).  A review that fails (numbers out of range, a defect) never fails the check:
+    :attr:`Quality.review_failed` says why."""
     if qual is None or qual.curve_inputs is None or curve.di is None or qual.flags:
         return qual   # flagged already: not trusted whatever explains it better (and a batch pays for nothing)
     qu, dqu, radius, number, phi, *slit = qual.curve_inputs

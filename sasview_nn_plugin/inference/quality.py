@@ -1,6 +1,7 @@
 r"""The physics check of a result: its sasmodels curve against the data, and what the window can tell.
 
-numpy only; nothing here calls sasmodels (the review of other explanations does: :mod:`.alternatives`).
+numpy only; nothing here calls sasmodels (the review of other explanations fits sasmodels' models ported to numpy:
+:mod:`.alternatives`).
 Units: q in 1/A, radius in A, SLD in 1e-6/A^2, intensity in 1/cm
 (any constant factor of the data is absorbed by the fitted scale).
 
@@ -28,9 +29,9 @@ explains, over the data summed there (:func:`.quality_flags.block_misfit`; a wro
   training features' spread (max |z| 2.5, 0.45, 0.65; in-domain curves up to 4.5).
 - ``check-failed``, ``no-particle-signal``, ``mass-outside-observable`` and the ``approximate`` mark (not a flag:
   close, not a fit; ``Quality.verdict``): :mod:`.quality_flags`.
-- ``other-model-fits-better``: sticky hard spheres or fractal aggregates (sasmodels' models) explain the data
-  better than the answer: :mod:`.alternatives`, added to a result's check by
-  :func:`.alternatives.review_alternatives` (the one part of the check that calls sasmodels).
+- ``other-model-fits-better``: sticky hard spheres or fractal aggregates (sasmodels' models, in numpy) explain the
+  data better than the answer: :mod:`.alternatives`, added to a result's check by
+  :func:`.alternatives.review_alternatives`.
 
 Speed: the forward model and statistics are written out straightforwardly in :mod:`.quality_model`
 (re-exported here); :func:`assess` computes the same numbers from per-grid caches (:mod:`.quality_fast`,
