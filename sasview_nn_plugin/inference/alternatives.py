@@ -67,6 +67,9 @@ XI_MIN = 3.0               # correlation length over building-block radius: an a
 FIT_MAX = 2.0              # an alternative explains the data only where its own chi2_red is below this
 REVIEW_POINTS = 400        # longer curves are reviewed on every k-th point
 MAX_EVALUATIONS = 25       # of the least-squares fit, each alternative (a rough fit errs to no flag)
+FRACTAL_STARTS = 48        # building-block radii started from (log-spaced over the window's), x 8 (D, xi) ...
+LOG_EVALUATIONS = 50       # of each fit in log intensity (:func:`_fit`): it must land in the chi2 minimum's basin
+FRACTAL_TRIES = 3          # ... fitted from the best three radii: the blocks' form-factor minima make local minima
 PERTURB = 0.05             # the sticky spheres' well width (relative), held
 CUTOFF = 1e-5              # Schulz points of (normalised) weight below this are left out, as sasmodels' DirectModel
 KEPT_AVERAGES = 64         # Schulz form-factor averages a fit keeps (by mean radius and pd) for its next steps
@@ -164,8 +167,11 @@ def _direct(name: str, q, dq, slit_length):
     return MODELS[name](q)
 
 
-def _fit(direct, q, intensity, di, to_pars, starts, lower, upper) -> tuple[float, np.ndarray]:
-    """(chi2, parameters) of the best least-squares fit over ``starts`` (scale, background linear >= 0)."""
+def _fit(direct, q, intensity, di, to_pars, starts, lower, upper, tries: int = 1) -> tuple[float, np.ndarray]:
+    """(chi2, parameters) of the best least-squares fit (scale, background linear >= 0) from the best of
+    ``starts``.  ``tries`` > 1 (models over decades whose chi2 is rugged: the fractal): the starts are ranked, and
+    first fitted, in log intensity (:func:`_log_residuals`), from the ``tries`` best that differ in their first
+    parameter; the best of those ends is then fitted in chi2."""
     from .quality_model import nnls_scale_background
 
     def residuals(points):
@@ -178,11 +184,35 @@ def _fit(direct, q, intensity, di, to_pars, starts, lower, upper) -> tuple[float
                 row[:] = (a * m + c - intensity) / di
         return out
 
+    def fit(res, start, evaluations=MAX_EVALUATIONS):
+        return bounded_least_squares(res, start, lo, hi, max_evaluations=evaluations, rel_step=1e-3)
+
     lo, hi = np.asarray(lower, float), np.asarray(upper, float)
     inside = np.clip(np.asarray(starts, float), lo + 1e-6 * (hi - lo), hi - 1e-6 * (hi - lo))   # narrow windows
-    best = inside[int(np.argmin(np.sum(residuals(inside) ** 2, axis=1)))]
-    out = bounded_least_squares(residuals, best, lo, hi, max_evaluations=MAX_EVALUATIONS, rel_step=1e-3)
+    if tries == 1:
+        return (out := fit(residuals, inside[int(np.argmin(np.sum(residuals(inside) ** 2, axis=1)))])).cost, out.x
+    logs = partial(_log_residuals, direct, to_pars, intensity, di)
+    firsts: dict[float, int] = {}
+    for k in np.argsort(np.sum(logs(inside) ** 2, axis=1), kind="stable"):   # the best start of each first parameter
+        firsts.setdefault(float(inside[k, 0]), int(k))
+    near = min((fit(logs, inside[k], LOG_EVALUATIONS) for k in list(firsts.values())[:tries]), key=lambda e: e.cost)
+    out = fit(residuals, np.clip(near.x, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo)))
     return out.cost, out.x
+
+
+def _log_residuals(direct, to_pars, intensity, di, points) -> np.ndarray:
+    """Residuals of each parameter set in ``points`` in log intensity, the scale free, weighted I / dI (points
+    with I <= 0 weigh nothing): smooth where chi2 is not (a curve over decades that misses by a factor two at one
+    end has chi2 ~1e6 from wherever it starts, and a fit in chi2 cannot move)."""
+    used = intensity > 0
+    w = np.where(used, intensity / di, 0.0)
+    with np.errstate(all="ignore"):
+        models = np.asarray(direct(**to_pars(np.asarray(points, dtype=float).T)), dtype=float)
+        r = np.where(used, np.log(np.where(used, intensity, 1.0)), 0.0) - np.log(models)
+        r = (r - (r * w * w).sum(axis=1, keepdims=True) / (w * w).sum()) * w
+    bad = ~np.isfinite(r).all(axis=1) | ~(models > 0).all(axis=1)
+    r[bad] = 1e6
+    return r
 
 
 PHI_BOUNDS = (0.02, 0.6)   # the volume fraction of the sticky and hard-sphere fits: free (the answer's, given or
@@ -247,9 +277,11 @@ def fit_fractal(q, intensity, di, dq=None, slit_length=None) -> Alternative:
         return dict(radius=np.exp(p[0]), fractal_dim=p[1], cor_length=np.exp(p[2]), volfraction=0.05)
 
     r_lo, r_hi = 1.0 / q[-1], 1.0 / q[0]
-    starts = [np.array([math.log(r0), d, math.log(3 * r_hi)]) for r0 in (2 * r_lo, 8 * r_lo) for d in (1.8, 2.5)]
+    starts = [np.array([math.log(r0), d, math.log(xi * r_hi)])
+              for r0 in np.geomspace(1.5 * r_lo, r_hi / 3, FRACTAL_STARTS)
+              for d in (1.4, 1.8, 2.2, 2.6) for xi in (1, 4)]
     lower, upper = [math.log(0.3 * r_lo), 1.0, math.log(r_lo)], [math.log(r_hi), 3.0, math.log(100 * r_hi)]
-    chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper)
+    chi2, p = _fit(direct, q, intensity, di, to_pars, starts, lower, upper, tries=FRACTAL_TRIES)
     pars = _scalars(to_pars(p))
     return Alternative("fractal", {k: pars[k] for k in ("radius", "fractal_dim", "cor_length")}, chi2, len(q))
 
