@@ -214,7 +214,7 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
 
 def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fractions=None, dqs=None,
                      slit_length: float | None = None, polished: bool = True) -> list[Inversion | InputError]:
-    """N curves on one q grid, one batched forward pass (rows with phi None: 11 polishes and one more pass each, the
+    """N curves on one q grid, one batched forward pass (rows with phi None: 15 polishes and one more pass each, the
     profile); per row its Inversion or the InputError it raised."""
     inten = np.asarray(intensities, dtype=float)
     n = len(inten)
