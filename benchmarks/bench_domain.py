@@ -357,8 +357,8 @@ def main() -> None:
     all_fail += [] if cov_ok else ["phi-coverage"]
     answered = [r for _, r in all_rows if not r["auto"]["refused"]]
     n_silent = sum(r["auto"]["silent"] for r in answered)
-    print(f"phi unknown, all cells: silent {n_silent} of {len(answered)} answered ({n_silent / max(len(answered), 1):.1%}; "
-          f"refused curves left out); the 1-sigma "
+    print(f"phi unknown, all cells: silent {n_silent} of {len(answered)} answered "
+          f"({n_silent / max(len(answered), 1):.1%}; refused curves left out); the 1-sigma "
           f"interval of phi holds the truth on {cov:.0%} of the curves at phi > 0 ({len(dense)} curves; "
           f"{coverage([r for _, r in all_rows]):.0%} with phi 0 too)  {'PASS' if cov_ok else 'FAIL'}")
     print("\n## Flags raised, phi given (curves with each flag; refused = InputError)")
