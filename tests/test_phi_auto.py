@@ -141,5 +141,5 @@ def test_the_undecided_span_holds_the_answers_the_misfit_does_not_exclude():
     assert undecided_span(phis, chi2, red, 0.25) == (0.05, 0.20)
     assert undecided_span(phis, chi2, red, 1.0) == (0.05, 0.25)
     sigma, note = widened(0.01, "", phis, chi2, red, 0.25)
-    assert sigma == pytest.approx(math.hypot(0.01, 0.075)) and "0.05-0.2" in note
+    assert sigma == pytest.approx(math.hypot(0.01, 0.075)) and "0.05-0.2" in note and "widened to 0.076" in note
     assert widened(0.2, "", phis, chi2, red, 0.25)[0] == 0.2

@@ -149,6 +149,8 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
     local = [p for p in np.round([best - step, best, best + step], 12) if p in known]
     phi, sigma, note = estimate_volume_fraction(np.array(local), [known[p] for p in local], di is not None,
                                                 systematic=PHI_SYSTEMATIC)
+    note = note.replace(f"(scan {local[0]:.3g}-{local[-1]:.3g}, ", f"(scan {PHI_PROFILE[0]:.3g}-{PHI_PROFILE[-1]:.3g}, "
+                        f"refined to a step of {step:.3g} around the best, ")
     if di is None:
         return phi, sigma, note
     every = sorted(known)   # the polished answers' chi2 jitters with phi: those it does not exclude widen the sigma

@@ -7,7 +7,10 @@ the total chi2 with dI, without dI the misfit rms (as a chi2 scaled so that its 
 of 1).  A parabola through the best value and its neighbours refines it; the 1-sigma is where the total
 chi2 rises by 1, widened by sqrt(max(1, chi2_reduced)) so that an imperfect model curve widens it, and
 combined in quadrature with the network's own bias, SYSTEMATIC_SIGMA (measured in docs/domain.md: errors up
-to 0.011 on Schulz curves where the statistical part alone says 1e-4 to 5e-4).
+to 0.011 on Schulz curves where the statistical part alone says 1e-4 to 5e-4).  The network's candidates miss
+the data by amounts its own errors set, so their profile is rugged: the sigma is widened to half the span of the
+candidates the misfit does not exclude (:func:`undecided_span`; the whole-curve model's polished profile too, with
+a smaller factor), and :func:`~.invert.invert` flags an estimate whose sigma exceeds 0.05 (docs/domain.md).
 """
 
 from __future__ import annotations
@@ -105,5 +108,6 @@ def widened(sigma: float, note: str, phis: np.ndarray, score: np.ndarray, red: n
     lo, hi = undecided_span(np.asarray(phis, float), np.asarray(score, float), np.asarray(red, float), excess)
     if not math.isfinite(sigma) or (hi - lo) / 2 <= sigma:
         return sigma, note
-    return math.hypot(sigma, (hi - lo) / 2), (f"{note}; widened: the answers at phi {lo:.3g}-{hi:.3g} miss the data by "
-                                              "little more than the best one does")
+    wide = math.hypot(sigma, (hi - lo) / 2)
+    return wide, (f"{note}; sigma widened to {wide:.2g}: the answers at phi {lo:.3g}-{hi:.3g} miss the data by little "
+                  "more than the best one does")
