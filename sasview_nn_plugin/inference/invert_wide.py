@@ -120,7 +120,8 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
         check = functools.partial(with_flag, check, "number-distribution-undetermined")
     curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)
     return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
-                     volume_fraction_sigma=phi_sigma, training=training, calibration=calibration_of(model))
+                     volume_fraction_sigma=phi_sigma, training=training, calibration=calibration_of(model),
+                     polished=polished)
 
 
 def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) -> tuple[float, float, str]:

@@ -134,6 +134,7 @@ class Inversion:
     training: object | None = field(default=None, repr=False)  # the model's training domain (quality.Training)
     calibration: dict | None = field(default=None, repr=False)  # the model's interval calibration (None: none)
     review: bool = field(default=True, repr=False)  # quality reviews other explanations (.alternatives); False: not
+    polished: bool = field(default=False, repr=False)  # the answer was polished against the data (a fit)
 
     def __post_init__(self):
         if type(self.notes) is not tuple:
@@ -150,7 +151,7 @@ class Inversion:
             return self.check()
         from .alternatives import review_alternatives
 
-        return review_alternatives(self.check(), self.curve)
+        return review_alternatives(self.check(), self.curve, polished=self.polished)
 
     # read-only conveniences
     @property
