@@ -49,7 +49,7 @@ def run(model: str, data: list[tuple], phi_given: bool = True) -> None:
     for q, i, di, dq, phi in data:
         phi = phi if phi_given else None
         try:
-            alternatives.review_alternatives = lambda qual, curve: qual      # the check as it was before the review
+            alternatives.review_alternatives = lambda qual, curve, **_: qual     # the check as it was before the review
             t0 = time.perf_counter()
             _ = invert(q, i, di, volume_fraction=phi, dq=dq, model=model).quality
             t_without.append(time.perf_counter() - t0)

@@ -38,8 +38,9 @@ The answer is flagged ``other-model-fits-better`` when one of them
    :data:`FRACTAL_DIM` with xi above :data:`XI_MIN` R0 (D -> 3 or xi ~ R0 is a compact particle: a sphere).
 
 Measured (bench_domain's kinds, 2026-12-07): on hard-sphere curves the sticky fit settles at tau 1.0-2.1 and the
-fractal fit at chi2_red 80-1300; on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.  Cost: 20-60 ms a curve
-where it runs (``benchmarks/bench_alternatives.py``); runs may leave it out (``RunOptions.review``).  Ported from
+fractal fit at chi2_red 80-1300; on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.  Cost: 60-80 ms a curve
+where it runs, most of it the fractal fit's start grid (:func:`fit_fractal`;
+``benchmarks/bench_alternatives.py``); runs may leave it out (``RunOptions.review``).  Ported from
 sasmodels' DirectModel and scipy's least_squares to numpy (2026-12-07): on the models' own curves the same fits
 (parameters to 3 digits), the same flags on bench_domain's sticky, fractal, core-shell and ellipsoid curves (20 each,
 both models, phi given and estimated) and on slit-smeared ones, none in domain (bench_alternatives), and faster:
@@ -72,8 +73,8 @@ FIT_MAX = 2.0              # an alternative explains the data only where its own
 REVIEW_POINTS = 400        # longer curves are reviewed on every k-th point
 MAX_EVALUATIONS = 25       # of the least-squares fit, each alternative (a rough fit errs to no flag)
 FRACTAL_STARTS = 48        # building-block radii started from (log-spaced over the window's), x 8 (D, xi) ...
-LOG_EVALUATIONS = 50       # of each fit in log intensity (:func:`_fit`): it must land in the chi2 minimum's basin
 FRACTAL_TRIES = 3          # ... fitted from the best three radii: the blocks' form-factor minima make local minima
+LOG_EVALUATIONS = 50       # of each fit in log intensity (:func:`_fit`): it must land in the chi2 minimum's basin
 PERTURB = 0.05             # the sticky spheres' well width (relative), held
 CUTOFF = 1e-5              # Schulz points of (normalised) weight below this are left out, as sasmodels' DirectModel
 KEPT_AVERAGES = 64         # Schulz form-factor averages a fit keeps (by mean radius and pd) for its next steps

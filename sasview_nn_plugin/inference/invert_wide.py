@@ -40,7 +40,7 @@ PHI_RANGE = (0.0, 0.5)
 UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: flag
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 PHI_PROFILE = np.linspace(0.0, 0.5, 11)   # volume fractions the data are asked about when phi is not given ...
-PHI_REFINE = 2   # ... then the step halved this many times around the best (the coarse parabola was biased);
+PHI_REFINE = 2   # ... then the step halved this many times around the best (the coarse parabola was biased)
 PHI_SYSTEMATIC = 0.007   # the refined profile's own error, in quadrature (bench_domain seed 21: 68 % coverage 69 %;
 #                          the windowed model's 0.01 gave 79 %)
 PHI_EXCESS = 0.25  # the sigma spans the answers within max(1, chi2_red) + this x the best one's chi2 beyond its
@@ -148,10 +148,9 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
         known |= dict(zip(new, scores(new), strict=True))
         best = min(known, key=lambda p: known[p][0])
     local = [p for p in np.round([best - step, best, best + step], 12) if p in known]
+    scan = f"{PHI_PROFILE[0]:.3g}-{PHI_PROFILE[-1]:.3g}, refined to a step of {step:.3g} around the best"
     phi, sigma, note = estimate_volume_fraction(np.array(local), [known[p] for p in local], di is not None,
-                                                systematic=PHI_SYSTEMATIC)
-    note = note.replace(f"(scan {local[0]:.3g}-{local[-1]:.3g}, ", f"(scan {PHI_PROFILE[0]:.3g}-{PHI_PROFILE[-1]:.3g}, "
-                        f"refined to a step of {step:.3g} around the best, ")
+                                                systematic=PHI_SYSTEMATIC, scan=scan)
     if di is None:
         return phi, sigma, note
     every = sorted(known)   # the polished answers' chi2 jitters with phi: those it does not exclude widen the sigma

@@ -48,11 +48,13 @@ def score_of(quality, with_di: bool) -> tuple[float, float]:
 
 
 def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]], with_di: bool,
-                             excess: float = 0.0, systematic: float = SYSTEMATIC_SIGMA) -> tuple[float, float, str]:
+                             excess: float = 0.0, systematic: float = SYSTEMATIC_SIGMA,
+                             scan: str | None = None) -> tuple[float, float, str]:
     """(phi, 1-sigma, note) from the candidates' :func:`score_of` over ``phis``: see the module docstring.
     ``excess`` > 0 (unpolished candidates): the sigma is widened to half the span of the candidates within
     max(1, chi2_red) + ``excess`` x the best one's chi2 beyond its degrees of freedom (:func:`undecided_span`).
-    ``systematic``: the estimator's own error, in quadrature (the windowed network's :data:`SYSTEMATIC_SIGMA`)."""
+    ``systematic``: the estimator's own error, in quadrature (the windowed network's :data:`SYSTEMATIC_SIGMA`);
+    ``scan``: how the note describes the values scanned (default: their range)."""
     lo, hi = float(phis[0]), float(phis[-1])
     score = np.array([s for s, _ in scored], dtype=float)
     red = np.array([r for _, r in scored], dtype=float)
@@ -81,7 +83,8 @@ def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]]
         curv = 2 * (score[1] - score[0]) / step**2
         sigma = math.hypot(math.sqrt(2.0 / curv) * math.sqrt(max(1.0, float(red[0]))), systematic)
     what = "forward-model chi2" if di is not None else "forward-model misfit rms (no dI: misfit taken as the noise)"
-    note = (f"volume fraction estimated from the curve: {phi:.3g} +- {sigma:.2g} (scan {lo:.3g}-{hi:.3g}, {what})")
+    scan = f"{lo:.3g}-{hi:.3g}" if scan is None else scan
+    note = f"volume fraction estimated from the curve: {phi:.3g} +- {sigma:.2g} (scan {scan}, {what})"
     if edge and not (k == 0 and lo == 0.0):  # phi = 0 (dilute) is the physical edge, nothing lies beyond it
         note += "; the best value is at the edge of the scan (the model's training range): phi may lie outside it"
     return (phi, *widened(sigma, note, phis, score, red, excess)) if excess > 0 else (phi, sigma, note)
