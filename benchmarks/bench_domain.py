@@ -357,9 +357,11 @@ def main() -> None:
     all_fail += [] if cov_ok else ["phi-coverage"]
     answered = [r for _, r in all_rows if not r["auto"]["refused"]]
     n_silent = sum(r["auto"]["silent"] for r in answered)
+    silent_ok = n_silent <= LIMITS["silent_auto"] * len(answered)
+    all_fail += [] if silent_ok else ["phi-silent"]
     print(f"phi unknown, all cells: silent {n_silent} of {len(answered)} answered "
-          f"({n_silent / max(len(answered), 1):.1%}; refused curves left out); the 1-sigma "
-          f"interval of phi holds the truth on {cov:.0%} of the curves at phi > 0 ({len(dense)} curves; "
+          f"({n_silent / max(len(answered), 1):.1%}; refused curves left out) {'PASS' if silent_ok else 'FAIL'}; "
+          f"the 1-sigma interval of phi holds the truth on {cov:.0%} of the curves at phi > 0 ({len(dense)} curves; "
           f"{coverage([r for _, r in all_rows]):.0%} with phi 0 too)  {'PASS' if cov_ok else 'FAIL'}")
     print("\n## Flags raised, phi given (curves with each flag; refused = InputError)")
     print("\n".join(flag_lines))
@@ -374,7 +376,7 @@ def main() -> None:
     print(f"\n## Out of domain (lab window; {given}): "
           f"required caught >= {LIMITS['ood']:.0%} (caught = flagged or refused; 'approximate': unflagged but marked "
           "not a fit, so not trusted either)")
-    for kind in OOD_KINDS:
+    for kind in OOD_KINDS if args.n_ood > 0 else ():
         r = out_of_domain(kind, args.n_ood, args.seed, nn, true_phi=args.ood_phi == "true")
         ok = r["caught"] >= LIMITS["ood"]
         all_fail += [] if ok else [f"ood/{kind}"]

@@ -150,6 +150,17 @@ def fits_as_well(c: dict, r, true_volume) -> bool:
     return chi2(r.radius, r.volume_distribution, r.volume_fraction_used) <= chi2(c["mesh"][0], true_volume, c["phi"])
 
 
+def without_shared_start(invert, *args, **kwargs):
+    """invert(...).quality with the phi profile's shared start off (invert_wide.PHI_SHARED_START): its cost."""
+    from sasview_nn_plugin.inference import invert_wide as iw
+
+    iw.PHI_SHARED_START = False
+    try:
+        return invert(*args, **kwargs).quality
+    finally:
+        iw.PHI_SHARED_START = True
+
+
 def speed(model, repeats: int = 7) -> None:
     """Medians of interleaved timings in this process: the windowed default model's on-grid invert (with its
     check) against the whole-curve model's on a 300-point lab window (polished and not), and invert_many."""
@@ -170,7 +181,8 @@ def speed(model, repeats: int = 7) -> None:
             "wide, lab 300 points": lambda k: invert(*lab_curves[k], volume_fraction=0.0, model="wide").quality,
             "wide, lab, not polished": lambda k: invert_wide(model, *lab_curves[k], volume_fraction=0.0,
                                                              polished=False).quality,
-            "wide, lab, phi unknown": lambda k: invert(*lab_curves[k], model="wide").quality}
+            "wide, lab, phi unknown": lambda k: invert(*lab_curves[k], model="wide").quality,
+            "... without shared start": lambda k: without_shared_start(invert, *lab_curves[k], model="wide")}
     times = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():

@@ -11,6 +11,9 @@ around the best (two more answers each time) and the chi2 profile over the last 
 sigma (:func:`.phi.estimate_volume_fraction`, the windowed model's rule).  The coarse profile alone read phi
 0.01-0.1 0.02-0.04 high (bench_domain seed 21: median +0.021, 68 % coverage 22 %; halved twice: +0.005, 68 %):
 below the truth the polished answers' chi2 rises steeply, above it slowly, which biases a parabola on a 0.05 grid.
+Each phi's polish starts from its own network answer, so the profile jitters by 10-40 in chi2 on 300 points: the
+best phi's polished answer is polished again at the phi near it (:data:`PHI_SHARED_START`), each keeping the lower
+chi2, and the sigma spans the phi the data do not exclude (:func:`.phi.widened`).
 The network's own phi head is reported in a note: on bench_wide's curves its median error is 0.01-0.05, the
 profile's 0.000-0.011 (slit-smeared: up to 0.05; shifting and stretching alone,
 without the shape, is worse: docs/wide.md).
@@ -41,10 +44,12 @@ UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below th
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 PHI_PROFILE = np.linspace(0.0, 0.5, 11)   # volume fractions the data are asked about when phi is not given ...
 PHI_REFINE = 2   # ... then the step halved this many times around the best (the coarse parabola was biased)
-PHI_SYSTEMATIC = 0.007   # the refined profile's own error, in quadrature (bench_domain seed 21: 68 % coverage 69 %;
-#                          the windowed model's 0.01 gave 79 %)
+PHI_SYSTEMATIC = 0.004   # the profile's own error, in quadrature (bench_domain seeds 21 and 15: 68 % coverage 72, 73 %)
 PHI_EXCESS = 0.25  # the sigma spans the answers within max(1, chi2_red) + this x the best one's chi2 beyond its
 #                   dof (bench_domain seed 21: coverage 77 -> 79 %, silent 7.2 -> 5.6 %; 0.5 flags SasView's AOT drop)
+PHI_JITTER = 0.25  # ... + this x sqrt(2 dof): the polished chi2's jitter with phi, left after the shared start
+PHI_SHARED_START = True   # the best phi's polished answer is polished again at the phi whose chi2 lies within
+PHI_SHARED_WITHIN = 10.0  # this x sqrt(2 dof) of the best (bench_domain seed 21, silent 6.7 -> 2.2 %; docs/wide.md)
 HEAD_DISAGREE_Z = 2.0   # phi estimated: the profile beyond this many of the (unsure) head's sigmas -> widened
 BROAD_RATIO = 1.15   # <R>v / <R>n above this: a broad answer (Schulz pd 0.1: 1.03; coils read as spheres: 1.3-2.4)
 REFF_UNSEEN_MAX = 0.10   # phi estimated > 0: the number mean (S(q)'s R_eff) moving more than this without the
@@ -131,13 +136,18 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
     n = len(q)
     radius = model.grids.rho * placed.length
 
+    polished = {}   # phi -> the polished answer (fine-grid volume distribution)
+
+    def score(chi2: float) -> tuple[float, float]:
+        return (chi2, chi2 / max(n - 2, 1)) if di is not None else (np.sqrt(chi2 / n), float(n))
+
     def scores(phis) -> list[tuple[float, float]]:
         vols = model.predict_placed([placed] * len(phis), list(phis))[0]
         out = []
         for v, p in zip(vols, phis, strict=True):
             fine, vf = fine_grid(radius, v)
-            chi2 = move(q, intensity, di, dq, slit, fine, vf, float(p))[2]
-            out.append((chi2, chi2 / max(n - 2, 1)) if di is not None else (np.sqrt(chi2 / n), float(n)))
+            polished[round(float(p), 12)], _, chi2 = move(q, intensity, di, dq, slit, fine, vf, float(p))
+            out.append(score(chi2))
         return out
 
     known = dict(zip(PHI_PROFILE.round(12), scores(PHI_PROFILE), strict=True))
@@ -147,6 +157,21 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
         new = [p for p in np.round([best - step, best + step], 12) if PHI_PROFILE[0] <= p <= PHI_PROFILE[-1]]
         known |= dict(zip(new, scores(new), strict=True))
         best = min(known, key=lambda p: known[p][0])
+    if PHI_SHARED_START:   # the best answer polished again at the other phi: a profile, not each start's luck
+        fine, start = fine_grid(radius)[0], polished[best]
+
+        def shared(phis) -> None:
+            for p in phis:
+                if known[p][0] - known[best][0] <= PHI_SHARED_WITHIN * np.sqrt(2.0 * max(n - 2, 1)):
+                    known[p] = min(known[p], score(move(q, intensity, di, dq, slit, fine, start, float(p))[2]))
+
+        new = [p for p in sorted(known) if p != best]
+        while new:   # where the best moves, its neighbours at the last step are asked too
+            shared(new)
+            best = min(known, key=lambda p: known[p][0])
+            new = [p for p in np.round([best - step, best + step], 12) if PHI_PROFILE[0] <= p <= PHI_PROFILE[-1]
+                   and p not in known]
+            known |= dict(zip(new, scores(new), strict=True))
     local = [p for p in np.round([best - step, best, best + step], 12) if p in known]
     scan = f"{PHI_PROFILE[0]:.3g}-{PHI_PROFILE[-1]:.3g}, refined to a step of {step:.3g} around the best"
     phi, sigma, note = estimate_volume_fraction(np.array(local), [known[p] for p in local], di is not None,
@@ -155,7 +180,7 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
         return phi, sigma, note
     every = sorted(known)   # the polished answers' chi2 jitters with phi: those it does not exclude widen the sigma
     return (phi, *widened(sigma, note, np.array(every), np.array([known[p][0] for p in every]),
-                          np.array([known[p][1] for p in every]), PHI_EXCESS))
+                          np.array([known[p][1] for p in every]), PHI_EXCESS, PHI_JITTER))
 
 
 def unseen_reff_shift(radius: np.ndarray, number: np.ndarray, vol: np.ndarray) -> float:

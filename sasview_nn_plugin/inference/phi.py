@@ -90,25 +90,31 @@ def estimate_volume_fraction(phis: np.ndarray, scored: list[tuple[float, float]]
     return (phi, *widened(sigma, note, phis, score, red, excess)) if excess > 0 else (phi, sigma, note)
 
 
-def undecided_span(phis: np.ndarray, score: np.ndarray, red: np.ndarray, excess: float) -> tuple[float, float]:
-    """(lowest, highest) phi whose candidate's chi2 ``score`` lies within max(1, chi2_red) + ``excess`` x E of the
-    best, E = the best candidate's chi2 beyond its degrees of freedom (score / chi2_red).  The windowed network's
+def undecided_span(phis: np.ndarray, score: np.ndarray, red: np.ndarray, excess: float, jitter: float = 0.0,
+                   ) -> tuple[float, float]:
+    """(lowest, highest) phi whose candidate's chi2 ``score`` lies within max(1, chi2_red) + ``excess`` x E +
+    ``jitter`` x sqrt(2 dof) of the best, E = the best candidate's chi2 beyond its degrees of freedom dof (score /
+    chi2_red).  The windowed network's
     answers at neighbouring phi miss the data by amounts its own errors set, not the noise: where the best misses
     by E, others within a multiple of E are not excluded (bench_domain seed 21: the parabola's sigma covered 49 %,
-    fitted here to ~70 %; docs/domain.md)."""
+    fitted here to ~70 %; docs/domain.md).  ``jitter``: the polished answers' chi2 moves with phi by a fraction of
+    its own noise sqrt(2 dof) even where the fit is at the noise (E ~ 0), so a flat profile's best point is chance
+    (the whole-curve model's :data:`~.invert_wide.PHI_JITTER`)."""
     ok = np.isfinite(score)
     k = int(np.argmin(np.where(ok, score, np.inf)))
     r = float(red[k]) if math.isfinite(red[k]) and red[k] > 0 else 1.0
     beyond = max(float(score[k]) * (1.0 - 1.0 / r), 0.0)
-    inside = np.asarray(phis)[ok & (score - score[k] <= max(1.0, r) + excess * beyond)]
+    noise = jitter * math.sqrt(2.0 * float(score[k]) / r)
+    inside = np.asarray(phis)[ok & (score - score[k] <= max(1.0, r) + excess * beyond + noise)]
     return float(inside.min()), float(inside.max())
 
 
 def widened(sigma: float, note: str, phis: np.ndarray, score: np.ndarray, red: np.ndarray, excess: float,
-            ) -> tuple[float, str]:
+            jitter: float = 0.0) -> tuple[float, str]:
     """(sigma, note) widened to half the :func:`undecided_span` of the candidates (phi, chi2 ``score``, chi2_red
     ``red``) where that is wider: in quadrature with the profile's own sigma."""
-    lo, hi = undecided_span(np.asarray(phis, float), np.asarray(score, float), np.asarray(red, float), excess)
+    lo, hi = undecided_span(np.asarray(phis, float), np.asarray(score, float), np.asarray(red, float), excess,
+                            jitter)
     if not math.isfinite(sigma) or (hi - lo) / 2 <= sigma:
         return sigma, note
     wide = math.hypot(sigma, (hi - lo) / 2)
