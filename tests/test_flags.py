@@ -278,3 +278,25 @@ def test_a_parametric_fit_of_spheres_is_checked_and_trusted():
     data, di = noisy(schulz_hs(QP, 60.0, 0.12, 0.2), seed=8)
     res = invert_parametric(QP, data, di, volume_fraction=0.2, family="schulz")
     assert res.quality is not None and res.quality.flags == () and res.quality.verdict == "trusted"
+
+
+def test_a_block_of_data_at_zero_has_no_relative_misfit_by_hand():
+    """Defect (SasView's AOT core curve, whole-curve model: right, 30.5 A for 30.9, but flagged
+    shape-outside-training): two blocks of over-subtracted points whose sum is zero within its noise, with the model
+    ~1.5 sigma a point above them, gave relative misfits -0.49 and -0.89 (the residual over the noise, since the data
+    sum is ~0).  A misfit relative to data that are zero within their noise is not defined: such blocks count 0
+    (chi2 still weighs them).  Blocks with signal are as before."""
+    from sasview_nn_plugin.inference.quality_flags import BLOCK_Z, block_misfit
+
+    di = np.full(20, 0.1)
+    data = np.concatenate([np.full(10, 2.0), np.r_[0.05, -0.05] .repeat(5)])   # block 2: sum 0 +- 0.32
+    resid = np.concatenate([np.full(10, 0.2), np.full(10, -0.16)])             # the model 1.6 sigma above block 2
+    out = block_misfit(resid, data, di, np.ones(20), np.array([0, 10]))
+    noise = np.sqrt(10) * 0.1
+    assert out[0] == pytest.approx((2.0 - BLOCK_Z * noise) / 20.0)   # 10 % high, beyond its noise: as before
+    assert out[1] == 0.0
+    # data below zero by more than their noise are a signal (over-subtraction the model cannot follow): kept
+    low = np.full(10, -0.2)
+    out = block_misfit(np.concatenate([resid[:10], np.full(10, -0.4)]), np.concatenate([data[:10], low]), di,
+                       np.ones(20), np.array([0, 10]))
+    assert out[1] == pytest.approx(-(4.0 - BLOCK_Z * noise) / 2.0)

@@ -22,11 +22,6 @@ ENTRIES = {e["id"]: e for e in real_data.manifest()}
 XFAIL = {
     ("latex_usans", "default", "auto"):
         "refused: the windowed model does not read slit-smeared data (the whole-curve one reads 2317 A, right)",
-    ("aot_core", "wide", "auto"):
-        "right-flagged: volume mean 30.5 A for 30.9 +- 10 % (phi estimated 0.079 +- 0.015), shape-outside-training: "
-        "the polished curve misses by 24-29 % over q 0.13-0.15 1/A and sits ~5 sigma (a block) above the "
-        "over-subtracted points near zero at q 0.20-0.22, where its background cannot go below 0 (35.4 A, "
-        "wrong-flagged, before the profile's shared start, 2026-12-07)",
     ("ps120_dsm", "default", "auto"):
         "wrong-flagged: 10018 A for 3200 +- 10 % (phi estimated 0.27), poor-fit and shape-outside-training: a "
         "desmeared USAXS curve of nearly monodisperse (1.3 %) 640 nm spheres, minima to qR ~ 20 and the Porod tail "

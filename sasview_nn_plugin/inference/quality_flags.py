@@ -49,7 +49,10 @@ def block_misfit(resid: np.ndarray, data: np.ndarray, di: np.ndarray | None, lev
     blocks as :func:`~.quality_model.block_means` cuts them): the block's residual
     sum over its data sum.  dI given: only the residual beyond :data:`BLOCK_Z` of the block's noise counts (the
     noise explains the rest: a background-subtracted block near zero is no misfit), over the data sum but at least
-    that noise.  No dI: over the sum of the curve's ``level`` (data.validation.relative_sigma)."""
+    that noise; a block whose data sum is zero within :data:`BLOCK_Z` of its noise has no relative misfit (0: there
+    is nothing to be relative to; chi2 still weighs its points.  SasView's AOT core curve, read right, was flagged
+    ``shape-outside-training`` by two such blocks of over-subtracted points).  No dI: over the sum of the curve's
+    ``level`` (data.validation.relative_sigma)."""
     if isinstance(starts, int):
         n = resid.shape[-1]
         starts = np.linspace(0, n, max(1, min(starts, n)) + 1).astype(int)[:-1]
@@ -58,7 +61,8 @@ def block_misfit(resid: np.ndarray, data: np.ndarray, di: np.ndarray | None, lev
         return r / np.add.reduceat(level, starts, axis=-1)
     noise = np.sqrt(np.add.reduceat(di * di, starts, axis=-1))
     r = np.sign(r) * np.maximum(np.abs(r) - BLOCK_Z * noise, 0.0)
-    return r / np.maximum(np.abs(np.add.reduceat(data, starts, axis=-1)), noise)
+    total = np.abs(np.add.reduceat(data, starts, axis=-1))
+    return np.where(total < BLOCK_Z * noise, 0.0, r / np.maximum(total, noise))
 
 
 def all_finite(values) -> bool:
