@@ -94,12 +94,11 @@ def undecided_span(phis: np.ndarray, score: np.ndarray, red: np.ndarray, excess:
                    ) -> tuple[float, float]:
     """(lowest, highest) phi whose candidate's chi2 ``score`` lies within max(1, chi2_red) + ``excess`` x E +
     ``jitter`` x sqrt(2 dof) of the best, E = the best candidate's chi2 beyond its degrees of freedom dof (score /
-    chi2_red).  The windowed network's
-    answers at neighbouring phi miss the data by amounts its own errors set, not the noise: where the best misses
-    by E, others within a multiple of E are not excluded (bench_domain seed 21: the parabola's sigma covered 49 %,
-    fitted here to ~70 %; docs/domain.md).  ``jitter``: the polished answers' chi2 moves with phi by a fraction of
-    its own noise sqrt(2 dof) even where the fit is at the noise (E ~ 0), so a flat profile's best point is chance
-    (the whole-curve model's :data:`~.invert_wide.PHI_JITTER`)."""
+    chi2_red).  The windowed network's answers at neighbouring phi miss the data by amounts its own errors set, not
+    the noise: where the best misses by E, others within a multiple of E are not excluded (bench_domain seed 21: the
+    parabola's sigma covered 49 %, fitted here to ~70 %; docs/domain.md).  ``jitter``: the polished answers' chi2
+    moves with phi by a fraction of its own noise sqrt(2 dof) even where the fit is at the noise (E ~ 0), so a flat
+    profile's best point is chance (the whole-curve model's :data:`~.invert_wide.PHI_JITTER`)."""
     ok = np.isfinite(score)
     k = int(np.argmin(np.where(ok, score, np.inf)))
     r = float(red[k]) if math.isfinite(red[k]) and red[k] > 0 else 1.0
