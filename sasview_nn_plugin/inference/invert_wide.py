@@ -160,9 +160,13 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
     if PHI_SHARED_START:   # the best answer polished again at the other phi: a profile, not each start's luck
         fine, start = fine_grid(radius)[0], polished[best]
 
+        def near(p) -> bool:   # chi2 within PHI_SHARED_WITHIN sqrt(2 dof) of the best (no dI: the rms as a chi2)
+            a, b, dof = known[p][0], known[best][0], max(n - 2, 1)
+            return (a - b if di is not None else dof * ((a / b) ** 2 - 1)) <= PHI_SHARED_WITHIN * np.sqrt(2.0 * dof)
+
         def shared(phis) -> None:
             for p in phis:
-                if known[p][0] - known[best][0] <= PHI_SHARED_WITHIN * np.sqrt(2.0 * max(n - 2, 1)):
+                if near(p):
                     known[p] = min(known[p], score(move(q, intensity, di, dq, slit, fine, start, float(p))[2]))
 
         new = [p for p in sorted(known) if p != best]
