@@ -38,9 +38,10 @@ The answer is flagged ``other-model-fits-better`` when one of them
    :data:`FRACTAL_DIM` with xi above :data:`XI_MIN` R0 (D -> 3 or xi ~ R0 is a compact particle: a sphere).
 
 Measured (bench_domain's kinds, 2026-12-07): on hard-sphere curves the sticky fit settles at tau 1.0-2.1 and the
-fractal fit at chi2_red 80-1300; on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.  Cost: 60-80 ms a curve
-where it runs, most of it the fractal fit's start grid (:func:`fit_fractal`;
-``benchmarks/bench_alternatives.py``); runs may leave it out (``RunOptions.review``).  Ported from
+fractal fit at chi2_red 80-1300; on sticky spheres (tau 0.1-0.3) it finds tau to 0.01.  Cost where it runs: 60-80
+ms a curve on 300-point lab curves (``benchmarks/bench_alternatives.py``), 35-41 ms on the windowed model's
+1000-point grid (reviewed on 400 points; 5 of ``bench_wide.py --speed``'s 20 in-domain curves trigger it), most of
+it the fractal fit (:func:`fit_fractal`, cProfile); runs may leave it out (``RunOptions.review``).  Ported from
 sasmodels' DirectModel and scipy's least_squares to numpy (2026-12-07): on the models' own curves the same fits
 (parameters to 3 digits), the same flags on bench_domain's sticky, fractal, core-shell and ellipsoid curves (20 each,
 both models, phi given and estimated) and on slit-smeared ones, none in domain (bench_alternatives), and faster:
