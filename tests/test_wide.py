@@ -210,6 +210,27 @@ def test_polish_recovers_a_shifted_and_a_mixed_answer(phi):
         assert vol[part] @ lr[part] / vol[part].sum() == pytest.approx(centre, abs=0.005)
 
 
+def test_the_polish_basis_is_computed_once_and_never_changed_under_a_reader():
+    """The polish's sphere basis (kept per q and radius grid) equals V Phi^2(q R) on every row asked for, adds
+    rows a later call asks for, and leaves an array already handed out as it was (copy on write)."""
+    from sasview_nn_plugin.inference.polish import sphere_basis
+    from sasview_nn_plugin.physics.wide import sphere_amplitude2
+
+    q = np.geomspace(0.01, 0.3, 57)           # a grid no other test uses: the cache starts empty for it
+    radius = np.geomspace(5.0, 500.0, 40)
+    first = np.arange(40) < 10
+    b1 = sphere_basis(q, radius, first)
+    np.testing.assert_array_equal(b1[first], sphere_amplitude2(q, radius[first]))
+    assert not b1[~first].any()
+    second = (np.arange(40) >= 5) & (np.arange(40) < 25)
+    b2 = sphere_basis(q, radius, second)
+    np.testing.assert_array_equal(b2[first | second], sphere_amplitude2(q, radius[first | second]))
+    assert not b1[10:].any()                  # the first reader's array did not change
+    assert sphere_basis(q, radius, first) is b2   # nothing new asked: the kept array itself
+    with pytest.raises(ValueError):
+        b2[0, 0] = 1.0                        # read-only
+
+
 def _schulz_volume_on_grid(placed, radius: float, pd: float) -> np.ndarray:
     """The volume distribution of a Schulz number distribution (mean ``radius`` A, ``pd``) on the network's bins."""
     from scipy.stats import gamma

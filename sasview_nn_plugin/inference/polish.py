@@ -13,6 +13,7 @@ is kept only where it lowers chi2; the check then reads the fine grid as sasmode
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -33,6 +34,32 @@ DIP = 0.3           # a minimum below DIP x the lower neighbouring peak separate
 MAX_MODES = 3
 SCAN = np.linspace(-0.06, 0.06, 41)    # log R shifts tried before the local steps (0.3 % apart)
 MASS_FLOOR = 1e-7   # bins below this volume share (after any move) are left out of the forward model
+BASIS_CACHE = 8     # sphere bases kept (one per q grid and radius grid; a phi profile or a batch shares one)
+
+_BASES: dict = {}
+_BASES_LOCK = threading.Lock()
+
+
+def sphere_basis(q_calc: np.ndarray, radius: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """(len(radius), len(q_calc)) read-only: :func:`.physics.wide.sphere_amplitude2` on the rows ``active``;
+    other rows are 0 or rows an earlier call asked for (a caller weighs them by 0).  Rows are computed once per
+    (q_calc, radius) and kept: the polish's stages, every phi of a profile and a batch's curves share them."""
+    key = (q_calc.tobytes(), radius.tobytes())
+    with _BASES_LOCK:
+        b, done = _BASES.get(key, (None, None))
+    if b is not None and not (active & ~done).any():
+        return b
+    b = np.zeros((len(radius), len(q_calc))) if b is None else b.copy()     # copy on write: readers keep theirs
+    done = np.zeros(len(radius), bool) if done is None else done.copy()
+    new = active & ~done
+    b[new] = sphere_amplitude2(q_calc, radius[new])   # V Phi^2(q R) per radius
+    done |= new
+    b.setflags(write=False)
+    with _BASES_LOCK:
+        if key not in _BASES and len(_BASES) >= BASIS_CACHE:
+            _BASES.pop(next(iter(_BASES)))
+        _BASES[key] = (b, done)
+    return b
 
 
 def sub_radii(radius: np.ndarray) -> np.ndarray:
@@ -57,16 +84,21 @@ class Curve1D:
         self.noise_known = di is not None
         self.radius = radius
         self.active = active
+        self.slit = bool(slit_length)
         if slit_length:
-            self.q_calc, w = slit_resolution(q, slit_length)
-            self.apply = lambda m: m @ w
+            self.q_calc, self.w = slit_resolution(q, slit_length)
         elif dq is not None:
-            self.q_calc, w = smearing(q, dq)
-            self.apply = lambda m: w @ m
+            self.q_calc, self.w = smearing(q, dq)
         else:
-            self.q_calc, self.apply = q, lambda m: m
-        self.b = np.zeros((len(radius), len(self.q_calc)))
-        self.b[active] = sphere_amplitude2(self.q_calc, radius[active])   # V Phi^2(q R) per radius
+            self.q_calc, self.w = q, None
+        self.b = sphere_basis(self.q_calc, radius, np.asarray(active, bool))   # rows outside active: weighed 0
+
+    def apply(self, m: np.ndarray) -> np.ndarray:
+        """The resolution applied to a curve ``m`` on q_calc (1-d), or to each row of a 2-d ``m`` (then one
+        column a row: shape (len(q), len(m)))."""
+        if self.w is None:
+            return m.T
+        return (m @ self.w).T if self.slit else self.w @ m.T
 
     def power_law(self, exponent: float) -> np.ndarray:
         """q^-exponent, smeared as the model is (the low-q upturn's shape)."""
@@ -156,6 +188,7 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
     w = 1.0 / cur.sigma
     extra = [] if exponent is None else [cur.power_law(exponent)]
+    b_reach = cur.b[reach]
 
     def evaluate(p):
         pieces = [np.where(reach, moved(np.where(m, vol, 0.0), radius, p[2 * j], p[2 * j + 1]), 0.0)
@@ -164,8 +197,9 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
         n = total / radius**3
         r_eff = float(n @ radius / n.sum()) if n.sum() > 0 else 1.0
         sq = hardsphere_sq(cur.q_calc, r_eff, phi) if phi > 0 else 1.0
-        cols = np.stack([cur.apply((pc @ cur.b) * sq / max(pc.sum(), 1e-300)) for pc in pieces]
-                        + [np.ones_like(cur.q), *extra], axis=1)
+        stacked = np.stack(pieces)[:, reach]
+        norm = np.maximum(stacked.sum(axis=1), 1e-300)[:, None]
+        cols = np.column_stack([cur.apply((stacked @ b_reach) * sq / norm), np.ones_like(cur.q), *extra])
         x = nnls_columns(cols, cur.i, cur.sigma)
         z = (cols @ x - cur.i) * w
         shares = x[:len(pieces)] / max(x[:len(pieces)].sum(), 1e-300)
@@ -251,7 +285,7 @@ def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float, power_la
     chi2_0 = chi2
     lam = 1e-3
     for _ in range(RESHAPE_STEPS):
-        dm = np.stack([cur.apply(((v * interp[:, j]) @ b) * sq) for j in range(k)], axis=1)   # d m / d theta_j
+        dm = cur.apply(((v[:, None] * interp).T @ b) * sq)   # d m / d theta_j, (n_q, k)
         jac = np.hstack([x[0] * dm, m[:, None], np.ones((len(m), 1)), *(e[:, None] for e in extra)]) * w[:, None]
         pj = np.hstack([prior, np.zeros((len(prior), 2 + len(extra)))])
         a = jac.T @ jac + pj.T @ pj
