@@ -210,6 +210,31 @@ def test_polish_recovers_a_shifted_and_a_mixed_answer(phi):
         assert vol[part] @ lr[part] / vol[part].sum() == pytest.approx(centre, abs=0.005)
 
 
+def test_polish_moves_a_broad_population_without_the_scan():
+    """Hand-made: a broad population (Gaussian in ln R, sd 0.3 about 40 A; wider than ``SCAN_WIDTH``, so the
+    shift scan is skipped) started 5 % off: the local steps alone bring it back to the data's position."""
+    from sasview_nn_plugin.inference.polish import SCAN_WIDTH, Curve1D, fine_grid, log_width, moved, polish
+
+    coarse = GRIDS.rho * 20.0
+    fine = fine_grid(coarse)[0]
+
+    def population(radius):
+        p = np.exp(-0.5 * ((np.log(radius) - np.log(40.0)) / 0.3) ** 2)
+        return p / p.sum()
+
+    truth = population(fine)
+    assert log_width(truth, fine) == pytest.approx(0.3, rel=1e-3) and log_width(truth, fine) > SCAN_WIDTH
+    q = np.geomspace(0.005, 0.5, 300)
+    clean = Curve1D(q, np.ones_like(q), None, None, None, fine, truth > 0).model(truth, 0.0)
+    di = 0.01 * clean
+    data = clean + di * np.random.default_rng(2).standard_normal(len(q))
+    start = moved(population(coarse), coarse, 0.05, 0.0)
+    radius, vol, c0, c1, _ = polish(q, data, di, None, None, coarse, start, 0.0)
+    assert c1 / (len(q) - 2) < 1.3 < c0 / (len(q) - 2)
+    lr = np.log(radius)
+    assert vol @ lr == pytest.approx(truth @ lr, abs=0.005)
+
+
 def test_the_polish_basis_is_computed_once_and_never_changed_under_a_reader():
     """The polish's sphere basis (kept per q and radius grid) equals V Phi^2(q R) on every row asked for, adds
     rows a later call asks for, and leaves an array already handed out as it was (copy on write)."""

@@ -34,6 +34,8 @@ DIP = 0.3           # a minimum below DIP x the lower neighbouring peak separate
 MAX_MODES = 3
 SCAN = np.linspace(-0.06, 0.06, 41)    # log R shifts tried before the local steps (0.3 % apart)
 MASS_FLOOR = 1e-7   # bins below this volume share (after any move) are left out of the forward model
+SCAN_WIDTH = 0.1    # ... only for a population narrower than this (volume-weighted sd of ln R): a broader one
+#                     washes its fringes out, and its chi2 is smooth in its position
 BASIS_CACHE = 8     # sphere bases kept (one per q grid and radius grid; a phi profile or a batch shares one)
 
 _BASES: dict = {}
@@ -117,6 +119,13 @@ class Curve1D:
         a, c = nnls_scale_background(m, self.i, self.sigma)
         z = (self.i - a * m - c) / self.sigma
         return float(z @ z)
+
+
+def log_width(vol: np.ndarray, radius: np.ndarray) -> float:
+    """The volume-weighted standard deviation of ln R of ``vol`` over ``radius`` (A)."""
+    lr = np.log(radius)
+    mean = vol @ lr / vol.sum()
+    return float(np.sqrt(max(vol @ (lr - mean) ** 2 / vol.sum(), 0.0)))
 
 
 def modes(vol: np.ndarray, min_share: float = 0.03) -> list[np.ndarray]:
@@ -213,7 +222,7 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
         return vol, c0, c0
     # a narrow population's chi2 oscillates in its position: scan the largest population's shift first
     big = int(np.argmax([vol[m].sum() for m in parts]))
-    for shift in SCAN:
+    for shift in SCAN if log_width(vol[parts[big]], radius[parts[big]]) <= SCAN_WIDTH else ():
         trial = p.copy()
         trial[2 * big] = shift
         c, v = evaluate(trial)
