@@ -25,6 +25,7 @@ smeared with the pinhole dq or the slit length the data carry.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -50,6 +51,9 @@ PHI_EXCESS = 0.25  # the sigma spans the answers within max(1, chi2_red) + this 
 PHI_JITTER = 0.25  # ... + this x sqrt(2 dof): the polished chi2's jitter with phi, left after the shared start
 PHI_SHARED_START = True   # the best phi's polished answer is polished again at the phi whose chi2 lies within
 PHI_SHARED_WITHIN = 10.0  # this x sqrt(2 dof) of the best (bench_domain seed 21, silent 6.7 -> 2.2 %; docs/wide.md)
+SIZE_SETTLED = 0.05   # an estimated phi less certain than PHI_SIGMA_MAX is flagged only where the polished answers
+#                      within +- sigma differ by more than this (a ratio) in their number or volume mean (bench_domain
+#                      seed 21: 0.05 kept the silent curves at 3 of 180; 0.1 let two wrong sizes through)
 HEAD_DISAGREE_Z = 2.0   # phi estimated: the profile beyond this many of the (unsure) head's sigmas -> widened
 BROAD_RATIO = 1.15   # <R>v / <R>n above this: a broad answer (Schulz pd 0.1: 1.03; coils read as spheres: 1.3-2.4)
 REFF_UNSEEN_MAX = 0.10   # phi estimated > 0: the number mean (S(q)'s R_eff) moving more than this without the
@@ -86,7 +90,8 @@ def _validated(q, intensity, di, dq, q_range, slit=None):
 
 
 def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_sigma: float | None,
-            q, intensity, di, dq, slit, notes, polished: bool = True, q_range=None) -> Inversion:
+            q, intensity, di, dq, slit, notes, polished: bool = True, q_range=None, rests_on_phi: bool = True
+            ) -> Inversion:
     coarse = model.grids.rho * placed.length
     if polished:
         radius, vol, c0, c1, power_law = polish(q, intensity, di, dq, slit, coarse, vol, phi)
@@ -110,7 +115,8 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
         notes = [*notes, f"the volume fraction is read from S(q), whose R_eff (the number mean) would move by "
                          f"{shift:.0%} without the particles below the 1 % volume quantile, which the data barely "
                          "see: the estimate is uncertain; give phi if it is known"]
-    if phi_sigma is not None and (phi_sigma > PHI_SIGMA_MAX or (phi > 0 and shift > REFF_UNSEEN_MAX)):
+    unsure = phi_sigma is not None and phi_sigma > PHI_SIGMA_MAX and rests_on_phi
+    if unsure or (phi_sigma is not None and phi > 0 and shift > REFF_UNSEEN_MAX):
         check = functools.partial(with_flag, check, "volume-fraction-uncertain")   # the answer moves with phi
     if dist.mean_radius_number < OBS_X / placed.q_range[1] and dist.mean_radius_volume > BROAD_RATIO * \
             dist.mean_radius_number:
@@ -129,14 +135,16 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                      polished=polished)
 
 
-def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) -> tuple[float, float, str]:
-    """(phi, 1-sigma, note): the volume fraction whose polished network answer fits the data best, over
+def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit
+                ) -> tuple[float, float, str, dict[float, np.ndarray]]:
+    """(phi, 1-sigma, note, the polished answer at each phi asked: volume distributions on the network's grid
+    split SUB-fold): the volume fraction whose polished network answer fits the data best, over
     :data:`PHI_PROFILE`, then the step halved :data:`PHI_REFINE` times around the best (module docstring).
     Without dI the misfit rms is scored (the windowed model's rule)."""
     n = len(q)
     radius = model.grids.rho * placed.length
 
-    polished = {}   # phi -> the polished answer (fine-grid volume distribution)
+    polished = {}   # phi -> the polished answer with the lowest chi2 so far (fine-grid volume distribution)
 
     def score(chi2: float) -> tuple[float, float]:
         return (chi2, chi2 / max(n - 2, 1)) if di is not None else (np.sqrt(chi2 / n), float(n))
@@ -167,7 +175,9 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
         def shared(phis) -> None:
             for p in phis:
                 if near(p):
-                    known[p] = min(known[p], score(move(q, intensity, di, dq, slit, fine, start, float(p))[2]))
+                    vol, _, chi2 = move(q, intensity, di, dq, slit, fine, start, float(p))
+                    if score(chi2) < known[p]:
+                        known[p], polished[p] = score(chi2), vol
 
         new = [p for p in sorted(known) if p != best]
         while new:   # where the best moves, its neighbours at the last step are asked too
@@ -180,11 +190,21 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit) ->
     scan = f"{PHI_PROFILE[0]:.3g}-{PHI_PROFILE[-1]:.3g}, refined to a step of {step:.3g} around the best"
     phi, sigma, note = estimate_volume_fraction(np.array(local), [known[p] for p in local], di is not None,
                                                 systematic=PHI_SYSTEMATIC, scan=scan)
-    if di is None:
-        return phi, sigma, note
-    every = sorted(known)   # the polished answers' chi2 jitters with phi: those it does not exclude widen the sigma
-    return (phi, *widened(sigma, note, np.array(every), np.array([known[p][0] for p in every]),
-                          np.array([known[p][1] for p in every]), PHI_EXCESS, PHI_JITTER))
+    if di is not None:   # the polished answers' chi2 jitters with phi: those it does not exclude widen the sigma
+        every = sorted(known)
+        sigma, note = widened(sigma, note, np.array(every), np.array([known[p][0] for p in every]),
+                              np.array([known[p][1] for p in every]), PHI_EXCESS, PHI_JITTER)
+    return phi, sigma, note, polished
+
+
+def size_spread(radius: np.ndarray, answers: list[np.ndarray]) -> float:
+    """How far apart the ``answers`` (volume distributions over ``radius``, A) are in size: the largest ratio
+    max / min - 1 of their number means or of their volume means."""
+    vols = np.array(answers, dtype=float)
+    volume_means = vols @ radius / vols.sum(axis=1)
+    numbers = vols / radius**3
+    number_means = numbers @ radius / numbers.sum(axis=1)
+    return float(max(m.max() / m.min() - 1.0 for m in (number_means, volume_means)))
 
 
 def unseen_reff_shift(radius: np.ndarray, number: np.ndarray, vol: np.ndarray) -> float:
@@ -197,21 +217,34 @@ def unseen_reff_shift(radius: np.ndarray, number: np.ndarray, vol: np.ndarray) -
 
 
 def _phi(model: WideModel, placed: Placed, given: float | None, head: tuple[float, float], curve: tuple,
-         notes: list[str]) -> tuple[float, float | None, np.ndarray | None]:
-    """(phi used, its sigma or None when given, the network's answer at it or None: the caller's): the profile's
-    estimate (:func:`profile_phi`), with notes, where none was given.  Where the network's own head is unsure
-    (sigma above PHI_SIGMA_MAX) and the data's phi lies beyond HEAD_DISAGREE_Z of its sigmas, the network read a
-    curve unlike its training: the sigma is widened to the disagreement (so the answer is flagged)."""
+         notes: list[str]) -> tuple[float, float | None, np.ndarray | None, bool]:
+    """(phi used, its sigma or None when given, the network's answer at it or None: the caller's, whether the size
+    answer rests on that phi): the profile's estimate (:func:`profile_phi`), with notes, where none was given.
+    Where the network's own head is unsure (sigma above PHI_SIGMA_MAX) and the data's phi lies beyond
+    HEAD_DISAGREE_Z of its sigmas, the network read a curve unlike its training: the sigma is widened to the
+    disagreement (so the answer is flagged).  Otherwise the size rests on phi where the polished answers within
+    +- sigma differ by more than :data:`SIZE_SETTLED` in their number or volume mean."""
     if given is not None:
-        return given, None, None
-    phi, sigma, note = profile_phi(model, placed, *curve)
+        return given, None, None, False
+    phi, sigma, note, answers = profile_phi(model, placed, *curve)
     notes.append(note.replace("forward-model", "polished network answers' forward-model"))
     notes.append(f"the network's own phi head read {head[0]:.3f} +- {head[1]:.3f}")
+    fine = fine_grid(model.grids.rho * placed.length)[0]
+
+    def spread_within(width: float) -> float:   # how far the polished answers within +- width of phi differ
+        inside = [answers[p] for p in answers if abs(p - phi) <= width]
+        return size_spread(fine, inside) if inside else math.inf
+
+    spread = spread_within(sigma)
+    rests = spread > SIZE_SETTLED
+    if sigma > PHI_SIGMA_MAX and not rests:
+        notes.append(f"the data do not fix the volume fraction (+- {sigma:.2g}), but the sizes do not rest on it: "
+                     f"the polished answers within +- sigma differ by {spread:.1%} in their means")
     if head[1] > PHI_SIGMA_MAX and abs(head[0] - phi) > HEAD_DISAGREE_Z * head[1]:
         notes.append("the network's phi head, itself unsure, disagrees with the data's: a curve unlike the "
                      "training set's (e.g. polymer coils); the volume fraction and the sizes are uncertain")
-        sigma = max(sigma, abs(head[0] - phi))
-    return phi, sigma, model.predict_placed([placed], [phi])[0][0]
+        sigma, rests = max(sigma, abs(head[0] - phi)), True
+    return phi, sigma, model.predict_placed([placed], [phi])[0][0], rests
 
 
 def _notes(q, intensity, placed: Placed) -> list[str]:
@@ -241,9 +274,10 @@ def invert_wide(model: WideModel, q, intensity, dI=None, *, volume_fraction: flo
     placed = place(model.grids, q, intensity, di, dq, slit)
     vol, phi_est, phi_sig = model.predict_placed([placed], [phi])
     notes = _notes(q, intensity, placed)
-    phi, sigma, at_phi = _phi(model, placed, phi, (phi_est[0], phi_sig[0]), (q, intensity, di, dq, slit), notes)
+    phi, sigma, at_phi, rests = _phi(model, placed, phi, (phi_est[0], phi_sig[0]), (q, intensity, di, dq, slit),
+                                     notes)
     vol = vol[0] if at_phi is None else at_phi
-    return _result(model, placed, vol, phi, sigma, q, intensity, di, dq, slit, notes, polished, q_range)
+    return _result(model, placed, vol, phi, sigma, q, intensity, di, dq, slit, notes, polished, q_range, rests)
 
 
 def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fractions=None, dqs=None,
@@ -267,8 +301,8 @@ def invert_wide_many(model: WideModel, q, intensities, dIs=None, *, volume_fract
     vol, phi_est, phi_sig = model.predict_placed([r[6] for r in ready], [r[1] for r in ready])
     for k, (i, phi, qi, ii, di, dqi, placed) in enumerate(ready):
         notes = _notes(qi, ii, placed)
-        phi, sigma, at_phi = _phi(model, placed, phi, (phi_est[k], phi_sig[k]),
-                                  (qi, ii, di, dqi, check_slit(slit_length)), notes)
+        phi, sigma, at_phi, rests = _phi(model, placed, phi, (phi_est[k], phi_sig[k]),
+                                         (qi, ii, di, dqi, check_slit(slit_length)), notes)
         out[i] = _result(model, placed, vol[k] if at_phi is None else at_phi, phi, sigma, qi, ii, di, dqi,
-                         slit_length, notes, polished)
+                         slit_length, notes, polished, rests_on_phi=rests)
     return out
