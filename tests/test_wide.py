@@ -210,9 +210,10 @@ def test_polish_recovers_a_shifted_and_a_mixed_answer(phi):
         assert vol[part] @ lr[part] / vol[part].sum() == pytest.approx(centre, abs=0.005)
 
 
-def test_polish_moves_a_broad_population_without_the_scan():
+def test_polish_moves_a_broad_population_without_the_scan(monkeypatch):
     """Hand-made: a broad population (Gaussian in ln R, sd 0.3 about 40 A; wider than ``SCAN_WIDTH``, so the
     shift scan is skipped) started 5 % off: the local steps alone bring it back to the data's position."""
+    from sasview_nn_plugin.inference import polish as polish_module
     from sasview_nn_plugin.inference.polish import SCAN_WIDTH, Curve1D, fine_grid, log_width, moved, polish
 
     coarse = GRIDS.rho * 20.0
@@ -229,19 +230,26 @@ def test_polish_moves_a_broad_population_without_the_scan():
     di = 0.01 * clean
     data = clean + di * np.random.default_rng(2).standard_normal(len(q))
     start = moved(population(coarse), coarse, 0.05, 0.0)
+    class NoScan:   # the scan must not run for this population
+        def __iter__(self):
+            raise AssertionError("the shift scan ran for a broad population")
+
+    monkeypatch.setattr(polish_module, "SCAN", NoScan())
     radius, vol, c0, c1, _ = polish(q, data, di, None, None, coarse, start, 0.0)
     assert c1 / (len(q) - 2) < 1.3 < c0 / (len(q) - 2)
     lr = np.log(radius)
     assert vol @ lr == pytest.approx(truth @ lr, abs=0.005)
 
 
-def test_the_polish_basis_is_computed_once_and_never_changed_under_a_reader():
+def test_the_polish_basis_is_computed_once_and_never_changed_under_a_reader(monkeypatch):
     """The polish's sphere basis (kept per q and radius grid) equals V Phi^2(q R) on every row asked for, adds
     rows a later call asks for, and leaves an array already handed out as it was (copy on write)."""
+    from sasview_nn_plugin.inference import polish
     from sasview_nn_plugin.inference.polish import sphere_basis
     from sasview_nn_plugin.physics.wide import sphere_amplitude2
 
-    q = np.geomspace(0.01, 0.3, 57)           # a grid no other test uses: the cache starts empty for it
+    monkeypatch.setattr(polish, "_BASES", {})   # an empty cache, whatever ran before
+    q = np.geomspace(0.01, 0.3, 57)
     radius = np.geomspace(5.0, 500.0, 40)
     first = np.arange(40) < 10
     b1 = sphere_basis(q, radius, first)
@@ -254,6 +262,17 @@ def test_the_polish_basis_is_computed_once_and_never_changed_under_a_reader():
     assert sphere_basis(q, radius, first) is b2   # nothing new asked: the kept array itself
     with pytest.raises(ValueError):
         b2[0, 0] = 1.0                        # read-only
+    # a model asked of the rows a Curve1D was made for ignores rows an earlier call left in the kept array
+    from sasview_nn_plugin.inference.polish import Curve1D
+
+    vol = np.ones(40)
+    cur = Curve1D(q, np.ones_like(q), None, None, None, radius, first)
+    np.testing.assert_allclose(cur.model(vol, 0.0), vol[first] @ sphere_amplitude2(q, radius[first]))
+    # the cache holds at most BASIS_BYTES: a basis larger than that is computed and not kept
+    monkeypatch.setattr(polish, "BASIS_BYTES", 100)
+    big = sphere_basis(q, radius * 2, first)
+    np.testing.assert_array_equal(big[first], sphere_amplitude2(q, 2 * radius[first]))
+    assert all(b.nbytes <= 100 for b, _ in polish._BASES.values()) and len(polish._BASES) == 0
 
 
 def _schulz_volume_on_grid(placed, radius: float, pd: float) -> np.ndarray:
@@ -328,13 +347,24 @@ def test_an_uncertain_phi_the_sizes_do_not_rest_on_is_no_flag(monkeypatch):
         np.tile(vol, (len(phis), 1)), np.full(len(phis), 0.2), np.full(len(phis), 0.001)))
     fine, same = fine_grid(GRIDS.rho * placed.length, vol)
     moved = np.interp(np.log(fine), np.log(fine) + np.log(1.2), same)   # the same shape at 1.2x the radius
-    for answers, flagged in (({0.1: same, 0.3: same}, False), ({0.1: same, 0.3: moved}, True), ({}, True),
-                             ({0.1: same, 0.45: moved}, False)):       # 0.45 lies outside 0.2 +- 0.2
-        monkeypatch.setattr(iw, "profile_phi", lambda *args, a=answers: (0.2, 0.2, "by hand", a))
+    nothing = np.zeros_like(same)
+    for answers, sigma, flagged in (({0.1: same, 0.3: same}, 0.2, False), ({0.1: same, 0.3: moved}, 0.2, True),
+                                    ({}, 0.2, True), ({0.1: same, 0.45: moved}, 0.2, True),   # one answer inside
+                                    ({0.1: same, 0.2: same, 0.45: moved}, 0.2, False),    # 0.45 is outside
+                                    ({0.1: same, 0.3: same}, np.inf, True),      # the profile did not bound phi
+                                    ({0.1: same, 0.3: nothing}, 0.2, True)):     # an answer with no size (NaN)
+        monkeypatch.setattr(iw, "profile_phi", lambda *args, a=answers, s=sigma: (0.2, s, "by hand", a))
         res = iw.invert_wide(model, q, i, 0.01 * i, polished=False)
         assert ("volume-fraction-uncertain" in res.quality.flags) is flagged
         assert any("do not rest on it" in n for n in res.notes) is not flagged
-        assert res.volume_fraction_sigma == pytest.approx(0.2)
+        assert res.volume_fraction_sigma == pytest.approx(sigma)
+    # the network's head, unsure and far off, flags whatever the sizes do, and the note does not say otherwise
+    monkeypatch.setattr(WideModel, "predict_placed", lambda self, pl, phis: (
+        np.tile(vol, (len(phis), 1)), np.full(len(phis), 0.9), np.full(len(phis), 0.05)))
+    monkeypatch.setattr(iw, "profile_phi", lambda *args: (0.2, 0.2, "by hand", {0.1: same, 0.3: same}))
+    res = iw.invert_wide(model, q, i, 0.01 * i, polished=False)
+    assert "volume-fraction-uncertain" in res.quality.flags
+    assert not any("do not rest on it" in n for n in res.notes)
 
 
 def test_an_unsure_phi_head_contradicting_the_data_is_a_flag(monkeypatch):

@@ -200,12 +200,14 @@ def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit
 
 def size_spread(radius: np.ndarray, answers: list[np.ndarray]) -> float:
     """How far apart the ``answers`` (volume distributions over ``radius``, A) are in size: the largest ratio
-    max / min - 1 of their number means or of their volume means."""
+    max / min - 1 of their number means or of their volume means; NaN where an answer holds nothing."""
     vols = np.array(answers, dtype=float)
-    volume_means = vols @ radius / vols.sum(axis=1)
     numbers = vols / radius**3
-    number_means = numbers @ radius / numbers.sum(axis=1)
-    return float(max(m.max() / m.min() - 1.0 for m in (number_means, volume_means)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        volume_means = vols @ radius / vols.sum(axis=1)
+        number_means = numbers @ radius / numbers.sum(axis=1)
+        ratios = [m.max() / m.min() - 1.0 for m in (number_means, volume_means)]
+    return float(max(ratios)) if np.all(np.isfinite(ratios)) else math.nan
 
 
 def unseen_reff_shift(radius: np.ndarray, number: np.ndarray, vol: np.ndarray) -> float:
@@ -232,19 +234,16 @@ def _phi(model: WideModel, placed: Placed, given: float | None, head: tuple[floa
     notes.append(f"the network's own phi head read {head[0]:.3f} +- {head[1]:.3f}")
     fine = fine_grid(model.grids.rho * placed.length)[0]
 
-    def spread_within(width: float) -> float:   # how far the polished answers within +- width of phi differ
-        inside = [answers[p] for p in answers if abs(p - phi) <= width]
-        return size_spread(fine, inside) if inside else math.inf
-
-    spread = spread_within(sigma)
-    rests = spread > SIZE_SETTLED
-    if sigma > PHI_SIGMA_MAX and not rests:
-        notes.append(f"the data do not fix the volume fraction (+- {sigma:.2g}), but the sizes do not rest on it: "
-                     f"the polished answers within +- sigma differ by {spread:.1%} in their means")
+    inside = [answers[p] for p in answers if abs(p - phi) <= sigma]   # sigma inf or NaN: none, or every one
+    spread = size_spread(fine, inside) if len(inside) >= 2 and math.isfinite(sigma) else math.inf
+    rests = not spread <= SIZE_SETTLED   # fails closed: NaN (an answer with no size) rests
     if head[1] > PHI_SIGMA_MAX and abs(head[0] - phi) > HEAD_DISAGREE_Z * head[1]:
         notes.append("the network's phi head, itself unsure, disagrees with the data's: a curve unlike the "
                      "training set's (e.g. polymer coils); the volume fraction and the sizes are uncertain")
         sigma, rests = max(sigma, abs(head[0] - phi)), True
+    elif sigma > PHI_SIGMA_MAX and not rests:
+        notes.append(f"the data do not fix the volume fraction (+- {sigma:.2g}), but the sizes do not rest on it: "
+                     f"the polished answers within +- sigma differ by {spread:.1%} in their means")
     return phi, sigma, model.predict_placed([placed], [phi])[0][0], rests
 
 

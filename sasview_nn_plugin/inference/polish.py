@@ -36,7 +36,8 @@ SCAN = np.linspace(-0.06, 0.06, 41)    # log R shifts tried before the local ste
 MASS_FLOOR = 1e-7   # bins below this volume share (after any move) are left out of the forward model
 SCAN_WIDTH = 0.1    # ... only for a population narrower than this (volume-weighted sd of ln R): a broader one
 #                     washes its fringes out, and its chi2 is smooth in its position
-BASIS_CACHE = 8     # sphere bases kept (one per q grid and radius grid; a phi profile or a batch shares one)
+BASIS_BYTES = 256 * 2**20   # sphere bases kept, at most this many bytes (one per q grid and radius grid: 2 MB for
+#                              300 points; a phi profile, the polish's stages and a batch on one window share one)
 
 _BASES: dict = {}
 _BASES_LOCK = threading.Lock()
@@ -58,9 +59,11 @@ def sphere_basis(q_calc: np.ndarray, radius: np.ndarray, active: np.ndarray) -> 
     done |= new
     b.setflags(write=False)
     with _BASES_LOCK:
-        if key not in _BASES and len(_BASES) >= BASIS_CACHE:
-            _BASES.pop(next(iter(_BASES)))
-        _BASES[key] = (b, done)
+        _BASES.pop(key, None)
+        while _BASES and sum(v[0].nbytes for v in _BASES.values()) + b.nbytes > BASIS_BYTES:
+            _BASES.pop(next(iter(_BASES)))   # the oldest first
+        if b.nbytes <= BASIS_BYTES:
+            _BASES[key] = (b, done)
     return b
 
 
@@ -93,7 +96,9 @@ class Curve1D:
             self.q_calc, self.w = smearing(q, dq)
         else:
             self.q_calc, self.w = q, None
-        self.b = sphere_basis(self.q_calc, radius, np.asarray(active, bool))   # rows outside active: weighed 0
+        self.active = np.asarray(active, bool)
+        self.b = sphere_basis(self.q_calc, radius, self.active)   # rows outside active: 0 or another call's
+        self.b_active = self.b[self.active]
 
     def apply(self, m: np.ndarray) -> np.ndarray:
         """The resolution applied to a curve ``m`` on q_calc (1-d), or to each row of a 2-d ``m`` (then one
@@ -108,7 +113,7 @@ class Curve1D:
 
     def model(self, vol: np.ndarray, phi: float) -> np.ndarray:
         """Unscaled smeared I(q) of volume fractions ``vol`` per radius, PY S(q) at the number mean."""
-        p = vol @ self.b
+        p = vol[self.active] @ self.b_active
         if phi > 0:
             n = vol / self.radius**3
             p = p * hardsphere_sq(self.q_calc, float(n @ self.radius / n.sum()), phi)
