@@ -233,7 +233,6 @@ def _phi(model: WideModel, placed: Placed, given: float | None, head: tuple[floa
     notes.append(note.replace("forward-model", "polished network answers' forward-model"))
     notes.append(f"the network's own phi head read {head[0]:.3f} +- {head[1]:.3f}")
     fine = fine_grid(model.grids.rho * placed.length)[0]
-
     inside = [answers[p] for p in answers if abs(p - phi) <= sigma]   # sigma inf or NaN: none, or every one
     spread = size_spread(fine, inside) if len(inside) >= 2 and math.isfinite(sigma) else math.inf
     rests = not spread <= SIZE_SETTLED   # fails closed: NaN (an answer with no size) rests

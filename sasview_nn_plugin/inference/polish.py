@@ -88,7 +88,6 @@ class Curve1D:
         self.sigma = di if di is not None else relative_sigma(intensity)   # no dI: relative to the curve's level
         self.noise_known = di is not None
         self.radius = radius
-        self.active = active
         self.slit = bool(slit_length)
         if slit_length:
             self.q_calc, self.w = slit_resolution(q, slit_length)
@@ -202,7 +201,6 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
     w = 1.0 / cur.sigma
     extra = [] if exponent is None else [cur.power_law(exponent)]
-    b_reach = cur.b[reach]
 
     def evaluate(p):
         pieces = [np.where(reach, moved(np.where(m, vol, 0.0), radius, p[2 * j], p[2 * j + 1]), 0.0)
@@ -213,7 +211,7 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
         sq = hardsphere_sq(cur.q_calc, r_eff, phi) if phi > 0 else 1.0
         stacked = np.stack(pieces)[:, reach]
         norm = np.maximum(stacked.sum(axis=1), 1e-300)[:, None]
-        cols = np.column_stack([cur.apply((stacked @ b_reach) * sq / norm), np.ones_like(cur.q), *extra])
+        cols = np.column_stack([cur.apply((stacked @ cur.b_active) * sq / norm), np.ones_like(cur.q), *extra])
         x = nnls_columns(cols, cur.i, cur.sigma)
         z = (cols @ x - cur.i) * w
         shares = x[:len(pieces)] / max(x[:len(pieces)].sum(), 1e-300)
@@ -272,7 +270,7 @@ def reshape(q, intensity, di, dq, slit_length, radius, vol, phi: float, power_la
     reach = np.convolve(vol > MASS_FLOOR, np.ones(9 * SUB), "same") > 0
     idx = np.flatnonzero(reach)
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
-    b = cur.b[idx]
+    b = cur.b_active   # the rows idx
     base = np.maximum(vol[idx], 1e-4 * vol.max())
     lr = np.log10(radius[idx])
     k = max(3, int(math.ceil((lr[-1] - lr[0]) / KNOT_DEX)) + 1)
