@@ -32,6 +32,7 @@ import numpy as np
 from ..data.curve import Curve
 from ..data.validation import check_curve, check_dq, check_q_range, check_volume_fraction, in_q_range
 from ..errors import InputError
+from ..physics.kernels import mean_radius, volume_to_number
 from .modelfile import calibration_of
 from .phi import estimate_volume_fraction, widened
 from .polish import fine_grid, move, polish
@@ -202,11 +203,9 @@ def size_spread(radius: np.ndarray, answers: list[np.ndarray]) -> float:
     """How far apart the ``answers`` (volume distributions over ``radius``, A) are in size: the largest ratio
     max / min - 1 of their number means or of their volume means; NaN where an answer holds nothing."""
     vols = np.array(answers, dtype=float)
-    numbers = vols / radius**3
     with np.errstate(invalid="ignore", divide="ignore"):
-        volume_means = vols @ radius / vols.sum(axis=1)
-        number_means = numbers @ radius / numbers.sum(axis=1)
-        ratios = [m.max() / m.min() - 1.0 for m in (number_means, volume_means)]
+        means = (mean_radius(volume_to_number(vols, radius), radius), mean_radius(vols, radius))
+        ratios = [m.max() / m.min() - 1.0 for m in means]
     return float(max(ratios)) if np.all(np.isfinite(ratios)) else math.nan
 
 

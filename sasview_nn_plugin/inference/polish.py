@@ -96,8 +96,7 @@ class Curve1D:
         else:
             self.q_calc, self.w = q, None
         self.active = np.asarray(active, bool)
-        self.b = sphere_basis(self.q_calc, radius, self.active)   # rows outside active: 0 or another call's
-        self.b_active = self.b[self.active]
+        self.b_active = sphere_basis(self.q_calc, radius, self.active)[self.active]   # V Phi^2(q R), active rows
 
     def apply(self, m: np.ndarray) -> np.ndarray:
         """The resolution applied to a curve ``m`` on q_calc (1-d), or to each row of a 2-d ``m`` (then one
