@@ -63,7 +63,7 @@ def run(model: str, data: list[tuple], phi_given: bool = True) -> None:
         finally:
             alternatives.review, alternatives.review_alternatives = real_review, real_check
         fits += [t for t in spent if t > 1e-3]     # the review fitted its models (else it returned at once)
-        flagged += "other-model-fits-better" in qual.flags
+        flagged += bool({"other-model-fits-better", "other-model-fits-as-well"} & set(qual.flags))
     med = statistics.median
     print(f"{model:8s} the review fitted on {len(fits)}/{len(t_with)} curves, flagged {flagged}; invert + quality "
           f"median {1e3 * med(t_with):.1f} ms with it, {1e3 * med(t_without):.1f} ms without "

@@ -236,3 +236,68 @@ def test_polished_answers_are_reviewed_from_a_smaller_misfit(radius, dim, xi, se
     i, di = measured(fractal(radius, dim, xi), seed=seed, noise=0.02)
     res = invert(Q, i, di, volume_fraction=0.0, model="wide")
     assert res.quality.flags == ("other-model-fits-better",) and res.quality.alternative.model == "fractal"
+
+
+@pytest.mark.parametrize("radius,dim,xi,seed", [(8.5, 2.59, 381.0, 10), (5.0, 2.06, 260.0, 11), (8.0, 2.38, 423.0, 13)])
+def test_aggregates_a_broad_distribution_explains_as_well_are_flagged(radius, dim, xi, seed):
+    """Defect (bench_domain's fractals, whole-curve model, 2026-12-07: 6 of 40 unflagged): the polished answer, a
+    broad distribution from the building blocks up (number mean ~11 A, volume mean 33-64 A), fits at chi2_red
+    0.9-1.2, under the review's trigger, and a fractal aggregate fits as well.  The data cannot tell the two
+    apart, so the size distribution is not vouched for: flagged `other-model-fits-as-well`, the fractal named."""
+    i, di = measured(fractal(radius, dim, xi) * 1e3 + 0.05, seed=seed, noise=0.01)
+    res = invert(Q, i, di, volume_fraction=0.0, model="wide")
+    assert res.quality.flags == ("other-model-fits-as-well",)
+    alt = res.quality.alternative
+    assert alt.model == "fractal" and alt.relation == "as well"
+    assert alt.parameters["fractal_dim"] == pytest.approx(dim, abs=0.2)
+    record = json.loads(json.dumps(res.quality.to_dict(), allow_nan=False))
+    assert record["alternative"]["relation"] == "as well" and record["verdict"] == "not trusted"
+    assert "explained as well by fractal aggregates" in quality_warning(res)
+
+
+def lognormal_spheres(radius: float, sigma: float) -> np.ndarray:
+    return sasmodels_curve("sphere", radius=radius, radius_pd=sigma, radius_pd_n=80, radius_pd_nsigma=4,
+                           radius_pd_type="lognormal")
+
+
+@pytest.mark.parametrize("radius,sigma", [(15.0, 0.4), (100.0, 0.6), (15.0, 0.8)])
+def test_broad_spheres_are_not_taken_for_aggregates(radius, sigma):
+    """The rule's other side: broad log-normal spheres (sigma 0.4-0.8 in ln R, the training's broadest) that the
+    answer fits are compared with a fractal and the fractal misses them (chi2_red >> 2): no flag from the review."""
+    i, di = measured(lognormal_spheres(radius, sigma) * 10 + 0.01, seed=3, noise=0.02)
+    assert review(Q, i, di, 1.0, 0.0, radius, aggregate=True) is None
+    res = invert(Q, i, di, volume_fraction=0.0, model="wide")
+    assert not {"other-model-fits-as-well", "other-model-fits-better"} & set(res.quality.flags)
+    assert res.quality.alternative is None
+
+
+def test_an_equal_fractal_is_asked_for_only_beside_aggregate_like_answers(monkeypatch):
+    """Below the trigger the fractal is fitted only where the answer is shaped as an aggregate read as spheres
+    (`aggregate_like`); a fit is its cost."""
+    i, di = measured(fractal(8.5, 2.59, 381.0) * 1e3 + 0.05, seed=10, noise=0.01)
+    calls = []
+    monkeypatch.setattr(alternatives, "fit_fractal", lambda *a, **k: calls.append(1) or fit_fractal(*a, **k))
+    assert review(Q, i, di, 1.0, 0.0, 11.0) is None and not calls
+    found = review(Q, i, di, 1.0, 0.0, 11.0, aggregate=True)
+    assert calls and found.model == "fractal" and found.relation == "as well" and found.distinct
+    assert review(Q, i, di, 3.0, 0.0, 11.0).relation == "better"   # beaten by the margin: better, not as well
+
+
+def test_aggregate_like_is_the_shape_spheres_need_to_mimic_a_mass_fractal():
+    """Hand-made: spheres scatter as q^-D (D < 3) only with a volume per ln R falling as R^(D - 3) from the blocks'
+    radius up; log-normals (symmetric in ln R, however broad), Schulz (skewed the other way) and narrow ones are not
+    that shape."""
+    r = np.geomspace(2.0, 2000.0, 600)
+    lr = np.log(r)
+
+    def number_of(volume_per_lnr):   # volume per ln R on a log grid -> number per bin
+        return volume_per_lnr / r**3
+
+    for dim in (1.8, 2.3, 2.8):
+        assert alternatives.aggregate_like(r, number_of(np.where((r >= 10) & (r <= 300), r ** (dim - 3), 0.0)))
+    for sigma in (0.3, 0.5, 0.8):
+        assert not alternatives.aggregate_like(r, number_of(np.exp(-0.5 * ((lr - np.log(80.0)) / sigma) ** 2)))
+    z = 1 / 0.4**2 - 1   # Schulz pd 0.4, number distribution over R
+    assert not alternatives.aggregate_like(r, r * r ** z * np.exp(-(z + 1) * r / 80.0))
+    assert not alternatives.aggregate_like(r, number_of(np.where((r >= 50) & (r <= 55), 1.0, 0.0)))
+    assert not alternatives.aggregate_like(r, np.zeros_like(r))

@@ -32,6 +32,8 @@ explains, over the data summed there (:func:`.quality_flags.block_misfit`; a wro
 - ``other-model-fits-better``: sticky hard spheres or fractal aggregates (sasmodels' models, in numpy) explain the
   data better than the answer: :mod:`.alternatives`, added to a result's check by
   :func:`.alternatives.review_alternatives`.
+- ``other-model-fits-as-well``: a fractal aggregate explains the data as well as a broad polished answer (the
+  whole-curve model's): the data do not tell the sphere distribution from the aggregate (:mod:`.alternatives`).
 
 Speed: the forward model and statistics are written out straightforwardly in :mod:`.quality_model`
 (re-exported here); :func:`assess` computes the same numbers from per-grid caches (:mod:`.quality_fast`,
@@ -90,7 +92,7 @@ MISFIT_FLAGS = {"poor-fit", "structured-residuals", "shape-outside-training"}   
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
          "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window",
          "check-failed", "no-particle-signal", "mass-outside-observable", "volume-fraction-uncertain",
-         "number-distribution-undetermined", "other-model-fits-better")
+         "number-distribution-undetermined", "other-model-fits-better", "other-model-fits-as-well")
 VERDICTS = ("trusted", "approximate", "not trusted")   # Quality.verdict
 
 
@@ -116,7 +118,8 @@ class Quality:
     # (p, A) of the power law the evidence asked for where the check left it out (the spheres miss the data with it
     # too: a wrong answer, which a power law would only blur): what the windowed model re-reads the curve without
     power_law_asked: tuple | None = field(default=None, repr=False)
-    # the sasmodels model that explains the data better (flag other-model-fits-better; .alternatives.Alternative)
+    # the sasmodels model that explains the data better (flag other-model-fits-better) or as well (flag
+    # other-model-fits-as-well): .alternatives.Alternative, its relation says which
     alternative: object | None = None
     review_failed: str | None = None        # why the review of other explanations could not run (None: it could)
 
@@ -159,7 +162,8 @@ class Quality:
                 "power_law": None if self.power_law is None else {
                     "exponent": self.power_law_exponent, "scale": qflags.json_number(self.power_law_scale)},
                 "alternative": None if self.alternative is None else {
-                    "model": self.alternative.model, "chi2_reduced": qflags.json_number(self.alternative.chi2_reduced),
+                    "model": self.alternative.model, "relation": self.alternative.relation,
+                    "chi2_reduced": qflags.json_number(self.alternative.chi2_reduced),
                     "parameters": {k: qflags.json_number(v) if isinstance(v, float) else v
                                    for k, v in self.alternative.parameters.items()},
                     "description": self.alternative.describe()},

@@ -216,8 +216,8 @@ def quality_warning(inv) -> str | None:
         return None
     chi2 = "" if quality.chi2_reduced is None else f"; model curve chi2_reduced {quality.chi2_reduced:.3g}"
     alt = getattr(quality, "alternative", None)
-    other = "" if alt is None else (f"; the data are better explained by {alt.describe()}, chi2_reduced "
-                                    f"{alt.chi2_reduced:.3g}")
+    how = "explained as well by" if getattr(alt, "relation", "better") == "as well" else "better explained by"
+    other = "" if alt is None else f"; the data are {how} {alt.describe()}, chi2_reduced {alt.chi2_reduced:.3g}"
     return f"not trusted: {', '.join(quality.flags)}{chi2}{other} (see docs/domain.md)"
 
 
