@@ -290,10 +290,16 @@ def verdict(fails: list[str]) -> str:
 def print_provenance(args, nn) -> None:
     """Date, sasmodels and numpy versions, model file and its window, seed and set sizes."""
     print(f"# bench_domain (issue 14)  {datetime.datetime.now().isoformat(timespec='seconds')}")
-    where = (f"q {nn.q_range[0]:.4g}-{nn.q_range[1]:.4g} 1/A, radii {nn.radius[0]:.3g}-{nn.radius[-1]:.3g} A"
-             if hasattr(nn, "q_range") else "whole-curve model (any window up to 3.6 decades)")
-    print(f"# sasmodels {sasmodels.__version__}, numpy {np.__version__}; model {nn.name!r} "
-          f"({resolve_model_path(args.model)}), {where}; seed {args.seed}; {args.n} curves per "
+    if nn == "auto":
+        name, where = "auto", ("chosen per curve: the whole-curve model for a decade of q or more, else the windowed "
+                               f"one ({resolve_model_path('wide')}, {resolve_model_path(None)})")
+    else:
+        name = nn.name
+        where = (f"({resolve_model_path(args.model)}), " + (
+            f"q {nn.q_range[0]:.4g}-{nn.q_range[1]:.4g} 1/A, radii {nn.radius[0]:.3g}-{nn.radius[-1]:.3g} A"
+            if hasattr(nn, "q_range") else "whole-curve model (any window up to 3.6 decades)"))
+    print(f"# sasmodels {sasmodels.__version__}, numpy {np.__version__}; model {name!r} "
+          f"{where}; seed {args.seed}; {args.n} curves per "
           f"window x phi band x family; {args.n_ood} per out-of-domain kind; {os.cpu_count()} cores")
 
 
@@ -302,13 +308,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=25, help="curves per window x phi band x family cell")
     ap.add_argument("--n-ood", type=int, default=40, help="curves per out-of-domain kind (lab window)")
     ap.add_argument("--seed", type=int, default=14)
-    ap.add_argument("--model", default=None, help="model path or shipped name (default: the shipped default)")
+    ap.add_argument("--model", default=None, help="model path or shipped name (default: the windowed model "
+                    "'default'; auto: invert's default, chosen per curve by its q range)")
     ap.add_argument("--families", nargs="+", default=FAMILIES, choices=FAMILIES)
     ap.add_argument("--windows", nargs="+", default=list(WINDOWS), choices=list(WINDOWS))
     ap.add_argument("--ood-phi", choices=("true", "drawn"), default="true",
                     help="out of domain: the sample's true phi (0 for the dilute kinds), or the drawn 0.1-0.5")
     args = ap.parse_args()
-    nn = load_any(args.model)
+    nn = "auto" if args.model == "auto" else load_any(args.model)   # auto: invert's default, chosen per curve
     print_provenance(args, nn)
     t_start, timing, all_fail = time.perf_counter(), {band: [] for band in PHI_BANDS}, []
     print("\n## In domain: phi given (relW1 = W1 / true <R>n; err = |<R>n - true| / true; "

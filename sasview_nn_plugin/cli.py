@@ -52,8 +52,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--q-unit", choices=["A", "nm"], default=None,
                    help="unit of q in files that do not state it: 1/A or 1/nm (default: the unit a file states, else "
                         "1/A; a file stating another unit is refused)")
-    p.add_argument("--model", default=None, help="shipped model name or file (default: default; wide: whole-curve; "
-                   "auto: whole-curve for slit data or a decade of q or more, else default; not for batch)")
+    p.add_argument("--model", default=None, help="shipped model name or file: wide (whole-curve), default "
+                   "(windowed), or auto (whole-curve for slit data or a decade of q or more, else windowed; invert's "
+                   "default; batch takes one named model, the windowed one unless named)")
     p.add_argument("--slit-length", type=float, default=None, metavar="L", help="slit length (1/A) of slit-smeared "
                    "data (Bonse-Hart USAXS) whose files do not state it (CanSAS dQl); needs --model wide or auto")
     for end, op in (("min", ">="), ("max", "<=")):

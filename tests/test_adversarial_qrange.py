@@ -2,23 +2,26 @@
 
 The network sees only q inside its grid's range; a curve whose unusable points all lie outside that
 range is inverted from the points that matter, and the result's ``notes`` say what was dropped.
-An unusable point inside the range is refused as before.
+An unusable point inside the range is refused as before.  The windowed model is named: invert's default (auto)
+chooses it for these 0.7-decade curves too, but puts its own note first.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
 import pytest
 from conftest import REPO
 
-from sasview_nn_plugin import invert
+from sasview_nn_plugin import invert as _invert
 from sasview_nn_plugin.errors import InputError
 from sasview_nn_plugin.inference.invert import invert_many
 from sasview_nn_plugin.inference.modelfile import load_model
 
 PHI = 0.3
+invert = functools.partial(_invert, model="default")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,7 @@ def test_bad_points_outside_model_range_are_dropped_and_noted(curve, where):
     assert res.to_dict()["notes"] == list(res.notes)
     # the same without dI, and through the batched path
     assert invert(q, bad_i, None, volume_fraction=PHI).notes[0] == res.notes[0]
-    many = invert_many(q, np.stack([i, bad_i]), volume_fractions=PHI)
+    many = invert_many(q, np.stack([i, bad_i]), volume_fractions=PHI, model="default")
     assert not isinstance(many[1], InputError), many[1]
     np.testing.assert_allclose(many[1].number_distribution, many[0].number_distribution, atol=1e-4)
     assert many[1].notes[0] == res.notes[0] and not any("dropped" in n for n in many[0].notes)

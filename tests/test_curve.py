@@ -86,7 +86,7 @@ def test_estimated_volume_fraction_enters_invert_once_and_checks_the_curve_once(
 
     monkeypatch.setattr(mod, "invert", counted_invert)
     monkeypatch.setattr(mod, "check_curve", counted_check)
-    res = mod.invert(q, i, di, volume_fraction=None, dq=dq)
+    res = mod.invert(q, i, di, volume_fraction=None, dq=dq, model="default")   # (auto: one more entry, to choose)
     assert res.volume_fraction_sigma is not None
     assert calls == {"invert": 1, "check_curve": 1}
 
@@ -156,8 +156,11 @@ def test_slit_smeared_files_carry_their_slit_and_are_refused_where_not_smeared_y
     assert slit.dq is None and slit.slit_length is not None
     np.testing.assert_allclose(slit.slit_length, 0.117)   # <dQl unit="1/A">0.117</dQl> on every point
     with pytest.raises(InputError, match="slit-smeared data are not supported yet by the windowed model") as exc:
-        invert(slit, volume_fraction=0.1)
+        invert(slit, volume_fraction=0.1, model="default")
     assert exc.value.parameter == "slit_length"
+    read = invert(slit, volume_fraction=0.1)   # the default (auto) reads them with the whole-curve network
+    assert read.model == "wide" and "slit-smeared" in read.notes[0]
+    assert read.curve.slit_length is not None
     # a result holding a slit-smeared curve (made by hand: the windowed model refuses one): model_curve and refine
     # smear with the slit (tests/test_model_curve_slit.py)
     from dataclasses import replace

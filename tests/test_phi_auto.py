@@ -101,16 +101,23 @@ def test_auto_in_a_volume_fraction_table_and_a_bad_value(tmp_path):
     assert main(["invert", str(tmp_path / "c.txt"), "--volume-fraction", "abc", "--output", str(tmp_path / "o")]) == 2
 
 
+WIDE_MISS = pytest.mark.xfail(strict=True, reason="the whole-curve model's profile reads phi 0.031 +- 0.0085 "
+                              "(true 0.072) and the number mean 78.3 A for 86.9: one of its 1.7 % silent on "
+                              "bench_domain (docs/wide.md)")
+
+
+@pytest.mark.parametrize("model", ["default", "wide"])
 @pytest.mark.parametrize("radius,pd,phi,seed", [(20.2, 0.2823, 0.103, 1), (20.2, 0.2823, 0.103, 3),
                                                 (83.9, 0.2637, 0.072, 2), (83.9, 0.2637, 0.072, 3),
                                                 (79.1, 0.2832, 0.059, 3)])
-def test_an_estimated_phi_the_data_do_not_fix_says_so(radius, pd, phi, seed):
+def test_an_estimated_phi_the_data_do_not_fix_says_so(radius, pd, phi, seed, model, request):
     """Defect (issue 25, bench_domain with phi unknown: 15 % of curves silently wrong, the sigma covering 52 %):
     the windowed network's candidates at neighbouring phi miss the data by amounts its own errors set, so the
     profile's parabola put phi 0.03-0.10 off with a sigma of 0.01 and no flag (these sasmodels log-normal curves,
     bench_domain's lab window: 0.133, 0.000, 0.108, 0.104, 0.099).  Now the sigma spans the candidates the misfit
     does not exclude, and one above PHI_SIGMA_FLAG is flagged: the answer states its phi honestly or is flagged.
-    (Seed 2 of the first curve is still read 0.000 +- 0.010 unflagged: its profile rises steeply from the edge.)"""
+    (Seed 2 of the first curve is still read 0.000 +- 0.010 unflagged: its profile rises steeply from the edge.)
+    The same curves read by the whole-curve model (invert's default on this 1.6-decade window)."""
     from sasmodels.core import load_model as sas_model
     from sasmodels.direct_model import call_kernel
 
@@ -122,7 +129,9 @@ def test_an_estimated_phi_the_data_do_not_fix_says_so(radius, pd, phi, seed):
     kernel.release()
     clean = clean + 0.02 * clean[-1]
     di = 0.02 * clean
-    res = invert(q, clean + di * np.random.default_rng(seed).standard_normal(len(q)), di)
+    if model == "wide" and (radius, seed) == (83.9, 2):
+        request.applymarker(WIDE_MISS)
+    res = invert(q, clean + di * np.random.default_rng(seed).standard_normal(len(q)), di, model=model)
     error, sigma = abs(res.volume_fraction_used - phi), res.volume_fraction_sigma
     assert error <= max(0.03, 2 * sigma) or "volume-fraction-uncertain" in res.quality.flags
 

@@ -56,7 +56,7 @@ def test_an_upturn_no_longer_flags_the_windowed_models_right_answer(radius, pd, 
     is): 30 A / q^-4 read 30.5 A, 45 A 43.8 A, 60 A / q^-3 62.1 A, all flagged.  Now the evidence asks for a power
     law, the network re-reads the curve less it, the check includes it and reports it."""
     intensity, di, amp = upturn_curve(radius, pd, exponent, seed)
-    res = invert(QLAB, intensity, di, volume_fraction=0.0)
+    res = invert(QLAB, intensity, di, volume_fraction=0.0, model="default")
     qual = res.quality
     assert abs(res.mean_radius_number / radius - 1) <= ERR_MAX
     assert qual.flags == ()
@@ -75,6 +75,43 @@ def test_an_upturn_no_longer_flags_the_windowed_models_right_answer(radius, pd, 
     q, model = qual.model_curve()
     z = (intensity - model) / di
     assert float(z @ z) / (len(q) - 3) == pytest.approx(qual.chi2_reduced, rel=1e-6)
+
+
+def schulz_volume_mean(radius: float, pd: float) -> float:
+    """The volume-weighted mean radius (A) of a Schulz number distribution: R (z + 4) / (z + 1), z = 1/pd^2 - 1."""
+    z = 1 / pd**2 - 1
+    return radius * (z + 4) / (z + 1)
+
+
+TAIL = pytest.mark.xfail(strict=True, reason="the network's own answer carries a tail of large particles (volume "
+                         "mean 124 A for spheres of 62 A): the q^-4 upturn read partly as particles, which the "
+                         "data barely tell from it; the polish keeps part of it (99 A), the number mean is right")
+
+
+@pytest.mark.parametrize("radius, pd, exponent, seed",
+                         [pytest.param(*u, marks=TAIL) if u == (60.0, 0.1, 4, 0) else u for u in UPTURNS])
+def test_the_whole_curve_model_reads_the_spheres_beside_an_upturn(radius, pd, exponent, seed):
+    """Defect (2026-12-07): the whole-curve model's polish explained the upturn by particles instead (its move and
+    reshape reach chi2_red ~1 alone, so the power law was never tried): volume tails to 94-720 A (volume means
+    77-287 A for spheres of 31-64 A), and with q^-3 number means of 26.8, 26.4 and 18.1 A for 30, 45 and 60 A;
+    no flag.  The network's own answer was right (number means 30.3-61.6 A: it was trained to ignore upturns)
+    and the evidence at it asked for a power law.  Now the polish keeps the power law the start asked for unless
+    spheres alone fit better by the evidence rule's margin."""
+    intensity, di, _ = upturn_curve(radius, pd, exponent, seed)
+    res = invert(QLAB, intensity, di, volume_fraction=0.0, model="wide")
+    assert abs(res.mean_radius_number / radius - 1) <= 0.03
+    assert abs(res.mean_radius_volume / schulz_volume_mean(radius, pd) - 1) <= 0.10   # issue 25's volume bar
+    assert res.quality.flags == ()
+    assert res.quality.power_law is not None and abs(res.quality.power_law[0] - exponent) <= 0.5
+    assert any("power law" in n for n in res.notes)
+
+
+@pytest.mark.parametrize("radius, pd, seed", [(30.0, 0.1, 0), (45.0, 0.1, 1), (60.0, 0.15, 2)])
+def test_the_whole_curve_model_adds_no_power_law_without_an_upturn(radius, pd, seed):
+    intensity, di, _ = upturn_curve(radius, pd, None, seed)
+    res = invert(QLAB, intensity, di, volume_fraction=0.0, model="wide")
+    assert res.quality.power_law is None and res.quality.flags == ()
+    assert abs(res.mean_radius_number / radius - 1) <= 0.03
 
 
 @pytest.mark.parametrize("radius, pd, seed", [(30.0, 0.1, 0), (45.0, 0.1, 1), (60.0, 0.15, 2)])
@@ -107,7 +144,7 @@ def test_refine_fits_the_power_law_and_recovers_the_exponent_and_radius(radius, 
     from sasview_nn_plugin.fitting.refine import refine
 
     intensity, di, amp = upturn_curve(radius, pd, exponent, seed)
-    ref = refine(invert(QLAB, intensity, di, volume_fraction=0.0))
+    ref = refine(invert(QLAB, intensity, di, volume_fraction=0.0, model="default"))   # the windowed model's start
     pars = ref.fit.parameters
     assert abs(pars["power_law_exponent"][0] - exponent) <= 0.3
     assert pars["power_law_scale"][0] == pytest.approx(amp, rel=0.3)
@@ -117,6 +154,18 @@ def test_refine_fits_the_power_law_and_recovers_the_exponent_and_radius(radius, 
     rec = json.loads(json.dumps(ref.to_dict()))
     assert set(rec["refinement"]["parameters"]) >= {"power_law_scale", "power_law_exponent"}
     assert rec["quality"]["power_law"]["exponent"] == pytest.approx(pars["power_law_exponent"][0])
+
+
+@pytest.mark.xfail(strict=True, reason="refine's histogram explains a q^-4 upturn by large particles even beside the "
+                   "power law (its level then too small to count as an upturn): volume means 196-638 A for spheres "
+                   "of 31-62 A from whole-curve starts that had it right (docs/wide.md, what is left)")
+def test_refine_of_a_whole_curve_start_keeps_the_spheres_beside_a_q4_upturn():
+    from sasview_nn_plugin.fitting.refine import refine
+
+    intensity, di, _ = upturn_curve(30.0, 0.1, 4, 0)
+    start = invert(QLAB, intensity, di, volume_fraction=0.0, model="wide")
+    assert start.quality.power_law is not None
+    assert abs(refine(start).mean_radius_volume / schulz_volume_mean(30.0, 0.1) - 1) <= 0.1
 
 
 def test_refine_of_a_curve_without_an_upturn_fits_no_power_law():
@@ -137,7 +186,7 @@ def test_refine_asks_the_evidence_where_the_start_has_no_power_law():
     from sasview_nn_plugin.fitting.refine import refine
 
     intensity, di, _ = upturn_curve(45.0, 0.1, 4, 1)
-    res = invert(QLAB, intensity, di, volume_fraction=0.0)
+    res = invert(QLAB, intensity, di, volume_fraction=0.0, model="default")
     bare = dataclasses.replace(res, check=functools.partial(
         assess, QLAB, intensity, di, res.radius, res.number_distribution, 0.0, training=res.training,
         q_range=(QLAB[0], QLAB[-1])))
@@ -195,8 +244,8 @@ def test_the_project_writer_fills_the_power_law_from_the_result(tmp_path):
     from sasview_nn_plugin.sasview.project import load_plugin_module, plugin_parameters
 
     intensity, di, amp = upturn_curve(45.0, 0.1, 3, 1, phi=0.1)   # the plugin's spheres need phi > 0
-    ref = refine(invert(QLAB, intensity, di, volume_fraction=0.1))
-    pars = plugin_parameters(ref)
+    ref = refine(invert(QLAB, intensity, di, volume_fraction=0.1, model="default"))   # (a whole-curve start: the
+    pars = plugin_parameters(ref)                     # refinement grows a tail beside the power law, xfail above)
     v = pars.values
     assert v["power_law_exponent"] == pytest.approx(ref.fit.parameters["power_law_exponent"][0])
     assert v["power_law_scale"] * v["scale"] == pytest.approx(amp, rel=0.3)   # the plugin's A sits inside its scale

@@ -495,8 +495,10 @@ def test_slit_smeared_usans_latex_reads_as_sasmodels_fits_it():
     arrays = invert(usans.q, usans.intensity, usans.di, volume_fraction=0.0, model="wide", slit_length=length)
     assert arrays.mean_radius_number == pytest.approx(got.mean_radius_number, rel=1e-9)   # slit_length= in the API
     with pytest.raises(InputError) as err:   # the windowed model does not smear slits: refused, naming the way
-        invert(usans.q, usans.intensity, usans.di, volume_fraction=0.0, slit_length=length)
+        invert(usans.q, usans.intensity, usans.di, volume_fraction=0.0, slit_length=length, model="default")
     assert err.value.parameter == "slit_length" and "model='wide'" in str(err.value)
+    chosen = invert(usans.q, usans.intensity, usans.di, volume_fraction=0.0, slit_length=length)   # the default
+    assert chosen.mean_radius_number == pytest.approx(got.mean_radius_number, rel=1e-9)
 
 
 def test_cli_slit_length_and_q_range_with_the_whole_curve_model(tmp_path):
@@ -524,8 +526,15 @@ def test_cli_slit_length_and_q_range_with_the_whole_curve_model(tmp_path):
     assert record["input"]["q_min"] >= 1e-4 and record["input"]["q_max"] <= 0.004
     assert record["input"]["slit_length"] == pytest.approx(0.117)
     refused = tmp_path / "refused"
-    rc = main(["invert", str(ascii_file), "--volume-fraction", "0", "--slit-length", "0.117", "--output", str(refused)])
+    rc = main(["invert", str(ascii_file), "--volume-fraction", "0", "--slit-length", "0.117", "--model", "default",
+               "--output", str(refused)])
     assert rc == 2 and not any(refused.glob("*.json"))
+    chosen = tmp_path / "chosen"   # the default (auto) reads it with the whole-curve model
+    rc = main(["invert", str(ascii_file), "--volume-fraction", "0", "--slit-length", "0.117", "--q-min", "1e-4",
+               "--q-max", "0.004", "--output", str(chosen)])
+    assert rc == 0
+    assert json.loads((chosen / "usans.json").read_text())["mean_radius_number"] == pytest.approx(
+        expected.mean_radius_number, rel=1e-9)
 
 
 def test_a_low_q_upturn_is_fitted_as_a_power_law_not_flagged():

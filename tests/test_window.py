@@ -1,15 +1,20 @@
 """Self-similarity of polydisperse hard spheres (inference/window.py): a sample with every radius x s measured
-at q / s inverts, through the model's window, to the same distribution with radii x s."""
+at q / s inverts, through the model's window, to the same distribution with radii x s.  The windowed model is named
+here: invert's default (auto) reads curves of a decade of q or more with the whole-curve model."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pytest
 from helpers import schulz_hs
 
-from sasview_nn_plugin import invert
+from sasview_nn_plugin import invert as _invert
 from sasview_nn_plugin.inference import window as W
 from sasview_nn_plugin.inference.modelfile import load_model
+
+invert = functools.partial(_invert, model="default")
 
 
 def test_scale_factors():
@@ -79,7 +84,10 @@ def test_invert_maps_a_wider_off_window_curve_and_invert_many_agrees():
     """0.012-0.06 1/A (ratio 5, not covering 0.04-0.105): several candidate scales, the best fit kept."""
     import re
 
-    from sasview_nn_plugin.inference.invert import MAX_WINDOW_CANDIDATES, invert_many
+    from sasview_nn_plugin.inference.invert import MAX_WINDOW_CANDIDATES
+    from sasview_nn_plugin.inference.invert import invert_many as _many
+
+    invert_many = functools.partial(_many, model="default")
 
     q = np.geomspace(0.012, 0.06, 400)
     clean = schulz_hs(q, 100.0, phi=0.2)

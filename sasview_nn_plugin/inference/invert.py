@@ -25,7 +25,7 @@ from ..data.validation import MAX_VALUE, check_curve, check_dq, check_volume_fra
 from ..errors import InputError
 from ..physics.kernels import PHI_MAX  # physics imports sasmodels only inside its functions
 from .invert_wide import invert_wide, invert_wide_many
-from .modelfile import calibration_of, load_model
+from .modelfile import DEFAULT_MODEL, calibration_of, load_model
 from .network import NNModel
 from .phi import PROFILE_EXCESS, estimate_volume_fraction, scan_values, score_of
 from .quality import AUTO, BatchCheck, assess, training_of, with_flag
@@ -68,9 +68,10 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
     1/A (ascending), intensity in any units (absolute scale is not needed), dI optional (used for the model
     curve's chi^2 only) and ``dq``: None or the 1-sigma q resolution per point (1/A).  volume_fraction in
     [0, 0.74) (0: dilute, no S(q)), or None: estimated from the curve (:mod:`.phi`; the result's
-    ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped name, a path, a loaded :class:`NNModel`,
-    None for the shipped default, or ``"auto"``: chosen by the data (:func:`~.wide_model.choose_network`: the
-    whole-curve network for slit-smeared data and q ranges of a decade or more; a note says which).
+    ``volume_fraction_sigma`` and a note say so).  ``model``: a shipped name (``"wide"``: the whole-curve network;
+    ``"default"``: the windowed one), a path, a loaded :class:`NNModel`, or None / ``"auto"`` (the default): chosen
+    by the data (:func:`~.wide_model.choose_network`: the whole-curve network for slit-smeared data and q ranges of
+    a decade or more, else the windowed one; a note says which).
     A model trained with resolution as an input
     (:attr:`NNModel.takes_resolution`) is given the median dQ/Q over the window it sees, and the quality check
     smears its model curve with dq.  ``slit_length`` (1/A; Bonse-Hart USAXS, Kratky cameras): slit smearing,
@@ -84,9 +85,9 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
         curve = dataclasses.replace(curve, **given)
     if curve.q_range is not None:
         curve = curve.within(curve.q_range)
-    if is_auto(model):
+    if model is None or is_auto(model):
         model, why = choose_network(curve.q, curve.slit_length)
-        res = invert(curve, volume_fraction=volume_fraction, model=model)
+        res = invert(curve, volume_fraction=volume_fraction, model=model or DEFAULT_MODEL)
         return dataclasses.replace(res, notes=(f"model auto: {why}", *res.notes))
     if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)
         return invert_wide(wide, curve.q, curve.intensity, curve.di, volume_fraction=volume_fraction, dq=curve.dq,
@@ -364,13 +365,14 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     ``intensities`` (N, n_q), ``dIs`` and ``dqs`` (q resolution, 1/A) None or (N, n_q), ``volume_fractions``
     scalar or (N,); None or NaN (per row): estimated from that curve (:func:`invert` with volume_fraction=None,
     one curve at a time).  Returns, per curve, its Inversion or the InputError that :func:`invert` would raise
-    for it (a bad curve never stops the others).  ``model="auto"``: chosen by the shared q grid
-    (:func:`~.wide_model.choose_network`), a note on each result.
+    for it (a bad curve never stops the others).  ``model`` None or ``"auto"`` (the default): chosen by the shared
+    q grid (:func:`~.wide_model.choose_network`), a note on each result.
     """
-    if is_auto(model):
+    if model is None or is_auto(model):
         model, why = choose_network(q)
         return [r if isinstance(r, InputError) else dataclasses.replace(r, notes=(f"model auto: {why}", *r.notes))
-                for r in invert_many(q, intensities, dIs, volume_fractions=volume_fractions, model=model, dqs=dqs)]
+                for r in invert_many(q, intensities, dIs, volume_fractions=volume_fractions,
+                                     model=model or DEFAULT_MODEL, dqs=dqs)]
     if (wide := wide_model(model)) is not None:
         return invert_wide_many(wide, q, intensities, dIs, volume_fractions=volume_fractions, dqs=dqs)
     q = np.asarray(q, dtype=float)

@@ -35,14 +35,15 @@ from ..errors import InputError
 from ..physics.kernels import mean_radius, volume_to_number
 from .modelfile import calibration_of
 from .phi import estimate_volume_fraction, widened
-from .polish import fine_grid, move, polish
+from .polish import NUMBER_TAIL_MAX, UNSEEN_VOLUME, background_share, fine_grid, move, polish, unseen_number_share
 from .quality import OBS_X, Training, assess, with_flag
 from .result import Distribution, Inversion
 from .wide_model import MIN_DECADES, Placed, WideModel, check_slit, place
 
+Q_START_MAX = 0.08     # 1/A: data starting above this are refused (q in 1/nm read as 1/A; inference.window's guard)
 MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
 PHI_RANGE = (0.0, 0.5)
-UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: flag
+# UNSEEN_VOLUME, NUMBER_TAIL_MAX (polish): a quarter of the number below the 1 % volume quantile: flagged
 PHI_SIGMA_MAX = 0.03   # an estimated phi less certain than this is flagged (docs/domain.md)
 PHI_PROFILE = np.linspace(0.0, 0.5, 11)   # volume fractions the data are asked about when phi is not given ...
 PHI_REFINE = 2   # ... then the step halved this many times around the best (the coarse parabola was biased)
@@ -58,6 +59,8 @@ SIZE_SETTLED = 0.05   # an estimated phi less certain than PHI_SIGMA_MAX is flag
 HEAD_DISAGREE_Z = 3.0   # phi estimated: the profile beyond this many of the (unsure) head's sigmas -> widened
 #                        (2 flagged 7 of 180 right answers in domain, z 2.0-3.8, bench_domain seed 21; blends 4.5-6.5)
 BROAD_RATIO = 1.15   # <R>v / <R>n above this: a broad answer (Schulz pd 0.1: 1.03; coils read as spheres: 1.3-2.4)
+BACKGROUND_SHARE_MAX = 0.5   # a narrow answer below pi/q_max whose fitted background exceeds this share of the
+#                              intensity at the high-q end rests on it (flagged; right ones 0.01-0.29, wrong 0.87+)
 REFF_UNSEEN_MAX = 0.10   # phi estimated > 0: the number mean (S(q)'s R_eff) moving more than this without the
 #                          unseen particles (below the 1 % volume quantile) makes the estimate uncertain (a flag)
 
@@ -85,6 +88,12 @@ def _validated(q, intensity, di, dq, q_range, slit=None):
                             f"least {MIN_DECADES:g} decade" if slit else
                             "use the windowed model (model='default') for this curve"),
                          parameter="q_range" if slit else "model")
+    if q[0] > Q_START_MAX:
+        raise InputError(f"the data cover q = {q[0]:.4g}-{q[-1]:.4g} 1/A; data reaching below {Q_START_MAX:g} 1/A are "
+                         f"needed: above it every radius the window resolves lies below pi/{Q_START_MAX:g} = "
+                         f"{math.pi / Q_START_MAX:.3g} A, the mark of q in 1/nm read as 1/A (the windowed model's "
+                         "rule too); measure or merge data over that range (or, if q is in 1/nm, pass "
+                         'q_unit="nm")', parameter="q_unit")
     if np.count_nonzero(intensity > 0) < MIN_POINTS:
         raise InputError(f"only {np.count_nonzero(intensity > 0)} points have I > 0; at least {MIN_POINTS} are "
                          "needed (is the background over-subtracted?)", parameter="intensity")
@@ -128,7 +137,16 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
         notes = [*notes, f"the number-mean radius {dist.mean_radius_number:.3g} A of a broad answer lies below "
                          f"pi/q_max = {OBS_X / placed.q_range[1]:.3g} A, the smallest radius the window resolves"]
         check = functools.partial(with_flag, check, "mass-outside-observable")
-    if number[np.cumsum(vol) < UNSEEN_VOLUME].sum() > NUMBER_TAIL_MAX:
+    elif dist.mean_radius_number < OBS_X / placed.q_range[1] and (share := background_share(
+            q, intensity, di, dq, slit, radius, vol, phi)) > BACKGROUND_SHARE_MAX:
+        # a narrow answer below what the window resolves is read from its Guinier curvature alone, which a flat
+        # background also makes from larger spheres: 5-6 A spheres read 10.2 A, the background 87-93 % of I(q_max)
+        notes = [*notes, f"the number-mean radius {dist.mean_radius_number:.3g} A lies below pi/q_max = "
+                         f"{OBS_X / placed.q_range[1]:.3g} A, where the window sees only a Guinier curvature, and the "
+                         f"fitted flat background is {share:.0%} of the intensity at the high-q end: the size rests "
+                         "on the background"]
+        check = functools.partial(with_flag, check, "mass-outside-observable")
+    if unseen_number_share(radius, vol) > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
         check = functools.partial(with_flag, check, "number-distribution-undetermined")
     curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)

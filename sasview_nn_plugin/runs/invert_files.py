@@ -8,10 +8,12 @@ a time writes to an output directory.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..data.files import check_output_path, ensure_output_dir, printable, remove_partials, safe_stem
 from ..errors import InputError
+from ..inference.wide_model import AUTO
 from .batch import UNIT_FRAMES, write_frame_files
 from .guard import OutputLock, refuse_outputs_onto_inputs
 from .plan import expand_inputs, plan_units, read_unit
@@ -64,6 +66,8 @@ def invert_files(inputs: list[str | os.PathLike], *, output: str | os.PathLike, 
     ``options`` (or the same names as keywords: ``volume_fraction=0.3, refine="lm", plot=True``, ...) as for
     :class:`~sasview_nn_plugin.runs.process.RunOptions`.  Each returned result lists the files written."""
     options = options or RunOptions(**choices)
+    if options.model is None and not options.parametric:   # as invert's: chosen per curve by its data
+        options = replace(options, model=AUTO)
     out = Path(output)
     check_output_path(output, "`output`")
     settings = settings_for(options, frame_files=True)
