@@ -56,7 +56,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    "(windowed), or auto (whole-curve for slit data or a decade of q or more, else windowed; invert's "
                    "default; batch takes one named model, the windowed one unless named)")
     p.add_argument("--slit-length", type=float, default=None, metavar="L", help="slit length (1/A) of slit-smeared "
-                   "data (Bonse-Hart USAXS) whose files do not state it (CanSAS dQl); needs --model wide or auto")
+                   "data (Bonse-Hart USAXS) whose files do not state it (CanSAS dQl); read by the whole-curve "
+                   "model (the default chooses it; --model default refuses slits)")
     for end, op in (("min", ">="), ("max", "<=")):
         p.add_argument(f"--q-{end}", type=float, default=None, help=f"use only points with q {op} this (1/A)")
     p.add_argument("--no-review", action="store_true", help="the check does not fit sticky hard spheres and fractal "

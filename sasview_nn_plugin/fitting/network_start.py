@@ -104,8 +104,10 @@ def network_start(problem, model=None) -> list:
     ``radius`` and ``radius_pd`` from the network's distribution; ``nn_spheres_hs``: its 1-3 Schulz components
     (:func:`schulz3_components`); then the scale by one linear least-squares step.
     """
+    from ..inference.modelfile import DEFAULT_MODEL
     from ..inference.wide_model import wide_model
 
+    model = DEFAULT_MODEL if model is None else model   # named: invert's own default chooses by the curve
     wide = wide_model(model) is not None
     inversions = []
     for exp in _experiments(problem):
