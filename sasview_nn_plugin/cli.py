@@ -57,11 +57,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    "default; batch takes one named model, the windowed one unless named)")
     p.add_argument("--slit-length", type=float, default=None, metavar="L", help="slit length (1/A) of slit-smeared "
                    "data (Bonse-Hart USAXS) whose files do not state it (CanSAS dQl); read by the whole-curve "
-                   "model (the default chooses it; --model default refuses slits)")
+                   "model (invert's default chooses it; batch needs --model wide; the windowed model refuses slits)")
     for end, op in (("min", ">="), ("max", "<=")):
         p.add_argument(f"--q-{end}", type=float, default=None, help=f"use only points with q {op} this (1/A)")
     p.add_argument("--no-review", action="store_true", help="the check does not fit sticky hard spheres and fractal "
-                   "aggregates beside an answer that misses the data (flag other-model-fits-better; 20-70 ms a curve "
+                   "aggregates beside an answer that misses the data or is shaped as an aggregate (flags "
+                   "other-model-fits-better, other-model-fits-as-well; 20-70 ms a curve "
                    "where it runs): faster runs, fewer wrong answers caught")
     p.add_argument("--refine", choices=["lm", "dream"], default=None,
                    help="refine the network's result with a bumps fit of sasmodels sphere@hardsphere")

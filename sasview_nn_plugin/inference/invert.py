@@ -86,7 +86,7 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
     if curve.q_range is not None:
         curve = curve.within(curve.q_range)
     if model is None or is_auto(model):
-        model, why = choose_network(curve.q, curve.slit_length)
+        model, why = choose_network(curve.q, curve.slit_length, curve.di is not None)
         res = invert(curve, volume_fraction=volume_fraction, model=model or DEFAULT_MODEL)
         return dataclasses.replace(res, notes=(f"model auto: {why}", *res.notes))
     if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)
@@ -369,7 +369,7 @@ def invert_many(q, intensities, dIs=None, *, volume_fractions=None, model: str |
     q grid (:func:`~.wide_model.choose_network`), a note on each result.
     """
     if model is None or is_auto(model):
-        model, why = choose_network(q)
+        model, why = choose_network(q, di_given=dIs is not None)
         return [r if isinstance(r, InputError) else dataclasses.replace(r, notes=(f"model auto: {why}", *r.notes))
                 for r in invert_many(q, intensities, dIs, volume_fractions=volume_fractions,
                                      model=model or DEFAULT_MODEL, dqs=dqs)]

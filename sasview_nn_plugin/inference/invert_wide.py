@@ -143,8 +143,9 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
         # background also makes from larger spheres: 5-6 A spheres read 10.2 A, the background 87-93 % of I(q_max)
         notes = [*notes, f"the number-mean radius {dist.mean_radius_number:.3g} A lies below pi/q_max = "
                          f"{OBS_X / placed.q_range[1]:.3g} A, where the window sees only a Guinier curvature, and the "
-                         f"fitted flat background is {share:.0%} of the intensity at the high-q end: the size rests "
-                         "on the background"]
+                         "fitted flat background is "
+                         + (f"{share:.0%} of the intensity" if math.isfinite(share) else "all of the (not positive) "
+                            "intensity") + " at the high-q end: the size rests on the background"]
         check = functools.partial(with_flag, check, "mass-outside-observable")
     if unseen_number_share(radius, vol) > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)

@@ -202,13 +202,13 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
       evidence rule's 2 ln n."""
     radius, vol = fine_grid(radius, vol)
     out, c0, c1 = move(q, intensity, di, dq, slit_length, radius, vol, phi)
-    n, dof = len(q), max(len(q) - 3, 1)
+    n = len(q)
     asked = power_law_asked(Curve1D(q, intensity, di, dq, slit_length, radius, vol > 0), vol, phi) \
         if moved_far(radius, vol, out) else None
     if asked is not None:
         plain = move(q, intensity, di, dq, slit_length, radius, vol, phi, shape=False)[2]
         moves = {asked: move(q, intensity, di, dq, slit_length, radius, vol, phi, asked, shape=False)[2]}
-        if plain - moves[asked] > power_law_evidence(n, moves[asked] / dof if di is not None else 1.0):
+        if evident(plain, moves[asked], n, di is not None):
             moves |= {p: move(q, intensity, di, dq, slit_length, radius, vol, phi, p, shape=False)[2]
                       for p in POWER_LAWS if p != asked}
             asked = min(moves, key=moves.get)
@@ -217,7 +217,7 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
             # on particles the data barely see (unseen_number_share), then the lower chi2
             tries = [move(q, intensity, di, dq, slit_length, radius, v, phi, asked) for v in (vol, out)]
             v2, _, c2 = min(tries, key=lambda t: (unseen_number_share(radius, t[0]) > NUMBER_TAIL_MAX, t[2]))
-            if c2 - c1 <= power_law_evidence(n, c1 / dof if di is not None else 1.0):
+            if not evident(c2, c1, n, di is not None):   # the spheres alone do not fit better by the margin
                 return radius, v2, c0, c2, asked
     if di is not None and c1 <= GOOD_CHI2 * max(n - 2, 1):
         return radius, out, c0, c1, None
@@ -225,9 +225,19 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
     exponent = choose_power_law(cur, cur.model(out, phi))[0]
     if exponent is not None:
         v2, _, c2 = move(q, intensity, di, dq, slit_length, radius, out, phi, exponent)
-        if c1 - c2 > power_law_evidence(n, c2 / dof if di is not None else 1.0):
+        if evident(c1, c2, n, di is not None):
             return radius, v2, c0, c2, exponent
     return radius, out, c0, c1, None
+
+
+def evident(worse: float, better: float, n: int, noise_known: bool) -> bool:
+    """Whether chi2 ``better`` beats ``worse`` (n points) by the evidence rule for a power law's two parameters:
+    the drop above 2 ln n x chi2_red where dI are given (:func:`.quality_model.power_law_evidence`); without dI
+    (chi2 relative to the curve's own level) the BIC with the variance estimated, n ln(worse / better) above
+    2 ln n, as :func:`.quality_model.choose_power_law` has it."""
+    if noise_known:
+        return worse - better > power_law_evidence(n, better / max(n - 3, 1))
+    return worse > 0 and (better <= 0 or n * math.log(worse / better) > power_law_evidence(n))
 
 
 def power_law_asked(cur: Curve1D, vol: np.ndarray, phi: float) -> float | None:

@@ -268,11 +268,15 @@ def is_auto(model) -> bool:
     return isinstance(model, str) and model.strip().lower() == AUTO
 
 
-def choose_network(q, slit_length=None) -> tuple[str | None, str]:
+def choose_network(q, slit_length=None, di_given: bool = True) -> tuple[str | None, str]:
     """(model name, why) for ``model="auto"``: the whole-curve network (``"wide"``) where the data are slit-smeared
-    (the windowed one refuses slits) or the points span at least :data:`MIN_DECADES` of q, else None, the windowed
-    default.  One rule for :func:`~.invert.invert`, ``invert_many``, ``sasview-nn invert`` and SasView's
-    *Automatic* choice (``batch`` needs one named model)."""
+    (the windowed one refuses slits) or the points span at least :data:`MIN_DECADES` of q with dI given, else None,
+    the windowed default.  Without dI (``di_given`` False) the windowed one reads a curve it can: the whole-curve
+    network's answers are fits that explain more of what is not spheres, and its review of other explanations
+    (fractals) needs dI, whereas the windowed one's misfit flags catch such curves without (a fractal, spheres
+    with a q^-4 upturn: tests/test_power_law.py, tests/test_alternatives.py).  One rule for
+    :func:`~.invert.invert`, ``invert_many``, ``sasview-nn invert`` and SasView's *Automatic* choice (``batch`` needs
+    one named model)."""
     q = np.asarray(q, dtype=float)
     q = q[np.isfinite(q) & (q > 0)]
     decades = float(np.log10(q.max() / q.min())) if len(q) > 1 else 0.0
@@ -280,6 +284,9 @@ def choose_network(q, slit_length=None) -> tuple[str | None, str]:
     if np.any(slit > 0):
         return "wide", (f"slit-smeared data (slit length {float(np.median(slit[slit > 0])):.4g} 1/A): "
                         "the whole-curve network")
+    if decades >= MIN_DECADES and not di_given:
+        return None, (f"the q range spans {decades:.2f} decades but the data have no dI: the windowed network (the "
+                      "whole-curve network's review of other explanations needs dI; model='wide' reads it anyway)")
     if decades >= MIN_DECADES:
         return "wide", f"the q range spans {decades:.2f} decades: the whole-curve network"
     return None, f"the q range spans {decades:.2f} decades (< {MIN_DECADES:g}): the windowed network"

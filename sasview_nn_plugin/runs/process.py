@@ -79,8 +79,9 @@ class RunOptions:
     """What a user chooses for a run, the same for `invert` and `batch` (the CLI maps its flags here once).
 
     ``volume_fraction`` (one for all frames) or ``volume_fraction_table`` (CSV: frame, volume_fraction);
-    ``q_unit`` for files that state none; ``model`` a shipped name or file (default: the shipped network,
-    or the shipped head of ``parametric``), or "auto" (``invert`` only: chosen per curve); ``refine`` a bumps
+    ``q_unit`` for files that state none; ``model`` a shipped name or file (default: for `invert` "auto", chosen
+    per curve, :func:`~..inference.wide_model.choose_network`; for `batch` the windowed network; with
+    ``parametric`` the shipped head), or "auto" (``invert`` only); ``refine`` a bumps
     fitter id ("lm", "dream") for the network's result (with ``parametric``: the fitter of the head's start);
     ``check_identifiability`` None means "with refine or parametric"; ``plot`` a figure per frame;
     ``sasview_project`` a SasView project of all results; ``strict_input`` refuse files the loader would repair
