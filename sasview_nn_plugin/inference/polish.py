@@ -18,6 +18,7 @@ import threading
 import numpy as np
 
 from ..data.validation import relative_sigma
+from ..physics.kernels import mean_radius, volume_to_number
 from ..physics.scattering import hardsphere_sq, power_law
 from ..physics.smearing import slit_resolution, smearing
 from ..physics.wide import sphere_amplitude2
@@ -249,8 +250,7 @@ def power_law_asked(cur: Curve1D, vol: np.ndarray, phi: float) -> float | None:
 def unseen_number_share(radius: np.ndarray, vol: np.ndarray) -> float:
     """The share of the number distribution of ``vol`` (volume per radius, A; ascending) below its
     :data:`UNSEEN_VOLUME` volume quantile: particles the data (volume squared) barely see."""
-    number = vol / radius**3
-    return float(number[np.cumsum(vol) < UNSEEN_VOLUME * vol.sum()].sum() / number.sum())
+    return float(volume_to_number(vol, radius)[np.cumsum(vol) < UNSEEN_VOLUME * vol.sum()].sum())
 
 
 def moved_far(radius: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:
@@ -262,8 +262,7 @@ def moved_far(radius: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool
     (tests/test_power_law.py; nPSize10 PTB, bench_real).  A broad answer's number mean rests on particles the data
     barely see and moves by more than that in domain."""
     def means(v):
-        number = v / radius**3
-        return number @ radius / number.sum(), v @ radius / v.sum()
+        return mean_radius(volume_to_number(v, radius), radius), mean_radius(v, radius)
     (n0, v0), (n1, v1) = means(before), means(after)
     return bool(abs(math.log(v1 / v0)) > MOVED_FAR or (v0 < NARROW_RATIO * n0 and abs(math.log(n1 / n0)) > MOVED_FAR))
 
