@@ -22,7 +22,7 @@ from ..physics.kernels import mean_radius, volume_to_number
 from ..physics.scattering import hardsphere_sq, power_law
 from ..physics.smearing import slit_resolution, smearing
 from ..physics.wide import sphere_amplitude2
-from .quality_model import GOOD_CHI2, POWER_LAWS, nnls_columns, nnls_scale_background, power_law_evidence
+from .quality_model import GOOD_CHI2, POWER_LAWS, nnls_columns, nnls_scale_background, power_law_evident
 from .quality_model import choose_power_law as power_law_choice
 
 SUB = 5             # sub-points per radius bin (log-uniform within the bin)
@@ -209,7 +209,7 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
     if asked is not None:
         plain = move(q, intensity, di, dq, slit_length, radius, vol, phi, shape=False)[2]
         moves = {asked: move(q, intensity, di, dq, slit_length, radius, vol, phi, asked, shape=False)[2]}
-        if evident(plain, moves[asked], n, di is not None):
+        if power_law_evident(plain, moves[asked], n, di is not None):
             moves |= {p: move(q, intensity, di, dq, slit_length, radius, vol, phi, p, shape=False)[2]
                       for p in POWER_LAWS if p != asked}
             asked = min(moves, key=moves.get)
@@ -218,27 +218,16 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
             # on particles the data barely see (unseen_number_share), then the lower chi2
             tries = [move(q, intensity, di, dq, slit_length, radius, v, phi, asked) for v in (vol, out)]
             v2, _, c2 = min(tries, key=lambda t: (unseen_number_share(radius, t[0]) > NUMBER_TAIL_MAX, t[2]))
-            if not evident(c2, c1, n, di is not None):   # the spheres alone do not fit better by the margin
+            if not power_law_evident(c2, c1, n, di is not None):   # the spheres alone do not fit better by the margin
                 return radius, v2, c0, c2, asked
     if di is not None and c1 <= GOOD_CHI2 * max(n - 2, 1):
         return radius, out, c0, c1, None
-    cur = Curve1D(q, intensity, di, dq, slit_length, radius, out > 0)
-    exponent = choose_power_law(cur, cur.model(out, phi))[0]
+    exponent = power_law_asked(Curve1D(q, intensity, di, dq, slit_length, radius, out > 0), out, phi)
     if exponent is not None:
         v2, _, c2 = move(q, intensity, di, dq, slit_length, radius, out, phi, exponent)
-        if evident(c1, c2, n, di is not None):
+        if power_law_evident(c1, c2, n, di is not None):
             return radius, v2, c0, c2, exponent
     return radius, out, c0, c1, None
-
-
-def evident(worse: float, better: float, n: int, noise_known: bool) -> bool:
-    """Whether chi2 ``better`` beats ``worse`` (n points) by the evidence rule for a power law's two parameters:
-    the drop above 2 ln n x chi2_red where dI are given (:func:`.quality_model.power_law_evidence`); without dI
-    (chi2 relative to the curve's own level) the BIC with the variance estimated, n ln(worse / better) above
-    2 ln n, as :func:`.quality_model.choose_power_law` has it."""
-    if noise_known:
-        return worse - better > power_law_evidence(n, better / max(n - 3, 1))
-    return worse > 0 and (better <= 0 or n * math.log(worse / better) > power_law_evidence(n))
 
 
 def power_law_asked(cur: Curve1D, vol: np.ndarray, phi: float) -> float | None:

@@ -120,11 +120,16 @@ def choose_power_law(model: np.ndarray, data: np.ndarray, sigma: np.ndarray, pow
     x = nnls_columns(cols, data, sigma)
     if not upturn_visible(x[2] * cols[0, 2], float(cols[0] @ x)):
         return None, drop
+    return (best[1] if power_law_evident(without, best[0], n, noise_known) else None), drop
+
+
+def power_law_evident(worse: float, better: float, n: int, noise_known: bool = True) -> bool:
+    """Whether chi2 ``better`` (with a power law's two parameters) beats ``worse`` on ``n`` points by the evidence
+    rule: the drop above :func:`power_law_evidence` at ``better``'s chi2_red where dI are given; without dI (chi2
+    relative to the curve's own level) the BIC with the variance estimated, n ln(worse / better) above 2 ln n."""
     if noise_known:
-        kept = drop > power_law_evidence(n, best[0] / max(n - 3, 1))
-    else:
-        kept = without > 0 and (best[0] <= 0 or n * math.log(without / best[0]) > power_law_evidence(n))
-    return (best[1] if kept else None), drop
+        return worse - better > power_law_evidence(n, better / max(n - 3, 1))
+    return worse > 0 and (better <= 0 or n * math.log(worse / better) > power_law_evidence(n))
 
 
 def smeared_power_law(q, dq, exponent: float, slit_length: float | None = None) -> np.ndarray:
