@@ -45,7 +45,10 @@ class HistogramDistribution:
             used = np.flatnonzero(vol > 1e-6 * vol.max())
             lo, hi = radius[used[0]] / 1.03, radius[used[-1]] * 1.03
             self.knots = np.geomspace(lo, hi, n_knots)
-            self.base = np.where((radius >= lo) & (radius <= hi), self.base, start)
+            # the floor in volume (what the data see): 1e-4 of the peak's number at radii 30x the peak's would carry
+            # ~3x the peak's volume, a tail of large particles before the fit has begun
+            floor = np.maximum(vol, 1e-4 * vol.max()) / radius**3
+            self.base = np.where((radius >= lo) & (radius <= hi), floor, start)
             axis, knot_axis = np.log(radius), np.log(self.knots)
         else:
             self.knots = np.linspace(radius[0], radius[-1], n_knots)
