@@ -24,6 +24,7 @@ smeared with the pinhole dq or the slit length the data carry.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -35,8 +36,17 @@ from ..errors import InputError
 from ..physics.kernels import mean_radius, volume_to_number
 from .modelfile import calibration_of
 from .phi import estimate_volume_fraction, widened
-from .polish import NUMBER_TAIL_MAX, UNSEEN_VOLUME, background_share, fine_grid, move, polish, unseen_number_share
-from .quality import OBS_X, Training, assess, with_flag
+from .polish import (
+    NUMBER_TAIL_MAX,
+    UNSEEN_VOLUME,
+    background_share,
+    best_spheres_chi2,
+    fine_grid,
+    move,
+    polish,
+    unseen_number_share,
+)
+from .quality import OBS_X, POOR_FIT_CHI2, Training, assess, points_used, with_flag
 from .result import Distribution, Inversion
 from .wide_model import MIN_DECADES, Placed, WideModel, check_slit, place
 
@@ -150,10 +160,32 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     if unseen_number_share(radius, vol) > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
         check = functools.partial(with_flag, check, "number-distribution-undetermined")
+    if polished and di is not None:
+        check = functools.partial(unexplained_by_spheres, check, (q, intensity, di, dq), slit, placed.q_range, radius,
+                                  phi, dist.mean_radius_number)
     curve = Curve.from_arrays(q, intensity, di, dq, slit_length=slit, q_range=q_range)
     return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
                      volume_fraction_sigma=phi_sigma, training=training, calibration=calibration_of(model),
                      polished=polished)
+
+
+def unexplained_by_spheres(check, data: tuple, slit, q_range: tuple[float, float], radius: np.ndarray, phi: float,
+                           r_eff: float):
+    """``check()``, its ``approximate`` mark made ``poor-fit`` where no sphere distribution explains the data: a
+    polished answer is a fit, and one still above POOR_FIT_CHI2 may be a local optimum (refine takes it to the noise)
+    or a sample no spheres describe.  The least chi2 of any non-negative distribution on the answer's radii
+    (:func:`.polish.best_spheres_chi2`, S(q) and power law as the answer's; chi2_red over the points less the columns
+    it used) tells which: above POOR_FIT_CHI2, ``poor-fit`` (bench_domain's cylinders: 3 of 16 read 8-23 chi2_red
+    unflagged had bounds 3.2-11; the in-domain answers marked approximate, 7 of 360, bounds 0.9-2.9)."""
+    qual = check()
+    if not qual.approximate:
+        return qual
+    qu, iu, du, dqu = points_used(*data, *q_range)
+    power_law = None if qual.power_law is None else qual.power_law[0]
+    chi2, used = best_spheres_chi2(qu, iu, du, dqu, slit, radius, phi, r_eff, power_law)
+    if chi2 / max(len(qu) - used - 1, 1) <= POOR_FIT_CHI2:
+        return qual
+    return dataclasses.replace(qual, flags=("poor-fit", *qual.flags), approximate=False)
 
 
 def profile_phi(model: WideModel, placed: Placed, q, intensity, di, dq, slit

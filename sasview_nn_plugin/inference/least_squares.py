@@ -1,5 +1,6 @@
 r"""A small bounded Levenberg-Marquardt least-squares fit in numpy, for the few-parameter fits of the review of other
-explanations (:mod:`.alternatives`): the inference path imports no scipy.
+explanations (:mod:`.alternatives`), and non-negative least squares (:func:`nnls`, Lawson-Hanson) for the best
+fit any sphere distribution reaches (:func:`.polish.best_spheres_chi2`): the inference path imports no scipy.
 
 Minimises sum r(x)^2 over the box [lower, upper].  Each iteration takes the Jacobian by forward differences (step
 ``rel_step`` max(1, |x_i|), backward where the forward step would leave the box: scipy's ``2-point`` rule) in one
@@ -80,3 +81,35 @@ def bounded_least_squares(residuals: Callable[[np.ndarray], np.ndarray], x0, low
         if not improved or small:
             break
     return BoundedFit(x, cost, nfev)
+
+
+def nnls(a: np.ndarray, b: np.ndarray, max_iterations: int | None = None) -> np.ndarray:
+    """argmin_x>=0 |a x - b|^2 by Lawson and Hanson's active-set method (Solving Least Squares Problems, 1974,
+    ch. 23; scipy.optimize.nnls's algorithm): columns join the passive (free) set by the largest gradient; a
+    least-squares step that turns one negative is cut back to the boundary and that column leaves.  ``a`` (m, n)
+    with columns of comparable norm (scale them first)."""
+    m, n = a.shape
+    tol = 10 * np.finfo(float).eps * max(m, n) * float(np.abs(a).sum(axis=0).max(initial=0.0))
+    passive = np.zeros(n, bool)
+    x = np.zeros(n)
+    w = a.T @ b
+    for _ in range(max_iterations or 3 * n):
+        free = ~passive & (w > tol)
+        if not free.any():
+            break
+        passive[int(np.argmax(np.where(free, w, -np.inf)))] = True
+        while True:
+            s = np.zeros(n)
+            s[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
+            if s[passive].min() > 0:
+                break
+            neg = passive & (s <= 0)
+            alpha = float(np.min(x[neg] / (x[neg] - s[neg])))
+            x = x + alpha * (s - x)
+            passive &= x > tol
+            if not passive.any():
+                s = np.zeros(n)
+                break
+        x = s
+        w = a.T @ (b - a @ x)
+    return x

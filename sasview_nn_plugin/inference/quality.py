@@ -332,7 +332,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     intensity = np.asarray(intensity, dtype=float)
     lo, hi = dom.q_range if q_range is None else q_range
     q0, q1 = float(q[0]), float(q[-1])
-    qu, iu, du, dqu = _points_used(q, intensity, di, dq, lo, hi)
+    qu, iu, du, dqu = points_used(q, intensity, di, dq, lo, hi)
     n = len(qu)
     if n < 3:
         return Quality(None, *[math.nan] * 2, (math.nan,) * 2, ("q-window-too-narrow", "check-failed"), *[math.nan] * 3,
@@ -363,7 +363,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
                     () if power_law is None else (float(power_law), stats[11]))
 
 
-def _points_used(q, intensity, di, dq, lo: float, hi: float):
+def points_used(q, intensity, di, dq, lo: float, hi: float):
     """(q, I, dI, dq) of the points inside [lo, hi] (the arrays themselves when all are)."""
     if float(q[0]) >= lo * (1 - 1e-9) and float(q[-1]) <= hi * (1 + 1e-9):
         return (q, intensity, None if di is None else np.asarray(di, dtype=float),

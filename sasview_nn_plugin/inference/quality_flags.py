@@ -25,7 +25,10 @@ r"""The flags of the quality check that judge what an answer means, beside how w
 unknown: residual signs in long runs (z below -RUNS_Z) and a misfit rms above :data:`APPROX_MISFIT` (the runs
 test alone marks answers within 0.2 % on 1000 points: z -4.5 to -7.5 where chi2_red is 1.3 with dI).  Such an
 answer is not "trusted" (``Quality.verdict``) and ``refine`` takes it to the noise; ``--strict`` does not count
-it, since it is the right distribution to within the network's own accuracy (docs/domain.md).
+it, since it is the right distribution to within the network's own accuracy (docs/domain.md).  The whole-curve
+model's polished answers are fits: one marked approximate becomes ``poor-fit`` where no distribution of spheres
+reaches chi2_red 3 either (:func:`.invert_wide.unexplained_by_spheres`, non-negative least squares over the
+answer's radii).
 """
 
 from __future__ import annotations
