@@ -103,19 +103,18 @@ def test_the_whole_curve_model_reads_the_spheres_beside_an_upturn(radius, pd, ex
     assert any("power law" in n for n in res.notes)
 
 
-NO_DI_TAIL = pytest.mark.xfail(strict=True, reason="without dI the q^-4 curves keep part of the network's own tail "
-                               "of large particles: volume means 43 and 79 A for 31 and 46 A (65 and 130 before the "
-                               "fix); invert's default reads curves without dI with the windowed model")
-
-
-@pytest.mark.parametrize("radius, pd, exponent, seed", [pytest.param(30.0, 0.1, 4, 0, marks=NO_DI_TAIL),
-                                                        pytest.param(45.0, 0.1, 4, 1, marks=NO_DI_TAIL),
-                                                        (45.0, 0.1, 3, 1)])
+@pytest.mark.parametrize("radius, pd, exponent, seed", [
+    (30.0, 0.1, 4, 0), (45.0, 0.1, 4, 1), (45.0, 0.1, 3, 1),
+    pytest.param(60.0, 0.1, 4, 0, marks=pytest.mark.xfail(strict=True, reason="without dI the 60 A q^-4 curve is "
+                 "read with q^-3.5 beside a tail of large particles (volume mean 220 A for 62): the tail is not the "
+                 "power law's shape, so it is kept; the default reads curves without dI with the windowed model"))])
 def test_the_whole_curve_model_reads_the_spheres_beside_an_upturn_without_di(radius, pd, exponent, seed):
     """Defect (review, 2026-12-07): without dI the polish's chi2 is relative to the curve's own level (0.1-7 on 300
     points), and its power-law branch compared chi2 drops with 2 ln n as if dI were given, so it never fired:
     volume means 65 and 130 A for spheres of 31 and 46 A, unflagged.  Without dI the evidence rule is the BIC with
-    the variance estimated, n ln(chi2 without / chi2 with) > 2 ln n, as `choose_power_law` has it."""
+    the variance estimated, n ln(chi2 without / chi2 with) > 2 ln n, as `choose_power_law` has it.  The q^-4 curves
+    then kept a tail of large particles (volume means 43, 79 and 220 A for 31, 46 and 62 A) until the dropping of
+    upper populations tried the tail above the main population's flank, re-polished (2026-12-07, later)."""
     intensity, _, _ = upturn_curve(radius, pd, exponent, seed)
     res = invert(QLAB, intensity, None, volume_fraction=0.0, model="wide")
     assert abs(res.mean_radius_number / radius - 1) <= 0.03
@@ -335,3 +334,17 @@ def test_the_project_of_a_whole_curve_refinement_keeps_the_spheres_beside_a_q4_u
     assert v[f"fraction{main}"] >= 0.95 * sum(v[f"fraction{k}"] for k in (1, 2, 3))
     assert abs(v[f"radius{main}"] / 45.0 - 1) <= 0.03 and abs(v[f"pd{main}"] - 0.1) <= 0.03
     assert v["power_law_scale"] > 0 and abs(v["power_law_exponent"] - 4) <= 0.3
+
+
+@pytest.mark.parametrize("radius, seed", [(30.0, 3), (45.0, 3), (60.0, 5), (60.0, 6), (60.0, 7)])
+def test_the_tail_beside_a_q4_upturn_is_dropped_on_other_noise_draws(radius, seed):
+    """A helper's adversarial review (2026-12-07): with other noise draws the q^-4 curves kept a tail of large
+    particles, unflagged: volume means 41.8, 101.6, 142, 158, 142 A for 30.9, 46.3, 61.8 A.  The dropping of upper
+    populations skipped the re-polish of a trial that already fit (chi2_red <= 1.2: compared unpolished, it lost by
+    the margin; polished, it won), left out tails under 3 % of the volume, and could not split a tail joined to the
+    main population.  Now: settled trials, tails down to 0.3 %, and the tail above the main population's flank."""
+    intensity, di, _ = upturn_curve(radius, 0.1, 4, seed)
+    res = invert(QLAB, intensity, di, volume_fraction=0.0, model="wide")
+    assert abs(res.mean_radius_volume / schulz_volume_mean(radius, 0.1) - 1) <= 0.05
+    assert abs(res.mean_radius_number / radius - 1) <= 0.01
+    assert res.quality.flags == () and res.quality.power_law is not None

@@ -184,9 +184,8 @@ def unexplained_by_spheres(check, data: tuple, slit, q_range: tuple[float, float
         return qual
     qu, iu, du, dqu = points_used(*data, *q_range)
     power_law = None if qual.power_law is None else qual.power_law[0]
-    steps = (0,) if not phi_sigma or phi <= 0 else (0, -1, 1, -2, 2, -3, 3)
-    for k in steps:
-        p = min(max(phi + k * (phi_sigma or 0.0), 0.0), PHI_RANGE[1])
+    steps = (0, -1, 1, -2, 2, -3, 3) if phi_sigma else (0,)
+    for p in dict.fromkeys(min(max(phi + k * (phi_sigma or 0.0), 0.0), PHI_RANGE[1]) for k in steps):
         chi2, used = best_spheres_chi2(qu, iu, du, dqu, slit, radius, p, r_eff, power_law)
         if chi2 / max(len(qu) - used - 1, 1) <= POOR_FIT_CHI2:
             return qual

@@ -39,6 +39,8 @@ UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below th
 #                                              particles the data barely see (invert_wide's flag)
 MOVED_FAR = 0.2    # polish: a move this far (ln of a mean radius) from the network's answer asks about an upturn
 NARROW_RATIO = 1.15   # ... a number mean's move counts for answers narrower than this (volume over number mean)
+UPPER_MIN_SHARE = 3e-3   # without_upper_populations: minor populations down to this volume share are tried ...
+FLANK = 0.01             # ... and the tail above where the main population's smoothed volume falls below this
 MASS_FLOOR = 1e-7   # bins below this volume share (after any move) are left out of the forward model
 SCAN_WIDTH = 0.1    # ... only for a population narrower than this (volume-weighted sd of ln R): a broader one
 #                     washes its fringes out, and its chi2 is smooth in its position
@@ -263,18 +265,27 @@ def polish(q, intensity, di, dq, slit_length, radius, vol, phi: float
 
 def without_upper_populations(q, intensity, di, dq, slit_length, radius, vol, chi2: float, phi: float,
                               exponent: float) -> tuple[np.ndarray, float]:
-    """(volume distribution, chi2): ``vol`` (polished beside a power law q^-exponent) without its minor populations
-    above the main one, polished again, where the data do not ask for them: chi2 rises by less than the evidence
-    rule's margin (:func:`.quality_model.power_law_evident`).  Spheres whose Guinier region lies below the window
-    scatter as q^-4 over all of it: beside a fitted power law they are the upturn counted twice (60 A spheres with
-    q^-4 kept 7 % of their volume at ~560 A, volume mean 99 A for 62: tests/test_power_law.py)."""
-    parts = modes(vol)
+    """(volume distribution, chi2): ``vol`` (polished beside a power law q^-exponent) without what lies above its main
+    population, polished again, where the data do not ask for it: chi2 (both at their best, :func:`move` settled)
+    rises by less than the evidence rule's margin (:func:`.quality_model.power_law_evident`).  Tried: each minor
+    population above the main one (down to :data:`UPPER_MIN_SHARE` of the volume), largest first, then all above the
+    main population's upper flank (where its smoothed volume falls below :data:`FLANK` of its peak: a tail joined to
+    it).  Spheres whose Guinier region lies below the window scatter as q^-4 over all of it: beside a fitted power
+    law they are the upturn counted twice (60 A spheres with q^-4 kept 7-20 % of their volume at ~550 A, volume
+    means 99-158 A for 62: tests/test_power_law.py)."""
+    parts = modes(vol, min_share=UPPER_MIN_SHARE)
     main = int(np.argmax([vol[m].sum() for m in parts]))
-    for m in parts[main + 1:][::-1]:              # the largest first
-        if vol[m].sum() >= 0.5 * vol.sum():
+    tries = [m for m in parts[main + 1:][::-1]]
+    smooth = np.convolve(vol, np.ones(5 * SUB) / (5 * SUB), "same")
+    peak = int(np.flatnonzero(parts[main])[0] + np.argmax(smooth[parts[main]]))
+    low = np.flatnonzero(smooth[peak:] < FLANK * smooth[peak])
+    if len(low):
+        tries.append(np.arange(len(vol)) >= peak + int(low[0]))
+    for m in tries:
+        if not 0 < vol[m].sum() < 0.5 * vol.sum():
             continue
         trial = np.where(m, 0.0, vol)
-        v, _, c = move(q, intensity, di, dq, slit_length, radius, trial / trial.sum(), phi, exponent)
+        v, _, c = move(q, intensity, di, dq, slit_length, radius, trial / trial.sum(), phi, exponent, settle=True)
         if not power_law_evident(c, chi2, len(q), di is not None):
             vol, chi2 = v, c
     return vol, chi2
@@ -307,11 +318,12 @@ def moved_far(radius: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool
 
 
 def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: float | None = None,
-         shape: bool = True) -> tuple[np.ndarray, float, float]:
+         shape: bool = True, settle: bool = False) -> tuple[np.ndarray, float, float]:
     """(volume distribution, chi2 before, chi2 after) on the fine grid ``radius``: each population of ``vol``
     shifted and stretched in log R (Levenberg-Marquardt on 2 parameters a population), its volume share, the scale,
     a flat background (and A of a power law q^-exponent) fitted linearly (>= 0); then, if the data still ask, its
-    shape (:func:`reshape`).  Each stage is kept only where it lowers chi2."""
+    shape (:func:`reshape`).  Each stage is kept only where it lowers chi2.  ``settle``: moved even where ``vol``
+    already explains the data (chi2_red <= GOOD_CHI2), to compare it with another at its best."""
     parts = modes(vol)
     reach = np.convolve(vol > MASS_FLOOR, np.ones(9 * SUB), "same") > 0     # room to move ~4 bins either way
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
@@ -337,7 +349,7 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
     p = np.zeros(2 * len(parts))
     c0, v0 = evaluate(p)
     best, v_best = c0, v0
-    if di is not None and c0 <= GOOD_CHI2 * max(len(q) - 2, 1):   # explains the data already: left as it is
+    if not settle and di is not None and c0 <= GOOD_CHI2 * max(len(q) - 2, 1):   # explains the data: left as it is
         return vol, c0, c0
     # a narrow population's chi2 oscillates in its position: scan the largest population's shift first
     big = int(np.argmax([vol[m].sum() for m in parts]))
