@@ -320,3 +320,20 @@ def test_a_block_of_data_at_zero_has_no_relative_misfit_by_hand():
     out = block_misfit(np.concatenate([resid[:10], np.full(10, -0.4)]), np.concatenate([data[:10], low]), di,
                        np.ones(20), np.array([0, 10]))
     assert out[1] == pytest.approx(-(4.0 - BLOCK_Z * noise) / 2.0)
+
+
+@pytest.mark.parametrize("q_min, seed", [(0.005, 707), (1e-3, 708)])
+def test_the_noise_rule_holds_for_dilute_samples(q_min, seed):
+    """A helper's adversarial review (2026-12-07): Schulz spheres R 25 A, pd 0.15, dilute (phi 0), dI = 1 % of I
+    plus a floor (1 % of I(0.05 1/A)), ~23 points <= 0 at high q: read with a third of the volume in particles
+    below 10 A (number means 6.7 and 7.4 A), unflagged.  The observable range's noise rule was skipped at phi 0
+    (its test volume was phi x scale), leaving the window rule's pi/q_max = 6.3 A; a dilute sample's scale is its
+    volume fraction, and with the rule those answers are `mass-outside-observable`."""
+    q = np.geomspace(q_min, 0.5, 300)
+    clean = sasmodels_curve("sphere", q, scale=1.0, background=0.0, radius=25.0, radius_pd=0.15,
+                         radius_pd_type="schulz", radius_pd_n=80, radius_pd_nsigma=6)
+    di = 0.01 * clean + 0.01 * np.interp(0.05, q, clean)
+    intensity = clean + di * np.random.default_rng(seed).standard_normal(len(q))
+    res = invert(q, intensity, di, volume_fraction=0.0, model="wide")
+    assert res.quality.flags or abs(res.mean_radius_number / 25.0 - 1) <= 0.1
+    assert res.quality.observable_radius[0] > np.pi / 0.5

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.validation import relative_sigma
+from ..physics.kernels import dilute_as_one
 from ..physics.scattering import sphere_f2
 from . import quality_fast
 from . import quality_flags as qflags
@@ -208,11 +209,13 @@ def observable_radius(q: np.ndarray, di: np.ndarray | None = None, model_curve: 
     Noise rule (with dI, the fitted model curve and scale; the McSAS observability limit made a test):
     R is observable if :data:`OBS_FRACTION` of the sample's volume as spheres of radius R (the fitted
     scale, S = 1) would raise chi^2 by >= :data:`OBS_CHI2` after refitting scale and background.  The
-    range is the window rule's, narrowed to the observable radii.
+    range is the window rule's, narrowed to the observable radii.  A dilute sample (phi 0) has its volume fraction
+    in the scale (:func:`..physics.kernels.dilute_as_one`); until 2026-12-07 the rule was skipped for it.
     """
     lo, hi = OBS_X / q[-1], OBS_X / q[0]
-    if di is None or model_curve is None or not volume_fraction > 0:
+    if di is None or model_curve is None:
         return float(lo), float(hi)
+    volume_fraction = float(dilute_as_one(volume_fraction))   # phi 0 (dilute): the scale is the volume fraction
     trial = np.geomspace(lo, hi, OBS_RADII)
     k = max(1, len(q) // OBS_POINTS)  # every k-th point (chi^2 times k): the rule needs no finer grid
     q, di, model_curve = q[::k], di[::k], model_curve[::k]

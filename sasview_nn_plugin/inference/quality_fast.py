@@ -198,8 +198,9 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     misfit = math.sqrt(float(smooth @ smooth) / len(smooth))
     shape_max = float(np.abs(smooth).max())
     obs = gr.window
-    if observe and di is not None and phi > 0:
-        obs = _observable(gr, w, m, obs_fraction * phi * (a if a > 0 else float(np.median(data / m))), obs_chi2)
+    if observe and di is not None:   # phi 0 (dilute): the scale is the volume fraction (kernels.dilute_as_one)
+        obs = _observable(gr, w, m, obs_fraction * (phi if phi > 0 else 1.0) * (a if a > 0 else float(np.median(
+            data / m))), obs_chi2)
         if obs is None:
             return None
     return a, b, chi2, runs_z(z), misfit, shape_max, e_lo / s0, e_hi / sv, obs, rss, rss_bg
