@@ -275,7 +275,7 @@ def without_upper_populations(q, intensity, di, dq, slit_length, radius, vol, ch
     means 99-158 A for 62: tests/test_power_law.py)."""
     parts = modes(vol, min_share=UPPER_MIN_SHARE)
     main = int(np.argmax([vol[m].sum() for m in parts]))
-    tries = [m for m in parts[main + 1:][::-1]]
+    tries = parts[main + 1:][::-1]
     smooth = np.convolve(vol, np.ones(5 * SUB) / (5 * SUB), "same")
     peak = int(np.flatnonzero(parts[main])[0] + np.argmax(smooth[parts[main]]))
     low = np.flatnonzero(smooth[peak:] < FLANK * smooth[peak])

@@ -198,8 +198,8 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     misfit = math.sqrt(float(smooth @ smooth) / len(smooth))
     shape_max = float(np.abs(smooth).max())
     obs = gr.window
-    if observe and di is not None:   # phi 0 (dilute): the scale is the volume fraction (kernels.dilute_as_one)
-        obs = _observable(gr, w, m, obs_fraction * (phi if phi > 0 else 1.0) * (a if a > 0 else float(np.median(
+    if observe and di is not None:   # phi 0 (dilute): the scale is the volume fraction
+        obs = _observable(gr, w, m, obs_fraction * float(dilute_as_one(phi)) * (a if a > 0 else float(np.median(
             data / m))), obs_chi2)
         if obs is None:
             return None
