@@ -177,9 +177,14 @@ def log_width(vol: np.ndarray, radius: np.ndarray) -> float:
     return float(np.sqrt(max(vol @ (lr - mean) ** 2 / vol.sum(), 0.0)))
 
 
+def smoothed(vol: np.ndarray) -> np.ndarray:
+    """``vol`` averaged over five network bins (5 SUB fine points, centred): the shape :func:`modes` reads."""
+    return np.convolve(vol, np.ones(5 * SUB) / (5 * SUB), "same")
+
+
 def modes(vol: np.ndarray, min_share: float = 0.03) -> list[np.ndarray]:
     """Masks of the distribution's populations: split at minima below DIP x the lower neighbouring peak."""
-    smooth = np.convolve(vol, np.ones(5 * SUB) / (5 * SUB), "same")
+    smooth = smoothed(vol)
     peaks = [i for i in range(1, len(vol) - 1) if smooth[i] >= smooth[i - 1] and smooth[i] > smooth[i + 1]
              and smooth[i] > 1e-3 * smooth.max()]
     cuts = []
@@ -276,7 +281,7 @@ def without_upper_populations(q, intensity, di, dq, slit_length, radius, vol, ch
     parts = modes(vol, min_share=UPPER_MIN_SHARE)
     main = int(np.argmax([vol[m].sum() for m in parts]))
     tries = parts[main + 1:][::-1]
-    smooth = np.convolve(vol, np.ones(5 * SUB) / (5 * SUB), "same")
+    smooth = smoothed(vol)
     peak = int(np.flatnonzero(parts[main])[0] + np.argmax(smooth[parts[main]]))
     low = np.flatnonzero(smooth[peak:] < FLANK * smooth[peak])
     if len(low):
