@@ -46,14 +46,19 @@ def test_model_intensity_other_slds_and_small_qr():
 
 
 def test_nnls_matches_scipy(rng):
-    from scipy.optimize import nnls
+    """The scale >= 0; the background >= 0, or free in sign where the data may be over-subtracted (2 m - 0.5 ends
+    below zero; 2 m + 0.1 ends 20 sigma above it): scipy's bounded least squares with the same bounds."""
+    from scipy.optimize import lsq_linear
 
     m = np.exp(-np.linspace(0, 3, 200))
-    for a, b in ((2.0, 0.1), (2.0, -0.5), (-1.0, 0.3), (0.5, 0.0)):
+    for a, b, signed in ((2.0, 0.1, False), (2.0, -0.5, True), (-1.0, 1.3, False), (0.5, 0.0, True),
+                         (-1.0, -0.3, True)):
         d = a * m + b + 0.01 * rng.standard_normal(200)
         sig = 0.01 + 0.02 * rng.random(200)
-        (ra, rb), _ = nnls(np.stack([m / sig, 1 / sig], axis=1), d / sig)
-        assert Q.nnls_scale_background(m, d, sig) == pytest.approx((ra, rb), abs=1e-9)
+        assert Q.background_may_be_negative(d, sig) is signed
+        ref = lsq_linear(np.stack([m / sig, 1 / sig], axis=1), d / sig, bounds=([0, -np.inf if signed else 0],
+                                                                                np.inf), method="bvls", tol=1e-14)
+        assert Q.nnls_scale_background(m, d, sig) == pytest.approx(tuple(ref.x), abs=1e-9)
 
 
 def test_runs_statistic(rng):

@@ -130,7 +130,14 @@ def test_quadrant_edges_equal_nnls(rng):
         sig = 0.01 + 0.02 * rng.random(200)
         w = 1 / sig**2
         sums = ((w * m) @ m, (w * m) @ d, w @ m, w @ d, w.sum())
-        assert quality_fast._edge(*sums) == pytest.approx(Q.nnls_scale_background(m, d, sig), abs=1e-12)
+        signed = Q.background_may_be_negative(d, sig)
+        det = sums[0] * sums[4] - sums[2] ** 2
+        a0, b0 = (sums[1] * sums[4] - sums[2] * sums[3]) / det, (sums[0] * sums[3] - sums[2] * sums[1]) / det
+        best = Q.nnls_scale_background(m, d, sig)
+        if a0 >= 0 and (b0 >= 0 or signed):   # the optimum inside the bounds: no edge
+            assert best == pytest.approx((a0, b0), abs=1e-9)
+        else:
+            assert quality_fast._edge(*sums, signed) == pytest.approx(best, abs=1e-12)
     q = np.linspace(0.04, 0.105, 1000)
     r = np.linspace(9.0, 99.0, 100)
     clean = Q.model_intensity(q, r, np.ones(100), 0.3)

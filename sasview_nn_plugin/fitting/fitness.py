@@ -23,6 +23,8 @@ import numpy as np
 from bumps.fitproblem import Fitness
 from bumps.parameter import Parameter
 
+from ..data.validation import relative_sigma
+from ..inference.quality_model import background_may_be_negative
 from ..physics import kernels as physics
 from ..physics.scattering import power_law, sphere_f2
 from ..physics.smearing import slit_resolution
@@ -92,9 +94,11 @@ class SphereHSFitness(Fitness):
             q_calc, self.resolution = q, None
         f2, volume = sphere_f2(q_calc, dist.radius)  # sasmodels' sphere <F^2> in numpy, cached
         self.basis = physics.SphereBasis(q=np.asarray(q_calc, float), radius=dist.radius, f2=f2, volume=volume)
-        top = float(np.max(intensity))
+        top = float(np.max(np.abs(intensity)))
         self.scale = Parameter(scale0, name="scale").range(0.0, max(scale0, 1e-30) * 1e3)
-        self.background = Parameter(background0, name="background").range(0.0, top)
+        # free in sign, as SasView's, where the data may be over-subtracted (the check's rule), else >= 0
+        signed = background_may_be_negative(intensity, relative_sigma(intensity) if di is None else di)
+        self.background = Parameter(background0, name="background").range(-top if signed else 0.0, top)
         self.phi = Parameter(phi, name="volume_fraction")
         self.phi0 = float(phi)
         self.phi_sigma = math.inf if fit_phi and not phi_sigma else float(phi_sigma)

@@ -16,7 +16,7 @@ with the hard-sphere S(q); Schulz radii as sasmodels' dispersion, 25 points over
 cutoff :data:`CUTOFF`) on the data's
 resolution (slit: sasmodels' Slit1D; pinhole dq: the check's own smearing, :mod:`..physics.smearing`, within 5e-4 of
 the smearing integral where sasmodels' DirectModel, a midpoint rule on the data's q, was off by up to 7.5e-3), scale
-and flat background linear (>= 0), the rest by a bounded Levenberg-Marquardt fit (:mod:`.least_squares`,
+and flat background linear (scale >= 0), the rest by a bounded Levenberg-Marquardt fit (:mod:`.least_squares`,
 :data:`MAX_EVALUATIONS` trial evaluations):
 
 - ``sphere@stickyhardsphere`` (Baxter, perturb 0.05): Schulz radii (mean, pd), stickiness tau and the volume
@@ -185,7 +185,7 @@ def _direct(name: str, q, dq, slit_length):
 
 
 def _fit(direct, q, intensity, di, to_pars, starts, lower, upper, tries: int = 1) -> tuple[float, np.ndarray]:
-    """(chi2, parameters) of the best least-squares fit (scale, background linear >= 0) from the best of
+    """(chi2, parameters) of the best least-squares fit (scale >= 0 and background linear) from the best of
     ``starts``.  ``tries`` > 1 (models over decades whose chi2 is rugged: the fractal): the starts are ranked, and
     first fitted, in log intensity (:func:`_log_residuals`), from the ``tries`` best that differ in their first
     parameter; the best of those ends is then fitted in chi2."""

@@ -4,9 +4,11 @@ The network reads the shape of a size distribution to a few per cent (volume W1 
 with 1 % noise resolve the position of a narrow distribution, or each population of a mixture, better than
 that, so a right answer can still miss its curve by many sigma.  :func:`polish` spreads the answer over the
 network's grid split SUB-fold (:func:`fine_grid`), then :func:`move` shifts and stretches each population in
-log R (shares, scale, background linear >= 0), :func:`reshape` fits a smooth log-correction where the data still
-ask, and a low-q power law is added where the evidence rule asks for it (:func:`choose_power_law`).  Each stage
-is kept only where it lowers chi2; the check then reads the fine grid as sasmodels' array dispersion does.
+log R (shares, scale and background linear >= 0; the background free in sign where the data may be
+over-subtracted), :func:`reshape` fits a smooth log-correction
+where the data still ask, and a low-q power law is added where the evidence rule asks for it
+(:func:`choose_power_law`).  Each stage is kept only where it lowers chi2; the check then reads the fine grid as
+sasmodels' array dispersion does.
 10-70 ms a curve on the 2-core machine (bench_wide, 2026-12-07).  numpy only.
 """
 
@@ -23,7 +25,14 @@ from ..physics.scattering import hardsphere_sq, power_law
 from ..physics.smearing import slit_resolution, smearing
 from ..physics.wide import sphere_amplitude2
 from .least_squares import nnls
-from .quality_model import GOOD_CHI2, POWER_LAWS, nnls_columns, nnls_scale_background, power_law_evident
+from .quality_model import (
+    GOOD_CHI2,
+    POWER_LAWS,
+    background_may_be_negative,
+    nnls_columns,
+    nnls_scale_background,
+    power_law_evident,
+)
 from .quality_model import choose_power_law as power_law_choice
 
 SUB = 5             # sub-points per radius bin (log-uniform within the bin)
@@ -135,13 +144,13 @@ class Curve1D:
 def best_spheres_chi2(q, intensity, di, dq, slit_length, radius, phi: float, r_eff: float,
                       power_law: float | None = None) -> tuple[float, int]:
     """(chi2, columns used): the least chi2 any non-negative distribution of spheres on the radii ``radius`` (A)
-    reaches on these data, with a flat background (and A q^-power_law) >= 0, S(q) at ``phi`` with R_eff ``r_eff``
+    reaches on these data, with a flat background (>= 0, or free in sign where the data may be over-subtracted:
+    :func:`.quality_model.background_may_be_negative`; A q^-power_law >= 0), S(q) at ``phi`` with R_eff ``r_eff``
     (A) held: non-negative least squares (:func:`.least_squares.nnls`) over one column per radius, no smoothness.
-    What "no sphere distribution explains these data" means, tested: the bound under every answer's chi2.  The
-    radii are ``radius``'s range, log-spaced as ``radius`` but at most 2 / (q R) apart in ln R (q the highest the
-    model is computed at): a comb of radii farther apart than that dephases at high q R and cannot stand for a
-    continuum (near-monodisperse spheres of 1400-2600 A on q up to 0.3 1/A: bound 4-30 on the whole-curve grid,
-    0.9-1.1 so)."""
+    What "no sphere distribution explains these data" means, tested: the bound under every answer's chi2. The radii
+    are ``radius``'s range, log-spaced as ``radius`` but at most 2 / (q R) apart in ln R (q the highest the model is
+    computed at): a comb of radii farther apart than that dephases at high q R and cannot stand for a continuum
+    (near-monodisperse spheres of 1400-2600 A on q up to 0.3 1/A: bound 4-30 on the whole-curve grid, 0.9-1.1 so)."""
     lr, step = math.log(radius[0]), math.log(radius[1] / radius[0])
     q_top = float(np.max(q)) if not slit_length else math.hypot(float(np.max(q)), float(slit_length))
     grid = [lr]
@@ -150,7 +159,8 @@ def best_spheres_chi2(q, intensity, di, dq, slit_length, radius, phi: float, r_e
     radius = np.exp(np.array(grid))
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, np.ones(len(radius), bool))
     basis = cur.b_active * (hardsphere_sq(cur.q_calc, r_eff, phi) if phi > 0 else 1.0)
-    cols = np.column_stack([cur.apply(basis), np.ones_like(cur.q),
+    flat = [np.ones_like(cur.q)] + ([-np.ones_like(cur.q)] if background_may_be_negative(cur.i, cur.sigma) else [])
+    cols = np.column_stack([cur.apply(basis), *flat,
                             *([] if power_law is None else [cur.power_law(power_law)])]) / cur.sigma[:, None]
     norm = np.linalg.norm(cols, axis=0)
     keep = norm > 0
@@ -163,7 +173,7 @@ def best_spheres_chi2(q, intensity, di, dq, slit_length, radius, phi: float, r_e
 
 def background_share(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> float:
     """The flat background's share of the intensity at the high-q end (the median of the last tenth of the points)
-    when ``vol`` (volume fractions per radius, A) is fitted to the data with a scale and a background (>= 0)."""
+    when ``vol`` (volume fractions per radius, A) is fitted to the data with a scale (>= 0) and a background."""
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, vol > MASS_FLOOR)
     _, c = nnls_scale_background(cur.model(vol, phi), cur.i, cur.sigma)
     end = float(np.median(cur.i[-max(len(cur.i) // 10, 1):]))
@@ -324,11 +334,11 @@ def moved_far(radius: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool
 
 def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: float | None = None,
          shape: bool = True, settle: bool = False) -> tuple[np.ndarray, float, float]:
-    """(volume distribution, chi2 before, chi2 after) on the fine grid ``radius``: each population of ``vol``
-    shifted and stretched in log R (Levenberg-Marquardt on 2 parameters a population), its volume share, the scale,
-    a flat background (and A of a power law q^-exponent) fitted linearly (>= 0); then, if the data still ask, its
-    shape (:func:`reshape`).  Each stage is kept only where it lowers chi2.  ``settle``: moved even where ``vol``
-    already explains the data (chi2_red <= GOOD_CHI2), to compare it with another at its best."""
+    """(volume distribution, chi2 before, chi2 after) on the fine grid ``radius``: each population of ``vol`` shifted
+    and stretched in log R (Levenberg-Marquardt on 2 parameters a population), its volume share, the scale, a flat
+    background (either sign) and A of a power law q^-exponent fitted linearly (>= 0 but the background); then, if
+    the data still ask, its shape (:func:`reshape`). Each stage is kept only where it lowers chi2. ``settle``: moved
+    even where ``vol`` already explains the data (chi2_red <= GOOD_CHI2), to compare it with another at its best."""
     parts = modes(vol)
     reach = np.convolve(vol > MASS_FLOOR, np.ones(9 * SUB), "same") > 0     # room to move ~4 bins either way
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)

@@ -5,7 +5,7 @@ numpy only; nothing here calls sasmodels (the review of other explanations fits 
 Units: q in 1/A, radius in A, SLD in 1e-6/A^2, intensity in 1/cm
 (any constant factor of the data is absorbed by the fitted scale).
 
-:func:`assess` fits a scale and a flat background (both >= 0) of the result's model curve to the data over
+:func:`assess` fits a scale (>= 0) and a flat background (either sign) of the result's model curve to the data over
 the q range used and returns a :class:`Quality`: reduced chi^2 (when dI is given), a runs statistic of the
 residuals, the observable radius range of the window, and ``flags``, short stable strings, empty when the
 result can be trusted.  Each flag's threshold is a module constant (docs/domain.md):
@@ -59,6 +59,7 @@ from . import quality_fast
 from . import quality_flags as qflags
 from .quality_model import (
     GOOD_CHI2,
+    background_may_be_negative,
     block_means,
     choose_power_law,
     model_intensity,
@@ -69,9 +70,9 @@ from .quality_model import (
     smeared_power_law,
 )
 
-__all__ = ["FLAGS", "BatchCheck", "Quality", "Training", "assess", "assess_many", "block_means", "model_intensity",
-           "nnls_scale_background", "observable_radius", "runs_z", "smeared_intensity", "sphere_f2",
-           "training_of"]
+__all__ = ["FLAGS", "BatchCheck", "Quality", "Training", "assess", "assess_many", "background_may_be_negative",
+           "block_means", "model_intensity", "nnls_scale_background", "observable_radius", "runs_z",
+           "smeared_intensity", "sphere_f2", "training_of"]
 
 POOR_FIT_CHI2 = 3.0          # chi2_red above this (dI given) -> "poor-fit"
 RUNS_Z = 4.0                 # runs-test z below -RUNS_Z: residual signs cluster (not noise)
@@ -322,7 +323,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     q in 1/A (ascending), intensity in any units, di None or per point (same units).  ``training``: a
     :class:`Training`, a loaded NNModel or a model name/path (None: the shipped default), whose domain the
     flags test against.  ``q_range`` (1/A): the data range used (default: the training window).  The model
-    curve is :func:`model_intensity` with scale and flat background fitted (non-negative least squares,
+    curve is :func:`model_intensity` with scale (>= 0) and flat background (either sign) fitted (least squares,
     weights 1/dI^2, else 1/level^2: relative_sigma) over the points in ``q_range``, smeared with ``dq`` (1/A).
     Computed from per-grid caches (:mod:`.quality_fast`); ``reference=True``: straightforwardly, as specified
     (the same numbers to rounding, ~5x slower).  ``observe=False`` skips the noise rule of the observable range

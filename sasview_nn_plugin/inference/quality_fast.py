@@ -39,7 +39,7 @@ from ..physics.kernels import dilute_as_one
 from ..physics.scattering import hardsphere_denominator, inverse_powers, sphere_f2
 from ..physics.smearing import Banded, banded
 from .quality_flags import block_misfit
-from .quality_model import runs_z
+from .quality_model import background_may_be_negative, runs_z
 
 _LOCK = threading.Lock()
 _GRIDS: tuple = ()     # ((key, Grid), ...), most recent first; replaced whole under the lock
@@ -184,8 +184,9 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     det = smm * sw - sm * sm
     a = (smd * sw - sm * sd) / det if det > 0 else -1.0
     b = (smm * sd - sm * smd) / det if det > 0 else -1.0
-    if not (a >= 0 and b >= 0):
-        a, b = _edge(smm, smd, sm, sd, sw)
+    signed = background_may_be_negative(data, sigma)
+    if not (a >= 0 and (b >= 0 or signed)):
+        a, b = _edge(smm, smd, sm, sd, sw, signed)
     fit = m * a
     fit += b
     resid = data - fit
@@ -206,11 +207,12 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     return a, b, chi2, runs_z(z), misfit, shape_max, e_lo / s0, e_hi / sv, obs, rss, rss_bg
 
 
-def _edge(smm: float, smd: float, sm: float, sd: float, sw: float) -> tuple[float, float]:
-    """:func:`.quality_model.nnls_scale_background`'s edge of the quadrant (its optimum outside): the better of
-    scale alone and background alone, compared by chi^2 less sum w d^2 (a^2 smm - 2 a smd, b^2 sw - 2 b sd)."""
+def _edge(smm: float, smd: float, sm: float, sd: float, sw: float, signed: bool) -> tuple[float, float]:
+    """:func:`.quality_model.nnls_scale_background`'s edge (its optimum outside the bounds): the better of scale
+    alone and background alone (free in sign where ``signed``), compared by chi^2 less sum w d^2 (a^2 smm - 2 a smd,
+    b^2 sw - 2 b sd)."""
     a = max(smd / smm, 0.0) if smm > 0 else 0.0
-    b = max(sd / sw, 0.0)
+    b = sd / sw if signed else max(sd / sw, 0.0)
     return (float(a), 0.0) if a * (a * smm - 2.0 * smd) <= b * (b * sw - 2.0 * sd) else (0.0, float(b))
 
 
@@ -260,7 +262,7 @@ def evaluate_many(gr: Grid, data: np.ndarray, di: np.ndarray | None, numbers: np
     sigma = relative_sigma(data) if di is None else di   # no dI: relative to the curve's level
     w = np.multiply(sigma, sigma, out=_work("w", sigma.shape))
     np.reciprocal(w, out=w)
-    a, b, level_bg, wm = _scale_background_many(m, data, w)
+    a, b, level_bg, wm = _scale_background_many(m, data, w, sigma)
     resid = np.multiply(m, a[:, None], out=_work("resid", m.shape))
     resid += b[:, None]
     np.subtract(data, resid, out=resid)
@@ -317,10 +319,10 @@ def _model_many(gr: Grid, numbers: np.ndarray, phi: np.ndarray, r_eff: np.ndarra
     return m if gr.smear is None else gr.smear.apply(m)
 
 
-def _scale_background_many(m: np.ndarray, data: np.ndarray, w: np.ndarray):
+def _scale_background_many(m: np.ndarray, data: np.ndarray, w: np.ndarray, sigma: np.ndarray):
     """(scale (N,), background (N,), the background-only fit's level (N,), the scratch array w m): each row's
-    weighted least squares of data ~ a m + b, a, b >= 0, from five row sums (its quadrant's edge where the optimum
-    lies outside)."""
+    weighted least squares of data ~ a m + b, a >= 0, b >= 0 or free in sign where the row may be over-subtracted
+    (:func:`.quality_model.background_may_be_negative`), from five row sums (an edge where the optimum lies outside)."""
     wm = np.multiply(w, m, out=_work("wm", m.shape))
     smm, smd, sm, sd, sw = _rowdot(wm, m), _rowdot(wm, data), wm.sum(axis=1), _rowdot(w, data), w.sum(axis=1)
     det = smm * sw - sm * sm
@@ -328,8 +330,10 @@ def _scale_background_many(m: np.ndarray, data: np.ndarray, w: np.ndarray):
         a = np.where(det > 0, (smd * sw - sm * sd) / det, -1.0)
         b = np.where(det > 0, (smm * sd - sm * smd) / det, -1.0)
         level = sd / sw
-    for j in np.flatnonzero(~((a >= 0) & (b >= 0))):
-        a[j], b[j] = _edge(smm[j], smd[j], sm[j], sd[j], sw[j])
+    signed = np.array([background_may_be_negative(row, sr) for row, sr in zip(data, np.broadcast_to(sigma, data.shape),
+                                                                                   strict=True)])
+    for j in np.flatnonzero(~((a >= 0) & ((b >= 0) | signed))):
+        a[j], b[j] = _edge(smm[j], smd[j], sm[j], sd[j], sw[j], bool(signed[j]))
     return a, b, level, wm
 
 

@@ -35,21 +35,42 @@ def model_intensity(q, radius, number, volume_fraction: float, sld: float = DEFA
     return (prefactor / float(w @ volume)) * (w @ f2) * hardsphere_sq(q, r_eff, volume_fraction)
 
 
-def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
-    """Non-negative (scale, background) minimising sum(((scale * shape + background - data) / sigma)^2).
+TAIL_Z = 3.0   # a point of the curve's high-q end below this many sigma: the curve may be over-subtracted
 
-    Closed form for two unknowns (the unconstrained optimum, else the best of the two edges), no scipy.
+
+def background_may_be_negative(data: np.ndarray, sigma: np.ndarray) -> bool:
+    """Whether the flat background is free in sign for these data (q ascending): where a point lies at or below
+    zero, or within TAIL_Z of its sigma of zero in the curve's high-q end (its last tenth, at least 3 points).  A
+    solvent subtracted a little too strongly leaves the curve less a constant, which SasView's background (free in
+    sign) fits; the curve then ends at zero or below (tests/test_oversubtraction.py).  Elsewhere it is held >= 0: a
+    negative background is not in such data, and beside a low-q power law it trades against it and against small
+    particles (60 A spheres with a q^-3 upturn read 21 A with q^-2.5 when it was free: tests/test_power_law.py)."""
+    data = np.asarray(data, float)
+    if np.any(data <= 0):
+        return True
+    z = data / np.asarray(sigma, float)
+    if z.max() <= 1.0:   # no dI: sigma is the curve's own level (relative_sigma), not a noise; points <= 0 alone say
+        return False
+    return bool(np.min(z[-max(len(data) // 10, 3):]) < TAIL_Z)
+
+
+def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
+    """(scale >= 0, background) minimising sum(((scale * shape + background - data) / sigma)^2); the background is
+    >= 0, or free in sign where the data may be over-subtracted (:func:`background_may_be_negative`).
+
+    Closed form for two unknowns (the unconstrained optimum, else the best of the edges), no scipy.
     """
     w = 1.0 / sigma**2
     sw, sm, sd = w.sum(), w @ shape, w @ data
     smm, smd = (w * shape) @ shape, (w * shape) @ data
     det = smm * sw - sm * sm
+    signed = background_may_be_negative(data, sigma)
     if det > 0:
         a = (smd * sw - sm * sd) / det
         b = (smm * sd - sm * smd) / det
-        if a >= 0 and b >= 0:
+        if a >= 0 and (b >= 0 or signed):
             return float(a), float(b)
-    cands = [(max(smd / smm, 0.0) if smm > 0 else 0.0, 0.0), (0.0, max(sd / sw, 0.0))]
+    cands = [(max(smd / smm, 0.0) if smm > 0 else 0.0, 0.0), (0.0, sd / sw if signed else max(sd / sw, 0.0))]
 
     def cost(p):
         r = (p[0] * shape + p[1] - data) / sigma
@@ -59,21 +80,23 @@ def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray
 
 
 def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Non-negative least squares over a few columns (n, k): argmin_x>=0 |(cols x - data) / sigma|^2, by
-    eliminating the negative ones (exact for the k <= 5 of the check and the polish)."""
+    """Least squares over a few columns (n, k): argmin |(cols x - data) / sigma|^2 with x >= 0, except for a
+    constant column (the flat background) where the data may be over-subtracted (:func:`background_may_be_negative`:
+    free in sign there); by eliminating the negative ones (exact for the k <= 5 of the check and the polish)."""
     w = 1.0 / sigma
     a, b = cols * w[:, None], data * w
+    signed = (np.ptp(cols, axis=0) == 0) & (cols[0] != 0) & background_may_be_negative(data, sigma)
     free = np.ones(cols.shape[1], bool)
     x = np.zeros(cols.shape[1])
     for _ in range(cols.shape[1]):
         x = np.zeros(cols.shape[1])
         x[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
-        if np.all(x >= 0):
+        if np.all((x >= 0) | signed):
             return x
-        free &= x > 0
+        free &= (x > 0) | signed
         if not free.any():
             break
-    return np.maximum(x, 0)
+    return np.where(signed, x, np.maximum(x, 0))
 
 
 GOOD_CHI2 = 1.2     # reduced chi2 at or below which a result explains its data: no power law is asked about

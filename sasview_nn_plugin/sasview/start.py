@@ -47,7 +47,7 @@ def _chi2(fitness, n_free: int) -> float:
 
 
 def _scale_background(fitness) -> None:
-    """Scale and background by non-negative least squares on SasView's own theory (smearing included)."""
+    """Scale (>= 0) and background (either sign) by least squares on SasView's own theory (smearing included)."""
     from ..inference.quality import nnls_scale_background
 
     pars = fitness._pars

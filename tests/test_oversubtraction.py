@@ -1,0 +1,121 @@
+"""Over-subtracted curves (issue 26: "a sloped or over-subtracted background" flags right answers).
+
+A solvent or buffer subtracted a little too strongly leaves the sample's curve minus a constant: the high-q points
+fall to zero and below, within their dI.  SasView fits that with its flat background, free in sign.  Until
+2026-12-07 the check, the polish, the sphere bound and ``refine`` held the background >= 0, so such a curve could
+not be explained by any answer and a right one was flagged ``poor-fit`` (Schulz spheres of 30-60 A on a lab window,
+the offset equal to the curve's own value at q_max: chi2_red ~25; three times that: ~220).
+
+The curves are sasmodels' ``sphere`` (Schulz pd 0.1) with dI 2 % of the curve plus 2 % of its value at q_max; the
+offset and the radius are how they were made.  The background is free in sign only where the data may be
+over-subtracted (points at or below zero, or the curve's high-q end at zero within 3 dI:
+``quality_model.background_may_be_negative``); elsewhere a negative one trades against a low-q power law and small
+particles (tests/test_power_law.py), and it stays >= 0.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers import direct_curve  # noqa: E402
+
+from sasview_nn_plugin import invert  # noqa: E402
+from sasview_nn_plugin.inference.quality import assess  # noqa: E402
+from sasview_nn_plugin.inference.quality_model import (  # noqa: E402
+    background_may_be_negative,
+    nnls_columns,
+    nnls_scale_background,
+)
+
+Q = np.geomspace(0.005, 0.5, 300)
+
+
+def oversubtracted(radius: float, offset: float, seed: int = 0):
+    """(I, dI, clean, subtracted constant): Schulz spheres (pd 0.1) less ``offset`` x the curve's value at q_max."""
+    clean = direct_curve("sphere", Q, radius=radius, radius_pd=0.1, radius_pd_type="schulz", radius_pd_n=80,
+                         radius_pd_nsigma=8, scale=0.01, background=0.0)
+    di = 0.02 * clean + 0.02 * clean[-1]
+    const = offset * clean[-1]
+    return clean - const + di * np.random.default_rng(seed).standard_normal(len(Q)), di, clean, const
+
+
+def schulz_number(radius: float, pd: float = 0.1):
+    """A Schulz number distribution on a fine grid (radii A, weights): the truth the check is given."""
+    r = np.linspace(radius * 0.4, radius * 1.8, 400)
+    z = 1 / pd**2 - 1
+    w = (r / radius) ** z * np.exp(-(z + 1) * r / radius)
+    return r, w / w.sum()
+
+
+def test_scale_background_fit_lets_the_background_go_negative_where_the_data_are_over_subtracted():
+    """By hand.  ``shape`` falls from 3 to 0 as a curve does; data = 2 shape - 0.5 exactly: its high-q end is below
+    zero, and the fit returns (2, -0.5), alone and beside a power-law column (held >= 0 itself).  The same line
+    moved up to 2 shape + 0.5 - 0.5 at every point's level well above its sigma: the background stays >= 0.  A
+    negative scale is refused either way (the spheres cannot scatter less than nothing)."""
+    shape = np.linspace(3.0, 0.0, 20)
+    sigma = np.full(20, 0.1)
+    data = 2 * shape - 0.5
+    assert background_may_be_negative(data, sigma)
+    assert nnls_scale_background(shape, data, sigma) == pytest.approx((2.0, -0.5))
+    cols = np.stack([shape, np.ones(20), (shape + 1) ** -2], axis=1)
+    assert nnls_columns(cols, data + 0.3 * (shape + 1) ** -2, sigma) == pytest.approx([2.0, -0.5, 0.3])
+    x = nnls_columns(cols, data - 0.3 * (shape + 1) ** -2, sigma)    # a negative power law: held at 0
+    assert x[2] == 0.0 and x[0] > 0 and x[1] < 0
+    high = np.linspace(3.0, 1.0, 20)   # the curve's end at 1.5, 15 sigma above zero
+    assert not background_may_be_negative(2 * high - 0.5, sigma)
+    a, b = nnls_scale_background(high, 2 * high - 0.5, sigma)
+    assert b == 0.0 and a == pytest.approx((high @ (2 * high - 0.5)) / (high @ high))
+    assert nnls_columns(np.stack([high, np.ones(20)], axis=1), 2 * high - 0.5, sigma)[1] == 0.0
+    a, b = nnls_scale_background(shape, -shape + 1, sigma)
+    assert a == 0.0 and b == pytest.approx(np.mean(-shape + 1))
+
+
+@pytest.mark.parametrize("radius, offset", [(30.0, 1.0), (45.0, 3.0), (60.0, 3.0)])
+def test_the_check_explains_an_oversubtracted_curve_by_its_true_spheres(radius, offset):
+    """The true distribution, checked: a negative background of the subtracted constant (within 3 of its dI at
+    q_max), chi2_red ~1 and no flag."""
+    intensity, di, _, const = oversubtracted(radius, offset)
+    r, w = schulz_number(radius)
+    for reference in (False, True):   # the fast check and the straightforward one
+        qual = assess(Q, intensity, di, r, w, 0.0, q_range=(Q[0], Q[-1]), reference=reference)
+        assert qual.chi2_reduced < 1.4
+        assert qual.background == pytest.approx(-const, abs=3 * di[-1])
+        assert "poor-fit" not in qual.flags and "structured-residuals" not in qual.flags
+
+
+@pytest.mark.parametrize("radius, offset, seed", [(30.0, 1.0, 0), (45.0, 3.0, 1), (60.0, 3.0, 2)])
+def test_an_oversubtracted_curve_is_read_right_and_unflagged(radius, offset, seed):
+    """``invert`` (the default: the whole-curve model on this window) reads the size within 5 % and flags nothing;
+    the points at or below zero are kept as data (a note)."""
+    intensity, di, _, const = oversubtracted(radius, offset, seed)
+    assert offset < 3 or (intensity <= 0).sum() >= 10
+    res = invert(Q, intensity, di, volume_fraction=0.0)
+    assert abs(res.mean_radius_number / radius - 1) <= 0.05
+    assert res.quality.flags == ()
+    assert res.quality.background < 0
+
+
+def test_refine_of_an_oversubtracted_curve_fits_a_negative_background():
+    """``refine`` (bumps; the background's range was [0, max I]): the subtracted constant found as a negative
+    background, no flag; the Schulz parametrisation (the family the curve was made with) reaches the noise."""
+    from sasview_nn_plugin.fitting.refine import refine
+
+    intensity, di, _, const = oversubtracted(45.0, 3.0, 1)
+    start = invert(Q, intensity, di, volume_fraction=0.0)
+    for parametrization, chi2_max in (("histogram", 3.0), ("schulz3", 1.3)):
+        ref = refine(start, parametrization=parametrization)
+        assert ref.fit.chi2_reduced < chi2_max and ref.quality.flags == ()
+        assert ref.fit.parameters["background"][0] == pytest.approx(-const, abs=3 * di[-1])
+        assert abs(ref.mean_radius_number / 45.0 - 1) <= 0.02
+
+
+def test_the_sphere_bound_reaches_the_noise_on_an_oversubtracted_curve():
+    """The least chi2 of any sphere distribution (behind ``poor-fit``): ~ the number of points, not 50x."""
+    from sasview_nn_plugin.inference.polish import best_spheres_chi2
+
+    intensity, di, _, _ = oversubtracted(45.0, 3.0, 1)
+    chi2, used = best_spheres_chi2(Q, intensity, di, None, None, np.geomspace(10, 300, 200), 0.0, 45.0)
+    assert chi2 / (len(Q) - used - 1) < 1.5
