@@ -156,3 +156,31 @@ def write_synthetic_parts(out, n: int, radius, seed: int = 0) -> list:
                  dq_scale=np.full(k, np.nan), radius_scale=np.exp(rng.normal(0, 0.1, k)), content=np.array(""))
         units.append(Unit(uid, table=object(), rows=np.arange(start, start + k)))
     return units
+
+
+# -- sasmodels curves with a low-q upturn (test_power_law, test_oversubtraction) ---------------------------------
+QLAB = np.geomspace(0.005, 0.3, 300)
+KNEE = 0.015           # the upturn equals the spheres here, and dominates below
+
+
+def upturn_curve(radius, pd, exponent, seed=0, noise=0.01, phi=0.0):
+    """(I, dI, power-law amplitude): Schulz spheres (sasmodels ``sphere``, scale 0.01; ``phi`` > 0: sphere@hardsphere
+    at that volume fraction, R_eff the number mean) plus sasmodels' ``power_law`` A q^-exponent (A: equal to the
+    spheres at KNEE; 0 without an exponent), 1 % noise."""
+    pars = dict(radius=radius, radius_pd=pd, radius_pd_type="schulz", radius_pd_n=80, radius_pd_nsigma=8,
+                background=0.0)
+    spheres = (direct_curve("sphere", QLAB, scale=0.01, **pars) if not phi else direct_curve(
+        "sphere@hardsphere", QLAB, scale=1.0, volfraction=phi, radius_effective_mode=1, **pars))
+    amp = 0.0
+    clean = spheres
+    if exponent:
+        amp = float(np.interp(KNEE, QLAB, spheres)) * KNEE**exponent
+        clean = spheres + direct_curve("power_law", QLAB, power=exponent, scale=amp, background=0.0)
+    di = noise * clean
+    return clean + di * np.random.default_rng(seed).standard_normal(len(QLAB)), di, amp
+
+
+def schulz_volume_mean(radius: float, pd: float) -> float:
+    """The volume-weighted mean radius (A) of a Schulz number distribution: R (z + 4) / (z + 1), z = 1/pd^2 - 1."""
+    z = 1 / pd**2 - 1
+    return radius * (z + 4) / (z + 1)

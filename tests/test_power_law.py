@@ -16,33 +16,14 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import direct_curve  # noqa: E402
+from helpers import QLAB, direct_curve, schulz_volume_mean, upturn_curve  # noqa: E402
 
 from sasview_nn_plugin import invert  # noqa: E402
 from sasview_nn_plugin.data.writers import csv_metadata  # noqa: E402
 from sasview_nn_plugin.inference.quality import assess  # noqa: E402
 from sasview_nn_plugin.inference.quality_model import choose_power_law, power_law_evidence  # noqa: E402
 
-QLAB = np.geomspace(0.005, 0.3, 300)
-KNEE = 0.015           # the upturn equals the spheres here, and dominates below
 ERR_MAX = 0.015        # bench_domain's limit on the number-mean error
-
-
-def upturn_curve(radius, pd, exponent, seed=0, noise=0.01, phi=0.0):
-    """(I, dI, power-law amplitude): Schulz spheres (sasmodels ``sphere``, scale 0.01; ``phi`` > 0: sphere@hardsphere
-    at that volume fraction, R_eff the number mean) plus sasmodels' ``power_law`` A q^-exponent (A: equal to the
-    spheres at KNEE; 0 without an exponent), 1 % noise."""
-    pars = dict(radius=radius, radius_pd=pd, radius_pd_type="schulz", radius_pd_n=80, radius_pd_nsigma=8,
-                background=0.0)
-    spheres = (direct_curve("sphere", QLAB, scale=0.01, **pars) if not phi else direct_curve(
-        "sphere@hardsphere", QLAB, scale=1.0, volfraction=phi, radius_effective_mode=1, **pars))
-    amp = 0.0
-    clean = spheres
-    if exponent:
-        amp = float(np.interp(KNEE, QLAB, spheres)) * KNEE**exponent
-        clean = spheres + direct_curve("power_law", QLAB, power=exponent, scale=amp, background=0.0)
-    di = noise * clean
-    return clean + di * np.random.default_rng(seed).standard_normal(len(QLAB)), di, amp
 
 
 UPTURNS = [(30.0, 0.1, 4, 0), (45.0, 0.1, 4, 1), (60.0, 0.1, 4, 0), (30.0, 0.1, 3, 1), (45.0, 0.1, 3, 1),
@@ -75,12 +56,6 @@ def test_an_upturn_no_longer_flags_the_windowed_models_right_answer(radius, pd, 
     q, model = qual.model_curve()
     z = (intensity - model) / di
     assert float(z @ z) / (len(q) - 3) == pytest.approx(qual.chi2_reduced, rel=1e-6)
-
-
-def schulz_volume_mean(radius: float, pd: float) -> float:
-    """The volume-weighted mean radius (A) of a Schulz number distribution: R (z + 4) / (z + 1), z = 1/pd^2 - 1."""
-    z = 1 / pd**2 - 1
-    return radius * (z + 4) / (z + 1)
 
 
 @pytest.mark.parametrize("radius, pd, exponent, seed", UPTURNS)

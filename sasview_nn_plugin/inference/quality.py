@@ -34,6 +34,9 @@ explains, over the data summed there (:func:`.quality_flags.block_misfit`; a wro
   :func:`.alternatives.review_alternatives`.
 - ``other-model-fits-as-well``: a fractal aggregate explains the data as well as a broad polished answer (the
   whole-curve model's): the data do not tell the sphere distribution from the aggregate (:mod:`.alternatives`).
+- ``over-subtracted``: the flat background was fitted negative (free in sign where the data may be
+  over-subtracted) by more than :data:`OVERSUB_Z` of its sigma: the sizes the curve's high-q end decides rest on
+  that constant (:func:`over_subtracted`).
 
 Speed: the forward model and statistics are written out straightforwardly in :mod:`.quality_model`
 (re-exported here); :func:`assess` computes the same numbers from per-grid caches (:mod:`.quality_fast`,
@@ -60,6 +63,7 @@ from . import quality_flags as qflags
 from .quality_model import (
     GOOD_CHI2,
     background_may_be_negative,
+    background_sigma,
     block_means,
     choose_power_law,
     model_intensity,
@@ -89,12 +93,13 @@ OBS_RADII = 32               # log-spaced trial radii for the noise rule
 OBS_POINTS = 200             # at most ~this many data points for the noise rule
 AUTO = "auto"                # assess(power_law=AUTO): a low-q power law where the evidence asks for one
 MANY_CHUNK = 128             # assess_many: rows per array pass (bounds its memory: ~10 MB per 100 rows)
+OVERSUB_Z = 3.0              # a fitted background below -OVERSUB_Z of its sigma -> "over-subtracted"
 
 MISFIT_FLAGS = {"poor-fit", "structured-residuals", "shape-outside-training"}   # the spheres miss the data
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
          "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window",
          "check-failed", "no-particle-signal", "mass-outside-observable", "volume-fraction-uncertain",
-         "number-distribution-undetermined", "other-model-fits-better", "other-model-fits-as-well")
+         "number-distribution-undetermined", "other-model-fits-better", "other-model-fits-as-well", "over-subtracted")
 VERDICTS = ("trusted", "approximate", "not trusted")   # Quality.verdict
 
 
@@ -248,9 +253,10 @@ def _training(training) -> Training:
 
 
 def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tuple | None = None,
-             power_law: tuple = ()) -> Quality:
+             power_law: tuple = (), sigma: np.ndarray | None = None) -> Quality:
     """The Quality of a check's numbers (:func:`_reference_stats`' tuple): the flags and their thresholds;
-    ``curve``: its :attr:`Quality.curve_inputs`; ``power_law``: () or (exponent, amplitude) of one fitted."""
+    ``curve``: its :attr:`Quality.curve_inputs`; ``power_law``: () or (exponent, amplitude) of one fitted; ``sigma``:
+    the weights' sigma of the points used (dI, or the level without dI), for the ``over-subtracted`` flag."""
     scale, bkg, chi2, rz, misfit, shape_max, edge_lo, edge_hi, obs, rss, rss_bg = stats[:11]
     flags = []
     if chi2 is not None and chi2 > POOR_FIT_CHI2 and misfit > MISFIT_MIN_REL:
@@ -273,8 +279,28 @@ def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tu
     outside = curve is not None and qflags.outside_observable(curve[2], curve[3], obs,
                                                        (OBS_X / curve[0][-1], OBS_X / curve[0][0]))
     qflags.judge(flags, finite, signal, outside)
+    if bkg < 0 and curve is not None and sigma is not None and over_subtracted(bkg, curve, sigma, chi2, rss, n,
+                                                                               power_law):
+        flags.append("over-subtracted")
     return Quality(chi2, scale, bkg, obs, tuple(flags), rz, misfit, shape_max, n, curve, signal,
                    qflags.is_approximate(flags, chi2, rz, misfit, POOR_FIT_CHI2, RUNS_Z), *power_law)
+
+
+def over_subtracted(background: float, curve: tuple, sigma: np.ndarray, chi2: float | None, rss: float, n: int,
+                    power_law: tuple = ()) -> bool:
+    """Whether a negative fitted ``background`` lies below -OVERSUB_Z of its sigma (:func:`background_sigma`, widened
+    by sqrt(chi2_red) where that is above 1; without dI, ``chi2`` None, the residuals' own scale sqrt(rss / (n - 2))).
+    The curve was over-subtracted (solvent or empty cell): the fit explains that by a negative constant (free in sign
+    where the data may be over-subtracted, :func:`.quality_model.background_may_be_negative`), and what the curve's
+    high-q end says about the sizes rests on it.  Measured on a helper's 215 adversarial curves (2026-12-07, Schulz
+    spheres 10-300 A less 0.3-10x their high-q level, with upturns, phi up to 0.3, no dI, shapes outside the model):
+    without the flag the free background made 29 silently wrong that the >= 0 background had flagged (as
+    `poor-fit`); with it none, 5 of the old silent ones flagged, and 30 flagged wrong answers now right under it."""
+    q, dq, radius, number, phi, *slit = curve
+    sb = background_sigma(q, dq, radius, number, phi, sigma, slit[0] if slit else None,
+                          power_law[0] if power_law else None)
+    widen = math.sqrt(max(chi2, 1.0)) if chi2 is not None else math.sqrt(rss / max(n - 2, 1))
+    return bool(background < -OVERSUB_Z * sb * widen) if math.isfinite(sb) and sb > 0 else False
 
 
 def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: float | None = None,
@@ -364,7 +390,8 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     if stats is None:
         stats = _reference_stats(qu, iu, du, dqu, radius, number, phi, slit_length, power_law)
     return _quality(dom, n, min(q1, hi) / max(q0, lo), phi, stats, (qu, dqu, radius, number, phi, slit_length),
-                    () if power_law is None else (float(power_law), stats[11]))
+                    () if power_law is None else (float(power_law), stats[11]),
+                    relative_sigma(iu) if du is None else du)
 
 
 def points_used(q, intensity, di, dq, lo: float, hi: float):
@@ -423,7 +450,8 @@ def assess_many(q, intensities, dis, radius, numbers, volume_fractions, *, train
     covered = min(q1, hi) / max(q0, lo)
     out = [_quality(dom, n, covered, float(phis[k]), stats[k] if stats[k] is not None else
                     _reference_stats(qu, iu[k], None if du is None else du[k], dqu, radius, numbers[k],
-                                     float(phis[k])), (qu, dqu, radius, numbers[k], float(phis[k])))
+                                     float(phis[k])), (qu, dqu, radius, numbers[k], float(phis[k])),
+                    sigma=relative_sigma(iu[k]) if du is None else du[k])
            for k in range(len(iu))]
     if power_law == AUTO:   # the rows whose evidence asks for a power law: checked with it, one at a time
         for k, qual in enumerate(out):

@@ -99,6 +99,22 @@ def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.nd
     return np.where(signed, x, np.maximum(x, 0))
 
 
+def background_sigma(q, dq, radius, number, volume_fraction: float, sigma: np.ndarray,
+                     slit_length: float | None = None, power_law: float | None = None) -> float:
+    """1-sigma (data units) of the flat background fitted beside the spheres' curve (``number`` over ``radius``, A;
+    smeared as the data are) and, where given, the low-q power law q^-power_law: from the covariance of the weighted
+    linear least-squares fit (scale, background[, amplitude]), weights 1/``sigma``^2.  NaN where it is singular."""
+    cols = [smeared_intensity(q, dq, radius, number, volume_fraction, slit_length), np.ones(len(q))]
+    if power_law is not None:
+        cols.append(smeared_power_law(q, dq, power_law, slit_length))
+    a = np.stack(cols, axis=1) / np.asarray(sigma, float)[:, None]
+    try:
+        cov = np.linalg.inv(a.T @ a)
+    except np.linalg.LinAlgError:
+        return math.nan
+    return float(math.sqrt(cov[1, 1])) if cov[1, 1] > 0 else math.nan
+
+
 GOOD_CHI2 = 1.2     # reduced chi2 at or below which a result explains its data: no power law is asked about
 UPTURN_MIN = 0.1    # a power law below this share of the model at the lowest q is no upturn (upturn_visible)
 POWER_LAWS = (2.0, 2.5, 3.0, 3.5, 4.0)   # exponents of the low-q power law tried (aggregates, the upturn)
