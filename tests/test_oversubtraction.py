@@ -157,3 +157,21 @@ def test_a_curve_whose_end_is_only_noisy_is_not_flagged_over_subtracted(seed):
     r, w = schulz_number(45.0)
     qual = assess(Q, intensity, di, r, w, 0.0, q_range=(Q[0], Q[-1]))
     assert qual.flags == () and qual.chi2_reduced < 1.4
+
+
+def test_without_di_only_points_at_or_below_zero_free_the_background():
+    """No dI: the weights are the curve's level (the check, the polish) or 1 % of it (refine, the parametric fit);
+    neither is a noise, so the rule frees the background only for points <= 0, the same for all of them (a code
+    review found refine freeing it on noise-free monodisperse curves whose minima dip below 3 % of the level).  The
+    over-subtracted curve without dI is still flagged, the widening then from the residuals' own scale."""
+    from sasview_nn_plugin.data.validation import relative_sigma
+
+    mono = direct_curve("sphere", Q, radius=60.0, radius_pd=0.01, radius_pd_type="schulz", radius_pd_n=80,
+                        radius_pd_nsigma=8, scale=0.01, background=0.0)
+    for sigma in (relative_sigma(mono), 0.01 * relative_sigma(mono)):
+        assert not background_may_be_negative(mono, sigma)
+    intensity, _, _, const = oversubtracted(45.0, 3.0, 1)
+    assert background_may_be_negative(intensity, 0.01 * relative_sigma(intensity))
+    r, w = schulz_number(45.0)
+    qual = assess(Q, intensity, None, r, w, 0.0, q_range=(Q[0], Q[-1]))
+    assert "over-subtracted" in qual.flags and qual.background < 0

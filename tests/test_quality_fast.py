@@ -125,6 +125,14 @@ def test_fast_structure_factor_coefficients_equal_the_port():
 
 def test_quadrant_edges_equal_nnls(rng):
     m = np.exp(-np.linspace(0, 3, 200))
+    m2 = np.exp(-np.linspace(0, 1, 200))   # held: the optimum's background < 0, the curve's end 20 sigma above zero
+    d = 2 * m2 - 0.3 + 0.01 * rng.standard_normal(200)
+    sig = np.full(200, 0.02)
+    w = 1 / sig**2
+    assert not Q.background_may_be_negative(d, sig)
+    sums = ((w * m2) @ m2, (w * m2) @ d, w @ m2, w @ d, w.sum())
+    held = quality_fast._edge(*sums, False)
+    assert held == pytest.approx(Q.nnls_scale_background(m2, d, sig), abs=1e-12) and held[1] == 0.0
     for a, b in ((2.0, -0.5), (-1.0, 0.3), (0.5, -1e-3), (-0.2, -0.1)):
         d = a * m + b + 0.01 * rng.standard_normal(200)
         sig = 0.01 + 0.02 * rng.random(200)

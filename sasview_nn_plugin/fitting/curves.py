@@ -30,9 +30,10 @@ def model_curve(result: Inversion, q: np.ndarray | None = None) -> ModelCurve:
     unsmeared theory there, a slit kept; a pinhole's dq is known only at the data's points).
 
     The network is blind to absolute scale, so scale, a flat background (and the power law's amplitude) are
-    fitted to the data inside the result's q range by weighted non-negative least squares (weights 1/dI, or
-    1/level without dI: ``data.validation.relative_sigma``), at the result's volume fraction.  (A fit's own
-    curve is ``result.fit.q``, ``result.fit.intensity``.)
+    fitted to the data inside the result's q range by weighted least squares (scale >= 0; the background as the
+    check holds it: :func:`..inference.quality_model.nnls_columns`; weights 1/dI, or 1/level without dI:
+    ``data.validation.relative_sigma``), at the result's volume fraction.  (A fit's own curve is ``result.fit.q``,
+    ``result.fit.intensity``.)
     """
     q_data, (lo, hi) = result.q_data, result.q_range
     sel = (q_data >= lo * (1 - 1e-9)) & (q_data <= hi * (1 + 1e-9))

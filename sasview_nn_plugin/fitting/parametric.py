@@ -101,7 +101,8 @@ def fit_sphere_hs(q, intensity, dI, *, volume_fraction: float, family: str, radi
     """bumps fit of sasmodels ``sphere@hardsphere`` (``radius_pd_type=family``) from the given start.
 
     Fitted: radius, radius_pd, scale, background; the volume fraction is fixed.  ``scale`` and
-    ``background`` None: set by non-negative least squares for the starting curve.  dI None: 1 % of I.
+    ``background`` None: set by least squares for the starting curve (the background as the check holds it, then
+    fitted within +-max |I|).  dI None: 1 % of I.
     ``dq``: 1-sigma Gaussian q resolution (sasmodels Pinhole1D).  Returns an
     :class:`~sasview_nn_plugin.inference.result.Inversion` with ``fit`` (parametrization = family) and
     ``uncertainty`` parts, whose distributions are binned on ``grid`` (default 9-99 A) and whose mean radii

@@ -16,8 +16,8 @@ with the hard-sphere S(q); Schulz radii as sasmodels' dispersion, 25 points over
 cutoff :data:`CUTOFF`) on the data's
 resolution (slit: sasmodels' Slit1D; pinhole dq: the check's own smearing, :mod:`..physics.smearing`, within 5e-4 of
 the smearing integral where sasmodels' DirectModel, a midpoint rule on the data's q, was off by up to 7.5e-3), scale
-and flat background linear (scale >= 0), the rest by a bounded Levenberg-Marquardt fit (:mod:`.least_squares`,
-:data:`MAX_EVALUATIONS` trial evaluations):
+and flat background linear (as the check holds them: :func:`.quality_model.nnls_scale_background`), the rest by a
+bounded Levenberg-Marquardt fit (:mod:`.least_squares`, :data:`MAX_EVALUATIONS` trial evaluations):
 
 - ``sphere@stickyhardsphere`` (Baxter, perturb 0.05): Schulz radii (mean, pd), stickiness tau and the volume
   fraction, free in :data:`PHI_BOUNDS` from the answer's (skipped at phi 0).  Held at the answer's phi, the review

@@ -173,11 +173,12 @@ def best_spheres_chi2(q, intensity, di, dq, slit_length, radius, phi: float, r_e
 
 def background_share(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> float:
     """The flat background's share of the intensity at the high-q end (the median of the last tenth of the points)
-    when ``vol`` (volume fractions per radius, A) is fitted to the data with a scale (>= 0) and a background."""
+    when ``vol`` (volume fractions per radius, A) is fitted to the data with a scale (>= 0) and a background: its
+    magnitude, so that a negative one (over-subtracted data) counts as much as a positive one."""
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, vol > MASS_FLOOR)
     _, c = nnls_scale_background(cur.model(vol, phi), cur.i, cur.sigma)
     end = float(np.median(cur.i[-max(len(cur.i) // 10, 1):]))
-    return float(c / end) if end > 0 else math.inf
+    return float(abs(c) / end) if end > 0 else math.inf
 
 
 def log_width(vol: np.ndarray, radius: np.ndarray) -> float:
@@ -336,9 +337,10 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
          shape: bool = True, settle: bool = False) -> tuple[np.ndarray, float, float]:
     """(volume distribution, chi2 before, chi2 after) on the fine grid ``radius``: each population of ``vol`` shifted
     and stretched in log R (Levenberg-Marquardt on 2 parameters a population), its volume share, the scale, a flat
-    background (either sign) and A of a power law q^-exponent fitted linearly (>= 0 but the background); then, if
-    the data still ask, its shape (:func:`reshape`). Each stage is kept only where it lowers chi2. ``settle``: moved
-    even where ``vol`` already explains the data (chi2_red <= GOOD_CHI2), to compare it with another at its best."""
+    background and A of a power law q^-exponent fitted linearly (>= 0; the background as :func:`nnls_columns` holds it);
+    then, if the data still ask, its shape (:func:`reshape`). Each stage is kept only where it lowers chi2. ``settle``:
+    moved even where ``vol`` already explains the data (chi2_red <= GOOD_CHI2), to compare it with another at its
+    best."""
     parts = modes(vol)
     reach = np.convolve(vol > MASS_FLOOR, np.ones(9 * SUB), "same") > 0     # room to move ~4 bins either way
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)

@@ -5,7 +5,8 @@ numpy only; nothing here calls sasmodels (the review of other explanations fits 
 Units: q in 1/A, radius in A, SLD in 1e-6/A^2, intensity in 1/cm
 (any constant factor of the data is absorbed by the fitted scale).
 
-:func:`assess` fits a scale (>= 0) and a flat background (either sign) of the result's model curve to the data over
+:func:`assess` fits a scale (>= 0) and a flat background (>= 0, or free in sign where the data may be
+over-subtracted: :func:`.quality_model.background_may_be_negative`) of the result's model curve to the data over
 the q range used and returns a :class:`Quality`: reduced chi^2 (when dI is given), a runs statistic of the
 residuals, the observable radius range of the window, and ``flags``, short stable strings, empty when the
 result can be trusted.  Each flag's threshold is a module constant (docs/domain.md):
@@ -98,8 +99,9 @@ OVERSUB_Z = 3.0              # a fitted background below -OVERSUB_Z of its sigma
 MISFIT_FLAGS = {"poor-fit", "structured-residuals", "shape-outside-training"}   # the spheres miss the data
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
          "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window",
-         "check-failed", "no-particle-signal", "mass-outside-observable", "volume-fraction-uncertain",
-         "number-distribution-undetermined", "other-model-fits-better", "other-model-fits-as-well", "over-subtracted")
+         "check-failed", "no-particle-signal", "mass-outside-observable", "over-subtracted",
+         "volume-fraction-uncertain", "number-distribution-undetermined", "other-model-fits-better",
+         "other-model-fits-as-well")
 VERDICTS = ("trusted", "approximate", "not trusted")   # Quality.verdict
 
 
@@ -288,14 +290,14 @@ def _quality(dom: Training, n: int, covered: float, phi: float, stats, curve: tu
 
 def over_subtracted(background: float, curve: tuple, sigma: np.ndarray, chi2: float | None, rss: float, n: int,
                     power_law: tuple = ()) -> bool:
-    """Whether a negative fitted ``background`` lies below -OVERSUB_Z of its sigma (:func:`background_sigma`, widened
-    by sqrt(chi2_red) where that is above 1; without dI, ``chi2`` None, the residuals' own scale sqrt(rss / (n - 2))).
-    The curve was over-subtracted (solvent or empty cell): the fit explains that by a negative constant (free in sign
-    where the data may be over-subtracted, :func:`.quality_model.background_may_be_negative`), and what the curve's
-    high-q end says about the sizes rests on it.  Measured on a helper's 215 adversarial curves (2026-12-07, Schulz
-    spheres 10-300 A less 0.3-10x their high-q level, with upturns, phi up to 0.3, no dI, shapes outside the model):
-    without the flag the free background made 29 silently wrong that the >= 0 background had flagged (as
-    `poor-fit`); with it none, 5 of the old silent ones flagged, and 30 flagged wrong answers now right under it."""
+    """Whether a negative fitted ``background`` lies below -OVERSUB_Z of its sigma (:func:`background_sigma`, widened by
+    sqrt(chi2_red) where that is above 1; without dI, ``chi2`` None, the residuals' own scale sqrt(rss / (n - 2))). The
+    curve was over-subtracted (solvent or empty cell): the fit explains that by a negative constant (free in sign where
+    the data may be over-subtracted, :func:`.quality_model.background_may_be_negative`), and what the curve's high-q end
+    says about the sizes rests on it.  Measured on a helper's 215 adversarial curves (2026-12-07, Schulz spheres 10-300
+    A less 0.3-10x their high-q level, with upturns, phi up to 0.3, no dI, shapes outside the model): without the flag
+    the free background made 29 silently wrong that the >= 0 background had flagged (as `poor-fit`); with it none, 5 of
+    the old silent ones flagged, and 30 flagged wrong answers now right under it (net +23 right under a flag)."""
     q, dq, radius, number, phi, *slit = curve
     sb = background_sigma(q, dq, radius, number, phi, sigma, slit[0] if slit else None,
                           power_law[0] if power_law else None)
@@ -349,7 +351,7 @@ def assess(q, intensity, di, radius, number, volume_fraction: float, *, training
     q in 1/A (ascending), intensity in any units, di None or per point (same units).  ``training``: a
     :class:`Training`, a loaded NNModel or a model name/path (None: the shipped default), whose domain the
     flags test against.  ``q_range`` (1/A): the data range used (default: the training window).  The model
-    curve is :func:`model_intensity` with scale (>= 0) and flat background (either sign) fitted (least squares,
+    curve is :func:`model_intensity` with scale and flat background fitted (:func:`nnls_scale_background`,
     weights 1/dI^2, else 1/level^2: relative_sigma) over the points in ``q_range``, smeared with ``dq`` (1/A).
     Computed from per-grid caches (:mod:`.quality_fast`); ``reference=True``: straightforwardly, as specified
     (the same numbers to rounding, ~5x slower).  ``observe=False`` skips the noise rule of the observable range

@@ -184,9 +184,10 @@ def evaluate(gr: Grid, data: np.ndarray, di: np.ndarray | None, number: np.ndarr
     det = smm * sw - sm * sm
     a = (smd * sw - sm * sd) / det if det > 0 else -1.0
     b = (smm * sd - sm * smd) / det if det > 0 else -1.0
-    signed = background_may_be_negative(data, sigma)
-    if not (a >= 0 and (b >= 0 or signed)):
-        a, b = _edge(smm, smd, sm, sd, sw, signed)
+    if not (a >= 0 and b >= 0):
+        signed = background_may_be_negative(data, sigma)
+        if not (a >= 0 and signed):
+            a, b = _edge(smm, smd, sm, sd, sw, signed)
     fit = m * a
     fit += b
     resid = data - fit
@@ -330,10 +331,11 @@ def _scale_background_many(m: np.ndarray, data: np.ndarray, w: np.ndarray, sigma
         a = np.where(det > 0, (smd * sw - sm * sd) / det, -1.0)
         b = np.where(det > 0, (smm * sd - sm * smd) / det, -1.0)
         level = sd / sw
-    signed = np.array([background_may_be_negative(row, sr) for row, sr in zip(data, np.broadcast_to(sigma, data.shape),
-                                                                                   strict=True)])
-    for j in np.flatnonzero(~((a >= 0) & ((b >= 0) | signed))):
-        a[j], b[j] = _edge(smm[j], smd[j], sm[j], sd[j], sw[j], bool(signed[j]))
+    sig = np.broadcast_to(sigma, data.shape)
+    for j in np.flatnonzero(~((a >= 0) & (b >= 0))):
+        signed = background_may_be_negative(data[j], sig[j])
+        if not (a[j] >= 0 and signed):
+            a[j], b[j] = _edge(smm[j], smd[j], sm[j], sd[j], sw[j], signed)
     return a, b, level, wm
 
 

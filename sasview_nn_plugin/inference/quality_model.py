@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..data.validation import relative_sigma
 from ..physics.kernels import dilute_as_one
 from ..physics.scattering import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, hardsphere_sq, power_law, sphere_f2
 from ..physics.smearing import slit_resolution, smearing
@@ -44,14 +45,18 @@ def background_may_be_negative(data: np.ndarray, sigma: np.ndarray) -> bool:
     solvent subtracted a little too strongly leaves the curve less a constant, which SasView's background (free in
     sign) fits; the curve then ends at zero or below (tests/test_oversubtraction.py).  Elsewhere it is held >= 0: a
     negative background is not in such data, and beside a low-q power law it trades against it and against small
-    particles (60 A spheres with a q^-3 upturn read 21 A with q^-2.5 when it was free: tests/test_power_law.py)."""
+    particles (60 A spheres with a q^-3 upturn read 21 A with q^-2.5 when it was free: tests/test_power_law.py).
+    Without dI (``sigma`` a constant multiple of the curve's level, :func:`..data.validation.relative_sigma`: the
+    check's and the polish's weights are the level itself, refine's and the parametric fit's 1 % of it) only points at
+    or below zero free it: the level says nothing about the noise."""
     data = np.asarray(data, float)
     if np.any(data <= 0):
         return True
-    z = data / np.asarray(sigma, float)
-    if z.max() <= 1.0:   # no dI: sigma is the curve's own level (relative_sigma), not a noise; points <= 0 alone say
+    sigma = np.asarray(sigma, float)
+    ratio = sigma / relative_sigma(data)
+    if np.ptp(ratio) <= 1e-9 * ratio.max():   # no dI
         return False
-    return bool(np.min(z[-max(len(data) // 10, 3):]) < TAIL_Z)
+    return bool(np.min(data[-max(len(data) // 10, 3):] / sigma[-max(len(data) // 10, 3):]) < TAIL_Z)
 
 
 def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
@@ -64,12 +69,14 @@ def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray
     sw, sm, sd = w.sum(), w @ shape, w @ data
     smm, smd = (w * shape) @ shape, (w * shape) @ data
     det = smm * sw - sm * sm
-    signed = background_may_be_negative(data, sigma)
+    signed = None   # the sign rule, asked only where the background comes out negative (it costs a pass over data)
     if det > 0:
         a = (smd * sw - sm * sd) / det
         b = (smm * sd - sm * smd) / det
-        if a >= 0 and (b >= 0 or signed):
+        if a >= 0 and (b >= 0 or (signed := background_may_be_negative(data, sigma))):
             return float(a), float(b)
+    if signed is None:
+        signed = background_may_be_negative(data, sigma)
     cands = [(max(smd / smm, 0.0) if smm > 0 else 0.0, 0.0), (0.0, sd / sw if signed else max(sd / sw, 0.0))]
 
     def cost(p):
@@ -82,21 +89,58 @@ def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray
 def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """Least squares over a few columns (n, k): argmin |(cols x - data) / sigma|^2 with x >= 0, except for a
     constant column (the flat background) where the data may be over-subtracted (:func:`background_may_be_negative`:
-    free in sign there); by eliminating the negative ones (exact for the k <= 5 of the check and the polish)."""
+    free in sign there).  Fast path: eliminating the negative ones; its answer is kept where it meets the optimality
+    (KKT) conditions, else every set of active bounds is tried (at most 2^k small solves; tested against scipy's
+    bounded least squares, tests/test_quality.py)."""
     w = 1.0 / sigma
     a, b = cols * w[:, None], data * w
-    signed = (np.ptp(cols, axis=0) == 0) & (cols[0] != 0) & background_may_be_negative(data, sigma)
-    free = np.ones(cols.shape[1], bool)
-    x = np.zeros(cols.shape[1])
-    for _ in range(cols.shape[1]):
-        x = np.zeros(cols.shape[1])
+    k = cols.shape[1]
+    flat = (cols[0] == cols[-1]) & (cols[0] != 0)   # candidates for the constant column (checked when it matters)
+    signed = np.zeros(k, bool)   # free in sign: asked only once the constant column comes out negative
+    asked = False
+    free = np.ones(k, bool)
+    x = np.zeros(k)
+    for _ in range(k):
+        x = np.zeros(k)
         x[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
+        if not asked and (x[flat] < 0).any():
+            if background_may_be_negative(data, sigma):
+                signed = flat.copy()
+                signed[flat] = np.all(cols[:, flat] == cols[0, flat], axis=0)
+            asked = True
         if np.all((x >= 0) | signed):
-            return x
+            break
         free &= (x > 0) | signed
         if not free.any():
             break
-    return np.where(signed, x, np.maximum(x, 0))
+    x = np.where(signed, x, np.maximum(x, 0))
+    grad = a.T @ (a @ x - b)    # KKT: at a bound (x = 0, constrained) the gradient must not point inside
+    tol = 1e-9 * (np.linalg.norm(a, axis=0) * np.linalg.norm(b) + 1e-300)
+    if np.all((x > 0) | signed | (grad >= -tol)) and np.all(np.abs(grad[(x > 0) | signed]) <= 1e-6 * (
+            np.linalg.norm(a, axis=0) * np.linalg.norm(b) + 1e-300)[(x > 0) | signed]):
+        return x
+    return _nnls_exact(a, b, signed)
+
+
+def _nnls_exact(a: np.ndarray, b: np.ndarray, signed: np.ndarray) -> np.ndarray:
+    """argmin |a x - b|^2 with x >= 0 but where ``signed``: the best feasible least-squares solution over every
+    subset of the constrained columns held at 0 (k <= 5: at most 32 solves)."""
+    k = a.shape[1]
+    best, best_x = math.inf, np.zeros(k)
+    constrained = np.flatnonzero(~signed)
+    for mask in range(2 ** len(constrained)):
+        free = signed.copy()
+        free[constrained[[bool(mask >> i & 1) for i in range(len(constrained))]]] = True
+        if not free.any():
+            continue
+        x = np.zeros(k)
+        x[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
+        if np.any(x[~signed] < 0):
+            continue
+        r = a @ x - b
+        if r @ r < best:
+            best, best_x = float(r @ r), x
+    return best_x   # (all held at 0 where no subset is feasible)
 
 
 def background_sigma(q, dq, radius, number, volume_fraction: float, sigma: np.ndarray,
@@ -139,8 +183,9 @@ def choose_power_law(model: np.ndarray, data: np.ndarray, sigma: np.ndarray, pow
                      exponents=POWER_LAWS, noise_known: bool = True) -> tuple[float | None, float]:
     """(exponent or None, chi2 drop): of the low-q power laws A q^-p, p in ``exponents`` (``power_law_of(p)``: its
     curve at the data's points, smeared as ``model`` is), the one whose fit beside ``model`` (the spheres' curve; its
-    scale, a flat background and A fitted >= 0, weights 1/sigma^2) lowers chi2 most; kept when the drop beats
-    :func:`power_law_evidence` (at the fit's chi2_red with it) and it is an upturn (:func:`upturn_visible`).
+    scale and A fitted >= 0, a flat background as :func:`nnls_columns` holds it, weights 1/sigma^2) lowers chi2
+    most; kept when the drop beats :func:`power_law_evidence` (at the fit's chi2_red with it) and it is an upturn
+    (:func:`upturn_visible`).
     ``noise_known=False`` (no dI: ``sigma`` is only relative, the noise level is the residuals'): the BIC with the
     variance estimated, n ln(chi2 without / chi2 with) against the same 2 ln n.  The
     one rule for the polish, the check and the refinement (docs/domain.md)."""

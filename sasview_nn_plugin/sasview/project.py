@@ -118,7 +118,8 @@ def plugin_parameters(result, components: list[tuple[float, float, float]] | Non
     The size distribution is summarised as up to three Schulz components (``components`` =
     [(mean A, pd, volume share)], default: fitted to the result's histogram); scale and background (and, where
     the result's check fitted a low-q power law A q^-p, its scale at the result's exponent: ``power_law_scale``,
-    ``power_law_exponent``, both free) are then fitted (non-negative least squares) to the data inside
+    ``power_law_exponent``, both free) are then fitted (least squares; scale >= 0, the background as the check holds
+    it) to the data inside
     :func:`fitted_q_range`.
     """
     from ..data.validation import relative_sigma

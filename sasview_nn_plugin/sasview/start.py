@@ -47,7 +47,8 @@ def _chi2(fitness, n_free: int) -> float:
 
 
 def _scale_background(fitness) -> None:
-    """Scale (>= 0) and background (either sign) by least squares on SasView's own theory (smearing included)."""
+    """Scale (>= 0) and background (>= 0, or free in sign where the data may be over-subtracted:
+    :func:`..inference.quality_model.background_may_be_negative`) by least squares on SasView's own theory."""
     from ..inference.quality import nnls_scale_background
 
     pars = fitness._pars
