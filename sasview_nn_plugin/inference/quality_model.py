@@ -100,7 +100,8 @@ def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.nd
     asked = False
     free = np.ones(k, bool)
     x = np.zeros(k)
-    for _ in range(k):
+    feasible = False
+    for step in range(k):
         x = np.zeros(k)
         x[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
         if not asked and (x[flat] < 0).any():
@@ -109,16 +110,22 @@ def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.nd
                 signed[flat] = np.all(cols[:, flat] == cols[0, flat], axis=0)
             asked = True
         if np.all((x >= 0) | signed):
+            if step == 0:   # the unconstrained optimum is feasible: it is the optimum
+                return x
+            feasible = True
             break
         free &= (x > 0) | signed
         if not free.any():
             break
-    x = np.where(signed, x, np.maximum(x, 0))
-    grad = a.T @ (a @ x - b)    # KKT: at a bound (x = 0, constrained) the gradient must not point inside
-    tol = 1e-9 * (np.linalg.norm(a, axis=0) * np.linalg.norm(b) + 1e-300)
-    if np.all((x > 0) | signed | (grad >= -tol)) and np.all(np.abs(grad[(x > 0) | signed]) <= 1e-6 * (
-            np.linalg.norm(a, axis=0) * np.linalg.norm(b) + 1e-300)[(x > 0) | signed]):
-        return x
+    held = ~free
+    if feasible:   # KKT at the columns held at 0: the gradient must not point into the feasible side
+        ah = a[:, held]
+        grad = ah.T @ (a @ x - b)
+        if np.all(grad >= -1e-9 * np.sqrt((ah * ah).sum(axis=0)) * np.linalg.norm(b)):
+            return x
+    if not asked and flat.any() and background_may_be_negative(data, sigma):
+        signed = flat.copy()
+        signed[flat] = np.all(cols[:, flat] == cols[0, flat], axis=0)
     return _nnls_exact(a, b, signed)
 
 
