@@ -5,10 +5,9 @@ with 1 % noise resolve the position of a narrow distribution, or each population
 that, so a right answer can still miss its curve by many sigma.  :func:`polish` spreads the answer over the
 network's grid split SUB-fold (:func:`fine_grid`), then :func:`move` shifts and stretches each population in
 log R (shares, scale and background linear >= 0; the background free in sign where the data may be
-over-subtracted), :func:`reshape` fits a smooth log-correction
-where the data still ask, and a low-q power law is added where the evidence rule asks for it
-(:func:`choose_power_law`).  Each stage is kept only where it lowers chi2; the check then reads the fine grid as
-sasmodels' array dispersion does.
+over-subtracted), :func:`reshape` fits a smooth log-correction where the data still ask, and a low-q power law is
+added where the evidence rule asks for it (:func:`choose_power_law`).  Each stage is kept only where it lowers chi2;
+the check then reads the fine grid as sasmodels' array dispersion does.
 10-70 ms a curve on the 2-core machine (bench_wide, 2026-12-07).  numpy only.
 """
 
@@ -147,7 +146,7 @@ def best_spheres_chi2(q, intensity, di, dq, slit_length, radius, phi: float, r_e
     reaches on these data, with a flat background (>= 0, or free in sign where the data may be over-subtracted:
     :func:`.quality_model.background_may_be_negative`; A q^-power_law >= 0), S(q) at ``phi`` with R_eff ``r_eff``
     (A) held: non-negative least squares (:func:`.least_squares.nnls`) over one column per radius, no smoothness.
-    What "no sphere distribution explains these data" means, tested: the bound under every answer's chi2. The radii
+    What "no sphere distribution explains these data" means, tested: the bound under every answer's chi2.  The radii
     are ``radius``'s range, log-spaced as ``radius`` but at most 2 / (q R) apart in ln R (q the highest the model is
     computed at): a comb of radii farther apart than that dephases at high q R and cannot stand for a continuum
     (near-monodisperse spheres of 1400-2600 A on q up to 0.3 1/A: bound 4-30 on the whole-curve grid, 0.9-1.1 so)."""
@@ -338,9 +337,9 @@ def move(q, intensity, di, dq, slit_length, radius, vol, phi: float, exponent: f
     """(volume distribution, chi2 before, chi2 after) on the fine grid ``radius``: each population of ``vol`` shifted
     and stretched in log R (Levenberg-Marquardt on 2 parameters a population), its volume share, the scale, a flat
     background and A of a power law q^-exponent fitted linearly (>= 0; the background as :func:`nnls_columns` holds it);
-    then, if the data still ask, its shape (:func:`reshape`). Each stage is kept only where it lowers chi2. ``settle``:
-    moved even where ``vol`` already explains the data (chi2_red <= GOOD_CHI2), to compare it with another at its
-    best."""
+    then, if the data still ask, its shape (:func:`reshape`).  Each stage is kept only where it lowers chi2.
+    ``settle``: moved even where ``vol`` already explains the data (chi2_red <= GOOD_CHI2), to compare it with another
+    at its best."""
     parts = modes(vol)
     reach = np.convolve(vol > MASS_FLOOR, np.ones(9 * SUB), "same") > 0     # room to move ~4 bins either way
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, reach)
