@@ -56,7 +56,8 @@ def background_may_be_negative(data: np.ndarray, sigma: np.ndarray) -> bool:
     ratio = sigma / relative_sigma(data)
     if np.ptp(ratio) <= 1e-9 * ratio.max():   # no dI
         return False
-    return bool(np.min(data[-max(len(data) // 10, 3):] / sigma[-max(len(data) // 10, 3):]) < TAIL_Z)
+    tail = max(len(data) // 10, 3)
+    return bool(np.min(data[-tail:] / sigma[-tail:]) < TAIL_Z)
 
 
 def nnls_scale_background(shape: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
@@ -96,19 +97,14 @@ def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.nd
     a, b = cols * w[:, None], data * w
     k = cols.shape[1]
     flat = (cols[0] == cols[-1]) & (cols[0] != 0)   # candidates for the constant column (checked when it matters)
-    signed = np.zeros(k, bool)   # free in sign: asked only once the constant column comes out negative
-    asked = False
+    signed, asked = np.zeros(k, bool), False   # the columns free in sign: asked once the constant one comes out < 0
     free = np.ones(k, bool)
-    x = np.zeros(k)
     feasible = False
     for step in range(k):
         x = np.zeros(k)
         x[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
         if not asked and (x[flat] < 0).any():
-            if background_may_be_negative(data, sigma):
-                signed = flat.copy()
-                signed[flat] = np.all(cols[:, flat] == cols[0, flat], axis=0)
-            asked = True
+            signed, asked = _signed_columns(cols, flat, data, sigma), True
         if np.all((x >= 0) | signed):
             if step == 0:   # the unconstrained optimum is feasible: it is the optimum
                 return x
@@ -117,16 +113,21 @@ def nnls_columns(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.nd
         free &= (x > 0) | signed
         if not free.any():
             break
-    held = ~free
     if feasible:   # KKT at the columns held at 0: the gradient must not point into the feasible side
-        ah = a[:, held]
+        ah = a[:, ~free]
         grad = ah.T @ (a @ x - b)
         if np.all(grad >= -1e-9 * np.sqrt((ah * ah).sum(axis=0)) * np.linalg.norm(b)):
             return x
-    if not asked and flat.any() and background_may_be_negative(data, sigma):
-        signed = flat.copy()
+    return _nnls_exact(a, b, signed if asked else _signed_columns(cols, flat, data, sigma))
+
+
+def _signed_columns(cols: np.ndarray, flat: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """The columns of ``cols`` free in sign: the constant ones among the candidates ``flat``, where the data may be
+    over-subtracted (:func:`background_may_be_negative`); none elsewhere."""
+    signed = np.zeros(len(flat), bool)
+    if flat.any() and background_may_be_negative(data, sigma):
         signed[flat] = np.all(cols[:, flat] == cols[0, flat], axis=0)
-    return _nnls_exact(a, b, signed)
+    return signed
 
 
 def _nnls_exact(a: np.ndarray, b: np.ndarray, signed: np.ndarray) -> np.ndarray:
