@@ -53,11 +53,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="unit of q in files that do not state it: 1/A or 1/nm (default: the unit a file states, else "
                         "1/A; a file stating another unit is refused)")
     p.add_argument("--model", default=None, help="shipped model name or file: wide (whole-curve), default "
-                   "(windowed), or auto (whole-curve for slit data or a decade of q or more, else windowed; invert's "
-                   "default; batch takes one named model, the windowed one unless named)")
+                   "(windowed), or auto (the default: whole-curve for slit data or a decade of q or more with dI, else "
+                   "windowed; invert chooses per curve, batch once for the run, by most frames of its first unit)")
     p.add_argument("--slit-length", type=float, default=None, metavar="L", help="slit length (1/A) of slit-smeared "
                    "data (Bonse-Hart USAXS) whose files do not state it (CanSAS dQl); read by the whole-curve "
-                   "model (invert's default chooses it; batch needs --model wide; the windowed model refuses slits)")
+                   "model (the default, auto, chooses it; the windowed model refuses slits)")
     for end, op in (("min", ">="), ("max", "<=")):
         p.add_argument(f"--q-{end}", type=float, default=None, help=f"use only points with q {op} this (1/A)")
     p.add_argument("--no-review", action="store_true", help="the check does not fit sticky hard spheres and fractal "
@@ -230,6 +230,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     s = run_batch(args.inputs, output=args.output, options=_run_options(args), frame_files=not args.no_frame_files,
                   scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    if s.model_choice:
+        print(s.model_choice)
     if s.own_outputs:
         print(f"left out {s.own_outputs} files written by an earlier sasview-nn run (summary.csv, results.h5, ...)",
               file=sys.stderr)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
 from sasview_nn_plugin.data.writers import read_result_csv, save_curve
+from sasview_nn_plugin.inference.modelfile import resolve_model_path
 
 
 def run(*args):
@@ -176,23 +180,61 @@ def test_volume_fraction_sigma_is_the_refinements_prior(example_curve, tmp_path)
     assert prior["fixed"] is None   # held at the given value: no fitted phi, no prior
 
 
-def test_model_auto_chooses_per_curve_and_batch_refuses_it(tmp_path):
-    """`--model auto`: a curve spanning 2 decades goes to the whole-curve network, one spanning 0.4 to the windowed
-    one, each result saying so; `batch` (one table on one model's bins) refuses auto with exit code 2."""
+def _sphere_files(tmp_path, windows: dict) -> list:
+    """Schulz spheres (40 A, pd 0.1, sasmodels; volume mean 42.3 A) with 1 % dI saved on each named q grid (1/A)."""
     from sasmodels.core import load_model
     from sasmodels.direct_model import call_kernel
 
     files = []
-    for name, q in (("wide", np.geomspace(0.005, 0.5, 200)), ("narrow", np.geomspace(0.04, 0.105, 100))):
+    for name, q in windows.items():
         kernel = load_model("sphere").make_kernel([q])
-        i = call_kernel(kernel, dict(radius=40.0, radius_pd=0.1, radius_pd_type="schulz", background=0.0))
+        i = call_kernel(kernel, dict(radius=40.0, radius_pd=0.1, radius_pd_n=35, radius_pd_type="schulz",
+                                     background=0.0))
         kernel.release()
         files.append(save_curve(tmp_path / f"{name}.txt", q, i, 0.01 * i))
+    return files
+
+
+LAB, NARROW = np.geomspace(0.005, 0.5, 200), np.geomspace(0.04, 0.105, 100)
+
+
+def test_model_auto_chooses_per_curve(tmp_path):
+    """`--model auto`: a curve spanning 2 decades goes to the whole-curve network, one spanning 0.4 to the windowed
+    one, each result saying so."""
+    files = _sphere_files(tmp_path, {"wide": LAB, "narrow": NARROW})
     out = tmp_path / "out"
     r = run("invert", *map(str, files), "--volume-fraction", "0", "--model", "auto", "--output", str(out))
     assert r.returncode == 0, r.stderr
     for name, model in (("wide", "wide"), ("narrow", "default")):
         rec = json.loads((out / f"{name}.json").read_text())
         assert rec["model"] == model and any(n.startswith("model auto:") for n in rec["notes"])
-    r = run("batch", str(files[0]), "--volume-fraction", "0", "--model", "auto", "--output", str(tmp_path / "b"))
-    assert r.returncode == 2 and "auto" in r.stderr and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("model_flag", [(), ("--model", "auto")])
+def test_batch_chooses_one_network_for_the_run(tmp_path, model_flag):
+    """`batch` without --model (or with auto) chooses one network for the whole run (its table holds every frame on
+    one model's bins) by the rule `invert` uses per curve, on most frames of the run's first unit, and says which:
+    lab curves of 2 decades go to the whole-curve network (its 900 bins), a frame the chosen network cannot read
+    (0.4 decade: the whole-curve network reads 1 or more) fails with its reason, the run goes on; curves of 0.4
+    decade alone go to the windowed one."""
+    files = _sphere_files(tmp_path, {"a_lab": LAB, "b_lab": LAB * 1.1, "c_narrow": NARROW})
+    out = tmp_path / "b"
+    r = run("batch", *map(str, files), "--volume-fraction", "0", *model_flag, "--output", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "model auto: the whole-curve network" in r.stdout and "2 of 3 frames" in r.stdout
+    settings = json.loads((out / ".parts" / "run.json").read_text())["settings"]
+    assert Path(settings["model"]).name == Path(resolve_model_path("wide")).name
+    rows = {row["frame"]: row for row in csv.DictReader((out / "summary.csv").open())}
+    assert rows["a_lab.txt"]["status"] == rows["b_lab.txt"]["status"] == "ok"
+    assert abs(float(rows["a_lab.txt"]["mean_radius_number_A"]) / 40 - 1) < 0.05
+    assert rows["c_narrow.txt"]["status"] == "failed" and "decades" in rows["c_narrow.txt"]["reason"]
+    with h5py.File(out / "results.h5") as f:
+        assert f["entry/distributions/radius"].shape == (900,)
+    # resumed: the same inputs choose the same network, nothing redone
+    r = run("batch", *map(str, files), "--volume-fraction", "0", *model_flag, "--output", str(out), "--quiet")
+    assert r.returncode == 0 and "3 frames recorded by an earlier run" in r.stdout, r.stderr
+    narrow = tmp_path / "n"
+    r = run("batch", str(files[2]), "--volume-fraction", "0", *model_flag, "--output", str(narrow), "--quiet")
+    assert r.returncode == 0 and "the windowed network" in r.stdout, r.stderr
+    settings = json.loads((narrow / ".parts" / "run.json").read_text())["settings"]
+    assert Path(settings["model"]).name == Path(resolve_model_path(None)).name

@@ -275,8 +275,8 @@ def choose_network(q, slit_length=None, di_given: bool = True) -> tuple[str | No
     network's answers are fits that explain more of what is not spheres, and its review of other explanations
     (fractals) needs dI, whereas the windowed one's misfit flags catch such curves without (a fractal, spheres
     with a q^-4 upturn: tests/test_power_law.py, tests/test_alternatives.py).  One rule for
-    :func:`~.invert.invert`, ``invert_many``, ``sasview-nn invert`` and SasView's *Automatic* choice (``batch`` needs
-    one named model)."""
+    :func:`~.invert.invert`, ``invert_many``, ``sasview-nn invert`` and SasView's *Automatic* choice; ``batch``
+    applies it once for the whole run (:func:`..runs.batch.run_network`)."""
     q = np.asarray(q, dtype=float)
     q = q[np.isfinite(q) & (q > 0)]
     decades = float(np.log10(q.max() / q.min())) if len(q) > 1 else 0.0

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..data.files import atomic_path, ensure_output_dir, printable, remove_parti
 from ..data.files import check_output_path as files_check_output
 from ..data.writers import write_inversion
 from ..errors import InputError
-from ..inference.wide_model import AUTO, load_any
+from ..inference.wide_model import AUTO, choose_network, load_any
 from ..physics import kernels as physics
 from .guard import LOCK_NAME, OutputLock, refuse_outputs_onto_inputs
 from .parts import blocks, frame_groups, gather, part_index
@@ -62,6 +63,7 @@ class RunSummary:
     stale: list[str] = field(default_factory=list)      # recorded sources no longer among the inputs as they were
     own_outputs: int = 0         # run files of sasview-nn found among the inputs and left out
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (frame, warnings) of ok frames
+    model_choice: str = ""       # model auto: the network chosen for the run and why (run_network)
 
 
 # -- recording -----------------------------------------------------------------------------------------
@@ -192,11 +194,9 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     options = options or RunOptions(**choices)
     if workers is not None and workers < 1:
         raise InputError(f"`workers` must be at least 1 (got {workers})", parameter="workers")
+    if options.model is None and not options.parametric:   # as invert's: chosen by the data (one for the run)
+        options = replace(options, model=AUTO)
     settings = settings_for(options, frame_files)
-    if settings.model == AUTO:
-        raise InputError("`model` auto chooses per curve, but a batch writes every frame's distribution on one "
-                         "model's bins: name `model` 'default' or 'wide' (`invert` takes auto)", parameter="model")
-    nn = load_any(settings.model)
     out = files_check_output(output, "`output`")
     files, own = expand_inputs(inputs)
     if not files:
@@ -209,6 +209,8 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     refining = settings.refine or settings.parametric
     units = plan_units(files, options.order, settings.q_unit, UNIT_FRAMES_REFINE if refining else UNIT_FRAMES,
                        settings.read_options)
+    settings, choice = run_network(settings, units)
+    nn = load_any(settings.model)
     ensure_output_dir(out)
     with OutputLock(out):
         _start_output(out, settings)
@@ -234,8 +236,41 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
             write_run_project(project, current_frames(out, units)[0], units, settings, nn)
     summary.seconds = time.perf_counter() - t0
     summary.skipped = skipped
+    summary.model_choice = choice
     summary.own_outputs = len(own)
     return summary
+
+
+def run_network(settings: Settings, units: list[Unit]) -> tuple[Settings, str]:
+    """(settings with one named network, why) where ``settings.model`` is auto, else (settings, "").  A run's table
+    holds every frame on one model's bins, so auto chooses once for the run: the network that
+    :func:`~..inference.wide_model.choose_network` (``invert``'s rule per curve) picks for most readable frames of
+    the first unit that has any (the whole-curve one on a tie; the windowed one if no frame is readable).  The
+    same inputs choose the same network, so a resumed run keeps it; a frame the chosen network cannot read fails
+    with its reason, as with a named model."""
+    if settings.model != AUTO:
+        return settings, ""
+    from ..inference.modelfile import resolve_model_path
+
+    votes: Counter = Counter()
+    for u in units:
+        for *_, c in read_unit(u, settings.q_unit, settings.read_options):
+            if isinstance(c, str):
+                continue
+            try:
+                q = c.q if settings.q_range is None else c.within(settings.q_range).q
+            except InputError:   # too few points in the range: this frame fails on its own later
+                continue
+            slit = c.slit_length if c.slit_length is not None else settings.slit_length
+            votes[choose_network(q, slit, c.di is not None)[0]] += 1
+        if votes:
+            break
+    name = max(votes, key=lambda k: (votes[k], k == "wide")) if votes else None
+    label = "the whole-curve network" if name == "wide" else "the windowed network"
+    why = (f"model auto: {label} for the run ({votes[name]} of {sum(votes.values())} frames of its first unit "
+           "ask for it; one network per run, invert's rule: slit-smeared data or a decade of q or more with dI "
+           "-> the whole-curve one)")
+    return replace(settings, model=str(resolve_model_path(name).resolve())), why
 
 
 def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:

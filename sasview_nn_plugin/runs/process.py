@@ -80,10 +80,10 @@ class RunOptions:
 
     ``volume_fraction`` (one for all frames) or ``volume_fraction_table`` (CSV: frame, volume_fraction);
     ``q_unit`` for files that state none; ``model`` a shipped name or file (default: for `invert` "auto", chosen
-    per curve, :func:`~..inference.wide_model.choose_network`; for `batch` the windowed network; with
-    ``parametric`` the shipped head), or "auto" (``invert`` only); ``refine`` a bumps
-    fitter id ("lm", "dream") for the network's result (with ``parametric``: the fitter of the head's start);
-    ``check_identifiability`` None means "with refine or parametric"; ``plot`` a figure per frame;
+    per curve, :func:`~..inference.wide_model.choose_network`; for `batch` once for the run,
+    :func:`.batch.run_network`; with ``parametric`` the shipped head); ``refine`` a bumps fitter id ("lm", "dream")
+    for the network's result (with ``parametric``: the fitter of the head's start); ``check_identifiability`` None
+    means "with refine or parametric"; ``plot`` a figure per frame;
     ``sasview_project`` a SasView project of all results; ``strict_input`` refuse files the loader would repair
     (NaN or q = 0 rows, dI <= 0, unsorted or repeated q); ``order`` name | mtime | a per-frame field of frame
     tables."""
