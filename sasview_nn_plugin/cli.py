@@ -14,7 +14,7 @@ from .errors import InputError, Terminated, sigterm_raises
 
 # the library names its parameters (q_unit="nm"); on the command line they are flags (--q-unit nm)
 _PARAMETER = re.compile(r"""\b(q_unit|allow_external_hdf5|plugin_dir|volume_fraction_table|volume_fraction"""
-                        r"""|force(?==))"""
+                        r"""|force(?==)|model(?==))"""
                         r"""(?:=(True|None|'([^']*)'|"([^"]*)"))?(?=[\s.,;:)]|$)""")
 
 
@@ -54,7 +54,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                         "1/A; a file stating another unit is refused)")
     p.add_argument("--model", default=None, help="shipped model name or file: wide (whole-curve), default "
                    "(windowed), or auto (the default: whole-curve for slit data or a decade of q or more with dI, else "
-                   "windowed; invert chooses per curve, batch once for the run, by most frames of its first unit)")
+                   "windowed; invert chooses per curve, batch once for the run, by most of its first 64 readable "
+                   "frames; a resumed run keeps it)")
     p.add_argument("--slit-length", type=float, default=None, metavar="L", help="slit length (1/A) of slit-smeared "
                    "data (Bonse-Hart USAXS) whose files do not state it (CanSAS dQl); read by the whole-curve "
                    "model (the default, auto, chooses it; the windowed model refuses slits)")
@@ -239,7 +240,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"note: {len(s.stale)} sources recorded by an earlier run are not among the inputs as they are now "
               f"(removed or changed; changed ones were done again), e.g. {s.stale[0]}", file=sys.stderr)
     for frame, warning in s.warnings[:20]:
-        print(f"warning: {frame}: {warning}", file=sys.stderr)
+        print(f"warning: {frame}: {as_flags(warning)}", file=sys.stderr)
     for frame, reason in s.failures[:20]:
         print(f"failed: {frame}: {as_flags(reason)}", file=sys.stderr)
     if s.failed > 20:

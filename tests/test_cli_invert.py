@@ -213,7 +213,7 @@ def test_model_auto_chooses_per_curve(tmp_path):
 @pytest.mark.parametrize("model_flag", [(), ("--model", "auto")])
 def test_batch_chooses_one_network_for_the_run(tmp_path, model_flag):
     """`batch` without --model (or with auto) chooses one network for the whole run (its table holds every frame on
-    one model's bins) by the rule `invert` uses per curve, on most frames of the run's first unit, and says which:
+    one model's bins) by the rule `invert` uses per curve, on most of the run's first readable frames, and says which:
     lab curves of 2 decades go to the whole-curve network (its 900 bins), a frame the chosen network cannot read
     (0.4 decade: the whole-curve network reads 1 or more) fails with its reason, the run goes on; curves of 0.4
     decade alone go to the windowed one."""
@@ -221,7 +221,7 @@ def test_batch_chooses_one_network_for_the_run(tmp_path, model_flag):
     out = tmp_path / "b"
     r = run("batch", *map(str, files), "--volume-fraction", "0", *model_flag, "--output", str(out), "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "model auto: the whole-curve network" in r.stdout and "2 of 3 frames" in r.stdout
+    assert "model auto: the whole-curve network" in r.stdout and "2 of 3 readable frames" in r.stdout
     settings = json.loads((out / ".parts" / "run.json").read_text())["settings"]
     assert Path(settings["model"]).name == Path(resolve_model_path("wide")).name
     rows = {row["frame"]: row for row in csv.DictReader((out / "summary.csv").open())}
@@ -238,3 +238,50 @@ def test_batch_chooses_one_network_for_the_run(tmp_path, model_flag):
     assert r.returncode == 0 and "the windowed network" in r.stdout, r.stderr
     settings = json.loads((narrow / ".parts" / "run.json").read_text())["settings"]
     assert Path(settings["model"]).name == Path(resolve_model_path(None)).name
+
+
+def test_batch_keeps_the_network_auto_chose_when_the_inputs_grow(tmp_path):
+    """A run whose inputs grow (frames arriving during a beamtime) resumes with the network auto chose for it, even
+    where the new frames alone would choose the other one (a review found it refused with "other settings")."""
+    files = _sphere_files(tmp_path, {"b_lab": LAB, "c_narrow": NARROW})
+    out = tmp_path / "b"
+    r = run("batch", *map(str, files), "--volume-fraction", "0", "--output", str(out), "--quiet")
+    assert r.returncode == 0 and "the whole-curve network" in r.stdout, r.stderr   # a tie: whole-curve
+    more = _sphere_files(tmp_path, {"a_narrow": NARROW * 1.05, "d_narrow": NARROW * 0.95})
+    r = run("batch", *map(str, files + more), "--volume-fraction", "0", "--output", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "kept from the run recorded" in r.stdout and "ok 1, failed 3" in r.stdout
+
+
+def test_batch_auto_choice_does_not_depend_on_the_unit_size(tmp_path):
+    """The vote reads the run's first readable frames, not its first unit: 3 narrow curves first by name and 4 lab
+    curves choose the whole-curve network with units of 2 frames as with units of 16 (a review found a refined run,
+    8 files a unit, choosing otherwise than an unrefined one).  Frames with no point in ``q_range`` do not vote."""
+    from sasview_nn_plugin.runs.batch import run_network
+    from sasview_nn_plugin.runs.plan import expand_inputs, plan_units
+    from sasview_nn_plugin.runs.process import RunOptions, settings_for
+
+    files = _sphere_files(tmp_path, {**{f"a{k}_narrow": NARROW * (1 + 0.01 * k) for k in range(3)},
+                                     **{f"b{k}_lab": LAB * (1 + 0.01 * k) for k in range(4)}})
+    settings = settings_for(RunOptions(volume_fraction=0.0, model="auto"))
+    paths, _ = expand_inputs([str(f) for f in files])
+    chosen = {size: run_network(settings, plan_units(paths, "name", None, size))[0].model for size in (2, 16)}
+    assert chosen[2] == chosen[16] == str(resolve_model_path("wide").resolve())
+    # q_range 0.2-0.5 1/A: the narrow curves (to 0.105) have no point there, the lab ones 0.4 decade: windowed
+    ranged = settings_for(RunOptions(volume_fraction=0.0, model="auto", q_range=(0.2, 0.5)))
+    s, why = run_network(ranged, plan_units(paths, "name", None, 2))
+    assert s.model == str(resolve_model_path(None).resolve()) and "4 of 4 readable frames" in why
+
+
+def test_batch_warns_of_a_frame_without_di_read_by_the_whole_curve_network(tmp_path):
+    """invert's auto reads a curve without dI with the windowed network (the whole-curve one's review needs dI); a
+    batch whose network auto chose as the whole-curve one reads such a frame with it, and says so."""
+    files = _sphere_files(tmp_path, {"a_lab": LAB, "b_lab": LAB * 1.1})
+    q = LAB * 1.2
+    nodi = save_curve(tmp_path / "c_nodi.txt", q, np.interp(q, LAB, np.loadtxt(files[0])[:, 1]))
+    out = tmp_path / "b"
+    r = run("batch", *map(str, [*files, nodi]), "--volume-fraction", "0", "--output", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    rows = {row["frame"]: row for row in csv.DictReader((out / "summary.csv").open())}
+    assert "no dI" in rows["c_nodi.txt"]["warnings"] and "no dI" not in rows["a_lab.txt"]["warnings"]
+    assert "--model default" in r.stderr

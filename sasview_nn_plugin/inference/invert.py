@@ -31,7 +31,7 @@ from .phi import PROFILE_EXCESS, estimate_volume_fraction, scan_values, score_of
 from .quality import AUTO, BatchCheck, assess, training_of, with_flag
 from .quality_model import smeared_power_law
 from .result import Distribution, Inversion
-from .wide_model import choose_network, is_auto, wide_model
+from .wide_model import choose_for_curve, choose_network, is_auto, wide_model
 from .window import (  # noqa: F401  (to_model_grid, maps_to_model_window, dq_over_q: also imported from here)
     MIN_WINDOW_SCALE,
     WINDOW_STEP,
@@ -86,7 +86,7 @@ def invert(q, intensity=None, dI=None, *, volume_fraction: float | None = None,
     if curve.q_range is not None:
         curve = curve.within(curve.q_range)
     if model is None or is_auto(model):
-        model, why = choose_network(curve.q, curve.slit_length, curve.di is not None)
+        model, why = choose_for_curve(curve)
         res = invert(curve, volume_fraction=volume_fraction, model=model or DEFAULT_MODEL)
         return dataclasses.replace(res, notes=(f"model auto: {why}", *res.notes))
     if (wide := wide_model(model)) is not None:   # the whole-curve network: one pass, any window (.invert_wide)

@@ -290,3 +290,11 @@ def choose_network(q, slit_length=None, di_given: bool = True) -> tuple[str | No
     if decades >= MIN_DECADES:
         return "wide", f"the q range spans {decades:.2f} decades: the whole-curve network"
     return None, f"the q range spans {decades:.2f} decades (< {MIN_DECADES:g}): the windowed network"
+
+
+def choose_for_curve(curve) -> tuple[str | None, str]:
+    """:func:`choose_network` for a :class:`~..data.curve.Curve` as ``invert`` reads it: its points inside its
+    ``q_range``, its slit length, whether it has dI."""
+    if curve.q_range is not None:
+        curve = curve.within(curve.q_range)
+    return choose_network(curve.q, curve.slit_length, curve.di is not None)

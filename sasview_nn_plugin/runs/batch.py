@@ -26,7 +26,7 @@ from ..data.files import atomic_path, ensure_output_dir, printable, remove_parti
 from ..data.files import check_output_path as files_check_output
 from ..data.writers import write_inversion
 from ..errors import InputError
-from ..inference.wide_model import AUTO, choose_network, load_any
+from ..inference.wide_model import AUTO, choose_for_curve, load_any
 from ..physics import kernels as physics
 from .guard import LOCK_NAME, OutputLock, refuse_outputs_onto_inputs
 from .parts import blocks, frame_groups, gather, part_index
@@ -124,8 +124,9 @@ def write_frame_files(r: FrameResult, base: Path, plot: bool = False) -> list[Pa
     return paths
 
 
-def _start_output(out: Path, settings: Settings) -> None:
-    """Create DIR/.parts and DIR/frames; refuse a directory holding a run of other settings."""
+def _start_output(out: Path, settings: Settings, model_choice: str = "") -> None:
+    """Create DIR/.parts and DIR/frames; refuse a directory holding a run of other settings.  ``model_choice``: why
+    model auto chose the run's network (recorded beside the settings; a resumed run keeps the network)."""
     ensure_output_dir(out)
     for sub in (out / PARTS, out / FRAMES):
         ensure_output_dir(sub, "run")
@@ -144,7 +145,8 @@ def _start_output(out: Path, settings: Settings) -> None:
                              "had none); choose another `output` directory or delete that one",
                              parameter="output")
     else:
-        write_atomic(sig_file, json.dumps({"signature": sig, "settings": asdict(settings)}, default=str))
+        record = {"signature": sig, "settings": asdict(settings), "model_choice": model_choice}
+        write_atomic(sig_file, json.dumps(record, default=str))
 
 
 def _todo(units: list[Unit], parts: dict[str, dict], settings: Settings) -> tuple[list[Unit], int]:
@@ -209,11 +211,11 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     refining = settings.refine or settings.parametric
     units = plan_units(files, options.order, settings.q_unit, UNIT_FRAMES_REFINE if refining else UNIT_FRAMES,
                        settings.read_options)
-    settings, choice = run_network(settings, units)
+    settings, choice = run_network(settings, units, out)
     nn = load_any(settings.model)
     ensure_output_dir(out)
     with OutputLock(out):
-        _start_output(out, settings)
+        _start_output(out, settings, choice)
         parts = part_index(out)
         todo, skipped = _todo(units, parts, settings)
         from tqdm import tqdm
@@ -241,36 +243,62 @@ def run_batch(inputs: list[str], *, output: str | os.PathLike, options: RunOptio
     return summary
 
 
-def run_network(settings: Settings, units: list[Unit]) -> tuple[Settings, str]:
+VOTE_FRAMES = 64   # model auto: the run's network is the one most of its first this many readable frames ask for
+
+
+def run_network(settings: Settings, units: list[Unit], out: Path | None = None) -> tuple[Settings, str]:
     """(settings with one named network, why) where ``settings.model`` is auto, else (settings, "").  A run's table
-    holds every frame on one model's bins, so auto chooses once for the run: the network that
-    :func:`~..inference.wide_model.choose_network` (``invert``'s rule per curve) picks for most readable frames of
-    the first unit that has any (the whole-curve one on a tie; the windowed one if no frame is readable).  The
-    same inputs choose the same network, so a resumed run keeps it; a frame the chosen network cannot read fails
-    with its reason, as with a named model."""
+    holds every frame on one model's bins, so auto chooses once for the run.  An output directory that holds a run
+    chosen so keeps its network (a resumed run whose inputs grew reads the new frames as the old ones).  Else the
+    network :func:`~..inference.wide_model.choose_for_curve` (``invert``'s rule per curve) picks for most of the
+    run's first :data:`VOTE_FRAMES` readable frames, in the order the run processes them (frame tables first; the
+    same whatever the units' size), frames with fewer than 2 points in ``q_range`` left out; a tie goes to the
+    whole-curve network, no readable frame to the windowed one.  A frame the chosen network cannot read fails with
+    its reason, as with a named model; a frame without dI read by the whole-curve network is warned about
+    (:func:`.process.process_frames`)."""
     if settings.model != AUTO:
         return settings, ""
     from ..inference.modelfile import resolve_model_path
 
+    paths = {name: str(resolve_model_path(name).resolve()) for name in ("wide", None)}
+    labels = {"wide": "the whole-curve network", None: "the windowed network"}
+    kept = _recorded_model(out) if out is not None else None
+    for name, path in paths.items():
+        if kept == path:
+            return (replace(settings, model=path, auto_model=True),
+                    f"model auto: {labels[name]} for the run, kept from the run recorded in {out}")
     votes: Counter = Counter()
     for u in units:
         for *_, c in read_unit(u, settings.q_unit, settings.read_options):
             if isinstance(c, str):
                 continue
-            try:
-                q = c.q if settings.q_range is None else c.within(settings.q_range).q
-            except InputError:   # too few points in the range: this frame fails on its own later
+            c = replace(c, slit_length=c.slit_length if c.slit_length is not None else settings.slit_length,
+                        q_range=settings.q_range)
+            if c.q_range is not None and len(c.within(c.q_range).q) < 2:
                 continue
-            slit = c.slit_length if c.slit_length is not None else settings.slit_length
-            votes[choose_network(q, slit, c.di is not None)[0]] += 1
-        if votes:
+            votes[choose_for_curve(c)[0]] += 1
+            if sum(votes.values()) >= VOTE_FRAMES:
+                break
+        if sum(votes.values()) >= VOTE_FRAMES:
             break
     name = max(votes, key=lambda k: (votes[k], k == "wide")) if votes else None
-    label = "the whole-curve network" if name == "wide" else "the windowed network"
-    why = (f"model auto: {label} for the run ({votes[name]} of {sum(votes.values())} frames of its first unit "
-           "ask for it; one network per run, invert's rule: slit-smeared data or a decade of q or more with dI "
-           "-> the whole-curve one)")
-    return replace(settings, model=str(resolve_model_path(name).resolve())), why
+    why = (f"model auto: {labels[name]} for the run ({votes[name]} of {sum(votes.values())} readable frames, the "
+           "run's first ones, ask for it; one network per run, invert's rule: slit-smeared data or a decade of q or "
+           "more with dI -> the whole-curve one)") if votes else \
+        f"model auto: {labels[None]} for the run (no readable frame to choose by)"
+    return replace(settings, model=paths[name], auto_model=True), why
+
+
+def _recorded_model(out: Path) -> str | None:
+    """The model path recorded by a run chosen by auto in ``out`` (its ``.parts/run.json``), else None."""
+    try:
+        rec = json.loads((out / PARTS / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or not rec.get("model_choice"):
+        return None
+    model = (rec.get("settings") or {}).get("model")
+    return model if isinstance(model, str) else None
 
 
 def _run_dask(todo, settings, out, n_r, bar, scheduler, workers) -> None:

@@ -45,10 +45,11 @@ class Settings:
     review: bool = True                     # the check reviews other explanations (inference.alternatives)
     frame_files: bool = True                # outputs only (not part of the signature) ...
     plot: bool = False
+    auto_model: bool = False                # ... model auto chose ``model`` for the run (batch.run_network)
 
     def signature(self) -> str:
         d = asdict(self) | {"model": _model_digest(self.model)}  # weights, not path
-        for output_only in ("frame_files", "plot"):
+        for output_only in ("frame_files", "plot", "auto_model"):
             d.pop(output_only)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -234,6 +235,9 @@ def _checked(r: FrameResult, settings: Settings) -> FrameResult:
                                   "fractal aggregates are not ruled out")
         except Exception as exc:  # a check that cannot be made is said, not fatal
             r.warnings.append(f"forward-model check failed: {failure_reason(exc)}")
+    if r.status == "ok" and settings.auto_model and r.inversion.di_data is None and r.inversion.model == "wide":
+        r.warnings.append("no dI: read by the run's whole-curve network, which invert's auto uses only with dI (its "
+                          "review of other explanations needs dI); run such frames with model='default'")
     if r.status == "ok" and settings.check_identifiability:
         from ..fitting.identifiability import check_result
 
