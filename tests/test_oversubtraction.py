@@ -146,6 +146,43 @@ def test_the_sphere_bound_reaches_the_noise_on_an_oversubtracted_curve():
     assert chi2 / (len(Q) - used - 1) < 1.5
 
 
+def test_a_narrow_answer_that_traded_a_small_population_for_the_constant_keeps_the_flag():
+    """A reviewer's case: Schulz spheres of 40 A (pd 0.08, volume fraction 0.01) with a minor population of 12 A
+    (5e-5: 0.5 % of the volume, 16 % of the number; number mean 35.6 A, volume mean 40.6), lab window, dI 2 % of I
+    plus 2 % of I(q_max), less 3x I(q_max).  The negative constant takes the small population's place whole: the
+    answer is narrow (volume over number mean ~1.02) and its number mean 12 % high.  The data ask for the small
+    spheres beside it (chi2 drops by ~39, beyond the evidence rule's 2 ln n), and they move the number mean by more
+    than 5 %: the flag stays (it went out unflagged for an hour, 2026-12-07)."""
+    def spheres(radius, scale):
+        return direct_curve("sphere", Q, radius=radius, radius_pd=0.08, radius_pd_type="schulz", radius_pd_n=80,
+                            radius_pd_nsigma=8, scale=scale, background=0.0)
+    clean = spheres(12.0, 5e-5) + spheres(40.0, 0.01)
+    di = 0.02 * clean + 0.02 * clean[-1]
+    intensity = clean - 3 * clean[-1] + di * np.random.default_rng(0).standard_normal(len(Q))
+    res = invert(Q, intensity, di, volume_fraction=0.0)
+    assert res.mean_radius_volume / res.mean_radius_number < 1.08    # narrow ...
+    assert res.mean_radius_number / 35.6 - 1 > 0.05                  # ... and wrong by number
+    assert "over-subtracted" in res.quality.flags
+
+
+def test_small_population_shift_finds_a_population_the_answer_lacks():
+    """By hand with the check's own forward model: data = 40 A spheres + 10 A spheres of 30 % of the number, less a
+    constant; the answer 40 A alone.  The small spheres' fit moves the number mean down by ~30 % and drops chi2 far;
+    for data of the 40 A spheres alone it finds nothing to add (chi2 the same within the evidence rule)."""
+    from sasview_nn_plugin.inference.quality_model import small_population_shift, smeared_intensity
+
+    radius = np.geomspace(30, 55, 60)
+    number = np.exp(-0.5 * ((radius - 40) / 3) ** 2)
+    big = smeared_intensity(Q, None, radius, number, 0.0)
+    small = smeared_intensity(Q, None, np.array([10.0]), np.ones(1), 0.0)
+    share = 0.3 / 0.7 * number.sum() * 10.0**3 / (number @ radius**3)   # 30 % of the number, as volume per unit
+    di = 0.01 * (big + share * small) + 0.01 * big[-1]
+    for data, moved in ((big + share * small - 2 * big[-1], True), (big - 2 * big[-1], False)):
+        ratio, without, with_small = small_population_shift(Q, None, radius, number, 0.0, data, di)
+        assert (ratio < 0.9 and without - with_small > 100) if moved else (
+            abs(ratio - 1) < 0.05 or without - with_small < 2 * np.log(len(Q)))
+
+
 @pytest.mark.parametrize("radius, exponent, offset, seed, right", [
     (30.0, 4, 1.0, 0, True), (45.0, 3, 1.0, 1, True), (60.0, 4, 1.0, 0, True), (60.0, 4, 3.0, 0, True),
     (30.0, 4, 3.0, 0, False), (45.0, 3, 3.0, 1, False)])

@@ -247,6 +247,49 @@ def smeared_intensity(q, dq, radius, number, volume_fraction: float, slit_length
     return w @ model_intensity(x, radius, number, volume_fraction)
 
 
+
+SMALL_RADII = 10   # small_population_shift: trial radii from pi/q_max to the answer's SMALL_QUANTILE number quantile
+SMALL_QUANTILE = 0.05
+
+
+def small_population_shift(q, dq, radius, number, volume_fraction: float, data, sigma, slit_length=None,
+                           power_law: float | None = None) -> tuple[float, float, float]:
+    """(number-mean ratio, chi2 without, chi2 with): whether a population of small spheres could stand beside the
+    answer (``number`` over ``radius``, A) and take part of the flat background's place.  Fitted to ``data`` by
+    non-negative least squares: the answer's curve (its scale), a flat background free in sign, A q^-power_law where
+    given, and, for "with", spheres of SMALL_RADII radii from pi/q_max to the answer's SMALL_QUANTILE number
+    quantile (each >= 0, dilute); the ratio is the number mean of the answer with them over the answer's.  (1, c, c)
+    where no radius fits below the answer.  A negative constant trades with such a population: both fall off the
+    curve's high-q end (quality.over_subtracted)."""
+    from ..physics.kernels import mean_radius
+    from .least_squares import nnls
+
+    r_lo = math.pi / float(np.max(q))
+    r_hi = float(np.interp(SMALL_QUANTILE, np.cumsum(number) / number.sum(), radius))
+    flat = [np.ones(len(q)), -np.ones(len(q))]
+    extra = [] if power_law is None else [smeared_power_law(q, dq, power_law, slit_length)]
+    answer = smeared_intensity(q, dq, radius, number, volume_fraction, slit_length)
+
+    def fit(cols):
+        a = np.column_stack(cols) / sigma[:, None]
+        norm = np.linalg.norm(a, axis=0)
+        x = nnls(a / norm, data / sigma)
+        r = (a / norm) @ x - data / sigma
+        return float(r @ r), x / norm
+
+    c0 = fit([answer, *flat, *extra])[0]
+    if r_hi <= 1.05 * r_lo:
+        return 1.0, c0, c0
+    small = np.geomspace(r_lo, r_hi, SMALL_RADII)
+    c1, x = fit([answer, *(smeared_intensity(q, dq, np.array([r]), np.ones(1), 0.0, slit_length) for r in small),
+                 *flat, *extra])
+    # each column is an intensity per unit volume fraction: the answer's number per unit volume, times its share
+    weights = np.concatenate([x[0] * number / (number @ radius**3), x[1:1 + SMALL_RADII] / small**3])
+    if not weights.sum() > 0:
+        return 1.0, c0, c1
+    both = np.concatenate([radius, small])
+    return float(weights @ both / weights.sum()) / float(mean_radius(number, radius)), c0, c1
+
 # -- statistics ---------------------------------------------------------------------------------------
 
 def runs_z(residual: np.ndarray) -> float:
