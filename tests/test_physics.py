@@ -215,3 +215,17 @@ def test_reference_shape_check_can_fail():
     q, ref = _load_sasfit("sasfit_sphere_schulz_IQSD.txt")
     radius, w = _fine_distribution(distributions.schulz_cdf, 20.4, 0.1)
     assert _shape_mismatch(q, ref, radius, w, 0.3) > 0.005
+
+
+def test_breadth_is_volume_over_number_mean():
+    """Volume-weighted over number-weighted mean radius: 1 + 3 pd^2 for a Schulz distribution (its moments: the
+    volume mean is R (z + 4) / (z + 1), z = 1/pd^2 - 1), 1 for one radius, NaN for no particles."""
+    from sasview_nn_plugin.physics.kernels import breadth
+
+    r = np.linspace(1.0, 400.0, 40000)
+    for pd in (0.05, 0.1, 0.3):
+        z = 1 / pd**2 - 1
+        w = np.exp(z * np.log(r / 100) - (z + 1) * r / 100)
+        assert breadth(w, r) == pytest.approx(1 + 3 * pd**2, rel=1e-4)
+    assert breadth(np.array([0.0, 1.0, 0.0]), np.array([10.0, 20.0, 30.0])) == 1.0
+    assert np.isnan(breadth(np.zeros(3), np.array([10.0, 20.0, 30.0])))

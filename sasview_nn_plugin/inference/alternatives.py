@@ -63,7 +63,7 @@ from functools import partial
 
 import numpy as np
 
-from ..physics.kernels import mean_radius, number_to_volume
+from ..physics.kernels import breadth, number_to_volume
 from ..physics.polydisperse import fractal_intensity, schulz_sphere_average, sphere_with_structure
 from ..physics.scattering import hardsphere_sq
 from ..physics.smearing import banded, slit_resolution
@@ -321,11 +321,9 @@ def aggregate_like(radius: np.ndarray, number: np.ndarray) -> bool:
     2.8-1.8, bench_domain's fractals read 0.69-0.82; log-normals lie within 0.1 of 0, Schulz and Gaussian below it).
     Only such answers pay for the fractal fit (~40 ms) where they fit the data."""
     r, n = np.asarray(radius, float), np.asarray(number, float)
-    if not (n.sum() > 0 and (n * r**3).sum() > 0):
+    if not breadth(n, r) > AGGREGATE_BROAD:
         return False
     v = number_to_volume(n, r)
-    if mean_radius(v, r) <= AGGREGATE_BROAD * mean_radius(n, r):
-        return False
     r10, r50, r90 = np.log(np.interp([0.1, 0.5, 0.9], np.cumsum(v), r))
     return r90 > r10 and (r90 - 2 * r50 + r10) / (r90 - r10) > AGGREGATE_SKEW
 

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.validation import relative_sigma
-from ..physics.kernels import dilute_as_one, mean_radius, number_to_volume
+from ..physics.kernels import breadth, dilute_as_one
 from ..physics.scattering import sphere_f2
 from . import quality_fast
 from . import quality_flags as qflags
@@ -319,7 +319,7 @@ def over_subtracted(background: float, curve: tuple, sigma: np.ndarray, chi2: fl
     widen = math.sqrt(max(chi2, 1.0)) if chi2 is not None else math.sqrt(rss / max(n - 2, 1))
     if not (math.isfinite(sb) and sb > 0 and background < -OVERSUB_Z * sb * widen):
         return False
-    if mean_radius(number_to_volume(number, radius), radius) >= OVERSUB_NARROW * mean_radius(number, radius):
+    if not breadth(number, radius) < OVERSUB_NARROW:
         return True
     if data is None:
         return False

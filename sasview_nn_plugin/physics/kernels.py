@@ -14,6 +14,7 @@ many curves are then one matrix product.  S(q) is :func:`.scattering.hardsphere_
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -130,6 +131,15 @@ def mean_radius(weights: np.ndarray, radius: np.ndarray) -> np.ndarray:
     """Weighted mean radius (A) of (rows of) a distribution; R_eff in radius_effective_mode=1."""
     w = np.asarray(weights, dtype=float)
     return (w @ np.asarray(radius, dtype=float)) / w.sum(axis=-1)
+
+
+def breadth(number: np.ndarray, radius: np.ndarray) -> float:
+    """Volume-weighted over number-weighted mean radius of a number distribution over ``radius`` (A): 1 for one
+    radius, 1 + 3 pd^2 for a Schulz distribution of polydispersity pd; NaN where either is undefined."""
+    n, r = np.asarray(number, dtype=float), np.asarray(radius, dtype=float)
+    if not (n.sum() > 0 and (n * r**3).sum() > 0):
+        return math.nan
+    return float(mean_radius(number_to_volume(n, r), r) / mean_radius(n, r))
 
 
 def intensity(basis: SphereBasis, weights: np.ndarray, volume_fraction: np.ndarray | float,
