@@ -323,3 +323,52 @@ def test_the_tail_beside_a_q4_upturn_is_dropped_on_other_noise_draws(radius, see
     assert abs(res.mean_radius_volume / schulz_volume_mean(radius, 0.1) - 1) <= 0.05
     assert abs(res.mean_radius_number / radius - 1) <= 0.01
     assert res.quality.flags == () and res.quality.power_law is not None
+
+
+def test_volume_beyond_knee_shift_by_hand():
+    """The volume mean over the volume mean without the radii above KNEE_QR / q_min, less 1: 20 % of the volume at
+    1000 A beside 80 % at 50 A, q_min 0.005 1/A (cut 600 A): mean 240 A against 50 A -> 3.8; nothing beyond -> 0;
+    everything beyond -> inf."""
+    from sasview_nn_plugin.inference.polish import KNEE_QR, volume_beyond_knee_shift
+
+    assert KNEE_QR / 0.005 == pytest.approx(600.0)
+    radius, vol = np.array([50.0, 1000.0]), np.array([0.8, 0.2])
+    assert volume_beyond_knee_shift(radius, vol, 0.005) == pytest.approx(240.0 / 50.0 - 1)
+    assert volume_beyond_knee_shift(radius, vol, 0.002) == 0.0
+    assert volume_beyond_knee_shift(radius, vol, 0.1) == math.inf
+
+
+@pytest.mark.parametrize("radius, exponent, background, floor, seed", [(60.0, 4, 0.5, 0.3, 302),
+                                                                      (45.0, 3, 0.0, 1.0, 1001)])
+def test_an_upturn_read_as_spheres_beyond_the_knee_is_flagged(radius, exponent, background, floor, seed):
+    """A helper's adversarial curves (2026-12-07): Schulz spheres (pd 0.1) with a low-q upturn (sasmodels
+    ``power_law`` equal to the spheres at 0.015 1/A) and a flat ``background`` x I(q_max), window 0.005-0.3 1/A, dI
+    1 % of I plus ``floor`` x I(q_max) (a detector's floor), noise drawn from it.  The answer explained the upturn by
+    spheres of 400-900 A, beyond 3 / q_min = 600 A where the window sees only their Porod tail: volume means 2-3x
+    the truth, unflagged until 2026-12-07 ~22:30.  Now flagged ``volume-mean-undetermined`` (or read right)."""
+    q = np.geomspace(0.005, 0.3, 300)
+    pars = dict(radius=radius, radius_pd=0.1, radius_pd_type="schulz", radius_pd_n=80, radius_pd_nsigma=8,
+                background=0.0)
+    clean = direct_curve("sphere", q, scale=0.01, **pars)
+    amp = float(np.interp(0.015, q, clean)) * 0.015**exponent
+    clean = clean + amp * q**-exponent
+    clean = clean + background * clean[-1]
+    di = 0.01 * clean + floor * clean[-1]
+    res = invert(q, clean + di * np.random.default_rng(seed).standard_normal(len(q)), di, volume_fraction=0.0)
+    right = abs(res.mean_radius_volume / schulz_volume_mean(radius, 0.1) - 1) <= 0.10
+    assert right or "volume-mean-undetermined" in res.quality.flags
+
+
+def test_large_spheres_inside_the_knee_are_not_flagged_volume_mean_undetermined():
+    """Two populations 10x apart (30 and 300 A, Schulz pd 0.1, half the volume each) on a lab window 0.005-0.5 1/A:
+    the large ones' knee (q R ~ 1.5 at q_min) is in the window, and the answer is right and unflagged."""
+    q = np.geomspace(0.005, 0.5, 300)
+    pars = dict(radius_pd=0.1, radius_pd_type="schulz", radius_pd_n=80, radius_pd_nsigma=8, background=0.0)
+    clean = direct_curve("sphere", q, radius=30.0, scale=0.005, **pars) + \
+        direct_curve("sphere", q, radius=300.0, scale=0.005, **pars)
+    di = 0.01 * clean
+    res = invert(q, clean + di * np.random.default_rng(1).standard_normal(len(q)), di, volume_fraction=0.0)
+    assert "volume-mean-undetermined" not in res.quality.flags
+    assert res.quality.flags == () and not res.quality.approximate
+    volume_mean = 0.5 * schulz_volume_mean(30.0, 0.1) + 0.5 * schulz_volume_mean(300.0, 0.1)   # equal volumes
+    assert abs(res.mean_radius_volume / volume_mean - 1) <= 0.10

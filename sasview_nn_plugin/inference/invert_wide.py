@@ -37,6 +37,7 @@ from ..physics.kernels import mean_radius, volume_to_number
 from .modelfile import calibration_of
 from .phi import estimate_volume_fraction, widened
 from .polish import (
+    KNEE_QR,
     NUMBER_TAIL_MAX,
     UNSEEN_VOLUME,
     background_share,
@@ -45,11 +46,14 @@ from .polish import (
     move,
     polish,
     unseen_number_share,
+    volume_beyond_knee_shift,
 )
 from .quality import OBS_X, POOR_FIT_CHI2, Training, assess, points_used, with_flag
 from .result import Distribution, Inversion
 from .wide_model import MIN_DECADES, Placed, WideModel, check_slit, place
 
+VOLUME_TAIL_MAX = 0.10   # volume-mean-undetermined: the volume mean more than this above its value without the spheres
+#                          beyond polish.KNEE_QR / q_min (the bench's volume tolerance)
 Q_START_MAX = 0.08     # 1/A: data starting above this are refused (q in 1/nm read as 1/A; inference.window's guard)
 MIN_POINTS = 10        # fewer points in the window: refused (nothing to read)
 PHI_RANGE = (0.0, 0.5)
@@ -157,6 +161,14 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                          + (f"{share:.0%} of the intensity" if math.isfinite(share) else "all of the (not positive) "
                             "intensity") + " at the high-q end: the size rests on the background"]
         check = functools.partial(with_flag, check, "mass-outside-observable")
+    if (tail := volume_beyond_knee_shift(radius, vol, placed.q_range[0])) > VOLUME_TAIL_MAX:
+        # the volume mean rests on spheres whose Guinier knee lies below the window: their Porod tail is a q^-4 that
+        # a low-q upturn makes too (a helper's adversarial curves: spheres with an upturn read with 400-900 A
+        # particles, volume means 2-4x, unflagged)
+        notes = [*notes, f"the volume-weighted mean radius rests on spheres larger than {KNEE_QR:g}/q_min = "
+                         f"{KNEE_QR / placed.q_range[0]:.3g} A (without them it is {1 / (1 + tail):.0%} of itself): "
+                         "the window sees only their Porod tail, which a low-q upturn (aggregates) makes too"]
+        check = functools.partial(with_flag, check, "volume-mean-undetermined")
     if unseen_number_share(radius, vol) > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
         check = functools.partial(with_flag, check, "number-distribution-undetermined")

@@ -45,6 +45,7 @@ MAX_MODES = 3
 SCAN = np.linspace(-0.06, 0.06, 41)    # log R shifts tried before the local steps (0.3 % apart)
 UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: resting on
 #                                              particles the data barely see (invert_wide's flag)
+KNEE_QR = 3.0      # volume_beyond_knee_shift: radii with q_min R above this have their Guinier knee below the window
 MOVED_FAR = 0.2    # polish: a move this far (ln of a mean radius) from the network's answer asks about an upturn
 NARROW_RATIO = 1.15   # ... a number mean's move counts for answers narrower than this (volume over number mean)
 UPPER_MIN_SHARE = 3e-3   # without_upper_populations: minor populations down to this volume share are tried ...
@@ -316,6 +317,17 @@ def unseen_number_share(radius: np.ndarray, vol: np.ndarray) -> float:
     """The share of the number distribution of ``vol`` (volume per radius, A; ascending) below its
     :data:`UNSEEN_VOLUME` volume quantile: particles the data (volume squared) barely see."""
     return float(volume_to_number(vol, radius)[np.cumsum(vol) < UNSEEN_VOLUME * vol.sum()].sum())
+
+
+def volume_beyond_knee_shift(radius: np.ndarray, vol: np.ndarray, q_min: float) -> float:
+    """How much the volume-weighted mean radius of ``vol`` (volume per radius, A) rests on radii above KNEE_QR / q_min
+    (1/A): its mean over the mean without them, less 1 (inf where all the volume lies there).  Spheres that large
+    have their Guinier knee below the window and, in a smooth tail, their fringes washed out: the window sees their
+    Porod tail, a q^-4 that a low-q upturn (aggregates) makes too, so their sizes are not in the data."""
+    keep = radius <= KNEE_QR / q_min
+    if not vol[keep].sum() > 0:
+        return math.inf
+    return float((vol @ radius / vol.sum()) / (vol[keep] @ radius[keep] / vol[keep].sum()) - 1.0)
 
 
 def moved_far(radius: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:

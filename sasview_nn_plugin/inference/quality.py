@@ -104,7 +104,8 @@ MISFIT_FLAGS = {"poor-fit", "structured-residuals", "shape-outside-training"}   
 FLAGS = ("poor-fit", "structured-residuals", "mass-at-small-radius-edge", "mass-at-large-radius-edge",
          "phi-outside-training", "q-window-too-narrow", "shape-outside-training", "misfit-outside-window",
          "check-failed", "no-particle-signal", "mass-outside-observable", "over-subtracted",
-         "volume-fraction-uncertain", "number-distribution-undetermined", "other-model-fits-better",
+         "volume-fraction-uncertain", "volume-mean-undetermined", "number-distribution-undetermined",
+         "other-model-fits-better",
          "other-model-fits-as-well")
 VERDICTS = ("trusted", "approximate", "not trusted")   # Quality.verdict
 
