@@ -247,10 +247,13 @@ def test_aggregates_a_broad_distribution_explains_as_well_are_flagged(radius, di
     """Defect (bench_domain's fractals, whole-curve model, 2026-12-07: 6 of 40 unflagged): the polished answer, a
     broad distribution from the building blocks up (number mean ~11 A, volume mean 33-64 A), fits at chi2_red
     0.9-1.2, under the review's trigger, and a fractal aggregate fits as well.  The data cannot tell the two
-    apart, so the size distribution is not vouched for: flagged `other-model-fits-as-well`, the fractal named."""
+    apart, so the size distribution is not vouched for: flagged `other-model-fits-as-well`, the fractal named (beside
+    `volume-mean-undetermined` where the equivalent spheres reach beyond 3/q_min, as for xi 381 A: the review runs
+    despite that flag, which says what the data do not carry, not that the answer misses)."""
     i, di = measured(fractal(radius, dim, xi) * 1e3 + 0.05, seed=seed, noise=0.01)
     res = invert(Q, i, di, volume_fraction=0.0, model="wide")
-    assert res.quality.flags == ("other-model-fits-as-well",)
+    assert "other-model-fits-as-well" in res.quality.flags
+    assert set(res.quality.flags) <= {"other-model-fits-as-well", "volume-mean-undetermined"}
     alt = res.quality.alternative
     assert alt.model == "fractal" and alt.relation == "as well"
     assert alt.parameters["fractal_dim"] == pytest.approx(dim, abs=0.2)

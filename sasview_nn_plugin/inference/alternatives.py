@@ -367,6 +367,9 @@ def review(q, intensity, di, chi2_reduced: float | None, phi: float, radius: flo
     return None
 
 
+REVIEWED_DESPITE = {"volume-mean-undetermined"}   # review_alternatives: a flag on what the data do not carry, not a
+#   misfit: a fractal's broad answer of equivalent spheres carries it, and the review still names the aggregate
+
 def review_alternatives(qual: Quality | None, curve, polished: bool = False) -> Quality | None:
     """``qual`` with the flag ``other-model-fits-better`` and its :attr:`Quality.alternative` where sticky hard
     spheres or fractal aggregates explain ``curve`` (a :class:`~..data.curve.Curve`, the result's data) better than
@@ -378,7 +381,7 @@ def review_alternatives(qual: Quality | None, curve, polished: bool = False) -> 
     model's polish), reviewed from a smaller misfit (:data:`POLISHED_SIGNIFICANT`), and where it is shaped as an
     aggregate read as spheres (:func:`aggregate_like`) whatever its misfit."""
     trigger = POLISHED_SIGNIFICANT if polished else SIGNIFICANT
-    if qual is None or qual.curve_inputs is None or curve.di is None or qual.flags:
+    if qual is None or qual.curve_inputs is None or curve.di is None or set(qual.flags) - REVIEWED_DESPITE:
         return qual   # flagged already: not trusted whatever explains it better (and a batch pays for nothing)
     qu, dqu, radius, number, phi, *slit = qual.curve_inputs
     keep = np.isin(curve.q, qu)

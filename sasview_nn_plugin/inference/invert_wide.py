@@ -45,6 +45,7 @@ from .polish import (
     fine_grid,
     move,
     polish,
+    tail_like_upturn,
     unseen_number_share,
     volume_beyond_knee_shift,
 )
@@ -161,13 +162,14 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                          + (f"{share:.0%} of the intensity" if math.isfinite(share) else "all of the (not positive) "
                             "intensity") + " at the high-q end: the size rests on the background"]
         check = functools.partial(with_flag, check, "mass-outside-observable")
-    if (tail := volume_beyond_knee_shift(radius, vol, placed.q_range[0])) > VOLUME_TAIL_MAX:
-        # the volume mean rests on spheres whose Guinier knee lies below the window: their Porod tail is a q^-4 that
-        # a low-q upturn makes too (a helper's adversarial curves: spheres with an upturn read with 400-900 A
-        # particles, volume means 2-4x, unflagged)
+    if (tail := volume_beyond_knee_shift(radius, vol, placed.q_range[0])) > VOLUME_TAIL_MAX and tail_like_upturn(
+            q, intensity, di, dq, slit, radius, vol, phi, power_law):
+        # the volume mean rests on spheres whose Guinier knee lies below the window, and a low-q power law in their
+        # place fits nearly as well (a helper's adversarial curves: spheres with an upturn read with 400-900 A
+        # particles, volume means 2-3x, unflagged); a real large population's shoulder and fringes tell it apart
         notes = [*notes, f"the volume-weighted mean radius rests on spheres larger than {KNEE_QR:g}/q_min = "
-                         f"{KNEE_QR / placed.q_range[0]:.3g} A (without them it is {1 / (1 + tail):.0%} of itself): "
-                         "the window sees only their Porod tail, which a low-q upturn (aggregates) makes too"]
+                         f"{KNEE_QR / placed.q_range[0]:.3g} A (without them it is {1 / (1 + tail):.0%} of itself), "
+                         "whose curve in the window a low-q upturn (aggregates) makes nearly as well"]
         check = functools.partial(with_flag, check, "volume-mean-undetermined")
     if unseen_number_share(radius, vol) > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
