@@ -47,7 +47,7 @@ SCAN = np.linspace(-0.06, 0.06, 41)    # log R shifts tried before the local ste
 UNSEEN_VOLUME, NUMBER_TAIL_MAX = 0.01, 0.25   # a quarter of the number below the 1 % volume quantile: resting on
 #                                              particles the data barely see (invert_wide's flag)
 KNEE_QR = 3.0      # volume_beyond_knee_shift: radii with q_min R above this have their Guinier knee below the window
-TAIL_UPTURN_MARGINS = 40   # tail_like_upturn: a rise below this many evidence margins (held, not refitted): an upturn
+TAIL_UPTURN_MARGINS = 2    # tail_like_upturn: the answer without the tail, refitted, within this many evidence margins
 MOVED_FAR = 0.2    # polish: a move this far (ln of a mean radius) from the network's answer asks about an upturn
 NARROW_RATIO = 1.15   # ... a number mean's move counts for answers narrower than this (volume over number mean)
 UPPER_MIN_SHARE = 3e-3   # without_upper_populations: minor populations down to this volume share are tried ...
@@ -334,34 +334,29 @@ def volume_beyond_knee_shift(radius: np.ndarray, vol: np.ndarray, q_min: float) 
 
 def tail_like_upturn(q, intensity, di, dq, slit_length, radius, vol, phi: float, power_law: float | None = None
                      ) -> bool:
-    """Whether the spheres of ``vol`` beyond KNEE_QR / q_min could be a low-q upturn instead: with the rest of the
-    answer held (its curve's scale free), a flat background (as :func:`.quality_model.nnls_columns` holds it) and
-    any power law already fitted, the best A q^-p (p in POWER_LAWS) in their place raises chi2 by less than
-    TAIL_UPTURN_MARGINS times the evidence rule's margin.  Held, not refitted: the rise overstates what a refit
-    would cost, hence the multiple.  A real large population (its knee's shoulder and fringes in the window: 450-800
-    A spheres beside 40 A ones on 0.005-0.5 1/A) rises by 118-6900 margins; a smooth tail grown for an upturn by 0.4-77
-    (a helper's adversarial curves, 2026-12-07)."""
+    """Whether the spheres of ``vol`` beyond KNEE_QR / q_min could be a low-q upturn instead: the answer without them,
+    polished again (:func:`move`, settled) beside each power law A q^-p of POWER_LAWS, fits within
+    TAIL_UPTURN_MARGINS of the evidence rule's margin (2 ln n, times chi2_red) of the answer as it is (its scale, a
+    flat background and any power law fitted).  A real large population (its knee's shoulder and fringes in the
+    window: 450-700 A Schulz spheres, pd 0.25-0.3, beside 40 A ones at 3 % noise) costs 3.4-5.5 margins so; a tail
+    grown for an upturn -4.6 to 0.9 (10 of 13 of a helper's adversarial curves; 3 cost 2.3-4.8: unflagged).
+    ~0.03-0.2 s, only where the volume mean rests on such spheres (:func:`volume_beyond_knee_shift`)."""
     tail = radius > KNEE_QR / float(np.min(q))
-    core, far = np.where(tail, 0.0, vol), np.where(tail, vol, 0.0)   # volume fractions per radius
-    if not (core.sum() > 0 and far.sum() > 0):
-        return bool(far.sum() > 0)
-    sigma = di if di is not None else relative_sigma(intensity)
+    core = np.where(tail, 0.0, vol)
+    if not core.sum() > 0:
+        return bool(vol.sum() > 0)   # all of it beyond the knee
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, vol > 0)
-    extra = [] if power_law is None else [cur.power_law(power_law)]
-
-    def chi2(cols):
-        cols = np.column_stack([*cols, np.ones_like(q), *extra])
-        x = nnls_columns(cols, intensity, sigma)
-        z = (cols @ x - intensity) / sigma
-        return float(z @ z)
-
-    with_tail = chi2([cur.model(core, phi), cur.model(far, 0.0)])
-    instead = min(chi2([cur.model(core, phi), cur.power_law(p)]) for p in POWER_LAWS)
+    cols = np.column_stack([cur.model(vol, phi), np.ones_like(q), *([] if power_law is None else
+                                                                    [cur.power_law(power_law)])])
+    z = (cols @ nnls_columns(cols, intensity, cur.sigma) - intensity) / cur.sigma
+    as_it_is = float(z @ z)
+    instead = min(move(q, intensity, di, dq, slit_length, radius, core / core.sum(), phi, p, settle=True)[2]
+                  for p in POWER_LAWS)
     n = len(q)
     if di is not None:
-        rise, margin = instead - with_tail, power_law_evidence(n, with_tail / max(n - 3, 1))
+        rise, margin = instead - as_it_is, power_law_evidence(n, instead / max(n - 2, 1))
     else:   # no dI: the variance estimated (the evidence rule's form for it)
-        rise, margin = n * math.log(max(instead, 1e-300) / max(with_tail, 1e-300)), power_law_evidence(n)
+        rise, margin = n * math.log(max(instead, 1e-300) / max(as_it_is, 1e-300)), power_law_evidence(n)
     return bool(rise < TAIL_UPTURN_MARGINS * margin)
 
 
