@@ -113,3 +113,16 @@ def nnls(a: np.ndarray, b: np.ndarray, max_iterations: int | None = None) -> np.
         x = s
         w = a.T @ (b - a @ x)
     return x
+
+
+def weighted_nnls(cols: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> tuple[float, np.ndarray]:
+    """(chi2, x): argmin_x>=0 sum(((cols x - data) / sigma)^2) over the columns of ``cols`` (n, k), by :func:`nnls`
+    on the weighted columns scaled to unit norm (a column of zeros is held at 0); ``x`` in the columns' own units."""
+    a = np.asarray(cols, float) / np.asarray(sigma, float)[:, None]
+    b = np.asarray(data, float) / sigma
+    norm = np.linalg.norm(a, axis=0)
+    keep = norm > 0
+    x = np.zeros(a.shape[1])
+    x[keep] = nnls(a[:, keep] / norm[keep], b) / norm[keep]
+    r = a @ x - b
+    return float(r @ r), x

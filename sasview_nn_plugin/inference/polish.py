@@ -23,14 +23,13 @@ from ..physics.kernels import mean_radius, volume_to_number
 from ..physics.scattering import hardsphere_sq, power_law
 from ..physics.smearing import slit_resolution, smearing
 from ..physics.wide import sphere_amplitude2
-from .least_squares import nnls
+from .least_squares import weighted_nnls
 from .quality_model import (
     GOOD_CHI2,
     POWER_LAWS,
     background_may_be_negative,
     nnls_columns,
     nnls_scale_background,
-    power_law_evidence,
     power_law_evident,
 )
 from .quality_model import choose_power_law as power_law_choice
@@ -162,15 +161,9 @@ def best_spheres_chi2(q, intensity, di, dq, slit_length, radius, phi: float, r_e
     cur = Curve1D(q, intensity, di, dq, slit_length, radius, np.ones(len(radius), bool))
     basis = cur.b_active * (hardsphere_sq(cur.q_calc, r_eff, phi) if phi > 0 else 1.0)
     flat = [np.ones_like(cur.q)] + ([-np.ones_like(cur.q)] if background_may_be_negative(cur.i, cur.sigma) else [])
-    cols = np.column_stack([cur.apply(basis), *flat,
-                            *([] if power_law is None else [cur.power_law(power_law)])]) / cur.sigma[:, None]
-    norm = np.linalg.norm(cols, axis=0)
-    keep = norm > 0
-    a = cols[:, keep] / norm[keep]
-    b = cur.i / cur.sigma
-    x = nnls(a, b)
-    r = a @ x - b
-    return float(r @ r), int(np.count_nonzero(x))
+    cols = np.column_stack([cur.apply(basis), *flat, *([] if power_law is None else [cur.power_law(power_law)])])
+    chi2, x = weighted_nnls(cols, cur.i, cur.sigma)
+    return chi2, int(np.count_nonzero(x))
 
 
 def background_share(q, intensity, di, dq, slit_length, radius, vol, phi: float) -> float:
@@ -352,12 +345,7 @@ def tail_like_upturn(q, intensity, di, dq, slit_length, radius, vol, phi: float,
     as_it_is = float(z @ z)
     instead = min(move(q, intensity, di, dq, slit_length, radius, core / core.sum(), phi, p, settle=True)[2]
                   for p in POWER_LAWS)
-    n = len(q)
-    if di is not None:
-        rise, margin = instead - as_it_is, power_law_evidence(n, instead / max(n - 2, 1))
-    else:   # no dI: the variance estimated (the evidence rule's form for it)
-        rise, margin = n * math.log(max(instead, 1e-300) / max(as_it_is, 1e-300)), power_law_evidence(n)
-    return bool(rise < TAIL_UPTURN_MARGINS * margin)
+    return not power_law_evident(instead, as_it_is, len(q), di is not None, TAIL_UPTURN_MARGINS)
 
 
 def moved_far(radius: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:

@@ -70,7 +70,7 @@ from .quality_model import (
     model_intensity,
     nnls_columns,
     nnls_scale_background,
-    power_law_evidence,
+    power_law_evident,
     runs_z,
     small_population_shift,
     smeared_intensity,
@@ -325,11 +325,7 @@ def over_subtracted(background: float, curve: tuple, sigma: np.ndarray, chi2: fl
     if data is None:
         return False
     ratio, without, with_small = small_population_shift(q, dq, radius, number, phi, data, sigma, slit_length, exponent)
-    if chi2 is not None:   # dI: the evidence rule on chi2; without, on the variance estimated (n ln of the ratio)
-        asked = without - with_small > power_law_evidence(n, with_small / max(n - 2, 1))
-    else:
-        asked = n * math.log(max(without, 1e-300) / max(with_small, 1e-300)) > power_law_evidence(n)
-    return bool(asked and abs(ratio - 1) > SMALL_SHIFT)
+    return bool(abs(ratio - 1) > SMALL_SHIFT and power_law_evident(without, with_small, n, chi2 is not None))
 
 
 def _reference_stats(qu, iu, du, dqu, radius, number, phi: float, slit_length: float | None = None,

@@ -15,9 +15,10 @@ import math
 import numpy as np
 
 from ..data.validation import relative_sigma
-from ..physics.kernels import dilute_as_one
+from ..physics.kernels import dilute_as_one, mean_radius
 from ..physics.scattering import DEFAULT_SLD, DEFAULT_SLD_SOLVENT, hardsphere_sq, power_law, sphere_f2
 from ..physics.smearing import slit_resolution, smearing
+from .least_squares import weighted_nnls
 
 
 def model_intensity(q, radius, number, volume_fraction: float, sld: float = DEFAULT_SLD,
@@ -215,13 +216,14 @@ def choose_power_law(model: np.ndarray, data: np.ndarray, sigma: np.ndarray, pow
     return (best[1] if power_law_evident(without, best[0], n, noise_known) else None), drop
 
 
-def power_law_evident(worse: float, better: float, n: int, noise_known: bool = True) -> bool:
-    """Whether chi2 ``better`` (with a power law's two parameters) beats ``worse`` on ``n`` points by the evidence
-    rule: the drop above :func:`power_law_evidence` at ``better``'s chi2_red where dI are given; without dI (chi2
-    relative to the curve's own level) the BIC with the variance estimated, n ln(worse / better) above 2 ln n."""
+def power_law_evident(worse: float, better: float, n: int, noise_known: bool = True, margins: float = 1.0) -> bool:
+    """Whether chi2 ``better`` (with two parameters more: a power law's, or a population's) beats ``worse`` on ``n``
+    points by the evidence rule: the drop above ``margins`` x :func:`power_law_evidence` at ``better``'s chi2_red where
+    dI are given; without dI (chi2 relative to the curve's own level) the BIC with the variance estimated,
+    n ln(worse / better) above ``margins`` x 2 ln n."""
     if noise_known:
-        return worse - better > power_law_evidence(n, better / max(n - 3, 1))
-    return worse > 0 and (better <= 0 or n * math.log(worse / better) > power_law_evidence(n))
+        return worse - better > margins * power_law_evidence(n, better / max(n - 3, 1))
+    return worse > 0 and (better <= 0 or n * math.log(worse / better) > margins * power_law_evidence(n))
 
 
 def smeared_power_law(q, dq, exponent: float, slit_length: float | None = None) -> np.ndarray:
@@ -261,9 +263,6 @@ def small_population_shift(q, dq, radius, number, volume_fraction: float, data, 
     quantile (each >= 0, dilute); the ratio is the number mean of the answer with them over the answer's.  (1, c, c)
     where no radius fits below the answer.  A negative constant trades with such a population: both fall off the
     curve's high-q end (quality.over_subtracted)."""
-    from ..physics.kernels import mean_radius
-    from .least_squares import nnls
-
     r_lo = math.pi / float(np.max(q))
     r_hi = float(np.interp(SMALL_QUANTILE, np.cumsum(number) / number.sum(), radius))
     flat = [np.ones(len(q)), -np.ones(len(q))]
@@ -271,11 +270,7 @@ def small_population_shift(q, dq, radius, number, volume_fraction: float, data, 
     answer = smeared_intensity(q, dq, radius, number, volume_fraction, slit_length)
 
     def fit(cols):
-        a = np.column_stack(cols) / sigma[:, None]
-        norm = np.linalg.norm(a, axis=0)
-        x = nnls(a / norm, data / sigma)
-        r = (a / norm) @ x - data / sigma
-        return float(r @ r), x / norm
+        return weighted_nnls(np.column_stack(cols), data, sigma)
 
     c0 = fit([answer, *flat, *extra])[0]
     if r_hi <= 1.05 * r_lo:

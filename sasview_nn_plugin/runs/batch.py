@@ -135,11 +135,7 @@ def _start_output(out: Path, settings: Settings, model_choice: str = "") -> None
     sig_file = out / PARTS / "run.json"
     sig = settings.signature()
     if sig_file.exists():
-        try:
-            old = json.loads(sig_file.read_text()).get("signature")
-        except (ValueError, OSError, AttributeError):
-            old = None
-        if old != sig:
+        if _run_record(out).get("signature") != sig:
             raise InputError(f"{out} holds results of a run with other settings (model, volume fraction, "
                              "refinement, q unit or range, the review of other explanations: runs before 2026-12-07 "
                              "had none); choose another `output` directory or delete that one",
@@ -268,17 +264,15 @@ def run_network(settings: Settings, units: list[Unit], out: Path | None = None) 
             return (replace(settings, model=path, auto_model=True),
                     f"model auto: {labels[name]} for the run, kept from the run recorded in {out}")
     votes: Counter = Counter()
-    for u in units:
-        for *_, c in read_unit(u, settings.q_unit, settings.read_options):
-            if isinstance(c, str):
+    curves = (c for u in units for *_, c in read_unit(u, settings.q_unit, settings.read_options)
+              if not isinstance(c, str))
+    for c in curves:
+        if settings.q_range is not None:
+            c = c.within(settings.q_range)
+            if len(c.q) < 2:
                 continue
-            c = replace(c, slit_length=c.slit_length if c.slit_length is not None else settings.slit_length,
-                        q_range=settings.q_range)
-            if c.q_range is not None and len(c.within(c.q_range).q) < 2:
-                continue
-            votes[choose_for_curve(c)[0]] += 1
-            if sum(votes.values()) >= VOTE_FRAMES:
-                break
+        votes[choose_for_curve(replace(c, slit_length=c.slit_length if c.slit_length is not None
+                                       else settings.slit_length))[0]] += 1
         if sum(votes.values()) >= VOTE_FRAMES:
             break
     name = max(votes, key=lambda k: (votes[k], k == "wide")) if votes else None
@@ -289,15 +283,19 @@ def run_network(settings: Settings, units: list[Unit], out: Path | None = None) 
     return replace(settings, model=paths[name], auto_model=True), why
 
 
-def _recorded_model(out: Path) -> str | None:
-    """The model path recorded by a run chosen by auto in ``out`` (its ``.parts/run.json``), else None."""
+def _run_record(out: Path) -> dict:
+    """The run recorded in ``out`` (its ``.parts/run.json``: signature, settings, model_choice), or {}."""
     try:
         rec = json.loads((out / PARTS / "run.json").read_text())
     except (OSError, ValueError):
-        return None
-    if not isinstance(rec, dict) or not rec.get("model_choice"):
-        return None
-    model = (rec.get("settings") or {}).get("model")
+        return {}
+    return rec if isinstance(rec, dict) else {}
+
+
+def _recorded_model(out: Path) -> str | None:
+    """The model path recorded by a run chosen by auto in ``out``, else None."""
+    rec = _run_record(out)
+    model = (rec.get("settings") or {}).get("model") if rec.get("model_choice") else None
     return model if isinstance(model, str) else None
 
 
