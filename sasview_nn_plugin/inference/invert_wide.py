@@ -47,9 +47,11 @@ from .polish import (
     polish,
     tail_like_upturn,
     unseen_number_share,
+    upturn_alternative,
     volume_beyond_knee_shift,
 )
 from .quality import OBS_X, POOR_FIT_CHI2, Training, assess, points_used, with_flag
+from .quality_model import power_law_evident
 from .result import Distribution, Inversion
 from .wide_model import MIN_DECADES, Placed, WideModel, check_slit, place
 
@@ -119,6 +121,7 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
             q, intensity, di, dq, slit, notes, polished: bool = True, q_range=None, rests_on_phi: bool = True
             ) -> Inversion:
     coarse = model.grids.rho * placed.length
+    start = vol
     if polished:
         radius, vol, c0, c1, power_law = polish(q, intensity, di, dq, slit, coarse, vol, phi)
     else:
@@ -129,6 +132,7 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     if c1 < c0:
         notes = [*notes, f"polished against the data (populations shifted/stretched in log R, then the shape): "
                          f"chi2 {c0 / max(len(q) - 2, 1):.3g} -> {c1 / max(len(q) - 2, 1):.3g}"]
+    chi2 = c1
     number = vol / radius**3
     number /= number.sum()
     dist = Distribution(radius, number, vol, float(number @ radius), float(vol @ radius))
@@ -171,6 +175,11 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
                          f"{KNEE_QR / placed.q_range[0]:.3g} A (without them it is {1 / (1 + tail):.0%} of itself), "
                          "whose curve in the window a low-q upturn (aggregates) makes nearly as well"]
         check = functools.partial(with_flag, check, "volume-mean-undetermined")
+    elif polished and (power_law is not None or moved_volume_mean(coarse, start, dist.mean_radius_volume)) and (
+            other := other_sizes_beside_upturn(model, placed, start, dist.mean_radius_volume, chi2, q, intensity, di,
+                                               dq, slit, phi)) is not None:
+        notes = [*notes, other]
+        check = functools.partial(with_flag, check, "volume-mean-undetermined")
     if unseen_number_share(radius, vol) > NUMBER_TAIL_MAX:
         # the number distribution rests on particles that hold almost none of the volume (the data see volume^2)
         check = functools.partial(with_flag, check, "number-distribution-undetermined")
@@ -181,6 +190,35 @@ def _result(model: WideModel, placed: Placed, vol: np.ndarray, phi: float, phi_s
     return Inversion(dist, phi, model.name, curve, placed.q_range, tuple(notes), check=check,
                      volume_fraction_sigma=phi_sigma, training=training, calibration=calibration_of(model),
                      polished=polished)
+
+
+def moved_volume_mean(radius: np.ndarray, start: np.ndarray, volume_mean: float) -> bool:
+    """Whether the polish moved the volume-weighted mean radius of the network's answer ``start`` (volume over the
+    network's radii ``radius``, A) by more than VOLUME_TAIL_MAX to ``volume_mean`` (A).  The network was trained to
+    ignore upturns; a polish that moved it that far may have explained one by spheres (bench_wide's polish moves it
+    0.3-4 %, median by cell)."""
+    return abs(volume_mean / mean_radius(start, radius) - 1) > VOLUME_TAIL_MAX
+
+
+def other_sizes_beside_upturn(model: WideModel, placed: Placed, start: np.ndarray, volume_mean: float, chi2: float,
+                              q, intensity, di, dq, slit, phi: float) -> str | None:
+    """A note where the network's answer ``start`` (its grid), moved beside the low-q power law the evidence asks for
+    at it (:func:`.polish.upturn_alternative`), explains the data within the evidence rule's margin of the polished
+    answer (``chi2``) with a volume-weighted mean radius more than VOLUME_TAIL_MAX from its ``volume_mean`` (A): the
+    data do not decide between the two (a shallow upturn, q^-2-2.5, is made as well by a broad spread of spheres);
+    else None."""
+    alt = upturn_alternative(q, intensity, di, dq, slit, model.grids.rho * placed.length, start, phi)
+    if alt is None:
+        return None
+    exponent, other, other_chi2 = alt
+    other_mean = mean_radius(other, fine_grid(model.grids.rho * placed.length)[0])
+    if power_law_evident(other_chi2, chi2, len(q), di is not None) or \
+            abs(other_mean / volume_mean - 1) <= VOLUME_TAIL_MAX:
+        return None
+    return (f"the network's answer moved beside a low-q power law A q^-{exponent:g} explains the data as well (chi2 "
+            f"{other_chi2 - chi2:+.3g}, within the evidence rule's margin) with a volume-weighted mean radius of "
+            f"{other_mean:.3g} A against this answer's {volume_mean:.3g} A: the data do not decide between an upturn "
+            "and a spread of sizes")
 
 
 def unexplained_by_spheres(check, data: tuple, slit, q_range: tuple[float, float], radius: np.ndarray, phi: float,
