@@ -383,6 +383,8 @@ def test_an_upturn_that_spheres_of_other_sizes_explain_as_well_is_flagged(q_max,
     right = abs(res.mean_radius_volume / schulz_volume_mean(radius, pd) - 1) <= 0.10 and \
         abs(res.mean_radius_number / radius - 1) <= 0.05
     assert right or "volume-mean-undetermined" in res.quality.flags
+    if not right:
+        assert any("do not decide between an upturn and a spread of sizes" in n for n in res.notes)
 
 
 def test_large_spheres_inside_the_knee_are_not_flagged_volume_mean_undetermined():

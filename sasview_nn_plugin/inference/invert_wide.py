@@ -215,10 +215,12 @@ def other_sizes_beside_upturn(model: WideModel, placed: Placed, start: np.ndarra
     if power_law_evident(other_chi2, chi2, len(q), di is not None) or \
             abs(other_mean / volume_mean - 1) <= VOLUME_TAIL_MAX:
         return None
-    return (f"the network's answer moved beside a low-q power law A q^-{exponent:g} explains the data as well (chi2 "
-            f"{other_chi2 - chi2:+.3g}, within the evidence rule's margin) with a volume-weighted mean radius of "
-            f"{other_mean:.3g} A against this answer's {volume_mean:.3g} A: the data do not decide between an upturn "
-            "and a spread of sizes")
+    dof = max(len(q) - 2, 1)
+    return (f"another answer, the network's first reading shifted and stretched beside a low-q power law A "
+            f"q^-{exponent:g}, explains the data {'better' if other_chi2 < chi2 else 'nearly as well'} (chi2_red "
+            f"{other_chi2 / dof:.3g} against {chi2 / dof:.3g}, within the evidence rule's margin) with a "
+            f"volume-weighted mean radius of {other_mean:.3g} A against this answer's {volume_mean:.3g} A: the data "
+            "do not decide between an upturn and a spread of sizes")
 
 
 def unexplained_by_spheres(check, data: tuple, slit, q_range: tuple[float, float], radius: np.ndarray, phi: float,
